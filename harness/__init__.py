@@ -1,0 +1,1 @@
+"""judgecal: LLM-judge calibration harness."""
