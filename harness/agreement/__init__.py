@@ -37,6 +37,9 @@ _EXPORTS = {
     "gwet_ac2": "_kappa",
     "krippendorff_alpha": "_krippendorff",
     "bootstrap_ci": "_bootstrap",
+    "compare_to_reference": "_paired",
+    "PAIRED_FIGURES": "_paired",
+    "round_to_scale": "_paired",
 }
 
 __all__ = ["AgreementResult", "undefined", *_EXPORTS]

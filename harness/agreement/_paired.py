@@ -1,0 +1,310 @@
+"""One set of scores against a reference: every figure at once, with fast bootstrap CIs.
+
+The judge-vs-consensus panel (and each human against the others' consensus) needs nine
+statistics, each with an item-level bootstrap CI. Recomputing nine statistics on 1,000
+resamples of 10,000 items one by one costs minutes; here the resamples are drawn once, as
+multinomial counts over the distinct (score, reference) pairs, and every statistic is
+computed for all resamples at once from weighted sufficient statistics. A resample drawn
+this way has exactly the distribution of an item-level resample (items with the same pair
+are interchangeable), so the intervals are those of the ordinary bootstrap.
+
+Point estimates come from the public statistics themselves, so they are the figures the
+reference cases check; the weighted kernels serve only the resamples, and the tests check
+that with unit weights they reproduce the point estimates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from ._correlation import kendall_tau_b, spearman
+from ._errors import mae, mean_bias
+from ._icc import icc
+from ._kappa import cohen_kappa
+from ._krippendorff import krippendorff_alpha
+from ._percent import percent_agreement
+from ._result import AgreementResult
+
+#: Figures of :func:`compare_to_reference`, in report order.
+PAIRED_FIGURES = (
+    "spearman",
+    "kendall_tau_b",
+    "icc",
+    "weighted_kappa",
+    "krippendorff_alpha",
+    "exact_agreement",
+    "within_one",
+    "mae",
+    "bias",
+)
+
+_MAX_TABLE_CELLS = 20_000  # distinct (score, reference) value pairs for the table kernels
+
+
+def round_to_scale(values: np.ndarray, scale: tuple[float, float]) -> np.ndarray:
+    """Round to the nearest scale point, halves up (3.5 -> 4), kept inside the scale."""
+    lo, hi = scale
+    return np.clip(np.floor(values - lo + 0.5) + lo, lo, hi)
+
+
+def compare_to_reference(
+    scores: Sequence[float] | np.ndarray,
+    reference: Sequence[float] | np.ndarray,
+    *,
+    scale: tuple[float, float],
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, AgreementResult]:
+    """Agreement of ``scores`` with a ``reference`` (a consensus), each figure with its CI.
+
+    Parameters
+    ----------
+    scores, reference : sequence of float
+        One score per item from the rater under test (a judge, or one human) and the
+        reference for the same items (the consensus of the humans, or of the other humans).
+        Items with either missing (NaN) are left out.
+    scale : (min, max)
+        The integer rating scale. Categorical figures (weighted kappa, exact and within-one
+        agreement) use both series rounded to the nearest scale point, halves up, since a
+        consensus formed by a mean is rarely a scale point.
+    n_resamples : int
+        Bootstrap resamples B for the CIs; 0 computes point estimates only.
+    confidence : float
+        Level of the percentile intervals.
+    seed : int
+        Seed of the resampling.
+
+    Returns
+    -------
+    dict of str to AgreementResult
+        Keyed by :data:`PAIRED_FIGURES`: Spearman rho, Kendall tau-b, ICC(2,1) of the two
+        series, quadratic-weighted Cohen kappa, Krippendorff alpha (interval), exact and
+        within-one agreement, MAE, and mean signed bias (scores minus reference; positive
+        means lenient).
+
+    Examples
+    --------
+    >>> from harness.agreement import compare_to_reference
+    >>> figs = compare_to_reference([1, 2, 3, 4, 5, 4], [1.3, 2.0, 2.7, 4.3, 4.7, 3.3],
+    ...                             scale=(1, 5), n_resamples=0)
+    >>> round(figs["mae"].value, 3), figs["exact_agreement"].value
+    (0.333, 0.8333333333333334)
+    """
+    x = np.asarray(scores, dtype=float)
+    y = np.asarray(reference, dtype=float)
+    if x.shape != y.shape or x.ndim != 1:
+        raise ValueError(f"scores and reference must be equal-length 1-D, got {x.shape}, {y.shape}")
+    keep = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[keep], y[keep]
+    n_dropped = int((~keep).sum())
+    categories = list(np.arange(scale[0], scale[1] + 1, dtype=float))
+    rx, ry = round_to_scale(x, scale), round_to_scale(y, scale)
+    pair = np.column_stack([x, y])
+
+    points: dict[str, AgreementResult] = {
+        "spearman": spearman(x, y),
+        "kendall_tau_b": kendall_tau_b(x, y),
+        "icc": icc(pair, form="ICC(2,1)"),
+        "weighted_kappa": cohen_kappa(rx, ry, weights="quadratic", categories=categories),
+        "krippendorff_alpha": krippendorff_alpha(pair, level="interval"),
+        "exact_agreement": percent_agreement(np.column_stack([rx, ry]), tolerance=0),
+        "within_one": percent_agreement(np.column_stack([rx, ry]), tolerance=1),
+        "mae": mae(x, y),
+        "bias": mean_bias(x, y),
+    }
+    if n_dropped:
+        points = {
+            k: replace(v, details={**v.details, "n_pairs_dropped": n_dropped})
+            for k, v in points.items()
+        }
+    if n_resamples <= 0 or x.size < 3:
+        return points
+
+    # Distinct pairs and multinomial resample counts over them.
+    uniq, counts = np.unique(pair, axis=0, return_counts=True)
+    n = x.size
+    rng = np.random.default_rng(seed)
+    weights = rng.multinomial(n, counts / n, size=n_resamples).astype(float)
+    boot = weighted_figures(uniq[:, 0], uniq[:, 1], weights, scale=scale)
+
+    alpha = (1.0 - confidence) / 2.0
+    method = f"bootstrap percentile (B={n_resamples}, seed={seed})"
+    out: dict[str, AgreementResult] = {}
+    for name, res in points.items():
+        reps = boot.get(name)
+        if not res.defined or reps is None:
+            out[name] = res
+            continue
+        n_bad = int(np.isnan(reps).sum())
+        info: dict[str, Any] = {
+            "n_resamples": n_resamples,
+            "seed": seed,
+            "method": "percentile",
+            "confidence": confidence,
+            "n_undefined": n_bad,
+        }
+        if n_bad:
+            info["reason"] = f"the statistic was undefined on {n_bad} of the resamples"
+            ci = None
+        else:
+            lo, hi = np.quantile(reps, [alpha, 1.0 - alpha])
+            ci = (float(lo), float(hi))
+        res = replace(res, details={**res.details, "bootstrap": info})
+        out[name] = res.with_ci(ci, method)
+    return out
+
+
+def weighted_figures(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, *, scale: tuple[float, float]
+) -> dict[str, np.ndarray]:
+    """Every paired figure for B weightings of the same U value pairs at once.
+
+    Parameters
+    ----------
+    x, y : ndarray, shape (U,)
+        Distinct (score, reference) pairs.
+    w : ndarray, shape (B, U)
+        Frequency weights (resample counts) of each pair; each row is one resample.
+
+    Returns
+    -------
+    dict of str to ndarray of shape (B,)
+        NaN where a figure is undefined on that weighting (e.g. zero variance).
+    """
+    w = np.atleast_2d(np.asarray(w, dtype=float))
+    n = w.sum(axis=1)
+    d = x - y
+    out: dict[str, np.ndarray] = {
+        "mae": w @ np.abs(d) / n,
+        "bias": w @ d / n,
+    }
+    rx, ry = round_to_scale(x, scale), round_to_scale(y, scale)
+    out["exact_agreement"] = w @ (rx == ry).astype(float) / n
+    out["within_one"] = w @ (np.abs(rx - ry) <= 1).astype(float) / n
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["spearman"] = _weighted_spearman(x, y, w, n)
+        out["icc"] = _weighted_icc21(x, y, w, n)
+        out["krippendorff_alpha"] = _weighted_alpha_interval(x, y, w, n)
+        out["weighted_kappa"] = _weighted_kappa_quadratic(rx, ry, w, n, scale)
+        tau = _weighted_kendall_tau_b(x, y, w, n)
+        if tau is not None:
+            out["kendall_tau_b"] = tau
+    for key, vals in out.items():
+        out[key] = np.where(np.isfinite(vals), vals, np.nan)
+    return out
+
+
+def _one_hot(index: np.ndarray, size: int) -> np.ndarray:
+    oh = np.zeros((index.size, size))
+    oh[np.arange(index.size), index] = 1.0
+    return oh
+
+
+def _weighted_pearson(a: np.ndarray, b: np.ndarray, w: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Weighted Pearson r; ``a``/``b`` are (U,) or (B, U)."""
+    ma = (w * a).sum(axis=1) / n
+    mb = (w * b).sum(axis=1) / n
+    saa = (w * a * a).sum(axis=1) / n - ma**2
+    sbb = (w * b * b).sum(axis=1) / n - mb**2
+    sab = (w * a * b).sum(axis=1) / n - ma * mb
+    tiny = 1e-12 * np.maximum(1.0, np.maximum(np.abs(ma), np.abs(mb))) ** 2
+    r = sab / np.sqrt(saa * sbb)
+    return np.where((saa > tiny) & (sbb > tiny), r, np.nan)
+
+
+def _midranks(values: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Mid-ranks of each distinct value under each weighting, shape (B, U)."""
+    levels, idx = np.unique(values, return_inverse=True)
+    per_level = w @ _one_hot(idx, levels.size)  # (B, V) counts of each value
+    below = np.cumsum(per_level, axis=1) - per_level
+    mid = below + (per_level + 1.0) / 2.0
+    return mid[:, idx]
+
+
+def _weighted_spearman(x: np.ndarray, y: np.ndarray, w: np.ndarray, n: np.ndarray) -> np.ndarray:
+    return _weighted_pearson(_midranks(x, w), _midranks(y, w), w, n)
+
+
+def _weighted_icc21(x: np.ndarray, y: np.ndarray, w: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """ICC(2,1) of the two columns (x, y): two-way ANOVA with k = 2 from weighted sums."""
+    k = 2.0
+    sx, sy = w @ x, w @ y
+    grand = (sx + sy) / (k * n)
+    row_mean = (x + y) / k
+    ss_rows = k * (w @ row_mean**2) - k * n * grand**2
+    ss_cols = n * ((sx / n - grand) ** 2 + (sy / n - grand) ** 2)
+    ss_total = w @ (x**2 + y**2) - k * n * grand**2
+    ss_err = ss_total - ss_rows - ss_cols
+    msr = ss_rows / (n - 1)
+    msc = ss_cols / (k - 1)
+    mse = ss_err / ((n - 1) * (k - 1))
+    den = msr + (k - 1) * mse + k * (msc - mse) / n
+    return np.where(den > 0, (msr - mse) / den, np.nan)
+
+
+def _weighted_alpha_interval(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, n: np.ndarray
+) -> np.ndarray:
+    """Krippendorff's alpha, interval metric, two coders, no missing values."""
+    total = 2.0 * n
+    d_o = (w @ (x - y) ** 2) / n
+    s1 = w @ (x + y)
+    s2 = w @ (x**2 + y**2)
+    d_e = (2.0 * total * s2 - 2.0 * s1**2) / (total * (total - 1.0))
+    return np.where(d_e > 0, 1.0 - d_o / d_e, np.nan)
+
+
+def _contingency(
+    ix: np.ndarray, iy: np.ndarray, nx: int, ny: int, w: np.ndarray
+) -> np.ndarray:
+    """(B, nx, ny) weighted contingency tables of category indices ``ix`` x ``iy``."""
+    return (w @ _one_hot(ix * ny + iy, nx * ny)).reshape(w.shape[0], nx, ny)
+
+
+def _weighted_kappa_quadratic(
+    rx: np.ndarray, ry: np.ndarray, w: np.ndarray, n: np.ndarray, scale: tuple[float, float]
+) -> np.ndarray:
+    q = int(round(scale[1] - scale[0])) + 1
+    ix = (rx - scale[0]).astype(int)
+    iy = (ry - scale[0]).astype(int)
+    table = _contingency(ix, iy, q, q, w) / n[:, None, None]
+    pos = np.arange(q)
+    weights = 1.0 - (pos[:, None] - pos[None, :]) ** 2 / max(q - 1, 1) ** 2
+    po = np.einsum("bij,ij->b", table, weights)
+    pe = np.einsum("bi,ij,bj->b", table.sum(axis=2), weights, table.sum(axis=1))
+    return np.where(pe < 1.0, (po - pe) / (1.0 - pe), np.nan)
+
+
+def _weighted_kendall_tau_b(
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, n: np.ndarray
+) -> np.ndarray | None:
+    """Kendall tau-b from (B, Vx, Vy) contingency tables; None if the table is too big."""
+    vx, ix = np.unique(x, return_inverse=True)
+    vy, iy = np.unique(y, return_inverse=True)
+    if vx.size * vy.size > _MAX_TABLE_CELLS:
+        return None
+    t = _contingency(ix, iy, vx.size, vy.size, w)
+    b = t.shape[0]
+    # ge[i, j] = sum of t[k, l] over k >= i, l >= j ; le_ge[i, j] = over k >= i, l <= j
+    ge = t[:, ::-1, ::-1].cumsum(axis=1).cumsum(axis=2)[:, ::-1, ::-1]
+    ge_le = t[:, ::-1, :].cumsum(axis=1)[:, ::-1, :].cumsum(axis=2)
+    strictly_after = np.zeros_like(t)
+    strictly_after[:, :-1, :-1] = ge[:, 1:, 1:]
+    after_below = np.zeros_like(t)
+    after_below[:, :-1, 1:] = ge_le[:, 1:, :-1]
+    concordant = (t * strictly_after).reshape(b, -1).sum(axis=1)
+    discordant = (t * after_below).reshape(b, -1).sum(axis=1)
+    rows, cols = t.sum(axis=2), t.sum(axis=1)
+    n0 = n * (n - 1) / 2.0
+    n1 = (rows * (rows - 1) / 2.0).sum(axis=1)
+    n2 = (cols * (cols - 1) / 2.0).sum(axis=1)
+    den = np.sqrt((n0 - n1) * (n0 - n2))
+    return np.where(den > 0, (concordant - discordant) / den, np.nan)
+
+

@@ -1,0 +1,28 @@
+"""The ``judgecal`` command line: parses arguments and prints; the work is in the library.
+
+Exit codes (the same for every command):
+
+* 0 — success (for a gate: every bar passed)
+* 1 — a judge fell below a bar
+* 2 — usage or input error (bad file, unknown metric, missing version); nothing written
+* 3 — judge or provider failure
+"""
+
+from __future__ import annotations
+
+import typer
+
+from ._agree import agree
+from ._anchors import anchors_app
+
+app = typer.Typer(
+    name="judgecal",
+    help="Calibrate LLM judges against human raters.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command(name="agree")(agree)
+app.add_typer(anchors_app, name="anchors")
+
+__all__ = ["app"]

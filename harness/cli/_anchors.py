@@ -1,0 +1,50 @@
+"""``judgecal anchors ...``: inspect and lint anchor sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from harness.anchors import AnchorError, lint_anchor_set, load_anchor_set
+
+from ._common import fail, out
+
+anchors_app = typer.Typer(help="Inspect and lint anchor sets.", no_args_is_help=True)
+
+
+@anchors_app.command("lint")
+def lint(
+    anchor_set: Annotated[Path, typer.Argument(metavar="SET", help="Anchor set file (.jsonl).")],
+    strict: Annotated[bool, typer.Option(help="Exit 1 when there are warnings.")] = False,
+) -> None:
+    """Check an anchor set against the calibration guidance (warnings, not errors)."""
+    try:
+        aset = load_anchor_set(anchor_set)
+    except AnchorError as exc:
+        fail(str(exc))
+    findings = lint_anchor_set(aset)
+    splits = {s: sum(1 for it in aset.items if it.split == s) for s in ("calibration", "holdout")}
+    out.print(
+        f"[bold]{aset.meta.name}[/] ({anchor_set}): criterion {aset.meta.criterion!r}, "
+        f"{splits['calibration']} calibration + {splits['holdout']} holdout items, "
+        f"{len(aset.rater_ids)} raters"
+    )
+    if not findings:
+        out.print("[green]no findings[/]")
+        return
+    t = Table(show_header=True)
+    t.add_column("level")
+    t.add_column("code")
+    t.add_column("item")
+    t.add_column("message")
+    for f in findings:
+        style = "yellow" if f.level == "warning" else "cyan"
+        t.add_row(f"[{style}]{f.level}[/]", f.code, f.item_id or "", f.message)
+    out.print(t)
+    n_warn = sum(1 for f in findings if f.level == "warning")
+    out.print(f"{n_warn} warning(s), {len(findings) - n_warn} note(s)")
+    if strict and n_warn:
+        raise typer.Exit(1)
