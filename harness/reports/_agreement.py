@@ -1,0 +1,452 @@
+"""The agreement report: human reliability, and a judge against the human consensus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.agreement import (
+    PAIRED_FIGURES,
+    AgreementResult,
+    compare_to_reference,
+    confusion_matrix,
+    icc_all,
+    krippendorff_alpha,
+    round_to_scale,
+)
+from harness.agreement._alpha_boot import alpha_interval_bootstrap
+from harness.agreement._result import _jsonable
+from harness.anchors import RatingsTable
+
+#: How each paired figure is labelled and which direction is better.
+FIGURE_LABELS = {
+    "spearman": "Spearman ρ",
+    "kendall_tau_b": "Kendall τ-b",
+    "icc": "ICC(2,1)",
+    "weighted_kappa": "κ (quadratic)",
+    "krippendorff_alpha": "Krippendorff α (interval)",
+    "exact_agreement": "exact agreement",
+    "within_one": "within-one agreement",
+    "mae": "MAE",
+    "bias": "bias (judge − consensus)",
+}
+LOWER_IS_BETTER = {"mae"}
+CLOSER_TO_ZERO_IS_BETTER = {"bias"}
+
+#: Modified z-score above which a rater is flagged as an outlier (Iglewicz & Hoaglin 1993).
+OUTLIER_Z = 3.5
+
+
+@dataclass
+class ReportSettings:
+    """Knobs of the agreement report."""
+
+    n_resamples: int = 1000
+    seed: int = 0
+    confidence: float = 0.95
+    spread_threshold: float | None = None  # SD above which an item is flagged; None = 10% range
+    primary: str = "icc"
+
+    def threshold_for(self, scale: tuple[float, float]) -> float:
+        if self.spread_threshold is not None:
+            return self.spread_threshold
+        return 0.10 * (scale[1] - scale[0])
+
+
+@dataclass
+class AgreementReport:
+    """Every figure of ``judgecal agree``; :meth:`to_dict` is the ``--json`` document."""
+
+    source: str
+    scale: tuple[float, float]
+    scale_inferred: bool
+    settings: ReportSettings
+    item_ids: list[str]
+    human_rater_ids: list[str]
+    human: dict[str, Any]
+    judge: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = {
+            "judgecal_report": 1,
+            "kind": "agreement",
+            "source": self.source,
+            "scale": {"min": self.scale[0], "max": self.scale[1], "inferred": self.scale_inferred},
+            "settings": {
+                "n_resamples": self.settings.n_resamples,
+                "seed": self.settings.seed,
+                "confidence": self.settings.confidence,
+                "spread_threshold": self.settings.threshold_for(self.scale),
+                "primary": self.settings.primary,
+            },
+            "n_items": len(self.item_ids),
+            "n_human_raters": len(self.human_rater_ids),
+            "human": self.human,
+            "judge": self.judge,
+            "warnings": self.warnings,
+        }
+        return _jsonable(_results_to_dicts(doc))
+
+
+def _results_to_dicts(obj: Any) -> Any:
+    if isinstance(obj, AgreementResult):
+        return obj.to_dict()
+    if isinstance(obj, dict):
+        return {k: _results_to_dicts(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_results_to_dicts(v) for v in obj]
+    return obj
+
+
+def agreement_report(
+    table: RatingsTable,
+    *,
+    judge: str | None = None,
+    judge_scores: np.ndarray | None = None,
+    settings: ReportSettings | None = None,
+) -> AgreementReport:
+    """Build the agreement report for a ratings table.
+
+    Parameters
+    ----------
+    table : RatingsTable
+        Human ratings (items x raters), with the per-item consensus when the table comes
+        from an anchor set.
+    judge : str, optional
+        The rater id in ``table`` that is the judge. Its column is taken out of the human
+        figures and compared with the consensus of the others.
+    judge_scores : ndarray, optional
+        Judge scores aligned with ``table.item_ids`` (NaN = no valid judgment), as an
+        alternative to ``judge``.
+    settings : ReportSettings, optional
+        Bootstrap size, seed, confidence, spread threshold and primary figure.
+    """
+    settings = settings or ReportSettings()
+    if settings.primary not in PAIRED_FIGURES:
+        raise ValueError(
+            f"unknown primary figure {settings.primary!r}; use one of {', '.join(PAIRED_FIGURES)}"
+        )
+    warnings: list[str] = []
+    consensus = table.consensus
+    if judge is not None:
+        judge_scores = table.column(judge)
+        table = table.drop_rater(judge)
+
+    scale, inferred = _scale_of(table, judge_scores)
+    if inferred:
+        warnings.append(
+            f"no scale given: using the observed range {scale[0]:g}–{scale[1]:g}; "
+            "pass the scale to compare figures across files"
+        )
+    scores = table.scores
+    if consensus is None:
+        consensus = _mean_consensus(scores)
+    human = _human_section(table, consensus, scale, settings, warnings)
+    report = AgreementReport(
+        source=table.source,
+        scale=scale,
+        scale_inferred=inferred,
+        settings=settings,
+        item_ids=list(table.item_ids),
+        human_rater_ids=list(table.rater_ids),
+        human=human,
+        warnings=warnings,
+    )
+    if judge_scores is not None:
+        report.judge = _judge_section(
+            judge or "judge", np.asarray(judge_scores, dtype=float), consensus, scale,
+            human["raters"], settings, table.item_ids,
+        )
+        warnings.extend(report.judge["warnings"])
+    return report
+
+
+def _scale_of(
+    table: RatingsTable, judge_scores: np.ndarray | None
+) -> tuple[tuple[float, float], bool]:
+    if table.scale is not None:
+        return (float(table.scale[0]), float(table.scale[1])), False
+    values = table.scores[~np.isnan(table.scores)]
+    if judge_scores is not None:
+        js = np.asarray(judge_scores, dtype=float)
+        values = np.concatenate([values, js[~np.isnan(js)]])
+    if values.size == 0:
+        raise ValueError(f"{table.source}: no scores at all")
+    return (float(np.floor(values.min())), float(np.ceil(values.max()))), True
+
+
+def _mean_consensus(scores: np.ndarray) -> np.ndarray:
+    counts = (~np.isnan(scores)).sum(axis=1)
+    sums = np.nansum(scores, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+# --------------------------------------------------------------------------- humans
+
+
+def _human_section(
+    table: RatingsTable,
+    consensus: np.ndarray,
+    scale: tuple[float, float],
+    settings: ReportSettings,
+    warnings: list[str],
+) -> dict[str, Any]:
+    scores = table.scores
+    iccs = icc_all(scores, missing="listwise", confidence=settings.confidence)
+    some = next(iter(iccs.values()))
+    dropped = some.details.get("n_dropped", 0)
+    if dropped:
+        warnings.append(
+            f"ICC among humans uses the {scores.shape[0] - dropped} of {scores.shape[0]} items "
+            "rated by every rater (listwise deletion); Krippendorff α uses every rating"
+        )
+    alpha = krippendorff_alpha(scores, level="interval")
+    if alpha.defined and settings.n_resamples > 0:
+        alpha = alpha_interval_bootstrap(
+            scores, alpha, n_resamples=settings.n_resamples, seed=settings.seed,
+            confidence=settings.confidence,
+        )
+    alpha_ordinal = krippendorff_alpha(scores, level="ordinal")
+
+    raters = _rater_rows(table, scale)
+    items = _item_spread(table, consensus, scale, settings.threshold_for(scale))
+    na = {
+        "total": int(table.na.sum()),
+        "by_item": {k: v for k, v in table.na_counts_by_item().items() if v},
+        "by_rater": {k: v for k, v in table.na_counts_by_rater().items() if v},
+    }
+    return {
+        "icc": iccs,
+        "krippendorff_alpha": alpha,
+        "krippendorff_alpha_ordinal": alpha_ordinal,
+        "raters": raters,
+        "items": items,
+        "n_items_over_threshold": sum(1 for it in items if it["flagged"]),
+        "na": na,
+        "n_missing": int(table.n_missing),
+    }
+
+
+def leave_one_out_consensus(scores: np.ndarray, col: int) -> np.ndarray:
+    """Mean of the other raters per item (NaN where no other rater rated the item)."""
+    others = np.delete(scores, col, axis=1)
+    return _mean_consensus(others)
+
+
+def _rater_rows(table: RatingsTable, scale: tuple[float, float]) -> list[dict[str, Any]]:
+    scores = table.scores
+    rows: list[dict[str, Any]] = []
+    for j, rater in enumerate(table.rater_ids):
+        ref = leave_one_out_consensus(scores, j)
+        mine = scores[:, j]
+        n = int((~np.isnan(mine) & ~np.isnan(ref)).sum())
+        figures = compare_to_reference(mine, ref, scale=scale, n_resamples=0)
+        rows.append({"rater_id": rater, "n_items": n, "figures": figures, "outlier": False,
+                     "outlier_reasons": []})
+    _flag_outliers(rows)
+    return rows
+
+
+def _flag_outliers(rows: list[dict[str, Any]]) -> None:
+    """Flag raters far from the others' consensus: modified z of MAE or |bias| > 3.5."""
+    for key, transform in (("mae", abs), ("bias", abs)):
+        vals = np.array([
+            transform(r["figures"][key].value)
+            if r["figures"][key].defined and r["n_items"] >= 3 else np.nan
+            for r in rows
+        ])
+        ok = ~np.isnan(vals)
+        if ok.sum() < 3:
+            continue
+        med = np.median(vals[ok])
+        mad = np.median(np.abs(vals[ok] - med))
+        if mad == 0:
+            continue
+        z = 0.6745 * (vals - med) / mad
+        for r, zi, v in zip(rows, z, vals, strict=True):
+            if np.isfinite(zi) and zi > OUTLIER_Z:
+                r["outlier"] = True
+                label = "MAE" if key == "mae" else "|bias|"
+                r["outlier_reasons"].append(
+                    f"{label} {v:.2f} vs raters' median {med:.2f} (modified z {zi:.1f})"
+                )
+
+
+def _item_spread(
+    table: RatingsTable, consensus: np.ndarray, scale: tuple[float, float], threshold: float
+) -> list[dict[str, Any]]:
+    scores = table.scores
+    n = (~np.isnan(scores)).sum(axis=1)
+    span = scale[1] - scale[0]
+    out: list[dict[str, Any]] = []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.nanmean(np.where(n[:, None] > 0, scores, 0.0), axis=1)
+    for i, item in enumerate(table.item_ids):
+        row = scores[i][~np.isnan(scores[i])]
+        if row.size >= 2:
+            sd = float(np.std(row, ddof=1))
+            rng = float(row.max() - row.min())
+        else:
+            sd = rng = None
+        out.append({
+            "item_id": item,
+            "n_ratings": int(row.size),
+            "n_na": int(table.na[i].sum()),
+            "mean": float(means[i]) if row.size else None,
+            "median": float(np.median(row)) if row.size else None,
+            "consensus": None if np.isnan(consensus[i]) else float(consensus[i]),
+            "sd": sd,
+            "range": rng,
+            "share_of_scale": None if rng is None or span == 0 else rng / span,
+            "flagged": sd is not None and sd > threshold,
+        })
+    out.sort(key=lambda it: (-(it["sd"] if it["sd"] is not None else -1.0), it["item_id"]))
+    return out
+
+
+# --------------------------------------------------------------------------- judge
+
+
+def _ceiling(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    ceiling: dict[str, dict[str, Any]] = {}
+    for name in PAIRED_FIGURES:
+        vals = [r["figures"][name].value for r in rows
+                if r["figures"][name].defined and r["n_items"] >= 3]
+        if vals:
+            ceiling[name] = {
+                "median": float(np.median(vals)),
+                "min": float(np.min(vals)),
+                "max": float(np.max(vals)),
+                "n_raters": len(vals),
+            }
+        else:
+            ceiling[name] = {"median": None, "min": None, "max": None, "n_raters": 0}
+    return ceiling
+
+
+def position(name: str, value: float | None, band: dict[str, Any]) -> str | None:
+    """Where a judge's figure falls against the human range: below, within or above.
+
+    "below" always means worse than every human, whatever the figure's direction.
+    """
+    if value is None or band.get("min") is None:
+        return None
+    lo, hi = band["min"], band["max"]
+    if name in CLOSER_TO_ZERO_IS_BETTER:
+        # compare distance from zero with the humans' distances
+        return "within" if abs(value) <= max(abs(lo), abs(hi)) else "below"
+    if name in LOWER_IS_BETTER:
+        if value > hi:
+            return "below"
+        return "above" if value < lo else "within"
+    if value < lo:
+        return "below"
+    return "above" if value > hi else "within"
+
+
+def _judge_section(
+    judge_id: str,
+    judge_scores: np.ndarray,
+    consensus: np.ndarray,
+    scale: tuple[float, float],
+    rater_rows: list[dict[str, Any]],
+    settings: ReportSettings,
+    item_ids: list[str],
+) -> dict[str, Any]:
+    warnings: list[str] = []
+    has_judge = ~np.isnan(judge_scores)
+    has_ref = ~np.isnan(consensus)
+    n_missing = int((~has_judge & has_ref).sum())
+    if n_missing:
+        warnings.append(
+            f"{n_missing} item(s) have no judge score and are left out of the judge figures"
+        )
+    figures = compare_to_reference(
+        judge_scores, consensus, scale=scale, n_resamples=settings.n_resamples,
+        seed=settings.seed, confidence=settings.confidence,
+    )
+    ceiling = _ceiling(rater_rows)
+    pos = {name: position(name, figures[name].value, ceiling[name]) for name in PAIRED_FIGURES}
+
+    both = has_judge & has_ref
+    rounded_ref = round_to_scale(consensus[both], scale)
+    levels, counts = np.unique(rounded_ref, return_counts=True)
+    modal = float(levels[np.argmax(counts)]) if levels.size else None
+    baseline: dict[str, Any] = {"score": modal, "figures": {}}
+    if modal is not None:
+        const = np.where(both, modal, np.nan)
+        baseline["figures"] = compare_to_reference(const, consensus, scale=scale, n_resamples=0)
+
+    categories = list(np.arange(scale[0], scale[1] + 1, dtype=float))
+    confusion = confusion_matrix(
+        round_to_scale(judge_scores[both], scale), rounded_ref, categories=categories
+    )
+    distinct = np.unique(judge_scores[has_judge])
+    if distinct.size == 1:
+        warnings.append(
+            f"the judge gave the same score ({distinct[0]:g}) to all {int(has_judge.sum())} "
+            "items: it does not discriminate between them, and its rank figures are undefined"
+        )
+    elif distinct.size == 2 and scale[1] - scale[0] >= 3:
+        warnings.append(
+            f"the judge used only 2 distinct scores ({', '.join(f'{v:g}' for v in distinct)}) "
+            f"on a {scale[0]:g}–{scale[1]:g} scale"
+        )
+    verdict = _verdict(settings.primary, figures[settings.primary], ceiling[settings.primary],
+                       pos[settings.primary])
+    disagreements = _disagreements(judge_scores, consensus, item_ids)
+    return {
+        "rater_id": judge_id,
+        "n_items": int(both.sum()),
+        "n_missing": n_missing,
+        "figures": figures,
+        "ceiling": ceiling,
+        "position": pos,
+        "baseline": baseline,
+        "confusion": {
+            "rows": "judge (rounded)",
+            "columns": "consensus (rounded)",
+            "categories": categories,
+            "counts": confusion.to_numpy().tolist(),
+        },
+        "score_distribution": {f"{v:g}": int(c) for v, c in
+                               zip(*np.unique(judge_scores[has_judge], return_counts=True),
+                                   strict=True)},
+        "disagreements": disagreements,
+        "verdict": verdict,
+        "warnings": warnings,
+    }
+
+
+def _disagreements(
+    judge_scores: np.ndarray, consensus: np.ndarray, item_ids: list[str]
+) -> list[dict[str, Any]]:
+    """Items where judge and consensus differ by at least one scale point, worst first."""
+    diff = judge_scores - consensus
+    rows = [
+        {"item_id": item_ids[i], "judge": float(judge_scores[i]),
+         "consensus": float(consensus[i]), "difference": float(diff[i])}
+        for i in np.flatnonzero(np.abs(np.nan_to_num(diff)) >= 1.0)
+    ]
+    rows.sort(key=lambda r: (-abs(r["difference"]), r["item_id"]))
+    return rows
+
+
+def _verdict(name: str, res: AgreementResult, band: dict[str, Any], pos: str | None) -> str:
+    label = FIGURE_LABELS[name]
+    if not res.defined:
+        return f"{label} of the judge is undefined ({res.reason}): the judge cannot be trusted."
+    ci = f" [{res.ci95[0]:.2f}, {res.ci95[1]:.2f}]" if res.ci95 else ""
+    head = f"Judge {label} {res.value:.2f}{ci}"
+    if band.get("min") is None:
+        return f"{head}; no human ceiling could be computed (too few raters per item)."
+    rng = f"human range {band['min']:.2f}–{band['max']:.2f}, median {band['median']:.2f}"
+    if pos == "within":
+        return f"{head} is INSIDE the human range ({rng})."
+    if pos == "above":
+        return f"{head} is ABOVE the best single human ({rng})."
+    return f"{head} is BELOW every human rater ({rng}): not yet a substitute for a human."

@@ -1,0 +1,162 @@
+"""Rich renderables for the agreement report (the CLI only prints them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from harness.agreement import PAIRED_FIGURES, AgreementResult
+
+from ._agreement import FIGURE_LABELS, AgreementReport
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _fmt_result(res: AgreementResult, digits: int = 2) -> Text:
+    if not res.defined:
+        return Text(f"undefined ({res.reason})", style="yellow")
+    out = f"{res.value:.{digits}f}"
+    if res.ci95 is not None:
+        out += f" [{res.ci95[0]:.{digits}f}, {res.ci95[1]:.{digits}f}]"
+    return Text(out)
+
+
+_POSITION_STYLE = {"below": "bold red", "within": "green", "above": "bold green"}
+
+
+def render_report(report: AgreementReport, *, max_rows: int = 10) -> RenderableType:
+    """The whole report as one rich renderable."""
+    parts: list[RenderableType] = []
+    lo, hi = report.scale
+    head = Text.assemble(
+        ("Agreement report", "bold"),
+        f" — {report.source}: {len(report.item_ids)} items, "
+        f"{len(report.human_rater_ids)} human raters, scale {lo:g}–{hi:g}"
+        + (" (inferred)" if report.scale_inferred else ""),
+    )
+    parts.append(head)
+    for w in report.warnings:
+        parts.append(Text(f"! {w}", style="yellow"))
+    if report.judge is not None:
+        parts.extend(_judge_tables(report))
+    parts.extend(_human_tables(report, max_rows))
+    return Group(*parts)
+
+
+def _judge_tables(report: AgreementReport) -> list[RenderableType]:
+    j = report.judge
+    assert j is not None
+    conf = int(report.settings.confidence * 100)
+    t = Table(title=f"Judge '{j['rater_id']}' vs human consensus ({j['n_items']} items)",
+              title_justify="left")
+    t.add_column("figure")
+    t.add_column(f"judge [{conf}% CI]", justify="right")
+    t.add_column("human ceiling: median (range)", justify="right")
+    t.add_column(f"chance: always {_fmt(j['baseline']['score'], 0)}", justify="right")
+    t.add_column("judge vs humans")
+    for name in PAIRED_FIGURES:
+        band = j["ceiling"][name]
+        ceiling = (
+            "—" if band["median"] is None
+            else f"{band['median']:.2f} ({band['min']:.2f}–{band['max']:.2f})"
+        )
+        base = j["baseline"]["figures"].get(name)
+        pos = j["position"][name]
+        t.add_row(
+            FIGURE_LABELS[name],
+            _fmt_result(j["figures"][name]),
+            ceiling,
+            _fmt_result(base) if base is not None else "—",
+            Text(pos or "—", style=_POSITION_STYLE.get(pos or "", "")),
+        )
+    out: list[RenderableType] = [t]
+    cm = Table(title="Confusion matrix (rows: judge, columns: consensus; both rounded)",
+               title_justify="left")
+    cm.add_column("")
+    cats = j["confusion"]["categories"]
+    for c in cats:
+        cm.add_column(f"{c:g}", justify="right")
+    for c, row in zip(cats, j["confusion"]["counts"], strict=True):
+        cm.add_row(f"{c:g}", *[str(int(v)) for v in row])
+    out.append(cm)
+    good = j["position"].get(report.settings.primary) in ("within", "above")
+    verdict_style = "bold green" if good else "bold red"
+    out.append(Text(j["verdict"], style=verdict_style))
+    return out
+
+
+def _human_tables(report: AgreementReport, max_rows: int) -> list[RenderableType]:
+    h = report.human
+    out: list[RenderableType] = []
+    t = Table(title="Human reliability", title_justify="left")
+    t.add_column("statistic")
+    t.add_column("value [95% CI]", justify="right")
+    t.add_column("items", justify="right")
+    for form, res in h["icc"].items():
+        t.add_row(form, _fmt_result(res), str(res.n_items))
+    t.add_row("Krippendorff α (interval)", _fmt_result(h["krippendorff_alpha"]),
+              str(h["krippendorff_alpha"].n_items))
+    t.add_row("Krippendorff α (ordinal)", _fmt_result(h["krippendorff_alpha_ordinal"]),
+              str(h["krippendorff_alpha_ordinal"].n_items))
+    out.append(t)
+
+    raters = h["raters"]
+    flagged = [r for r in raters if r["outlier"]]
+    rt = Table(
+        title=f"Each rater vs the others' consensus ({len(raters)} raters, "
+        f"{len(flagged)} flagged as outliers)",
+        title_justify="left",
+    )
+    for col in ("rater", "items", "Spearman ρ", "MAE", "bias", "flag"):
+        rt.add_column(col, justify="left" if col in ("rater", "flag") else "right")
+    ordered = sorted(raters, key=_rater_sort_key)
+    for r in ordered[:max_rows]:
+        f = r["figures"]
+        rt.add_row(
+            r["rater_id"], str(r["n_items"]), _fmt(f["spearman"].value), _fmt(f["mae"].value),
+            _fmt(f["bias"].value),
+            Text("; ".join(r["outlier_reasons"]), style="red") if r["outlier"] else "",
+        )
+    if len(ordered) > max_rows:
+        rt.caption = f"{len(ordered) - max_rows} more raters in --json"
+    out.append(rt)
+
+    items = h["items"]
+    thr = report.settings.threshold_for(report.scale)
+    it = Table(
+        title=f"Items by rater spread ({h['n_items_over_threshold']} of {len(items)} over "
+        f"SD {thr:.2f} = threshold)",
+        title_justify="left",
+    )
+    for col in ("item", "ratings", "N/A", "mean", "SD", "range", "share of scale"):
+        it.add_column(col, justify="left" if col == "item" else "right")
+    for row in items[:max_rows]:
+        it.add_row(
+            Text(row["item_id"], style="red" if row["flagged"] else ""),
+            str(row["n_ratings"]), str(row["n_na"]), _fmt(row["mean"]), _fmt(row["sd"]),
+            _fmt(row["range"], 0), _fmt(row["share_of_scale"]),
+        )
+    out.append(it)
+    na = h["na"]
+    if na["total"]:
+        out.append(Text(
+            f"N/A ratings: {na['total']} (by item: {_top(na['by_item'])}; "
+            f"by rater: {_top(na['by_rater'])})"
+        ))
+    return out
+
+
+def _rater_sort_key(r: dict[str, Any]) -> tuple[int, float, str]:
+    mae = r["figures"]["mae"].value
+    return (0 if r["outlier"] else 1, -(mae if mae is not None else -1.0), r["rater_id"])
+
+
+def _top(counts: dict[str, int], k: int = 5) -> str:
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    text = ", ".join(f"{key} {val}" for key, val in items[:k])
+    return text + (f", … {len(items) - k} more" if len(items) > k else "")
