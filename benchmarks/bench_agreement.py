@@ -70,7 +70,7 @@ def main() -> None:
     settings = ReportSettings(n_resamples=args.resamples, seed=0)
     report_t = timed(lambda: agreement_report(table, judge="judge", settings=settings),
                      args.repeat)
-    print(f"\n| what | median | min | max |\n|---|---|---|---|")
+    print("\n| what | median | min | max |\n|---|---|---|---|")
     print(f"| full report, {args.items:,} items x {args.raters} raters + judge, "
           f"B={args.resamples} | {statistics.median(report_t):.3f} s | {min(report_t):.3f} s | "
           f"{max(report_t):.3f} s |")
