@@ -1,0 +1,453 @@
+"""Reading an anchor set (JSONL: header line + one item per line) with located errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from ._errors import AnchorError, Problem, _Collector
+from ._ratings import RatingsTable, build_table, load_ratings, natural_key
+from ._schema import (
+    NA,
+    SPLITS,
+    AnchorItem,
+    AnchorSetMeta,
+    fmt_num,
+    map_validation_error,
+    show,
+)
+
+HEADER_KEY = "judgecal_anchor_set"
+
+
+def normalize_output(text: str) -> str:
+    """The form in which outputs are compared for leakage: whitespace collapsed, case-folded."""
+    return " ".join(text.split()).casefold()
+
+
+@dataclass(eq=False)
+class AnchorSet:
+    """A loaded anchor set.
+
+    Attributes
+    ----------
+    path : Path
+        The set file.
+    meta : AnchorSetMeta
+        The header, with ``rubric`` holding the rubric text (read from ``rubric_file`` if
+        the header names one).
+    items : list of AnchorItem
+        The items in file order; ``item.line`` is the file line.
+    content_hash : str
+        SHA-256 (hex) of the set file's bytes (a ``rubric_file`` is not included).
+    subset : str or None
+        ``"calibration"`` or ``"holdout"`` for a set made by :meth:`split`, else None.
+    """
+
+    path: Path
+    meta: AnchorSetMeta
+    items: list[AnchorItem]
+    content_hash: str
+    subset: str | None = field(default=None)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def split(self, name: str) -> AnchorSet:
+        """The items of one split, as an anchor set with the same meta.
+
+        Parameters
+        ----------
+        name : {"calibration", "holdout"}
+            The split.
+
+        Returns
+        -------
+        AnchorSet
+            A subset (possibly empty) with ``subset == name``.
+        """
+        if name not in SPLITS:
+            raise ValueError(f"unknown split {name!r}; use 'calibration' or 'holdout'")
+        return AnchorSet(self.path, self.meta, [it for it in self.items if it.split == name],
+                         self.content_hash, subset=name)
+
+    @property
+    def rater_ids(self) -> list[str]:
+        """Every rater id named in any item's ``ratings``, sorted (numbers as numbers)."""
+        return sorted({r for it in self.items for r in it.ratings}, key=natural_key)
+
+    def item(self, item_id: str) -> AnchorItem:
+        """The item with this id (KeyError if there is none)."""
+        for it in self.items:
+            if it.id == item_id:
+                return it
+        raise KeyError(f"no item {item_id!r} in {self.path}")
+
+    def consensus(self) -> dict[str, float | None]:
+        """Item id -> consensus (explicit, or formed by the set's rule)."""
+        return {it.id: it.formed_consensus(self.meta.consensus) for it in self.items}
+
+    def to_ratings(self) -> RatingsTable:
+        """The ratings as an items x raters table, with the consensus and the scale.
+
+        Returns
+        -------
+        RatingsTable
+            Rows in file order, raters as :attr:`rater_ids`; N/A and missing kept apart.
+        """
+        cells = {(it.id, r): v for it in self.items for r, v in it.ratings.items()}
+        cons = [it.formed_consensus(self.meta.consensus) for it in self.items]
+        source = str(self.path) + (f" ({self.subset})" if self.subset else "")
+        return build_table(
+            cells,
+            [it.id for it in self.items],
+            rater_ids=self.rater_ids,
+            consensus=np.array([np.nan if c is None else c for c in cons], dtype=float),
+            scale=(self.meta.scale.min, self.meta.scale.max),
+            source=source,
+        )
+
+
+# --------------------------------------------------------------------------- reading
+
+
+class _DupKeys:
+    """``object_pairs_hook`` that remembers keys given twice in one JSON object."""
+
+    def __init__(self) -> None:
+        self.dups: list[str] = []
+
+    def __call__(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in pairs:
+            if k in out:
+                self.dups.append(k)
+            out[k] = v
+        return out
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse_line(text: str, lineno: int, probs: _Collector) -> dict[str, Any] | None:
+    hook = _DupKeys()
+    try:
+        obj = json.loads(text, object_pairs_hook=hook, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        probs.add(lineno, None, f"malformed JSON at column {exc.colno}: {exc.msg}")
+        return None
+    except ValueError as exc:
+        probs.add(lineno, None, f"malformed JSON: {exc}")
+        return None
+    if not isinstance(obj, dict):
+        probs.add(lineno, None, f"expected a JSON object, got {show(obj)[:40]}")
+        return None
+    for key in hook.dups:
+        probs.add(lineno, key, "key given twice in one object (the last value would win)")
+    return obj
+
+
+def _lines(data: bytes, probs: _Collector) -> list[tuple[int, str]]:
+    """Non-blank lines as (line number, text); undecodable lines become problems."""
+    out = []
+    for lineno, raw in enumerate(data.split(b"\n"), start=1):
+        if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            probs.add(lineno, None, f"not valid UTF-8 at byte {exc.start + 1} of the line")
+            continue
+        if text.strip():
+            out.append((lineno, text))
+    return out
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _read_header(
+    obj: dict[str, Any], lineno: int, set_path: Path, probs: _Collector
+) -> AnchorSetMeta | None:
+    if HEADER_KEY not in obj:
+        hint = (" (it looks like an item: is the header line missing?)"
+                if "id" in obj or "ratings" in obj else "")
+        probs.add(lineno, None, f'not an anchor-set header: the first line must be '
+                                f'{{"{HEADER_KEY}": 1, "name": ..., "criterion": ..., '
+                                f'"scale": ..., ...}}{hint}')
+        return None
+    try:
+        meta = AnchorSetMeta.model_validate(obj)
+    except ValidationError as exc:
+        for fld, msg in map_validation_error(AnchorSetMeta, exc):
+            probs.add(lineno, fld, msg)
+        return None
+    ok = True
+    scale = meta.scale
+    if not scale.min < scale.max:
+        probs.add(lineno, "scale", f"min ({fmt_num(scale.min)}) must be below max "
+                                   f"({fmt_num(scale.max)})")
+        ok = False
+    elif scale.labels is not None:
+        for key in scale.labels:
+            try:
+                point = float(key)
+            except ValueError:
+                probs.add(lineno, f"scale.labels.{key}", "label keys must be scale points "
+                                                          '(numbers written as strings, e.g. "1")')
+                ok = False
+                continue
+            if not scale.contains(point):
+                probs.add(lineno, f"scale.labels.{key}",
+                          f"label for {key}, which is off the scale {scale.describe()}")
+                ok = False
+    if (meta.rubric is None) == (meta.rubric_file is None):
+        probs.add(lineno, "rubric", "give exactly one of 'rubric' (the text) and "
+                                    "'rubric_file' (a path relative to the set file)")
+        return None
+    if meta.rubric_file is not None:
+        rubric_path = set_path.parent / meta.rubric_file
+        try:
+            text = rubric_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            probs.add(lineno, "rubric_file", f"rubric file {meta.rubric_file!r} not found "
+                                             f"(looked for {rubric_path.resolve()})")
+            return None
+        except (OSError, UnicodeDecodeError) as exc:
+            probs.add(lineno, "rubric_file", f"cannot read rubric file {meta.rubric_file!r}: "
+                                             f"{exc}")
+            return None
+        meta = meta.model_copy(update={"rubric": text})
+    if not (meta.rubric or "").strip():
+        probs.add(lineno, "rubric", "the rubric is empty")
+        ok = False
+    return meta if ok else None
+
+
+def _check_item(
+    obj: dict[str, Any],
+    lineno: int,
+    item_id: str | None,
+    meta: AnchorSetMeta,
+    bad_fields: set[str],
+    probs: _Collector,
+) -> None:
+    """Checks that need the header: scale, N/A, consensus rule; on the raw object."""
+    scale = meta.scale
+    ratings = obj.get("ratings")
+    n_numeric = 0
+    if isinstance(ratings, dict):
+        for rater, value in ratings.items():
+            fld = f"ratings.{rater}"
+            if not rater.strip():
+                probs.add(lineno, "ratings", "empty rater id", item_id)
+            if _is_number(value):
+                n_numeric += 1
+                if not scale.contains(value):
+                    probs.add(lineno, fld, f"score {fmt_num(value)} is off the scale "
+                                           f"{scale.describe()}", item_id)
+            elif value == NA and not meta.na_allowed:
+                probs.add(lineno, fld, '"NA" (not applicable) is not allowed: the header '
+                                       "has na_allowed false", item_id)
+    consensus = obj.get("consensus")
+    if _is_number(consensus) and not scale.contains(consensus):
+        probs.add(lineno, "consensus", f"consensus {fmt_num(consensus)} is off the scale "
+                                       f"{scale.describe()}", item_id)
+    if "consensus" in bad_fields or "ratings" in bad_fields:
+        return
+    if consensus is None and meta.consensus == "explicit":
+        probs.add(lineno, "consensus", "the set's consensus rule is 'explicit', so every item "
+                                       "needs a consensus", item_id)
+    elif consensus is None and n_numeric == 0:
+        detail = ""
+        if isinstance(ratings, dict) and ratings:
+            detail = " (every rating is N/A or missing)"
+        probs.add(lineno, "ratings", f"no numeric ratings and no consensus{detail}: the item "
+                                     "has no score to calibrate against", item_id)
+
+
+def load_anchor_set(path: str | Path) -> AnchorSet:
+    """Read and validate an anchor set file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A JSONL anchor set: a header line, then one item per line (see ``anchors/README.md``).
+
+    Returns
+    -------
+    AnchorSet
+        The validated set.
+
+    Raises
+    ------
+    AnchorError
+        With every problem found (up to 50), each naming the file, line and field:
+        malformed JSON (with the column), a missing or wrong header, unknown or missing
+        fields, wrong types, off-scale scores or consensus, ``"NA"`` when N/A is not
+        allowed, items without any score, duplicate ids, bad split values, and
+        calibration/holdout leakage (the same output in both splits). A missing or empty
+        file is a single problem.
+    """
+    p = Path(path)
+    shown = str(path)
+    probs = _Collector(shown)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise probs.fail(None, None, f"no such anchor-set file (looked for {p.resolve()})"
+                         ) from None
+    except IsADirectoryError:
+        raise probs.fail(None, None, "is a directory, not an anchor-set file") from None
+    except OSError as exc:
+        raise probs.fail(None, None, f"cannot read the file: {exc.strerror}") from None
+    if not data.strip():
+        raise probs.fail(None, None, f'file is empty; an anchor set starts with a header line '
+                                     f'{{"{HEADER_KEY}": 1, ...}} followed by one item per line')
+
+    lines = _lines(data, probs)
+    meta: AnchorSetMeta | None = None
+    header_ok = False
+    if lines:
+        lineno, text = lines[0]
+        obj = _parse_line(text, lineno, probs)
+        if obj is not None:
+            meta = _read_header(obj, lineno, p, probs)
+        header_ok = meta is not None
+
+    items: list[AnchorItem] = []
+    first_line_of: dict[str, int] = {}
+    n_item_lines = 0
+    for lineno, text in lines[1:]:
+        n_item_lines += 1
+        obj = _parse_line(text, lineno, probs)
+        if obj is None:
+            continue
+        if HEADER_KEY in obj:
+            probs.add(lineno, None, "a second header line; only the first line is the header")
+            continue
+        raw_id = obj.get("id")
+        item_id = raw_id if isinstance(raw_id, str) and raw_id else None
+        bad_fields: set[str] = set()
+        item: AnchorItem | None = None
+        try:
+            item = AnchorItem.model_validate(obj)
+        except ValidationError as exc:
+            errors = map_validation_error(AnchorItem, exc)
+            for fld, msg in errors:
+                probs.add(lineno, fld, msg, item_id)
+            bad_fields = {(fld or "").split(".")[0].split("[")[0] for fld, _ in errors}
+        if meta is not None:
+            _check_item(obj, lineno, item_id, meta, bad_fields, probs)
+        if isinstance(obj.get("output"), str) and not obj["output"].strip():
+            probs.add(lineno, "output", "the output (the text being judged) is empty", item_id)
+        if item_id is not None:
+            if item_id in first_line_of:
+                probs.add(lineno, "id", f"duplicate id {item_id!r} (also on line "
+                                        f"{first_line_of[item_id]})", item_id)
+                continue
+            first_line_of[item_id] = lineno
+        if item is not None:
+            item._line = lineno
+            items.append(item)
+
+    if header_ok and n_item_lines == 0:
+        probs.add(None, None, "no items after the header")
+    _check_leakage(items, probs)
+    probs.raise_if_any()
+    assert meta is not None
+    return AnchorSet(p, meta, items, hashlib.sha256(data).hexdigest())
+
+
+def _check_leakage(items: list[AnchorItem], probs: _Collector) -> None:
+    """Report every holdout item whose output also appears in the calibration split."""
+    calibration: dict[str, AnchorItem] = {}
+    for it in items:
+        if it.split == "calibration":
+            calibration.setdefault(normalize_output(it.output), it)
+    for it in items:
+        if it.split != "holdout":
+            continue
+        twin = calibration.get(normalize_output(it.output))
+        if twin is not None:
+            probs.add(it.line, "output", f"leakage: the same output as calibration item "
+                                         f"{twin.id!r} (line {twin.line}); an output must not "
+                                         "appear in both splits", it.id)
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def _is_anchor_set_file(path: Path) -> bool:
+    if path.suffix.lower() != ".jsonl":
+        return False
+    try:
+        with path.open("rb") as fh:
+            for raw in fh:
+                if raw.strip():
+                    return HEADER_KEY.encode() in raw
+    except OSError:
+        return False
+    return False
+
+
+def open_ratings(
+    path: str | Path,
+    scale: tuple[float, float] | None = None,
+    split: str | None = None,
+) -> RatingsTable:
+    """Ratings from an anchor set or from a long-format ratings file, whichever ``path`` is.
+
+    Parameters
+    ----------
+    path : str or Path
+        An anchor set (``.jsonl`` whose first line is the ``judgecal_anchor_set`` header)
+        or a long-format ``.csv`` / ``.jsonl`` ratings file.
+    scale : tuple of float, optional
+        ``(min, max)``. For a ratings file, see :func:`load_ratings`; for an anchor set it
+        must match the set's own scale.
+    split : {"calibration", "holdout"}, optional
+        Only that split of an anchor set (an error for a ratings file).
+
+    Returns
+    -------
+    RatingsTable
+        With the consensus for an anchor set; without it for a ratings file.
+
+    Raises
+    ------
+    AnchorError
+        For any problem reading the file, an empty split, a split asked of a ratings file,
+        or a scale that contradicts the anchor set's.
+    """
+    p = Path(path)
+    shown = str(path)
+    if split is not None and split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; use 'calibration' or 'holdout'")
+    if not _is_anchor_set_file(p):
+        if split is not None:
+            raise AnchorError([Problem(shown, None, "split", f"split {split!r} applies only to "
+                                       "anchor sets; this is a long-format ratings file")])
+        return load_ratings(p, scale=scale)
+    aset = load_anchor_set(p)
+    if scale is not None and (float(scale[0]), float(scale[1])) != (aset.meta.scale.min,
+                                                                    aset.meta.scale.max):
+        raise AnchorError([Problem(
+            shown, None, "scale",
+            f"the scale {fmt_num(scale[0])}–{fmt_num(scale[1])} was asked for, but the anchor "
+            f"set's scale is {aset.meta.scale.describe()}",
+        )])
+    if split is not None:
+        aset = aset.split(split)
+        if not aset.items:
+            raise AnchorError([Problem(shown, None, "split", f"the set has no {split} items")])
+    return aset.to_ratings()

@@ -1,0 +1,444 @@
+"""The items x raters ratings table, and the long-format ratings reader (CSV / JSONL)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._errors import _Collector
+from ._schema import fmt_num, show
+
+#: Required columns of a long-format ratings file.
+RATINGS_COLUMNS = ("item_id", "rater_id", "score")
+_NA_WORDS = ("NA", "N/A")
+
+
+def natural_key(text: str) -> tuple[tuple[tuple[int, Any], ...], str]:
+    """Sort key that orders ``participant_2`` before ``participant_10``."""
+    tokens = tuple(
+        (0, int(t)) if t.isdigit() else (1, t) for t in re.split(r"(\d+)", text)
+    )
+    return tokens, text
+
+
+@dataclass(frozen=True, eq=False)
+class RatingsTable:
+    """Scores of items (rows) by raters (columns).
+
+    Attributes
+    ----------
+    item_ids : list of str
+        Row labels, in file order.
+    rater_ids : list of str
+        Column labels, sorted (numbers inside ids compare as numbers).
+    scores : ndarray of float, shape (n_items, n_raters)
+        NaN where the rating is missing *or* N/A.
+    na : ndarray of bool, same shape
+        True where the rater judged the item not applicable.
+    consensus : ndarray of float or None
+        Per-item consensus (explicit, or formed by the set's rule) for a table from an
+        anchor set; None for a long-format ratings file.
+    scale : tuple of float or None
+        ``(min, max)`` of the rating scale, when known.
+    source : str
+        Where the ratings came from (a path, plus the split for a subset).
+
+    Notes
+    -----
+    Treat the arrays as read-only; methods return new tables.
+    """
+
+    item_ids: list[str]
+    rater_ids: list[str]
+    scores: np.ndarray
+    na: np.ndarray
+    consensus: np.ndarray | None = None
+    scale: tuple[float, float] | None = None
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        shape = (len(self.item_ids), len(self.rater_ids))
+        if self.scores.shape != shape or self.na.shape != shape:
+            raise ValueError(
+                f"scores {self.scores.shape} and na {self.na.shape} must both have shape "
+                f"{shape} (items x raters)"
+            )
+        if self.consensus is not None and self.consensus.shape != (shape[0],):
+            raise ValueError(f"consensus must have shape ({shape[0]},)")
+        if len(set(self.item_ids)) != len(self.item_ids):
+            raise ValueError("item_ids must be unique")
+        if len(set(self.rater_ids)) != len(self.rater_ids):
+            raise ValueError("rater_ids must be unique")
+
+    # ---------------------------------------------------------------- lookup
+
+    def _rater_index(self, rater_id: str) -> int:
+        try:
+            return self.rater_ids.index(rater_id)
+        except ValueError:
+            raise KeyError(self._unknown("rater", rater_id, self.rater_ids)) from None
+
+    def _unknown(self, what: str, key: str, known: list[str]) -> str:
+        where = f" in {self.source}" if self.source else ""
+        if len(known) <= 20:
+            return f"no {what} {key!r}{where}; known {what}s: {', '.join(known) or '(none)'}"
+        close = [k for k in known if key.lower() in k.lower()][:5]
+        hint = f"; similar: {', '.join(close)}" if close else ""
+        return f"no {what} {key!r}{where} ({len(known)} {what}s{hint})"
+
+    def column(self, rater_id: str) -> np.ndarray:
+        """Scores of one rater, aligned with ``item_ids`` (NaN = missing or N/A).
+
+        Parameters
+        ----------
+        rater_id : str
+            A rater id of the table.
+
+        Returns
+        -------
+        ndarray of float
+            A copy of the rater's column.
+
+        Raises
+        ------
+        KeyError
+            For an unknown rater id (the message lists the known ones when there are few).
+        """
+        return self.scores[:, self._rater_index(rater_id)].copy()
+
+    def drop_rater(self, rater_id: str) -> RatingsTable:
+        """The table without one rater's column.
+
+        The consensus is kept as it is (it is the anchor set's gold, not recomputed).
+
+        Raises
+        ------
+        KeyError
+            For an unknown rater id.
+        """
+        j = self._rater_index(rater_id)
+        keep = [k for k in range(len(self.rater_ids)) if k != j]
+        return RatingsTable(
+            item_ids=list(self.item_ids),
+            rater_ids=[self.rater_ids[k] for k in keep],
+            scores=self.scores[:, keep],
+            na=self.na[:, keep],
+            consensus=None if self.consensus is None else self.consensus.copy(),
+            scale=self.scale,
+            source=self.source,
+        )
+
+    def subset(self, item_ids: Iterable[str]) -> RatingsTable:
+        """The table restricted to ``item_ids``, in the order given (raters unchanged).
+
+        Raises
+        ------
+        KeyError
+            For an item id not in the table.
+        """
+        index = {item: i for i, item in enumerate(self.item_ids)}
+        wanted = list(item_ids)
+        rows = []
+        for item in wanted:
+            if item not in index:
+                raise KeyError(self._unknown("item", item, self.item_ids))
+            rows.append(index[item])
+        return RatingsTable(
+            item_ids=wanted,
+            rater_ids=list(self.rater_ids),
+            scores=self.scores[rows, :],
+            na=self.na[rows, :],
+            consensus=None if self.consensus is None else self.consensus[rows],
+            scale=self.scale,
+            source=self.source,
+        )
+
+    # ---------------------------------------------------------------- counts
+
+    def na_counts_by_item(self) -> dict[str, int]:
+        """Item id -> number of raters who marked it N/A."""
+        return {item: int(n) for item, n in zip(self.item_ids, self.na.sum(axis=1), strict=True)}
+
+    def na_counts_by_rater(self) -> dict[str, int]:
+        """Rater id -> number of items the rater marked N/A."""
+        return {r: int(n) for r, n in zip(self.rater_ids, self.na.sum(axis=0), strict=True)}
+
+    @property
+    def n_na(self) -> int:
+        """Number of N/A cells."""
+        return int(self.na.sum())
+
+    @property
+    def n_missing(self) -> int:
+        """Number of missing cells (no score and not N/A), e.g. items a rater never saw."""
+        return int((np.isnan(self.scores) & ~self.na).sum())
+
+    @property
+    def n_scores(self) -> int:
+        """Number of numeric scores."""
+        return int((~np.isnan(self.scores)).sum())
+
+
+def build_table(
+    cells: dict[tuple[str, str], float | str | None],
+    item_order: list[str],
+    *,
+    rater_ids: list[str] | None = None,
+    consensus: np.ndarray | None = None,
+    scale: tuple[float, float] | None = None,
+    source: str = "",
+) -> RatingsTable:
+    """A :class:`RatingsTable` from ``(item, rater) -> score | "NA" | None`` cells."""
+    raters = rater_ids if rater_ids is not None else sorted(
+        {r for _, r in cells}, key=natural_key
+    )
+    ri = {r: j for j, r in enumerate(raters)}
+    ii = {it: i for i, it in enumerate(item_order)}
+    scores = np.full((len(item_order), len(raters)), np.nan)
+    na = np.zeros(scores.shape, dtype=bool)
+    for (item, rater), value in cells.items():
+        if value is None:
+            continue
+        if isinstance(value, str):
+            na[ii[item], ri[rater]] = True
+        else:
+            scores[ii[item], ri[rater]] = float(value)
+    return RatingsTable(list(item_order), list(raters), scores, na, consensus, scale, source)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _parse_score(value: Any) -> tuple[float | str | None, str | None]:
+    """A score from a ratings file: (value, None) or (None, error message)."""
+    if value is None:
+        return None, None
+    if isinstance(value, bool):
+        return None, f"score {show(value)} is not a number"
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            return None, f"score {show(value)} is not a finite number"
+        return float(value), None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None, None
+        if text.upper() in _NA_WORDS:
+            return "NA", None
+        try:
+            number = float(text)
+        except ValueError:
+            return None, f"score {value!r} is not a number (use a number, NA, or leave empty)"
+        if not math.isfinite(number):
+            return None, f"score {value!r} is not a finite number"
+        return number, None
+    return None, f"score {show(value)} is not a number"
+
+
+def _read_text(path: Path, probs: _Collector) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise probs.fail(None, None, f"no such file (looked for {path.resolve()})") from None
+    except IsADirectoryError:
+        raise probs.fail(None, None, "is a directory, not a ratings file") from None
+    except OSError as exc:
+        raise probs.fail(None, None, f"cannot read the file: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise probs.fail(line, None, f"not valid UTF-8 ({exc.reason})") from None
+
+
+def _csv_rows(text: str, probs: _Collector) -> list[tuple[int, dict[str, Any]]] | None:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        probs.add(None, None, "file is empty; expected a header line item_id,rater_id,score")
+        return None
+    except csv.Error as exc:
+        probs.add(1, None, f"malformed CSV: {exc}")
+        return None
+    names = [h.strip().lstrip("\ufeff").lower() for h in header]
+    if not any(names):
+        probs.add(1, None, "the header line is empty; expected item_id,rater_id,score")
+        return None
+    seen: set[str] = set()
+    for name in names:
+        if name and name in seen:
+            probs.add(1, name, "column appears twice in the header")
+        seen.add(name)
+    missing = [c for c in RATINGS_COLUMNS if c not in names]
+    for col in missing:
+        probs.add(1, col, f"missing column {col!r} (header: {', '.join(header)})")
+    if missing or probs:
+        return None
+    rows: list[tuple[int, dict[str, Any]]] = []
+    while True:
+        start = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            probs.add(start, None, f"malformed CSV: {exc}")
+            break
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if len(row) != len(names):
+            probs.add(start, None, f"row has {len(row)} fields but the header has {len(names)}")
+            continue
+        rows.append((start, dict(zip(names, row, strict=True))))
+    return rows
+
+
+def _jsonl_rows(text: str, probs: _Collector) -> list[tuple[int, dict[str, Any]]] | None:
+    rows: list[tuple[int, dict[str, Any]]] = []
+    any_line = False
+    for lineno, raw in enumerate(text.split("\n"), start=1):
+        if not raw.strip():
+            continue
+        any_line = True
+        try:
+            obj = json.loads(raw, parse_constant=_reject_constant)
+        except json.JSONDecodeError as exc:
+            probs.add(lineno, None, f"malformed JSON at column {exc.colno}: {exc.msg}")
+            continue
+        except ValueError as exc:
+            probs.add(lineno, None, f"malformed JSON: {exc}")
+            continue
+        if not isinstance(obj, dict):
+            probs.add(lineno, None, f"expected a JSON object, got {type(obj).__name__}")
+            continue
+        if "judgecal_anchor_set" in obj:
+            probs.add(lineno, None, "this is an anchor set, not a long-format ratings file "
+                                    "(read it with load_anchor_set or open_ratings)")
+            return None
+        missing = [c for c in RATINGS_COLUMNS if c not in obj]
+        for col in missing:
+            probs.add(lineno, col, f"missing key {col!r}")
+        if missing:
+            continue
+        rows.append((lineno, obj))
+    if not any_line:
+        probs.add(None, None, "file is empty; expected one JSON object per line with "
+                              "item_id, rater_id and score")
+        return None
+    return rows
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON (use null for a missing score)")
+
+
+def _as_id(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def load_ratings(
+    path: str | Path, scale: tuple[float, float] | None = None
+) -> RatingsTable:
+    """Read a long-format ratings file: one row per (item, rater) score.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv`` file (header line required; columns ``item_id``, ``rater_id``, ``score``;
+        further columns are ignored) or a ``.jsonl`` file (one object per line with those
+        keys; further keys are ignored).
+    scale : tuple of float, optional
+        ``(min, max)``: when given, every score must lie on it, and it becomes the table's
+        scale.
+
+    Returns
+    -------
+    RatingsTable
+        Items in order of first appearance, raters sorted; ``consensus`` is None.
+
+    Raises
+    ------
+    AnchorError
+        Listing every problem with ``file:line`` (CSV lines count the header as line 1):
+        a missing column, a non-numeric score, a duplicate (item_id, rater_id) pair (both
+        lines named), an off-scale score, an empty file.
+
+    Notes
+    -----
+    An empty score (or JSON null) is *missing*; ``NA`` or ``N/A`` (any case) is *not
+    applicable*. Both are NaN in ``scores``; ``na`` marks the N/A cells.
+    """
+    p = Path(path)
+    shown = str(path)
+    probs = _Collector(shown)
+    if scale is not None:
+        lo, hi = float(scale[0]), float(scale[1])
+        if not lo < hi:
+            raise ValueError(f"scale min must be below max, got {scale!r}")
+        scale = (lo, hi)
+    suffix = p.suffix.lower()
+    if suffix not in (".csv", ".jsonl"):
+        raise probs.fail(None, None, f"unsupported ratings file type {p.suffix or '(none)'!r}; "
+                                     "use .csv or .jsonl (long format: item_id, rater_id, score)")
+    text = _read_text(p, probs)
+    rows = _csv_rows(text, probs) if suffix == ".csv" else _jsonl_rows(text, probs)
+    if rows is None:
+        probs.raise_if_any()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    cells: dict[tuple[str, str], float | str | None] = {}
+    first_line: dict[tuple[str, str], int] = {}
+    item_order: list[str] = []
+    seen_items: set[str] = set()
+    for lineno, row in rows:
+        item = _as_id(row["item_id"])
+        rater = _as_id(row["rater_id"])
+        ok = True
+        if item is None:
+            probs.add(lineno, "item_id", f"item_id must be a non-empty string, got "
+                                         f"{show(row['item_id'])}")
+            ok = False
+        if rater is None:
+            probs.add(lineno, "rater_id", f"rater_id must be a non-empty string, got "
+                                          f"{show(row['rater_id'])}")
+            ok = False
+        value, error = _parse_score(row["score"])
+        if error:
+            probs.add(lineno, "score", error)
+            ok = False
+        elif isinstance(value, float) and scale is not None and not scale[0] <= value <= scale[1]:
+            probs.add(lineno, "score", f"score {fmt_num(value)} is off the scale "
+                                       f"{fmt_num(scale[0])}–{fmt_num(scale[1])}")
+            ok = False
+        if item is None or rater is None:
+            continue
+        key = (item, rater)
+        if key in first_line:
+            probs.add(lineno, None, f"duplicate rating of item {item!r} by rater {rater!r} "
+                                    f"(first on line {first_line[key]})")
+            continue
+        first_line[key] = lineno
+        if not ok:
+            continue
+        cells[key] = value
+        if item not in seen_items:
+            seen_items.add(item)
+            item_order.append(item)
+    if not rows and not probs:
+        probs.add(None, None, "no ratings in the file (only a header)")
+    probs.raise_if_any()
+    return build_table(cells, item_order, scale=scale, source=shown)
