@@ -247,12 +247,18 @@ def _rater_rows(table: RatingsTable, scale: tuple[float, float]) -> list[dict[st
         figures = compare_to_reference(mine, ref, scale=scale, n_resamples=0)
         rows.append({"rater_id": rater, "n_items": n, "figures": figures, "outlier": False,
                      "outlier_reasons": []})
-    _flag_outliers(rows)
+    _flag_outliers(rows, min_gap=0.10 * (scale[1] - scale[0]))
     return rows
 
 
-def _flag_outliers(rows: list[dict[str, Any]]) -> None:
-    """Flag raters far from the others' consensus: modified z of MAE or |bias| > 3.5."""
+def _flag_outliers(rows: list[dict[str, Any]], *, min_gap: float) -> None:
+    """Flag raters far from the others' consensus.
+
+    A rater is an outlier when its MAE or |bias| against the others' consensus has a
+    modified z-score above 3.5 (Iglewicz & Hoaglin 1993) *and* exceeds the raters' median by
+    more than ``min_gap`` scale points (10% of the range), so that a tight panel does not get
+    a rater flagged for a difference nobody would notice.
+    """
     for key, transform in (("mae", abs), ("bias", abs)):
         vals = np.array([
             transform(r["figures"][key].value)
@@ -268,7 +274,7 @@ def _flag_outliers(rows: list[dict[str, Any]]) -> None:
             continue
         z = 0.6745 * (vals - med) / mad
         for r, zi, v in zip(rows, z, vals, strict=True):
-            if np.isfinite(zi) and zi > OUTLIER_Z:
+            if np.isfinite(zi) and zi > OUTLIER_Z and v - med > min_gap:
                 r["outlier"] = True
                 label = "MAE" if key == "mae" else "|bias|"
                 r["outlier_reasons"].append(

@@ -1,0 +1,124 @@
+"""The judgecal command line: `agree` and `anchors lint`, output and exit codes."""
+
+import json
+import shutil
+import subprocess
+
+import pytest
+from typer.testing import CliRunner
+
+from harness.cli import app
+
+runner = CliRunner()
+DEMO = "anchors/recipes/recipes-overall.jsonl"
+
+
+@pytest.fixture(autouse=True)
+def _in_project(monkeypatch, project_root):
+    monkeypatch.chdir(project_root)
+
+
+def _write_csv(path, rows):
+    path.write_text("item_id,rater_id,score\n" + "".join(f"{r}\n" for r in rows))
+    return path
+
+
+def _ratings_rows(n_items=12):
+    rows = []
+    for i in range(n_items):
+        base = 1 + i % 5
+        offsets = (("ann", 0), ("bob", 1 if i % 3 == 0 else 0), ("cy", -1 if i % 4 == 0 else 0))
+        for r, off in offsets:
+            rows.append(f"q{i},{r},{min(5, max(1, base + off))}")
+        rows.append(f"q{i},judge,{min(5, base + (i % 2))}")
+    return rows
+
+
+def test_agree_on_the_demo_anchors():
+    res = runner.invoke(app, ["agree", DEMO, "--resamples", "200"])
+    assert res.exit_code == 0, res.output
+    assert "Human reliability" in res.output
+    assert "Krippendorff α (interval)" in res.output
+    assert "52 items" in res.output
+
+
+def test_agree_json_with_a_judge_from_a_csv_made_elsewhere(tmp_path):
+    f = _write_csv(tmp_path / "scores.csv", _ratings_rows())
+    res = runner.invoke(app, ["agree", str(f), "--judge", "judge", "--json", "--scale", "1:5",
+                              "--resamples", "100"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["n_items"] == 12 and doc["n_human_raters"] == 3
+    assert doc["judge"]["rater_id"] == "judge"
+    assert doc["scale"] == {"min": 1.0, "max": 5.0, "inferred": False}
+    assert doc["judge"]["figures"]["spearman"]["ci95"] is not None
+    assert doc["judge"]["verdict"].startswith("Judge ICC(2,1)")
+
+
+def test_agree_infers_the_scale_and_says_so(tmp_path):
+    f = _write_csv(tmp_path / "scores.csv", _ratings_rows())
+    res = runner.invoke(app, ["agree", str(f), "--json", "--resamples", "0"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["scale"]["inferred"] is True
+    assert any("observed range" in w for w in doc["warnings"])
+
+
+def test_agree_bad_csv_names_file_and_line_and_exits_2(tmp_path):
+    rows = _ratings_rows(3)
+    rows[4] = "q1,ann,four"  # line 6 of the file (header is line 1)
+    f = _write_csv(tmp_path / "bad.csv", rows)
+    res = runner.invoke(app, ["agree", str(f)])
+    assert res.exit_code == 2
+    assert f"{f}:6" in res.output
+    assert "four" in res.output
+
+
+def test_agree_broken_anchor_set_exits_2(tmp_path, project_root):
+    lines = (project_root / DEMO).read_text().splitlines()
+    lines[3] = lines[3][:-5]  # truncate item on line 4: malformed JSON
+    f = tmp_path / "broken.jsonl"
+    f.write_text("\n".join(lines) + "\n")
+    res = runner.invoke(app, ["agree", str(f)])
+    assert res.exit_code == 2
+    assert f"{f}:4" in res.output
+
+
+def test_agree_unknown_judge_and_bad_options_exit_2(tmp_path):
+    f = _write_csv(tmp_path / "scores.csv", _ratings_rows())
+    for args in (["--judge", "nobody"], ["--scale", "5"], ["--split", "train"],
+                 ["--primary", "accuracy"]):
+        res = runner.invoke(app, ["agree", str(f), *args])
+        assert res.exit_code == 2, (args, res.output)
+    res = runner.invoke(app, ["agree", str(tmp_path / "missing.csv")])
+    assert res.exit_code == 2
+    assert "missing.csv" in res.output
+
+
+def test_agree_split_restricts_items():
+    res = runner.invoke(app, ["agree", DEMO, "--split", "calibration", "--json",
+                              "--resamples", "0"])
+    assert res.exit_code == 0, res.output
+    cal = json.loads(res.output)["n_items"]
+    res = runner.invoke(app, ["agree", DEMO, "--split", "holdout", "--json", "--resamples", "0"])
+    hold = json.loads(res.output)["n_items"]
+    assert cal + hold == 52 and 15 <= cal <= 25
+
+
+def test_anchors_lint_demo_and_broken(tmp_path, project_root):
+    res = runner.invoke(app, ["anchors", "lint", DEMO])
+    assert res.exit_code == 0, res.output
+    assert "calibration" in res.output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    res = runner.invoke(app, ["anchors", "lint", str(bad)])
+    assert res.exit_code == 2
+    assert f"{bad}:1" in res.output
+
+
+def test_console_script_is_installed():
+    exe = shutil.which("judgecal")
+    assert exe, "the judgecal console script is not on PATH"
+    res = subprocess.run([exe, "--help"], capture_output=True, text=True, check=False)
+    assert res.returncode == 0
+    assert "agree" in res.stdout
