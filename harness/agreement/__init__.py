@@ -16,7 +16,7 @@ Item-level bootstrap CIs for any statistic: :func:`bootstrap_ci`.
 from ._bootstrap import bootstrap_ci
 from ._correlation import kendall_tau_b, pearson, spearman
 from ._errors import confusion_matrix, mae, mean_bias
-from ._icc import ICC_FORMS, icc, icc_all
+from ._icc import ICC_FORMS, icc, icc_all, icc_oneway
 from ._kappa import cohen_kappa, fleiss_kappa, gwet_ac1, gwet_ac2
 from ._krippendorff import krippendorff_alpha
 from ._paired import PAIRED_FIGURES, compare_to_reference, round_to_scale
@@ -36,6 +36,7 @@ __all__ = [
     "gwet_ac2",
     "icc",
     "icc_all",
+    "icc_oneway",
     "kendall_tau_b",
     "krippendorff_alpha",
     "mae",

@@ -17,7 +17,7 @@ from scipy import special
 from ._matrix import as_matrix
 from ._result import AgreementResult, undefined
 
-__all__ = ["ICC_FORMS", "icc", "icc_all"]
+__all__ = ["ICC_FORMS", "icc", "icc_all", "icc_oneway"]
 
 #: The six Shrout & Fleiss (1979) forms, in the order :func:`icc_all` returns them.
 ICC_FORMS = ("ICC(1,1)", "ICC(2,1)", "ICC(3,1)", "ICC(1,k)", "ICC(2,k)", "ICC(3,k)")
@@ -434,3 +434,107 @@ def icc_all(
         }
     a = _anova(x)
     return {f: _form_result(f, a, confidence, n_dropped) for f in ICC_FORMS}
+
+
+def icc_oneway(matrix: Any, average: bool = False, confidence: float = 0.95) -> AgreementResult:
+    r"""One-way ICC(1,1) (or ICC(1,k)) for unbalanced designs, where raters vary by item.
+
+    When each item is rated by a different subset of raters (crowd ratings, raters nested
+    in lists), no item may be rated by every rater and the two-way forms of :func:`icc`
+    lose every item to listwise deletion. The one-way random-effects model needs no
+    crossing: with ``a`` items, item ``i`` rated ``n_i`` times, ``N = sum n_i``,
+
+    .. math::
+
+        MSB = \frac{\sum_i n_i (\bar y_i - \bar y)^2}{a - 1}, \quad
+        MSW = \frac{\sum_i \sum_j (y_{ij} - \bar y_i)^2}{N - a}, \quad
+        n_0 = \frac{N - \sum_i n_i^2 / N}{a - 1}
+
+    .. math::
+
+        ICC(1,1) = \frac{MSB - MSW}{MSB + (n_0 - 1) MSW}, \qquad
+        ICC(1,k) = \frac{MSB - MSW}{MSB} \text{ (reliability of a mean of } n_0
+        \text{ ratings)}
+
+    With equal ``n_i = k`` this is exactly ICC(1,1) / ICC(1,k) of :func:`icc`. The interval
+    is the F-test interval of the balanced case with ``k`` replaced by :math:`n_0` and
+    df (a-1, N-a), an approximation that is close unless the group sizes vary wildly
+    (Donner 1986). Items with fewer than 2 ratings are left out.
+
+    Parameters
+    ----------
+    matrix : array-like
+        Items x raters, ``None``/NaN where a rater did not rate the item.
+    average : bool
+        Return ICC(1,k), the reliability of the mean of :math:`n_0` ratings.
+    confidence : float
+        Coverage of the interval.
+
+    Returns
+    -------
+    AgreementResult
+        ``statistic="icc"``, ``details``: ``form``, ``model``, ``F``, ``df1``, ``df2``,
+        ``p_value``, ``n0``, ``mean_squares`` (``MSB``, ``MSW``), ``n_ratings``,
+        ``n_dropped`` (items with fewer than 2 ratings).
+
+    References
+    ----------
+    Searle, S. R. (1971). *Linear Models*, ch. 9. Wiley.
+
+    Donner, A. (1986). A review of inference procedures for the intraclass correlation
+    coefficient in the one-way random effects model. Int. Stat. Review 54(1), 67-82.
+
+    Examples
+    --------
+    >>> from harness.agreement import icc_oneway
+    >>> data = [[4, 5, None], [2, None, 1], [None, 3, 3], [5, 4, 5], [1, 2, None]]
+    >>> round(icc_oneway(data).value, 4)
+    0.864
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    x = as_matrix(matrix)
+    form = "ICC(1,k)" if average else "ICC(1,1)"
+    present = ~np.isnan(x)
+    n_i = present.sum(axis=1)
+    keep = n_i >= 2
+    n_dropped = int((~keep).sum())
+    x, present, n_i = x[keep], present[keep], n_i[keep]
+    a = x.shape[0]
+    meta = {"form": form, "model": _MODEL[form] + " (unbalanced)", "n_dropped": n_dropped}
+    if a < 3:
+        return undefined("icc", f"fewer than 3 items with 2 or more ratings (got {a})",
+                         n_items=a, n_raters=x.shape[1], **meta)
+    vals = np.where(present, x, 0.0)
+    total = int(n_i.sum())
+    means = vals.sum(axis=1) / n_i
+    grand = vals.sum() / total
+    ssb = float(n_i @ (means - grand) ** 2)
+    ssw = float((np.where(present, x - means[:, None], 0.0) ** 2).sum())
+    df1, df2 = a - 1, total - a
+    msb, msw = ssb / df1, ssw / df2
+    n0 = (total - float(n_i @ n_i) / total) / df1
+    meta.update(n0=n0, mean_squares={"MSB": msb, "MSW": msw}, n_ratings=total,
+                df1=df1, df2=df2, confidence=confidence)
+    den = msb if average else msb + (n0 - 1.0) * msw
+    if not den > 0.0:
+        return undefined("icc", "zero variance: all ratings are identical",
+                         n_items=a, n_raters=x.shape[1], **meta)
+    value = (msb - msw) / den
+    ci = None
+    if msw > 0 and msb > 0:
+        f_stat = msb / msw
+        meta.update(F=f_stat, p_value=float(special.fdtrc(df1, df2, f_stat)))
+        q = 1.0 - (1.0 - confidence) / 2.0
+        f_lo = f_stat / _f_quantile(q, df1, df2)
+        f_hi = f_stat * _f_quantile(q, df2, df1)
+        if average:
+            ci = (1.0 - 1.0 / f_lo, 1.0 - 1.0 / f_hi)
+        else:
+            ci = ((f_lo - 1.0) / (f_lo + n0 - 1.0), (f_hi - 1.0) / (f_hi + n0 - 1.0))
+    else:
+        meta["ci_note"] = "F is 0 or infinite: the F-test interval is undefined"
+    return AgreementResult(
+        statistic="icc", value=float(value), ci95=ci, n_items=a, n_raters=x.shape[1],
+        ci_method="F-test (approximate, k = n0)" if ci else None, details=meta,
+    )

@@ -13,6 +13,7 @@ from harness.agreement import (
     compare_to_reference,
     confusion_matrix,
     icc_all,
+    icc_oneway,
     krippendorff_alpha,
     round_to_scale,
 )
@@ -202,8 +203,13 @@ def _human_section(
     if dropped:
         warnings.append(
             f"ICC among humans uses the {scores.shape[0] - dropped} of {scores.shape[0]} items "
-            "rated by every rater (listwise deletion); Krippendorff α uses every rating"
+            "rated by every rater (listwise deletion); the one-way ICC and Krippendorff α "
+            "use every rating"
         )
+    oneway = {
+        "ICC(1,1)": icc_oneway(scores, confidence=settings.confidence),
+        "ICC(1,k)": icc_oneway(scores, average=True, confidence=settings.confidence),
+    }
     alpha = krippendorff_alpha(scores, level="interval")
     if alpha.defined and settings.n_resamples > 0:
         alpha = alpha_interval_bootstrap(
@@ -221,6 +227,7 @@ def _human_section(
     }
     return {
         "icc": iccs,
+        "icc_oneway": oneway,
         "krippendorff_alpha": alpha,
         "krippendorff_alpha_ordinal": alpha_ordinal,
         "raters": raters,

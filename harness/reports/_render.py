@@ -97,8 +97,17 @@ def _human_tables(report: AgreementReport, max_rows: int) -> list[RenderableType
     t.add_column("statistic")
     t.add_column("value [95% CI]", justify="right")
     t.add_column("items", justify="right")
-    for form, res in h["icc"].items():
-        t.add_row(form, _fmt_result(res), str(res.n_items))
+    reasons = {res.reason for res in h["icc"].values()}
+    if all(not res.defined for res in h["icc"].values()) and len(reasons) == 1:
+        t.add_row("ICC, two-way (all six forms)", _fmt_result(next(iter(h["icc"].values()))),
+                  str(next(iter(h["icc"].values())).n_items))
+    else:
+        for form, res in h["icc"].items():
+            t.add_row(form, _fmt_result(res), str(res.n_items))
+    for form, res in h["icc_oneway"].items():
+        n0 = res.details.get("n0")
+        label = f"{form} one-way, unbalanced" + (f" (n0 = {n0:.1f})" if n0 else "")
+        t.add_row(label, _fmt_result(res), str(res.n_items))
     t.add_row("Krippendorff α (interval)", _fmt_result(h["krippendorff_alpha"]),
               str(h["krippendorff_alpha"].n_items))
     t.add_row("Krippendorff α (ordinal)", _fmt_result(h["krippendorff_alpha_ordinal"]),
