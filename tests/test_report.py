@@ -154,3 +154,29 @@ def test_unknown_primary_is_rejected():
     with pytest.raises(ValueError, match="unknown primary"):
         agreement_report(_table(humans), judge_scores=judge,
                          settings=ReportSettings(primary="accuracy"))
+
+
+def test_item_spread_figures_match_numpy_on_sparse_data():
+    rng = np.random.default_rng(12)
+    scores = rng.integers(1, 6, (40, 6)).astype(float)
+    scores[rng.random(scores.shape) < 0.4] = np.nan
+    scores[0, :] = np.nan
+    scores[1, 1:] = np.nan
+    rep = agreement_report(_table(scores), settings=ReportSettings(n_resamples=0))
+    by_id = {it["item_id"]: it for it in rep.human["items"]}
+    for i in range(scores.shape[0]):
+        row = scores[i][~np.isnan(scores[i])]
+        it = by_id[f"i{i:03d}"]
+        assert it["n_ratings"] == row.size
+        if row.size == 0:
+            assert it["mean"] is None and it["median"] is None and it["sd"] is None
+            continue
+        assert it["mean"] == pytest.approx(row.mean())
+        assert it["median"] == pytest.approx(np.median(row))
+        if row.size >= 2:
+            assert it["sd"] == pytest.approx(row.std(ddof=1))
+            assert it["range"] == row.max() - row.min()
+        else:
+            assert it["sd"] is None and not it["flagged"]
+    sds = [it["sd"] if it["sd"] is not None else -1 for it in rep.human["items"]]
+    assert sds == sorted(sds, reverse=True)

@@ -7,6 +7,7 @@ Wong (1996, Table 7 and erratum), the same as R ``psych::ICC`` and pingouin.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -170,7 +171,7 @@ def _form_result(form: str, a: _Anova, confidence: float, n_dropped: int) -> Agr
         num_f, den_f, df1, df2 = msr, mse, n - 1, (n - 1) * (k - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         f_stat = float(np.float64(num_f) / np.float64(den_f))
-    f_defined = not np.isnan(f_stat)  # 0/0: no between-item and no error variance
+    f_defined = not math.isnan(f_stat)  # 0/0: no between-item and no error variance
     p_value = float(special.fdtrc(df1, df2, f_stat)) if f_defined else None
 
     details: dict[str, Any] = {
@@ -228,11 +229,11 @@ def _f_test_ci(
     details: dict[str, Any],
 ) -> tuple[tuple[float, float] | None, str | None]:
     """Shrout & Fleiss / McGraw & Wong F-test interval (limits not truncated)."""
-    if np.isnan(f_stat):
+    if math.isnan(f_stat):
         return None, "F is undefined (0/0): the F-test interval is undefined"
     if f_stat == 0.0:
         return None, "F = 0 (no between-item variance): the F-test interval is undefined"
-    if not np.isfinite(f_stat):
+    if not math.isfinite(f_stat):
         return None, "F is infinite (zero error variance): the F-test interval is undefined"
     n, k = a.n, a.k
     q = 1.0 - (1.0 - confidence) / 2.0
@@ -257,7 +258,7 @@ def _f_test_ci(
                 * (k * rho * fj + c) ** 2
                 / ((n - 1) * k**2 * rho**2 * fj**2 + c**2)
             )
-            if not (np.isfinite(v) and v > 0):
+            if not (math.isfinite(v) and v > 0):
                 return None, "Satterthwaite degrees of freedom are undefined"
             details["ci_df"] = (df1, float(v))
             f_a = _f_quantile(q, n - 1, v)
@@ -267,7 +268,7 @@ def _f_test_ci(
             if avg:  # Spearman-Brown of the ICC(2,1) limits
                 lo, hi = lo * k / (1.0 + (k - 1) * lo), hi * k / (1.0 + (k - 1) * hi)
     lo, hi = float(lo), float(hi)
-    if not (np.isfinite(lo) and np.isfinite(hi)):
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         return None, "an F-test confidence limit is not finite"
     return (lo, hi), None
 

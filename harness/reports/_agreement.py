@@ -292,33 +292,52 @@ def _flag_outliers(rows: list[dict[str, Any]], *, min_gap: float) -> None:
 def _item_spread(
     table: RatingsTable, consensus: np.ndarray, scale: tuple[float, float], threshold: float
 ) -> list[dict[str, Any]]:
+    """Per-item spread of the ratings (vectorized over items), worst first."""
     scores = table.scores
-    n = (~np.isnan(scores)).sum(axis=1)
+    present = ~np.isnan(scores)
+    n = present.sum(axis=1)
     span = scale[1] - scale[0]
-    out: list[dict[str, Any]] = []
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.nanmean(np.where(n[:, None] > 0, scores, 0.0), axis=1)
-    for i, item in enumerate(table.item_ids):
-        row = scores[i][~np.isnan(scores[i])]
-        if row.size >= 2:
-            sd = float(np.std(row, ddof=1))
-            rng = float(row.max() - row.min())
-        else:
-            sd = rng = None
-        out.append({
+    some, pairs = n >= 1, n >= 2
+    safe = np.where(present, scores, 0.0)
+    mean = np.where(some, safe.sum(axis=1) / np.maximum(n, 1), np.nan)
+    dev = np.where(present, scores - mean[:, None], 0.0)
+    sd = np.where(pairs, np.sqrt((dev**2).sum(axis=1) / np.maximum(n - 1, 1)), np.nan)
+    rng = np.where(
+        pairs,
+        np.where(present, scores, -np.inf).max(axis=1)
+        - np.where(present, scores, np.inf).min(axis=1),
+        np.nan,
+    )
+    ordered = np.sort(np.where(present, scores, np.inf), axis=1)
+    lo_idx = np.maximum((n - 1) // 2, 0)
+    hi_idx = np.maximum(n // 2, 0)
+    rows_idx = np.arange(scores.shape[0])
+    median = np.where(some, (ordered[rows_idx, lo_idx] + ordered[rows_idx, np.minimum(
+        hi_idx, scores.shape[1] - 1)]) / 2.0, np.nan)
+    n_na = table.na.sum(axis=1)
+    flagged = pairs & (np.nan_to_num(sd) > threshold)
+
+    def num(v: float) -> float | None:
+        return None if np.isnan(v) else float(v)
+
+    out = [
+        {
             "item_id": item,
-            "n_ratings": int(row.size),
-            "n_na": int(table.na[i].sum()),
-            "mean": float(means[i]) if row.size else None,
-            "median": float(np.median(row)) if row.size else None,
-            "consensus": None if np.isnan(consensus[i]) else float(consensus[i]),
-            "sd": sd,
-            "range": rng,
-            "share_of_scale": None if rng is None or span == 0 else rng / span,
-            "flagged": sd is not None and sd > threshold,
-        })
-    out.sort(key=lambda it: (-(it["sd"] if it["sd"] is not None else -1.0), it["item_id"]))
-    return out
+            "n_ratings": int(n[i]),
+            "n_na": int(n_na[i]),
+            "mean": num(mean[i]),
+            "median": num(median[i]),
+            "consensus": num(consensus[i]),
+            "sd": num(sd[i]),
+            "range": num(rng[i]),
+            "share_of_scale": None if np.isnan(rng[i]) or span == 0 else float(rng[i] / span),
+            "flagged": bool(flagged[i]),
+        }
+        for i, item in enumerate(table.item_ids)
+    ]
+    order = np.lexsort((np.array(table.item_ids, dtype=object).astype(str),
+                        -np.nan_to_num(sd, nan=-1.0)))
+    return [out[i] for i in order]
 
 
 # --------------------------------------------------------------------------- judge
