@@ -180,3 +180,12 @@ def test_item_spread_figures_match_numpy_on_sparse_data():
             assert it["sd"] is None and not it["flagged"]
     sds = [it["sd"] if it["sd"] is not None else -1 for it in rep.human["items"]]
     assert sds == sorted(sds, reverse=True)
+
+
+def test_disagreements_are_items_a_point_or_more_off_worst_first():
+    humans = np.array([[3, 3, 3], [1, 1, 2], [5, 5, 5], [2, 2, 2], [4, 4, 4]], dtype=float)
+    judge = np.array([3, 4, 3, 3, 4], dtype=float)  # off by 0, 2.67, -2, 1, 0
+    rep = agreement_report(_table(humans), judge_scores=judge,
+                           settings=ReportSettings(n_resamples=0))
+    got = [(d["item_id"], round(d["difference"], 2)) for d in rep.judge["disagreements"]]
+    assert got == [("i001", 2.67), ("i002", -2.0), ("i003", 1.0)]

@@ -31,10 +31,15 @@ def as_matrix(data: Any) -> np.ndarray:
 
 def as_pair(a: Sequence[Any], b: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
     """Coerce two raters' ratings into float arrays of equal length (NaN = missing)."""
-    x = np.array([np.nan if v is None else v for v in a], dtype=float)
-    y = np.array([np.nan if v is None else v for v in b], dtype=float)
+    x, y = _as_vector(a), _as_vector(b)
     if x.ndim != 1 or y.ndim != 1 or x.shape != y.shape:
         raise ValueError(
             f"the two raters need equal-length 1-D ratings, got shapes {x.shape} and {y.shape}"
         )
     return x, y
+
+
+def _as_vector(values: Any) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        return values.astype(float, copy=False)
+    return np.array([np.nan if v is None else v for v in values], dtype=float)

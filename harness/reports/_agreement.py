@@ -459,13 +459,14 @@ def _disagreements(
 ) -> list[dict[str, Any]]:
     """Items where judge and consensus differ by at least one scale point, worst first."""
     diff = judge_scores - consensus
-    rows = [
+    idx = np.flatnonzero(np.abs(np.nan_to_num(diff)) >= 1.0)
+    ids = np.array(item_ids, dtype=object)[idx].astype(str)
+    idx = idx[np.lexsort((ids, -np.abs(diff[idx])))]
+    return [
         {"item_id": item_ids[i], "judge": float(judge_scores[i]),
          "consensus": float(consensus[i]), "difference": float(diff[i])}
-        for i in np.flatnonzero(np.abs(np.nan_to_num(diff)) >= 1.0)
+        for i in idx
     ]
-    rows.sort(key=lambda r: (-abs(r["difference"]), r["item_id"]))
-    return rows
 
 
 def _verdict(name: str, res: AgreementResult, band: dict[str, Any], pos: str | None) -> str:
