@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
-from ._bootstrap import bootstrap_ci
+from ._bootstrap import bootstrap_ci, resample_weights, with_percentile_ci
 from ._krippendorff import krippendorff_alpha
 from ._matrix import as_matrix
 from ._result import AgreementResult
@@ -73,19 +71,6 @@ def alpha_interval_bootstrap(
         return bootstrap_ci(krippendorff_alpha, matrix, n_resamples=n_resamples, seed=seed,
                             confidence=confidence, level="interval")
     uniq, counts = np.unique(contrib, axis=0, return_counts=True)
-    n = matrix.shape[0]
-    rng = np.random.default_rng(seed)
-    w = rng.multinomial(n, counts / n, size=n_resamples).astype(float)
-    reps = weighted_alpha_interval(uniq, values, w)
-    n_bad = int(np.isnan(reps).sum())
-    info = {"n_resamples": n_resamples, "seed": seed, "method": "percentile",
-            "confidence": confidence, "n_undefined": n_bad}
-    alpha = (1.0 - confidence) / 2.0
-    if n_bad:
-        info["reason"] = f"alpha was undefined on {n_bad} of the resamples"
-        ci = None
-    else:
-        lo, hi = np.quantile(reps, [alpha, 1.0 - alpha])
-        ci = (float(lo), float(hi))
-    res = replace(point, details={**point.details, "bootstrap": info})
-    return res.with_ci(ci, f"bootstrap percentile (B={n_resamples}, seed={seed})")
+    reps = weighted_alpha_interval(uniq, values, resample_weights(counts, n_resamples, seed))
+    return with_percentile_ci(point, reps, n_resamples=n_resamples, seed=seed,
+                              confidence=confidence)

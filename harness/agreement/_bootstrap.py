@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -156,3 +157,48 @@ def bootstrap_ci(
         details=details,
     )
     return result.with_ci(ci, f"bootstrap {key} (B={n_resamples}, seed={seed})")
+
+
+def resample_weights(counts: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """Bootstrap resamples as multinomial counts over groups of interchangeable items.
+
+    ``counts[u]`` items share the same data (a distinct row). Drawing n items with
+    replacement and counting how many fall in each group is a multinomial draw with
+    probabilities ``counts / n``, so a (B, U) array of such draws has exactly the
+    distribution of B item-level resamples, at the cost of U numbers per resample.
+    """
+    n = int(counts.sum())
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(n, counts / n, size=n_resamples).astype(float)
+
+
+def with_percentile_ci(
+    point: AgreementResult,
+    replicates: np.ndarray,
+    *,
+    n_resamples: int,
+    seed: int,
+    confidence: float,
+) -> AgreementResult:
+    """Attach the percentile interval of bootstrap ``replicates`` (NaN = undefined) to ``point``.
+
+    The interval is withheld (``ci95=None``, with the reason in ``details["bootstrap"]``) if
+    the statistic was undefined on any resample, as in :func:`bootstrap_ci`.
+    """
+    n_bad = int(np.isnan(replicates).sum())
+    info: dict[str, Any] = {
+        "n_resamples": n_resamples,
+        "seed": seed,
+        "method": "percentile",
+        "confidence": confidence,
+        "n_undefined": n_bad,
+    }
+    if n_bad:
+        info["reason"] = f"the statistic was undefined on {n_bad} of the resamples"
+        ci = None
+    else:
+        tail = (1.0 - confidence) / 2.0
+        lo, hi = np.quantile(replicates, [tail, 1.0 - tail])
+        ci = (float(lo), float(hi))
+    res = replace(point, details={**point.details, "bootstrap": info})
+    return res.with_ci(ci, f"bootstrap percentile (B={n_resamples}, seed={seed})")

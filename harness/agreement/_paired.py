@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 
+from ._bootstrap import resample_weights, with_percentile_ci
 from ._correlation import kendall_tau_b, spearman
 from ._errors import mae, mean_bias
 from ._icc import icc
@@ -127,35 +127,16 @@ def compare_to_reference(
 
     # Distinct pairs and multinomial resample counts over them.
     uniq, counts = np.unique(pair, axis=0, return_counts=True)
-    n = x.size
-    rng = np.random.default_rng(seed)
-    weights = rng.multinomial(n, counts / n, size=n_resamples).astype(float)
-    boot = weighted_figures(uniq[:, 0], uniq[:, 1], weights, scale=scale)
-
-    alpha = (1.0 - confidence) / 2.0
-    method = f"bootstrap percentile (B={n_resamples}, seed={seed})"
+    boot = weighted_figures(uniq[:, 0], uniq[:, 1],
+                            resample_weights(counts, n_resamples, seed), scale=scale)
     out: dict[str, AgreementResult] = {}
     for name, res in points.items():
         reps = boot.get(name)
         if not res.defined or reps is None:
             out[name] = res
-            continue
-        n_bad = int(np.isnan(reps).sum())
-        info: dict[str, Any] = {
-            "n_resamples": n_resamples,
-            "seed": seed,
-            "method": "percentile",
-            "confidence": confidence,
-            "n_undefined": n_bad,
-        }
-        if n_bad:
-            info["reason"] = f"the statistic was undefined on {n_bad} of the resamples"
-            ci = None
         else:
-            lo, hi = np.quantile(reps, [alpha, 1.0 - alpha])
-            ci = (float(lo), float(hi))
-        res = replace(res, details={**res.details, "bootstrap": info})
-        out[name] = res.with_ci(ci, method)
+            out[name] = with_percentile_ci(res, reps, n_resamples=n_resamples, seed=seed,
+                                           confidence=confidence)
     return out
 
 
