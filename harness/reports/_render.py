@@ -13,6 +13,10 @@ from harness.agreement import PAIRED_FIGURES, AgreementResult
 from ._agreement import FIGURE_LABELS, AgreementReport
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _fmt(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
@@ -35,8 +39,8 @@ def render_report(report: AgreementReport, *, max_rows: int = 10) -> RenderableT
     lo, hi = report.scale
     head = Text.assemble(
         ("Agreement report", "bold"),
-        f" — {report.source}: {len(report.item_ids)} items, "
-        f"{len(report.human_rater_ids)} human raters, scale {lo:g}–{hi:g}"
+        f" — {report.source}: {_count(len(report.item_ids), 'item')}, "
+        f"{_count(len(report.human_rater_ids), 'human rater')}, scale {lo:g}–{hi:g}"
         + (" (inferred)" if report.scale_inferred else ""),
     )
     parts.append(head)
