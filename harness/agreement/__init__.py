@@ -13,6 +13,7 @@ Judge-vs-consensus figures: :func:`mae`, :func:`mean_bias`, :func:`confusion_mat
 Item-level bootstrap CIs for any statistic: :func:`bootstrap_ci`.
 """
 
+from ._alpha_boot import alpha_interval_bootstrap
 from ._bootstrap import bootstrap_ci
 from ._correlation import kendall_tau_b, pearson, spearman
 from ._errors import confusion_matrix, mae, mean_bias
@@ -21,12 +22,13 @@ from ._kappa import cohen_kappa, fleiss_kappa, gwet_ac1, gwet_ac2
 from ._krippendorff import krippendorff_alpha
 from ._paired import PAIRED_FIGURES, compare_to_reference, round_to_scale
 from ._percent import percent_agreement
-from ._result import AgreementResult, undefined
+from ._result import AgreementResult, jsonable, undefined
 
 __all__ = [
     "ICC_FORMS",
     "PAIRED_FIGURES",
     "AgreementResult",
+    "alpha_interval_bootstrap",
     "bootstrap_ci",
     "cohen_kappa",
     "compare_to_reference",
@@ -37,6 +39,7 @@ __all__ = [
     "icc",
     "icc_all",
     "icc_oneway",
+    "jsonable",
     "kendall_tau_b",
     "krippendorff_alpha",
     "mae",

@@ -71,7 +71,7 @@ class AgreementResult:
             "n_items": self.n_items,
             "n_raters": self.n_raters,
             "reason": self.reason,
-            "details": _jsonable(self.details),
+            "details": jsonable(self.details),
         }
 
     def __float__(self) -> float:
@@ -94,16 +94,16 @@ def undefined(
     )
 
 
-def _jsonable(obj: Any) -> Any:
-    """Convert numpy scalars/arrays and tuples in ``obj`` into plain JSON types."""
+def jsonable(obj: Any) -> Any:
+    """``obj`` with numpy scalars/arrays, tuples and non-finite floats made plain JSON."""
     import numpy as np
 
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
+        return jsonable(obj.tolist())
     if isinstance(obj, np.generic):
         obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):

@@ -10,15 +10,15 @@ import numpy as np
 from harness.agreement import (
     PAIRED_FIGURES,
     AgreementResult,
+    alpha_interval_bootstrap,
     compare_to_reference,
     confusion_matrix,
     icc_all,
     icc_oneway,
+    jsonable,
     krippendorff_alpha,
     round_to_scale,
 )
-from harness.agreement._alpha_boot import alpha_interval_bootstrap
-from harness.agreement._result import _jsonable
 from harness.anchors import RatingsTable
 
 #: How each paired figure is labelled and which direction is better.
@@ -89,7 +89,7 @@ class AgreementReport:
             "judge": self.judge,
             "warnings": self.warnings,
         }
-        return _jsonable(_results_to_dicts(doc))
+        return jsonable(_results_to_dicts(doc))
 
 
 def _results_to_dicts(obj: Any) -> Any:
