@@ -122,3 +122,20 @@ def test_console_script_is_installed():
     res = subprocess.run([exe, "--help"], capture_output=True, text=True, check=False)
     assert res.returncode == 0
     assert "agree" in res.stdout
+
+
+def test_anchors_lint_summarises_repeated_notes_unless_all():
+    res = runner.invoke(app, ["anchors", "lint", DEMO])
+    assert res.exit_code == 0
+    assert res.output.count("high-spread") == 1
+    assert "52 items" in res.output
+    res_all = runner.invoke(app, ["anchors", "lint", DEMO, "--all"])
+    assert res_all.exit_code == 0
+    assert res_all.output.count("high-spread") == 52
+
+
+def test_anchors_lint_strict_exits_1_on_warnings():
+    res = runner.invoke(app, ["anchors", "lint", "anchors/recipes/recipes-grammar.jsonl",
+                              "--strict"])
+    assert res.exit_code == 1
+    assert "spectrum-low" in res.output

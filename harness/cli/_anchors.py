@@ -12,6 +12,8 @@ from harness.anchors import AnchorError, lint_anchor_set, load_anchor_set
 
 from ._common import fail, out
 
+_NOTE_LIMIT = 5  # notes of one kind beyond this are summarised in one row
+
 anchors_app = typer.Typer(help="Inspect and lint anchor sets.", no_args_is_help=True)
 
 
@@ -19,6 +21,8 @@ anchors_app = typer.Typer(help="Inspect and lint anchor sets.", no_args_is_help=
 def lint(
     anchor_set: Annotated[Path, typer.Argument(metavar="SET", help="Anchor set file (.jsonl).")],
     strict: Annotated[bool, typer.Option(help="Exit 1 when there are warnings.")] = False,
+    all_notes: Annotated[bool, typer.Option("--all", help="List every note, not a summary "
+                                            "of notes that repeat.")] = False,
 ) -> None:
     """Check an anchor set against the calibration guidance (warnings, not errors)."""
     try:
@@ -40,7 +44,16 @@ def lint(
     t.add_column("code")
     t.add_column("item")
     t.add_column("message")
+    by_code: dict[str, list] = {}
     for f in findings:
+        by_code.setdefault(f.code, []).append(f)
+    for f in findings:
+        same = by_code[f.code]
+        if f.level == "info" and not all_notes and len(same) > _NOTE_LIMIT:
+            if f is same[0]:
+                t.add_row("[cyan]info[/]", f.code, f"{len(same)} items",
+                          f"e.g. {f.item_id}: {f.message} (--all lists every one)")
+            continue
         style = "yellow" if f.level == "warning" else "cyan"
         t.add_row(f"[{style}]{f.level}[/]", f.code, f.item_id or "", f.message)
     out.print(t)
