@@ -1,0 +1,203 @@
+"""The experiment file schema and its loader with line-numbered errors."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExperimentSection(_Section):
+    name: str = Field(min_length=1)
+    description: str | None = None
+
+
+class AnchorsSection(_Section):
+    path: Path
+    split: Literal["calibration", "holdout", "all"] = "calibration"
+
+
+class PromptSection(_Section):
+    name: str = Field(min_length=1)
+    version: str = "latest"
+    dir: Path = Path("prompts")
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        if v != "latest" and not re.fullmatch(r"v?\d+", v):
+            raise ValueError("must be 'latest' or a version like 'v2'")
+        return v if v == "latest" or v.startswith("v") else f"v{v}"
+
+
+class JudgeSection(_Section):
+    provider: Literal["local", "openai", "anthropic"]
+    model: str = Field(min_length=1)
+    base_url: str | None = None
+    api_key_env: str | None = None
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=512, ge=1)
+    timeout_s: float = Field(default=60.0, gt=0)
+    top_logprobs: int = Field(default=20, ge=1, le=20)
+    seed: int | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _env_name(cls, v: str | None) -> str | None:
+        if v and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v):
+            raise ValueError(
+                "must be the NAME of an environment variable holding the key, not the key"
+            )
+        return v
+
+
+class ScoringSection(_Section):
+    mode: Literal["structured", "logprob"] | None = None
+    samples: int = Field(default=1, ge=1, le=100)
+    aggregate: Literal["mean", "median", "mode"] = "mean"
+    parse_retries: int = Field(default=2, ge=0, le=10)
+
+
+class RunSection(_Section):
+    concurrency: int = Field(default=8, ge=1, le=1024)
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    call_deadline_s: float = Field(default=120.0, gt=0)
+    retry_after_cap_s: float = Field(default=60.0, ge=0)
+
+
+class BudgetSection(_Section):
+    max_calls: int | None = Field(default=None, ge=1)
+    max_cost: float | None = Field(default=None, gt=0)
+
+
+class StateSection(_Section):
+    dir: Path = Path(".judgecal")
+
+
+class Experiment(_Section):
+    """A validated experiment file."""
+
+    experiment: ExperimentSection
+    anchors: AnchorsSection
+    prompt: PromptSection
+    judge: JudgeSection
+    scoring: ScoringSection = ScoringSection()
+    run: RunSection = RunSection()
+    budget: BudgetSection = BudgetSection()
+    state: StateSection = StateSection()
+
+    #: The file it was loaded from (not part of the schema).
+    source: Path | None = Field(default=None, exclude=True)
+
+    @property
+    def name(self) -> str:
+        return self.experiment.name
+
+    def with_overrides(self, **changes: dict[str, Any]) -> Experiment:
+        """A copy with some section fields replaced, validated again.
+
+        ``exp.with_overrides(judge={"model": "gpt-4o-mini"}, run={"concurrency": 4})``
+        """
+        data = self.model_dump(mode="python")
+        for section, values in changes.items():
+            data[section] = {**data[section], **{k: v for k, v in values.items()
+                                                 if v is not None}}
+        return Experiment.model_validate({**data, "source": self.source})
+
+
+@dataclass(frozen=True)
+class ExperimentProblem:
+    line: int
+    key: str
+    message: str
+
+
+class ExperimentError(Exception):
+    """An experiment file could not be read; every problem names the file, line and key."""
+
+    def __init__(self, path: Path | str, problems: list[ExperimentProblem]) -> None:
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        return "\n".join(
+            f"{self.path}:{p.line}: {p.key + ': ' if p.key else ''}{p.message}"
+            for p in self.problems
+        )
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment TOML file.
+
+    Raises
+    ------
+    ExperimentError
+        For a missing file, invalid TOML (with its line) or schema violations (each with
+        the line of the offending key, or of its table when the key is missing).
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ExperimentError(p, [ExperimentProblem(0, "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ExperimentError(p, [ExperimentProblem(0, "", f"cannot read: {exc}")]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        line = int(m.group(1)) if m else 0
+        raise ExperimentError(p, [ExperimentProblem(line, "", f"invalid TOML: {exc}")]) from None
+    try:
+        exp = Experiment.model_validate(data)
+    except ValidationError as exc:
+        locator = _KeyLines(text)
+        problems = []
+        for err in exc.errors():
+            loc = [str(part) for part in err["loc"]]
+            key = ".".join(loc)
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (check the spelling; see experiments/README.md)"
+            elif err["type"] == "missing":
+                msg = "required key is missing"
+            problems.append(ExperimentProblem(locator.line_of(loc), key, msg))
+        raise ExperimentError(p, problems) from None
+    return exp.model_copy(update={"source": p})
+
+
+class _KeyLines:
+    """Find the line of ``[table]`` / ``key =`` in TOML text (1-based; 0 if unknown)."""
+
+    _TABLE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-]+)\s*\]\s*(#.*)?$")
+    _KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
+
+    def __init__(self, text: str) -> None:
+        self.keys: dict[tuple[str, ...], int] = {}
+        table: tuple[str, ...] = ()
+        for i, line in enumerate(text.splitlines(), start=1):
+            m = self._TABLE.match(line)
+            if m:
+                table = tuple(m.group(1).split("."))
+                self.keys.setdefault(table, i)
+                continue
+            m = self._KEY.match(line)
+            if m:
+                self.keys.setdefault((*table, m.group(1)), i)
+
+    def line_of(self, loc: list[str]) -> int:
+        for n in range(len(loc), 0, -1):
+            line = self.keys.get(tuple(loc[:n]))
+            if line:
+                return line
+        return 1

@@ -1,0 +1,248 @@
+"""The journal: every judge call, its raw reply and parsed score, in SQLite.
+
+Each call is keyed by a hash of everything that determines its reply (provider, model,
+parameters, rendered messages, sample index), so a re-run with nothing changed is answered
+from here and makes no call, and a run killed halfway re-runs only what is missing.
+The database is in WAL mode with a busy timeout, so two processes can share it; each record
+is written in its own transaction the moment its call ends.
+
+API keys never reach the journal: keys are not part of a judge's identity, and provider
+errors are stored as their message after :func:`redact`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+Status = Literal["ok", "invalid", "failed"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    key TEXT PRIMARY KEY,
+    status TEXT NOT NULL CHECK (status IN ('ok', 'invalid', 'failed')),
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    params TEXT NOT NULL,
+    prompt_name TEXT,
+    prompt_version TEXT,
+    prompt_hash TEXT,
+    anchor_set TEXT,
+    item_id TEXT NOT NULL,
+    sample_index INTEGER NOT NULL,
+    messages TEXT NOT NULL,
+    raw_reply TEXT,
+    score REAL,
+    reasoning TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    input_tokens INTEGER NOT NULL DEFAULT 0,
+    output_tokens INTEGER NOT NULL DEFAULT 0,
+    cost REAL NOT NULL DEFAULT 0,
+    latency_s REAL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS calls_prompt ON calls (prompt_name, prompt_version);
+CREATE INDEX IF NOT EXISTS calls_item ON calls (item_id);
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One journaled call (or its final failure)."""
+
+    key: str
+    status: Status
+    provider: str
+    model: str
+    params: str  # canonical JSON
+    item_id: str
+    sample_index: int
+    messages: str  # canonical JSON of the rendered messages
+    prompt_name: str | None = None
+    prompt_version: str | None = None
+    prompt_hash: str | None = None
+    anchor_set: str | None = None
+    raw_reply: str | None = None
+    score: float | None = None
+    reasoning: str | None = None
+    error: str | None = None
+    attempts: int = 1
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    latency_s: float | None = None
+    created_at: float = 0.0
+
+
+_COLUMNS = [f.name for f in fields(CallRecord)]
+
+
+def canonical_json(obj: Any) -> str:
+    """Deterministic JSON (sorted keys, no spaces) for hashing and storage."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def call_key(
+    *, identity: dict[str, Any], params: dict[str, Any], messages: list[dict[str, str]],
+    sample_index: int,
+) -> str:
+    """The journal key of a call: sha256 of everything that determines its reply."""
+    payload = canonical_json(
+        {"judge": identity, "params": params, "messages": messages, "sample": sample_index}
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+_SECRET_PATTERNS = [
+    re.compile(r"sk-[A-Za-z0-9_\-]{8,}"),
+    re.compile(r"(?i)(api[_-]?key|authorization|x-api-key|bearer)([\"'=:\s]+)[A-Za-z0-9_\-\.]{8,}"),
+]
+
+
+def redact(text: str | None, secrets: Iterable[str] = ()) -> str | None:
+    """Remove API keys from ``text``: the given secrets, and anything shaped like a key."""
+    if text is None:
+        return None
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[REDACTED]")
+    text = _SECRET_PATTERNS[0].sub("[REDACTED]", text)
+    return _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}[REDACTED]", text)
+
+
+def default_state_dir() -> Path:
+    """``$JUDGECAL_STATE_DIR`` or ``.judgecal`` in the working directory."""
+    return Path(os.environ.get("JUDGECAL_STATE_DIR", ".judgecal"))
+
+
+class Journal:
+    """SQLite journal of judge calls (WAL mode; safe to share between processes).
+
+    Parameters
+    ----------
+    path : str or Path
+        The database file, or a state directory (then ``<dir>/journal.sqlite``).
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        p = Path(path) if path is not None else default_state_dir()
+        if p.suffix not in (".sqlite", ".db"):
+            p = p / "journal.sqlite"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        self.path = p
+        self._local = threading.local()
+        with self._connect() as conn:
+            conn.executescript(_SCHEMA)
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                         (str(SCHEMA_VERSION),))
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # ----------------------------------------------------------------- reading
+
+    def get(self, key: str) -> CallRecord | None:
+        row = self._connect().execute("SELECT * FROM calls WHERE key = ?", (key,)).fetchone()
+        return _record(row) if row is not None else None
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, CallRecord]:
+        """Records for ``keys`` (those present), in one pass."""
+        keys = list(keys)
+        out: dict[str, CallRecord] = {}
+        conn = self._connect()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(f"SELECT * FROM calls WHERE key IN ({marks})", chunk):
+                out[row["key"]] = _record(row)
+        return out
+
+    def prompt_hashes(self, prompt_name: str, prompt_version: str) -> dict[str, int]:
+        """Content hashes journaled for a prompt version, with their number of calls."""
+        rows = self._connect().execute(
+            "SELECT prompt_hash, COUNT(*) AS n FROM calls WHERE prompt_name = ? "
+            "AND prompt_version = ? GROUP BY prompt_hash",
+            (prompt_name, prompt_version),
+        )
+        return {r["prompt_hash"]: r["n"] for r in rows if r["prompt_hash"] is not None}
+
+    def records(self, **where: Any) -> Iterator[CallRecord]:
+        """Records matching column equalities, e.g. ``records(prompt_name="x")``."""
+        bad = set(where) - set(_COLUMNS)
+        if bad:
+            raise ValueError(f"unknown journal columns: {sorted(bad)}")
+        clause = " AND ".join(f"{k} = ?" for k in where) or "1"
+        rows = self._connect().execute(
+            f"SELECT * FROM calls WHERE {clause} ORDER BY created_at", tuple(where.values())
+        )
+        for row in rows:
+            yield _record(row)
+
+    def count(self) -> int:
+        return int(self._connect().execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+
+    # ----------------------------------------------------------------- writing
+
+    def put(self, record: CallRecord) -> None:
+        """Store ``record`` (replacing a record with the same key) in its own transaction."""
+        if not record.created_at:
+            record = CallRecord(**{**asdict(record), "created_at": time.time()})
+        values = [getattr(record, c) for c in _COLUMNS]
+        marks = ",".join("?" * len(_COLUMNS))
+        conn = self._connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(f"INSERT OR REPLACE INTO calls ({','.join(_COLUMNS)}) VALUES ({marks})",
+                         values)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _record(row: sqlite3.Row) -> CallRecord:
+    return CallRecord(**{c: row[c] for c in _COLUMNS})
+
+
+__all__ = [
+    "CallRecord",
+    "Journal",
+    "Status",
+    "call_key",
+    "canonical_json",
+    "default_state_dir",
+    "redact",
+]

@@ -1,0 +1,121 @@
+"""The one interface every provider implements, and the types that cross it."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["system", "user", "assistant"]
+ScoringMode = Literal["structured", "logprob"]
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message."""
+
+    role: Role
+    content: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True)
+class JudgeRequest:
+    """What the runner asks a provider for: one scoring call.
+
+    ``mode="structured"``: the provider must return the reasoning and an integer score,
+    constrained by the provider's own mechanism (JSON schema, a tool with an input schema,
+    a grammar), in :attr:`JudgeReply.structured`.
+    ``mode="logprob"``: the provider must return the log-probabilities of the candidate next
+    tokens at the score position in :attr:`JudgeReply.score_logprobs`; a provider that cannot
+    raises :class:`UnsupportedError`, never falls back quietly.
+    """
+
+    messages: tuple[Message, ...]
+    mode: ScoringMode
+    scale_min: int
+    scale_max: int
+    temperature: float = 0.0
+    max_tokens: int = 512
+    top_logprobs: int = 20
+    seed: int | None = None
+
+    @property
+    def scale_points(self) -> list[int]:
+        return list(range(self.scale_min, self.scale_max + 1))
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class JudgeReply:
+    """A provider's answer, before parsing into a score."""
+
+    raw: str
+    structured: dict[str, Any] | None = None
+    score_logprobs: dict[str, float] | None = None
+    usage: Usage = field(default_factory=Usage)
+    model: str | None = None
+
+
+class ProviderError(Exception):
+    """A provider call failed. ``retryable`` errors are retried by the runner."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, status: int | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class RetryableError(ProviderError):
+    """Rate limits (429), server errors (5xx), timeouts and dropped connections."""
+
+    retryable = True
+
+
+class FatalError(ProviderError):
+    """Authentication, permission, bad request, unknown model: retrying cannot help."""
+
+
+class UnsupportedError(FatalError):
+    """The provider cannot do what the request asks (e.g. logprobs)."""
+
+
+class Judge(abc.ABC):
+    """A judge provider: turns a :class:`JudgeRequest` into a :class:`JudgeReply`.
+
+    Implementations keep every provider detail (SDK, wire format, errors) inside their
+    module, turn SDK exceptions into :class:`RetryableError` / :class:`FatalError`, and do no
+    retrying of their own (the runner does, once).
+    """
+
+    provider: str = "abstract"
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    #: Whether :meth:`complete` can serve ``mode="logprob"``.
+    supports_logprobs: bool = False
+
+    #: Upper bound on concurrent calls this provider can usefully take (None = no bound).
+    max_concurrency: int | None = None
+
+    @abc.abstractmethod
+    async def complete(self, request: JudgeRequest) -> JudgeReply:
+        """Make one call."""
+
+    def identity(self) -> dict[str, Any]:
+        """What identifies this judge's replies in the journal key (no secrets)."""
+        return {"provider": self.provider, "model": self.model}
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

@@ -1,0 +1,97 @@
+"""Versioned judge prompts: ``prompts/<name>/v<N>.j2``, Jinja2 templates with a header.
+
+The file format (header, message markers, template variables, the ``untrusted`` filter)
+is documented in ``prompts/README.md``. A version's identity is the SHA-256 of its file;
+a version the journal has used is frozen (edits must be saved as the next version).
+
+Loading
+    :func:`load_prompt` (with the journal check), :func:`resolve`, :func:`latest`,
+    :func:`list_versions`, :func:`list_prompts`, :func:`load_prompt_file` ->
+    :class:`PromptVersion`.
+Rendering
+    :func:`render` / :func:`render_for_anchor` -> tuple of
+    :class:`~harness.judges._base.Message`; the :func:`untrusted` filter.
+Writing
+    :func:`save_new_version` writes ``v<max+1>.j2`` and never overwrites; :func:`diff`.
+
+Every problem raises :class:`PromptError` (``str`` = ``"path:line: message"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ._errors import PromptEditedError, PromptError, PromptNotFoundError
+from ._store import (
+    PromptVersion,
+    check_unchanged,
+    diff,
+    latest,
+    list_prompts,
+    list_versions,
+    load_prompt,
+    load_prompt_file,
+    resolve,
+    save_new_version,
+)
+from ._template import render, untrusted
+
+if TYPE_CHECKING:
+    from harness.anchors import AnchorItem, AnchorSet
+    from harness.judges._base import Message
+
+
+def render_for_anchor(prompt_version: PromptVersion, anchor_set: AnchorSet,
+                      item: AnchorItem | str, examples: Iterable[Any] = ()
+                      ) -> tuple[Message, ...]:
+    """Render a prompt for one item of an anchor set (rubric, criterion, scale from its header).
+
+    Parameters
+    ----------
+    prompt_version : PromptVersion
+        The prompt.
+    anchor_set : AnchorSet
+        From :func:`harness.anchors.load_anchor_set`.
+    item : AnchorItem or str
+        The item, or its id in ``anchor_set``.
+    examples : iterable, optional
+        Few-shot examples (``input``, ``output``, ``score``, ``rationale``).
+
+    Returns
+    -------
+    tuple of Message
+
+    Raises
+    ------
+    PromptError
+        As :func:`render`; also for an unknown item id.
+    """
+    if isinstance(item, str):
+        found = next((it for it in anchor_set.items if it.id == item), None)
+        if found is None:
+            raise PromptError(anchor_set.path, None, f"no item with id {item!r}")
+        item = found
+    meta = anchor_set.meta
+    return render(prompt_version, item, rubric=meta.rubric, criterion=meta.criterion,
+                  scale=meta.scale, examples=examples)
+
+
+__all__ = [
+    "PromptEditedError",
+    "PromptError",
+    "PromptNotFoundError",
+    "PromptVersion",
+    "check_unchanged",
+    "diff",
+    "latest",
+    "list_prompts",
+    "list_versions",
+    "load_prompt",
+    "load_prompt_file",
+    "render",
+    "render_for_anchor",
+    "resolve",
+    "save_new_version",
+    "untrusted",
+]
