@@ -49,7 +49,7 @@ CREATE TABLE IF NOT EXISTS calls (
     attempts INTEGER NOT NULL DEFAULT 1,
     input_tokens INTEGER NOT NULL DEFAULT 0,
     output_tokens INTEGER NOT NULL DEFAULT 0,
-    cost REAL NOT NULL DEFAULT 0,
+    cost REAL,
     latency_s REAL,
     created_at REAL NOT NULL
 );
@@ -82,7 +82,7 @@ class CallRecord:
     attempts: int = 1
     input_tokens: int = 0
     output_tokens: int = 0
-    cost: float = 0.0
+    cost: float | None = None  # USD; None when the model's price is unknown
     latency_s: float | None = None
     created_at: float = 0.0
 

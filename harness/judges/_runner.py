@@ -1,0 +1,745 @@
+"""Run a judge over many tasks: concurrency, retries, budgets, and the journal.
+
+Every task (one item, one sample) is keyed by :func:`harness.journal.call_key`. A task whose
+key is in the journal with status ``ok`` or ``invalid`` is answered from there without a
+call; every finished task is journaled the moment it ends, so a run that is killed, aborted
+or stopped by its budget loses nothing it computed and a re-run calls only for the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+from tenacity.wait import wait_base
+
+from harness.journal import CallRecord, Journal, call_key, canonical_json, redact
+
+from ._base import (
+    FatalError,
+    Judge,
+    JudgeReply,
+    JudgeRequest,
+    Message,
+    ProviderError,
+    RetryableError,
+    ScoringMode,
+    Usage,
+)
+from ._prices import PriceTable
+from ._scoring import Aggregation, InvalidReply, aggregate, parse_reply
+
+__all__ = [
+    "JudgeTask",
+    "Judgment",
+    "RequestSpec",
+    "RetryAfterWait",
+    "RunAborted",
+    "RunResult",
+    "RunSettings",
+    "run_judge",
+    "run_judge_sync",
+]
+
+log = logging.getLogger(__name__)
+
+JudgmentStatus = Literal["ok", "invalid", "failed", "skipped"]
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class JudgeTask:
+    """One judge call to make: an item's rendered messages and the sample number."""
+
+    item_id: str
+    sample_index: int
+    messages: tuple[Message, ...]
+    prompt_name: str | None = None
+    prompt_version: str | None = None
+    prompt_hash: str | None = None
+    anchor_set: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestSpec:
+    """The request parameters shared by every task of a run.
+
+    ``asdict(spec)`` is the ``params`` part of the journal key: changing any field makes
+    new calls.
+    """
+
+    mode: ScoringMode
+    scale_min: int
+    scale_max: int
+    temperature: float = 0.0
+    max_tokens: int = 512
+    top_logprobs: int = 20
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("structured", "logprob"):
+            raise ValueError(f"mode must be 'structured' or 'logprob', got {self.mode!r}")
+        if not (isinstance(self.scale_min, int) and isinstance(self.scale_max, int)):
+            raise ValueError("scale_min and scale_max must be integers")
+        if self.scale_min >= self.scale_max:
+            raise ValueError(f"empty scale {self.scale_min}-{self.scale_max}")
+
+    def request_for(self, task: JudgeTask) -> JudgeRequest:
+        """The provider request for ``task``.
+
+        Parameters
+        ----------
+        task : JudgeTask
+            The task.
+
+        Returns
+        -------
+        JudgeRequest
+            With ``seed + task.sample_index`` as the seed when a seed is set, so that the
+            samples of one item are not forced to be identical by a shared seed.
+        """
+        seed = None if self.seed is None else self.seed + task.sample_index
+        return JudgeRequest(
+            messages=tuple(task.messages),
+            mode=self.mode,
+            scale_min=self.scale_min,
+            scale_max=self.scale_max,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            top_logprobs=self.top_logprobs,
+            seed=seed,
+        )
+
+
+@dataclass
+class RunSettings:
+    """How a run behaves: concurrency, retries, deadlines, budget, progress display."""
+
+    concurrency: int = 8
+    max_attempts: int = 6
+    parse_retries: int = 2
+    call_deadline_s: float = 120.0
+    retry_after_cap_s: float = 60.0
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+    refresh: bool = False
+    max_calls: int | None = None
+    max_cost: float | None = None
+    show_progress: bool = True
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` for settings that make no sense."""
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {self.max_attempts}")
+        if self.parse_retries < 0:
+            raise ValueError(f"parse_retries must be >= 0, got {self.parse_retries}")
+        if not self.call_deadline_s > 0:
+            raise ValueError(f"call_deadline_s must be > 0, got {self.call_deadline_s}")
+        for name in ("retry_after_cap_s", "backoff_initial_s", "backoff_max_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
+        if self.max_calls is not None and self.max_calls < 0:
+            raise ValueError(f"max_calls must be >= 0, got {self.max_calls}")
+        if self.max_cost is not None and not self.max_cost >= 0:
+            raise ValueError(f"max_cost must be >= 0, got {self.max_cost}")
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+@dataclass(frozen=True)
+class Judgment:
+    """The outcome of one task.
+
+    ``status``: ``ok`` (a score), ``invalid`` (replies never parsed; ``raw_reply`` and the
+    reason in ``error``), ``failed`` (the provider kept failing; the error in ``error``),
+    ``skipped`` (not run: budget spent or run stopped; not journaled). Tokens, cost,
+    attempts and latency are summed over every call made for the task in this run (for a
+    cached judgment: as journaled, the cost recomputed from the tokens at current prices).
+    ``cost`` is ``None`` when the model's price is unknown.
+    """
+
+    key: str
+    item_id: str
+    sample_index: int
+    status: JudgmentStatus
+    score: float | None
+    reasoning: str | None
+    raw_reply: str | None
+    error: str | None
+    cached: bool
+    attempts: int
+    input_tokens: int
+    output_tokens: int
+    cost: float | None
+    latency_s: float | None
+
+
+@dataclass
+class RunResult:
+    """Every task's judgment (in task order) and the run's totals.
+
+    ``n_requests``, ``input_tokens``, ``output_tokens`` and ``cost`` count the provider
+    calls made in this run (retries and re-asks included; cached judgments excluded).
+    ``cost`` is ``None`` when some call was made for a model with no known price.
+    ``n_ok`` ... ``n_skipped`` count judgments by status, cached ones included.
+    """
+
+    judgments: list[Judgment]
+    stopped: str | None
+    n_requests: int
+    n_cached: int
+    n_ok: int
+    n_invalid: int
+    n_failed: int
+    n_skipped: int
+    input_tokens: int
+    output_tokens: int
+    cost: float | None
+    elapsed_s: float
+
+    def item_scores(self, how: Aggregation = "mean") -> dict[str, float]:
+        """One score per item with at least one ``ok`` sample.
+
+        Parameters
+        ----------
+        how : {"mean", "median", "mode"}
+            How the samples of an item are combined (see :func:`aggregate`).
+
+        Returns
+        -------
+        dict of str to float
+            Item id to score, in order of first appearance.
+        """
+        by_item: dict[str, list[float]] = {}
+        for j in self.judgments:
+            if j.status == "ok" and j.score is not None:
+                by_item.setdefault(j.item_id, []).append(j.score)
+        return {item: aggregate(scores, how) for item, scores in by_item.items()}
+
+    def samples(self) -> dict[str, list[float]]:
+        """The ``ok`` scores of each item, in sample order (for :func:`retest_agreement`)."""
+        by_item: dict[str, list[tuple[int, float]]] = {}
+        for j in self.judgments:
+            if j.status == "ok" and j.score is not None:
+                by_item.setdefault(j.item_id, []).append((j.sample_index, j.score))
+        return {item: [s for _, s in sorted(v)] for item, v in by_item.items()}
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """One dict per judgment, with the :class:`Judgment` fields as keys (for a CSV)."""
+        names = [f.name for f in fields(Judgment)]
+        return [{n: getattr(j, n) for n in names} for j in self.judgments]
+
+
+class RunAborted(ProviderError):
+    """The run was aborted: a fatal provider error that every other call would repeat.
+
+    Judgments finished before the abort are in the journal; ``partial`` holds the
+    :class:`RunResult` so far (unfinished tasks ``skipped``).
+    """
+
+    partial: RunResult | None = None
+
+
+class _BudgetSpent(Exception):
+    """Internal: no call may be started any more."""
+
+
+# --------------------------------------------------------------------------- retry wait
+
+
+class RetryAfterWait(wait_base):
+    """Tenacity wait: the provider's Retry-After (capped) if given, else full-jitter backoff.
+
+    Parameters
+    ----------
+    initial_s : float
+        Window of the first exponential backoff, ``wait_random_exponential(multiplier=...)``.
+    max_s : float
+        Largest backoff window.
+    retry_after_cap_s : float
+        Largest wait honoured from a Retry-After header.
+    """
+
+    def __init__(self, initial_s: float, max_s: float, retry_after_cap_s: float) -> None:
+        self._backoff = wait_random_exponential(multiplier=initial_s, max=max_s)
+        self._cap = retry_after_cap_s
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        """Seconds to wait before the next attempt."""
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None and outcome.failed else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            try:
+                value = float(retry_after)
+            except (TypeError, ValueError):
+                value = math.nan
+            if math.isfinite(value) and value >= 0:
+                return min(value, self._cap)
+        return float(self._backoff(retry_state))
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, ProviderError) and exc.retryable
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass
+class _Spend:
+    """What one task's calls cost, summed over its attempts."""
+
+    attempts: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float | None = 0.0
+    latency_s: float = 0.0
+
+
+class _Run:
+    def __init__(
+        self,
+        judge: Judge,
+        spec: RequestSpec,
+        journal: Journal,
+        settings: RunSettings,
+        prices: PriceTable,
+        secrets: Sequence[str],
+    ) -> None:
+        self.judge = judge
+        self.spec = spec
+        self.journal = journal
+        self.settings = settings
+        self.prices = prices
+        self.secrets = tuple(s for s in secrets if s)
+        self.identity = judge.identity()
+        self.params = asdict(spec)
+        self.params_json = canonical_json(self.params)
+        self.n_requests = 0
+        self.spent = 0.0  # known cost of this run's calls
+        self.cost_unknown = False
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.stopped: str | None = None
+        self.counts: Counter[str] = Counter()
+        self.on_done: Callable[[Judgment], None] = lambda j: None
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.secrets) or ""
+
+    # ------------------------------------------------------------ budget
+
+    def acquire_call(self) -> bool:
+        """Reserve one provider call, or stop the run when the budget is spent."""
+        s = self.settings
+        if self.stopped is not None:
+            return False
+        if s.max_calls is not None and self.n_requests >= s.max_calls:
+            self.stopped = f"budget: max_calls={s.max_calls} reached"
+        elif s.max_cost is not None and self.spent >= s.max_cost:
+            self.stopped = (
+                f"budget: max_cost={s.max_cost:g} USD reached (spent {self.spent:.4f} USD)"
+            )
+        if self.stopped is not None:
+            log.info("%s; no more calls are started", self.stopped)
+            return False
+        self.n_requests += 1
+        return True
+
+    def account(self, usage: Usage, spend: _Spend) -> None:
+        cost = self.prices.cost(self.judge.provider, self.judge.model, usage)
+        spend.input_tokens += usage.input_tokens
+        spend.output_tokens += usage.output_tokens
+        self.input_tokens += usage.input_tokens
+        self.output_tokens += usage.output_tokens
+        if cost is None:
+            spend.cost = None
+            self.cost_unknown = True
+        else:
+            self.spent += cost
+            if spend.cost is not None:
+                spend.cost += cost
+
+    # ------------------------------------------------------------ one task
+
+    async def attempt(self, request: JudgeRequest, spend: _Spend) -> JudgeReply:
+        if not self.acquire_call():
+            raise _BudgetSpent(self.stopped)
+        spend.attempts += 1
+        t0 = time.perf_counter()
+        try:
+            reply = await asyncio.wait_for(
+                self.judge.complete(request), self.settings.call_deadline_s
+            )
+        except TimeoutError:
+            raise RetryableError(
+                f"no reply within call_deadline_s={self.settings.call_deadline_s:g} s"
+            ) from None
+        finally:
+            spend.latency_s += time.perf_counter() - t0
+        self.account(reply.usage or Usage(), spend)
+        return reply
+
+    async def call(self, request: JudgeRequest, task: JudgeTask, spend: _Spend) -> JudgeReply:
+        """One reply, retrying retryable errors; raises the last error when they run out."""
+        s = self.settings
+
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome is not None else None
+            log.info(
+                "%s sample %d: attempt %d failed (%s), retrying in %.2f s",
+                task.item_id, task.sample_index, state.attempt_number,
+                self.redact(f"{type(exc).__name__}: {exc}"), state.upcoming_sleep,
+            )
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_is_retryable),
+            wait=RetryAfterWait(s.backoff_initial_s, s.backoff_max_s, s.retry_after_cap_s),
+            stop=stop_after_attempt(s.max_attempts),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        reply: JudgeReply | None = None
+        async for attempt_ctx in retrying:
+            with attempt_ctx:
+                reply = await self.attempt(request, spend)
+        assert reply is not None
+        return reply
+
+    async def run_task(self, task: JudgeTask, key: str) -> Judgment:
+        request = self.spec.request_for(task)
+        spend = _Spend()
+        rounds = 1 + self.settings.parse_retries
+        last: tuple[str, InvalidReply] | None = None
+        for round_no in range(rounds):
+            # A re-ask sends the identical request. A deterministic provider (temperature 0,
+            # a fixed seed, a local model, a provider-side cache) may well return the same
+            # invalid reply again; those re-asks are then wasted, but they are ordinary calls:
+            # counted in n_requests, tokens and cost, checked against the budget, and
+            # bounded by parse_retries. The request is deliberately not altered to coax a
+            # valid reply, since that would change what is being measured.
+            try:
+                reply = await self.call(request, task, spend)
+            except _BudgetSpent:
+                note = f"not run: {self.stopped}"
+                if spend.attempts:
+                    note = f"unfinished after {spend.attempts} calls: {self.stopped}"
+                return self.finish(task, key, "skipped", spend, error=note, journal=False)
+            except FatalError as exc:
+                raise self.abort(task, exc) from None
+            except ProviderError as exc:  # retries exhausted, or a non-retryable error
+                what = "retries exhausted" if exc.retryable else "not retryable"
+                status = f" (status {exc.status})" if exc.status is not None else ""
+                error = (
+                    f"{type(exc).__name__}{status}: {exc} "
+                    f"[{what}; {spend.attempts} attempts]"
+                )
+                return self.finish(task, key, "failed", spend, error=error)
+            try:
+                parsed = parse_reply(reply, request)
+            except InvalidReply as exc:
+                last = (reply.raw, exc)
+                log.info("%s sample %d: invalid reply (%d of %d): %s", task.item_id,
+                         task.sample_index, round_no + 1, rounds, self.redact(exc.reason))
+                continue
+            return self.finish(task, key, "ok", spend, score=parsed.score,
+                               reasoning=parsed.reasoning, raw=reply.raw)
+        assert last is not None
+        raw, exc = last
+        error = f"invalid reply in {rounds} of {rounds} tries; last: {exc.reason}"
+        return self.finish(task, key, "invalid", spend, raw=raw, error=error)
+
+    def finish(
+        self,
+        task: JudgeTask,
+        key: str,
+        status: JudgmentStatus,
+        spend: _Spend,
+        *,
+        score: float | None = None,
+        reasoning: str | None = None,
+        raw: str | None = None,
+        error: str | None = None,
+        journal: bool = True,
+    ) -> Judgment:
+        error = self.redact(error) if error is not None else None
+        judgment = Judgment(
+            key=key, item_id=task.item_id, sample_index=task.sample_index, status=status,
+            score=score, reasoning=reasoning, raw_reply=raw, error=error, cached=False,
+            attempts=spend.attempts, input_tokens=spend.input_tokens,
+            output_tokens=spend.output_tokens, cost=spend.cost,
+            latency_s=spend.latency_s if spend.attempts else None,
+        )
+        if journal:
+            assert status != "skipped"
+            self.journal.put(CallRecord(
+                key=key, status=status, provider=self.judge.provider, model=self.judge.model,
+                params=self.params_json, item_id=task.item_id, sample_index=task.sample_index,
+                messages=canonical_json([m.to_dict() for m in task.messages]),
+                prompt_name=task.prompt_name, prompt_version=task.prompt_version,
+                prompt_hash=task.prompt_hash, anchor_set=task.anchor_set, raw_reply=raw,
+                score=score, reasoning=reasoning, error=error, attempts=spend.attempts,
+                input_tokens=spend.input_tokens, output_tokens=spend.output_tokens,
+                cost=spend.cost,  # None: unknown price
+                latency_s=judgment.latency_s,
+            ))
+        self.counts[status] += 1
+        self.on_done(judgment)
+        return judgment
+
+    def abort(self, task: JudgeTask, exc: FatalError) -> RunAborted:
+        status = f" (status {exc.status})" if exc.status is not None else ""
+        message = self.redact(
+            f"run aborted: {self.judge.provider}/{self.judge.model} raised "
+            f"{type(exc).__name__}{status} on item {task.item_id!r} sample "
+            f"{task.sample_index}: {exc}. Every other call would fail the same way; "
+            f"the {sum(self.counts.values())} judgments finished before the abort are in "
+            "the journal."
+        )
+        return RunAborted(message, status=exc.status)
+
+    def cached(self, task: JudgeTask, record: CallRecord) -> Judgment:
+        usage = Usage(record.input_tokens, record.output_tokens)
+        cost = self.prices.cost(self.judge.provider, self.judge.model, usage)
+        if cost is None and record.cost is not None:  # priced then, no longer in the table
+            cost = record.cost
+        return Judgment(
+            key=record.key, item_id=task.item_id, sample_index=task.sample_index,
+            status=record.status, score=record.score, reasoning=record.reasoning,
+            raw_reply=record.raw_reply, error=record.error, cached=True,
+            attempts=record.attempts, input_tokens=record.input_tokens,
+            output_tokens=record.output_tokens,
+            cost=cost, latency_s=record.latency_s,
+        )
+
+
+def _skipped(task: JudgeTask, key: str, reason: str) -> Judgment:
+    return Judgment(
+        key=key, item_id=task.item_id, sample_index=task.sample_index, status="skipped",
+        score=None, reasoning=None, raw_reply=None, error=reason, cached=False, attempts=0,
+        input_tokens=0, output_tokens=0, cost=0.0, latency_s=None,
+    )
+
+
+def _reused(j: Judgment, task: JudgeTask) -> Judgment:
+    """The judgment of a task whose key repeats an earlier task's: the same call's result."""
+    if j.status == "skipped":
+        return replace(j, item_id=task.item_id)
+    return replace(j, item_id=task.item_id, cached=True, attempts=0, input_tokens=0,
+                   output_tokens=0, cost=0.0, latency_s=None)
+
+
+def _stats_text(run: _Run, n_cached: int) -> str:
+    c = run.counts
+    cost = "?" if run.cost_unknown else f"${run.spent:.4f}"
+    return (
+        f"cached {n_cached} | ok {c['ok']} | invalid {c['invalid']} | failed {c['failed']} "
+        f"| calls {run.n_requests} | tokens {run.input_tokens}+{run.output_tokens} "
+        f"| cost {cost}"
+    )
+
+
+async def run_judge(
+    judge: Judge,
+    tasks: Sequence[JudgeTask],
+    spec: RequestSpec,
+    journal: Journal,
+    settings: RunSettings | None = None,
+    *,
+    prices: PriceTable | None = None,
+    secrets: Sequence[str] = (),
+    console: Console | None = None,
+) -> RunResult:
+    """Judge every task once, answering from the journal what is already there.
+
+    Parameters
+    ----------
+    judge : Judge
+        The provider. It is not closed here.
+    tasks : sequence of JudgeTask
+        The calls to make (one per item and sample). Tasks with the same journal key (the
+        same messages and sample index under another item id) are called once and share
+        the result (the repeats are marked ``cached``).
+    spec : RequestSpec
+        The request parameters.
+    journal : Journal
+        Where results are read from and written to, each the moment it is finished.
+    settings : RunSettings, optional
+        Concurrency, retries, deadline, budget, progress (defaults: ``RunSettings()``).
+    prices : PriceTable, optional
+        Token prices; by default the shipped table overridden by ``prices.toml`` in the
+        journal's directory (the state directory).
+    secrets : sequence of str
+        Strings (API keys) removed from every error message that is stored or logged.
+    console : rich.console.Console, optional
+        Where the progress bar goes.
+
+    Returns
+    -------
+    RunResult
+        Judgments in task order, and totals. A run stopped by its budget returns normally,
+        with the unstarted tasks ``skipped`` and the reason in ``stopped``.
+
+    Raises
+    ------
+    RunAborted
+        A :class:`FatalError` (authentication, bad request, unsupported request, including
+        logprob mode on a judge without logprobs): pending calls are cancelled; finished
+        judgments stay journaled and are in ``RunAborted.partial``.
+    ValueError
+        Invalid settings, or ``max_cost`` set for a model with no known price (a cost budget
+        cannot be enforced without one).
+    """
+    settings = settings if settings is not None else RunSettings()
+    settings.validate()
+    if prices is None:
+        prices = PriceTable.load(state_dir=journal.path.parent)
+    t_start = time.perf_counter()
+    if settings.max_cost is not None and not prices.knows(judge.provider, judge.model):
+        raise ValueError(
+            f"max_cost={settings.max_cost:g} is set but the price of {judge.provider}/"
+            f"{judge.model} is unknown, so a cost budget cannot be enforced; add it to a "
+            "prices.toml (USD per million input/output tokens) or drop max_cost"
+        )
+    run = _Run(judge, spec, journal, settings, prices, secrets)
+
+    keys = [
+        call_key(identity=run.identity, params=run.params,
+                 messages=[m.to_dict() for m in t.messages], sample_index=t.sample_index)
+        for t in tasks
+    ]
+    first: dict[str, JudgeTask] = {}
+    for key, task in zip(keys, tasks, strict=True):
+        first.setdefault(key, task)
+    records = journal.get_many(first)
+    results: dict[str, Judgment] = {}
+    pending: deque[tuple[str, JudgeTask]] = deque()
+    for key, task in first.items():
+        rec = records.get(key)
+        if rec is not None and rec.status in ("ok", "invalid") and not settings.refresh:
+            results[key] = run.cached(task, rec)
+        else:
+            pending.append((key, task))
+    n_cached_unique = len(results)
+
+    if pending and spec.mode == "logprob" and not judge.supports_logprobs:
+        raise RunAborted(
+            f"run aborted: {judge.provider}/{judge.model} does not support logprob scoring "
+            "(supports_logprobs is False); use mode='structured' or another judge"
+        )
+
+    limit = settings.concurrency
+    if judge.max_concurrency:
+        limit = min(limit, judge.max_concurrency)
+
+    def result() -> RunResult:
+        judgments: list[Judgment] = []
+        for key, task in zip(keys, tasks, strict=True):
+            j = results.get(key) or _skipped(task, key, f"not run: {run.stopped or 'aborted'}")
+            judgments.append(j if first[key] is task else _reused(j, task))
+        by_status = Counter(j.status for j in judgments)
+        return RunResult(
+            judgments=judgments, stopped=run.stopped, n_requests=run.n_requests,
+            n_cached=sum(j.cached for j in judgments), n_ok=by_status["ok"],
+            n_invalid=by_status["invalid"], n_failed=by_status["failed"],
+            n_skipped=by_status["skipped"], input_tokens=run.input_tokens,
+            output_tokens=run.output_tokens, cost=None if run.cost_unknown else run.spent,
+            elapsed_s=time.perf_counter() - t_start,
+        )
+
+    progress = Progress(
+        TextColumn("[bold]judging"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[stats]}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+        disable=not settings.show_progress,
+    )
+    with progress:
+        bar = progress.add_task("judging", total=len(first), completed=n_cached_unique,
+                                stats=_stats_text(run, n_cached_unique))
+
+        def on_done(_: Judgment) -> None:
+            progress.update(bar, advance=1, stats=_stats_text(run, n_cached_unique))
+
+        run.on_done = on_done
+
+        async def worker() -> None:
+            while pending and run.stopped is None:
+                key, task = pending.popleft()
+                results[key] = await run.run_task(task, key)
+
+        workers = [asyncio.create_task(worker()) for _ in range(min(limit, len(pending)))]
+        try:
+            if workers:
+                done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+                errors = [w.exception() for w in done if not w.cancelled() and w.exception()]
+                if errors:
+                    raise errors[0]
+        except RunAborted as exc:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            exc.partial = result()
+            raise
+        finally:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+    return result()
+
+
+def run_judge_sync(
+    judge: Judge,
+    tasks: Sequence[JudgeTask],
+    spec: RequestSpec,
+    journal: Journal,
+    settings: RunSettings | None = None,
+    *,
+    prices: PriceTable | None = None,
+    secrets: Sequence[str] = (),
+    console: Console | None = None,
+) -> RunResult:
+    """:func:`run_judge` in a fresh event loop (``asyncio.run``); same parameters and result.
+
+    Parameters
+    ----------
+    judge, tasks, spec, journal, settings, prices, secrets, console
+        As in :func:`run_judge`.
+
+    Returns
+    -------
+    RunResult
+        As in :func:`run_judge`.
+    """
+    return asyncio.run(run_judge(judge, tasks, spec, journal, settings, prices=prices,
+                                 secrets=secrets, console=console))
