@@ -1,0 +1,509 @@
+"""OpenAI Chat Completions judge (and any OpenAI-compatible server: vLLM, Ollama, llama.cpp).
+
+The call goes through the official SDK (``AsyncOpenAI``) with its own retries switched off
+(``max_retries=0``): the runner retries, once, with its own budget and backoff, so a retried
+call is never retried twice over.
+
+The reply body is read through ``with_raw_response`` and decoded here as plain JSON rather
+than through the SDK's response models. That way a ``200`` whose body is not a chat
+completion (not JSON, a wrong content type, missing fields) still reaches the runner as a
+:class:`JudgeReply` carrying the body text in ``raw``; the runner's parser then records it
+``invalid`` after its parse re-asks. Only transport and HTTP-level failures become
+:class:`ProviderError`\\ s.
+
+Error mapping (shared with the Anthropic judge through :func:`map_status` and
+:func:`parse_retry_after`):
+
+* 408, 409, 429 and every 5xx, connection errors and timeouts -> :class:`RetryableError`
+  (429 carries ``retry_after`` from ``retry-after-ms`` / ``Retry-After``, seconds or an HTTP
+  date);
+* every other 4xx (400, 401, 403, 404, 422, ...) -> :class:`FatalError`, with a message that
+  says what to check.
+
+API keys come from an environment variable only and never appear in :meth:`identity`, the
+judge's ``repr`` or any error message (messages go through :func:`harness.journal.redact`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import json
+import os
+import time
+from collections.abc import Mapping
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import openai
+
+from harness.journal import redact
+
+from ._base import (
+    FatalError,
+    Judge,
+    JudgeReply,
+    JudgeRequest,
+    ProviderError,
+    RetryableError,
+    UnsupportedError,
+    Usage,
+)
+
+StructuredMode = Literal["json_schema", "json_object", "none"]
+TokenLimitParam = Literal["max_tokens", "max_completion_tokens"]
+
+#: Key sent to servers that need none (``api_key_env=None``); the SDK insists on a key.
+NO_KEY = "not-needed"
+
+#: The Chat Completions API accepts at most 20 top logprobs.
+MAX_TOP_LOGPROBS = 20
+
+#: Tokens generated in logprob mode: the prompt asks for the digit alone, and only the
+#: first generated token is read; a couple more keep ``raw`` informative at no real cost.
+LOGPROB_MAX_TOKENS = 3
+
+_DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def read_api_key(env: str | None, provider: str) -> str:
+    """The API key from environment variable ``env`` (``None``: a placeholder key).
+
+    Parameters
+    ----------
+    env : str or None
+        Name of the environment variable; ``None`` for a local server without auth.
+    provider : str
+        Provider name, for the error message.
+
+    Returns
+    -------
+    str
+        The key, or :data:`NO_KEY`.
+
+    Raises
+    ------
+    FatalError
+        If the variable is unset or empty (the message names the variable, never a value).
+    """
+    if env is None:
+        return NO_KEY
+    key = os.environ.get(env, "")
+    if not key.strip():
+        raise FatalError(
+            f"no API key for provider {provider}: environment variable ${env} is not set "
+            f"(or pass api_key_env=None for a local server that needs no key)"
+        )
+    return key.strip()
+
+
+def url_host(url: str | None) -> str | None:
+    """The host (no scheme, credentials, port or path) of ``url``, for identities.
+
+    Examples
+    --------
+    >>> url_host("http://user:secret@127.0.0.1:8000/v1")
+    '127.0.0.1'
+    >>> url_host(None) is None
+    True
+    """
+    if not url:
+        return None
+    parts = urlsplit(url if "//" in url else f"//{url}")
+    return parts.hostname
+
+
+def parse_retry_after(headers: Mapping[str, str] | None, *, now: float | None = None
+                      ) -> float | None:
+    """Seconds to wait according to ``retry-after-ms`` or ``Retry-After``.
+
+    Parameters
+    ----------
+    headers : mapping
+        Response headers (case-insensitive lookups are done by lower-casing keys if the
+        mapping is a plain ``dict``).
+    now : float, optional
+        Current time (``time.time()``), for HTTP-date values.
+
+    Returns
+    -------
+    float or None
+        Non-negative seconds, or ``None`` when absent or unparseable.
+
+    Examples
+    --------
+    >>> parse_retry_after({"Retry-After": "3"})
+    3.0
+    >>> parse_retry_after({"retry-after-ms": "250"})
+    0.25
+    >>> parse_retry_after({"Retry-After": "Thu, 01 Jan 1970 00:00:10 GMT"}, now=4.0)
+    6.0
+    >>> parse_retry_after({}) is None
+    True
+    """
+    if not headers:
+        return None
+    if isinstance(headers, dict):
+        headers = {str(k).lower(): v for k, v in headers.items()}
+
+    def get(name: str) -> str | None:
+        value = headers.get(name)
+        return None if value is None else str(value).strip()
+
+    ms = get("retry-after-ms")
+    if ms:
+        try:
+            value = float(ms) / 1000.0
+            if value == value and value != float("inf"):
+                return max(0.0, value)
+        except ValueError:
+            pass
+    raw = get("retry-after")
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+        if value == value and value != float("inf"):
+            return max(0.0, value)
+        return None
+    except ValueError:
+        pass
+    try:
+        parsed = email.utils.parsedate_tz(raw)
+        if parsed is None:
+            return None
+        when = email.utils.mktime_tz(parsed)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return max(0.0, float(when) - (time.time() if now is None else now))
+
+
+def map_status(
+    status: int, detail: str, *, provider: str, key_env: str | None,
+    headers: Mapping[str, str] | None, secrets: list[str],
+) -> ProviderError:
+    """The :class:`ProviderError` for an HTTP error status.
+
+    Parameters
+    ----------
+    status : int
+        HTTP status code.
+    detail : str
+        The server's message (already extracted from the body).
+    provider : str
+        Provider name, for messages.
+    key_env : str or None
+        Name of the key's environment variable, for authentication messages.
+    headers : mapping or None
+        Response headers (``Retry-After``).
+    secrets : list of str
+        Strings to redact from the message (the API key).
+
+    Returns
+    -------
+    ProviderError
+        :class:`RetryableError` for 408, 409, 429 and 5xx; :class:`FatalError` otherwise.
+    """
+    check = f" (check ${key_env})" if key_env else ""
+    if status == 429:
+        msg = f"rate limited by provider {provider} (HTTP 429): {detail}"
+        return RetryableError(redact(msg, secrets) or msg, status=status,
+                              retry_after=parse_retry_after(headers))
+    if status >= 500 or status in (408, 409):
+        msg = f"provider {provider} server error (HTTP {status}): {detail}"
+        return RetryableError(redact(msg, secrets) or msg, status=status,
+                              retry_after=parse_retry_after(headers))
+    if status == 401:
+        msg = f"authentication failed for provider {provider}{check}: {detail}"
+    elif status == 403:
+        msg = f"permission denied by provider {provider}{check}: {detail}"
+    elif status == 404:
+        msg = f"not found at provider {provider} (unknown model or wrong base_url?): {detail}"
+    elif status in (400, 422):
+        msg = f"provider {provider} rejected the request (HTTP {status}): {detail}"
+    else:
+        msg = f"provider {provider} refused the request (HTTP {status}): {detail}"
+    return FatalError(redact(msg, secrets) or msg, status=status)
+
+
+def error_detail(body: object, fallback: str) -> str:
+    """A short server message from an error body (``{"error": {"message": ...}}``)."""
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping):
+            message = inner.get("message")
+            if isinstance(message, str) and message:
+                return message[:500]
+        elif isinstance(inner, str) and inner:
+            return inner[:500]
+    if isinstance(body, str) and body:
+        return body[:500]
+    return fallback[:500]
+
+
+def decode_json(text: str) -> Any:
+    """``json.loads(text)``, or ``None`` when ``text`` is not JSON."""
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError):
+        return None
+
+
+def int_or_zero(value: object) -> int:
+    """``value`` as an int when it is a number, else 0 (token counts in usage blocks)."""
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
+# --------------------------------------------------------------------------- the judge
+
+
+class OpenAIJudge(Judge):
+    """A judge served by the OpenAI Chat Completions API or an OpenAI-compatible server.
+
+    Parameters
+    ----------
+    model : str
+        Model name as the server knows it.
+    base_url : str, optional
+        Server URL including the API prefix (e.g. ``http://localhost:8000/v1``); default the
+        SDK's (``$OPENAI_BASE_URL`` or the OpenAI API).
+    api_key_env : str or None
+        NAME of the environment variable holding the key (default ``OPENAI_API_KEY``);
+        ``None`` for a local server without auth (a placeholder key is sent).
+    timeout_s : float
+        Per-request timeout in seconds.
+    structured : {"json_schema", "json_object", "none"}
+        How structured mode constrains the reply: a strict JSON schema with the scale bounds
+        (OpenAI, vLLM, llama.cpp server), plain JSON mode, or nothing (the runner parses the
+        text). The reply text is always returned in ``raw``.
+    max_concurrency : int, optional
+        Upper bound on useful concurrent calls (e.g. a local server's slots).
+    max_tokens_param : {"max_tokens", "max_completion_tokens"}
+        Which parameter carries the token limit; newer OpenAI reasoning models accept only
+        ``max_completion_tokens``.
+
+    Raises
+    ------
+    FatalError
+        If the key's environment variable is unset.
+    """
+
+    provider = "openai"
+    supports_logprobs = True
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key_env: str | None = "OPENAI_API_KEY",
+        timeout_s: float = 60.0,
+        structured: StructuredMode = "json_schema",
+        max_concurrency: int | None = None,
+        max_tokens_param: TokenLimitParam = "max_tokens",
+    ) -> None:
+        super().__init__(model)
+        if structured not in ("json_schema", "json_object", "none"):
+            raise ValueError(f"structured must be json_schema, json_object or none, "
+                             f"not {structured!r}")
+        if max_tokens_param not in ("max_tokens", "max_completion_tokens"):
+            raise ValueError(f"max_tokens_param must be max_tokens or max_completion_tokens, "
+                             f"not {max_tokens_param!r}")
+        self.base_url = base_url
+        self.api_key_env = api_key_env
+        self.timeout_s = float(timeout_s)
+        self.structured: StructuredMode = structured
+        self.max_concurrency = max_concurrency
+        self.max_tokens_param: TokenLimitParam = max_tokens_param
+        self._key = read_api_key(api_key_env, self.provider)
+        self._client: openai.AsyncOpenAI | None = None
+        self._client_loop: object | None = None
+
+    def __repr__(self) -> str:
+        return (f"OpenAIJudge(model={self.model!r}, base_url={self.base_url!r}, "
+                f"api_key_env={self.api_key_env!r}, structured={self.structured!r})")
+
+    def identity(self) -> dict[str, Any]:
+        """Provider, model, server host and structured setting (never the key)."""
+        url = self.base_url or os.environ.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL
+        return {"provider": self.provider, "model": self.model, "base_url": url_host(url),
+                "structured": self.structured}
+
+    # ------------------------------------------------------------------ client
+
+    def _get_client(self) -> openai.AsyncOpenAI:
+        # An httpx pool is bound to the event loop it first ran on; a judge reused under a
+        # second ``asyncio.run`` (e.g. two ``run_judge_sync`` calls) gets a fresh client.
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            self._client = openai.AsyncOpenAI(
+                api_key=self._key, base_url=self.base_url, max_retries=0,
+                timeout=self.timeout_s,
+            )
+            self._client_loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        client, self._client, self._client_loop = self._client, None, None
+        if client is not None:
+            with contextlib.suppress(RuntimeError):  # pool bound to a loop now closed
+                await client.close()
+
+    # ------------------------------------------------------------------ calls
+
+    def build_params(self, request: JudgeRequest) -> dict[str, Any]:
+        """The keyword arguments of ``chat.completions.create`` for ``request``.
+
+        Parameters
+        ----------
+        request : JudgeRequest
+
+        Returns
+        -------
+        dict
+        """
+        params: dict[str, Any] = {
+            "model": self.model,
+            "messages": [m.to_dict() for m in request.messages],
+            "temperature": request.temperature,
+        }
+        if request.seed is not None:
+            params["seed"] = request.seed
+        if request.mode == "logprob":
+            # The prompt asks for the score digit alone, so the distribution over the FIRST
+            # generated token is the distribution over scores; later tokens are not read.
+            params["logprobs"] = True
+            params["top_logprobs"] = max(1, min(int(request.top_logprobs), MAX_TOP_LOGPROBS))
+            params[self.max_tokens_param] = min(int(request.max_tokens), LOGPROB_MAX_TOKENS)
+            return params
+        params[self.max_tokens_param] = int(request.max_tokens)
+        if self.structured == "json_schema":
+            params["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "judgement",
+                    "strict": True,
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "reasoning": {"type": "string"},
+                            "score": {"type": "integer", "minimum": request.scale_min,
+                                      "maximum": request.scale_max},
+                        },
+                        "required": ["reasoning", "score"],
+                        "additionalProperties": False,
+                    },
+                },
+            }
+        elif self.structured == "json_object":
+            params["response_format"] = {"type": "json_object"}
+        return params
+
+    async def complete(self, request: JudgeRequest) -> JudgeReply:
+        """Make one Chat Completions call.
+
+        Parameters
+        ----------
+        request : JudgeRequest
+
+        Returns
+        -------
+        JudgeReply
+            ``raw`` is the message content (or the whole body when it is not a chat
+            completion); ``structured`` the parsed JSON object when the content parses;
+            ``score_logprobs`` the first generated token's top logprobs in logprob mode.
+
+        Raises
+        ------
+        RetryableError
+            429, 408, 409, 5xx, timeouts, connection errors.
+        FatalError
+            Other 4xx.
+        UnsupportedError
+            Logprob mode and the server returned a completion without logprobs.
+        """
+        params = self.build_params(request)
+        client = self._get_client()
+        try:
+            response = await client.chat.completions.with_raw_response.create(**params)
+            text = response.text
+        except openai.APIStatusError as exc:
+            body = exc.body
+            raise map_status(exc.status_code, error_detail(body, exc.message),
+                             provider=self.provider, key_env=self.api_key_env,
+                             headers=exc.response.headers, secrets=[self._key]) from None
+        except openai.APITimeoutError:
+            raise RetryableError(f"provider {self.provider} request timed out after "
+                                 f"{self.timeout_s:g} s") from None
+        except openai.APIConnectionError as exc:
+            msg = f"connection to provider {self.provider} failed: {exc.message}"
+            raise RetryableError(redact(msg, [self._key]) or msg) from None
+        except openai.APIError as exc:  # e.g. a response-validation error
+            msg = f"provider {self.provider} call failed: {exc.message}"
+            raise RetryableError(redact(msg, [self._key]) or msg) from None
+        return self._reply(text, request)
+
+    def _reply(self, text: str, request: JudgeRequest) -> JudgeReply:
+        body = decode_json(text)
+        message: Mapping[str, Any] | None = None
+        choice: Mapping[str, Any] | None = None
+        usage = Usage()
+        model: str | None = None
+        if isinstance(body, Mapping):
+            raw_usage = body.get("usage")
+            if isinstance(raw_usage, Mapping):
+                usage = Usage(input_tokens=int_or_zero(raw_usage.get("prompt_tokens")),
+                              output_tokens=int_or_zero(raw_usage.get("completion_tokens")))
+            model = body.get("model") if isinstance(body.get("model"), str) else None
+            choices = body.get("choices")
+            if isinstance(choices, list) and choices and isinstance(choices[0], Mapping):
+                choice = choices[0]
+                if isinstance(choice.get("message"), Mapping):
+                    message = choice["message"]
+        content = message.get("content") if message is not None else None
+        if not isinstance(content, str):
+            # Not a chat completion, or one without text: hand the body to the runner's
+            # parser, which records the reply invalid (after its re-asks).
+            return JudgeReply(raw=text, usage=usage, model=model)
+        if request.mode == "logprob":
+            assert choice is not None
+            logprobs = _first_token_logprobs(choice.get("logprobs"))
+            if logprobs is None:
+                raise UnsupportedError(
+                    f"provider {self.provider} (model {self.model}): the server returned no "
+                    f"logprobs for a logprob-mode request; use scoring mode 'structured' or a "
+                    f"server that supports logprobs/top_logprobs"
+                )
+            return JudgeReply(raw=content, score_logprobs=logprobs, usage=usage, model=model)
+        parsed = decode_json(content)
+        return JudgeReply(raw=content, structured=parsed if isinstance(parsed, dict) else None,
+                          usage=usage, model=model)
+
+
+def _first_token_logprobs(logprobs: object) -> dict[str, float] | None:
+    """``{token: logprob}`` of the first generated token's alternatives, or ``None``."""
+    if not isinstance(logprobs, Mapping):
+        return None
+    content = logprobs.get("content")
+    if not isinstance(content, list) or not content or not isinstance(content[0], Mapping):
+        return None
+    first = content[0]
+    out: dict[str, float] = {}
+    top = first.get("top_logprobs")
+    entries = top if isinstance(top, list) and top else [first]
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            continue
+        token, lp = entry.get("token"), entry.get("logprob")
+        if isinstance(token, str) and isinstance(lp, int | float) and not isinstance(lp, bool):
+            # The same string can come back twice (different token ids); keep the likelier.
+            out[token] = max(float(lp), out.get(token, float("-inf")))
+    return out or None
+
+
+__all__ = ["OpenAIJudge", "map_status", "parse_retry_after", "read_api_key"]
