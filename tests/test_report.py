@@ -55,7 +55,7 @@ def test_a_random_judge_is_below_every_human():
     rep = agreement_report(_table(humans), judge_scores=judge, settings=SETTINGS)
     assert rep.judge["position"]["spearman"] == "below"
     assert rep.judge["position"]["mae"] == "below"
-    assert "BELOW" in rep.judge["verdict"]
+    assert "BELOW the human range" in rep.judge["verdict"]
 
 
 def test_a_constant_judge_is_called_out_and_rank_figures_are_undefined():
@@ -82,7 +82,8 @@ def test_ceiling_is_each_human_against_the_others():
     assert band["median"] == pytest.approx(np.median(expected))
     assert band["min"] == pytest.approx(min(expected))
     assert band["max"] == pytest.approx(max(expected))
-    assert band["n_raters"] == 4
+    assert band["n"] == 4
+    assert rep.judge["ceiling_method"] == "per-rater"
 
 
 def test_chance_baseline_is_the_modal_consensus_score():
@@ -189,3 +190,27 @@ def test_disagreements_are_items_a_point_or_more_off_worst_first():
                            settings=ReportSettings(n_resamples=0))
     got = [(d["item_id"], round(d["difference"], 2)) for d in rep.judge["disagreements"]]
     assert got == [("i001", 2.67), ("i002", -2.0), ("i003", 1.0)]
+
+
+def test_sparse_designs_get_a_sampled_single_rater_ceiling():
+    # 60 items, 30 raters, each item rated by 4 of them: no rater sees half the items
+    rng = np.random.default_rng(21)
+    n, k = 60, 30
+    truth = rng.normal(3, 1.1, n)
+    scores = np.full((n, k), np.nan)
+    for i in range(n):
+        cols = rng.choice(k, size=4, replace=False)
+        scores[i, cols] = np.clip(np.rint(truth[i] + rng.normal(0, 0.6, 4)), 1, 5)
+    good = np.clip(np.rint(truth + rng.normal(0, 0.5, n)), 1, 5)
+    bad = rng.integers(1, 6, n).astype(float)
+    settings = ReportSettings(n_resamples=0)
+    rep_good = agreement_report(_table(scores), judge_scores=good, settings=settings)
+    rep_bad = agreement_report(_table(scores), judge_scores=bad, settings=settings)
+    assert rep_good.judge["ceiling_method"] == "sampled single rater"
+    band = rep_good.judge["ceiling"]["spearman"]
+    assert band["n"] == 200 and band["min"] < band["median"] < band["max"]
+    assert rep_good.judge["position"]["spearman"] in ("within", "above")
+    assert rep_bad.judge["position"]["spearman"] == "below"
+    assert rep_bad.judge["position"]["bias"] in ("within", "below")
+    assert rep_good.judge["ceiling"]["bias"]["of"] == "|bias|"
+    assert rep_good.judge["ceiling"]["bias"]["min"] >= 0

@@ -159,7 +159,8 @@ def agreement_report(
     if judge_scores is not None:
         report.judge = _judge_section(
             judge or "judge", np.asarray(judge_scores, dtype=float), consensus, scale,
-            human["raters"], settings, table.item_ids,
+            human_ceiling(table, human["raters"], scale, seed=settings.seed), settings,
+            table.item_ids,
         )
         warnings.extend(report.judge["warnings"])
     return report
@@ -343,21 +344,78 @@ def _item_spread(
 # --------------------------------------------------------------------------- judge
 
 
-def _ceiling(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    ceiling: dict[str, dict[str, Any]] = {}
+#: A rater counts towards the per-rater ceiling when it rated at least this share of items.
+CEILING_MIN_COVERAGE = 0.5
+#: Draws of the sampled single-rater ceiling (sparse designs).
+CEILING_DRAWS = 200
+
+
+def _band(name: str, vals: list[float]) -> list[float]:
+    # bias is better the closer to zero: its band is of |bias|
+    return [abs(v) for v in vals] if name in CLOSER_TO_ZERO_IS_BETTER else vals
+
+
+def human_ceiling(
+    table: RatingsTable,
+    rows: list[dict[str, Any]],
+    scale: tuple[float, float],
+    *,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """How well a single human agrees with the consensus of the others, per figure.
+
+    With a crossed design (each rater scored at least half of the items) the ceiling is
+    every such rater against the leave-one-out consensus of the others: the median and the
+    range (min-max) over raters. When raters saw only a few items each (crowd data, raters
+    nested in lists), a rater's figure on a handful of items is mostly noise and the range
+    of 88 such figures says nothing; the ceiling is then a *sampled single rater*: for each
+    item one of its human ratings is drawn at random and compared with the mean of the
+    item's other ratings, over all items at once; over 200 seeded draws the median and the
+    2.5-97.5 percentile band are reported. For ``bias`` the band is of ``|bias|``.
+    """
+    n_items = len(table.item_ids)
+    eligible = [r for r in rows if r["n_items"] >= max(3, CEILING_MIN_COVERAGE * n_items)]
+    if len(eligible) >= 2:
+        method = "per-rater"
+        values = {name: [r["figures"][name].value for r in eligible
+                         if r["figures"][name].defined] for name in PAIRED_FIGURES}
+        bands = {name: _band(name, v) for name, v in values.items()}
+        summary = {name: (np.min(b), np.max(b)) if b else None for name, b in bands.items()}
+    else:
+        method = "sampled single rater"
+        bands = {name: [] for name in PAIRED_FIGURES}
+        scores = table.scores
+        present = ~np.isnan(scores)
+        n = present.sum(axis=1)
+        sums = np.where(present, scores, 0.0).sum(axis=1)
+        rng = np.random.default_rng(seed)
+        usable = n >= 2
+        for _ in range(CEILING_DRAWS if usable.sum() >= 3 else 0):
+            keys = np.where(present, rng.random(scores.shape), -1.0)
+            col = keys.argmax(axis=1)
+            one = scores[np.arange(scores.shape[0]), col]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rest = np.where(usable, (sums - one) / (n - 1), np.nan)
+            one = np.where(usable, one, np.nan)
+            figs = compare_to_reference(one, rest, scale=scale, n_resamples=0)
+            for name in PAIRED_FIGURES:
+                if figs[name].defined:
+                    bands[name].extend(_band(name, [figs[name].value]))
+        summary = {name: tuple(np.percentile(b, [2.5, 97.5])) if b else None
+                   for name, b in bands.items()}
+    out: dict[str, Any] = {"method": method, "figures": {}}
     for name in PAIRED_FIGURES:
-        vals = [r["figures"][name].value for r in rows
-                if r["figures"][name].defined and r["n_items"] >= 3]
-        if vals:
-            ceiling[name] = {
-                "median": float(np.median(vals)),
-                "min": float(np.min(vals)),
-                "max": float(np.max(vals)),
-                "n_raters": len(vals),
-            }
+        b = bands[name]
+        if summary[name] is None:
+            out["figures"][name] = {"median": None, "min": None, "max": None, "n": 0}
         else:
-            ceiling[name] = {"median": None, "min": None, "max": None, "n_raters": 0}
-    return ceiling
+            out["figures"][name] = {
+                "median": float(np.median(b)), "min": float(summary[name][0]),
+                "max": float(summary[name][1]), "n": len(b),
+                "of": "|bias|" if name in CLOSER_TO_ZERO_IS_BETTER else name,
+            }
+    out["n"] = len(eligible) if method == "per-rater" else CEILING_DRAWS
+    return out
 
 
 def position(name: str, value: float | None, band: dict[str, Any]) -> str | None:
@@ -369,9 +427,8 @@ def position(name: str, value: float | None, band: dict[str, Any]) -> str | None
         return None
     lo, hi = band["min"], band["max"]
     if name in CLOSER_TO_ZERO_IS_BETTER:
-        # compare distance from zero with the humans' distances
-        return "within" if abs(value) <= max(abs(lo), abs(hi)) else "below"
-    if name in LOWER_IS_BETTER:
+        value = abs(value)  # the band is of |bias|
+    if name in LOWER_IS_BETTER or name in CLOSER_TO_ZERO_IS_BETTER:
         if value > hi:
             return "below"
         return "above" if value < lo else "within"
@@ -385,7 +442,7 @@ def _judge_section(
     judge_scores: np.ndarray,
     consensus: np.ndarray,
     scale: tuple[float, float],
-    rater_rows: list[dict[str, Any]],
+    ceiling_info: dict[str, Any],
     settings: ReportSettings,
     item_ids: list[str],
 ) -> dict[str, Any]:
@@ -401,7 +458,7 @@ def _judge_section(
         judge_scores, consensus, scale=scale, n_resamples=settings.n_resamples,
         seed=settings.seed, confidence=settings.confidence,
     )
-    ceiling = _ceiling(rater_rows)
+    ceiling = ceiling_info["figures"]
     pos = {name: position(name, figures[name].value, ceiling[name]) for name in PAIRED_FIGURES}
 
     both = has_judge & has_ref
@@ -429,7 +486,7 @@ def _judge_section(
             f"on a {scale[0]:g}–{scale[1]:g} scale"
         )
     verdict = _verdict(settings.primary, figures[settings.primary], ceiling[settings.primary],
-                       pos[settings.primary])
+                       pos[settings.primary], ceiling_info["method"])
     disagreements = _disagreements(judge_scores, consensus, item_ids)
     return {
         "rater_id": judge_id,
@@ -437,6 +494,7 @@ def _judge_section(
         "n_missing": n_missing,
         "figures": figures,
         "ceiling": ceiling,
+        "ceiling_method": ceiling_info["method"],
         "position": pos,
         "baseline": baseline,
         "confusion": {
@@ -469,7 +527,8 @@ def _disagreements(
     ]
 
 
-def _verdict(name: str, res: AgreementResult, band: dict[str, Any], pos: str | None) -> str:
+def _verdict(name: str, res: AgreementResult, band: dict[str, Any], pos: str | None,
+             method: str) -> str:
     label = FIGURE_LABELS[name]
     if not res.defined:
         return f"{label} of the judge is undefined ({res.reason}): the judge cannot be trusted."
@@ -477,9 +536,10 @@ def _verdict(name: str, res: AgreementResult, band: dict[str, Any], pos: str | N
     head = f"Judge {label} {res.value:.2f}{ci}"
     if band.get("min") is None:
         return f"{head}; no human ceiling could be computed (too few raters per item)."
-    rng = f"human range {band['min']:.2f}–{band['max']:.2f}, median {band['median']:.2f}"
+    what = "human range" if method == "per-rater" else "single-human 95% band"
+    rng = f"{what} {band['min']:.2f}–{band['max']:.2f}, median {band['median']:.2f}"
     if pos == "within":
         return f"{head} is INSIDE the human range ({rng})."
     if pos == "above":
-        return f"{head} is ABOVE the best single human ({rng})."
-    return f"{head} is BELOW every human rater ({rng}): not yet a substitute for a human."
+        return f"{head} is ABOVE the human range ({rng})."
+    return f"{head} is BELOW the human range ({rng}): not yet a substitute for a human."

@@ -27,6 +27,8 @@ def _fmt_result(res: AgreementResult, digits: int = 2) -> Text:
     out = f"{res.value:.{digits}f}"
     if res.ci95 is not None:
         out += f" [{res.ci95[0]:.{digits}f}, {res.ci95[1]:.{digits}f}]"
+    elif res.details.get("bootstrap", {}).get("reason"):
+        out += " [no CI: undefined on some resamples]"
     return Text(out)
 
 
@@ -60,14 +62,17 @@ def _judge_tables(report: AgreementReport) -> list[RenderableType]:
               title_justify="left")
     t.add_column("figure")
     t.add_column(f"judge [{conf}% CI]", justify="right")
-    t.add_column("human ceiling: median (range)", justify="right")
+    sampled = j["ceiling_method"] != "per-rater"
+    t.add_column("single human: median (95% band)" if sampled
+                 else "human ceiling: median (range)", justify="right")
     t.add_column(f"chance: always {_fmt(j['baseline']['score'], 0)}", justify="right")
     t.add_column("judge vs humans")
     for name in PAIRED_FIGURES:
         band = j["ceiling"][name]
         ceiling = (
             "—" if band["median"] is None
-            else f"{band['median']:.2f} ({band['min']:.2f}–{band['max']:.2f})"
+            else ("|bias| " if band.get("of") == "|bias|" else "")
+            + f"{band['median']:.2f} ({band['min']:.2f}–{band['max']:.2f})"
         )
         base = j["baseline"]["figures"].get(name)
         pos = j["position"][name]
