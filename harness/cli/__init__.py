@@ -14,6 +14,8 @@ import typer
 
 from ._agree import agree
 from ._anchors import anchors_app
+from ._judge import judge
+from ._prompts import prompts_app
 
 app = typer.Typer(
     name="judgecal",
@@ -23,6 +25,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command(name="agree")(agree)
+app.command(name="judge")(judge)
 app.add_typer(anchors_app, name="anchors")
+app.add_typer(prompts_app, name="prompts")
 
 __all__ = ["app"]

@@ -1,0 +1,123 @@
+"""``judgecal judge``: one pass of a judge over the anchors, then the agreement report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from harness.anchors import AnchorError
+from harness.experiments import ExperimentError, load_experiment
+from harness.judges import PROVIDERS, ProviderError
+from harness.judgments import JudgeRun, judge_anchors
+from harness.prompts import PromptError
+from harness.reports import ReportSettings, agreement_report, render_report
+
+from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, out
+
+
+def judge(
+    experiment: Annotated[Path, typer.Argument(help="Experiment file (.toml).")],
+    split: Annotated[str | None, typer.Option(
+        help="calibration, holdout or all (default: the experiment's).")] = None,
+    prompt: Annotated[str | None, typer.Option(help="Prompt version, e.g. v2.")] = None,
+    provider: Annotated[str | None, typer.Option(help=", ".join(PROVIDERS))] = None,
+    model: Annotated[str | None, typer.Option(help="Model name.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")]
+    = None,
+    api_key_env: Annotated[str | None, typer.Option(
+        help="NAME of the environment variable with the API key ('' for none).")] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Concurrent calls.")] = None,
+    out_csv: Annotated[Path | None, typer.Option("--out", help="Write judgments CSV here.")]
+    = None,
+    refresh: Annotated[bool, typer.Option(help="Bypass the journal: call again.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples for CIs.")] = 1000,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Judge the anchors once with a fixed prompt version and report agreement with humans."""
+    if split not in (None, "calibration", "holdout", "all"):
+        fail(f"--split must be calibration, holdout or all, got {split!r}")
+    if provider is not None and provider not in PROVIDERS:
+        fail(f"unknown --provider {provider!r}; use one of {', '.join(PROVIDERS)}")
+    try:
+        exp = load_experiment(experiment)
+        exp = exp.with_overrides(
+            judge={"provider": provider, "model": model, "base_url": base_url,
+                   "api_key_env": api_key_env},
+            run={"concurrency": concurrency},
+        )
+        run = judge_anchors(exp, split=split, prompt_version=prompt, refresh=refresh,
+                            show_progress=progress and not as_json, console=err)
+    except (ExperimentError, AnchorError, PromptError) as exc:
+        fail(str(exc), EXIT_INPUT)
+    except ProviderError as exc:
+        fail(str(exc), EXIT_JUDGE)
+    except ValueError as exc:  # overrides that fail validation
+        fail(f"{experiment}: {exc}", EXIT_INPUT)
+
+    if out_csv is not None:
+        run.write_csv(out_csv)
+    report = agreement_report(run.table, judge_scores=run.judge_scores,
+                              settings=ReportSettings(n_resamples=resamples))
+    if report.judge is not None:
+        report.judge["rater_id"] = f"{run.judge_identity['provider']}:{exp.judge.model}"
+    if as_json:
+        doc = report.to_dict()
+        doc["run"] = run_summary(run)
+        out.print_json(json.dumps(doc, ensure_ascii=False))
+    else:
+        out.print(render_run(run))
+        out.print(render_report(report))
+        if out_csv is not None:
+            out.print(f"judgments written to {out_csv}")
+    if run.result.stopped:
+        err.print(f"[bold red]stopped:[/] {run.result.stopped}")
+        raise typer.Exit(EXIT_JUDGE)
+
+
+def run_summary(run: JudgeRun) -> dict:
+    r = run.result
+    return {
+        "experiment": run.experiment.name,
+        "split": run.split,
+        "prompt": {"name": run.prompt.name, "version": run.prompt.label, "hash": run.prompt.hash},
+        "judge": run.judge_identity,
+        "n_tasks": len(r.judgments),
+        "n_requests": r.n_requests,
+        "n_cached": r.n_cached,
+        "n_ok": r.n_ok,
+        "n_invalid": r.n_invalid,
+        "n_failed": r.n_failed,
+        "n_skipped": r.n_skipped,
+        "input_tokens": r.input_tokens,
+        "output_tokens": r.output_tokens,
+        "cost": r.cost,
+        "elapsed_s": r.elapsed_s,
+        "stopped": r.stopped,
+        "retest": run.retest.to_dict() if run.retest is not None else None,
+        "warnings": run.warnings,
+    }
+
+
+def render_run(run: JudgeRun) -> Table:
+    r = run.result
+    t = Table(title=f"Run: {run.experiment.name} — {run.prompt.name} {run.prompt.label} "
+              f"({run.prompt.hash[:12]}) on the {run.split} split", title_justify="left")
+    for col in ("judgments", "calls", "cached", "ok", "invalid", "failed", "skipped",
+                "tokens in/out", "cost", "time"):
+        t.add_column(col, justify="right")
+    cost = "unknown" if r.cost is None else f"${r.cost:.4f}"
+    t.add_row(str(len(r.judgments)), str(r.n_requests), str(r.n_cached), str(r.n_ok),
+              str(r.n_invalid), str(r.n_failed), str(r.n_skipped),
+              f"{r.input_tokens}/{r.output_tokens}", cost, f"{r.elapsed_s:.1f} s")
+    if run.retest is not None:
+        res = run.retest
+        t.caption = ("judge test–retest ICC(1,1) across samples: "
+                     + (f"{res.value:.2f}" if res.defined else f"undefined ({res.reason})"))
+    for w in run.warnings:
+        t.caption = (t.caption + "\n" if t.caption else "") + f"! {w}"
+    return t

@@ -1,0 +1,183 @@
+"""One pass of a judge over an anchor set: render, call, journal, align with the humans.
+
+:func:`judge_anchors` is what ``judgecal judge`` runs, and what the calibration loop calls
+once per iteration: anchors + prompt -> judge -> judgments, with every call journaled.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.anchors import AnchorSet, RatingsTable, load_anchor_set
+from harness.experiments import Experiment
+from harness.journal import Journal
+from harness.judges import (
+    Judge,
+    JudgeTask,
+    PriceTable,
+    RequestSpec,
+    RunResult,
+    RunSettings,
+    make_judge,
+    retest_agreement,
+    run_judge_sync,
+)
+from harness.prompts import PromptError, PromptVersion, latest, load_prompt, render_for_anchor
+
+
+@dataclass
+class JudgeRun:
+    """The outcome of :func:`judge_anchors`."""
+
+    experiment: Experiment
+    anchor_set: AnchorSet
+    split: str
+    prompt: PromptVersion
+    judge_identity: dict[str, Any]
+    result: RunResult
+    table: RatingsTable
+    judge_scores: np.ndarray  # aligned with table.item_ids; NaN = no valid judgment
+    retest: Any | None = None  # AgreementResult when samples > 1
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.table.item_ids)
+
+    def write_csv(self, path: str | Path) -> Path:
+        """One row per judgment (each sample), with the item's consensus beside it."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        consensus = dict(zip(self.table.item_ids, self.table.consensus
+                             if self.table.consensus is not None else [], strict=False))
+        rows = self.result.to_rows()
+        columns = ["item_id", "sample_index", "status", "score", "consensus", "reasoning",
+                   "error", "cached", "attempts", "input_tokens", "output_tokens", "cost",
+                   "latency_s", "raw_reply", "key"]
+        with p.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+            writer.writeheader()
+            for row in rows:
+                c = consensus.get(row["item_id"])
+                writer.writerow({**row, "consensus": None if c is None or np.isnan(c) else c,
+                                 "prompt_version": self.prompt.label})
+        return p
+
+
+def resolve_prompt(exp: Experiment, journal: Journal | None,
+                   version: str | None = None) -> PromptVersion:
+    """The prompt version an experiment asks for (``latest`` resolved), checked for edits."""
+    wanted = version or exp.prompt.version
+    if wanted == "latest":
+        wanted = latest(exp.prompt.name, prompts_dir=exp.prompt.dir).label
+    return load_prompt(exp.prompt.name, wanted, prompts_dir=exp.prompt.dir, journal=journal)
+
+
+def build_judge(exp: Experiment) -> Judge:
+    j = exp.judge
+    return make_judge(j.provider, j.model, base_url=j.base_url, api_key_env=j.api_key_env,
+                      timeout_s=j.timeout_s, options=j.options)
+
+
+def scoring_mode(exp: Experiment, prompt: PromptVersion) -> str:
+    """The scoring mode, named by the prompt or the experiment; they must agree."""
+    if exp.scoring.mode is not None and exp.scoring.mode != prompt.scoring:
+        raise PromptError(
+            prompt.path, 1,
+            f"scoring mode mismatch: the prompt {prompt.label} says '{prompt.scoring}' but the "
+            f"experiment says '{exp.scoring.mode}'; modes are never switched silently — make "
+            "them agree (or drop [scoring] mode to use the prompt's)",
+        )
+    return prompt.scoring
+
+
+def judge_anchors(
+    exp: Experiment,
+    *,
+    split: str | None = None,
+    prompt_version: str | None = None,
+    refresh: bool = False,
+    show_progress: bool = True,
+    console: Any = None,
+    judge: Judge | None = None,
+    examples: tuple[dict[str, Any], ...] = (),
+) -> JudgeRun:
+    """Judge every item of one split of the experiment's anchor set.
+
+    Raises
+    ------
+    AnchorError, PromptError
+        Bad anchor file or prompt (input errors).
+    ProviderError
+        A missing key, an authentication failure or another fatal provider error.
+    """
+    split = split or exp.anchors.split
+    aset = load_anchor_set(exp.anchors.path)
+    subset = aset if split == "all" else aset.split(split)
+    journal = Journal(exp.state.dir)
+    prompt = resolve_prompt(exp, journal, prompt_version)
+    mode = scoring_mode(exp, prompt)
+    if (prompt.scale[0], prompt.scale[1]) != (int(aset.meta.scale.min),
+                                              int(aset.meta.scale.max)):
+        raise PromptError(prompt.path, 1,
+                          f"scale {prompt.scale[0]}-{prompt.scale[1]} of {prompt.label} does "
+                          f"not match the anchor set's {aset.meta.scale.min:g}-"
+                          f"{aset.meta.scale.max:g}")
+    tasks = []
+    for item in subset.items:
+        messages = render_for_anchor(prompt, aset, item, examples=examples)
+        for s in range(exp.scoring.samples):
+            tasks.append(JudgeTask(item_id=item.id, sample_index=s, messages=tuple(messages),
+                                   prompt_name=prompt.name, prompt_version=prompt.label,
+                                   prompt_hash=prompt.hash, anchor_set=aset.meta.name))
+    spec = RequestSpec(mode=mode, scale_min=prompt.scale[0], scale_max=prompt.scale[1],
+                       temperature=exp.judge.temperature, max_tokens=exp.judge.max_tokens,
+                       top_logprobs=exp.judge.top_logprobs, seed=exp.judge.seed)
+    settings = RunSettings(
+        concurrency=exp.run.concurrency, max_attempts=exp.run.max_attempts,
+        parse_retries=exp.scoring.parse_retries, call_deadline_s=exp.run.call_deadline_s,
+        retry_after_cap_s=exp.run.retry_after_cap_s, refresh=refresh,
+        max_calls=exp.budget.max_calls, max_cost=exp.budget.max_cost,
+        show_progress=show_progress,
+    )
+    judge = judge or build_judge(exp)
+    secrets = [os.environ[name] for name in _key_envs(exp) if os.environ.get(name)]
+    prices = PriceTable.load(state_dir=exp.state.dir)
+    result = run_judge_sync(judge, tasks, spec, journal, settings, prices=prices,
+                            secrets=secrets, console=console)
+    table = subset.to_ratings()
+    by_item = result.item_scores(exp.scoring.aggregate)
+    scores = np.array([by_item.get(i, np.nan) for i in table.item_ids], dtype=float)
+    run = JudgeRun(experiment=exp, anchor_set=aset, split=split, prompt=prompt,
+                   judge_identity=judge.identity(), result=result, table=table,
+                   judge_scores=scores)
+    if exp.scoring.samples > 1:
+        samples: dict[str, list[float]] = {}
+        for j in result.judgments:
+            if j.status == "ok" and j.score is not None:
+                samples.setdefault(j.item_id, []).append(j.score)
+        run.retest = retest_agreement(samples)
+    if result.n_invalid or result.n_failed:
+        run.warnings.append(
+            f"{result.n_invalid} invalid and {result.n_failed} failed judgment(s): they are "
+            "left out of the agreement figures and listed in the judgments CSV"
+        )
+    if result.stopped:
+        run.warnings.append(f"run stopped early: {result.stopped}")
+    return run
+
+
+def _key_envs(exp: Experiment) -> list[str]:
+    names = {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"}
+    if exp.judge.api_key_env:
+        names.add(exp.judge.api_key_env)
+    return sorted(names)
+
+
+__all__ = ["JudgeRun", "build_judge", "judge_anchors", "resolve_prompt", "scoring_mode"]
