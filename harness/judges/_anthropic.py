@@ -18,8 +18,6 @@ other 4xx fatal. The API has no ``seed`` parameter and (since the anthropic 2.x 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -33,6 +31,7 @@ from ._base import (
     JudgeReply,
     JudgeRequest,
     RetryableError,
+    SDKClientPerLoop,
     UnsupportedError,
     Usage,
 )
@@ -43,7 +42,7 @@ TOOL_NAME = "submit_score"
 _DEFAULT_BASE_URL = "https://api.anthropic.com"
 
 
-class AnthropicJudge(Judge):
+class AnthropicJudge(SDKClientPerLoop, Judge):
     """A judge served by the Anthropic Messages API.
 
     Parameters
@@ -90,8 +89,6 @@ class AnthropicJudge(Judge):
         self.timeout_s = float(timeout_s)
         self.max_concurrency = max_concurrency
         self._key = read_api_key(api_key_env, self.provider)
-        self._client: anthropic.AsyncAnthropic | None = None
-        self._client_loop: object | None = None
 
     def __repr__(self) -> str:
         return (f"AnthropicJudge(model={self.model!r}, base_url={self.base_url!r}, "
@@ -104,23 +101,9 @@ class AnthropicJudge(Judge):
 
     # ------------------------------------------------------------------ client
 
-    def _get_client(self) -> anthropic.AsyncAnthropic:
-        # One client per event loop: an httpx pool cannot outlive the loop it ran on.
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:
-            self._client = anthropic.AsyncAnthropic(
-                api_key=self._key, base_url=self.base_url, max_retries=0,
-                timeout=self.timeout_s,
-            )
-            self._client_loop = loop
-        return self._client
-
-    async def aclose(self) -> None:
-        """Close the HTTP connection pool."""
-        client, self._client, self._client_loop = self._client, None, None
-        if client is not None:
-            with contextlib.suppress(RuntimeError):  # pool bound to a loop now closed
-                await client.close()
+    def _new_client(self) -> anthropic.AsyncAnthropic:
+        return anthropic.AsyncAnthropic(api_key=self._key, base_url=self.base_url, max_retries=0,
+                     timeout=self.timeout_s)
 
     # ------------------------------------------------------------------ calls
 

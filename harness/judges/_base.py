@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import abc
+import asyncio
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -119,3 +121,32 @@ class Judge(abc.ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+
+class SDKClientPerLoop:
+    """Mixin for judges that talk through an async SDK client (OpenAI, Anthropic).
+
+    An SDK's httpx connection pool is bound to the event loop it first ran on, so a judge
+    reused under a second ``asyncio.run`` (two ``run_judge_sync`` calls, say) gets a fresh
+    client; :meth:`aclose` closes the pool. Subclasses implement :meth:`_new_client`.
+    """
+
+    _client: Any = None
+    _client_loop: object | None = None
+
+    def _new_client(self) -> Any:
+        raise NotImplementedError
+
+    def _get_client(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            self._client = self._new_client()
+            self._client_loop = loop
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        client, self._client, self._client_loop = self._client, None, None
+        if client is not None:
+            with contextlib.suppress(RuntimeError):  # pool bound to a loop now closed
+                await client.close()

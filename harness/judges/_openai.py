@@ -26,8 +26,6 @@ judge's ``repr`` or any error message (messages go through :func:`harness.journa
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import email.utils
 import json
 import os
@@ -47,6 +45,7 @@ from ._base import (
     JudgeRequest,
     ProviderError,
     RetryableError,
+    SDKClientPerLoop,
     UnsupportedError,
     Usage,
 )
@@ -261,7 +260,7 @@ def int_or_zero(value: object) -> int:
 # --------------------------------------------------------------------------- the judge
 
 
-class OpenAIJudge(Judge):
+class OpenAIJudge(SDKClientPerLoop, Judge):
     """A judge served by the OpenAI Chat Completions API or an OpenAI-compatible server.
 
     Parameters
@@ -320,8 +319,6 @@ class OpenAIJudge(Judge):
         self.max_concurrency = max_concurrency
         self.max_tokens_param: TokenLimitParam = max_tokens_param
         self._key = read_api_key(api_key_env, self.provider)
-        self._client: openai.AsyncOpenAI | None = None
-        self._client_loop: object | None = None
 
     def __repr__(self) -> str:
         return (f"OpenAIJudge(model={self.model!r}, base_url={self.base_url!r}, "
@@ -335,24 +332,9 @@ class OpenAIJudge(Judge):
 
     # ------------------------------------------------------------------ client
 
-    def _get_client(self) -> openai.AsyncOpenAI:
-        # An httpx pool is bound to the event loop it first ran on; a judge reused under a
-        # second ``asyncio.run`` (e.g. two ``run_judge_sync`` calls) gets a fresh client.
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client_loop is not loop:
-            self._client = openai.AsyncOpenAI(
-                api_key=self._key, base_url=self.base_url, max_retries=0,
-                timeout=self.timeout_s,
-            )
-            self._client_loop = loop
-        return self._client
-
-    async def aclose(self) -> None:
-        """Close the HTTP connection pool."""
-        client, self._client, self._client_loop = self._client, None, None
-        if client is not None:
-            with contextlib.suppress(RuntimeError):  # pool bound to a loop now closed
-                await client.close()
+    def _new_client(self) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(api_key=self._key, base_url=self.base_url, max_retries=0,
+                     timeout=self.timeout_s)
 
     # ------------------------------------------------------------------ calls
 
