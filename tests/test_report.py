@@ -214,3 +214,18 @@ def test_sparse_designs_get_a_sampled_single_rater_ceiling():
     assert rep_bad.judge["position"]["bias"] in ("within", "below")
     assert rep_good.judge["ceiling"]["bias"]["of"] == "|bias|"
     assert rep_good.judge["ceiling"]["bias"]["min"] >= 0
+
+
+def test_human_section_and_ceiling_are_reused_for_a_new_judge():
+    humans, judge = _panel(n=60, seed=8)
+    table = _table(humans)
+    first = agreement_report(table, judge_scores=judge, settings=SETTINGS)
+    again = agreement_report(table, judge_scores=np.roll(judge, 1), settings=SETTINGS,
+                             humans_from=first)
+    fresh = agreement_report(table, judge_scores=np.roll(judge, 1), settings=SETTINGS)
+    assert again.human is first.human
+    assert again.judge["ceiling"] == fresh.judge["ceiling"]
+    assert again.judge["figures"]["icc"].value == fresh.judge["figures"]["icc"].value
+    assert again.warnings == fresh.warnings
+    with pytest.raises(ValueError, match="different items"):
+        agreement_report(_table(humans[:30]), judge_scores=judge[:30], humans_from=first)

@@ -11,8 +11,13 @@ from ._config import (
     ExperimentError,
     JudgeSection,
     PromptSection,
+    ReportSection,
+    RevisionSection,
     RunSection,
     ScoringSection,
+    StoppingSection,
+    TargetSection,
+    TrackingSection,
     load_experiment,
 )
 
@@ -23,7 +28,12 @@ __all__ = [
     "ExperimentError",
     "JudgeSection",
     "PromptSection",
+    "ReportSection",
+    "RevisionSection",
     "RunSection",
     "ScoringSection",
+    "StoppingSection",
+    "TargetSection",
+    "TrackingSection",
     "load_experiment",
 ]

@@ -79,6 +79,73 @@ class BudgetSection(_Section):
     max_cost: float | None = Field(default=None, gt=0)
 
 
+class TargetSection(_Section):
+    """What counts as calibrated: a primary figure and its bar, plus optional extra bars."""
+
+    metric: str = "icc"
+    threshold: float = 0.70
+    secondary: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, v: str) -> str:
+        return _figure_name(v)
+
+    @field_validator("secondary")
+    @classmethod
+    def _secondary(cls, v: dict[str, float]) -> dict[str, float]:
+        return {_figure_name(k): float(x) for k, x in v.items()}
+
+
+_FIGURE_ALIASES = {
+    "icc": "icc", "icc:icc(2,1)": "icc", "icc(2,1)": "icc", "icc(a,1)": "icc",
+    "spearman": "spearman", "rho": "spearman", "kendall": "kendall_tau_b",
+    "kendall_tau_b": "kendall_tau_b", "kappa": "weighted_kappa",
+    "weighted_kappa": "weighted_kappa", "alpha": "krippendorff_alpha",
+    "krippendorff_alpha": "krippendorff_alpha", "exact_agreement": "exact_agreement",
+    "within_one": "within_one", "mae": "mae", "bias": "bias",
+}
+
+
+def _figure_name(v: str) -> str:
+    key = v.strip().lower().replace(" ", "")
+    if key not in _FIGURE_ALIASES:
+        raise ValueError(
+            f"unknown metric {v!r}; use one of icc (ICC(2,1)), spearman, kendall_tau_b, "
+            "weighted_kappa, krippendorff_alpha, exact_agreement, within_one, mae, bias"
+        )
+    return _FIGURE_ALIASES[key]
+
+
+class StoppingSection(_Section):
+    max_iterations: int = Field(default=5, ge=1, le=100)
+    plateau_delta: float = Field(default=0.01, ge=0)
+    plateau_patience: int = Field(default=2, ge=1)
+
+
+class RevisionSection(_Section):
+    strategy: Literal["fewshot", "llm", "manual"] = "fewshot"
+    k: int = Field(default=3, ge=1, le=50)
+    max_examples: int = Field(default=6, ge=1, le=100)
+    # for strategy = "llm": the model that rewrites the rubric (same keys as [judge])
+    provider: Literal["local", "openai", "anthropic"] | None = None
+    model: str | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    max_tokens: int = Field(default=2048, ge=16)
+    temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+
+
+class TrackingSection(_Section):
+    experiment_name: str | None = None  # default: [experiment] name
+    tracking_uri: str = "sqlite:///mlflow.db"  # MLFLOW_TRACKING_URI overrides
+    register_prompts: bool = True
+
+
+class ReportSection(_Section):
+    dir: Path = Path("reports")
+
+
 class StateSection(_Section):
     dir: Path = Path(".judgecal")
 
@@ -94,6 +161,11 @@ class Experiment(_Section):
     run: RunSection = RunSection()
     budget: BudgetSection = BudgetSection()
     state: StateSection = StateSection()
+    target: TargetSection = TargetSection()
+    stopping: StoppingSection = StoppingSection()
+    revision: RevisionSection = RevisionSection()
+    tracking: TrackingSection = TrackingSection()
+    report: ReportSection = ReportSection()
 
     #: The file it was loaded from (not part of the schema).
     source: Path | None = Field(default=None, exclude=True)

@@ -69,6 +69,7 @@ class AgreementReport:
     human: dict[str, Any]
     judge: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
+    human_warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         doc = {
@@ -108,6 +109,7 @@ def agreement_report(
     judge: str | None = None,
     judge_scores: np.ndarray | None = None,
     settings: ReportSettings | None = None,
+    humans_from: AgreementReport | None = None,
 ) -> AgreementReport:
     """Build the agreement report for a ratings table.
 
@@ -124,6 +126,10 @@ def agreement_report(
         alternative to ``judge``.
     settings : ReportSettings, optional
         Bootstrap size, seed, confidence, spread threshold and primary figure.
+    humans_from : AgreementReport, optional
+        An earlier report on the same table (same items, raters and settings): its human
+        section and human ceiling are reused, since they do not depend on the judge. The
+        calibration loop judges the same items every iteration.
     """
     settings = settings or ReportSettings()
     if settings.primary not in PAIRED_FIGURES:
@@ -145,7 +151,17 @@ def agreement_report(
     scores = table.scores
     if consensus is None:
         consensus = _mean_consensus(scores)
-    human = _human_section(table, consensus, scale, settings, warnings)
+    if humans_from is not None:
+        if humans_from.item_ids != list(table.item_ids) or (
+            humans_from.human_rater_ids != list(table.rater_ids)
+        ):
+            raise ValueError("humans_from is a report on different items or raters")
+        human = humans_from.human
+        human_warnings = list(humans_from.human_warnings)
+    else:
+        human_warnings = []
+        human = _human_section(table, consensus, scale, settings, human_warnings)
+    warnings.extend(human_warnings)
     report = AgreementReport(
         source=table.source,
         scale=scale,
@@ -155,12 +171,14 @@ def agreement_report(
         human_rater_ids=list(table.rater_ids),
         human=human,
         warnings=warnings,
+        human_warnings=human_warnings,
     )
     if judge_scores is not None:
+        if "ceiling" not in human:
+            human["ceiling"] = human_ceiling(table, human["raters"], scale, seed=settings.seed)
         report.judge = _judge_section(
             judge or "judge", np.asarray(judge_scores, dtype=float), consensus, scale,
-            human_ceiling(table, human["raters"], scale, seed=settings.seed), settings,
-            table.item_ids,
+            human["ceiling"], settings, table.item_ids,
         )
         warnings.extend(report.judge["warnings"])
     return report
