@@ -1,21 +1,52 @@
-"""Reports: the agreement report (human reliability, judge vs humans) and its renderings."""
+"""Reports: the agreement report (human reliability, judge vs humans), the calibration report
+(self-contained HTML and Markdown) and the plots they share."""
 
 from ._agreement import (
+    CLOSER_TO_ZERO_IS_BETTER,
     FIGURE_LABELS,
+    LOWER_IS_BETTER,
     AgreementReport,
     ReportSettings,
     agreement_report,
+    human_ceiling,
     leave_one_out_consensus,
     position,
+)
+from ._calibration import (
+    final_table_rows,
+    render_calibration_html,
+    render_calibration_markdown,
+    write_calibration_report,
+)
+from ._plots import (
+    bland_altman_plot,
+    confusion_plot,
+    figure_data_uri,
+    figure_png,
+    iterations_plot,
+    scatter_plot,
 )
 from ._render import render_report
 
 __all__ = [
+    "CLOSER_TO_ZERO_IS_BETTER",
     "FIGURE_LABELS",
+    "LOWER_IS_BETTER",
     "AgreementReport",
     "ReportSettings",
     "agreement_report",
+    "bland_altman_plot",
+    "confusion_plot",
+    "figure_data_uri",
+    "figure_png",
+    "final_table_rows",
+    "human_ceiling",
+    "iterations_plot",
     "leave_one_out_consensus",
     "position",
+    "render_calibration_html",
+    "render_calibration_markdown",
     "render_report",
+    "scatter_plot",
+    "write_calibration_report",
 ]

@@ -1,0 +1,745 @@
+"""The calibration report: one self-contained HTML page and a Markdown summary.
+
+:func:`write_calibration_report` writes ``<experiment>-<parent run id or timestamp>.html``
+(plots inline as ``data:`` URIs, an inline style sheet, no external reference; everything
+taken from data is escaped) and the ``.md`` beside it (verdict, final table, warnings: what
+a CI summary or a pull-request comment shows). :func:`final_table_rows` gives the rows of
+the final table, which the CLI also prints.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from harness.agreement import AgreementResult
+from harness.prompts import diff as prompt_diff
+
+from ._agreement import CLOSER_TO_ZERO_IS_BETTER, FIGURE_LABELS, LOWER_IS_BETTER, position
+from ._plots import (
+    bland_altman_plot,
+    confusion_plot,
+    figure_data_uri,
+    iterations_plot,
+    scatter_plot,
+)
+
+if TYPE_CHECKING:
+    from harness.loop._types import CalibrationResult, DisagreementAnalysis, IterationRecord
+
+#: Calibration minus holdout (in the better direction) above which overfitting is flagged.
+GAP_WARNING = 0.10
+#: How far beyond the worst single human a judge counts as *far* below the ceiling: in
+#: figure units for the bounded figures, as a share of the scale range for MAE and |bias|.
+FAR_BELOW = 0.10
+FAR_BELOW_SCALE_SHARE = 0.10
+#: Disagreements listed with their rationales.
+TOP_DISAGREEMENTS = 15
+#: Figures beside the primary one in the final table.
+KEY_FIGURES = ("spearman", "mae", "bias")
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return f"{value:.{digits}f}"
+
+
+def _ci(ci: tuple[float, float] | None, digits: int = 2) -> str:
+    return "" if ci is None else f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+
+
+def _value_ci(value: float | None, ci: tuple[float, float] | None) -> str:
+    if value is None:
+        return "undefined"
+    return f"{value:.2f} {_ci(ci)}".rstrip()
+
+
+def _cost(cost: float | None) -> str:
+    return "unknown" if cost is None else f"${cost:.4f}"
+
+
+def _value(res: AgreementResult | None) -> float | None:
+    return None if res is None else res.value
+
+
+def _label(name: str) -> str:
+    return FIGURE_LABELS.get(name, name)
+
+
+def _band_label(method: str | None) -> str:
+    return "human range" if method == "per-rater" else "single-human 95% band"
+
+
+# --------------------------------------------------------------------------- the table
+
+
+def _primary_text(value: float | None, ci: tuple[float, float] | None,
+                  reason: str | None) -> str:
+    return f"undefined ({reason})" if value is None else _value_ci(value, ci)
+
+
+def _row(rec_iteration: int | None, prompt: Any, split: str, kind: str,
+         figures: dict[str, AgreementResult], run: dict[str, Any], primary: str,
+         best: bool) -> dict[str, Any]:
+    res = figures.get(primary)
+    return {
+        "kind": kind,
+        "iteration": rec_iteration,
+        "version": prompt.label,
+        "hash": prompt.short_hash,
+        "changelog": prompt.changelog,
+        "split": split,
+        "best": best,
+        "primary_name": primary,
+        "primary": _value(res),
+        "primary_ci": None if res is None else res.ci95,
+        "primary_reason": None if res is None else res.reason,
+        "primary_text": _primary_text(_value(res), None if res is None else res.ci95,
+                                      None if res is None else res.reason),
+        **{name: _value(figures.get(name)) for name in KEY_FIGURES},
+        "n_items": None if res is None else res.n_items,
+        "n_invalid": run.get("n_invalid"),
+        "n_failed": run.get("n_failed"),
+        "cost": run.get("cost"),
+    }
+
+
+def final_table_rows(result: CalibrationResult) -> list[dict[str, Any]]:
+    """The rows of the final table: every version, the holdout, the human ceiling.
+
+    Parameters
+    ----------
+    result : CalibrationResult
+        The calibration run.
+
+    Returns
+    -------
+    list of dict
+        One row per iteration (``kind="iteration"``, ``split="calibration"``), then the
+        best version on the holdout (``kind="holdout"``, ``split="holdout"``) when it was
+        validated, then a pseudo-row for the human ceiling on the calibration split
+        (``kind="ceiling"``, ``version="human ceiling"``: the median of each figure over
+        single humans, ``primary_ci`` the band (min, max); bias as |bias|).
+        Keys: kind, iteration, version, hash (short), changelog, split, best, primary_name,
+        primary, primary_ci, primary_reason, primary_text (``"0.71 [0.60, 0.80]"`` or
+        ``"undefined (reason)"``), spearman, mae, bias, n_items, n_invalid, n_failed, cost.
+        Undefined figures, unknown costs and cells that do not apply are ``None``.
+    """
+    primary = result.primary
+    best = result.best
+    rows = [
+        _row(rec.iteration, rec.prompt, "calibration", "iteration", rec.figures, rec.run,
+             primary, best is not None and rec.iteration == best.iteration)
+        for rec in result.iterations
+    ]
+    if result.holdout is not None:
+        h = result.holdout
+        rows.append(_row(best.iteration if best is not None else None, h.prompt, "holdout",
+                         "holdout", h.figures, h.run, primary, True))
+    ref = best or (result.iterations[-1] if result.iterations else None)
+    if ref is not None:
+        ceiling = ref.ceiling or {}
+
+        def med(name: str) -> float | None:
+            return (ceiling.get(name) or {}).get("median")
+
+        band = ceiling.get(primary) or {}
+        has_band = band.get("min") is not None and band.get("max") is not None
+        rows.append({
+            "kind": "ceiling",
+            "iteration": None,
+            "version": "human ceiling",
+            "hash": None,
+            "changelog": f"{_band_label(ref.ceiling_method)}: median [min, max] of a single "
+                         "human vs the others' consensus (bias as |bias|)",
+            "split": "calibration",
+            "best": False,
+            "primary_name": primary,
+            "primary": med(primary),
+            "primary_ci": (band["min"], band["max"]) if has_band else None,
+            "primary_reason": None if has_band else "no human ceiling",
+            "primary_text": (_value_ci(med(primary), (band["min"], band["max"]))
+                             if has_band and med(primary) is not None else "—"),
+            **{name: med(name) for name in KEY_FIGURES},
+            "n_items": None,
+            "n_invalid": None,
+            "n_failed": None,
+            "cost": None,
+            "ceiling_method": ref.ceiling_method,
+        })
+    return rows
+
+
+_COLUMNS = ("iteration", "version", "hash", "changelog", "split", "primary", "spearman",
+            "mae", "bias", "n_invalid", "cost")
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    """The row as display strings (not escaped), in the order of :data:`_COLUMNS`."""
+    it = row["iteration"]
+    version = row["version"] + (" ★" if row["best"] and row["kind"] == "iteration" else "")
+    primary = row["primary_text"]
+    return [
+        "" if it is None else str(it),
+        version,
+        row["hash"] or "",
+        row["changelog"] or "",
+        row["split"],
+        primary,
+        _num(row["spearman"]),
+        _num(row["mae"]),
+        _num(row["bias"], 2) if row["bias"] is None or row["kind"] == "ceiling"
+        else f"{row['bias']:+.2f}",
+        "" if row["n_invalid"] is None else str(row["n_invalid"]),
+        "" if row["kind"] == "ceiling" else _cost(row["cost"]),
+    ]
+
+
+def _headers(primary: str) -> list[str]:
+    return ["it.", "version", "hash", "changelog", "split", f"{_label(primary)} [95% CI]",
+            "Spearman ρ", "MAE", "bias", "invalid", "cost"]
+
+
+# --------------------------------------------------------------------------- the verdict
+
+
+def _better(name: str, a: float, b: float) -> float:
+    """How much better ``a`` is than ``b`` (positive = better), in the figure's direction."""
+    if name in CLOSER_TO_ZERO_IS_BETTER:
+        return abs(b) - abs(a)
+    if name in LOWER_IS_BETTER:
+        return b - a
+    return a - b
+
+
+def _meets(name: str, value: float, threshold: float) -> bool:
+    if name in CLOSER_TO_ZERO_IS_BETTER:
+        return abs(value) <= threshold
+    if name in LOWER_IS_BETTER:
+        return value <= threshold
+    return value >= threshold
+
+
+def _threshold_words(name: str, threshold: float) -> str:
+    if name in CLOSER_TO_ZERO_IS_BETTER:
+        return f"|{_label(name)}| ≤ {threshold:g}"
+    if name in LOWER_IS_BETTER:
+        return f"{_label(name)} ≤ {threshold:g}"
+    return f"{_label(name)} ≥ {threshold:g}"
+
+
+def _gap(result: CalibrationResult) -> tuple[float | None, float | None]:
+    """(calibration − holdout as reported, how much worse the holdout is)."""
+    best, h = result.best, result.holdout
+    if best is None or h is None:
+        return result.gap, None
+    cal, hold = best.primary_value, _value(h.figures.get(result.primary))
+    if cal is None or hold is None:
+        return result.gap, None
+    gap = result.gap if result.gap is not None else cal - hold
+    return gap, _better(result.primary, cal, hold)
+
+
+def _verdict(result: CalibrationResult) -> tuple[list[tuple[str, bool]], list[str]]:
+    """Verdict sentences (text, alarming?) and the warnings derived (plain, not escaped)."""
+    name = result.primary
+    label = _label(name)
+    out: list[tuple[str, bool]] = []
+    warnings: list[str] = []
+    best = result.best
+    if best is None:
+        out.append((f"No prompt version produced a defined {label}: there is no best "
+                    "version and the judge cannot be trusted.", True))
+        return out, warnings
+    res = best.primary_result
+    target = _threshold_words(name, result.threshold)
+    if res.value is None:
+        out.append((f"Best version {best.prompt.label} (iteration {best.iteration}): {label} "
+                    f"is undefined ({res.reason}).", True))
+    else:
+        ok = _meets(name, res.value, result.threshold)
+        out.append((f"Best version {best.prompt.label} (iteration {best.iteration}, hash "
+                    f"{best.prompt.short_hash}): {label} on the calibration split "
+                    f"{_value_ci(res.value, res.ci95)}, "
+                    f"{'meets' if ok else 'does NOT meet'} the threshold {target}.", not ok))
+    h = result.holdout
+    if h is not None:
+        hres = h.figures.get(name)
+        if hres is None or hres.value is None:
+            reason = "missing" if hres is None else hres.reason
+            out.append((f"On the holdout split {label} is undefined ({reason}).", True))
+        else:
+            ok = _meets(name, hres.value, result.threshold)
+            out.append((f"On the holdout split: {_value_ci(hres.value, hres.ci95)}, "
+                        f"{'meets' if ok else 'does NOT meet'} the threshold {target}.", not ok))
+    else:
+        out.append(("The best version was not validated on a holdout split.", False))
+    gap, worse = _gap(result)
+    if gap is not None:
+        out.append((f"Calibration − holdout gap: {gap:+.2f}.", False))
+    if worse is not None and worse > GAP_WARNING:
+        msg = (f"Overfitting warning: the holdout {label} is {worse:.2f} worse than on the "
+               f"calibration split (gap > {GAP_WARNING:.2f}): the prompt may be fitted to the "
+               "calibration items; trust the holdout figure.")
+        out.append((msg, True))
+        warnings.append(msg)
+
+    band = (best.ceiling or {}).get(name) or {}
+    what = _band_label(best.ceiling_method)
+    if res.value is None:
+        pass
+    elif band.get("min") is None or band.get("max") is None:
+        out.append(("No human ceiling could be computed (too few raters per item).", False))
+    else:
+        rng = f"{what} {band['min']:.2f}–{band['max']:.2f}, median {band['median']:.2f}"
+        pos = position(name, res.value, band)
+        if pos == "within":
+            out.append((f"The judge's {label} is INSIDE the {rng}.", False))
+        elif pos == "above":
+            out.append((f"The judge's {label} is ABOVE the {rng}.", False))
+        else:
+            worst = band["max"] if name in LOWER_IS_BETTER | CLOSER_TO_ZERO_IS_BETTER \
+                else band["min"]
+            value = abs(res.value) if name in CLOSER_TO_ZERO_IS_BETTER else res.value
+            short = -_better(name, value, worst)
+            limit = FAR_BELOW
+            if name in LOWER_IS_BETTER | CLOSER_TO_ZERO_IS_BETTER:
+                limit = FAR_BELOW_SCALE_SHARE * (best.scale[1] - best.scale[0])
+            if short > limit:
+                msg = (f"The judge is FAR BELOW the human ceiling: its {label} "
+                       f"{res.value:.2f} is {short:.2f} worse than the worst single human "
+                       f"({rng}). It is not a substitute for a human rater.")
+                out.append((msg, True))
+                warnings.append(f"The judge is far below the human ceiling on {label} "
+                                f"({res.value:.2f} vs {rng}).")
+            else:
+                out.append((f"The judge's {label} is BELOW the {rng}: not yet a substitute "
+                            "for a human rater.", True))
+    return out, warnings
+
+
+def _all_warnings(result: CalibrationResult, derived: list[str]) -> list[str]:
+    out = list(derived)
+    for rec in result.iterations:
+        n_missing = int(np.isnan(np.asarray(rec.judge_scores, dtype=float)).sum())
+        if n_missing:
+            out.append(f"iteration {rec.iteration} ({rec.prompt.label}): {n_missing} item(s) "
+                       "without a valid judgment were left out of the figures")
+    if any(rec.run.get("cost") is None for rec in result.iterations):
+        out.append("the cost of some iterations is unknown (no price for the model)")
+    out.extend(w for w in result.warnings if w not in out)
+    return out
+
+
+# --------------------------------------------------------------------------- HTML
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:72em;
+ padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.2em;border-bottom:1px solid #ddd;
+ padding-bottom:.2em;margin-top:1.8em}h3{font-size:1.05em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+th,td{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top}
+th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr.best td{background:#eef6ee}tr.holdout td{background:#fdf3e7}
+tr.ceiling td{background:#f3f3f9;font-style:italic}
+.meta td:first-child{font-weight:600;white-space:nowrap}
+.verdict p{margin:.3em 0}.warn{color:#9a4d00;font-weight:600}
+ul.warnings li{color:#9a4d00}
+.plots{display:flex;flex-wrap:wrap;gap:.8em}.plots figure{margin:0}
+.plots figcaption{font-size:.85em;color:#555;text-align:center}
+.plots img{width:400px;height:auto;border:1px solid #eee}
+pre.diff{background:#f8f8f8;border:1px solid #ddd;padding:.6em;overflow-x:auto;
+ font-size:.85em;line-height:1.3}
+pre.diff .add{color:#116611;background:#e9f7e9;display:block}
+pre.diff .del{color:#991111;background:#fbeaea;display:block}
+pre.diff .hunk{color:#555;display:block}
+td.rationale{max-width:40em;white-space:pre-wrap}
+.muted{color:#777}
+"""
+
+
+def _e(text: Any) -> str:
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def _table(headers: list[str], rows: list[list[str]], *, classes: list[str] | None = None,
+           numeric: set[int] | None = None, wrap: set[int] | None = None) -> str:
+    numeric = numeric or set()
+    wrap = wrap or set()
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = []
+    for i, row in enumerate(rows):
+        cls = f' class="{_e(classes[i])}"' if classes and classes[i] else ""
+        cells = "".join(
+            f'<td class="num">{_e(c)}</td>' if j in numeric
+            else f'<td class="rationale">{_e(c)}</td>' if j in wrap
+            else f"<td>{_e(c)}</td>"
+            for j, c in enumerate(row)
+        )
+        body.append(f"<tr{cls}>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _fmt_any(value: Any) -> str:
+    if isinstance(value, AgreementResult):
+        if value.value is None:
+            return f"undefined ({value.reason})"
+        return _value_ci(value.value, value.ci95)
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return _num(value)
+    if isinstance(value, int):
+        return str(value)
+    if value is None:
+        return "—"
+    if isinstance(value, list | tuple):
+        return ", ".join(_fmt_any(v) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_fmt_any(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _html_header(result: CalibrationResult, date: str, mlflow_link: str | None) -> str:
+    rows = [
+        ("experiment", _e(result.experiment)),
+        ("date", _e(date)),
+        ("stop reason", _e(result.stop_reason)),
+        ("iterations", _e(len(result.iterations))),
+        ("primary figure", _e(f"{_label(result.primary)} — threshold "
+                              f"{_threshold_words(result.primary, result.threshold)}")),
+    ]
+    if result.secondary:
+        rows.append(("secondary bars", _e(", ".join(
+            _threshold_words(k, v) for k, v in result.secondary.items()))))
+    if result.parent_run_id:
+        rows.append(("parent run", _e(result.parent_run_id)))
+    if mlflow_link:
+        href = mlflow_link if re.match(r"^https?://", mlflow_link, re.I) else None
+        rows.append(("tracking", f'<a href="{_e(href)}">{_e(mlflow_link)}</a>' if href
+                     else _e(mlflow_link)))
+    elif result.tracking_uri:
+        rows.append(("tracking", _e(result.tracking_uri)))
+    body = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
+    return (f"<h1>Calibration report — {_e(result.experiment)}</h1>"
+            f'<table class="meta">{body}</table>')
+
+
+def _html_verdict(sentences: list[tuple[str, bool]]) -> str:
+    paras = "".join(f'<p class="warn">⚠ {_e(s)}</p>' if alarm else f"<p>{_e(s)}</p>"
+                    for s, alarm in sentences)
+    return f'<h2>Verdict</h2><div class="verdict">{paras}</div>'
+
+
+def _html_final_table(result: CalibrationResult, rows: list[dict[str, Any]]) -> str:
+    classes = []
+    for r in rows:
+        classes.append("ceiling" if r["kind"] == "ceiling" else "holdout"
+                       if r["kind"] == "holdout" else "best" if r["best"] else "")
+    body = _table(_headers(result.primary), [_cells(r) for r in rows], classes=classes,
+                  numeric={0, 6, 7, 8, 9, 10})
+    run_rows = []
+    keys = ("n_requests", "n_cached", "n_ok", "n_invalid", "n_failed", "input_tokens",
+            "output_tokens")
+    for rec in result.iterations:
+        run_rows.append([f"{rec.iteration} ({rec.prompt.label})", "calibration",
+                         *(_fmt_any(rec.run.get(k)) for k in keys), _cost(rec.run.get("cost")),
+                         _num(rec.run.get("elapsed_s"), 1)])
+    if result.holdout is not None:
+        h = result.holdout
+        run_rows.append([h.prompt.label, "holdout", *(_fmt_any(h.run.get(k)) for k in keys),
+                         _cost(h.run.get("cost")), _num(h.run.get("elapsed_s"), 1)])
+    costs = [rec.run.get("cost") for rec in result.iterations]
+    if result.holdout is not None:
+        costs.append(result.holdout.run.get("cost"))
+    total = None if any(c is None for c in costs) else sum(costs)
+    runs = _table(["run", "split", "requests", "cached", "ok", "invalid", "failed",
+                   "input tokens", "output tokens", "cost", "elapsed s"], run_rows,
+                  numeric=set(range(2, 11)))
+    total_line = (f"<p>Total cost: {_e(_cost(total))}"
+                  + (" (some costs unknown)" if total is None and costs else "") + "</p>")
+    return (f"<h2>Final table</h2>{body}"
+            "<p class=\"muted\">★ best version. The ceiling row gives the median of a single "
+            "human against the others' consensus, with the band in brackets.</p>"
+            f"<h3>Runs</h3>{runs}{total_line}")
+
+
+def _figure_html(fig: Any, caption: str) -> str:
+    uri = figure_data_uri(fig)
+    return (f'<figure><img src="{uri}" alt="{_e(caption)}" width="500" height="400">'
+            f"<figcaption>{_e(caption)}</figcaption></figure>")
+
+
+def _html_plots(result: CalibrationResult) -> str:
+    parts = ["<h2>Plots</h2>"]
+    best = result.best
+    if best is not None:
+        where = f"{best.prompt.label}, calibration"
+        parts.append(f"<h3>Best version on the calibration split ({_e(best.prompt.label)})</h3>")
+        parts.append('<div class="plots">'
+                     + _figure_html(scatter_plot(best.judge_scores, best.consensus, best.scale,
+                                                 title=f"Judge vs humans ({where})"),
+                                    f"judge vs consensus ({where})")
+                     + _figure_html(confusion_plot(best.confusion, title=f"Confusion ({where})"),
+                                    f"confusion ({where})")
+                     + _figure_html(bland_altman_plot(best.judge_scores, best.consensus,
+                                                      title=f"Bland–Altman ({where})"),
+                                    f"Bland–Altman ({where})")
+                     + "</div>")
+        h = result.holdout
+        if h is not None:
+            where = f"{h.prompt.label}, holdout"
+            parts.append(f"<h3>Best version on the holdout split ({_e(h.prompt.label)})</h3>")
+            parts.append('<div class="plots">'
+                         + _figure_html(scatter_plot(h.judge_scores, h.consensus, best.scale,
+                                                     title=f"Judge vs humans ({where})"),
+                                        f"judge vs consensus ({where})")
+                         + _figure_html(confusion_plot(h.confusion, title=f"Confusion ({where})"),
+                                        f"confusion ({where})")
+                         + _figure_html(bland_altman_plot(h.judge_scores, h.consensus,
+                                                          title=f"Bland–Altman ({where})"),
+                                        f"Bland–Altman ({where})")
+                         + "</div>")
+    parts.append("<h3>Agreement by iteration</h3>")
+    parts.append('<div class="plots">'
+                 + _figure_html(iterations_plot(result),
+                                f"{_label(result.primary)} by iteration")
+                 + "</div>")
+    return "".join(parts)
+
+
+def _html_analysis(rec: IterationRecord) -> str:
+    a: DisagreementAnalysis = rec.analysis
+    parts = [f"<h2>Disagreements of the best version ({_e(rec.prompt.label)}, calibration)</h2>"]
+    d = dict(a.direction or {})
+    label = d.pop("label", None)
+    lead = f"Direction: <strong>{_e(label)}</strong>" if label else "Direction: —"
+    said = []
+    if isinstance(d.get("mean_bias"), int | float):
+        said.append(f"mean bias {d.pop('mean_bias'):+.2f}")
+    for key, word in (("n_lenient", "lenient"), ("n_harsh", "harsh")):
+        if key in d:
+            said.append(f"{_fmt_any(d.pop(key))} {word}")
+    said += [f"{k}: {_fmt_any(v)}" for k, v in d.items()]
+    parts.append(f"<p>{lead}" + (f" ({_e(', '.join(said))})" if said else "")
+                 + f". {_e(len(a.items))} of {_e(a.n_items)} items differ from the "
+                   "consensus by at least one scale point.</p>")
+    if a.by_tag:
+        keys = list(dict.fromkeys(k for row in a.by_tag for k in row))
+        parts.append("<h3>By tag</h3>")
+        parts.append(_table(keys, [[_fmt_any(row.get(k)) for k in keys] for row in a.by_tag],
+                            numeric={i for i, k in enumerate(keys) if k != "tag"}))
+    v = a.verbosity or {}
+    if v:
+        parts.append("<h3>Verbosity</h3>")
+        reading = v.get("reading")
+        if reading:
+            parts.append(f"<p>{_e(reading)}</p>")
+        rest = [[k, _fmt_any(val)] for k, val in v.items() if k != "reading"]
+        if rest:
+            parts.append(_table(["figure", "value"], rest))
+    if a.items:
+        top = a.items[:TOP_DISAGREEMENTS]
+        parts.append(f"<h3>Top disagreements ({len(top)} of {len(a.items)})</h3>")
+        parts.append(_table(
+            ["item", "judge", "consensus", "judge − consensus", "tags", "output chars",
+             "rationale"],
+            [[it.item_id, f"{it.judge:g}", f"{it.consensus:.2f}", f"{it.difference:+.2f}",
+              ", ".join(it.tags), str(it.output_chars), it.rationale or "—"] for it in top],
+            numeric={1, 2, 3, 5}, wrap={6},
+        ))
+    else:
+        parts.append("<p>No item differs from the consensus by a scale point or more.</p>")
+    return "".join(parts)
+
+
+def _html_diff(result: CalibrationResult) -> str:
+    parts = ["<h2>Prompt: first version → best version</h2>"]
+    if not result.iterations or result.best is None:
+        parts.append("<p>No best version.</p>")
+        return "".join(parts)
+    first, best = result.iterations[0].prompt, result.best.prompt
+    if first.hash == best.hash:
+        parts.append(f"<p>The best version is the first one ({_e(first.label)}): no diff.</p>")
+        parts.append(f'<details><summary>Prompt text ({_e(first.label)})</summary>'
+                     f'<pre class="diff">{_e(first.text)}</pre></details>')
+        return "".join(parts)
+    lines = []
+    for line in prompt_diff(first, best).splitlines():
+        if line.startswith(("+++", "---")):
+            lines.append(f'<span class="hunk">{_e(line)}</span>')
+        elif line.startswith("+"):
+            lines.append(f'<span class="add">{_e(line)}</span>')
+        elif line.startswith("-"):
+            lines.append(f'<span class="del">{_e(line)}</span>')
+        elif line.startswith("@@"):
+            lines.append(f'<span class="hunk">{_e(line)}</span>')
+        else:
+            lines.append(_e(line) + "\n")
+    parts.append(f"<p>{_e(first.label)} ({_e(first.short_hash)}) → {_e(best.label)} "
+                 f"({_e(best.short_hash)}): {_e(best.changelog)}</p>")
+    parts.append(f'<pre class="diff">{"".join(lines)}</pre>')
+    return "".join(parts)
+
+
+def _html_warnings(warnings: list[str]) -> str:
+    if not warnings:
+        return "<h2>Warnings</h2><p>None.</p>"
+    items = "".join(f"<li>{_e(w)}</li>" for w in warnings)
+    return f'<h2>Warnings</h2><ul class="warnings">{items}</ul>'
+
+
+def render_calibration_html(result: CalibrationResult, *, mlflow_link: str | None = None,
+                            date: str | None = None) -> str:
+    """The calibration report as one self-contained HTML page.
+
+    Parameters
+    ----------
+    result : CalibrationResult
+        The calibration run.
+    mlflow_link : str, optional
+        A link to the tracking run (made a hyperlink when it is ``http(s)://``).
+    date : str, optional
+        The date shown in the header; now (UTC) by default.
+
+    Returns
+    -------
+    str
+        The page: an inline style sheet, plots as ``data:`` URIs, no script and no
+        external reference; every string from data is HTML-escaped.
+    """
+    date = date or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    sentences, derived = _verdict(result)
+    warnings = _all_warnings(result, derived)
+    rows = final_table_rows(result)
+    sections = [
+        _html_header(result, date, mlflow_link),
+        _html_verdict(sentences),
+        _html_final_table(result, rows),
+        _html_plots(result),
+    ]
+    if result.best is not None:
+        sections.append(_html_analysis(result.best))
+    sections.append(_html_diff(result))
+    sections.append(_html_warnings(warnings))
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>Calibration report — {_e(result.experiment)}</title>"
+            f"<style>{_STYLE}</style></head><body>\n"
+            + "\n".join(sections) + "\n</body></html>\n")
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def _md_cell(text: str) -> str:
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ").strip()
+
+
+def render_calibration_markdown(result: CalibrationResult, *, html_path: Path | str | None = None,
+                                mlflow_link: str | None = None, date: str | None = None) -> str:
+    """The Markdown summary: verdict, final table, warnings and where the HTML report is.
+
+    Parameters
+    ----------
+    result : CalibrationResult
+        The calibration run.
+    html_path : Path or str, optional
+        The HTML report, named at the end.
+    mlflow_link : str, optional
+        A link to the tracking run.
+    date : str, optional
+        The date shown; now (UTC) by default.
+
+    Returns
+    -------
+    str
+        GitHub-flavoured Markdown without images; text from data is escaped for tables.
+    """
+    date = date or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    sentences, derived = _verdict(result)
+    warnings = _all_warnings(result, derived)
+    rows = final_table_rows(result)
+    out = [f"# Calibration report — {_md_cell(result.experiment)}", ""]
+    meta = f"{date} · stop reason: **{_md_cell(result.stop_reason)}** · " \
+           f"{len(result.iterations)} iteration(s) · " \
+           f"threshold {_threshold_words(result.primary, result.threshold)}"
+    out.append(meta)
+    if mlflow_link:
+        out.append(f"Tracking: {_md_cell(mlflow_link)}")
+    elif result.parent_run_id:
+        out.append(f"Parent run: `{_md_cell(result.parent_run_id)}`")
+    out += ["", "## Verdict", ""]
+    out += [f"- ⚠ **{_md_cell(s)}**" if alarm else f"- {_md_cell(s)}" for s, alarm in sentences]
+    out += ["", "## Final table", ""]
+    headers = _headers(result.primary)
+    out.append("| " + " | ".join(headers) + " |")
+    out.append("|" + "|".join("---:" if i in {0, 6, 7, 8, 9, 10} else "---"
+                              for i in range(len(headers))) + "|")
+    for r in rows:
+        cells = [_md_cell(c) for c in _cells(r)]
+        if r["kind"] == "ceiling":
+            cells = [f"*{c}*" if c else c for c in cells]
+        elif r["kind"] == "holdout" or r["best"]:
+            cells[1] = f"**{cells[1]}**"
+        out.append("| " + " | ".join(cells) + " |")
+    out += ["", "## Warnings", ""]
+    out += [f"- {_md_cell(w)}" for w in warnings] or ["None."]
+    if html_path is not None:
+        out += ["", f"Full report with plots, disagreements and the prompt diff: "
+                    f"`{_md_cell(str(html_path))}`"]
+    return "\n".join(out) + "\n"
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "calibration"
+
+
+def write_calibration_report(result: CalibrationResult, out_dir: Path, *,
+                             mlflow_link: str | None = None) -> tuple[Path, Path]:
+    """Write the HTML report and the Markdown summary of a calibration run.
+
+    Parameters
+    ----------
+    result : CalibrationResult
+        The calibration run.
+    out_dir : Path
+        The directory (created if needed).
+    mlflow_link : str, optional
+        A link to the tracking run, shown in the header.
+
+    Returns
+    -------
+    (Path, Path)
+        ``out_dir/<experiment>-<parent run id or UTC timestamp>.html`` and the ``.md``
+        beside it. ``result`` is not modified.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC)
+    stamp = _slug(result.parent_run_id) if result.parent_run_id \
+        else now.strftime("%Y%m%dT%H%M%SZ")
+    base = f"{_slug(result.experiment)}-{stamp}"
+    html_path, md_path = out_dir / f"{base}.html", out_dir / f"{base}.md"
+    date = now.strftime("%Y-%m-%d %H:%M UTC")
+    page = render_calibration_html(result, mlflow_link=mlflow_link, date=date)
+    summary = render_calibration_markdown(result, html_path=html_path, mlflow_link=mlflow_link,
+                                          date=date)
+    for path, text in ((html_path, page), (md_path, summary)):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    return html_path, md_path
