@@ -19,7 +19,7 @@ other 4xx fatal. The API has no ``seed`` parameter and (since the anthropic 2.x 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import anthropic
@@ -30,10 +30,12 @@ from ._base import (
     Judge,
     JudgeReply,
     JudgeRequest,
+    Message,
     RetryableError,
     SDKClientPerLoop,
     UnsupportedError,
     Usage,
+    with_retries,
 )
 from ._openai import decode_json, error_detail, int_or_zero, map_status, read_api_key, url_host
 
@@ -173,11 +175,14 @@ class AnthropicJudge(SDKClientPerLoop, Judge):
                 "the Anthropic Messages API returns no token logprobs; "
                 "use scoring mode 'structured'"
             )
-        params = self.build_params(request)
+        return _reply(await self._post(self.build_params(request)))
+
+    async def _post(self, params: dict[str, Any]) -> str:
+        """One ``messages.create`` call; the body text, or a :class:`ProviderError`."""
         client = self._get_client()
         try:
             response = await client.messages.with_raw_response.create(**params)
-            text = await response.text()
+            return await response.text()
         except anthropic.APIStatusError as exc:
             raise map_status(exc.status_code, error_detail(exc.body, exc.message),
                              provider=self.provider, key_env=self.api_key_env,
@@ -191,7 +196,57 @@ class AnthropicJudge(SDKClientPerLoop, Judge):
         except anthropic.APIError as exc:
             msg = f"provider {self.provider} call failed: {exc.message}"
             raise RetryableError(redact(msg, [self._key]) or msg) from None
-        return _reply(text)
+
+    async def generate(self, messages: Sequence[Message], *, max_tokens: int,
+                       temperature: float) -> str:
+        """Free text from a plain Messages call (no tools), with retries.
+
+        System messages are joined into ``system=``; ``temperature`` is sent only with
+        ``send_temperature=True`` (as for :meth:`complete`).
+
+        Parameters
+        ----------
+        messages : sequence of Message
+            The conversation.
+        max_tokens : int
+            Token limit.
+        temperature : float
+            Sampling temperature.
+
+        Returns
+        -------
+        str
+            The reply's text blocks, joined.
+
+        Raises
+        ------
+        ProviderError
+            As :meth:`complete` (retryable errors after 3 attempts); a ``200`` without text
+            blocks is a :class:`RetryableError`.
+        """
+        system = "\n\n".join(m.content for m in messages if m.role == "system")
+        params: dict[str, Any] = {
+            "model": self.model,
+            "max_tokens": int(max_tokens),
+            "messages": [m.to_dict() for m in messages if m.role != "system"],
+        }
+        if system:
+            params["system"] = system
+        if self.send_temperature:
+            params["extra_body"] = {"temperature": temperature}
+
+        async def once() -> str:
+            text = await self._post(params)
+            body = decode_json(text)
+            blocks = body.get("content") if isinstance(body, Mapping) else None
+            parts = [b["text"] for b in blocks or [] if isinstance(b, Mapping)
+                     and b.get("type") == "text" and isinstance(b.get("text"), str)]
+            if not isinstance(blocks, list) or not parts:
+                raise RetryableError(f"provider {self.provider} returned no text: "
+                                     f"{text[:200]!r}")
+            return "".join(parts)
+
+        return await with_retries(once)
 
 
 def _reply(text: str) -> JudgeReply:

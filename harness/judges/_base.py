@@ -5,10 +5,12 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 Role = Literal["system", "user", "assistant"]
+_T = TypeVar("_T")
 ScoringMode = Literal["structured", "logprob"]
 
 
@@ -115,6 +117,36 @@ class Judge(abc.ABC):
     async def complete(self, request: JudgeRequest) -> JudgeReply:
         """Make one call."""
 
+    async def generate(self, messages: Sequence[Message], *, max_tokens: int,
+                       temperature: float) -> str:
+        """Generate free text (no scoring, no constraint): used by the ``llm`` reviser.
+
+        Unlike :meth:`complete`, implementations retry :class:`RetryableError` themselves
+        (a few attempts, see :func:`with_retries`): there is no runner around this call.
+
+        Parameters
+        ----------
+        messages : sequence of Message
+            The conversation.
+        max_tokens : int
+            Upper bound on the reply's length in tokens.
+        temperature : float
+            Sampling temperature.
+
+        Returns
+        -------
+        str
+            The reply text.
+
+        Raises
+        ------
+        UnsupportedError
+            The provider cannot generate free text (the default).
+        ProviderError
+            The call failed (after the retries).
+        """
+        raise UnsupportedError(f"provider {self.provider} cannot generate free text")
+
     def identity(self) -> dict[str, Any]:
         """What identifies this judge's replies in the journal key (no secrets)."""
         return {"provider": self.provider, "model": self.model}
@@ -150,3 +182,47 @@ class SDKClientPerLoop:
         if client is not None:
             with contextlib.suppress(RuntimeError):  # pool bound to a loop now closed
                 await client.close()
+
+
+async def with_retries(call: Callable[[], Awaitable[_T]], *, attempts: int = 3,
+                       backoff_initial_s: float = 0.5, backoff_max_s: float = 10.0,
+                       retry_after_cap_s: float = 30.0) -> _T:
+    """Await ``call()``, retrying :class:`RetryableError` (Retry-After honoured, capped).
+
+    For calls made outside the runner (:meth:`Judge.generate`); the runner has its own.
+
+    Parameters
+    ----------
+    call : callable
+        Makes one attempt.
+    attempts : int
+        Attempts in all.
+    backoff_initial_s, backoff_max_s : float
+        Full-jitter exponential backoff when the error carries no Retry-After.
+    retry_after_cap_s : float
+        Largest wait honoured from a Retry-After.
+
+    Returns
+    -------
+    object
+        What ``call()`` returned.
+
+    Raises
+    ------
+    ProviderError
+        The last error, when it is fatal or the attempts run out.
+    """
+    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
+    from ._runner import RetryAfterWait  # lazy: _runner imports this module
+
+    retrying = AsyncRetrying(
+        retry=retry_if_exception(lambda e: isinstance(e, ProviderError) and e.retryable),
+        wait=RetryAfterWait(backoff_initial_s, backoff_max_s, retry_after_cap_s),
+        stop=stop_after_attempt(max(1, int(attempts))),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            result = await call()
+    return result

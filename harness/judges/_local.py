@@ -22,13 +22,22 @@ import importlib.util
 import json
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ._base import FatalError, Judge, JudgeReply, JudgeRequest, UnsupportedError, Usage
+from ._base import (
+    FatalError,
+    Judge,
+    JudgeReply,
+    JudgeRequest,
+    Message,
+    UnsupportedError,
+    Usage,
+)
 
 #: The default model label (the embedded SmolLM2 file).
 DEFAULT_MODEL = "smollm2-135m-instruct"
@@ -358,6 +367,62 @@ class LocalJudge(Judge):
         """
         _check_request(request)
         return await asyncio.to_thread(self._complete_sync, request)
+
+    async def generate(self, messages: Sequence[Message], *, max_tokens: int,
+                       temperature: float) -> str:
+        """Free text: a plain chat completion (no grammar), in a worker thread.
+
+        Sampling as in structured mode (greedy at temperature 0, else plain temperature
+        sampling seeded with :attr:`seed`). No retries: nothing here is transient.
+
+        Parameters
+        ----------
+        messages : sequence of Message
+            The conversation.
+        max_tokens : int
+            Upper bound on the reply's tokens (>= 1).
+        temperature : float
+            Sampling temperature (>= 0).
+
+        Returns
+        -------
+        str
+            The reply text.
+
+        Raises
+        ------
+        FatalError
+            No messages, bad settings, a prompt that does not fit ``n_ctx``, or a llama.cpp
+            failure.
+        """
+        if not messages:
+            raise FatalError("a request needs at least one message")
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+            raise FatalError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
+        if not math.isfinite(temperature) or temperature < 0:
+            raise FatalError(f"temperature must be >= 0, got {temperature!r}")
+        dicts = [m.to_dict() for m in messages]
+        return await asyncio.to_thread(self._generate_sync, dicts, max_tokens, temperature)
+
+    def _generate_sync(self, messages: list[dict[str, str]], max_tokens: int,
+                       temperature: float) -> str:
+        engine = self._engine()
+        with engine.lock:
+            try:
+                n_prompt = len(self._prompt_tokens(engine, messages))
+                if n_prompt + 1 > engine.n_ctx:
+                    raise FatalError(
+                        f"prompt is {n_prompt} tokens; it does not fit the local model's "
+                        f"context window n_ctx={engine.n_ctx}: shorten it or raise n_ctx")
+                engine.llm.reset()
+                out = engine.llm.create_chat_completion(
+                    messages=messages, temperature=temperature,
+                    top_k=0, top_p=1.0, min_p=0.0, typical_p=1.0, repeat_penalty=1.0,
+                    seed=self.seed, max_tokens=min(max_tokens, engine.n_ctx - n_prompt),
+                )
+            except (ValueError, RuntimeError) as exc:
+                raise FatalError(f"llama.cpp call failed: {exc}") from exc
+        return out["choices"][0]["message"]["content"] or ""
 
     def _engine(self) -> _Engine:
         return _load_engine(self.model_path, self.n_ctx, self.n_threads)

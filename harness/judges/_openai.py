@@ -30,7 +30,7 @@ import email.utils
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -43,11 +43,13 @@ from ._base import (
     Judge,
     JudgeReply,
     JudgeRequest,
+    Message,
     ProviderError,
     RetryableError,
     SDKClientPerLoop,
     UnsupportedError,
     Usage,
+    with_retries,
 )
 
 StructuredMode = Literal["json_schema", "json_object", "none"]
@@ -409,11 +411,15 @@ class OpenAIJudge(SDKClientPerLoop, Judge):
         UnsupportedError
             Logprob mode and the server returned a completion without logprobs.
         """
-        params = self.build_params(request)
+        text = await self._post(self.build_params(request))
+        return self._reply(text, request)
+
+    async def _post(self, params: dict[str, Any]) -> str:
+        """One ``chat.completions.create`` call; the body text, or a :class:`ProviderError`."""
         client = self._get_client()
         try:
             response = await client.chat.completions.with_raw_response.create(**params)
-            text = response.text
+            return response.text
         except openai.APIStatusError as exc:
             body = exc.body
             raise map_status(exc.status_code, error_detail(body, exc.message),
@@ -428,7 +434,50 @@ class OpenAIJudge(SDKClientPerLoop, Judge):
         except openai.APIError as exc:  # e.g. a response-validation error
             msg = f"provider {self.provider} call failed: {exc.message}"
             raise RetryableError(redact(msg, [self._key]) or msg) from None
-        return self._reply(text, request)
+
+    async def generate(self, messages: Sequence[Message], *, max_tokens: int,
+                       temperature: float) -> str:
+        """Free text from a plain Chat Completions call (no response format), with retries.
+
+        Parameters
+        ----------
+        messages : sequence of Message
+            The conversation.
+        max_tokens : int
+            Token limit (sent as :attr:`max_tokens_param`).
+        temperature : float
+            Sampling temperature.
+
+        Returns
+        -------
+        str
+            The message content.
+
+        Raises
+        ------
+        ProviderError
+            As :meth:`complete` (retryable errors after 3 attempts); a ``200`` without message
+            text is a :class:`RetryableError`.
+        """
+        params: dict[str, Any] = {"model": self.model,
+                                  "messages": [m.to_dict() for m in messages],
+                                  "temperature": temperature,
+                                  self.max_tokens_param: int(max_tokens)}
+
+        async def once() -> str:
+            text = await self._post(params)
+            body = decode_json(text)
+            content = None
+            if isinstance(body, Mapping) and isinstance(body.get("choices"), list) \
+                    and body["choices"] and isinstance(body["choices"][0], Mapping):
+                message = body["choices"][0].get("message")
+                content = message.get("content") if isinstance(message, Mapping) else None
+            if not isinstance(content, str):
+                raise RetryableError(f"provider {self.provider} returned no message text: "
+                                     f"{text[:200]!r}")
+            return content
+
+        return await with_retries(once)
 
     def _reply(self, text: str, request: JudgeRequest) -> JudgeReply:
         body = decode_json(text)
