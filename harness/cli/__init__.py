@@ -14,6 +14,7 @@ import typer
 
 from ._agree import agree
 from ._anchors import anchors_app
+from ._calibrate import calibrate_cmd
 from ._judge import judge
 from ._prompts import prompts_app
 
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 app.command(name="agree")(agree)
 app.command(name="judge")(judge)
+app.command(name="calibrate")(calibrate_cmd)
 app.add_typer(anchors_app, name="anchors")
 app.add_typer(prompts_app, name="prompts")
 

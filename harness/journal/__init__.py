@@ -107,7 +107,7 @@ def call_key(
 
 
 _SECRET_PATTERNS = [
-    re.compile(r"sk-[A-Za-z0-9_\-]{8,}"),
+    re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"),
     re.compile(r"(?i)(api[_-]?key|authorization|x-api-key|bearer)([\"'=:\s]+)[A-Za-z0-9_\-\.]{8,}"),
 ]
 

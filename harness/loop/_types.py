@@ -97,6 +97,7 @@ class CalibrationResult:
     warnings: list[str] = field(default_factory=list)
     parent_run_id: str | None = None
     tracking_uri: str | None = None
+    ui_command: str | None = None  # how to open the MLflow UI on this store
     report_html: Path | None = None
     report_md: Path | None = None
     secondary: dict[str, float] = field(default_factory=dict)  # extra bars: figure -> minimum

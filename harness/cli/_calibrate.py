@@ -1,0 +1,101 @@
+"""``judgecal calibrate``: the calibration loop, then the final table and where to look."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from harness.anchors import AnchorError
+from harness.experiments import ExperimentError, load_experiment
+from harness.judges import PROVIDERS, ProviderError
+from harness.loop import CalibrationResult, LoopStopped, ManualRevisionPending, calibrate
+from harness.prompts import PromptError
+from harness.reports import final_table_rows
+
+from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, out
+
+_STOP_TEXT = {
+    "threshold": "the target was reached",
+    "plateau": "agreement stopped improving (plateau)",
+    "max_iterations": "the iteration limit was reached",
+    "manual": "a manual revision is needed",
+    "nothing_to_revise": "the reviser had nothing left to add",
+    "budget": "the budget was spent",
+}
+
+
+def calibrate_cmd(
+    experiment: Annotated[Path, typer.Argument(help="Experiment file (.toml).")],
+    provider: Annotated[str | None, typer.Option(help=", ".join(PROVIDERS))] = None,
+    model: Annotated[str | None, typer.Option(help="Model name.")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")]
+    = None,
+    api_key_env: Annotated[str | None, typer.Option(
+        help="NAME of the environment variable with the API key ('' for none).")] = None,
+    max_iterations: Annotated[int | None, typer.Option(help="Iteration limit.")] = None,
+    restart: Annotated[bool, typer.Option(
+        help="Start a new calibration instead of continuing an unfinished one.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Revise the judge prompt until agreement passes the target or plateaus; validate on
+    the holdout split; log everything to MLflow."""
+    if provider is not None and provider not in PROVIDERS:
+        fail(f"unknown --provider {provider!r}; use one of {', '.join(PROVIDERS)}")
+    try:
+        exp = load_experiment(experiment)
+        exp = exp.with_overrides(
+            judge={"provider": provider, "model": model, "base_url": base_url,
+                   "api_key_env": api_key_env},
+            stopping={"max_iterations": max_iterations},
+        )
+        result = calibrate(exp, console=err, show_progress=progress, restart=restart,
+                           say=lambda msg: err.print(f"[cyan]·[/] {msg}", highlight=False))
+    except ManualRevisionPending as exc:
+        out.print(str(exc))
+        return
+    except (ExperimentError, AnchorError, PromptError) as exc:
+        fail(str(exc), EXIT_INPUT)
+    except (ProviderError, LoopStopped) as exc:
+        fail(str(exc), EXIT_JUDGE)
+    except ValueError as exc:
+        fail(f"{experiment}: {exc}", EXIT_INPUT)
+    print_result(result)
+
+
+def print_result(result: CalibrationResult) -> None:
+    t = Table(title=f"Calibration of {result.experiment}: primary figure {result.primary} "
+              f"(target {result.threshold:g})", title_justify="left")
+    for col in ("iter", "version", "hash", "split", result.primary, "spearman", "MAE",
+                "bias", "invalid", "changelog"):
+        t.add_column(col, justify="left" if col in ("version", "split", "changelog", "hash")
+                     else "right")
+    for row in final_table_rows(result):
+        t.add_row(*[_cell(row.get(k)) for k in (
+            "iteration", "version", "hash", "split", "primary_text", "spearman", "mae", "bias",
+            "n_invalid", "changelog")])
+    out.print(t)
+    out.print(f"stopped because {_STOP_TEXT.get(result.stop_reason, result.stop_reason)}")
+    if result.best is not None:
+        out.print(f"best version: {result.best.prompt.name} {result.best.prompt.label}"
+                  + (" (MLflow alias 'candidate')" if result.holdout else ""))
+    for w in result.warnings:
+        out.print(f"[yellow]! {w}[/]")
+    if result.report_html:
+        out.print(f"report: {result.report_html}")
+        out.print(f"summary: {result.report_md}")
+    if result.tracking_uri:
+        out.print(f"MLflow: run {result.parent_run_id} in {result.tracking_uri}")
+        out.print(f"open the MLflow UI with: uv run {result.ui_command}")
+    if result.stop_reason == "budget":
+        raise typer.Exit(EXIT_JUDGE)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)

@@ -1,0 +1,506 @@
+"""The calibration loop: judge, measure, log, stop or revise; then validate on the holdout."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.anchors import AnchorSet, load_anchor_set
+from harness.experiments import Experiment
+from harness.journal import Journal, canonical_json
+from harness.judges import Judge, make_judge
+from harness.judgments import JudgeRun, build_judge, judge_anchors, resolve_prompt
+from harness.prompts import PromptVersion, load_prompt, load_prompt_file
+from harness.reports import (
+    LOWER_IS_BETTER,
+    AgreementReport,
+    ReportSettings,
+    agreement_report,
+    bland_altman_plot,
+    confusion_plot,
+    iterations_plot,
+    scatter_plot,
+    write_calibration_report,
+)
+from harness.tracking import Tracker, metrics_from_figures
+
+from ._disagree import analysis_markdown, analyze_disagreements
+from ._revise import RevisionContext, make_reviser
+from ._types import CalibrationResult, HoldoutRecord, IterationRecord
+
+#: Calibration-holdout gap in the primary figure above which the anchors were overfitted.
+OVERFIT_GAP = 0.10
+
+
+# --------------------------------------------------------------------------- state
+
+
+@dataclass
+class LoopState:
+    """What survives a kill: enough to continue the same calibration.
+
+    Stored as JSON under ``<state dir>/calibrations/<experiment>.json`` and written after
+    every step. Judgments themselves are in the journal, so re-judging a finished iteration
+    costs no calls.
+    """
+
+    experiment: str
+    config_hash: str
+    status: str = "running"  # running | awaiting_manual | finished
+    parent_run_id: str | None = None
+    start_version: str | None = None
+    # per finished iteration: {"iteration", "version", "hash", "next_version"}
+    iterations: list[dict[str, Any]] = field(default_factory=list)
+
+    @staticmethod
+    def path_for(exp: Experiment) -> Path:
+        return Path(exp.state.dir) / "calibrations" / f"{exp.name}.json"
+
+    @classmethod
+    def load(cls, exp: Experiment) -> LoopState | None:
+        p = cls.path_for(exp)
+        if not p.is_file():
+            return None
+        return cls(**json.loads(p.read_text()))
+
+    def save(self, exp: Experiment) -> None:
+        p = self.path_for(exp)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        os.replace(tmp, p)
+
+
+def config_hash(exp: Experiment, aset: AnchorSet) -> str:
+    """What must not change for a calibration to be continued."""
+    relevant = exp.model_dump(mode="json", exclude={"budget", "run", "report"})
+    payload = canonical_json({"experiment": relevant, "anchors": aset.content_hash})
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def better(name: str, a: float | None, b: float | None) -> bool:
+    """Whether figure value ``a`` is better than ``b`` (None is worst)."""
+    if a is None:
+        return False
+    if b is None:
+        return True
+    return a < b if name in LOWER_IS_BETTER else a > b
+
+
+def meets(name: str, value: float | None, bar: float) -> bool:
+    if value is None:
+        return False
+    return value <= bar if name in LOWER_IS_BETTER else value >= bar
+
+
+def plateaued(values: list[float | None], name: str, delta: float, patience: int) -> bool:
+    """True when the last ``patience`` iterations improved the best value by < ``delta``."""
+    if len(values) <= patience:
+        return False
+    sign = -1.0 if name in LOWER_IS_BETTER else 1.0
+    def score(v: float | None) -> float:
+        return -np.inf if v is None else sign * v
+    before = max(score(v) for v in values[:-patience])
+    recent = max(score(v) for v in values[-patience:])
+    if not np.isfinite(recent):
+        return True
+    return recent - before < delta if np.isfinite(before) else False
+
+
+def _run_summary(run: JudgeRun) -> dict[str, Any]:
+    r = run.result
+    latencies = [j.latency_s for j in r.judgments if j.latency_s is not None and not j.cached]
+    return {
+        "n_tasks": len(r.judgments), "n_requests": r.n_requests, "n_cached": r.n_cached,
+        "n_ok": r.n_ok, "n_invalid": r.n_invalid, "n_failed": r.n_failed,
+        "n_skipped": r.n_skipped, "input_tokens": r.input_tokens,
+        "output_tokens": r.output_tokens, "cost": r.cost, "elapsed_s": r.elapsed_s,
+        "mean_latency_s": float(np.mean(latencies)) if latencies else None,
+        "stopped": r.stopped,
+    }
+
+
+def _run_metrics(summary: dict[str, Any], prefix: str) -> dict[str, float | None]:
+    keys = ("n_requests", "n_cached", "n_invalid", "n_failed", "input_tokens",
+            "output_tokens", "cost", "mean_latency_s")
+    return {f"{prefix}{k}": summary[k] for k in keys}
+
+
+class LoopStopped(Exception):
+    """The run was stopped by its budget or a provider failure; everything is kept."""
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+@dataclass
+class _Context:
+    exp: Experiment
+    aset: AnchorSet
+    judge: Judge
+    journal: Journal
+    settings: ReportSettings
+    report_dir: Path
+    console: Any
+    show_progress: bool
+    say: Callable[[str], None]
+    human_report: AgreementReport | None = None
+    holdout_human_report: AgreementReport | None = None
+
+
+def calibrate(
+    exp: Experiment,
+    *,
+    console: Any = None,
+    show_progress: bool = True,
+    judge: Judge | None = None,
+    reviser_judge: Judge | None = None,
+    say: Callable[[str], None] | None = None,
+    restart: bool = False,
+) -> CalibrationResult:
+    """Run the calibration loop of an experiment.
+
+    One iteration judges the calibration split with the current prompt version, computes
+    the agreement report and the disagreement analysis, logs everything to MLflow (a nested
+    run under the calibration's parent run), checks the stop rules (threshold reached,
+    plateau, iteration limit) and otherwise asks the reviser for the next version. At the
+    end the best version is validated once on the holdout split, which no reviser ever sees.
+
+    A calibration killed halfway is continued by calling this again with the same
+    experiment: finished iterations are re-read from the journal (no calls) and the MLflow
+    parent run is reopened. ``restart=True`` starts a new calibration instead.
+    """
+    say = say or (lambda _msg: None)
+    aset = load_anchor_set(exp.anchors.path)
+    journal = Journal(exp.state.dir)
+    chash = config_hash(exp, aset)
+    state = None if restart else LoopState.load(exp)
+    if state is not None and (state.config_hash != chash or state.status == "finished"):
+        state = None
+    if state is None:
+        state = LoopState(experiment=exp.name, config_hash=chash)
+    resuming = bool(state.iterations) or state.parent_run_id is not None
+
+    judge = judge or build_judge(exp)
+    secrets = [os.environ[n] for n in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY",
+                                       exp.judge.api_key_env or "",
+                                       exp.revision.api_key_env or "") if n and os.environ.get(n)]
+    tracker = Tracker(exp.tracking.experiment_name or exp.name, exp.tracking.tracking_uri,
+                      secrets=secrets)
+    settings = ReportSettings(primary=exp.target.metric)
+    ctx = _Context(exp=exp, aset=aset, judge=judge, journal=journal, settings=settings,
+                   report_dir=Path(exp.report.dir), console=console,
+                   show_progress=show_progress, say=say)
+    if exp.revision.strategy == "llm" and reviser_judge is None:
+        r = exp.revision
+        if r.provider is None or r.model is None:
+            raise ValueError("[revision] strategy = 'llm' needs provider and model")
+        reviser_judge = make_judge(r.provider, r.model, base_url=r.base_url,
+                                   api_key_env=r.api_key_env)
+    reviser = make_reviser(exp.revision.strategy, k=exp.revision.k,
+                           max_examples=exp.revision.max_examples, judge=reviser_judge,
+                           max_tokens=exp.revision.max_tokens,
+                           temperature=exp.revision.temperature)
+
+    # A resumed calibration replays its finished iterations from the journal (no calls),
+    # taking the versions its revisions produced; a manual brief must have been answered.
+    manual_next = None
+    if state.status == "awaiting_manual":
+        manual_next = _manual_next(exp, state.iterations[-1]["version"])
+        if manual_next is None:
+            raise ManualRevisionPending(exp, state.iterations[-1]["version"], Path(exp.report.dir))
+    if state.start_version is None:
+        state.start_version = resolve_prompt(exp, journal).label
+    version_label = state.start_version
+    state.status = "running"
+
+    params = {
+        "experiment": exp.name, "anchor_set": aset.meta.name,
+        "anchor_set_hash": aset.content_hash, "provider": exp.judge.provider,
+        "model": exp.judge.model, "temperature": exp.judge.temperature,
+        "samples": exp.scoring.samples, "reviser": exp.revision.strategy,
+        "primary_metric": exp.target.metric, "threshold": exp.target.threshold,
+        "max_iterations": exp.stopping.max_iterations, "prompt_name": exp.prompt.name,
+        "start_version": state.start_version,
+    }
+    tags = {"judgecal.kind": "calibration", "judgecal.config_hash": chash,
+            "judgecal.anchor_set_hash": aset.content_hash}
+    iterations: list[IterationRecord] = []
+    result = CalibrationResult(experiment=exp.name, primary=exp.target.metric,
+                               threshold=exp.target.threshold, stop_reason="",
+                               iterations=iterations, best=None,
+                               tracking_uri=tracker.tracking_uri,
+                               ui_command=tracker.ui_command(),
+                               secondary=dict(exp.target.secondary))
+    with tracker.start_calibration(exp.name, params=params, tags=tags,
+                                   resume_run_id=state.parent_run_id) as crun:
+        state.parent_run_id = crun.run_id
+        result.parent_run_id = crun.run_id
+        state.save(exp)
+        if resuming:
+            say(f"continuing calibration {exp.name} (MLflow run {crun.run_id}) after "
+                f"{len(state.iterations)} finished iteration(s)")
+        done_runs = crun.finished_iterations()
+        recorded = {d["iteration"]: d for d in state.iterations}
+
+        for it in range(1, exp.stopping.max_iterations + 1):
+            prompt = load_prompt(exp.prompt.name, version_label, prompts_dir=exp.prompt.dir,
+                                 journal=journal)
+            say(f"iteration {it}: judging the calibration split with {prompt.name} "
+                f"{prompt.label} ({prompt.hash[:12]})")
+            rec = _judge_iteration(ctx, it, prompt)
+            iterations.append(rec)
+            values = [r.primary_value for r in iterations]
+            passed = meets(exp.target.metric, rec.primary_value, exp.target.threshold) and all(
+                meets(name, rec.figures[name].value, bar)
+                for name, bar in exp.target.secondary.items()
+            )
+            stop = None
+            if passed:
+                stop = "threshold"
+            elif plateaued(values, exp.target.metric, exp.stopping.plateau_delta,
+                           exp.stopping.plateau_patience):
+                stop = "plateau"
+            elif it == exp.stopping.max_iterations:
+                stop = "max_iterations"
+            elif rec.run.get("stopped"):
+                stop = "budget"
+
+            next_label = recorded.get(it, {}).get("next_version")
+            if (next_label is None and manual_next is not None
+                    and it == len(state.iterations) and it in recorded):
+                next_label, stop = manual_next, None  # the user answered the brief
+                manual_next = None
+            outcome_msg = None
+            if stop is None and next_label is None:
+                outcome = reviser.revise(RevisionContext(
+                    prompt=prompt, anchor_set=aset,
+                    calibration_items=tuple(aset.split("calibration").items),
+                    analysis=rec.analysis, iteration=it, prompts_dir=Path(exp.prompt.dir),
+                    brief_dir=ctx.report_dir,
+                ))
+                outcome_msg = outcome.message
+                rec.revision = {"strategy": exp.revision.strategy, "message": outcome.message,
+                                "diff": outcome.diff,
+                                "new_version": outcome.new_version.label
+                                if outcome.new_version else None,
+                                "brief": str(outcome.brief_path) if outcome.brief_path
+                                else None}
+                say(f"  revision: {outcome.message}")
+                if outcome.stop:
+                    stop = "manual" if exp.revision.strategy == "manual" else "nothing_to_revise"
+                else:
+                    next_label = outcome.new_version.label
+            elif next_label is not None:
+                rec.revision = {"strategy": exp.revision.strategy, "resumed": True,
+                                "new_version": next_label}
+
+            if it not in done_runs:
+                _log_iteration(crun, ctx, rec, outcome_msg)
+            if exp.tracking.register_prompts:
+                tracker.register_prompt_version(
+                    prompt, commit_message=prompt.changelog,
+                    tags={"calibration_run": crun.run_id, "iteration": str(it)},
+                )
+            entry = {"iteration": it, "version": prompt.label, "hash": prompt.hash,
+                     "next_version": next_label if stop is None else None}
+            state.iterations = [d for d in state.iterations if d["iteration"] != it] + [entry]
+            if stop == "manual":
+                state.status = "awaiting_manual"
+            state.save(exp)
+            if stop is not None:
+                result.stop_reason = stop
+                break
+            version_label = next_label
+
+        _finish(ctx, crun, tracker, result, state)
+    return result
+
+
+def _manual_next(exp: Experiment, last_label: str) -> str | None:
+    """The version the user saved after a manual brief: a file whose parent is ``last``."""
+    folder = Path(exp.prompt.dir) / exp.prompt.name
+    last_n = int(last_label.lstrip("v"))
+    for path in sorted(folder.glob("v*.j2"), key=lambda p: int(p.stem[1:])):
+        pv = load_prompt_file(path)
+        if pv.version > last_n and pv.parent == last_n:
+            return pv.label
+    return None
+
+
+class ManualRevisionPending(Exception):
+    """The manual reviser wrote a brief; the loop goes on once the user saves a version."""
+
+    def __init__(self, exp: Experiment, last: str, brief_dir: Path) -> None:
+        n = int(last.lstrip("v"))
+        self.next_path = Path(exp.prompt.dir) / exp.prompt.name / f"v{n + 1}.j2"
+        super().__init__(
+            f"waiting for a manual revision: save {self.next_path} (parent: {n}) using the "
+            f"brief in {brief_dir}, then run `judgecal calibrate` again"
+        )
+
+
+def _judge(ctx: _Context, split: str, prompt: PromptVersion) -> JudgeRun:
+    run = judge_anchors(ctx.exp, split=split, prompt_version=prompt.label, judge=ctx.judge,
+                        show_progress=ctx.show_progress, console=ctx.console)
+    if run.result.stopped and run.result.n_ok == 0:
+        raise LoopStopped(run.result.stopped)
+    return run
+
+
+def _report(ctx: _Context, run: JudgeRun, holdout: bool = False) -> AgreementReport:
+    cached = ctx.holdout_human_report if holdout else ctx.human_report
+    rep = agreement_report(run.table, judge_scores=run.judge_scores, settings=ctx.settings,
+                           humans_from=cached)
+    if holdout:
+        ctx.holdout_human_report = ctx.holdout_human_report or rep
+    else:
+        ctx.human_report = ctx.human_report or rep
+    return rep
+
+
+def _judge_iteration(ctx: _Context, it: int, prompt: PromptVersion) -> IterationRecord:
+    run = _judge(ctx, "calibration", prompt)
+    rep = _report(ctx, run)
+    j = rep.judge
+    consensus = np.asarray(run.table.consensus, dtype=float)
+    analysis = analyze_disagreements(ctx.aset, run.table.item_ids, run.judge_scores, consensus)
+    csv_path = Path(ctx.exp.state.dir) / "runs" / ctx.exp.name / f"iter{it}-{prompt.label}.csv"
+    run.write_csv(csv_path)
+    return IterationRecord(
+        iteration=it, prompt=prompt, primary=ctx.exp.target.metric, figures=j["figures"],
+        ceiling=j["ceiling"], ceiling_method=j["ceiling_method"], run=_run_summary(run),
+        analysis=analysis, item_ids=list(run.table.item_ids), judge_scores=run.judge_scores,
+        consensus=consensus, scale=rep.scale, confusion=j["confusion"], judgments_csv=csv_path,
+    )
+
+
+def _log_iteration(crun: Any, ctx: _Context, rec: IterationRecord, revision_msg: str | None
+                   ) -> None:
+    exp = ctx.exp
+    params = {"iteration": rec.iteration, "prompt_version": rec.prompt.label,
+              "prompt_hash": rec.prompt.hash, "prompt_parent": rec.prompt.parent,
+              "model": exp.judge.model, "provider": exp.judge.provider,
+              "temperature": exp.judge.temperature, "scoring": rec.prompt.scoring,
+              "anchor_set_hash": ctx.aset.content_hash, "reviser": exp.revision.strategy,
+              "split": "calibration"}
+    metrics = {**metrics_from_figures(rec.figures), **_run_metrics(rec.run, "")}
+    with crun.iteration(rec.iteration, params=params,
+                        tags={"prompt_version": rec.prompt.label}) as irun:
+        rec.mlflow_run_id = irun.run_id
+        irun.log_metrics(metrics, step=rec.iteration)
+        irun.log_text(rec.prompt.text, f"prompt/{rec.prompt.name}-{rec.prompt.label}.j2")
+        if rec.judgments_csv is not None:
+            irun.log_artifact(rec.judgments_csv, "judgments")
+        irun.log_text(analysis_markdown(rec.analysis, anchor_set=ctx.aset),
+                      "disagreements.md")
+        if rec.revision and rec.revision.get("diff"):
+            irun.log_text(rec.revision["diff"], "revision.diff")
+        title = f"{rec.prompt.label} on calibration"
+        irun.log_figure(scatter_plot(rec.judge_scores, rec.consensus, rec.scale, title=title),
+                        "plots/scatter.png")
+        irun.log_figure(confusion_plot(rec.confusion), "plots/confusion.png")
+        irun.log_figure(bland_altman_plot(rec.judge_scores, rec.consensus),
+                        "plots/bland_altman.png")
+    # the parent run carries the primary figure per iteration (step = iteration)
+    crun.log_metrics({f"calibration_{k}": v for k, v in
+                      metrics_from_figures({rec.primary: rec.primary_result}).items()},
+                     step=rec.iteration)
+
+
+def _best(iterations: list[IterationRecord], name: str) -> IterationRecord | None:
+    best = None
+    for rec in iterations:
+        if best is None or better(name, rec.primary_value, best.primary_value):
+            best = rec
+    if best is not None and best.primary_value is None:
+        return iterations[-1]
+    return best
+
+
+def _finish(ctx: _Context, crun: Any, tracker: Tracker, result: CalibrationResult,
+            state: LoopState) -> None:
+    exp = ctx.exp
+    result.best = best = _best(result.iterations, exp.target.metric)
+    if state.status == "awaiting_manual" or best is None:
+        result.warnings.append("no holdout validation: the calibration is not finished")
+    else:
+        ctx.say(f"validating {best.prompt.label} once on the holdout split")
+        run = _judge(ctx, "holdout", best.prompt)
+        rep = _report(ctx, run, holdout=True)
+        j = rep.judge
+        result.holdout = HoldoutRecord(
+            prompt=best.prompt, figures=j["figures"], ceiling=j["ceiling"],
+            ceiling_method=j["ceiling_method"], run=_run_summary(run),
+            item_ids=list(run.table.item_ids), judge_scores=run.judge_scores,
+            consensus=np.asarray(run.table.consensus, dtype=float), confusion=j["confusion"],
+        )
+        cal, hold = best.primary_value, j["figures"][exp.target.metric].value
+        if cal is not None and hold is not None:
+            result.gap = cal - hold
+            if abs(result.gap) > OVERFIT_GAP:
+                result.warnings.append(
+                    f"calibration–holdout gap in {exp.target.metric} is {result.gap:+.2f} "
+                    f"(> {OVERFIT_GAP:.2f}): the prompt may be overfitted to the calibration "
+                    "anchors"
+                )
+        crun.log_metrics({f"holdout_{k}": v for k, v in
+                          metrics_from_figures(j["figures"]).items()},
+                         step=best.iteration)
+        if exp.tracking.register_prompts:
+            reg = tracker.register_prompt_version(best.prompt, commit_message=best.prompt.changelog,
+                                                  tags={"calibration_run": crun.run_id})
+            tracker.set_prompt_alias(best.prompt.name, "candidate", reg)
+            htags = {f"holdout_{k}": f"{v:.6g}" for k, v in
+                     metrics_from_figures(j["figures"]).items()}
+            htags.update({"holdout_anchor_set_hash": ctx.aset.content_hash,
+                          "holdout_n_items": str(len(run.table.item_ids)),
+                          "calibration_run": crun.run_id})
+            tracker.set_prompt_version_tags(best.prompt.name, reg, htags)
+    _honesty_warnings(result)
+    crun.set_tags({"judgecal.stop_reason": result.stop_reason,
+                   "judgecal.best_version": best.prompt.label if best else ""})
+    if result.gap is not None:
+        crun.log_metrics({"calibration_holdout_gap": result.gap},
+                         step=best.iteration if best else 0)
+    crun.log_figure(iterations_plot(result), "plots/agreement_by_iteration.png")
+    html, md = write_calibration_report(result, ctx.report_dir,
+                                        mlflow_link=tracker.run_link(crun.run_id))
+    result.report_html, result.report_md = html, md
+    crun.log_artifact(html, "report")
+    crun.log_artifact(md, "report")
+    crun.set_tags({"judgecal.report_html": str(html)})
+    if state.status != "awaiting_manual":
+        state.status = "finished"
+    state.save(exp)
+
+
+def _honesty_warnings(result: CalibrationResult) -> None:
+    best = result.best
+    if best is None:
+        return
+    band = best.ceiling.get(result.primary, {})
+    value = best.primary_value
+    if value is not None and band.get("min") is not None and not better(
+        result.primary, value, band["min"]
+    ) and value != band["min"]:
+        result.warnings.append(
+            f"the best version's {result.primary} ({value:.2f}) is below the human range "
+            f"({band['min']:.2f}–{band['max']:.2f}): this judge is not a substitute for a "
+            "human rater on these anchors"
+        )
+    scores = best.judge_scores[~np.isnan(best.judge_scores)]
+    if scores.size and np.unique(scores).size == 1:
+        result.warnings.append(
+            f"the judge gave every calibration item the same score ({scores[0]:g})"
+        )
