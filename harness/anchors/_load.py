@@ -60,6 +60,25 @@ class AnchorSet:
     def __len__(self) -> int:
         return len(self.items)
 
+    def items_hash(self, split: str | None = None) -> str:
+        """SHA-256 of the items of one split (all items if None), independent of the file.
+
+        Covers every field of those items and the header's scale and consensus rule, so a
+        gate can tell whether the holdout items changed since a version was calibrated,
+        while edits to the other split or to the file's layout do not count.
+        """
+        import hashlib
+        import json
+
+        items = [it for it in self.items if split is None or it.split == split]
+        payload = {
+            "scale": self.meta.scale.model_dump(mode="json"),
+            "consensus": self.meta.consensus,
+            "items": [it.model_dump(mode="json") for it in items],
+        }
+        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
     def split(self, name: str) -> AnchorSet:
         """The items of one split, as an anchor set with the same meta.
 

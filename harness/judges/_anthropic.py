@@ -83,6 +83,7 @@ class AnthropicJudge(SDKClientPerLoop, Judge):
         timeout_s: float = 60.0,
         max_concurrency: int | None = None,
         send_temperature: bool = False,
+        check_key: bool = True,
     ) -> None:
         super().__init__(model)
         self.send_temperature = bool(send_temperature)
@@ -90,7 +91,9 @@ class AnthropicJudge(SDKClientPerLoop, Judge):
         self.api_key_env = api_key_env
         self.timeout_s = float(timeout_s)
         self.max_concurrency = max_concurrency
-        self._key = read_api_key(api_key_env, self.provider)
+        # check_key=False defers reading the key to the first call: an offline gate only
+        # needs the judge's identity to find its journaled replies
+        self._key = read_api_key(api_key_env, self.provider) if check_key else None
 
     def __repr__(self) -> str:
         return (f"AnthropicJudge(model={self.model!r}, base_url={self.base_url!r}, "
@@ -104,6 +107,8 @@ class AnthropicJudge(SDKClientPerLoop, Judge):
     # ------------------------------------------------------------------ client
 
     def _new_client(self) -> anthropic.AsyncAnthropic:
+        if self._key is None:
+            self._key = read_api_key(self.api_key_env, self.provider)
         return anthropic.AsyncAnthropic(api_key=self._key, base_url=self.base_url, max_retries=0,
                      timeout=self.timeout_s)
 

@@ -306,6 +306,7 @@ class OpenAIJudge(SDKClientPerLoop, Judge):
         structured: StructuredMode = "json_schema",
         max_concurrency: int | None = None,
         max_tokens_param: TokenLimitParam = "max_tokens",
+        check_key: bool = True,
     ) -> None:
         super().__init__(model)
         if structured not in ("json_schema", "json_object", "none"):
@@ -320,7 +321,9 @@ class OpenAIJudge(SDKClientPerLoop, Judge):
         self.structured: StructuredMode = structured
         self.max_concurrency = max_concurrency
         self.max_tokens_param: TokenLimitParam = max_tokens_param
-        self._key = read_api_key(api_key_env, self.provider)
+        # check_key=False defers reading the key to the first call: an offline gate only
+        # needs the judge's identity to find its journaled replies
+        self._key = read_api_key(api_key_env, self.provider) if check_key else None
 
     def __repr__(self) -> str:
         return (f"OpenAIJudge(model={self.model!r}, base_url={self.base_url!r}, "
@@ -335,6 +338,8 @@ class OpenAIJudge(SDKClientPerLoop, Judge):
     # ------------------------------------------------------------------ client
 
     def _new_client(self) -> openai.AsyncOpenAI:
+        if self._key is None:
+            self._key = read_api_key(self.api_key_env, self.provider)
         return openai.AsyncOpenAI(api_key=self._key, base_url=self.base_url, max_retries=0,
                      timeout=self.timeout_s)
 

@@ -464,6 +464,7 @@ def _finish(ctx: _Context, crun: Any, tracker: Tracker, result: CalibrationResul
             htags = {f"holdout_{k}": f"{v:.6g}" for k, v in
                      metrics_from_figures(j["figures"]).items()}
             htags.update({"holdout_anchor_set_hash": ctx.aset.content_hash,
+                          "holdout_items_hash": ctx.aset.items_hash("holdout"),
                           "holdout_n_items": str(len(run.table.item_ids)),
                           "calibration_run": crun.run_id})
             tracker.set_prompt_version_tags(best.prompt.name, reg, htags)
