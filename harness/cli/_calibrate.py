@@ -66,17 +66,25 @@ def calibrate_cmd(
 
 
 def print_result(result: CalibrationResult) -> None:
-    t = Table(title=f"Calibration of {result.experiment}: primary figure {result.primary} "
+    t = Table(title=f"Calibration of {result.experiment}: {result.primary} "
               f"(target {result.threshold:g})", title_justify="left")
-    for col in ("iter", "version", "hash", "split", result.primary, "spearman", "MAE",
-                "bias", "invalid", "changelog"):
-        t.add_column(col, justify="left" if col in ("version", "split", "changelog", "hash")
-                     else "right")
-    for row in final_table_rows(result):
+    for col in ("iter", "version", "split", f"{result.primary} [95% CI]", "spearman", "MAE",
+                "bias", "invalid"):
+        t.add_column(col, justify="left" if col in ("version", "split") else "right",
+                     no_wrap=True)
+    rows = final_table_rows(result)
+    for row in rows:
         t.add_row(*[_cell(row.get(k)) for k in (
-            "iteration", "version", "hash", "split", "primary_text", "spearman", "mae", "bias",
-            "n_invalid", "changelog")])
+            "iteration", "version", "split", "primary_text", "spearman", "mae", "bias",
+            "n_invalid")])
     out.print(t)
+    seen = set()
+    for rec in result.iterations:
+        if rec.prompt.label in seen:
+            continue
+        seen.add(rec.prompt.label)
+        out.print(f"  {rec.prompt.label} ({rec.prompt.hash[:12]}): {rec.prompt.changelog}",
+                  overflow="ellipsis", no_wrap=True)
     out.print(f"stopped because {_STOP_TEXT.get(result.stop_reason, result.stop_reason)}")
     if result.best is not None:
         out.print(f"best version: {result.best.prompt.name} {result.best.prompt.label}"
