@@ -18,10 +18,12 @@ def test_ci_runs_the_readme_test_command_verbatim(project_root):
     assert "MLFLOW_DISABLE_TELEMETRY=true" in commands[1]
 
 
-def test_main_command_runs_judgecal_on_a_demo_anchor_set(project_root):
+def test_main_command_calibrates_a_shipped_local_experiment(project_root):
     main = _readme_commands(project_root)[0]
-    path = re.search(r"judgecal agree (\S+)", main).group(1)
+    path = re.search(r"judgecal calibrate (\S+)", main).group(1)
     assert (project_root / path).is_file()
+    text = (project_root / path).read_text()
+    assert 'provider = "local"' in text  # offline, no key
 
 
 def test_telemetry_is_off_in_tests():
