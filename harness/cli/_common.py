@@ -18,5 +18,7 @@ err = Console(stderr=True, highlight=False)
 
 def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
     """Print ``message`` on stderr and exit with ``code``."""
-    err.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    from rich.markup import escape
+
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     sys.exit(code)

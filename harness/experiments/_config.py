@@ -117,6 +117,38 @@ def _figure_name(v: str) -> str:
     return _FIGURE_ALIASES[key]
 
 
+class GateSection(_Section):
+    """Bars a judge must pass to ship (``judgecal gate`` / ``promote``); see docs/gate.md.
+
+    ``min``: figures that must reach a value (higher is better); ``max``: lower-is-better
+    figures (``mae``, and ``bias`` as ``|bias|``) that must stay at or under one; ``on``:
+    gate on the point estimate or on the conservative end of the 95% CI; ``max_invalid``:
+    the largest share of invalid or failed judgments; ``max_regression``: the largest
+    loss against the ``baseline`` version (a version like ``"v1"`` or an alias).
+    """
+
+    min: dict[str, float] = Field(default_factory=dict)
+    max: dict[str, float] = Field(default_factory=dict)
+    on: Literal["point", "lower-bound"] = "point"
+    max_invalid: float = Field(default=0.05, ge=0.0, le=1.0)
+    max_regression: dict[str, float] = Field(default_factory=dict)
+    baseline: str | None = None
+    split: Literal["calibration", "holdout", "all"] = "holdout"
+
+    @field_validator("min", "max", "max_regression")
+    @classmethod
+    def _bars(cls, v: dict[str, float]) -> dict[str, float]:
+        return {_figure_name(k): float(x) for k, x in v.items()}
+
+    @field_validator("max_regression")
+    @classmethod
+    def _deltas(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, x in v.items() if not x >= 0]
+        if bad:
+            raise ValueError(f"regression deltas must be >= 0 ({', '.join(bad)})")
+        return v
+
+
 class StoppingSection(_Section):
     max_iterations: int = Field(default=5, ge=1, le=100)
     plateau_delta: float = Field(default=0.01, ge=0)
@@ -166,6 +198,7 @@ class Experiment(_Section):
     revision: RevisionSection = RevisionSection()
     tracking: TrackingSection = TrackingSection()
     report: ReportSection = ReportSection()
+    gate: GateSection = GateSection()
 
     #: The file it was loaded from (not part of the schema).
     source: Path | None = Field(default=None, exclude=True)

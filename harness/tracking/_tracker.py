@@ -476,6 +476,22 @@ class Tracker:
             return None
         return int(pv.version), dict(pv.tags)
 
+    def prompt_version_tags(self, name: str, registry_version: int) -> dict[str, str]:
+        """The tags of one registry version (e.g. its holdout figures and anchors hash).
+
+        Parameters
+        ----------
+        name : str
+            The judgecal prompt name.
+        registry_version : int
+
+        Returns
+        -------
+        dict of str to str
+        """
+        pv = self._client.get_prompt_version(prompt_registry_name(name), str(int(registry_version)))
+        return dict(pv.tags or {})
+
     def prompt_text(self, name: str, registry_version: int) -> str:
         """The template text stored for a registry version.
 

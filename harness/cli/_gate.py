@@ -1,0 +1,258 @@
+"""``judgecal validate``, ``judgecal gate`` and ``judgecal promote``: may this judge ship?"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from harness.gate import (
+    PRODUCTION_ALIAS,
+    GateError,
+    GateErrorOutcome,
+    GateResult,
+    gate_table,
+    load_gate,
+    promote,
+    run_gate,
+    write_junit,
+    write_summary,
+)
+from harness.reports import render_report
+
+from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, out
+from ._judge import render_run, run_summary
+
+#: Width of the gate table when the output is not a terminal (CI logs).
+GATE_WIDTH = 150
+
+ExperimentArg = Annotated[Path, typer.Argument(help="Experiment file (.toml).")]
+PromptOpt = Annotated[str | None, typer.Option(
+    "--prompt", help="Prompt version, e.g. v2 (default: the experiment's).")]
+AliasOpt = Annotated[str | None, typer.Option(
+    "--alias", help="MLflow Prompt Registry alias instead of --prompt, e.g. candidate.")]
+SplitOpt = Annotated[str | None, typer.Option(
+    help="calibration, holdout or all (default: [gate] split, else holdout).")]
+MinOpt = Annotated[list[str] | None, typer.Option(
+    "--min", metavar="METRIC=VALUE",
+    help="A higher-is-better figure must reach VALUE (repeatable), e.g. icc=0.7.")]
+MaxOpt = Annotated[list[str] | None, typer.Option(
+    "--max", metavar="METRIC=VALUE",
+    help="A lower-is-better figure (mae, bias as |bias|) must stay <= VALUE (repeatable).")]
+OnOpt = Annotated[str | None, typer.Option(
+    "--on", metavar="point|lower-bound",
+    help="Check the point estimate, or the conservative end of the 95% CI (lower end for "
+         "--min, upper end for --max).")]
+RegressionOpt = Annotated[list[str] | None, typer.Option(
+    "--max-regression", metavar="METRIC=DELTA",
+    help="Fail when worse than --baseline by more than DELTA on the same items.")]
+BaselineOpt = Annotated[str | None, typer.Option(
+    "--baseline", metavar="vM|ALIAS", help="The version regression bars compare against.")]
+MaxInvalidOpt = Annotated[float | None, typer.Option(
+    "--max-invalid", metavar="SHARE",
+    help="Largest share of invalid or failed judgments (above: exit 3; default 0.05).")]
+OfflineOpt = Annotated[bool, typer.Option(
+    "--offline", help="Answer from the journal only; any call needed: exit 3.")]
+AllowChangedOpt = Annotated[bool, typer.Option(
+    "--allow-changed-anchors",
+    help="Gate even when the holdout items changed since the version was calibrated.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+JunitOpt = Annotated[Path | None, typer.Option(
+    "--junit", metavar="PATH", help="Write JUnit XML (one testcase per bar).")]
+SummaryOpt = Annotated[Path | None, typer.Option(
+    "--summary", metavar="PATH",
+    help="Write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set).")]
+ResamplesOpt = Annotated[int, typer.Option(help="Bootstrap resamples for the 95% CIs.")]
+ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar.")]
+
+
+def validate_cmd(
+    experiment: ExperimentArg,
+    prompt: PromptOpt = None,
+    alias: AliasOpt = None,
+    split: SplitOpt = None,
+    offline: OfflineOpt = False,
+    max_invalid: MaxInvalidOpt = None,
+    as_json: JsonOpt = False,
+    resamples: ResamplesOpt = 1000,
+    progress: ProgressOpt = True,
+) -> None:
+    """Judge the holdout split with a fixed prompt version (no revision) and report agreement
+    with the humans, with the human ceiling."""
+    try:
+        exp, settings = load_gate(experiment, split=split, max_invalid=max_invalid)
+        settings.bars = []
+        settings.baseline = None
+        result = run_gate(exp, settings, prompt=prompt, alias=alias, offline=offline,
+                          allow_changed_anchors=True, n_resamples=resamples,
+                          command="validate", show_progress=progress and not as_json,
+                          console=err)
+    except GateError as exc:
+        fail(str(exc), exc.exit_code)
+    if as_json:
+        doc = result.report.to_dict()
+        doc["run"] = run_summary(result.run)
+        doc["prompt"] = result.version.to_dict()
+        doc["checks"] = result.checks
+        doc["invalid"] = result.invalid.to_dict()
+        doc["gate_warnings"] = result.warnings
+        out.print_json(json.dumps(doc, ensure_ascii=False))
+    else:
+        out.print(render_run(result.run))
+        out.print(render_report(result.report))
+        for w in result.warnings:
+            if w not in result.run.warnings:
+                out.print(f"[yellow]! {escape(w)}[/]")
+    if not result.invalid.passed:
+        err.print(f"[bold red]judge failure:[/] {escape(result.invalid.message)}")
+        raise typer.Exit(EXIT_JUDGE)
+
+
+def _gate(
+    command: str,
+    experiment: Path,
+    *,
+    prompt: str | None,
+    alias: str | None,
+    split: str | None,
+    min_: list[str] | None,
+    max_: list[str] | None,
+    on: str | None,
+    max_regression: list[str] | None,
+    baseline: str | None,
+    max_invalid: float | None,
+    offline: bool,
+    allow_changed_anchors: bool,
+    as_json: bool,
+    junit: Path | None,
+    summary: Path | None,
+    resamples: int,
+    progress: bool,
+    then: Any = None,
+) -> None:
+    try:
+        exp, settings = load_gate(experiment, min=min_, max=max_, max_regression=max_regression,
+                                  on=on, max_invalid=max_invalid, baseline=baseline,
+                                  split=split)
+        result = run_gate(exp, settings, prompt=prompt, alias=alias, offline=offline,
+                          allow_changed_anchors=allow_changed_anchors, n_resamples=resamples,
+                          command=command, show_progress=progress and not as_json,
+                          console=err)
+        if then is not None:
+            then(result)
+    except GateError as exc:
+        outcome = GateErrorOutcome(command, str(experiment), str(exc), exc.exit_code)
+        _write(outcome, junit, summary)
+        if as_json:
+            out.print_json(json.dumps(outcome.to_dict(), ensure_ascii=False))
+        fail(str(exc), exc.exit_code)
+    _write(result, junit, summary)
+    if as_json:
+        out.print_json(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        out.print(render_run(result.run))
+        if result.baseline is not None:
+            out.print(render_run(result.baseline.run))
+        _print_wide(gate_table(result))
+        if result.promoted:
+            p = result.promoted
+            out.print(f"promoted: alias '{p['alias']}' -> {p['name']} {p['version']} "
+                      f"(registry version {p['registry_version']}, {p['tracking_uri']})")
+        elif command == "promote":
+            out.print(f"not promoted: alias '{PRODUCTION_ALIAS}' unchanged")
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
+
+
+def _print_wide(renderable: Any) -> None:
+    """Print on stdout; when that is not a terminal (a CI log), at least GATE_WIDTH wide."""
+    if out.is_terminal:
+        out.print(renderable)
+        return
+    wide = Console(file=out.file, width=max(out.width, GATE_WIDTH), highlight=False,
+                   soft_wrap=False)
+    wide.print(renderable)
+
+
+def _write(outcome: GateResult | GateErrorOutcome, junit: Path | None,
+           summary: Path | None) -> None:
+    try:
+        if junit is not None:
+            write_junit(junit, outcome)
+        write_summary(outcome, summary)
+    except OSError as exc:
+        fail(f"cannot write the gate outputs: {exc}", EXIT_INPUT)
+
+
+def gate_cmd(
+    experiment: ExperimentArg,
+    prompt: PromptOpt = None,
+    alias: AliasOpt = None,
+    min_: MinOpt = None,
+    max_: MaxOpt = None,
+    on: OnOpt = None,
+    max_regression: RegressionOpt = None,
+    baseline: BaselineOpt = None,
+    max_invalid: MaxInvalidOpt = None,
+    split: SplitOpt = None,
+    offline: OfflineOpt = False,
+    allow_changed_anchors: AllowChangedOpt = False,
+    as_json: JsonOpt = False,
+    junit: JunitOpt = None,
+    summary: SummaryOpt = None,
+    resamples: ResamplesOpt = 1000,
+    progress: ProgressOpt = True,
+) -> None:
+    """Decide whether a judge may ship: judge the holdout with a fixed version, check the bars.
+
+    Exit codes: 0 every bar passed; 1 a bar not met; 2 usage or input error; 3 judge or
+    provider failure (too many invalid judgments, budget spent, provider unreachable, a
+    call needed under --offline).
+    """
+    _gate("gate", experiment, prompt=prompt, alias=alias, split=split, min_=min_, max_=max_,
+          on=on, max_regression=max_regression, baseline=baseline, max_invalid=max_invalid,
+          offline=offline, allow_changed_anchors=allow_changed_anchors, as_json=as_json,
+          junit=junit, summary=summary, resamples=resamples, progress=progress)
+
+
+def promote_cmd(
+    experiment: ExperimentArg,
+    prompt: PromptOpt = None,
+    alias: AliasOpt = None,
+    min_: MinOpt = None,
+    max_: MaxOpt = None,
+    on: OnOpt = None,
+    max_regression: RegressionOpt = None,
+    baseline: BaselineOpt = None,
+    max_invalid: MaxInvalidOpt = None,
+    split: SplitOpt = None,
+    offline: OfflineOpt = False,
+    allow_changed_anchors: AllowChangedOpt = False,
+    as_json: JsonOpt = False,
+    junit: JunitOpt = None,
+    summary: SummaryOpt = None,
+    resamples: ResamplesOpt = 1000,
+    progress: ProgressOpt = True,
+) -> None:
+    """Set the MLflow Prompt Registry alias 'production' on a version, only if its gate passes
+    (the same bars as `judgecal gate`)."""
+    if prompt is None and alias is None:
+        fail("promote needs the version: --prompt vN (or --alias NAME)", EXIT_INPUT)
+
+    def then(result: GateResult) -> None:
+        if result.passed:
+            try:
+                promote(result)
+            except Exception as exc:  # noqa: BLE001 - an MLflow failure is reported as input
+                raise GateError(f"the gate passed but the alias could not be set: {exc}"
+                                ) from None
+
+    _gate("promote", experiment, prompt=prompt, alias=alias, split=split, min_=min_,
+          max_=max_, on=on, max_regression=max_regression, baseline=baseline,
+          max_invalid=max_invalid, offline=offline,
+          allow_changed_anchors=allow_changed_anchors, as_json=as_json, junit=junit,
+          summary=summary, resamples=resamples, progress=progress, then=then)

@@ -1,0 +1,112 @@
+"""The CI gate: may this judge ship?
+
+A gate judges one split (the holdout by default) with a fixed prompt version, measures its
+agreement with the human consensus, and checks it against bars: minimums for
+higher-is-better figures (``icc``, ``spearman``, ...), maximums for MAE and ``|bias|``, the
+largest allowed loss against a baseline version, and the largest share of invalid
+judgments. Bars come from the experiment's ``[gate]`` table and the command line.
+
+Reading
+    :func:`load_gate` (experiment file + bars) -> :func:`run_gate` -> :class:`GateResult`;
+    :func:`check` does both and raises :class:`GateFailed` on a failed bar (the
+    ``judge_gate`` pytest fixture, see :mod:`harness.gate.pytest_plugin`).
+Writing
+    :func:`gate_table` / :func:`table_text` (console), ``GateResult.to_dict`` (JSON),
+    :func:`junit_xml` / :func:`write_junit`, :func:`markdown` / :func:`write_summary`
+    (also appended to ``$GITHUB_STEP_SUMMARY``).
+Promoting
+    :func:`promote` points the MLflow Prompt Registry alias ``production`` at a version
+    whose gate passed.
+
+Exit codes: 0 pass, 1 a bar not met, 2 usage or input error (:class:`GateInputError`),
+3 judge or provider failure (:class:`GateJudgeError`, or too many invalid judgments).
+See ``docs/gate.md`` and ``docs/ci.md``.
+"""
+
+from ._bars import (
+    ON_CHOICES,
+    Bar,
+    BarError,
+    BarResult,
+    GateSettings,
+    direction,
+    evaluate_bar,
+    evaluate_regression,
+    gate_settings,
+    parse_assignment,
+)
+from ._gate import (
+    EXIT_BELOW_BAR,
+    EXIT_INPUT,
+    EXIT_JUDGE,
+    EXIT_PASS,
+    PRODUCTION_ALIAS,
+    BaselineRun,
+    GateError,
+    GateFailed,
+    GateInputError,
+    GateJudgeError,
+    GateResult,
+    InvalidCheck,
+    OfflineJudge,
+    VersionRef,
+    check,
+    check_examples,
+    gate_judge,
+    load_gate,
+    promote,
+    resolve_version,
+    run_gate,
+)
+from ._outputs import (
+    STEP_SUMMARY_ENV,
+    GateErrorOutcome,
+    gate_table,
+    junit_xml,
+    markdown,
+    table_text,
+    write_junit,
+    write_summary,
+)
+
+__all__ = [
+    "EXIT_BELOW_BAR",
+    "EXIT_INPUT",
+    "EXIT_JUDGE",
+    "EXIT_PASS",
+    "ON_CHOICES",
+    "PRODUCTION_ALIAS",
+    "STEP_SUMMARY_ENV",
+    "Bar",
+    "BarError",
+    "BarResult",
+    "BaselineRun",
+    "GateError",
+    "GateErrorOutcome",
+    "GateFailed",
+    "GateInputError",
+    "GateJudgeError",
+    "GateResult",
+    "GateSettings",
+    "InvalidCheck",
+    "OfflineJudge",
+    "VersionRef",
+    "check",
+    "check_examples",
+    "direction",
+    "evaluate_bar",
+    "evaluate_regression",
+    "gate_judge",
+    "gate_settings",
+    "gate_table",
+    "junit_xml",
+    "load_gate",
+    "markdown",
+    "parse_assignment",
+    "promote",
+    "resolve_version",
+    "run_gate",
+    "table_text",
+    "write_junit",
+    "write_summary",
+]

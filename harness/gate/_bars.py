@@ -1,0 +1,571 @@
+"""Gate bars: parsing ``METRIC=VALUE``, merging file and command-line bars, evaluating them."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from harness.agreement import PAIRED_FIGURES, AgreementResult
+from harness.experiments import GateSection
+from harness.experiments._config import _figure_name
+from harness.reports import CLOSER_TO_ZERO_IS_BETTER, FIGURE_LABELS, LOWER_IS_BETTER
+
+BarKind = Literal["min", "max", "max_regression"]
+On = Literal["point", "lower-bound"]
+ON_CHOICES: tuple[str, ...] = ("point", "lower-bound")
+SPLITS: tuple[str, ...] = ("calibration", "holdout", "all")
+
+_ASSIGN = re.compile(r"^\s*([^=\s][^=]*?)\s*=\s*(\S+)\s*$")
+_OPTION = {"min": "--min", "max": "--max", "max_regression": "--max-regression"}
+
+
+class BarError(ValueError):
+    """A bar that cannot be used: bad syntax, unknown metric, wrong direction."""
+
+
+def direction(metric: str) -> Literal["higher", "lower", "closer_to_zero"]:
+    """Which way a figure is better.
+
+    Parameters
+    ----------
+    metric : str
+        A figure key (``icc``, ``mae``, ...).
+
+    Returns
+    -------
+    {"higher", "lower", "closer_to_zero"}
+
+    Examples
+    --------
+    >>> direction("icc"), direction("mae"), direction("bias")
+    ('higher', 'lower', 'closer_to_zero')
+    """
+    if metric in LOWER_IS_BETTER:
+        return "lower"
+    if metric in CLOSER_TO_ZERO_IS_BETTER:
+        return "closer_to_zero"
+    return "higher"
+
+
+def metric_label(metric: str) -> str:
+    """How a figure is named in bar names: its key, ``|bias|`` for bias.
+
+    Examples
+    --------
+    >>> metric_label("icc"), metric_label("bias")
+    ('icc', '|bias|')
+    """
+    return "|bias|" if metric in CLOSER_TO_ZERO_IS_BETTER else metric
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar: a figure and the value it must reach (``min``), stay under (``max``), or
+    the most it may lose against the baseline version (``max_regression``).
+
+    Attributes
+    ----------
+    kind : {"min", "max", "max_regression"}
+    metric : str
+        The figure key (see :data:`harness.agreement.PAIRED_FIGURES`).
+    threshold : float
+        The bar, or the allowed loss for ``max_regression``.
+    """
+
+    kind: BarKind
+    metric: str
+    threshold: float
+
+    @property
+    def name(self) -> str:
+        """A short name, e.g. ``icc >= 0.7`` or ``mae <= 0.9`` or ``icc regression <= 0.05``.
+
+        Examples
+        --------
+        >>> Bar("min", "icc", 0.7).name, Bar("max", "bias", 0.25).name
+        ('icc >= 0.7', '|bias| <= 0.25')
+        >>> Bar("max_regression", "spearman", 0.05).name
+        'spearman regression <= 0.05'
+        """
+        label = metric_label(self.metric)
+        if self.kind == "min":
+            return f"{label} >= {self.threshold:g}"
+        if self.kind == "max":
+            return f"{label} <= {self.threshold:g}"
+        return f"{label} regression <= {self.threshold:g}"
+
+
+@dataclass
+class GateSettings:
+    """Everything that decides a gate: its bars and how they are checked.
+
+    Attributes
+    ----------
+    bars : list of Bar
+        In the order min, max, max_regression; one per (kind, metric).
+    on : {"point", "lower-bound"}
+        ``lower-bound``: ``min`` bars are checked on the lower end of the 95% CI, ``max``
+        bars on the upper end (the conservative end, either way).
+    max_invalid : float
+        The largest share of invalid or failed judgments (above: exit 3).
+    baseline : str, optional
+        The version (``v1``) or alias the regression bars compare against.
+    split : {"calibration", "holdout", "all"}
+        The split judged.
+    """
+
+    bars: list[Bar] = field(default_factory=list)
+    on: On = "point"
+    max_invalid: float = 0.05
+    baseline: str | None = None
+    split: str = "holdout"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary."""
+        return {"bars": [{"kind": b.kind, "metric": b.metric, "threshold": b.threshold,
+                          "name": b.name} for b in self.bars],
+                "on": self.on, "max_invalid": self.max_invalid, "baseline": self.baseline,
+                "split": self.split}
+
+
+def parse_assignment(text: str, kind: BarKind) -> tuple[str, float]:
+    """Parse ``METRIC=VALUE`` (as given to ``--min``, ``--max``, ``--max-regression``).
+
+    Parameters
+    ----------
+    text : str
+        E.g. ``"icc=0.7"``.
+    kind : {"min", "max", "max_regression"}
+        Which option it came from (for the messages).
+
+    Returns
+    -------
+    tuple of (str, float)
+        The figure key and the value.
+
+    Raises
+    ------
+    BarError
+        Not of the form ``METRIC=VALUE``, an unknown metric or a value that is not a number.
+
+    Examples
+    --------
+    >>> parse_assignment("ICC = 0.7", "min")
+    ('icc', 0.7)
+    >>> parse_assignment("rho=0.6", "min")
+    ('spearman', 0.6)
+    """
+    option = _OPTION[kind]
+    m = _ASSIGN.match(text)
+    if not m:
+        example = "mae=0.9" if kind == "max" else "icc=0.7"
+        raise BarError(f"{option} expects METRIC=VALUE (e.g. {option} {example}), got {text!r}")
+    name, raw = m.group(1), m.group(2)
+    value = _number(raw, f"{option} {text}")
+    return _metric(name, option), value
+
+
+def _number(raw: Any, where: str) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise BarError(f"{where}: {raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise BarError(f"{where}: {raw!r} is not a finite number")
+    return value
+
+
+def _metric(name: str, where: str) -> str:
+    try:
+        metric = _figure_name(str(name))
+    except ValueError as exc:
+        raise BarError(f"{where}: {exc}") from None
+    if metric not in PAIRED_FIGURES:  # pragma: no cover - the alias table maps into them
+        raise BarError(f"{where}: {name!r} is not a judge-vs-human figure")
+    return metric
+
+
+def _check_direction(bar: Bar, where: str) -> None:
+    d = direction(bar.metric)
+    if bar.kind == "min" and d != "higher":
+        what = "lower is better" if d == "lower" else "closer to zero is better (|bias|)"
+        raise BarError(
+            f"{where}: {bar.metric} is a figure where {what}; a minimum makes no sense — "
+            f"use --max {bar.metric}=VALUE (or max = {{ {bar.metric} = VALUE }} in [gate]); "
+            "with --on lower-bound it is checked on the upper end of the 95% CI"
+        )
+    if bar.kind == "max" and d == "higher":
+        raise BarError(
+            f"{where}: {bar.metric} is a figure where higher is better; use --min "
+            f"{bar.metric}=VALUE (or min = {{ {bar.metric} = VALUE }} in [gate])"
+        )
+    if bar.kind == "max_regression" and bar.threshold < 0:
+        raise BarError(f"{where}: the allowed regression must be >= 0, got {bar.threshold:g}")
+
+
+def _as_pairs(values: Mapping[str, float] | Iterable[str] | None, kind: BarKind
+              ) -> list[tuple[str, float]]:
+    if values is None:
+        return []
+    if isinstance(values, Mapping):
+        option = _OPTION[kind]
+        return [(_metric(k, f"{option} {k}"), _number(v, f"{option} {k}"))
+                for k, v in values.items()]
+    if isinstance(values, str):
+        values = [values]
+    return [parse_assignment(v, kind) for v in values]
+
+
+def gate_settings(
+    section: GateSection | None = None,
+    *,
+    min: Mapping[str, float] | Iterable[str] | None = None,  # noqa: A002 - the option name
+    max: Mapping[str, float] | Iterable[str] | None = None,  # noqa: A002 - the option name
+    max_regression: Mapping[str, float] | Iterable[str] | None = None,
+    on: str | None = None,
+    max_invalid: float | None = None,
+    baseline: str | None = None,
+    split: str | None = None,
+    source: str = "[gate]",
+) -> GateSettings:
+    """The gate's settings: the experiment's ``[gate]`` table, with command-line bars added.
+
+    A command-line bar for a (kind, metric) the file also sets replaces the file's; the
+    others are added. ``on``, ``max_invalid``, ``baseline`` and ``split`` override the
+    file's when given.
+
+    Parameters
+    ----------
+    section : GateSection, optional
+        The experiment's ``[gate]`` table (default: an empty one).
+    min, max, max_regression : mapping or iterable of str, optional
+        Bars as ``{"icc": 0.7}`` or as ``["icc=0.7"]``.
+    on : {"point", "lower-bound"}, optional
+    max_invalid : float, optional
+        A share in [0, 1].
+    baseline : str, optional
+        A version (``v1``) or an alias.
+    split : {"calibration", "holdout", "all"}, optional
+    source : str
+        Names the file's table in messages.
+
+    Returns
+    -------
+    GateSettings
+
+    Raises
+    ------
+    BarError
+        Bad syntax, unknown metric, a bar in the wrong direction (``min`` on MAE), a
+        regression bar without a baseline, or an out-of-range option.
+
+    Examples
+    --------
+    >>> s = gate_settings(GateSection(min={"icc": 0.7}), min=["icc=0.8", "rho=0.6"],
+    ...                   max={"mae": 0.9})
+    >>> [b.name for b in s.bars]
+    ['icc >= 0.8', 'spearman >= 0.6', 'mae <= 0.9']
+    """
+    section = section or GateSection()
+    merged: dict[tuple[BarKind, str], tuple[float, str]] = {}
+    kinds: tuple[BarKind, ...] = ("min", "max", "max_regression")
+    for kind in kinds:
+        for metric, value in getattr(section, kind).items():
+            merged[(kind, metric)] = (float(value), f"{source} {kind}")
+    cli = {"min": min, "max": max, "max_regression": max_regression}
+    for kind in kinds:
+        for metric, value in _as_pairs(cli[kind], kind):
+            merged[(kind, metric)] = (value, f"{_OPTION[kind]} {metric}")
+    bars = []
+    for (kind, metric), (value, where) in sorted(merged.items(),
+                                                 key=lambda kv: kinds.index(kv[0][0])):
+        bar = Bar(kind, metric, value)
+        _check_direction(bar, where)
+        bars.append(bar)
+    on = on if on is not None else section.on
+    if on not in ON_CHOICES:
+        raise BarError(f"--on must be one of {', '.join(ON_CHOICES)}, got {on!r}")
+    share = section.max_invalid if max_invalid is None else _number(max_invalid,
+                                                                     "--max-invalid")
+    if not 0.0 <= share <= 1.0:
+        raise BarError(f"--max-invalid must be a share between 0 and 1, got {share:g}")
+    split = split or section.split
+    if split not in SPLITS:
+        raise BarError(f"--split must be one of {', '.join(SPLITS)}, got {split!r}")
+    baseline = baseline or section.baseline
+    if any(b.kind == "max_regression" for b in bars) and not baseline:
+        raise BarError("a --max-regression bar needs a baseline: --baseline vM (or an alias), "
+                       "or baseline = \"vM\" in [gate]")
+    return GateSettings(bars=bars, on=on, max_invalid=share, baseline=baseline, split=split)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@dataclass
+class BarResult:
+    """The verdict on one bar.
+
+    Attributes
+    ----------
+    bar : Bar
+    on : {"point", "lower-bound"}
+        How it was checked.
+    value : float or None
+        The judge's figure (for a regression bar: on the items both versions scored).
+    ci95 : tuple of float, optional
+        Its 95% CI.
+    checked : float or None
+        What was compared with the threshold: the point, the conservative CI end (``|bias|``
+        for bias), or the loss against the baseline (positive: worse; under
+        ``lower-bound`` the upper end of its CI).
+    passed : bool
+    message : str
+        One line saying why it passed or failed.
+    baseline : str, optional
+        The baseline version's label.
+    baseline_value : float, optional
+        The baseline version's figure (regression bars: on the shared items).
+    ceiling : dict, optional
+        The human ceiling of the figure: ``median``, ``min``, ``max``.
+    ceiling_method : str, optional
+    position : str, optional
+        below / within / above the human range.
+    checked_ci95 : tuple of float, optional
+        Regression bars: the paired-bootstrap 95% CI of the loss.
+    """
+
+    bar: Bar
+    on: str
+    value: float | None
+    ci95: tuple[float, float] | None
+    checked: float | None
+    passed: bool
+    message: str
+    baseline: str | None = None
+    baseline_value: float | None = None
+    ceiling: dict[str, Any] | None = None
+    ceiling_method: str | None = None
+    position: str | None = None
+    checked_ci95: tuple[float, float] | None = None
+
+    @property
+    def name(self) -> str:
+        """The bar's name, with how it was checked, e.g. ``icc >= 0.7 (lower 95% bound)``."""
+        if self.bar.kind == "max_regression":
+            how = "" if self.on == "point" else " (upper 95% bound)"
+            return f"{self.bar.name} vs {self.baseline}{how}"
+        how = "point" if self.on == "point" else (
+            "lower 95% bound" if self.bar.kind == "min" else "upper 95% bound")
+        return f"{self.bar.name} ({how})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary."""
+        return {
+            "name": self.name, "kind": self.bar.kind, "metric": self.bar.metric,
+            "threshold": self.bar.threshold, "on": self.on, "value": self.value,
+            "ci95": list(self.ci95) if self.ci95 is not None else None,
+            "checked": self.checked,
+            "checked_ci95": list(self.checked_ci95) if self.checked_ci95 is not None else None,
+            "passed": self.passed, "message": self.message,
+            "baseline": self.baseline, "baseline_value": self.baseline_value,
+            "ceiling": self.ceiling, "ceiling_method": self.ceiling_method,
+            "position": self.position,
+        }
+
+
+def _fmt(v: float | None) -> str:
+    """A figure for messages: three decimals, trailing zeros dropped."""
+    if v is None:
+        return "—"
+    text = f"{v:.3f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def evaluate_bar(
+    bar: Bar,
+    figure: AgreementResult,
+    on: str,
+    *,
+    ceiling: dict[str, Any] | None = None,
+    ceiling_method: str | None = None,
+    position: str | None = None,
+    baseline: str | None = None,
+    baseline_figure: AgreementResult | None = None,
+) -> BarResult:
+    """Check a ``min`` or ``max`` bar against the judge's figure.
+
+    Parameters
+    ----------
+    bar : Bar
+        A ``min`` or ``max`` bar.
+    figure : AgreementResult
+        The judge's figure, with its 95% CI.
+    on : {"point", "lower-bound"}
+        ``lower-bound``: the lower CI end for ``min`` bars, the upper end for ``max`` bars
+        (for bias: the largest ``|bias|`` of the two ends).
+    ceiling, ceiling_method, position
+        The human ceiling of the figure, shown beside it.
+    baseline : str, optional
+        The baseline version's label, shown beside it.
+    baseline_figure : AgreementResult, optional
+        The baseline version's figure.
+
+    Returns
+    -------
+    BarResult
+        Undefined figures, and a missing CI under ``lower-bound``, fail the bar.
+
+    Examples
+    --------
+    >>> from harness.agreement import AgreementResult
+    >>> f = AgreementResult("icc", 0.75, ci95=(0.62, 0.85))
+    >>> evaluate_bar(Bar("min", "icc", 0.7), f, "point").passed
+    True
+    >>> r = evaluate_bar(Bar("min", "icc", 0.7), f, "lower-bound")
+    >>> r.passed, r.checked
+    (False, 0.62)
+    """
+    label = FIGURE_LABELS.get(bar.metric, bar.metric)
+    base_value = baseline_figure.value if baseline_figure is not None else None
+    common = {"baseline": baseline, "baseline_value": base_value, "ceiling": ceiling,
+              "ceiling_method": ceiling_method, "position": position}
+    value, ci = figure.value, figure.ci95
+    ci = (float(ci[0]), float(ci[1])) if ci is not None else None
+    if value is None:
+        return BarResult(bar, on, None, ci, None, False,
+                         f"{label} is undefined ({figure.reason}): the bar cannot be met",
+                         **common)
+    abs_bias = bar.metric in CLOSER_TO_ZERO_IS_BETTER
+    if on == "point":
+        checked = abs(value) if abs_bias else value
+        what = f"{label} {_fmt(value)}"
+    else:
+        if ci is None:
+            why = (figure.details.get("bootstrap", {}) or {}).get("reason") or "not computed"
+            return BarResult(bar, on, value, None, None, False,
+                             f"{label} {_fmt(value)} has no 95% CI ({why}); "
+                             "--on lower-bound cannot be checked", **common)
+        if bar.kind == "min":
+            checked, end = ci[0], "lower"
+        elif abs_bias:
+            checked, end = max(abs(ci[0]), abs(ci[1])), "largest |bias| in the"
+        else:
+            checked, end = ci[1], "upper"
+        what = f"{label}: {end} 95% bound {_fmt(checked)} (point {_fmt(value)})"
+    if bar.kind == "min":
+        passed = checked >= bar.threshold
+        verb = "reaches" if passed else "is below"
+    else:
+        passed = checked <= bar.threshold
+        verb = "is within" if passed else "is above"
+    if abs_bias and on == "point":
+        what = f"|bias| {_fmt(checked)} ({label} {_fmt(value)})"
+    return BarResult(bar, on, value, ci, checked, passed,
+                     f"{what} {verb} the bar {bar.threshold:g}", **common)
+
+
+def evaluate_regression(
+    bar: Bar,
+    candidate: AgreementResult,
+    baseline_figure: AgreementResult,
+    *,
+    baseline: str,
+    n_items: int,
+    on: str = "point",
+    loss_ci95: tuple[float, float] | None = None,
+    ceiling: dict[str, Any] | None = None,
+    ceiling_method: str | None = None,
+) -> BarResult:
+    """Check a ``max_regression`` bar: the candidate may lose at most ``threshold``.
+
+    The loss is ``baseline - candidate`` for higher-is-better figures, ``candidate -
+    baseline`` for MAE and ``|candidate| - |baseline|`` for bias (positive: worse); both
+    figures are computed on the same items (those both versions scored).
+
+    Parameters
+    ----------
+    bar : Bar
+        A ``max_regression`` bar.
+    candidate, baseline_figure : AgreementResult
+        The two versions' figures on the shared items.
+    baseline : str
+        The baseline version's label.
+    n_items : int
+        How many items both versions scored.
+    on : {"point", "lower-bound"}
+        ``lower-bound``: check the upper end of the loss's paired-bootstrap 95% CI (the
+        largest plausible loss) instead of the point loss.
+    loss_ci95 : tuple of float, optional
+        The 95% CI of the loss (paired item bootstrap).
+    ceiling, ceiling_method
+        The human ceiling of the figure, shown beside it.
+
+    Returns
+    -------
+    BarResult
+
+    Examples
+    --------
+    >>> from harness.agreement import AgreementResult
+    >>> bar = Bar("max_regression", "icc", 0.05)
+    >>> r = evaluate_regression(bar, AgreementResult("icc", 0.70),
+    ...                         AgreementResult("icc", 0.80), baseline="v1", n_items=30)
+    >>> r.passed, round(r.checked, 2)
+    (False, 0.1)
+    """
+    label = FIGURE_LABELS.get(bar.metric, bar.metric)
+    common = {"baseline": baseline, "baseline_value": baseline_figure.value,
+              "ceiling": ceiling, "ceiling_method": ceiling_method,
+              "checked_ci95": loss_ci95}
+    cand, base = candidate.value, baseline_figure.value
+    if cand is None or base is None:
+        which = "the candidate's" if cand is None else f"{baseline}'s"
+        reason = candidate.reason if cand is None else baseline_figure.reason
+        return BarResult(bar, on, cand, None, None, False,
+                         f"{which} {label} is undefined ({reason}): no comparison", **common)
+    d = direction(bar.metric)
+    if d == "higher":
+        loss = base - cand
+    elif d == "lower":
+        loss = cand - base
+    else:
+        loss = abs(cand) - abs(base)
+    change = f"{label} {_fmt(base)} ({baseline}) -> {_fmt(cand)} on {n_items} shared items"
+    if on == "point":
+        checked = loss
+        what = f"worse by {_fmt(loss)}" if loss > 0 else "no regression"
+    elif loss_ci95 is None:
+        return BarResult(bar, on, cand, None, None, False,
+                         f"{change}: the loss has no 95% CI; --on lower-bound cannot be "
+                         "checked", **common)
+    else:
+        checked = loss_ci95[1]
+        what = f"loss {_fmt(loss)}, upper 95% bound {_fmt(checked)}"
+    passed = checked <= bar.threshold + 1e-12
+    if checked > 0:
+        what += (", within" if passed else ", more than") + f" the allowed {bar.threshold:g}"
+    return BarResult(bar, on, cand, None, checked, passed, f"{change}: {what}", **common)
+
+
+def ceiling_of(judge_section: Mapping[str, Any], metric: str
+               ) -> tuple[dict[str, Any] | None, str | None, str | None]:
+    """The human ceiling, its method and the judge's position for one figure of a report.
+
+    Parameters
+    ----------
+    judge_section : mapping
+        ``AgreementReport.judge``.
+    metric : str
+
+    Returns
+    -------
+    tuple
+        ``(ceiling, method, position)``; the ceiling None when it could not be computed.
+    """
+    band = dict(judge_section["ceiling"].get(metric) or {})
+    ceiling = band if band.get("median") is not None else None
+    return ceiling, judge_section.get("ceiling_method"), judge_section["position"].get(metric)

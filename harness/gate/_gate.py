@@ -1,0 +1,920 @@
+"""Running a gate: resolve the version, check it may be gated, judge, measure, decide."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.agreement import AgreementResult, compare_to_reference
+from harness.anchors import AnchorError, AnchorSet, load_anchor_set
+from harness.experiments import Experiment, ExperimentError, load_experiment
+from harness.journal import Journal
+from harness.judges import FatalError, Judge, JudgeReply, JudgeRequest, ProviderError, make_judge
+from harness.judgments import JudgeRun, judge_anchors, resolve_prompt
+from harness.prompts import PromptError, PromptVersion
+from harness.reports import AgreementReport, ReportSettings, agreement_report
+
+from ._bars import (
+    BarError,
+    BarResult,
+    GateSettings,
+    ceiling_of,
+    direction,
+    evaluate_bar,
+    evaluate_regression,
+    gate_settings,
+)
+
+EXIT_PASS = 0
+EXIT_BELOW_BAR = 1
+EXIT_INPUT = 2
+EXIT_JUDGE = 3
+
+#: The registry alias ``promote`` sets.
+PRODUCTION_ALIAS = "production"
+
+_VERSION = re.compile(r"^v?\d+$")
+
+
+class GateError(Exception):
+    """The gate could not decide; :attr:`exit_code` is the command's exit status."""
+
+    exit_code: int = EXIT_INPUT
+
+
+class GateInputError(GateError):
+    """Usage or input error: bad file, unknown metric, missing version, a refused version."""
+
+    exit_code = EXIT_INPUT
+
+
+class GateJudgeError(GateError):
+    """The judge or its provider failed: unreachable, budget spent, a call needed offline."""
+
+    exit_code = EXIT_JUDGE
+
+
+# --------------------------------------------------------------------------- judges
+
+
+class OfflineJudge(Judge):
+    """A judge that may answer only from the journal: any call raises :class:`FatalError`.
+
+    It has the wrapped judge's identity, so the journal keys are the same; the runner looks
+    every task up in the journal first and only calls :meth:`complete` for a task that is
+    not there, which then aborts the run (naming the item) before any request is sent.
+
+    Parameters
+    ----------
+    inner : Judge
+        The judge whose journaled replies may be used.
+    """
+
+    def __init__(self, inner: Judge) -> None:
+        super().__init__(inner.model)
+        self.inner = inner
+        self.provider = inner.provider
+        self.supports_logprobs = inner.supports_logprobs
+        self.max_concurrency = inner.max_concurrency
+
+    def identity(self) -> dict[str, Any]:
+        """The wrapped judge's identity (the journal keys depend on it)."""
+        return self.inner.identity()
+
+    async def complete(self, request: JudgeRequest) -> JudgeReply:
+        """Refuse: under ``--offline`` no judge call may be made."""
+        raise FatalError(
+            "offline: a judge call is needed (no journaled reply for this prompt, model, "
+            "parameters and anchor text); run the gate once without --offline to fill the "
+            "journal"
+        )
+
+
+def gate_judge(exp: Experiment, *, offline: bool = False) -> Judge:
+    """The experiment's judge, built so that a run answered from the journal needs no key.
+
+    The OpenAI and Anthropic judges read their API key only at the first call
+    (``check_key=False``): a CI re-run with nothing changed needs neither key nor network.
+
+    Parameters
+    ----------
+    exp : Experiment
+    offline : bool
+        Wrap the judge in :class:`OfflineJudge`.
+
+    Returns
+    -------
+    Judge
+    """
+    j = exp.judge
+    options = dict(j.options)
+    if j.provider in ("openai", "anthropic"):
+        options.setdefault("check_key", False)
+    judge = make_judge(j.provider, j.model, base_url=j.base_url, api_key_env=j.api_key_env,
+                       timeout_s=j.timeout_s, options=options)
+    return OfflineJudge(judge) if offline else judge
+
+
+# --------------------------------------------------------------------------- registry
+
+
+class _Registry:
+    """Lazy access to the MLflow Prompt Registry of an experiment (read only here)."""
+
+    def __init__(self, exp: Experiment) -> None:
+        self.exp = exp
+        self._tracker: Any = None
+        self.uri = os.environ.get("MLFLOW_TRACKING_URI") or exp.tracking.tracking_uri
+
+    def exists(self) -> bool:
+        """False when the store is a SQLite file that does not exist (nothing recorded)."""
+        from harness.tracking._env import sqlite_path
+
+        path = sqlite_path(self.uri)
+        return path is None or path.is_file()
+
+    def tracker(self) -> Any:
+        if self._tracker is None:
+            from harness.tracking import Tracker
+
+            self._tracker = Tracker(self.exp.tracking.experiment_name or self.exp.name,
+                                    self.exp.tracking.tracking_uri)
+        return self._tracker
+
+    def alias(self, name: str, alias: str) -> tuple[int, dict[str, str]] | None:
+        if not self.exists():
+            return None
+        return self.tracker().prompt_version_for_alias(name, alias)
+
+    def record(self, pv: PromptVersion) -> tuple[int, dict[str, str]] | None:
+        """The registry version holding ``pv`` (same content hash) and its tags."""
+        if not self.exists():
+            return None
+        tracker = self.tracker()
+        number = tracker.find_prompt_version(pv.name, pv.hash)
+        if number is None:
+            return None
+        return number, version_tags(tracker, pv.name, number)
+
+
+def version_tags(tracker: Any, name: str, registry_version: int) -> dict[str, str]:
+    """The tags of one registry version of a prompt.
+
+    Parameters
+    ----------
+    tracker : Tracker
+    name : str
+        The judgecal prompt name.
+    registry_version : int
+
+    Returns
+    -------
+    dict of str to str
+    """
+    return tracker.prompt_version_tags(name, registry_version)
+
+
+@dataclass
+class VersionRef:
+    """A prompt version as the gate resolved it.
+
+    Attributes
+    ----------
+    prompt : PromptVersion
+        The local file (checked against the journal for edits).
+    alias : str, optional
+        The registry alias it was reached through.
+    registry_version : int, optional
+        Its number in the MLflow Prompt Registry, when registered.
+    tags : dict, optional
+        Its registry version tags.
+    """
+
+    prompt: PromptVersion
+    alias: str | None = None
+    registry_version: int | None = None
+    tags: dict[str, str] | None = None
+
+    @property
+    def label(self) -> str:
+        return self.prompt.label
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary."""
+        return {"name": self.prompt.name, "version": self.prompt.label,
+                "hash": self.prompt.hash, "alias": self.alias,
+                "registry_version": self.registry_version}
+
+
+def resolve_version(exp: Experiment, journal: Journal, registry: _Registry, *,
+                    prompt: str | None = None, alias: str | None = None,
+                    what: str = "--prompt") -> VersionRef:
+    """Find the prompt version to gate: ``--prompt vN``, ``--alias NAME`` or the experiment's.
+
+    Parameters
+    ----------
+    exp : Experiment
+    journal : Journal
+        For the check that a used version was not edited.
+    registry : _Registry
+    prompt : str, optional
+        A version (``v2``, ``2``, ``latest``).
+    alias : str, optional
+        A registry alias; the local file must be the registered text (same hash).
+    what : str
+        The option named in messages.
+
+    Returns
+    -------
+    VersionRef
+
+    Raises
+    ------
+    GateInputError
+        Unknown version or alias, a registered version whose local file differs.
+    """
+    if prompt is not None and alias is not None:
+        raise GateInputError("give --prompt or --alias, not both")
+    if alias is None:
+        try:
+            pv = resolve_prompt(exp, journal, prompt)
+        except PromptError as exc:
+            raise GateInputError(f"{what}: {exc}") from None
+        return VersionRef(pv)
+    try:
+        found = registry.alias(exp.prompt.name, alias)
+    except Exception as exc:  # noqa: BLE001 - any MLflow failure is an unusable input here
+        raise GateInputError(f"alias {alias!r}: cannot read the MLflow Prompt Registry at "
+                             f"{registry.uri}: {exc}") from None
+    if found is None:
+        raise GateInputError(
+            f"alias {alias!r} of prompt {exp.prompt.name!r} not found in the MLflow Prompt "
+            f"Registry at {registry.uri} (set by `judgecal calibrate` for 'candidate' and by "
+            "`judgecal promote` for 'production')"
+        )
+    number, tags = found
+    label = tags.get("judgecal_version")
+    if not label:
+        raise GateInputError(f"alias {alias!r} points at registry version {number}, which has "
+                             "no judgecal_version tag (not registered by judgecal)")
+    try:
+        pv = resolve_prompt(exp, journal, label)
+    except PromptError as exc:
+        raise GateInputError(f"alias {alias!r} -> {label}: {exc}") from None
+    if tags.get("content_hash") and tags["content_hash"] != pv.hash:
+        raise GateInputError(
+            f"alias {alias!r} points at {exp.prompt.name} {label} (registry version {number}, "
+            f"hash {tags['content_hash'][:12]}), but {pv.path} has hash {pv.hash[:12]}: the "
+            "local file is not the registered version"
+        )
+    return VersionRef(pv, alias=alias, registry_version=number, tags=tags)
+
+
+def _baseline_ref(exp: Experiment, journal: Journal, registry: _Registry, baseline: str
+                  ) -> VersionRef:
+    if _VERSION.match(baseline) or baseline == "latest":
+        return resolve_version(exp, journal, registry, prompt=baseline, what="--baseline")
+    return resolve_version(exp, journal, registry, alias=baseline, what="--baseline")
+
+
+# --------------------------------------------------------------------------- result
+
+
+@dataclass
+class InvalidCheck:
+    """The share of judgments without a usable score, against the allowed share.
+
+    Attributes
+    ----------
+    n : int
+        Judgments (items x samples).
+    n_invalid, n_failed : int
+        Replies that never parsed; calls the provider kept failing.
+    share : float
+        ``(n_invalid + n_failed) / n``.
+    max_share : float
+    passed : bool
+    first_error : str, optional
+        The first error message, for the report.
+    """
+
+    n: int
+    n_invalid: int
+    n_failed: int
+    share: float
+    max_share: float
+    passed: bool
+    first_error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"invalid share <= {self.max_share:g}"
+
+    @property
+    def message(self) -> str:
+        text = (f"{self.n_invalid} invalid and {self.n_failed} failed of {self.n} judgments "
+                f"({self.share:.1%}); allowed {self.max_share:.1%}")
+        if self.first_error and not self.passed:
+            text += f"; first error: {self.first_error}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary."""
+        return {"name": self.name, "n": self.n, "n_invalid": self.n_invalid,
+                "n_failed": self.n_failed, "share": self.share, "max": self.max_share,
+                "passed": self.passed, "message": self.message,
+                "first_error": self.first_error}
+
+
+@dataclass
+class BaselineRun:
+    """The baseline version judged on the same split."""
+
+    ref: VersionRef
+    run: JudgeRun
+    figures: dict[str, AgreementResult]
+
+
+@dataclass
+class GateResult:
+    """Everything one gate (or validate, or promote) decided, and why.
+
+    Attributes
+    ----------
+    command : {"gate", "validate", "promote"}
+    experiment : Experiment
+    settings : GateSettings
+    version : VersionRef
+    run : JudgeRun
+    report : AgreementReport
+    bars : list of BarResult
+    invalid : InvalidCheck
+    baseline : BaselineRun, optional
+    checks : dict
+        The anchor-change and few-shot checks, as done.
+    warnings : list of str
+    promoted : dict, optional
+        For ``promote`` that passed: the alias set and the registry version.
+    """
+
+    command: str
+    experiment: Experiment
+    settings: GateSettings
+    version: VersionRef
+    run: JudgeRun
+    report: AgreementReport
+    bars: list[BarResult]
+    invalid: InvalidCheck
+    baseline: BaselineRun | None = None
+    checks: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    promoted: dict[str, Any] | None = None
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(
+        timespec="seconds"))
+
+    @property
+    def failed_bars(self) -> list[BarResult]:
+        return [b for b in self.bars if not b.passed]
+
+    @property
+    def exit_code(self) -> int:
+        """0 every bar passed; 1 a bar failed; 3 too many invalid or failed judgments."""
+        if not self.invalid.passed:
+            return EXIT_JUDGE
+        return EXIT_BELOW_BAR if self.failed_bars else EXIT_PASS
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == EXIT_PASS
+
+    @property
+    def status(self) -> str:
+        return {EXIT_PASS: "pass", EXIT_BELOW_BAR: "fail"}.get(self.exit_code, "error")
+
+    @property
+    def title(self) -> str:
+        v = self.version
+        via = f" (alias {v.alias})" if v.alias else ""
+        return (f"{self.experiment.name}: {v.prompt.name} {v.label}{via} on the "
+                f"{self.run.split} split ({self.run.n_items} items)")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` document."""
+        from harness.cli._judge import run_summary  # lazy: the CLI imports this package
+
+        doc: dict[str, Any] = {
+            "judgecal_gate": 1,
+            "command": self.command,
+            "status": self.status,
+            "passed": self.passed,
+            "exit_code": self.exit_code,
+            "created_at": self.created_at,
+            "experiment": self.experiment.name,
+            "experiment_file": str(self.experiment.source) if self.experiment.source else None,
+            "split": self.run.split,
+            "n_items": self.run.n_items,
+            "prompt": self.version.to_dict(),
+            "judge": self.run.judge_identity,
+            "settings": self.settings.to_dict(),
+            "bars": [b.to_dict() for b in self.bars],
+            "invalid": self.invalid.to_dict(),
+            "baseline": None,
+            "checks": self.checks,
+            "warnings": self.warnings,
+            "run": run_summary(self.run),
+            "promoted": self.promoted,
+        }
+        if self.baseline is not None:
+            doc["baseline"] = {**self.baseline.ref.to_dict(),
+                               "run": run_summary(self.baseline.run),
+                               "figures": {k: v.value for k, v in
+                                           self.baseline.figures.items()}}
+        return doc
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_examples(pv: PromptVersion, aset: AnchorSet) -> list[str]:
+    """The holdout item ids among the few-shot examples embedded in a version.
+
+    Parameters
+    ----------
+    pv : PromptVersion
+    aset : AnchorSet
+
+    Returns
+    -------
+    list of str
+        Sorted; empty when the version shows no holdout item.
+    """
+    from harness.loop._revise import examples_in
+
+    holdout = {it.id for it in aset.items if it.split == "holdout"}
+    return sorted({str(ex.get("id")) for ex in examples_in(pv)} & holdout)
+
+
+def _check_anchors(ref: VersionRef, record: tuple[int, dict[str, str]] | None,
+                   aset: AnchorSet, split: str, allow_changed: bool,
+                   warnings: list[str], uri: str, command: str) -> dict[str, Any]:
+    current = aset.items_hash("holdout")
+    out: dict[str, Any] = {"holdout_items_hash": current, "recorded_holdout_items_hash": None,
+                           "registry_version": None}
+    if split == "calibration":
+        out["anchors"] = "not checked (calibration split)"
+        return out
+    if record is None:
+        out["anchors"] = "no calibration record"
+        warnings.append(
+            f"no calibration record for {ref.prompt.name} {ref.label} in MLflow ({uri}): "
+            "cannot check that the holdout items are unchanged since it was calibrated"
+        )
+        return out
+    number, tags = record
+    out["registry_version"] = number
+    recorded = tags.get("holdout_items_hash")
+    out["recorded_holdout_items_hash"] = recorded
+    if not recorded:
+        out["anchors"] = "no calibration record"
+        warnings.append(
+            f"{ref.prompt.name} {ref.label} is registry version {number} but has no calibration "
+            "record (no holdout_items_hash tag): cannot check that the holdout items are "
+            "unchanged since it was calibrated"
+        )
+        return out
+    if recorded == current:
+        out["anchors"] = "unchanged"
+        return out
+    text = (f"the holdout items of {aset.path} changed since {ref.prompt.name} {ref.label} was "
+            f"calibrated (recorded hash {recorded[:12]}, now {current[:12]})")
+    if not allow_changed:
+        raise GateInputError(
+            f"{text}: its holdout figures are not comparable with the calibration record. "
+            "Calibrate again, or pass --allow-changed-anchors to gate anyway"
+        )
+    out["anchors"] = "changed (allowed)"
+    warnings.append(f"{text}; its figures are not comparable with the calibration record"
+                    if command == "validate"
+                    else f"{text}; gating anyway (--allow-changed-anchors)")
+    return out
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _judge_split(exp: Experiment, split: str, ref: VersionRef, judge: Judge, *,
+                 offline: bool, show_progress: bool, console: Any) -> JudgeRun:
+    from harness.judges import RunAborted
+
+    try:
+        run = judge_anchors(exp, split=split, prompt_version=ref.label, judge=judge,
+                            show_progress=show_progress, console=console)
+    except (AnchorError, PromptError) as exc:
+        raise GateInputError(str(exc)) from None
+    except RunAborted as exc:
+        m = re.search(r"on item '(.+?)' sample (\d+): offline:", str(exc))
+        if offline and m:
+            raise GateJudgeError(
+                f"--offline: a judge call is needed for item {m.group(1)!r} (sample "
+                f"{m.group(2)}) of {ref.prompt.name} {ref.label} on the {split} split: the "
+                "journal has no reply for this prompt, model, parameters and anchor text. "
+                "No call was made; run once without --offline to fill the journal"
+            ) from None
+        raise GateJudgeError(str(exc)) from None
+    except ProviderError as exc:
+        raise GateJudgeError(str(exc)) from None
+    except ValueError as exc:  # e.g. max_cost for a model without a price
+        raise GateInputError(str(exc)) from None
+    r = run.result
+    what = f"{ref.prompt.name} {ref.label} on the {split} split"
+    if r.stopped:
+        raise GateJudgeError(
+            f"the judge run of {what} stopped: {r.stopped} ({r.n_ok} of {len(r.judgments)} "
+            "judged; those are journaled, a re-run with more budget continues)"
+        )
+    if r.n_ok == 0:
+        first = next((j.error for j in r.judgments if j.error), None)
+        cause = ("the provider failed on every call (unreachable?)" if r.n_failed
+                 else "no reply could be parsed")
+        raise GateJudgeError(f"no valid judgment for {what}: {cause}; {r.n_failed} failed, "
+                             f"{r.n_invalid} invalid" + (f"; first error: {first}"
+                                                         if first else ""))
+    return run
+
+
+def loss_ci(metric: str, candidate: np.ndarray, baseline: np.ndarray, consensus: np.ndarray,
+            *, scale: tuple[float, float], n_resamples: int, seed: int = 0,
+            confidence: float = 0.95) -> tuple[float, float] | None:
+    """Paired item-bootstrap CI of the candidate's loss against the baseline on one figure.
+
+    Both versions are resampled with the same item draws, so the interval is that of the
+    difference on the same items (narrow when the two versions agree on most items).
+
+    Parameters
+    ----------
+    metric : str
+        The figure key.
+    candidate, baseline, consensus : ndarray
+        Scores aligned by item (NaN: missing); items missing from any are left out.
+    scale : tuple of float
+    n_resamples : int
+        Resamples B; 0 gives no interval.
+    seed : int
+    confidence : float
+
+    Returns
+    -------
+    tuple of float or None
+        ``(lo, hi)`` of the loss (positive: worse), or None when it cannot be computed
+        (fewer than 3 items, no resamples, or the figure undefined on some resample).
+    """
+    from harness.agreement._bootstrap import resample_weights
+    from harness.agreement._paired import weighted_figures
+
+    keep = ~(np.isnan(candidate) | np.isnan(baseline) | np.isnan(consensus))
+    if n_resamples <= 0 or keep.sum() < 3:
+        return None
+    x_c, x_b, y = candidate[keep], baseline[keep], consensus[keep]
+    w = resample_weights(np.ones(x_c.size), n_resamples, seed)
+    rc = weighted_figures(x_c, y, w, scale=scale).get(metric)
+    rb = weighted_figures(x_b, y, w, scale=scale).get(metric)
+    if rc is None or rb is None:
+        return None
+    d = direction(metric)
+    loss = rb - rc if d == "higher" else rc - rb if d == "lower" else np.abs(rc) - np.abs(rb)
+    if np.isnan(loss).any():
+        return None
+    tail = (1.0 - confidence) / 2.0
+    lo, hi = np.quantile(loss, [tail, 1.0 - tail])
+    return float(lo), float(hi)
+
+
+def _invalid_check(run: JudgeRun, max_share: float) -> InvalidCheck:
+    r = run.result
+    n = len(r.judgments)
+    bad = r.n_invalid + r.n_failed
+    share = bad / n if n else 0.0
+    first = next((j.error for j in r.judgments if j.status in ("invalid", "failed")
+                  and j.error), None)
+    return InvalidCheck(n=n, n_invalid=r.n_invalid, n_failed=r.n_failed, share=share,
+                        max_share=max_share, passed=share <= max_share + 1e-12,
+                        first_error=first)
+
+
+def run_gate(
+    exp: Experiment,
+    settings: GateSettings,
+    *,
+    prompt: str | None = None,
+    alias: str | None = None,
+    offline: bool = False,
+    allow_changed_anchors: bool = False,
+    n_resamples: int = 1000,
+    command: str = "gate",
+    show_progress: bool = False,
+    console: Any = None,
+    judge: Judge | None = None,
+) -> GateResult:
+    """Judge one split with a fixed prompt version and check the bars.
+
+    Every check that can refuse the gate runs before any judge call: the version (and the
+    baseline) must exist, its few-shot examples must not include holdout items, and the
+    holdout items must be those it was calibrated on (the ``holdout_items_hash`` tag of its
+    registry version) unless ``allow_changed_anchors``. Judgments come from the journal
+    when it has them, so a re-run with nothing changed makes no call.
+
+    Parameters
+    ----------
+    exp : Experiment
+    settings : GateSettings
+        From :func:`gate_settings`.
+    prompt : str, optional
+        The version (default: the experiment's).
+    alias : str, optional
+        A registry alias instead of ``prompt``.
+    offline : bool
+        No judge call may be made (any needed one: :class:`GateJudgeError`, naming the item).
+    allow_changed_anchors : bool
+        Gate even when the holdout items changed since calibration (a warning).
+    n_resamples : int
+        Bootstrap resamples for the CIs (seeded: the same inputs give the same CIs).
+    command : {"gate", "validate", "promote"}
+        ``validate`` needs no bars and only warns about changed anchors.
+    show_progress : bool
+    console : rich.console.Console, optional
+        Where the progress bar goes.
+    judge : Judge, optional
+        Default: :func:`gate_judge`.
+
+    Returns
+    -------
+    GateResult
+
+    Raises
+    ------
+    GateInputError
+        Exit 2: no bars, unknown version or alias, a refused version, bad anchors.
+    GateJudgeError
+        Exit 3: the provider failed, the budget ran out, a call was needed offline.
+    """
+    if command != "validate" and not settings.bars:
+        raise GateInputError(
+            "no bars to check: give --min METRIC=VALUE / --max METRIC=VALUE / "
+            "--max-regression METRIC=DELTA, or a [gate] table in the experiment file"
+        )
+    if settings.on == "lower-bound" and n_resamples <= 0 and settings.bars:
+        raise GateInputError("--on lower-bound needs confidence intervals: --resamples > 0")
+    try:
+        aset = load_anchor_set(exp.anchors.path)
+    except AnchorError as exc:
+        raise GateInputError(str(exc)) from None
+    journal = Journal(exp.state.dir)
+    registry = _Registry(exp)
+    warnings: list[str] = []
+    ref = resolve_version(exp, journal, registry, prompt=prompt, alias=alias)
+    base_ref = (_baseline_ref(exp, journal, registry, settings.baseline)
+                if settings.baseline else None)
+
+    leaked = check_examples(ref.prompt, aset)
+    if leaked:
+        raise GateInputError(
+            f"{ref.prompt.path}: the few-shot examples of {ref.label} include holdout item(s) "
+            f"{', '.join(leaked)}: a version that has seen holdout items cannot be validated on "
+            "them (the fewshot reviser only uses calibration items; fix the version)"
+        )
+    if base_ref is not None and check_examples(base_ref.prompt, aset):
+        warnings.append(f"the baseline {base_ref.label} embeds holdout items as examples: its "
+                        "holdout figures are optimistic")
+    try:
+        record = (ref.registry_version, ref.tags) if ref.tags is not None \
+            else registry.record(ref.prompt)
+    except Exception as exc:  # noqa: BLE001 - an unreadable store is reported, not fatal
+        record = None
+        warnings.append(f"cannot read the MLflow Prompt Registry at {registry.uri}: {exc}")
+    if ref.registry_version is None and record is not None:
+        ref.registry_version, ref.tags = record
+    checks = _check_anchors(ref, record, aset, settings.split,
+                            allow_changed_anchors or command == "validate", warnings,
+                            registry.uri, command)
+    checks["holdout_examples"] = "none"
+
+    judge = judge or gate_judge(exp, offline=offline)
+    run = _judge_split(exp, settings.split, ref, judge, offline=offline,
+                       show_progress=show_progress, console=console)
+    base_run = (_judge_split(exp, settings.split, base_ref, judge, offline=offline,
+                             show_progress=show_progress, console=console)
+                if base_ref is not None else None)
+    warnings.extend(run.warnings)
+
+    report = agreement_report(run.table, judge_scores=run.judge_scores,
+                              settings=ReportSettings(n_resamples=max(0, n_resamples),
+                                                      primary=exp.target.metric))
+    assert report.judge is not None
+    report.judge["rater_id"] = f"{run.judge_identity['provider']}:{exp.judge.model}"
+    consensus = np.asarray(run.table.consensus, dtype=float)
+
+    baseline: BaselineRun | None = None
+    if base_run is not None and base_ref is not None:
+        figs = compare_to_reference(base_run.judge_scores, consensus, scale=report.scale,
+                                    n_resamples=0)
+        baseline = BaselineRun(base_ref, base_run, figs)
+
+    bars: list[BarResult] = []
+    for bar in settings.bars:
+        ceiling, method, pos = ceiling_of(report.judge, bar.metric)
+        if bar.kind == "max_regression":
+            assert baseline is not None
+            cand_scores = run.judge_scores
+            base_scores = baseline.run.judge_scores
+            both = ~np.isnan(cand_scores) & ~np.isnan(base_scores)
+            c = compare_to_reference(np.where(both, cand_scores, np.nan), consensus,
+                                     scale=report.scale, n_resamples=0)[bar.metric]
+            b = compare_to_reference(np.where(both, base_scores, np.nan), consensus,
+                                     scale=report.scale, n_resamples=0)[bar.metric]
+            ci = loss_ci(bar.metric, cand_scores, base_scores, consensus, scale=report.scale,
+                         n_resamples=n_resamples)
+            bars.append(evaluate_regression(bar, c, b, baseline=baseline.ref.label,
+                                            n_items=int(both.sum()), on=settings.on,
+                                            loss_ci95=ci, ceiling=ceiling,
+                                            ceiling_method=method))
+        else:
+            bars.append(evaluate_bar(
+                bar, report.judge["figures"][bar.metric], settings.on, ceiling=ceiling,
+                ceiling_method=method, position=pos,
+                baseline=baseline.ref.label if baseline else None,
+                baseline_figure=baseline.figures[bar.metric] if baseline else None,
+            ))
+    return GateResult(command=command, experiment=exp, settings=settings, version=ref,
+                      run=run, report=report, bars=bars,
+                      invalid=_invalid_check(run, settings.max_invalid), baseline=baseline,
+                      checks=checks, warnings=warnings)
+
+
+def promote(result: GateResult, *, alias: str = PRODUCTION_ALIAS) -> dict[str, Any]:
+    """Point the registry alias (``production``) at the gated version; only after a pass.
+
+    The version is registered first when it is not (idempotent: same content hash, same
+    registry version), and tagged with the gate's verdict.
+
+    Parameters
+    ----------
+    result : GateResult
+        A gate that passed.
+    alias : str
+
+    Returns
+    -------
+    dict
+        ``alias``, ``name``, ``version``, ``registry_version``.
+
+    Raises
+    ------
+    GateError
+        When the gate did not pass (nothing is changed).
+    """
+    if not result.passed:
+        raise GateError(f"the gate did not pass: alias {alias!r} not set")
+    from harness.tracking import Tracker
+
+    exp, pv = result.experiment, result.version.prompt
+    envs = {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", exp.judge.api_key_env or "OPENAI_API_KEY"}
+    tracker = Tracker(exp.tracking.experiment_name or exp.name, exp.tracking.tracking_uri,
+                      secrets=[os.environ[e] for e in sorted(envs) if os.environ.get(e)])
+    number = tracker.register_prompt_version(
+        pv, commit_message=pv.changelog or f"{pv.label}", tags={"promoted_by": "judgecal"})
+    tracker.set_prompt_alias(pv.name, alias, number)
+    bars = "; ".join(f"{b.name}: {b.checked:.4g}" if b.checked is not None else b.name
+                     for b in result.bars)
+    tracker.set_prompt_version_tags(pv.name, number, {
+        f"{alias}_gate": bars, f"{alias}_promoted_at": result.created_at,
+        f"{alias}_gate_split": result.run.split,
+        f"{alias}_gate_items_hash": result.checks.get("holdout_items_hash"),
+    })
+    result.promoted = {"alias": alias, "name": pv.name, "version": pv.label,
+                       "registry_version": number, "tracking_uri": tracker.tracking_uri}
+    result.version.registry_version = number
+    return result.promoted
+
+
+# --------------------------------------------------------------------------- one call
+
+
+def load_gate(
+    experiment: str | Path,
+    *,
+    min: Mapping[str, float] | Iterable[str] | None = None,  # noqa: A002 - the option name
+    max: Mapping[str, float] | Iterable[str] | None = None,  # noqa: A002 - the option name
+    max_regression: Mapping[str, float] | Iterable[str] | None = None,
+    on: str | None = None,
+    max_invalid: float | None = None,
+    baseline: str | None = None,
+    split: str | None = None,
+) -> tuple[Experiment, GateSettings]:
+    """Load an experiment file and its gate settings, with extra bars merged in.
+
+    Parameters
+    ----------
+    experiment : str or Path
+        The experiment file.
+    min, max, max_regression, on, max_invalid, baseline, split
+        As :func:`gate_settings`.
+
+    Returns
+    -------
+    tuple of (Experiment, GateSettings)
+
+    Raises
+    ------
+    GateInputError
+        A bad file or bad bars.
+    """
+    try:
+        exp = load_experiment(experiment)
+        settings = gate_settings(exp.gate, min=min, max=max, max_regression=max_regression,
+                                 on=on, max_invalid=max_invalid, baseline=baseline,
+                                 split=split, source=f"{experiment} [gate]")
+    except (ExperimentError, BarError) as exc:
+        raise GateInputError(str(exc)) from None
+    return exp, settings
+
+
+class GateFailed(AssertionError):
+    """A gate that did not pass; ``str()`` is the gate table.
+
+    Attributes
+    ----------
+    result : GateResult
+    """
+
+    def __init__(self, result: GateResult, text: str) -> None:
+        super().__init__(text)
+        self.result = result
+
+
+def check(
+    experiment: str | Path,
+    *,
+    min: Mapping[str, float] | Iterable[str] | None = None,  # noqa: A002 - the option name
+    max: Mapping[str, float] | Iterable[str] | None = None,  # noqa: A002 - the option name
+    max_regression: Mapping[str, float] | Iterable[str] | None = None,
+    baseline: str | None = None,
+    on: str | None = None,
+    max_invalid: float | None = None,
+    split: str | None = None,
+    prompt: str | None = None,
+    alias: str | None = None,
+    offline: bool = False,
+    allow_changed_anchors: bool = False,
+    n_resamples: int = 1000,
+    render: Callable[[GateResult], str] | None = None,
+) -> GateResult:
+    """Run a gate from Python (what the ``judge_gate`` pytest fixture calls).
+
+    Parameters
+    ----------
+    experiment : str or Path
+        The experiment file; its ``[gate]`` bars apply, the ones given here add to them.
+    min, max, max_regression : mapping, optional
+        Bars, e.g. ``min={"spearman": 0.7}``, ``max={"mae": 0.9}``.
+    baseline, on, max_invalid, split
+        As the command-line options.
+    prompt, alias : str, optional
+        The version to gate (default: the experiment's).
+    offline : bool
+        Answer from the journal only.
+    allow_changed_anchors : bool
+    n_resamples : int
+        Bootstrap resamples for the CIs.
+    render : callable, optional
+        Turns a failed result into the exception text (default: the plain-text gate table).
+
+    Returns
+    -------
+    GateResult
+        When every bar passed.
+
+    Raises
+    ------
+    GateFailed
+        A bar failed, or too many judgments were invalid; the message is the gate table.
+    GateError
+        The gate could not run (``exit_code`` 2 or 3).
+    """
+    exp, settings = load_gate(experiment, min=min, max=max, max_regression=max_regression,
+                              on=on, max_invalid=max_invalid, baseline=baseline, split=split)
+    result = run_gate(exp, settings, prompt=prompt, alias=alias, offline=offline,
+                      allow_changed_anchors=allow_changed_anchors, n_resamples=n_resamples)
+    if not result.passed:
+        if render is None:
+            from ._outputs import table_text
+
+            render = table_text
+        raise GateFailed(result, render(result))
+    return result

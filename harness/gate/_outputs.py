@@ -1,0 +1,441 @@
+"""What a gate writes: the console table, JSON, JUnit XML and the Markdown summary."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import socket
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from harness.reports import FIGURE_LABELS
+
+from ._bars import BarResult, direction
+from ._gate import GateResult
+
+#: The environment variable GitHub Actions reads the job summary from.
+STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
+
+
+@dataclass
+class GateErrorOutcome:
+    """A gate that could not decide (exit 2 or 3), for the JUnit and Markdown writers.
+
+    Attributes
+    ----------
+    command : str
+        ``gate`` or ``promote``.
+    experiment : str
+        The experiment file as given.
+    message : str
+    exit_code : int
+    """
+
+    command: str
+    experiment: str
+    message: str
+    exit_code: int
+
+    @property
+    def kind(self) -> str:
+        return "input error" if self.exit_code == 2 else "judge failure"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` document of a gate that could not decide."""
+        return {"judgecal_gate": 1, "command": self.command, "status": "error",
+                "passed": False, "exit_code": self.exit_code,
+                "experiment_file": self.experiment, "error": self.message}
+
+
+# --------------------------------------------------------------------------- cells
+
+
+def _num(v: float | None, digits: int = 2) -> str:
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def value_cell(b: BarResult) -> str:
+    """``0.72 [0.61, 0.80]``: the figure and its 95% CI."""
+    if b.value is None:
+        return "undefined"
+    ci = f" [{b.ci95[0]:.2f}, {b.ci95[1]:.2f}]" if b.ci95 is not None else ""
+    return f"{b.value:.2f}{ci}"
+
+
+def checked_cell(b: BarResult) -> str:
+    """What was compared with the threshold, and how it was obtained."""
+    if b.checked is None:
+        return "—"
+    if b.bar.kind == "max_regression":
+        loss = _point_loss(b)
+        ci = (f" [{b.checked_ci95[0]:+.3f}, {b.checked_ci95[1]:+.3f}]"
+              if b.checked_ci95 is not None else "")
+        how = "" if b.on == "point" else " (upper end checked)"
+        return f"loss {loss:+.3f}{ci}{how}" if loss is not None else f"{b.checked:+.3f}"
+    if b.on == "point":
+        return f"{b.checked:.3f} (point)"
+    end = "lower" if b.bar.kind == "min" else "upper"
+    return f"{b.checked:.3f} ({end} 95%)"
+
+
+def _point_loss(b: BarResult) -> float | None:
+    if b.value is None or b.baseline_value is None:
+        return None
+    d = direction(b.bar.metric)
+    if d == "higher":
+        return b.baseline_value - b.value
+    if d == "lower":
+        return b.value - b.baseline_value
+    return abs(b.value) - abs(b.baseline_value)
+
+
+def threshold_cell(b: BarResult) -> str:
+    """``>= 0.7``, ``<= 0.9`` or ``loss <= 0.05``."""
+    if b.bar.kind == "min":
+        return f">= {b.bar.threshold:g}"
+    if b.bar.kind == "max":
+        return f"<= {b.bar.threshold:g}"
+    return f"loss <= {b.bar.threshold:g}"
+
+
+def baseline_cell(b: BarResult) -> str:
+    """The baseline version's figure, ``v1: 0.65``; ``—`` without a baseline."""
+    if b.baseline is None:
+        return "—"
+    return f"{b.baseline}: {_num(b.baseline_value)}"
+
+
+def ceiling_cell(b: BarResult) -> str:
+    """The human ceiling: ``0.62 (0.40–0.74)``, median and range or 95% band."""
+    c = b.ceiling
+    if not c or c.get("median") is None:
+        return "—"
+    of = "|bias| " if c.get("of") == "|bias|" else ""
+    return f"{of}{c['median']:.2f} ({c['min']:.2f}–{c['max']:.2f})"
+
+
+def _ceiling_note(result: GateResult) -> str:
+    method = result.report.judge["ceiling_method"] if result.report.judge else None
+    if method == "per-rater":
+        return "human ceiling: median (range) of each human rater vs the others' consensus"
+    return "human ceiling: median (95% band) of a single human rating vs the others' mean"
+
+
+def _label(b: BarResult) -> str:
+    return FIGURE_LABELS.get(b.bar.metric, b.bar.metric)
+
+
+def _run_line(result: GateResult) -> str:
+    r = result.run.result
+    j = result.run.judge_identity
+    cost = "unknown" if r.cost is None else f"${r.cost:.4f}"
+    text = (f"judge {j.get('provider')}:{j.get('model')} · {r.n_requests} calls, "
+            f"{r.n_cached} from the journal · {result.invalid.message} · cost {cost}")
+    if result.baseline is not None:
+        b = result.baseline.run.result
+        text += (f" · baseline {result.baseline.ref.label}: {b.n_requests} calls, "
+                 f"{b.n_cached} from the journal")
+    return text
+
+
+def _verdict(result: GateResult) -> str:
+    if result.exit_code == 0:
+        return f"PASSED: all {len(result.bars)} bar(s) met"
+    if result.exit_code == 1:
+        n = len(result.failed_bars)
+        return f"FAILED: {n} of {len(result.bars)} bar(s) not met"
+    return "JUDGE FAILURE: too many invalid or failed judgments"
+
+
+# --------------------------------------------------------------------------- console
+
+
+def gate_table(result: GateResult) -> Table:
+    """The gate as a rich table: one row per bar, then the invalid-share check.
+
+    Parameters
+    ----------
+    result : GateResult
+
+    Returns
+    -------
+    rich.table.Table
+    """
+    t = Table(title=f"Gate: {result.title}", title_justify="left")
+    for col in ("bar", "figure", "value [95% CI]", "checked", "threshold", "baseline",
+                "human ceiling", "result"):
+        t.add_column(col, justify="left" if col in ("bar", "figure", "result") else "right")
+    for b in result.bars:
+        t.add_row(b.name, _label(b), value_cell(b), checked_cell(b), threshold_cell(b),
+                  baseline_cell(b), ceiling_cell(b),
+                  Text("pass", style="bold green") if b.passed
+                  else Text("FAIL", style="bold red"))
+    inv = result.invalid
+    t.add_row(inv.name, "invalid or failed", f"{inv.share:.1%}", f"{inv.share:.3f}",
+              f"<= {inv.max_share:g}", "—", "—",
+              Text("pass", style="bold green") if inv.passed
+              else Text("FAIL (exit 3)", style="bold red"))
+    lines = [_run_line(result), _ceiling_note(result)]
+    lines += [f"! {b.name}: {b.message}" for b in result.failed_bars]
+    lines += [f"! {w}" for w in result.warnings]
+    lines.append(_verdict(result))
+    t.caption = "\n".join(lines)
+    t.caption_justify = "left"
+    return t
+
+
+def table_text(result: GateResult, *, width: int = 140) -> str:
+    """The gate table as plain text (for test failures and logs).
+
+    Parameters
+    ----------
+    result : GateResult
+    width : int
+        Line width.
+
+    Returns
+    -------
+    str
+    """
+    buf = io.StringIO()
+    console = Console(file=buf, width=width, no_color=True, highlight=False,
+                      force_terminal=False, soft_wrap=False)
+    console.print(gate_table(result))
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- JUnit
+
+
+def _details(result: GateResult, b: BarResult) -> str:
+    rows = [
+        f"bar: {b.name}",
+        f"figure: {_label(b)} ({b.bar.metric})",
+        f"value [95% CI]: {value_cell(b)}",
+        f"checked: {checked_cell(b)}",
+        f"threshold: {threshold_cell(b)}",
+        f"baseline: {baseline_cell(b)}",
+        f"human ceiling: {ceiling_cell(b)}"
+        + (f" ({b.ceiling_method})" if b.ceiling_method else ""),
+        f"position vs humans: {b.position or '—'}",
+        f"verdict: {'pass' if b.passed else 'FAIL'}: {b.message}",
+    ]
+    return "\n".join(rows)
+
+
+def _classname(name: str) -> str:
+    return "judgecal.gate." + (re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "experiment")
+
+
+def junit_xml(outcome: GateResult | GateErrorOutcome) -> str:
+    """JUnit XML for CI systems: one ``testcase`` per bar plus the invalid-share check.
+
+    A failed bar carries ``<failure message=... type="BelowBar">``, a failed invalid-share
+    check ``type="JudgeFailure"``; every testcase has its details (value, CI, threshold,
+    baseline, human ceiling) in ``system-out``. A gate that could not decide is one
+    testcase with an ``<error>``.
+
+    Parameters
+    ----------
+    outcome : GateResult or GateErrorOutcome
+
+    Returns
+    -------
+    str
+        The document, UTF-8, with an XML declaration.
+    """
+    root = ET.Element("testsuites", name="judgecal")
+    if isinstance(outcome, GateErrorOutcome):
+        suite = ET.SubElement(root, "testsuite", name=f"judgecal {outcome.command}: "
+                              f"{outcome.experiment}", tests="1", failures="0", errors="1",
+                              skipped="0", time="0", hostname=socket.gethostname())
+        case = ET.SubElement(suite, "testcase", classname=_classname(Path(outcome.experiment)
+                                                                     .stem),
+                             name=f"judgecal {outcome.command}", time="0")
+        err = ET.SubElement(case, "error", message=outcome.message,
+                            type="InputError" if outcome.exit_code == 2 else "JudgeFailure")
+        err.text = f"exit code {outcome.exit_code} ({outcome.kind}): {outcome.message}"
+        root.set("tests", "1")
+        root.set("failures", "0")
+        root.set("errors", "1")
+        return _serialize(root)
+
+    result = outcome
+    v = result.version
+    n_tests = len(result.bars) + 1
+    n_fail = len(result.failed_bars) + (0 if result.invalid.passed else 1)
+    elapsed = f"{result.run.result.elapsed_s:.3f}"
+    suite = ET.SubElement(
+        root, "testsuite",
+        name=f"judgecal {result.command}: {result.experiment.name} {v.prompt.name} {v.label} "
+        f"({result.run.split})",
+        tests=str(n_tests), failures=str(n_fail), errors="0", skipped="0", time=elapsed,
+        timestamp=result.created_at, hostname=socket.gethostname(),
+    )
+    props = ET.SubElement(suite, "properties")
+    r = result.run.result
+    for name, value in [
+        ("experiment", result.experiment.name),
+        ("experiment_file", str(result.experiment.source or "")),
+        ("prompt", v.prompt.name), ("prompt_version", v.label), ("prompt_hash", v.prompt.hash),
+        ("alias", v.alias or ""), ("registry_version", v.registry_version or ""),
+        ("split", result.run.split), ("n_items", result.run.n_items),
+        ("judge", f"{result.run.judge_identity.get('provider')}:"
+                  f"{result.run.judge_identity.get('model')}"),
+        ("on", result.settings.on), ("max_invalid", result.settings.max_invalid),
+        ("baseline", result.baseline.ref.label if result.baseline else ""),
+        ("n_requests", r.n_requests), ("n_cached", r.n_cached),
+        ("anchors", result.checks.get("anchors", "")),
+        ("exit_code", result.exit_code), ("status", result.status),
+    ]:
+        ET.SubElement(props, "property", name=name, value=str(value))
+    classname = _classname(result.experiment.name)
+    for b in result.bars:
+        case = ET.SubElement(suite, "testcase", classname=classname, name=b.name, time="0")
+        if not b.passed:
+            fail = ET.SubElement(case, "failure", message=b.message, type="BelowBar")
+            fail.text = _details(result, b)
+        out = ET.SubElement(case, "system-out")
+        out.text = _details(result, b)
+    inv = result.invalid
+    case = ET.SubElement(suite, "testcase", classname=classname, name=inv.name, time="0")
+    if not inv.passed:
+        fail = ET.SubElement(case, "failure", message=inv.message, type="JudgeFailure")
+        fail.text = inv.message
+    ET.SubElement(case, "system-out").text = inv.message
+    notes = [_run_line(result), _ceiling_note(result), *[f"! {w}" for w in result.warnings],
+             _verdict(result)]
+    ET.SubElement(suite, "system-out").text = "\n".join(notes)
+    root.set("tests", str(n_tests))
+    root.set("failures", str(n_fail))
+    root.set("errors", "0")
+    root.set("time", elapsed)
+    return _serialize(root)
+
+
+def _serialize(root: ET.Element) -> str:
+    ET.indent(root)
+    body = ET.tostring(root, encoding="unicode")
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'
+
+
+def write_junit(path: str | Path, outcome: GateResult | GateErrorOutcome) -> Path:
+    """Write :func:`junit_xml` to ``path`` (parent directories created).
+
+    Parameters
+    ----------
+    path : str or Path
+    outcome : GateResult or GateErrorOutcome
+
+    Returns
+    -------
+    Path
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(junit_xml(outcome), encoding="utf-8")
+    return p
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def _md(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown(outcome: GateResult | GateErrorOutcome) -> str:
+    """The gate as a Markdown section (for ``--summary`` and ``$GITHUB_STEP_SUMMARY``).
+
+    Parameters
+    ----------
+    outcome : GateResult or GateErrorOutcome
+
+    Returns
+    -------
+    str
+        Ends with a blank line, so that appended sections stay separate.
+    """
+    if isinstance(outcome, GateErrorOutcome):
+        return (f"### ⚠️ judgecal {outcome.command} could not decide: "
+                f"`{_md(outcome.experiment)}`\n\n"
+                f"Exit code {outcome.exit_code} ({outcome.kind}):\n\n"
+                f"```\n{outcome.message}\n```\n\n")
+    result = outcome
+    icon = {0: "✅", 1: "❌"}.get(result.exit_code, "⚠️")
+    lines = [f"### {icon} judgecal {result.command} {result.status}: {_md(result.title)}", ""]
+    lines.append("| bar | value [95% CI] | checked | threshold | baseline | human ceiling "
+                 "| result |")
+    lines.append("|---|---:|---:|---:|---:|---:|---|")
+    for b in result.bars:
+        lines.append(
+            f"| {_md(b.name)} | {_md(value_cell(b))} | {_md(checked_cell(b))} | "
+            f"{_md(threshold_cell(b))} | {_md(baseline_cell(b))} | {_md(ceiling_cell(b))} | "
+            + ("✅ pass" if b.passed else "❌ **FAIL**") + " |")
+    inv = result.invalid
+    lines.append(f"| {_md(inv.name)} | {inv.share:.1%} | {inv.share:.3f} | "
+                 f"<= {inv.max_share:g} | — | — | "
+                 + ("✅ pass" if inv.passed else "⚠️ **FAIL** (exit 3)") + " |")
+    lines.append("")
+    for b in result.failed_bars:
+        lines.append(f"- ❌ **{_md(b.name)}**: {_md(b.message)}")
+    lines.append(f"- {_md(_run_line(result))}")
+    lines.append(f"- {_md(_ceiling_note(result))}")
+    v = result.version
+    lines.append(f"- prompt hash `{v.prompt.hash[:12]}`"
+                 + (f", registry version {v.registry_version}" if v.registry_version else "")
+                 + f"; anchors: {_md(result.checks.get('anchors', '—'))}")
+    for w in result.warnings:
+        lines.append(f"- ⚠️ {_md(w)}")
+    if result.promoted:
+        p = result.promoted
+        lines.append(f"- promoted: alias `{p['alias']}` -> {p['name']} {p['version']} "
+                     f"(registry version {p['registry_version']})")
+    lines.append(f"- **{_md(_verdict(result))}**")
+    return "\n".join(lines) + "\n\n"
+
+
+def write_summary(outcome: GateResult | GateErrorOutcome, path: str | Path | None = None,
+                  *, step_summary: bool = True) -> list[Path]:
+    """Write the Markdown summary to ``path`` and append it to ``$GITHUB_STEP_SUMMARY``.
+
+    ``path`` is overwritten, except when it is the step-summary file itself: that one is
+    only ever appended to (once), so the summaries of other steps stay.
+
+    Parameters
+    ----------
+    outcome : GateResult or GateErrorOutcome
+    path : str or Path, optional
+    step_summary : bool
+        Append to ``$GITHUB_STEP_SUMMARY`` when that variable is set.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    text = markdown(outcome)
+    written: list[Path] = []
+    env = os.environ.get(STEP_SUMMARY_ENV) if step_summary else None
+    env_path = Path(env).resolve() if env else None
+    if path is not None:
+        p = Path(path)
+        if env_path is not None and p.resolve() == env_path:
+            pass  # appended below
+        else:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(text, encoding="utf-8")
+            written.append(p)
+    if env_path is not None:
+        env_path.parent.mkdir(parents=True, exist_ok=True)
+        with env_path.open("a", encoding="utf-8") as fh:
+            fh.write(text)
+        written.append(env_path)
+    return written
