@@ -15,6 +15,7 @@ import typer
 from ._agree import agree
 from ._anchors import anchors_app
 from ._calibrate import calibrate_cmd
+from ._drift import drift_cmd
 from ._gate import gate_cmd, promote_cmd, validate_cmd
 from ._judge import judge
 from ._prompts import prompts_app
@@ -32,6 +33,7 @@ app.command(name="calibrate")(calibrate_cmd)
 app.command(name="validate")(validate_cmd)
 app.command(name="gate")(gate_cmd)
 app.command(name="promote")(promote_cmd)
+app.command(name="drift")(drift_cmd)
 app.add_typer(anchors_app, name="anchors")
 app.add_typer(prompts_app, name="prompts")
 
