@@ -133,6 +133,10 @@ class AnchorSetMeta(BaseModel):
     source: str | None = None
     attribution: str | None = None
     licence: str | None = None
+    #: The set's version (1 for an original set; a calibration session writes v2, v3, ...).
+    version: int = Field(default=1, ge=1)
+    #: The file this version was derived from (a path relative to this file), or None.
+    parent: str | None = None
 
 
 class AnchorItem(BaseModel):

@@ -19,6 +19,7 @@ from ._drift import drift_cmd
 from ._gate import gate_cmd, promote_cmd, validate_cmd
 from ._judge import judge
 from ._prompts import prompts_app
+from ._session import session_app
 
 app = typer.Typer(
     name="judgecal",
@@ -36,5 +37,6 @@ app.command(name="promote")(promote_cmd)
 app.command(name="drift")(drift_cmd)
 app.add_typer(anchors_app, name="anchors")
 app.add_typer(prompts_app, name="prompts")
+app.add_typer(session_app, name="session")
 
 __all__ = ["app"]

@@ -1,0 +1,370 @@
+"""``judgecal session ...``: run a human calibration session (see docs/sessions.md)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from harness.anchors._schema import NA, fmt_num
+from harness.sessions import (
+    SessionError,
+    SessionStore,
+    calibration_log,
+    effectiveness,
+    parse_score,
+    propose_items,
+    review,
+)
+
+from ._common import fail, out
+
+session_app = typer.Typer(help="Run a human calibration session (raters calibrate with each "
+                               "other before anchors become gold).", no_args_is_help=True)
+
+StateDir = Annotated[Path | None, typer.Option(
+    "--state-dir", envvar="JUDGECAL_STATE_DIR",
+    help="State directory (sessions.sqlite); default .judgecal.")]
+SessionId = Annotated[str, typer.Argument(metavar="SESSION", help="Session id.")]
+FacToken = Annotated[str | None, typer.Option(
+    "--facilitator-token", envvar="JUDGECAL_FACILITATOR_TOKEN",
+    help="The facilitator token printed by 'create'.")]
+
+
+def _store(state_dir: Path | None) -> SessionStore:
+    return SessionStore(state_dir)
+
+
+def _split_person(text: str) -> tuple[str, str]:
+    pid, _, name = text.partition("=")
+    return pid.strip(), (name.strip() or pid.strip())
+
+
+def _read_pairs(path: Path) -> dict[str, str]:
+    """A CSV with columns ``item_id`` (or ``item``) and ``score``."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise SessionError(f"cannot read {path}: {exc.strerror}") from None
+    if not rows:
+        raise SessionError(f"{path}: no rows (expected columns item_id,score)")
+    key = "item_id" if "item_id" in rows[0] else "item"
+    if key not in rows[0] or "score" not in rows[0]:
+        raise SessionError(f"{path}: expected columns item_id,score; got "
+                           f"{', '.join(rows[0])}")
+    return {r[key].strip(): (r["score"] or "").strip() for r in rows}
+
+
+def _pairs(args: list[str]) -> dict[str, str]:
+    outp: dict[str, str] = {}
+    for a in args:
+        item, sep, score = a.rpartition("=")
+        if not sep or not item:
+            raise SessionError(f"expected ITEM=SCORE, got {a!r}")
+        outp[item] = score
+    return outp
+
+
+@session_app.command("create")
+def create(
+    anchor_set: Annotated[Path, typer.Argument(metavar="SET", help="Anchor set (.jsonl).")],
+    participant: Annotated[list[str], typer.Option(
+        "--participant", "-p", help="Participant ID or ID=NAME (repeat).")] = [],  # noqa: B006
+    item: Annotated[list[str], typer.Option(
+        "--item", help="Item id to include (repeat); default all items.")] = [],  # noqa: B006
+    propose: Annotated[int | None, typer.Option(
+        help="Let propose_items choose N items (spectrum, boundary, spread).")] = None,
+    name: Annotated[str | None, typer.Option(help="Session name.")] = None,
+    rubric_label: Annotated[str | None, typer.Option(
+        help="Judge prompt version label in force (default: the set's rubric).")] = None,
+    threshold: Annotated[float | None, typer.Option(
+        help="Flag items whose score SD exceeds this (default 10% of the scale range).")]
+    = None,
+    na: Annotated[bool, typer.Option("--na", help="Every item is N/A-eligible.")] = False,
+    na_item: Annotated[list[str], typer.Option(
+        help="An N/A-eligible item (repeat).")] = [],  # noqa: B006
+    baseline: Annotated[Path | None, typer.Option(
+        help="CSV item_id,score of a reviewer's or a judge's scores to compare against.")]
+    = None,
+    baseline_label: Annotated[str | None, typer.Option(
+        help="Whose the baseline is, e.g. reviewer:alice or judge:v3.")] = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Create a session (draft); prints its id and the facilitator token (shown once)."""
+    from harness.anchors import AnchorError, load_anchor_set
+
+    try:
+        try:
+            aset = load_anchor_set(anchor_set)
+        except AnchorError as exc:
+            raise SessionError(str(exc)) from None
+        ids: list[str] | None = list(item) or None
+        if propose is not None:
+            if ids:
+                raise SessionError("give either --item or --propose, not both")
+            ids = [p.item_id for p in propose_items(aset, n=propose)]
+        base = None
+        if baseline is not None:
+            base = {}
+            for k, v in _read_pairs(baseline).items():
+                s = parse_score(v)
+                if s == NA:
+                    raise SessionError(f"baseline score for {k!r} is NA; give a number")
+                base[k] = s
+        session, token = _store(state_dir).create(
+            aset, [_split_person(p) for p in participant], item_ids=ids, name=name,
+            rubric_label=rubric_label, threshold=threshold,
+            na_items=True if na else (na_item or False), baseline=base,
+            baseline_label=baseline_label,
+        )
+    except SessionError as exc:
+        fail(str(exc))
+    info = session.info
+    out.print(f"created session [bold]{info.id}[/] ({escape(info.name)}): "
+              f"{len(info.item_ids)} items, {len(info.participants)} participants, "
+              f"threshold SD > {info.threshold:g}")
+    out.print(f"facilitator token: {token}")
+    out.print("keep it: it is shown only once (only its hash is stored)")
+
+
+@session_app.command("invite")
+def invite(
+    session_id: SessionId,
+    participant: Annotated[str, typer.Argument(help="Participant ID or ID=NAME.")],
+    facilitator_token: FacToken = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Give a participant their personal token (adds them in draft; re-issues otherwise)."""
+    try:
+        token = _store(state_dir).get(session_id).invite(_split_person(participant),
+                                                         facilitator_token or "")
+    except SessionError as exc:
+        fail(str(exc))
+    pid = _split_person(participant)[0]
+    out.print(f"token for {escape(pid)}: {token}")
+
+
+@session_app.command("start")
+def start(session_id: SessionId, facilitator_token: FacToken = None,
+          state_dir: StateDir = None) -> None:
+    """Open scoring (draft -> scoring): needs 2+ invited participants."""
+    try:
+        _store(state_dir).get(session_id).start_scoring(facilitator_token or "")
+    except SessionError as exc:
+        fail(str(exc))
+    out.print(f"session {session_id}: scoring is open")
+
+
+@session_app.command("score")
+def score(
+    session_id: SessionId,
+    pairs: Annotated[list[str] | None, typer.Argument(metavar="[ITEM=SCORE]...",
+                                                      help="Scores (NA for not applicable).")]
+    = None,
+    participant: Annotated[str, typer.Option(help="Your participant id.")] = "",
+    token: Annotated[str | None, typer.Option(envvar="JUDGECAL_PARTICIPANT_TOKEN",
+                                              help="Your personal token (from invite).")]
+    = None,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="CSV item_id,score.")] = None,
+    submit: Annotated[bool, typer.Option(help="Submit (lock) your scores afterwards.")]
+    = False,
+    round_: Annotated[int, typer.Option("--round", help="1, or 2 for the re-score round.")]
+    = 1,
+    state_dir: StateDir = None,
+) -> None:
+    """Record your scores (blind: you see only your own until review)."""
+    from harness.sessions import scores_visible_to
+
+    if not participant:
+        fail("give --participant")
+    try:
+        session = _store(state_dir).get(session_id)
+        values = _pairs(pairs or [])
+        if csv_file is not None:
+            values.update(_read_pairs(csv_file))
+        if not values and not submit:
+            raise SessionError("no scores given (ITEM=SCORE pairs or --csv)")
+        if values:
+            session.score(participant, token or "", values, round=round_)
+        if submit:
+            session.submit(participant, token or "", round=round_)
+        mine = (scores_visible_to(session, participant)[participant] if round_ == 1
+                else session.scores(2).get(participant, {}))
+    except SessionError as exc:
+        fail(str(exc))
+    n_items = len(session.info.item_ids) if round_ == 1 else len(session.info.rescore_items or [])
+    out.print(f"{escape(participant)}: {len(mine)}/{n_items} items scored in round {round_}"
+              + (" — submitted" if submit else ""))
+
+
+def _review_tables(session_id: str, state_dir: Path | None) -> None:
+    session = _store(state_dir).get(session_id)
+    rv = review(session)
+    lo, hi = rv.scale
+    t = Table(title=f"session {rv.session_id}: {len(rv.items)} items, {len(rv.flagged)} "
+                    f"flagged (SD > {rv.threshold:g}, scale {fmt_num(lo)}–{fmt_num(hi)})")
+    t.add_column("item", no_wrap=True,
+                 min_width=min(40, max((len(it.item_id) + 2 for it in rv.items), default=4)))
+    for p in rv.participants:
+        t.add_column(p, justify="right")
+    for col in ("n", "N/A", "mean", "median", "SD", "range", "share"):
+        t.add_column(col, justify="right")
+    t.add_column("outliers")
+    if rv.baseline_label or any(it.baseline is not None for it in rv.items):
+        t.add_column(f"Δ {rv.baseline_label or 'baseline'}", justify="right")
+        with_base = True
+    else:
+        with_base = False
+    t.add_column("resolution")
+
+    def num(x: float | None) -> str:
+        return "–" if x is None else f"{x:.2f}"
+
+    for it in rv.items:
+        style = "bold yellow" if it.flagged else ""
+        cells = [("⚑ " if it.flagged else "") + it.item_id]
+        for p in rv.participants:
+            v = it.scores.get(p)
+            txt = "NA" if v == NA else ("–" if v is None else fmt_num(float(v)))
+            cells.append(f"[red]{txt}[/]" if p in it.outliers else txt)
+        cells += [str(it.n), str(it.n_na), num(it.mean), num(it.median), num(it.sd),
+                  "–" if it.range is None else fmt_num(it.range),
+                  "–" if it.range_share is None else f"{it.range_share:.0%}",
+                  ", ".join(it.outliers)]
+        if with_base:
+            cells.append("–" if it.baseline_delta is None else f"{it.baseline_delta:+.2f}")
+        r = it.resolution
+        cells.append("" if r is None else
+                     ("–" if r.consensus is None else fmt_num(r.consensus)) + " ✓")
+        t.add_row(*cells, style=style)
+    out.print(t)
+    for label, res in (("ICC(2,1)", rv.icc), ("Krippendorff's alpha", rv.alpha)):
+        val = f"{res.value:.3f}" if res.value is not None else f"undefined ({res.reason})"
+        out.print(f"{label} among participants: {val}")
+    if session.info.rescore_items:
+        for line in effectiveness(session).summary():
+            out.print(line)
+
+
+@session_app.command("review")
+def review_cmd(
+    session_id: SessionId,
+    facilitator_token: FacToken = None,
+    force: Annotated[bool, typer.Option(help="Start the review although not every "
+                                             "participant has submitted.")] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """Start the review (facilitator, from scoring) and print the review tables."""
+    try:
+        session = _store(state_dir).get(session_id)
+        if session.state == "scoring":
+            tr = session.begin_review(facilitator_token or "", force=force)
+            if tr.missing:
+                out.print(f"[yellow]review forced; not submitted: {', '.join(tr.missing)}[/]")
+        elif session.state == "draft":
+            raise SessionError(f"cannot review: session {session_id} is in state 'draft'; "
+                               "scoring has not started")
+        _review_tables(session_id, state_dir)
+    except SessionError as exc:
+        fail(str(exc))
+
+
+@session_app.command("rescore")
+def rescore(
+    session_id: SessionId,
+    items: Annotated[list[str], typer.Argument(metavar="ITEM...", help="Items to re-score.")],
+    facilitator_token: FacToken = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Open the re-score round (round 2) on a subset, to measure the discussion's effect."""
+    try:
+        _store(state_dir).get(session_id).open_rescore(items, facilitator_token or "")
+    except SessionError as exc:
+        fail(str(exc))
+    out.print(f"re-score round open on {len(items)} items: participants run "
+              "'score --round 2 ... --submit'")
+
+
+@session_app.command("note")
+def note(
+    session_id: SessionId,
+    text: Annotated[str, typer.Argument(help="A rubric change agreed in the discussion.")],
+    facilitator_token: FacToken = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Record a rubric change (free text) for the calibration log."""
+    try:
+        _store(state_dir).get(session_id).add_note(text, facilitator_token or "")
+    except SessionError as exc:
+        fail(str(exc))
+    out.print("note recorded")
+
+
+@session_app.command("resolve")
+def resolve(
+    session_id: SessionId,
+    item: Annotated[str | None, typer.Argument(metavar="[ITEM]", help="Item to resolve.")]
+    = None,
+    score_: Annotated[float | None, typer.Option("--score", help="Consensus score.")] = None,
+    rationale: Annotated[str | None, typer.Option(help="Why this consensus.")] = None,
+    note_: Annotated[str | None, typer.Option("--note", help="Discussion note.")] = None,
+    finish: Annotated[bool, typer.Option(
+        help="Mark the session resolved and write the new anchor-set version.")] = False,
+    output: Annotated[Path | None, typer.Option(
+        help="Path of the new version (default <stem>.v<N>.jsonl beside the set).")] = None,
+    facilitator_token: FacToken = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Record an item's resolution, and/or (--finish) write the new anchor version."""
+    if item is None and not finish:
+        fail("give an ITEM to resolve, or --finish")
+    try:
+        session = _store(state_dir).get(session_id)
+        if item is not None:
+            session.resolve_item(item, facilitator_token or "", consensus=score_,
+                                 rationale=rationale, note=note_)
+            out.print(f"resolution recorded for {escape(item)}")
+        if finish:
+            path = session.mark_resolved(facilitator_token or "", output)
+            out.print(f"session {session_id} resolved; new anchor version: {path}")
+    except SessionError as exc:
+        fail(str(exc))
+
+
+@session_app.command("close")
+def close(session_id: SessionId, facilitator_token: FacToken = None,
+          state_dir: StateDir = None) -> None:
+    """Close the session (read-only from then on)."""
+    try:
+        _store(state_dir).get(session_id).close(facilitator_token or "")
+    except SessionError as exc:
+        fail(str(exc))
+    out.print(f"session {session_id} closed")
+
+
+@session_app.command("export")
+def export(
+    session_id: SessionId,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the Markdown log here (default: print it).")] = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Export the calibration log (Markdown); from review on (scores are blind before)."""
+    try:
+        session = _store(state_dir).get(session_id)
+        if session.state in ("draft", "scoring"):
+            raise SessionError(f"cannot export: session {session_id} is in state "
+                               f"{session.state!r}; scores are blind until review")
+        text = calibration_log(session)
+    except SessionError as exc:
+        fail(str(exc))
+    if output is None:
+        out.print(text, markup=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"calibration log written to {output}")

@@ -1,0 +1,89 @@
+"""Human calibration sessions: raters calibrate with each other before anchors become gold.
+
+A session is created from an anchor set (all items or a chosen subset, e.g. from
+:func:`propose_items`) and runs ``draft -> scoring -> review -> resolved -> closed``:
+
+draft
+    :meth:`SessionStore.create` (returns the facilitator token, shown once);
+    :meth:`Session.invite` gives each participant a personal token.
+scoring
+    :meth:`Session.start_scoring` (2+ invited participants). Blind: participants
+    :meth:`Session.score` and :meth:`Session.submit` (locks their scores);
+    :func:`scores_visible_to` shows a participant only their own scores until review.
+review
+    :meth:`Session.begin_review` (everyone submitted, or ``force=True``); :func:`review`
+    computes per-item spread, flags, outliers and baseline distance; the facilitator
+    records :meth:`Session.resolve_item` and :meth:`Session.add_note` (rubric changes), and
+    may :meth:`Session.open_rescore` a second round (:func:`effectiveness`).
+resolved
+    :meth:`Session.mark_resolved` writes a new anchor-set version
+    (:func:`write_anchor_version`).
+closed
+    :meth:`Session.close`; read-only. :func:`calibration_log` exports Markdown any time.
+
+Every forbidden action raises :class:`SessionError`. The store is SQLite in WAL mode,
+default ``<state dir>/sessions.sqlite`` (``$JUDGECAL_STATE_DIR`` or ``.judgecal``).
+"""
+
+from ._errors import SessionError
+from ._log import calibration_log
+from ._review import (
+    ANCHOR_ICC_TARGET,
+    ICC_FORM,
+    ICC_GAIN_TARGET,
+    Effectiveness,
+    ItemReview,
+    Review,
+    effectiveness,
+    outlier_raters,
+    review,
+)
+from ._select import ProposedItem, propose_items
+from ._store import (
+    DEFAULT_OUTLIER_DISTANCE,
+    DEFAULT_THRESHOLD_SHARE,
+    MIN_PARTICIPANTS,
+    STATES,
+    Participant,
+    Resolution,
+    ReviewTransition,
+    Session,
+    SessionInfo,
+    SessionStore,
+    State,
+    parse_score,
+    scores_visible_to,
+)
+from ._version import next_version_path, rater_id, write_anchor_version
+
+__all__ = [
+    "ANCHOR_ICC_TARGET",
+    "DEFAULT_OUTLIER_DISTANCE",
+    "DEFAULT_THRESHOLD_SHARE",
+    "ICC_FORM",
+    "ICC_GAIN_TARGET",
+    "MIN_PARTICIPANTS",
+    "STATES",
+    "Effectiveness",
+    "ItemReview",
+    "Participant",
+    "ProposedItem",
+    "Resolution",
+    "Review",
+    "ReviewTransition",
+    "Session",
+    "SessionError",
+    "SessionInfo",
+    "SessionStore",
+    "State",
+    "calibration_log",
+    "effectiveness",
+    "next_version_path",
+    "outlier_raters",
+    "parse_score",
+    "propose_items",
+    "rater_id",
+    "review",
+    "scores_visible_to",
+    "write_anchor_version",
+]

@@ -1,0 +1,105 @@
+"""The calibration log: a Markdown record of a session."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from harness.agreement import AgreementResult
+from harness.anchors._schema import NA, fmt_num
+
+from ._review import effectiveness, review
+from ._store import Session
+
+
+def _date(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _num(x: float | None, digits: int = 2) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _stat(r: AgreementResult | None) -> str:
+    if r is None:
+        return "n/a"
+    if r.value is None:
+        return f"undefined ({r.reason})"
+    ci = f" (95% CI {r.ci95[0]:.3f} to {r.ci95[1]:.3f})" if r.ci95 else ""
+    return f"{r.value:.3f}{ci}, {r.n_items} items x {r.n_raters} raters"
+
+
+def _cell(text: str | None) -> str:
+    return (text or "").replace("|", "\\|").replace("\n", " ")
+
+
+def calibration_log(session: Session) -> str:
+    """The session as Markdown: date, participants, items, spreads, decisions, rubric
+    changes, ICC among participants and (with a re-score round) the effectiveness."""
+    info = session.info
+    rv = review(session)
+    eff = effectiveness(session)
+    lo, hi = info.scale
+    lines = [
+        f"# Calibration log: {info.name}",
+        "",
+        f"- Session: `{info.id}` (state: {info.state})",
+        f"- Date: {_date(info.created_at)} (last change {_date(info.updated_at)})",
+        f"- Anchor set: {info.anchor_name} (`{info.anchor_path}`)",
+        f"- Rubric in force: {info.rubric_source}",
+        f"- Scale: {fmt_num(lo)}–{fmt_num(hi)}; variance threshold: SD > {info.threshold:g}",
+        f"- Items: {len(info.item_ids)}; flagged: {len(rv.flagged)}",
+    ]
+    if info.baseline_label or info.baseline:
+        lines.append(f"- Baseline: {info.baseline_label or 'given scores'}")
+    if info.output_path:
+        lines.append(f"- New anchor version: `{info.output_path}`")
+    lines += ["", "## Participants", "", "| id | name | submitted |", "| --- | --- | --- |"]
+    for p in info.participants:
+        lines.append(f"| {p.id} | {_cell(p.name)} | {'yes' if p.submitted else 'no'} |")
+    if info.forced_missing:
+        lines += ["", f"Review forced; not submitted: {', '.join(info.forced_missing)}."]
+
+    lines += ["", "## Items and spreads", ""]
+    head = ["item", *rv.participants, "n", "N/A", "mean", "median", "SD", "range", "flag",
+            "outliers"]
+    if info.baseline:
+        head.append("Δ baseline")
+    lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for it in rv.items:
+        cells = [it.item_id]
+        for p in rv.participants:
+            v = it.scores.get(p)
+            cells.append("NA" if v == NA else ("–" if v is None else fmt_num(float(v))))
+        cells += [str(it.n), str(it.n_na), _num(it.mean), _num(it.median), _num(it.sd),
+                  "–" if it.range is None else fmt_num(it.range),
+                  "**flagged**" if it.flagged else "", ", ".join(it.outliers)]
+        if info.baseline:
+            cells.append("–" if it.baseline_delta is None else f"{it.baseline_delta:+.2f}")
+        lines.append("| " + " | ".join(cells) + " |")
+
+    lines += ["", "## Decisions", ""]
+    res = session.resolutions()
+    if res:
+        lines += ["| item | consensus | rationale | note |", "| --- | --- | --- | --- |"]
+        for r in res.values():
+            cons = "–" if r.consensus is None else fmt_num(r.consensus)
+            lines.append(f"| {r.item_id} | {cons} | {_cell(r.rationale)} | {_cell(r.note)} |")
+    else:
+        lines.append("No resolutions recorded.")
+
+    lines += ["", "## Rubric changes", ""]
+    notes = session.notes()
+    lines += [f"- {_date(at)}: {text}" for at, text in notes] or ["None recorded."]
+
+    lines += ["", "## Agreement among participants", "",
+              f"- ICC(2,1) (two-way random, absolute agreement): {_stat(rv.icc)}",
+              f"- Krippendorff's alpha (interval): {_stat(rv.alpha)}"]
+    if info.rescore_items:
+        lines += ["", "## Effectiveness (re-score round)", ""]
+        lines += [f"- {s}" for s in eff.summary()]
+    else:
+        lines += ["", "## Effectiveness", "",
+                  "No re-score round; "
+                  f"anchor ICC(2,1) {_stat(eff.anchor)}: target >= {eff.anchor_target:.2f} "
+                  f"{'met' if eff.anchor_met else 'NOT met'}."]
+    return "\n".join(lines) + "\n"

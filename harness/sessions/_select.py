@@ -1,0 +1,90 @@
+"""Proposing the items of a calibration session from an anchor set."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from harness.anchors import AnchorSet, spectrum_bands
+
+
+@dataclass
+class ProposedItem:
+    """An item proposed for a session and why (``reasons``: the categories it fills)."""
+
+    item_id: str
+    consensus: float | None
+    sd: float | None
+    judge_delta: float | None
+    reasons: list[str] = field(default_factory=list)
+
+
+def propose_items(
+    anchor_set: AnchorSet, n: int = 12, judgments: Mapping[str, float] | None = None,
+) -> list[ProposedItem]:
+    """Propose ``n`` items that make a good calibration session.
+
+    Categories, filled in turn (round-robin, one item each per turn, skipping items already
+    taken): *low*, *mid* and *high* by consensus (the bands of :func:`spectrum_bands`: the
+    bottom and top quarter of the scale range, and what lies between, lowest/highest/most
+    central first), *boundary* (consensus closest to the scale midpoint, within ±0.5),
+    *spread* (highest rater SD first) and, when ``judgments`` (item id -> judge score) are
+    given, *disagreement* (largest ``|judge - consensus|`` first).
+
+    Returns
+    -------
+    list of ProposedItem
+        In the order picked; each lists every category it belongs to (the first is the one
+        it was picked for).
+    """
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    high, low, (b_lo, b_hi) = spectrum_bands(anchor_set)
+    mid_point = anchor_set.meta.scale.midpoint
+    info: dict[str, ProposedItem] = {}
+    for it in anchor_set.items:
+        cons = it.formed_consensus(anchor_set.meta.consensus)
+        vals = list(it.numeric_ratings().values())
+        sd = statistics.stdev(vals) if len(vals) >= 2 else None
+        j = (judgments or {}).get(it.id)
+        delta = (float(j) - cons) if j is not None and cons is not None else None
+        info[it.id] = ProposedItem(it.id, cons, sd, delta)
+    scored = [p for p in info.values() if p.consensus is not None]
+    cats: dict[str, list[ProposedItem]] = {
+        "low": sorted((p for p in scored if p.consensus <= low),  # type: ignore[operator]
+                      key=lambda p: p.consensus),
+        "mid": sorted((p for p in scored if low < p.consensus < high),  # type: ignore[operator]
+                      key=lambda p: abs(p.consensus - mid_point)),  # type: ignore[operator]
+        "high": sorted((p for p in scored if p.consensus >= high),  # type: ignore[operator]
+                       key=lambda p: -p.consensus),  # type: ignore[operator]
+        "boundary": sorted((p for p in scored
+                            if b_lo <= p.consensus <= b_hi),  # type: ignore[operator]
+                           key=lambda p: abs(p.consensus - mid_point)),  # type: ignore[operator]
+        "spread": sorted((p for p in info.values() if p.sd is not None),
+                         key=lambda p: -p.sd),  # type: ignore[operator]
+    }
+    if judgments:
+        cats["disagreement"] = sorted((p for p in info.values() if p.judge_delta is not None),
+                                      key=lambda p: -abs(p.judge_delta))  # type: ignore[arg-type]
+    members = {name: {p.item_id for p in lst} for name, lst in cats.items()}
+    picked: list[ProposedItem] = []
+    taken: set[str] = set()
+    cursors = dict.fromkeys(cats, 0)
+    target = min(n, len(info))
+    while len(picked) < target:
+        progressed = False
+        for name, lst in cats.items():
+            if len(picked) >= target:
+                break
+            while cursors[name] < len(lst) and lst[cursors[name]].item_id in taken:
+                cursors[name] += 1
+            if cursors[name] < len(lst):
+                p = lst[cursors[name]]
+                p.reasons = [name] + [c for c in cats if c != name and p.item_id in members[c]]
+                picked.append(p)
+                taken.add(p.item_id)
+                progressed = True
+        if not progressed:
+            break
+    return picked

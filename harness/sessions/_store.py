@@ -1,0 +1,783 @@
+"""Calibration sessions in SQLite: lifecycle, participants, tokens, blind scoring, resolutions.
+
+The database (default ``<state dir>/sessions.sqlite``) is in WAL mode with a busy timeout,
+like :mod:`harness.journal`, so a facilitator and participants on one machine (or a shared
+volume) can use it at once; every write is its own ``BEGIN IMMEDIATE`` transaction, and the
+state is re-read inside it, so two processes cannot both make a transition.
+
+Tokens are random (``secrets.token_urlsafe``); only their SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from harness.anchors import AnchorSet, load_anchor_set
+from harness.anchors._schema import NA, fmt_num
+from harness.journal import default_state_dir
+
+from ._errors import SessionError
+
+State = Literal["draft", "scoring", "review", "resolved", "closed"]
+STATES: tuple[State, ...] = ("draft", "scoring", "review", "resolved", "closed")
+#: Default variance threshold: this share of the scale range, on the SD of an item's scores.
+DEFAULT_THRESHOLD_SHARE = 0.10
+#: Default outlier distance in scale points (|score - median of the others| >= this).
+DEFAULT_OUTLIER_DISTANCE = 2.0
+MIN_PARTICIPANTS = 2
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    anchor_path TEXT NOT NULL,
+    anchor_hash TEXT NOT NULL,
+    anchor_name TEXT NOT NULL,
+    item_ids TEXT NOT NULL,
+    rubric TEXT,
+    rubric_source TEXT NOT NULL,
+    scale_min REAL NOT NULL,
+    scale_max REAL NOT NULL,
+    threshold REAL NOT NULL,
+    outlier_distance REAL NOT NULL,
+    na_items TEXT NOT NULL,
+    baseline TEXT,
+    baseline_label TEXT,
+    facilitator_hash TEXT NOT NULL,
+    rescore_items TEXT,
+    forced_missing TEXT,
+    output_path TEXT,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS participants (
+    session_id TEXT NOT NULL,
+    pid TEXT NOT NULL,
+    name TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    token_hash TEXT,
+    submitted_at REAL,
+    rescore_submitted_at REAL,
+    PRIMARY KEY (session_id, pid)
+);
+CREATE TABLE IF NOT EXISTS scores (
+    session_id TEXT NOT NULL,
+    round INTEGER NOT NULL,
+    pid TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    score REAL,
+    na INTEGER NOT NULL DEFAULT 0,
+    at REAL NOT NULL,
+    PRIMARY KEY (session_id, round, pid, item_id)
+);
+CREATE TABLE IF NOT EXISTS resolutions (
+    session_id TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    consensus REAL,
+    rationale TEXT,
+    note TEXT,
+    at REAL NOT NULL,
+    PRIMARY KEY (session_id, item_id)
+);
+CREATE TABLE IF NOT EXISTS notes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL,
+    text TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT,
+    at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+"""
+SCHEMA_VERSION = 1
+
+Score = float | str  # a float score or "NA"
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh random token (shown once; only its hash is stored)."""
+    return secrets.token_urlsafe(18)
+
+
+@dataclass(frozen=True)
+class Participant:
+    """A participant: id, display name, whether invited (has a token) and submitted."""
+
+    id: str
+    name: str
+    invited: bool
+    submitted: bool
+    rescore_submitted: bool
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The facilitator's decision on one item."""
+
+    item_id: str
+    consensus: float | None
+    rationale: str | None
+    note: str | None
+    at: float
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """A snapshot of a session's settings and state (read from the database)."""
+
+    id: str
+    name: str
+    state: State
+    anchor_path: str
+    anchor_hash: str
+    anchor_name: str
+    item_ids: list[str]
+    rubric: str | None
+    rubric_source: str
+    scale: tuple[float, float]
+    threshold: float
+    outlier_distance: float
+    na_items: list[str]
+    baseline: dict[str, float] | None
+    baseline_label: str | None
+    rescore_items: list[str] | None
+    forced_missing: list[str]
+    output_path: str | None
+    created_at: float
+    updated_at: float
+    participants: list[Participant] = field(default_factory=list)
+
+    @property
+    def participant_ids(self) -> list[str]:
+        return [p.id for p in self.participants]
+
+
+@dataclass(frozen=True)
+class ReviewTransition:
+    """The result of moving a session to review: ``missing`` lists who had not submitted."""
+
+    forced: bool
+    missing: list[str]
+
+
+class SessionStore:
+    """The SQLite store of calibration sessions.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The database file (``.sqlite``/``.db``) or a state directory (then
+        ``<dir>/sessions.sqlite``); default ``$JUDGECAL_STATE_DIR`` or ``.judgecal``.
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        p = Path(path) if path is not None else default_state_dir()
+        if p.suffix not in (".sqlite", ".db"):
+            p = p / "sessions.sqlite"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        self.path = p
+        self._local = threading.local()
+        conn = self._connect()
+        conn.executescript(_SCHEMA)
+        conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                     (str(SCHEMA_VERSION),))
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.row_factory = sqlite3.Row
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def __enter__(self) -> SessionStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    # ------------------------------------------------------------------ creating
+
+    def create(
+        self,
+        anchor_set: AnchorSet | str | Path,
+        participants: Iterable[str | tuple[str, str]],
+        *,
+        item_ids: Iterable[str] | None = None,
+        name: str | None = None,
+        rubric_label: str | None = None,
+        threshold: float | None = None,
+        outlier_distance: float = DEFAULT_OUTLIER_DISTANCE,
+        na_items: bool | Iterable[str] = False,
+        baseline: Mapping[str, float] | None = None,
+        baseline_label: str | None = None,
+    ) -> tuple[Session, str]:
+        """Create a session in ``draft``; returns it and the facilitator token (shown once).
+
+        Parameters
+        ----------
+        anchor_set : AnchorSet or path
+            The set the items come from (loaded with :func:`load_anchor_set`).
+        participants : iterable of str or (id, name)
+            Participant ids (letters, digits, ``_.-``), optionally with display names.
+        item_ids : iterable of str, optional
+            A subset of the set's items (e.g. from :func:`propose_items`); default all.
+        rubric_label : str, optional
+            A judge prompt version label naming the rubric in force; default the anchor
+            set's rubric (its text is stored with the session).
+        threshold : float, optional
+            Flag items whose score SD exceeds this; default 10% of the scale range.
+        outlier_distance : float
+            A rater is an outlier on an item when ``|score - median of the others|`` is at
+            least this many scale points (default 2; needs 3+ numeric scores).
+        na_items : bool or iterable of str
+            Items that may be scored N/A: True for all, False for none, or a list of ids.
+        baseline : dict item_id -> score, optional
+            A named reviewer's or a judge's scores to compare against; ``baseline_label``
+            names them (e.g. ``"reviewer:alice"`` or ``"judge:helpfulness@v3"``).
+        """
+        aset = anchor_set if isinstance(anchor_set, AnchorSet) else _load(anchor_set)
+        all_ids = [it.id for it in aset.items]
+        ids = list(item_ids) if item_ids is not None else all_ids
+        unknown = [i for i in ids if i not in set(all_ids)]
+        if unknown:
+            raise SessionError(f"unknown item id(s) in {aset.path}: {', '.join(unknown)}")
+        if len(set(ids)) != len(ids):
+            raise SessionError("duplicate item ids in the chosen subset")
+        if not ids:
+            raise SessionError("a session needs at least one item")
+        lo, hi = aset.meta.scale.min, aset.meta.scale.max
+        if threshold is None:
+            threshold = DEFAULT_THRESHOLD_SHARE * (hi - lo)
+        if not (math.isfinite(threshold) and threshold >= 0):
+            raise SessionError(f"threshold must be a non-negative number, got {threshold!r}")
+        if not (math.isfinite(outlier_distance) and outlier_distance > 0):
+            raise SessionError("outlier distance must be a positive number")
+        if na_items is True:
+            na_list = list(ids)
+        elif na_items is False:
+            na_list = []
+        else:
+            na_list = list(na_items)
+            bad = [i for i in na_list if i not in ids]
+            if bad:
+                raise SessionError(f"N/A-eligible item(s) not in the session: {', '.join(bad)}")
+        base: dict[str, float] | None = None
+        if baseline is not None:
+            base = {}
+            for item, value in baseline.items():
+                if item not in ids:
+                    raise SessionError(f"baseline item {item!r} is not in the session")
+                base[item] = _check_number(value, lo, hi, f"baseline score for {item!r}")
+        people = [_participant(p) for p in participants]
+        seen: set[str] = set()
+        for pid, _ in people:
+            if pid in seen:
+                raise SessionError(f"participant {pid!r} listed twice")
+            seen.add(pid)
+
+        sid = secrets.token_hex(4)
+        token = new_token()
+        now = time.time()
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (sid, name or f"{aset.meta.name} calibration", "draft", str(aset.path),
+                 aset.content_hash, aset.meta.name, json.dumps(ids), aset.meta.rubric,
+                 rubric_label or f"anchor set {aset.meta.name} rubric", lo, hi,
+                 float(threshold), float(outlier_distance), json.dumps(na_list),
+                 json.dumps(base) if base is not None else None, baseline_label,
+                 _hash(token), None, None, None, now, now),
+            )
+            for pos, (pid, pname) in enumerate(people):
+                conn.execute("INSERT INTO participants VALUES (?,?,?,?,?,?,?)",
+                             (sid, pid, pname, pos, None, None, None))
+            _event(conn, sid, "created", f"{len(ids)} items, {len(people)} participants")
+        return Session(self, sid), token
+
+    def get(self, session_id: str) -> Session:
+        """The session with this id (SessionError if there is none)."""
+        row = self._connect().execute("SELECT id FROM sessions WHERE id = ?",
+                                      (session_id,)).fetchone()
+        if row is None:
+            raise SessionError(f"no session {session_id!r} in {self.path}")
+        return Session(self, session_id)
+
+    def list(self) -> list[SessionInfo]:
+        """Every session, newest first."""
+        rows = self._connect().execute("SELECT id FROM sessions ORDER BY created_at DESC")
+        return [Session(self, r["id"]).info for r in rows.fetchall()]
+
+
+def _load(path: str | Path) -> AnchorSet:
+    from harness.anchors import AnchorError
+
+    try:
+        return load_anchor_set(path)
+    except AnchorError as exc:
+        raise SessionError(str(exc)) from None
+
+
+def _participant(p: str | tuple[str, str]) -> tuple[str, str]:
+    pid, pname = (p, p) if isinstance(p, str) else p
+    if not isinstance(pid, str) or not _ID_RE.match(pid):
+        raise SessionError(f"participant id {pid!r}: use letters, digits, '_', '.', '-' "
+                           "(starting with a letter or digit)")
+    return pid, (pname or pid)
+
+
+def _check_number(value: Any, lo: float, hi: float, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SessionError(f"{what}: {value!r} is not a number")
+    v = float(value)
+    if not math.isfinite(v) or not lo <= v <= hi:
+        raise SessionError(f"{what}: {fmt_num(v) if math.isfinite(v) else v} is off the "
+                           f"scale {fmt_num(lo)}–{fmt_num(hi)}")
+    return v
+
+
+def _event(conn: sqlite3.Connection, sid: str, kind: str, detail: str | None = None) -> None:
+    conn.execute("INSERT INTO events (session_id, kind, detail, at) VALUES (?,?,?,?)",
+                 (sid, kind, detail, time.time()))
+    conn.execute("UPDATE sessions SET updated_at = ? WHERE id = ?", (time.time(), sid))
+
+
+def parse_score(text: str) -> Score:
+    """``"4"`` -> 4.0, ``"NA"``/``"N/A"`` -> ``"NA"`` (SessionError otherwise)."""
+    t = text.strip()
+    if t.upper() in ("NA", "N/A"):
+        return NA
+    try:
+        v = float(t)
+    except ValueError:
+        raise SessionError(f"score {text!r} is not a number (or NA)") from None
+    if not math.isfinite(v):
+        raise SessionError(f"score {text!r} is not a finite number")
+    return v
+
+
+class Session:
+    """One calibration session, bound to its store; every call re-reads the database.
+
+    Lifecycle: ``draft -> scoring -> review -> resolved -> closed``. Every write checks
+    the state inside its transaction; a forbidden action raises :class:`SessionError`
+    naming the current state and what is needed. ``closed`` is read-only.
+    """
+
+    def __init__(self, store: SessionStore, session_id: str) -> None:
+        self.store = store
+        self.id = session_id
+
+    def __repr__(self) -> str:
+        return f"Session({self.id!r}, state={self.state!r})"
+
+    # ------------------------------------------------------------------ reading
+
+    @property
+    def info(self) -> SessionInfo:
+        conn = self.store._connect()
+        row = conn.execute("SELECT * FROM sessions WHERE id = ?", (self.id,)).fetchone()
+        if row is None:
+            raise SessionError(f"no session {self.id!r}")
+        parts = [
+            Participant(r["pid"], r["name"], r["token_hash"] is not None,
+                        r["submitted_at"] is not None, r["rescore_submitted_at"] is not None)
+            for r in conn.execute("SELECT * FROM participants WHERE session_id = ? "
+                                  "ORDER BY position", (self.id,))
+        ]
+        return SessionInfo(
+            id=row["id"], name=row["name"], state=row["state"],
+            anchor_path=row["anchor_path"], anchor_hash=row["anchor_hash"],
+            anchor_name=row["anchor_name"], item_ids=json.loads(row["item_ids"]),
+            rubric=row["rubric"], rubric_source=row["rubric_source"],
+            scale=(row["scale_min"], row["scale_max"]), threshold=row["threshold"],
+            outlier_distance=row["outlier_distance"], na_items=json.loads(row["na_items"]),
+            baseline=json.loads(row["baseline"]) if row["baseline"] else None,
+            baseline_label=row["baseline_label"],
+            rescore_items=json.loads(row["rescore_items"]) if row["rescore_items"] else None,
+            forced_missing=json.loads(row["forced_missing"]) if row["forced_missing"] else [],
+            output_path=row["output_path"], created_at=row["created_at"],
+            updated_at=row["updated_at"], participants=parts,
+        )
+
+    @property
+    def state(self) -> State:
+        row = self.store._connect().execute("SELECT state FROM sessions WHERE id = ?",
+                                            (self.id,)).fetchone()
+        return row["state"]
+
+    def scores(self, round: int = 1) -> dict[str, dict[str, Score]]:
+        """Participant -> item -> score (float or ``"NA"``) of one round; unfiltered.
+
+        This is the raw view (for the review and the export); participants should be
+        shown :func:`scores_visible_to` instead.
+        """
+        out: dict[str, dict[str, Score]] = {p: {} for p in self.info.participant_ids}
+        rows = self.store._connect().execute(
+            "SELECT pid, item_id, score, na FROM scores WHERE session_id = ? AND round = ? "
+            "ORDER BY rowid", (self.id, round))
+        for r in rows:
+            out.setdefault(r["pid"], {})[r["item_id"]] = NA if r["na"] else float(r["score"])
+        return out
+
+    def final_scores(self) -> dict[str, dict[str, Score]]:
+        """Each participant's latest score per item (round 2 where given, else round 1)."""
+        final = self.scores(1)
+        for pid, items in self.scores(2).items():
+            final.setdefault(pid, {}).update(items)
+        return final
+
+    def resolutions(self) -> dict[str, Resolution]:
+        rows = self.store._connect().execute(
+            "SELECT * FROM resolutions WHERE session_id = ? ORDER BY at", (self.id,))
+        return {r["item_id"]: Resolution(r["item_id"], r["consensus"], r["rationale"],
+                                         r["note"], r["at"]) for r in rows}
+
+    def notes(self) -> list[tuple[float, str]]:
+        """Rubric-change notes: (time, text), oldest first."""
+        rows = self.store._connect().execute(
+            "SELECT at, text FROM notes WHERE session_id = ? ORDER BY seq", (self.id,))
+        return [(r["at"], r["text"]) for r in rows]
+
+    def events(self) -> list[tuple[float, str, str | None]]:
+        """The session's history: (time, kind, detail), oldest first."""
+        rows = self.store._connect().execute(
+            "SELECT at, kind, detail FROM events WHERE session_id = ? ORDER BY seq",
+            (self.id,))
+        return [(r["at"], r["kind"], r["detail"]) for r in rows]
+
+    def load_anchor_set(self) -> AnchorSet:
+        """The session's anchor set, checked to be unchanged since the session was created."""
+        info = self.info
+        aset = _load(info.anchor_path)
+        if aset.content_hash != info.anchor_hash:
+            raise SessionError(f"the anchor set {info.anchor_path} changed since session "
+                               f"{self.id} was created; restore it or start a new session")
+        return aset
+
+    # ------------------------------------------------------------------ guards
+
+    def _row(self, conn: sqlite3.Connection) -> sqlite3.Row:
+        return conn.execute("SELECT * FROM sessions WHERE id = ?", (self.id,)).fetchone()
+
+    def _require(self, conn: sqlite3.Connection, action: str, *states: State) -> sqlite3.Row:
+        row = self._row(conn)
+        state = row["state"]
+        if state == "closed":
+            raise SessionError(f"session {self.id} is closed (read-only): cannot {action}")
+        if state not in states:
+            raise SessionError(f"cannot {action}: session {self.id} is in state {state!r}; "
+                               f"this needs state {' or '.join(map(repr, states))}")
+        return row
+
+    def _check_facilitator(self, row: sqlite3.Row, token: str | None, action: str) -> None:
+        if not token or not hmac.compare_digest(_hash(token), row["facilitator_hash"]):
+            raise SessionError(f"cannot {action}: this needs the facilitator token printed "
+                               "when the session was created (wrong or missing token)")
+
+    def _check_participant(self, conn: sqlite3.Connection, pid: str,
+                           token: str | None) -> sqlite3.Row:
+        prow = conn.execute("SELECT * FROM participants WHERE session_id = ? AND pid = ?",
+                            (self.id, pid)).fetchone()
+        if prow is None:
+            raise SessionError(f"{pid!r} is not a participant of session {self.id}")
+        if prow["token_hash"] is None:
+            raise SessionError(f"participant {pid!r} has not been invited yet (no token); "
+                               "the facilitator runs 'invite'")
+        if not token or not hmac.compare_digest(_hash(token), prow["token_hash"]):
+            raise SessionError(f"wrong or missing token for participant {pid!r}")
+        return prow
+
+    # ------------------------------------------------------------------ facilitator
+
+    def invite(self, participant: str | tuple[str, str], facilitator_token: str) -> str:
+        """Issue (or re-issue) a participant's personal token; returns it (shown once).
+
+        A new participant can be added only in ``draft``; re-issuing a lost token is allowed
+        in any state before ``closed``.
+        """
+        pid, pname = _participant(participant)
+        with self.store._tx() as conn:
+            row = self._require(conn, "invite participants", "draft", "scoring", "review",
+                                "resolved")
+            self._check_facilitator(row, facilitator_token, "invite participants")
+            exists = conn.execute("SELECT 1 FROM participants WHERE session_id = ? AND pid = ?",
+                                  (self.id, pid)).fetchone()
+            token = new_token()
+            if exists:
+                conn.execute("UPDATE participants SET token_hash = ? WHERE session_id = ? "
+                             "AND pid = ?", (_hash(token), self.id, pid))
+            else:
+                if row["state"] != "draft":
+                    raise SessionError(f"cannot add participant {pid!r}: session {self.id} is "
+                                       f"in state {row['state']!r}; participants can be added "
+                                       "only in 'draft'")
+                pos = conn.execute("SELECT COUNT(*) FROM participants WHERE session_id = ?",
+                                   (self.id,)).fetchone()[0]
+                conn.execute("INSERT INTO participants VALUES (?,?,?,?,?,?,?)",
+                             (self.id, pid, pname, pos, _hash(token), None, None))
+            _event(conn, self.id, "invited", pid)
+        return token
+
+    def start_scoring(self, facilitator_token: str) -> None:
+        """``draft -> scoring``: needs at least 2 participants, each invited (with a token)."""
+        with self.store._tx() as conn:
+            row = self._require(conn, "start scoring", "draft")
+            self._check_facilitator(row, facilitator_token, "start scoring")
+            parts = conn.execute("SELECT pid, token_hash FROM participants WHERE "
+                                 "session_id = ?", (self.id,)).fetchall()
+            if len(parts) < MIN_PARTICIPANTS:
+                raise SessionError(f"cannot start scoring: session {self.id} is in state "
+                                   f"'draft' with {len(parts)} participant(s); at least "
+                                   f"{MIN_PARTICIPANTS} are needed")
+            uninvited = [p["pid"] for p in parts if p["token_hash"] is None]
+            if uninvited:
+                raise SessionError(f"cannot start scoring: participant(s) not invited yet "
+                                   f"(no token): {', '.join(uninvited)}; run 'invite' first")
+            conn.execute("UPDATE sessions SET state = 'scoring' WHERE id = ?", (self.id,))
+            _event(conn, self.id, "scoring")
+
+    def begin_review(self, facilitator_token: str, force: bool = False) -> ReviewTransition:
+        """``scoring -> review``: when every participant has submitted, or with ``force``.
+
+        Returns the participants who had not submitted (``missing``; their unsubmitted
+        scores are kept and shown, and locked from now on).
+        """
+        with self.store._tx() as conn:
+            row = self._require(conn, "start the review", "scoring")
+            self._check_facilitator(row, facilitator_token, "start the review")
+            missing = [r["pid"] for r in conn.execute(
+                "SELECT pid FROM participants WHERE session_id = ? AND submitted_at IS NULL "
+                "ORDER BY position", (self.id,))]
+            if missing and not force:
+                raise SessionError(f"cannot start the review: session {self.id} is in state "
+                                   f"'scoring' and not every participant has submitted "
+                                   f"(missing: {', '.join(missing)}); wait, or force it")
+            conn.execute("UPDATE sessions SET state = 'review', forced_missing = ? WHERE id = ?",
+                         (json.dumps(missing), self.id))
+            _event(conn, self.id, "review",
+                   f"forced; missing: {', '.join(missing)}" if missing else None)
+        return ReviewTransition(forced=bool(missing), missing=missing)
+
+    def resolve_item(self, item_id: str, facilitator_token: str, *,
+                     consensus: float | None = None, rationale: str | None = None,
+                     note: str | None = None) -> Resolution:
+        """Record (or replace) the resolution of one item (in ``review``)."""
+        with self.store._tx() as conn:
+            row = self._require(conn, "record a resolution", "review")
+            self._check_facilitator(row, facilitator_token, "record a resolution")
+            if item_id not in json.loads(row["item_ids"]):
+                raise SessionError(f"item {item_id!r} is not in session {self.id}")
+            if consensus is not None:
+                consensus = _check_number(consensus, row["scale_min"], row["scale_max"],
+                                          f"consensus for {item_id!r}")
+            if consensus is None and not (note or rationale):
+                raise SessionError("a resolution needs a consensus score, a rationale or a note")
+            now = time.time()
+            conn.execute("INSERT OR REPLACE INTO resolutions VALUES (?,?,?,?,?,?)",
+                         (self.id, item_id, consensus, rationale, note, now))
+            _event(conn, self.id, "resolution", item_id)
+        return Resolution(item_id, consensus, rationale, note, now)
+
+    def add_note(self, text: str, facilitator_token: str) -> None:
+        """Record a rubric change (free text) agreed in the discussion."""
+        if not text.strip():
+            raise SessionError("the note is empty")
+        with self.store._tx() as conn:
+            row = self._require(conn, "add a note", "draft", "scoring", "review", "resolved")
+            self._check_facilitator(row, facilitator_token, "add a note")
+            conn.execute("INSERT INTO notes (session_id, text, at) VALUES (?,?,?)",
+                         (self.id, text.strip(), time.time()))
+            _event(conn, self.id, "note")
+
+    def open_rescore(self, item_ids: Iterable[str], facilitator_token: str) -> None:
+        """Open the effectiveness re-score round (round 2) on a subset, in ``review``."""
+        ids = list(item_ids)
+        with self.store._tx() as conn:
+            row = self._require(conn, "open the re-score round", "review")
+            self._check_facilitator(row, facilitator_token, "open the re-score round")
+            if row["rescore_items"]:
+                raise SessionError(f"session {self.id} already has a re-score round")
+            known = json.loads(row["item_ids"])
+            bad = [i for i in ids if i not in known]
+            if bad or not ids:
+                raise SessionError(f"re-score items must be session items: "
+                                   f"{', '.join(bad) or '(none given)'}")
+            conn.execute("UPDATE sessions SET rescore_items = ? WHERE id = ?",
+                         (json.dumps(ids), self.id))
+            _event(conn, self.id, "rescore", f"{len(ids)} items")
+
+    def mark_resolved(self, facilitator_token: str, output: str | Path | None = None) -> Path:
+        """``review -> resolved``: write the new anchor-set version; returns its path.
+
+        Every flagged item must have a resolution. See
+        :func:`harness.sessions.write_anchor_version` for what is written.
+        """
+        from ._review import review
+        from ._version import write_anchor_version
+
+        with self.store._tx() as conn:
+            row = self._require(conn, "resolve the session", "review")
+            self._check_facilitator(row, facilitator_token, "resolve the session")
+        rv = review(self)
+        done = self.resolutions()
+        open_items = [r.item_id for r in rv.items if r.flagged and r.item_id not in done]
+        if open_items:
+            raise SessionError(f"cannot resolve session {self.id}: flagged item(s) without a "
+                               f"resolution: {', '.join(open_items)}")
+        info = self.info
+        if info.rescore_items:
+            pending = [p.id for p in info.participants if not p.rescore_submitted]
+            if pending:
+                raise SessionError(f"cannot resolve session {self.id}: the re-score round is "
+                                   f"open and not submitted by: {', '.join(pending)}")
+        path = write_anchor_version(self, output)
+        with self.store._tx() as conn:
+            self._require(conn, "resolve the session", "review")
+            conn.execute("UPDATE sessions SET state = 'resolved', output_path = ? WHERE id = ?",
+                         (str(path), self.id))
+            _event(conn, self.id, "resolved", str(path))
+        return path
+
+    def close(self, facilitator_token: str) -> None:
+        """``resolved -> closed`` (read-only from then on)."""
+        with self.store._tx() as conn:
+            row = self._require(conn, "close the session", "resolved")
+            self._check_facilitator(row, facilitator_token, "close the session")
+            conn.execute("UPDATE sessions SET state = 'closed' WHERE id = ?", (self.id,))
+            _event(conn, self.id, "closed")
+
+    # ------------------------------------------------------------------ participants
+
+    def score(self, participant: str, token: str, scores: Mapping[str, Any],
+              round: int = 1) -> None:
+        """Record (or overwrite) a participant's scores; before they submit.
+
+        ``scores`` maps item id -> number on the scale, or ``"NA"`` on an N/A-eligible item.
+        Round 1 needs state ``scoring``; round 2 (the re-score round) needs ``review`` with
+        the round opened, and only its items.
+        """
+        if round not in (1, 2):
+            raise SessionError(f"round must be 1 or 2, got {round!r}")
+        with self.store._tx() as conn:
+            if round == 1:
+                row = self._require(conn, "score", "scoring")
+                allowed = json.loads(row["item_ids"])
+            else:
+                row = self._require(conn, "re-score", "review")
+                if not row["rescore_items"]:
+                    raise SessionError(f"cannot re-score: session {self.id} has no re-score "
+                                       "round open (the facilitator opens one in review)")
+                allowed = json.loads(row["rescore_items"])
+            prow = self._check_participant(conn, participant, token)
+            col = "submitted_at" if round == 1 else "rescore_submitted_at"
+            if prow[col] is not None:
+                hint = (" (re-scoring is only possible in the re-score round)" if round == 1
+                        else "")
+                raise SessionError(f"participant {participant!r} has already submitted round "
+                                   f"{round}; the scores are locked{hint}")
+            na_ok = set(json.loads(row["na_items"]))
+            lo, hi = row["scale_min"], row["scale_max"]
+            clean: list[tuple[str, float | None, int]] = []
+            for item, value in scores.items():
+                if item not in allowed:
+                    raise SessionError(f"item {item!r} is not open for scoring in round {round} "
+                                       f"of session {self.id}")
+                if isinstance(value, str):
+                    value = parse_score(value)
+                if value == NA:
+                    if item not in na_ok:
+                        raise SessionError(f"item {item!r} is not N/A-eligible in session "
+                                           f"{self.id}; give a score on the scale")
+                    clean.append((item, None, 1))
+                else:
+                    clean.append((item, _check_number(value, lo, hi, f"score for {item!r}"), 0))
+            now = time.time()
+            for item, v, na in clean:
+                conn.execute("INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?)",
+                             (self.id, round, participant, item, v, na, now))
+
+    def submit(self, participant: str, token: str, round: int = 1) -> None:
+        """Lock a participant's scores of a round; every open item must be scored."""
+        with self.store._tx() as conn:
+            if round == 1:
+                row = self._require(conn, "submit", "scoring")
+                needed = json.loads(row["item_ids"])
+            else:
+                row = self._require(conn, "submit the re-score round", "review")
+                if not row["rescore_items"]:
+                    raise SessionError(f"session {self.id} has no re-score round open")
+                needed = json.loads(row["rescore_items"])
+            prow = self._check_participant(conn, participant, token)
+            col = "submitted_at" if round == 1 else "rescore_submitted_at"
+            if prow[col] is not None:
+                raise SessionError(f"participant {participant!r} has already submitted round "
+                                   f"{round}")
+            have = {r["item_id"] for r in conn.execute(
+                "SELECT item_id FROM scores WHERE session_id = ? AND round = ? AND pid = ?",
+                (self.id, round, participant))}
+            missing = [i for i in needed if i not in have]
+            if missing:
+                raise SessionError(f"cannot submit: {participant!r} has not scored "
+                                   f"{len(missing)} item(s): {', '.join(missing[:10])}"
+                                   f"{' …' if len(missing) > 10 else ''}")
+            conn.execute(f"UPDATE participants SET {col} = ? WHERE session_id = ? AND pid = ?",
+                         (time.time(), self.id, participant))
+            _event(conn, self.id, "submitted", f"{participant} (round {round})")
+
+
+def scores_visible_to(session: Session, participant: str) -> dict[str, dict[str, Score]]:
+    """The round-1 scores ``participant`` may see: only their own before review (blind
+    scoring), everyone's from review on. Participant -> item -> score."""
+    state = session.state
+    all_scores = session.scores(1)
+    if participant not in session.info.participant_ids:
+        raise SessionError(f"{participant!r} is not a participant of session {session.id}")
+    if state in ("draft", "scoring"):
+        return {participant: dict(all_scores.get(participant, {}))}
+    return all_scores
