@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
@@ -354,16 +353,13 @@ def test_report_with_degenerate_iteration(prompts, tmp_path):
     assert "no diff" in page
 
 
-def test_plots_are_fast(result):
+def test_plots_render_to_png_for_100_items(result):
+    # speed is measured in benchmarks/bench_loop.py, not asserted here
     rec = result.best
     truth, raters = _humans(100, seed=5)
     judge = np.clip(np.rint(truth + np.random.default_rng(0).normal(0, 0.6, 100)), 1, 6)
     consensus = raters.mean(axis=1)
     conf = _confusion(judge, consensus)
-    figure_png(scatter_plot(judge, consensus, SCALE, title="warm-up"))  # font cache
-    start = time.perf_counter()
     for fig in (scatter_plot(judge, consensus, rec.scale, title="t"), confusion_plot(conf),
                 bland_altman_plot(judge, consensus), iterations_plot(result)):
-        figure_png(fig)
-    # the budget is 0.5 s; the bound here leaves room for slow CI machines
-    assert time.perf_counter() - start < 2.0
+        assert figure_png(fig)[:8] == b"\x89PNG\r\n\x1a\n"

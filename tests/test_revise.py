@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -611,11 +610,9 @@ def test_local_generate_one_short_call() -> None:
     from harness.judges._local import LocalJudge
 
     judge = LocalJudge()
-    t0 = time.perf_counter()
     text = generate(judge, [Message("user", "Name one fruit.")], max_tokens=8,
                     temperature=0.0)
     assert isinstance(text, str) and text.strip()
-    assert time.perf_counter() - t0 < 10
     with pytest.raises(FatalError, match="max_tokens"):
         generate(judge, [Message("user", "x")], max_tokens=0, temperature=0.0)
 
