@@ -65,8 +65,7 @@ class JudgeRun:
             writer.writeheader()
             for row in rows:
                 c = consensus.get(row["item_id"])
-                writer.writerow({**row, "consensus": None if c is None or np.isnan(c) else c,
-                                 "prompt_version": self.prompt.label})
+                writer.writerow({**row, "consensus": None if c is None or np.isnan(c) else c})
         return p
 
 
