@@ -368,3 +368,8 @@ def export(
     else:
         output.write_text(text, encoding="utf-8")
         out.print(f"calibration log written to {output}")
+
+
+from ._session_serve import serve_cmd  # noqa: E402 - registered after the other commands
+
+session_app.command("serve")(serve_cmd)

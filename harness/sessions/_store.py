@@ -416,6 +416,25 @@ class Session:
     def __repr__(self) -> str:
         return f"Session({self.id!r}, state={self.state!r})"
 
+    def identify(self, token: str) -> tuple[str, str | None] | None:
+        """Who holds ``token``: ``("facilitator", None)``, ``("participant", pid)`` or None.
+
+        Read-only; tokens are compared as hashes in constant time. Writes check their token
+        again themselves.
+        """
+        h = _hash(token)
+        conn = self.store._connect()
+        row = conn.execute("SELECT facilitator_hash FROM sessions WHERE id = ?",
+                           (self.id,)).fetchone()
+        if row is not None and hmac.compare_digest(h, row["facilitator_hash"]):
+            return ("facilitator", None)
+        found = None
+        for r in conn.execute("SELECT pid, token_hash FROM participants WHERE session_id = ?",
+                              (self.id,)):
+            if r["token_hash"] and hmac.compare_digest(h, r["token_hash"]):
+                found = r["pid"]
+        return ("participant", found) if found is not None else None
+
     # ------------------------------------------------------------------ reading
 
     @property
