@@ -12,19 +12,7 @@ from harness.agreement import PAIRED_FIGURES
 from harness.anchors import AnchorError, open_ratings
 from harness.reports import ReportSettings, agreement_report, render_report
 
-from ._common import EXIT_INPUT, fail, out
-
-
-def _parse_scale(text: str | None) -> tuple[float, float] | None:
-    if text is None:
-        return None
-    try:
-        lo, hi = (float(v) for v in text.split(":"))
-    except ValueError:
-        fail(f"--scale must look like MIN:MAX (e.g. 1:5), got {text!r}")
-    if lo >= hi:
-        fail(f"--scale {text}: MIN must be below MAX")
-    return lo, hi
+from ._common import EXIT_INPUT, fail, out, parse_scale
 
 
 def agree(
@@ -55,7 +43,7 @@ def agree(
     if resamples < 0:
         fail("--resamples must be 0 or more")
     try:
-        table = open_ratings(file, scale=_parse_scale(scale),
+        table = open_ratings(file, scale=parse_scale(scale),
                              split=None if split == "all" else split)
     except AnchorError as exc:
         fail(str(exc), EXIT_INPUT)

@@ -22,3 +22,16 @@ def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
 
     err.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     sys.exit(code)
+
+
+def parse_scale(text: str | None) -> tuple[float, float] | None:
+    """``--scale MIN:MAX`` as two floats (None when not given); a bad value exits 2."""
+    if text is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in text.split(":"))
+    except ValueError:
+        fail(f"--scale must look like MIN:MAX (e.g. 1:5), got {text!r}")
+    if lo >= hi:
+        fail(f"--scale {text}: MIN must be below MAX")
+    return lo, hi

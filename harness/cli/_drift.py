@@ -12,22 +12,10 @@ from rich.table import Table
 
 from harness.anchors import AnchorError, load_ratings
 
-from ._common import EXIT_BELOW_BAR, EXIT_INPUT, fail, out
+from ._common import EXIT_BELOW_BAR, EXIT_INPUT, fail, out, parse_scale
 
 if TYPE_CHECKING:
     from harness.drift import DriftReport
-
-
-def _parse_scale(text: str | None) -> tuple[float, float] | None:
-    if text is None:
-        return None
-    try:
-        lo, hi = (float(v) for v in text.split(":"))
-    except ValueError:
-        fail(f"--scale must look like MIN:MAX (e.g. 1:5), got {text!r}")
-    if lo >= hi:
-        fail(f"--scale {text}: MIN must be below MAX")
-    return lo, hi
 
 
 def _fmt(v: float | None) -> str:
@@ -61,7 +49,7 @@ def drift_cmd(
     if consensus not in ("median", "mean"):
         fail(f"--consensus must be median or mean, got {consensus!r}")
     try:
-        table = load_ratings(file, scale=_parse_scale(scale))
+        table = load_ratings(file, scale=parse_scale(scale))
     except AnchorError as exc:
         fail(str(exc), EXIT_INPUT)
     from harness.drift import detect_drift, write_control_charts

@@ -17,12 +17,13 @@ import json
 import os
 import re
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
+
+from harness._sqlite import ThreadLocalSQLite
 
 Status = Literal["ok", "invalid", "failed"]
 
@@ -128,7 +129,7 @@ def default_state_dir() -> Path:
     return Path(os.environ.get("JUDGECAL_STATE_DIR", ".judgecal"))
 
 
-class Journal:
+class Journal(ThreadLocalSQLite):
     """SQLite journal of judge calls (WAL mode; safe to share between processes).
 
     Parameters
@@ -142,29 +143,11 @@ class Journal:
         if p.suffix not in (".sqlite", ".db"):
             p = p / "journal.sqlite"
         p.parent.mkdir(parents=True, exist_ok=True)
-        self.path = p
-        self._local = threading.local()
+        super().__init__(p)
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
             conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                          (str(SCHEMA_VERSION),))
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.row_factory = sqlite3.Row
-            self._local.conn = conn
-        return conn
-
-    def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
 
     # ----------------------------------------------------------------- reading
 

@@ -17,7 +17,6 @@ import math
 import re
 import secrets
 import sqlite3
-import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from harness._sqlite import ThreadLocalSQLite
 from harness.anchors import AnchorSet, load_anchor_set
 from harness.anchors._schema import NA, fmt_num
 from harness.journal import default_state_dir
@@ -185,7 +185,7 @@ class ReviewTransition:
     missing: list[str]
 
 
-class SessionStore:
+class SessionStore(ThreadLocalSQLite):
     """The SQLite store of calibration sessions.
 
     Parameters
@@ -200,29 +200,11 @@ class SessionStore:
         if p.suffix not in (".sqlite", ".db"):
             p = p / "sessions.sqlite"
         p.parent.mkdir(parents=True, exist_ok=True)
-        self.path = p
-        self._local = threading.local()
+        super().__init__(p)
         conn = self._connect()
         conn.executescript(_SCHEMA)
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                      (str(SCHEMA_VERSION),))
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.row_factory = sqlite3.Row
-            self._local.conn = conn
-        return conn
-
-    def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
 
     def __enter__(self) -> SessionStore:
         return self
