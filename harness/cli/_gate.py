@@ -25,7 +25,7 @@ from harness.gate import (
 from harness.reports import render_report
 
 from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, out
-from ._judge import render_run, run_summary
+from ._judge import render_run
 
 #: Width of the gate table when the output is not a terminal (CI logs).
 GATE_WIDTH = 150
@@ -95,7 +95,7 @@ def validate_cmd(
         fail(str(exc), exc.exit_code)
     if as_json:
         doc = result.report.to_dict()
-        doc["run"] = run_summary(result.run)
+        doc["run"] = result.run.summary()
         doc["prompt"] = result.version.to_dict()
         doc["checks"] = result.checks
         doc["invalid"] = result.invalid.to_dict()

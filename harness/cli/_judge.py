@@ -67,7 +67,7 @@ def judge(
         report.judge["rater_id"] = f"{run.judge_identity['provider']}:{exp.judge.model}"
     if as_json:
         doc = report.to_dict()
-        doc["run"] = run_summary(run)
+        doc["run"] = run.summary()
         out.print_json(json.dumps(doc, ensure_ascii=False))
     else:
         out.print(render_run(run))
@@ -77,30 +77,6 @@ def judge(
     if run.result.stopped:
         err.print(f"[bold red]stopped:[/] {run.result.stopped}")
         raise typer.Exit(EXIT_JUDGE)
-
-
-def run_summary(run: JudgeRun) -> dict:
-    r = run.result
-    return {
-        "experiment": run.experiment.name,
-        "split": run.split,
-        "prompt": {"name": run.prompt.name, "version": run.prompt.label, "hash": run.prompt.hash},
-        "judge": run.judge_identity,
-        "n_tasks": len(r.judgments),
-        "n_requests": r.n_requests,
-        "n_cached": r.n_cached,
-        "n_ok": r.n_ok,
-        "n_invalid": r.n_invalid,
-        "n_failed": r.n_failed,
-        "n_skipped": r.n_skipped,
-        "input_tokens": r.input_tokens,
-        "output_tokens": r.output_tokens,
-        "cost": r.cost,
-        "elapsed_s": r.elapsed_s,
-        "stopped": r.stopped,
-        "retest": run.retest.to_dict() if run.retest is not None else None,
-        "warnings": run.warnings,
-    }
 
 
 def render_run(run: JudgeRun) -> Table:

@@ -161,24 +161,7 @@ class _Registry:
         number = tracker.find_prompt_version(pv.name, pv.hash)
         if number is None:
             return None
-        return number, version_tags(tracker, pv.name, number)
-
-
-def version_tags(tracker: Any, name: str, registry_version: int) -> dict[str, str]:
-    """The tags of one registry version of a prompt.
-
-    Parameters
-    ----------
-    tracker : Tracker
-    name : str
-        The judgecal prompt name.
-    registry_version : int
-
-    Returns
-    -------
-    dict of str to str
-    """
-    return tracker.prompt_version_tags(name, registry_version)
+        return number, tracker.prompt_version_tags(pv.name, number)
 
 
 @dataclass
@@ -407,8 +390,6 @@ class GateResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` document."""
-        from harness.cli._judge import run_summary  # lazy: the CLI imports this package
-
         doc: dict[str, Any] = {
             "judgecal_gate": 1,
             "command": self.command,
@@ -428,12 +409,12 @@ class GateResult:
             "baseline": None,
             "checks": self.checks,
             "warnings": self.warnings,
-            "run": run_summary(self.run),
+            "run": self.run.summary(),
             "promoted": self.promoted,
         }
         if self.baseline is not None:
             doc["baseline"] = {**self.baseline.ref.to_dict(),
-                               "run": run_summary(self.baseline.run),
+                               "run": self.baseline.run.summary(),
                                "figures": {k: v.value for k, v in
                                            self.baseline.figures.items()}}
         return doc

@@ -50,6 +50,37 @@ class JudgeRun:
     def n_items(self) -> int:
         return len(self.table.item_ids)
 
+    def summary(self) -> dict[str, Any]:
+        """The run in figures: what was asked, answered, cached, failed, and what it cost.
+
+        This is the ``run`` part of ``judgecal judge --json`` and ``judgecal gate --json``,
+        and what the calibration loop keeps (and logs) per iteration.
+        """
+        r = self.result
+        latencies = [j.latency_s for j in r.judgments if j.latency_s is not None and not j.cached]
+        return {
+            "experiment": self.experiment.name,
+            "split": self.split,
+            "prompt": {"name": self.prompt.name, "version": self.prompt.label,
+                       "hash": self.prompt.hash},
+            "judge": self.judge_identity,
+            "n_tasks": len(r.judgments),
+            "n_requests": r.n_requests,
+            "n_cached": r.n_cached,
+            "n_ok": r.n_ok,
+            "n_invalid": r.n_invalid,
+            "n_failed": r.n_failed,
+            "n_skipped": r.n_skipped,
+            "input_tokens": r.input_tokens,
+            "output_tokens": r.output_tokens,
+            "cost": r.cost,
+            "elapsed_s": r.elapsed_s,
+            "mean_latency_s": float(np.mean(latencies)) if latencies else None,
+            "stopped": r.stopped,
+            "retest": self.retest.to_dict() if self.retest is not None else None,
+            "warnings": self.warnings,
+        }
+
     def write_csv(self, path: str | Path) -> Path:
         """One row per judgment (each sample), with the item's consensus beside it."""
         p = Path(path)

@@ -117,19 +117,6 @@ def plateaued(values: list[float | None], name: str, delta: float, patience: int
     return recent - before < delta if np.isfinite(before) else False
 
 
-def _run_summary(run: JudgeRun) -> dict[str, Any]:
-    r = run.result
-    latencies = [j.latency_s for j in r.judgments if j.latency_s is not None and not j.cached]
-    return {
-        "n_tasks": len(r.judgments), "n_requests": r.n_requests, "n_cached": r.n_cached,
-        "n_ok": r.n_ok, "n_invalid": r.n_invalid, "n_failed": r.n_failed,
-        "n_skipped": r.n_skipped, "input_tokens": r.input_tokens,
-        "output_tokens": r.output_tokens, "cost": r.cost, "elapsed_s": r.elapsed_s,
-        "mean_latency_s": float(np.mean(latencies)) if latencies else None,
-        "stopped": r.stopped,
-    }
-
-
 def _run_metrics(summary: dict[str, Any], prefix: str) -> dict[str, float | None]:
     keys = ("n_requests", "n_cached", "n_invalid", "n_failed", "input_tokens",
             "output_tokens", "cost", "mean_latency_s")
@@ -379,7 +366,7 @@ def _judge_iteration(ctx: _Context, it: int, prompt: PromptVersion) -> Iteration
     run.write_csv(csv_path)
     return IterationRecord(
         iteration=it, prompt=prompt, primary=ctx.exp.target.metric, figures=j["figures"],
-        ceiling=j["ceiling"], ceiling_method=j["ceiling_method"], run=_run_summary(run),
+        ceiling=j["ceiling"], ceiling_method=j["ceiling_method"], run=run.summary(),
         analysis=analysis, item_ids=list(run.table.item_ids), judge_scores=run.judge_scores,
         consensus=consensus, scale=rep.scale, confusion=j["confusion"], judgments_csv=csv_path,
     )
@@ -441,7 +428,7 @@ def _finish(ctx: _Context, crun: Any, tracker: Tracker, result: CalibrationResul
         j = rep.judge
         result.holdout = HoldoutRecord(
             prompt=best.prompt, figures=j["figures"], ceiling=j["ceiling"],
-            ceiling_method=j["ceiling_method"], run=_run_summary(run),
+            ceiling_method=j["ceiling_method"], run=run.summary(),
             item_ids=list(run.table.item_ids), judge_scores=run.judge_scores,
             consensus=np.asarray(run.table.consensus, dtype=float), confusion=j["confusion"],
         )
