@@ -481,36 +481,33 @@ def _figure_html(fig: Any, caption: str) -> str:
             f"<figcaption>{_e(caption)}</figcaption></figure>")
 
 
+def _plot_row(judge_scores: Any, consensus: Any, confusion: dict[str, Any],
+              scale: tuple[float, float], where: str) -> str:
+    """Scatter, confusion and Bland–Altman plots of one version on one split."""
+    return ('<div class="plots">'
+            + _figure_html(scatter_plot(judge_scores, consensus, scale,
+                                        title=f"Judge vs humans ({where})"),
+                           f"judge vs consensus ({where})")
+            + _figure_html(confusion_plot(confusion, title=f"Confusion ({where})"),
+                           f"confusion ({where})")
+            + _figure_html(bland_altman_plot(judge_scores, consensus,
+                                             title=f"Bland–Altman ({where})"),
+                           f"Bland–Altman ({where})")
+            + "</div>")
+
+
 def _html_plots(result: CalibrationResult) -> str:
     parts = ["<h2>Plots</h2>"]
     best = result.best
     if best is not None:
-        where = f"{best.prompt.label}, calibration"
         parts.append(f"<h3>Best version on the calibration split ({_e(best.prompt.label)})</h3>")
-        parts.append('<div class="plots">'
-                     + _figure_html(scatter_plot(best.judge_scores, best.consensus, best.scale,
-                                                 title=f"Judge vs humans ({where})"),
-                                    f"judge vs consensus ({where})")
-                     + _figure_html(confusion_plot(best.confusion, title=f"Confusion ({where})"),
-                                    f"confusion ({where})")
-                     + _figure_html(bland_altman_plot(best.judge_scores, best.consensus,
-                                                      title=f"Bland–Altman ({where})"),
-                                    f"Bland–Altman ({where})")
-                     + "</div>")
+        parts.append(_plot_row(best.judge_scores, best.consensus, best.confusion, best.scale,
+                               f"{best.prompt.label}, calibration"))
         h = result.holdout
         if h is not None:
-            where = f"{h.prompt.label}, holdout"
             parts.append(f"<h3>Best version on the holdout split ({_e(h.prompt.label)})</h3>")
-            parts.append('<div class="plots">'
-                         + _figure_html(scatter_plot(h.judge_scores, h.consensus, best.scale,
-                                                     title=f"Judge vs humans ({where})"),
-                                        f"judge vs consensus ({where})")
-                         + _figure_html(confusion_plot(h.confusion, title=f"Confusion ({where})"),
-                                        f"confusion ({where})")
-                         + _figure_html(bland_altman_plot(h.judge_scores, h.consensus,
-                                                          title=f"Bland–Altman ({where})"),
-                                        f"Bland–Altman ({where})")
-                         + "</div>")
+            parts.append(_plot_row(h.judge_scores, h.consensus, h.confusion, best.scale,
+                                   f"{h.prompt.label}, holdout"))
     parts.append("<h3>Agreement by iteration</h3>")
     parts.append('<div class="plots">'
                  + _figure_html(iterations_plot(result),
