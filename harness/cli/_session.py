@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import json
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -21,7 +23,7 @@ from harness.sessions import (
     review,
 )
 
-from ._common import fail, out
+from ._common import err, fail, out
 
 session_app = typer.Typer(help="Run a human calibration session (raters calibrate with each "
                                "other before anchors become gold).", no_args_is_help=True)
@@ -70,15 +72,142 @@ def _pairs(args: list[str]) -> dict[str, str]:
     return outp
 
 
+AnchorSetArg = Annotated[Path, typer.Argument(metavar="SET", help="Anchor set (.jsonl).")]
+JudgmentsOpt = Annotated[Path | None, typer.Option(
+    "--judgments", help="Judgments CSV of the same set (judgecal judge --out FILE): adds the "
+                        "items with the largest |judge - consensus| (disagreement).")]
+
+
+def _load_set(path: Path):
+    from harness.anchors import AnchorError, load_anchor_set
+
+    try:
+        return load_anchor_set(path)
+    except AnchorError as exc:
+        raise SessionError(str(exc)) from None
+
+
+def _judge_scores(path: Path, aset) -> tuple[dict[str, float], list[str]]:
+    """Judge score per item of ``aset`` from a judgments CSV; warns of items never scored."""
+    from harness.judgments import read_judgment_scores
+
+    try:
+        scores, no_valid = read_judgment_scores(path, item_ids=[it.id for it in aset.items])
+    except ValueError as exc:
+        raise SessionError(str(exc)) from None
+    if no_valid:
+        shown = ", ".join(no_valid[:10]) + (f", … ({len(no_valid)} in all)"
+                                            if len(no_valid) > 10 else "")
+        err.print(f"[yellow]warning:[/] {len(no_valid)} item(s) in {escape(str(path))} have no "
+                  f"valid judge score (every sample invalid, failed or skipped), so they "
+                  f"cannot count for disagreement: {escape(shown)}", soft_wrap=True)
+    return scores, no_valid
+
+
+def _propose(aset, n: int, judgments: dict[str, float] | None):
+    try:
+        return propose_items(aset, n=n, judgments=judgments)
+    except ValueError as exc:
+        raise SessionError(str(exc)) from None
+
+
+def _item_args(ids: list[str]) -> str:
+    """The ids as ``--item ID`` options, shell-quoted, ready to paste into ``create``."""
+    return " ".join(f"--item {shlex.quote(i)}" for i in ids)
+
+
+def _is_judgments_csv(path: Path) -> bool:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(fh), [])
+    except OSError as exc:
+        raise SessionError(f"cannot read {path}: {exc.strerror}") from None
+    return "status" in header and "sample_index" in header
+
+
+def _baseline_scores(path: Path, aset) -> dict[str, float]:
+    """A baseline review: ``item_id,score`` pairs, or a judgments CSV (``judge --out``),
+    whose ``ok`` samples are averaged per item (items without one are an error)."""
+    if _is_judgments_csv(path):
+        scores, no_valid = _judge_scores(path, aset)
+        if no_valid:
+            raise SessionError(f"{path}: the baseline judge has no valid score for "
+                               f"{len(no_valid)} item(s): {', '.join(no_valid[:10])}")
+        return scores
+    base: dict[str, float] = {}
+    for k, v in _read_pairs(path).items():
+        s = parse_score(v)
+        if s == NA:
+            raise SessionError(f"baseline score for {k!r} is NA; give a number")
+        assert isinstance(s, float)
+        base[k] = s
+    return base
+
+
+@session_app.command("propose")
+def propose_cmd(
+    anchor_set: AnchorSetArg,
+    n: Annotated[int, typer.Option("--n", "-n", help="How many items to propose.")] = 12,
+    judgments: JudgmentsOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Propose the items of a session (spectrum, boundary, spread, judge disagreement)."""
+    if n < 1:
+        fail(f"--n must be at least 1, got {n}")
+    try:
+        aset = _load_set(anchor_set)
+        scores, no_valid = (_judge_scores(judgments, aset) if judgments is not None
+                            else (None, []))
+        picks = _propose(aset, n, scores)
+    except SessionError as exc:
+        fail(str(exc))
+    if as_json:
+        doc = {
+            "anchor_set": str(anchor_set), "name": aset.meta.name,
+            "n_items": len(aset.items), "n": n,
+            "judgments": None if judgments is None else str(judgments),
+            "no_valid_judgment": no_valid,
+            "items": [{"item_id": p.item_id, "consensus": p.consensus, "sd": p.sd,
+                       "judge_score": p.judge_score, "judge_delta": p.judge_delta,
+                       "reasons": p.reasons} for p in picks],
+            "create_args": [a for p in picks for a in ("--item", p.item_id)],
+        }
+        out.print_json(json.dumps(doc, ensure_ascii=False))
+        return
+
+    def num(x: float | None, fmt: str = ".2f") -> str:
+        return "–" if x is None else format(x, fmt)
+
+    t = Table(title=f"proposal: {len(picks)} of {len(aset.items)} items of "
+                    f"{escape(aset.meta.name)}", title_justify="left")
+    t.add_column("item", overflow="fold", ratio=3)
+    t.add_column("consensus", justify="right", no_wrap=True)
+    t.add_column("rater\nSD", justify="right", no_wrap=True)
+    if judgments is not None:
+        t.add_column("judge −\nconsensus", justify="right", no_wrap=True)
+    t.add_column("reasons", ratio=2)
+    for p in picks:
+        cells = [escape(p.item_id), num(p.consensus), num(p.sd)]
+        if judgments is not None:
+            cells.append(num(p.judge_delta, "+.2f"))
+        cells.append(", ".join(p.reasons))
+        t.add_row(*cells)
+    out.print(t)
+    out.print(f"items for 'judgecal session create {escape(str(anchor_set))}':", soft_wrap=True)
+    out.print(_item_args([p.item_id for p in picks]), markup=False, soft_wrap=True)
+
+
 @session_app.command("create")
 def create(
-    anchor_set: Annotated[Path, typer.Argument(metavar="SET", help="Anchor set (.jsonl).")],
+    anchor_set: AnchorSetArg,
     participant: Annotated[list[str], typer.Option(
         "--participant", "-p", help="Participant ID or ID=NAME (repeat).")] = [],  # noqa: B006
     item: Annotated[list[str], typer.Option(
         "--item", help="Item id to include (repeat); default all items.")] = [],  # noqa: B006
     propose: Annotated[int | None, typer.Option(
-        help="Let propose_items choose N items (spectrum, boundary, spread).")] = None,
+        help="Let propose_items choose N items (spectrum, boundary, spread; with "
+             "--judgments also judge disagreement).")] = None,
+    judgments: JudgmentsOpt = None,
     name: Annotated[str | None, typer.Option(help="Session name.")] = None,
     rubric_label: Annotated[str | None, typer.Option(
         help="Judge prompt version label in force (default: the set's rubric).")] = None,
@@ -89,33 +218,29 @@ def create(
     na_item: Annotated[list[str], typer.Option(
         help="An N/A-eligible item (repeat).")] = [],  # noqa: B006
     baseline: Annotated[Path | None, typer.Option(
-        help="CSV item_id,score of a reviewer's or a judge's scores to compare against.")]
+        help="CSV item_id,score of a reviewer's scores, or a judgments CSV "
+             "(judge --out) of a judge's, to compare against.")]
     = None,
     baseline_label: Annotated[str | None, typer.Option(
         help="Whose the baseline is, e.g. reviewer:alice or judge:v3.")] = None,
     state_dir: StateDir = None,
 ) -> None:
     """Create a session (draft); prints its id and the facilitator token (shown once)."""
-    from harness.anchors import AnchorError, load_anchor_set
-
+    if judgments is not None and propose is None:
+        fail("--judgments only works with --propose N (it steers the proposal)")
+    if propose is not None and propose < 1:
+        fail(f"--propose must be at least 1, got {propose}")
     try:
-        try:
-            aset = load_anchor_set(anchor_set)
-        except AnchorError as exc:
-            raise SessionError(str(exc)) from None
+        aset = _load_set(anchor_set)
         ids: list[str] | None = list(item) or None
         if propose is not None:
             if ids:
                 raise SessionError("give either --item or --propose, not both")
-            ids = [p.item_id for p in propose_items(aset, n=propose)]
+            scores = _judge_scores(judgments, aset)[0] if judgments is not None else None
+            ids = [p.item_id for p in _propose(aset, propose, scores)]
         base = None
         if baseline is not None:
-            base = {}
-            for k, v in _read_pairs(baseline).items():
-                s = parse_score(v)
-                if s == NA:
-                    raise SessionError(f"baseline score for {k!r} is NA; give a number")
-                base[k] = s
+            base = _baseline_scores(baseline, aset)
         session, token = _store(state_dir).create(
             aset, [_split_person(p) for p in participant], item_ids=ids, name=name,
             rubric_label=rubric_label, threshold=threshold,

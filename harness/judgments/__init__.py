@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 
@@ -24,10 +25,13 @@ from harness.judges import (
     RequestSpec,
     RunResult,
     RunSettings,
+    aggregate,
     make_judge,
     retest_agreement,
     run_judge_sync,
 )
+from harness.judges._runner import JudgmentStatus
+from harness.judges._scoring import Aggregation
 from harness.prompts import PromptError, PromptVersion, latest, load_prompt, render_for_anchor
 
 
@@ -203,6 +207,100 @@ def judge_anchors(
     return run
 
 
+def read_judgment_scores(
+    path: str | Path, item_ids: Iterable[str] | None = None, how: Aggregation = "mean",
+) -> tuple[dict[str, float], list[str]]:
+    """Judge scores per item from a judgments CSV (:meth:`JudgeRun.write_csv`, ``judge --out``).
+
+    Only rows with status ``ok`` count; an item's samples are combined by ``how`` (see
+    :func:`harness.judges.aggregate`). Rows with another status (``invalid``, ``failed``,
+    ``skipped``) are left out, and an item none of whose rows is ``ok`` is listed in the
+    second return value rather than silently dropped.
+
+    Parameters
+    ----------
+    path : str or Path
+        The CSV; needs the columns ``item_id``, ``status`` and ``score`` (others ignored).
+    item_ids : iterable of str, optional
+        The anchor set's item ids: an item id of the CSV outside them is an error (the CSV
+        most likely belongs to another set).
+    how : {"mean", "median", "mode"}
+        How an item's ``ok`` samples are combined.
+
+    Returns
+    -------
+    scores : dict of str to float
+        Item id to judge score, items in order of first appearance.
+    no_valid : list of str
+        Items in the CSV without a single ``ok`` row, in order of first appearance.
+
+    Raises
+    ------
+    ValueError
+        An unreadable or malformed file (``path:line: ...``: missing columns, an unknown
+        status, an ``ok`` row without a finite numeric score, an empty item id, no rows), or
+        item ids outside ``item_ids``.
+    """
+    p = Path(path)
+    valid = set(get_args(JudgmentStatus))
+    samples: dict[str, list[float]] = {}
+    seen: dict[str, None] = {}
+    try:
+        with p.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            try:
+                header = reader.fieldnames
+                if not header:
+                    raise ValueError(f"{p}: empty file; expected a judgments CSV "
+                                     "(columns item_id, sample_index, status, score, ...)")
+                missing = [c for c in ("item_id", "status", "score") if c not in header]
+                if missing:
+                    raise ValueError(f"{p}:1: missing column(s) {', '.join(missing)}; not a "
+                                     "judgments CSV (judgecal judge --out)")
+                start = reader.line_num + 1
+                for row in reader:
+                    line, start = start, reader.line_num + 1
+                    if None in row:
+                        raise ValueError(f"{p}:{line}: more fields than the header has")
+                    item = (row["item_id"] or "").strip()
+                    status = (row["status"] or "").strip()
+                    score = (row["score"] or "").strip()
+                    if not item:
+                        raise ValueError(f"{p}:{line}: empty item_id")
+                    if status not in valid:
+                        raise ValueError(f"{p}:{line}: unknown status {status!r} (expected "
+                                         f"{', '.join(sorted(valid))})")
+                    seen.setdefault(item)
+                    if status != "ok":
+                        continue
+                    try:
+                        value = float(score)
+                    except ValueError:
+                        value = float("nan")
+                    if not np.isfinite(value):
+                        raise ValueError(f"{p}:{line}: item {item!r}: status ok but score "
+                                         f"{score!r} is not a number")
+                    samples.setdefault(item, []).append(value)
+            except csv.Error as exc:
+                raise ValueError(f"{p}:{reader.line_num}: {exc}") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {p}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{p}: not UTF-8 text ({exc.reason})") from None
+    if not seen:
+        raise ValueError(f"{p}: no judgment rows")
+    if item_ids is not None:
+        known = set(item_ids)
+        unknown = [i for i in seen if i not in known]
+        if unknown:
+            shown = ", ".join(unknown[:10]) + (f", … ({len(unknown)} in all)"
+                                               if len(unknown) > 10 else "")
+            raise ValueError(f"{p}: item id(s) not in the anchor set: {shown}; the judgments "
+                             "probably belong to another anchor set")
+    scores = {i: aggregate(samples[i], how) for i in seen if i in samples}
+    return scores, [i for i in seen if i not in samples]
+
+
 def _key_envs(exp: Experiment) -> list[str]:
     names = {"OPENAI_API_KEY", "ANTHROPIC_API_KEY"}
     if exp.judge.api_key_env:
@@ -210,4 +308,5 @@ def _key_envs(exp: Experiment) -> list[str]:
     return sorted(names)
 
 
-__all__ = ["JudgeRun", "build_judge", "judge_anchors", "resolve_prompt", "scoring_mode"]
+__all__ = ["JudgeRun", "build_judge", "judge_anchors", "read_judgment_scores", "resolve_prompt",
+           "scoring_mode"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,13 +12,18 @@ from harness.anchors import AnchorSet, spectrum_bands
 
 @dataclass
 class ProposedItem:
-    """An item proposed for a session and why (``reasons``: the categories it fills)."""
+    """An item proposed for a session and why (``reasons``: the categories it fills).
+
+    ``judge_score`` is the judge's score when judgments were given for the item, and
+    ``judge_delta`` is ``judge_score - consensus`` (None without either).
+    """
 
     item_id: str
     consensus: float | None
     sd: float | None
     judge_delta: float | None
     reasons: list[str] = field(default_factory=list)
+    judge_score: float | None = None
 
 
 def propose_items(
@@ -30,7 +36,13 @@ def propose_items(
     bottom and top quarter of the scale range, and what lies between, lowest/highest/most
     central first), *boundary* (consensus closest to the scale midpoint, within ±0.5),
     *spread* (highest rater SD first) and, when ``judgments`` (item id -> judge score) are
-    given, *disagreement* (largest ``|judge - consensus|`` first).
+    given, *disagreement* (largest ``|judge - consensus|`` first). A judgment that is not a
+    finite number (e.g. NaN for an item without a valid judge score) counts as missing.
+
+    Raises
+    ------
+    ValueError
+        ``n`` below 1, or ``judgments`` naming items that are not in the anchor set.
 
     Returns
     -------
@@ -40,6 +52,17 @@ def propose_items(
     """
     if n < 1:
         raise ValueError("n must be at least 1")
+    judged: dict[str, float] = {}
+    if judgments:
+        known = {it.id for it in anchor_set.items}
+        unknown = [i for i in judgments if i not in known]
+        if unknown:
+            shown = ", ".join(unknown[:10]) + (f", … ({len(unknown)} in all)"
+                                               if len(unknown) > 10 else "")
+            raise ValueError(f"judgments name item(s) not in the anchor set "
+                             f"{anchor_set.meta.name!r}: {shown}")
+        judged = {i: float(v) for i, v in judgments.items()
+                  if v is not None and math.isfinite(float(v))}
     high, low, (b_lo, b_hi) = spectrum_bands(anchor_set)
     mid_point = anchor_set.meta.scale.midpoint
     info: dict[str, ProposedItem] = {}
@@ -47,9 +70,9 @@ def propose_items(
         cons = it.formed_consensus(anchor_set.meta.consensus)
         vals = list(it.numeric_ratings().values())
         sd = statistics.stdev(vals) if len(vals) >= 2 else None
-        j = (judgments or {}).get(it.id)
-        delta = (float(j) - cons) if j is not None and cons is not None else None
-        info[it.id] = ProposedItem(it.id, cons, sd, delta)
+        j = judged.get(it.id)
+        delta = (j - cons) if j is not None and cons is not None else None
+        info[it.id] = ProposedItem(it.id, cons, sd, delta, judge_score=j)
     scored = [p for p in info.values() if p.consensus is not None]
     cats: dict[str, list[ProposedItem]] = {
         "low": sorted((p for p in scored if p.consensus <= low),  # type: ignore[operator]
