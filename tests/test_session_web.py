@@ -72,6 +72,7 @@ def test_two_participants_score_and_blindness(env) -> None:
     assert "Ann A." in ann_page and 'value="1.25"' in ann_page
     assert "4.75" not in ann_page and "Bob B." not in ann_page
     assert "1.25" not in bob_page and "4.75" in bob_page
+    assert 'id="round1-scores"' not in ann_page  # nobody's scores side by side before review
     # submit locks
     r = post_scores(client, tok["ann"], {"item0": "1", "item1": "2", "item2": "3"},
                     action="submit", **{"na-item3": "1"})
@@ -91,6 +92,8 @@ def test_headers_and_escaping(env) -> None:
     r = client.get(f"/p/{tok['ann']}")
     assert r.headers["Content-Security-Policy"] == "default-src 'self'"
     assert r.headers["X-Frame-Options"] == "DENY"
+    # not no-referrer: that makes browsers post the pages' own forms with "Origin: null"
+    assert r.headers["Referrer-Policy"] == "same-origin"
     body = r.get_data(as_text=True)
     assert "<script>" not in body
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in body
@@ -132,6 +135,9 @@ def test_csrf_and_origin(env) -> None:
     r = client.post(f"/p/{t}", data={"csrf": good, "score-item0": "3"},
                     headers={"Origin": "http://evil.example"})
     assert r.status_code == 403
+    r = client.post(f"/p/{t}", data={"csrf": good, "score-item0": "3"},
+                    headers={"Origin": "null"})
+    assert r.status_code == 403
     assert session.scores(1) == {"ann": {}, "bob": {}}
     r = client.post(f"/f/{fac}/review", data={"force": "1"})
     assert r.status_code == 403
@@ -164,8 +170,11 @@ def test_validation_errors_save_nothing(env) -> None:
         assert session.scores(1)["ann"] == {}
     # submitting with items missing shows the store's error and locks nothing
     r = post_scores(client, t, {"item0": "3"}, action="submit")
-    assert r.status_code == 400 and "has not scored" in r.get_data(as_text=True)
+    body = r.get_data(as_text=True)
+    assert r.status_code == 400 and "has not scored" in body
+    assert "Saved, but not submitted" in body
     assert not session.info.participants[0].submitted
+    assert session.scores(1)["ann"] == {"item0": 3.0}
 
 
 def test_facilitator_review_flow(env) -> None:
@@ -189,8 +198,10 @@ def test_facilitator_review_flow(env) -> None:
     assert 'id="resolve-item0"' in page and 'id="resolve-item1"' not in page
     row0 = page.split('id="row-item0"')[1].split("</tr>")[0]
     assert "<td>1</td>" in row0 and "<td>5</td>" in row0 and "2.828" in row0
-    # after review participants may see scores, but the page still shows only their own
-    assert "Bob" not in client.get(f"/p/{tok['ann']}").get_data(as_text=True)
+    # from review on a participant sees everyone's round-1 scores, read-only
+    ann_page = client.get(f"/p/{tok['ann']}").get_data(as_text=True)
+    assert "Bob B." in ann_page and 'id="round1-scores"' in ann_page
+    assert 'id="round1"' not in ann_page
     token = csrf(client, f"/f/{fac}")
     r = client.post(f"/f/{fac}/resolve", data={"csrf": token, "item": "item0",
                                                "consensus": "9"})
@@ -207,6 +218,381 @@ def test_facilitator_review_flow(env) -> None:
     assert res.consensus == 3.0 and res.rationale == "<i>split</i> the difference"
     page = client.get(f"/f/{fac}").get_data(as_text=True)
     assert "&lt;i&gt;split&lt;/i&gt;" in page and "<i>split" not in page
+
+
+# ------------------------------------------------------------------ the rest of the session
+
+EVIL = {"Origin": "http://evil.example"}
+
+
+def fpost(client, fac: str, route: str, headers=None, **data):
+    """POST a facilitator form with the right CSRF field."""
+    payload = {"csrf": csrf(client, f"/f/{fac}")}
+    payload.update(data)
+    return client.post(f"/f/{fac}/{route}", data=payload, headers=headers or {})
+
+
+def post_round2(client, token: str, scores: dict[str, str], action: str = "save",
+                csrf_value: str | None = None, **extra):
+    data = {"csrf": csrf_value or csrf(client, f"/p/{token}"), "action": action}
+    data.update({f"score-{k}": v for k, v in scores.items()})
+    data.update(extra)
+    return client.post(f"/p/{token}/round2", data=data)
+
+
+def in_review(session, fac: str, tok: dict[str, str]) -> None:
+    """Both participants score (ANN/BOB: only item0 is flagged) and submit; review begins."""
+    for pid, scores in (("ann", ANN), ("bob", BOB)):
+        session.score(pid, tok[pid], {k: float(v) for k, v in scores.items()})
+        session.submit(pid, tok[pid])
+    session.begin_review(fac)
+
+
+def element(page: str, tag: str, id_: str) -> str:
+    """The opening tag of the element with this id (fails when absent)."""
+    m = re.search(rf'<{tag}\b[^>]*\bid="{re.escape(id_)}"[^>]*>', page)
+    assert m, f"no <{tag} id={id_!r}>"
+    return m.group(0)
+
+
+def test_round1_board_only_from_review(env) -> None:
+    client, session, fac, tok = env
+    session.score("ann", tok["ann"], {"item0": 1.25, "item1": 2, "item2": 3, "item3": "NA"})
+    session.score("bob", tok["bob"], {"item0": 4.75, "item1": 2, "item2": 3, "item3": 4})
+    ann = client.get(f"/p/{tok['ann']}").get_data(as_text=True)
+    assert "4.75" not in ann and 'id="round1-scores"' not in ann and 'id="round1"' in ann
+    session.begin_review(fac, force=True)
+    ann = client.get(f"/p/{tok['ann']}").get_data(as_text=True)
+    row = ann.split('id="r1-row-item0"')[1].split("</tr>")[0]
+    assert "<td>1.25</td>" in row and "<td>4.75</td>" in row
+    assert "N/A" in ann.split('id="r1-row-item3"')[1].split("</tr>")[0]
+    assert "Ann A. (you)" in ann
+    assert 'id="round1"' not in ann and 'id="round2"' not in ann  # nothing to score now
+
+
+def test_note_form(env) -> None:
+    client, session, fac, tok = env
+    assert 'id="note"' not in client.get(f"/f/{fac}").get_data(as_text=True)  # scoring
+    in_review(session, fac, tok)
+    page = client.get(f"/f/{fac}").get_data(as_text=True)
+    assert 'id="note"' in page and 'id="no-notes"' in page
+    r = fpost(client, fac, "note", text="   ")
+    assert r.status_code == 400 and "the note is empty" in r.get_data(as_text=True)
+    assert 'id="errors"' in r.get_data(as_text=True)
+    r = fpost(client, fac, "note", text="Score 2 needs a <b>partial</b> answer")
+    assert r.status_code == 303 and r.headers["Location"].endswith("?done=note")
+    assert [t for _, t in session.notes()] == ["Score 2 needs a <b>partial</b> answer"]
+    page = client.get(r.headers["Location"]).get_data(as_text=True)
+    assert 'id="message"' in page and "Note recorded." in page
+    notes = page.split('id="notes"')[1].split("</ul>")[0]
+    assert "&lt;b&gt;partial&lt;/b&gt;" in notes and "<b>" not in notes
+    # the participants see the agreed rubric changes from review on
+    assert "&lt;b&gt;partial&lt;/b&gt;" in client.get(f"/p/{tok['ann']}").get_data(as_text=True)
+
+
+def test_resolution_state_and_prefill(env) -> None:
+    client, session, fac, tok = env
+    in_review(session, fac, tok)
+    page = client.get(f"/f/{fac}").get_data(as_text=True)
+    assert 'class="open"' in element(page, "td", "resolution-item0")
+    assert 'class=""' in element(page, "td", "resolution-item1")  # not flagged
+    assert 'value=""' in element(page, "input", "res-consensus-item0")
+    r = fpost(client, fac, "resolve", item="item0", consensus="2.5", rationale="half way",
+              note="n1")
+    assert r.status_code == 303
+    page = client.get(f"/f/{fac}").get_data(as_text=True)
+    assert 'class="resolved"' in element(page, "td", "resolution-item0")
+    assert 'value="2.5"' in element(page, "input", "res-consensus-item0")
+    assert 'value="half way"' in element(page, "input", "res-rationale-item0")
+    assert 'value="n1"' in element(page, "input", "res-note-item0")
+    assert "Update resolution" in page
+    # editing replaces it
+    r = fpost(client, fac, "resolve", item="item0", consensus="3.5", rationale="again")
+    assert r.status_code == 303
+    res = session.resolutions()["item0"]
+    assert (res.consensus, res.rationale, res.note) == (3.5, "again", None)
+    # a refused edit keeps the typed values on the page and the stored resolution
+    r = fpost(client, fac, "resolve", item="item0", consensus="9", rationale="typed")
+    body = r.get_data(as_text=True)
+    assert r.status_code == 400 and "off the scale" in body
+    assert 'value="9"' in element(body, "input", "res-consensus-item0")
+    assert 'value="typed"' in element(body, "input", "res-rationale-item0")
+    assert session.resolutions()["item0"].consensus == 3.5
+
+
+def test_rescore_round_blind_and_effectiveness(env) -> None:
+    client, session, fac, tok = env
+    in_review(session, fac, tok)
+    page = client.get(f"/f/{fac}").get_data(as_text=True)
+    assert "checked" in element(page, "input", "rescore-item-item0")  # flagged
+    assert "checked" not in element(page, "input", "rescore-item-item1")
+    assert 'id="effectiveness"' not in page
+    r = fpost(client, fac, "rescore")
+    assert r.status_code == 400 and "(none given)" in r.get_data(as_text=True)
+    r = fpost(client, fac, "rescore", item=["item0", "nope"])
+    body = r.get_data(as_text=True)
+    assert r.status_code == 400 and "re-score items must be session items: nope" in body
+    assert "checked" in element(body, "input", "rescore-item-item0")
+    assert session.info.rescore_items is None
+    r = fpost(client, fac, "rescore", item=["item0", "item1", "item3", "item0"])
+    assert r.status_code == 303 and r.headers["Location"].endswith("?done=rescore")
+    assert session.info.rescore_items == ["item0", "item1", "item3"]
+    page = client.get(f"/f/{fac}").get_data(as_text=True)
+    assert 'id="rescore"' not in page and 'id="effectiveness-pending"' in page
+    assert "round 2 not submitted" in page.split('id="r2-status-ann"')[1].split("</li>")[0]
+    assert fpost(client, fac, "rescore", item=["item2"]).status_code == 400  # only once
+
+    ann_t, bob_t = tok["ann"], tok["bob"]
+    ann = client.get(f"/p/{ann_t}").get_data(as_text=True)
+    assert 'id="round2"' in ann and 'id="round2-submit"' in ann
+    assert 'id="r2-score-item0"' in ann and 'id="r2-score-item2"' not in ann
+    assert 'id="r2-na-item3"' in ann and 'id="r2-na-item0"' not in ann
+    # the same validation as round 1; nothing saved on an error
+    cases = [
+        ({"item0": "3", "item2": "3"}, {}, "not open for scoring in round 2"),
+        ({"item0": "6"}, {}, "off the scale"),
+        ({"item0": "x"}, {}, "not a number"),
+        ({}, {"na-item0": "1"}, "N/A is not allowed"),
+        ({"item3": "2"}, {"na-item3": "1"}, "not both"),
+        ({"bogus": "2"}, {}, "unknown item"),
+    ]
+    for scores, extra, msg in cases:
+        r = post_round2(client, ann_t, scores, **extra)
+        assert r.status_code == 400, msg
+        assert msg in r.get_data(as_text=True)
+        assert session.scores(2)["ann"] == {}
+    # round 1 is locked in review
+    r = post_scores(client, ann_t, {"item0": "2"})
+    assert r.status_code == 400 and "cannot score" in r.get_data(as_text=True)
+    # distinctive round-2 values; each participant sees only their own
+    assert post_round2(client, ann_t, {"item0": "2.125"}).status_code == 303
+    assert post_round2(client, bob_t, {"item0": "3.875", "item1": "2"},
+                       **{"na-item3": "1"}).status_code == 303
+    assert session.scores(2) == {"ann": {"item0": 2.125},
+                                 "bob": {"item0": 3.875, "item1": 2.0, "item3": "NA"}}
+    ann = client.get(f"/p/{ann_t}?saved=r2").get_data(as_text=True)
+    assert "Round-2 scores saved." in ann
+    assert 'value="2.125"' in element(ann, "input", "r2-score-item0") and "3.875" not in ann
+    bob = client.get(f"/p/{bob_t}").get_data(as_text=True)
+    assert "3.875" in bob and "2.125" not in bob
+    assert "checked" in element(bob, "input", "r2-na-item3")
+    r = post_round2(client, ann_t, {"item1": "2"}, action="submit")
+    body = r.get_data(as_text=True)
+    assert r.status_code == 400 and "has not scored" in body and "item3" in body
+    assert "Saved, but not submitted" in body
+    assert session.scores(2)["ann"] == {"item0": 2.125, "item1": 2.0}
+    r = post_round2(client, ann_t, {"item3": "4"}, action="submit")
+    assert r.status_code == 303 and r.headers["Location"].endswith("?saved=r2submitted")
+    ann = client.get(f"/p/{ann_t}").get_data(as_text=True)
+    assert 'id="round2-submitted"' in ann and 'id="round2-save"' not in ann
+    assert "disabled" in element(ann, "input", "r2-score-item0")
+    r = post_round2(client, ann_t, {"item0": "5"})
+    assert r.status_code == 400 and "already submitted round 2" in r.get_data(as_text=True)
+    page = client.get(f"/f/{fac}").get_data(as_text=True)
+    assert "submitted round 2" in page.split('id="r2-status-ann"')[1].split("</li>")[0]
+    assert "not submitted" in page.split('id="r2-status-bob"')[1].split("</li>")[0]
+    assert 'id="effectiveness"' not in page
+    assert post_round2(client, bob_t, {"item0": "3.875"}, action="submit").status_code == 303
+    # blind for good: ann never sees bob's round 2, before or after everyone submitted
+    assert "3.875" not in client.get(f"/p/{ann_t}").get_data(as_text=True)
+    assert "2.125" not in client.get(f"/p/{bob_t}").get_data(as_text=True)
+    page = client.get(f"/f/{fac}").get_data(as_text=True)
+    from harness.sessions import effectiveness
+
+    lines = effectiveness(session).summary()
+    assert 'id="effectiveness-pending"' not in page
+    for id_, line in zip(("eff-before", "eff-after", "eff-gain", "eff-anchor"), lines,
+                         strict=True):
+        assert re.search(rf'<li id="{id_}">\s*{re.escape(line)}', page.replace("&gt;", ">"))
+    assert "target +0.10" in page and "target &gt;= 0.85" in page
+
+
+def test_round2_refused_when_no_round_is_open(env) -> None:
+    client, session, fac, tok = env
+    ann_csrf = csrf(client, f"/p/{tok['ann']}")  # the page has no form to read it from later
+    r = post_round2(client, tok["ann"], {})
+    assert r.status_code == 400 and "cannot re-score" in r.get_data(as_text=True)  # scoring
+    in_review(session, fac, tok)
+    assert 'id="round2"' not in client.get(f"/p/{tok['ann']}").get_data(as_text=True)
+    r = post_round2(client, tok["ann"], {}, csrf_value=ann_csrf)
+    assert r.status_code == 400 and "no re-score round open" in r.get_data(as_text=True)
+    r = post_round2(client, tok["ann"], {"item0": "3"}, csrf_value=ann_csrf)
+    assert r.status_code == 400 and "not open for scoring in round 2" in r.get_data(
+        as_text=True)
+    assert session.scores(2)["ann"] == {}
+
+
+def test_finish_writes_the_new_version_and_close(env) -> None:
+    from harness.anchors import load_anchor_set
+
+    client, session, fac, tok = env
+    r = fpost(client, fac, "finish")
+    assert r.status_code == 400 and "cannot resolve the session" in r.get_data(as_text=True)
+    assert 'id="finish"' not in client.get(f"/f/{fac}").get_data(as_text=True)
+    in_review(session, fac, tok)
+    r = fpost(client, fac, "close")
+    assert r.status_code == 400 and "cannot close the session" in r.get_data(as_text=True)
+    r = fpost(client, fac, "finish")
+    body = r.get_data(as_text=True)
+    assert r.status_code == 400 and 'id="errors"' in body
+    assert "flagged item(s) without a resolution: item0" in body
+    assert fpost(client, fac, "resolve", item="item0", consensus="3",
+                 rationale="agreed").status_code == 303
+    session.open_rescore(["item1"], fac)
+    r = fpost(client, fac, "finish")
+    assert r.status_code == 400 and "not submitted by: ann, bob" in r.get_data(as_text=True)
+    for pid in ("ann", "bob"):
+        session.score(pid, tok[pid], {"item1": 2.0}, round=2)
+        session.submit(pid, tok[pid], round=2)
+    parent = Path(session.info.anchor_path)
+    new_path = parent.with_name("tiny.v2.jsonl")
+    assert not new_path.exists()
+    r = fpost(client, fac, "finish", output="/tmp/elsewhere.jsonl")  # no path from the web
+    assert r.status_code == 303 and r.headers["Location"].endswith("?done=finished")
+    assert session.state == "resolved"
+    assert session.info.output_path == str(new_path) and new_path.exists()
+    assert not Path("/tmp/elsewhere.jsonl").exists()
+    header = json.loads(new_path.read_text(encoding="utf-8").splitlines()[0])
+    assert header["version"] == 2 and header["parent"] == "tiny.jsonl"
+    new = load_anchor_set(new_path)
+    assert new.meta.version == 2
+    assert new.item("item0").consensus == 3.0 and new.item("item0").rationale == "agreed"
+    assert new.item("item1").ratings[f"session:{session.id}:ann"] == 2.0
+    page = client.get(f"/f/{fac}?done=finished").get_data(as_text=True)
+    assert "new anchor-set version is written" in page
+    assert str(new_path) in page.split('id="output-path"')[1].split("</code>")[0]
+    assert 'id="finish"' not in page and 'id="close"' in page and 'id="close-button"' in page
+    assert 'id="effectiveness"' in page and 'id="resolve-item0"' not in page
+    r = fpost(client, fac, "close")
+    assert r.status_code == 303 and r.headers["Location"].endswith("?done=closed")
+    assert session.state == "closed"
+    page = client.get(f"/f/{fac}").get_data(as_text=True)
+    assert 'id="closed"' in page and "<form" not in page and str(new_path) in page
+    assert 'id="closed"' in client.get(f"/p/{tok['ann']}").get_data(as_text=True)
+
+
+def test_closed_session_refuses_every_post(env) -> None:
+    client, session, fac, tok = env
+    # a closed session's pages have no forms: read the CSRF fields while scoring
+    fields = {tok["ann"]: csrf(client, f"/p/{tok['ann']}"), fac: csrf(client, f"/f/{fac}")}
+    in_review(session, fac, tok)
+    session.resolve_item("item0", fac, consensus=3)
+    session.mark_resolved(fac)
+    session.close(fac)
+    before = (session.events(), session.scores(1), session.scores(2), session.resolutions(),
+              session.notes())
+    ann = tok["ann"]
+    posts = [
+        (f"/p/{ann}", ann, {"score-item0": "3"}),
+        (f"/p/{ann}", ann, {"action": "save"}),  # nothing to save is refused too
+        (f"/p/{ann}/round2", ann, {"score-item0": "3"}),
+        (f"/f/{fac}/review", fac, {"force": "1"}),
+        (f"/f/{fac}/resolve", fac, {"item": "item0", "consensus": "2"}),
+        (f"/f/{fac}/note", fac, {"text": "late"}),
+        (f"/f/{fac}/rescore", fac, {"item": "item0"}),
+        (f"/f/{fac}/finish", fac, {}),
+        (f"/f/{fac}/close", fac, {}),
+    ]
+    for path, token, data in posts:
+        r = client.post(path, data={"csrf": fields[token], **data})
+        assert r.status_code == 400, path
+        body = r.get_data(as_text=True)
+        assert 'id="errors"' in body and "closed" in body, path
+    assert (session.events(), session.scores(1), session.scores(2), session.resolutions(),
+            session.notes()) == before
+    assert session.state == "closed"
+
+
+def test_calibration_log_route(env) -> None:
+    client, session, fac, tok = env
+    r = client.get(f"/f/{fac}/log")
+    assert r.status_code == 409 and "blind until review" in r.get_data(as_text=True)
+    assert 'id="log-link"' not in client.get(f"/f/{fac}").get_data(as_text=True)
+    in_review(session, fac, tok)
+    session.add_note("a rubric change", fac)
+    page = client.get(f"/f/{fac}").get_data(as_text=True)
+    assert f'href="/f/{fac}/log"' in element(page, "a", "log-link")
+    r = client.get(f"/f/{fac}/log")
+    assert r.status_code == 200
+    assert r.headers["Content-Type"] == "text/markdown; charset=utf-8"
+    assert r.headers["Content-Security-Policy"] == "default-src 'self'"
+    from harness.sessions import calibration_log
+
+    text = r.get_data(as_text=True)
+    assert text.startswith("# Calibration log:") and "a rubric change" in text
+    assert text == calibration_log(session)
+    for bad in (tok["ann"], "nope"):
+        r = client.get(f"/f/{bad}/log")
+        assert r.status_code == 403 and "Calibration" not in r.get_data(as_text=True)
+
+
+def test_new_routes_check_token_csrf_and_origin(env) -> None:
+    client, session, fac, tok = env
+    ann = tok["ann"]
+    ann_csrf, fac_csrf = csrf(client, f"/p/{ann}"), csrf(client, f"/f/{fac}")
+    in_review(session, fac, tok)
+    fac_routes = {"note": {"text": "x"}, "rescore": {"item": "item0"}, "finish": {},
+                  "close": {}}
+    for route, data in fac_routes.items():
+        attempts = [
+            (f"/f/{ann}/{route}", {"csrf": ann_csrf}, {}),  # participant token
+            (f"/f/nope/{route}", {"csrf": fac_csrf}, {}),  # unknown token
+            (f"/f/{fac}/{route}", {}, {}),  # no CSRF field
+            (f"/f/{fac}/{route}", {"csrf": ann_csrf}, {}),  # another token's CSRF
+            (f"/f/{fac}/{route}", {"csrf": "0" * 64}, {}),  # wrong CSRF
+            (f"/f/{fac}/{route}", {"csrf": fac_csrf}, EVIL),  # foreign Origin
+        ]
+        for path, extra, headers in attempts:
+            r = client.post(path, data={**data, **extra}, headers=headers)
+            assert r.status_code == 403, (route, extra, headers)
+            assert r.get_data(as_text=True) == "Forbidden\n"
+    for path, extra, headers in [
+        (f"/p/{fac}/round2", {"csrf": fac_csrf}, {}),  # facilitator token
+        ("/p/nope/round2", {"csrf": ann_csrf}, {}),
+        (f"/p/{ann}/round2", {}, {}),
+        (f"/p/{ann}/round2", {"csrf": fac_csrf}, {}),
+        (f"/p/{ann}/round2", {"csrf": ann_csrf}, EVIL),
+    ]:
+        r = client.post(path, data={"score-item0": "2", **extra}, headers=headers)
+        assert r.status_code == 403, (path, extra, headers)
+    assert session.notes() == [] and session.info.rescore_items is None
+    assert session.state == "review" and session.scores(2)["ann"] == {}
+    # the same requests with the right token, CSRF and origin go through
+    r = client.post(f"/f/{fac}/note", data={"csrf": fac_csrf, "text": "x"},
+                    headers={"Origin": "http://localhost"})
+    assert r.status_code == 303 and len(session.notes()) == 1
+    assert client.post(f"/f/{fac}/rescore",
+                       data={"csrf": fac_csrf, "item": "item0"}).status_code == 303
+    r = client.post(f"/p/{ann}/round2", data={"csrf": ann_csrf, "score-item0": "2"},
+                    headers={"Origin": "http://localhost"})
+    assert r.status_code == 303 and session.scores(2)["ann"] == {"item0": 2.0}
+
+
+def test_stable_ids_for_browser_tests(env) -> None:
+    client, session, fac, tok = env
+    ann = client.get(f"/p/{tok['ann']}").get_data(as_text=True)
+    for tag, id_ in [("form", "round1"), ("button", "round1-save"),
+                     ("button", "round1-submit"), ("input", "score-item0"),
+                     ("input", "na-item3"), ("fieldset", "item-item0")]:
+        element(ann, tag, id_)
+    assert '<label for="score-item0">' in ann and '<label for="na-item3">' in ann
+    page = client.get(f"/f/{fac}").get_data(as_text=True)
+    for tag, id_ in [("form", "begin-review"), ("input", "force"),
+                     ("button", "begin-review-button")]:
+        element(page, tag, id_)
+    in_review(session, fac, tok)
+    page = client.get(f"/f/{fac}").get_data(as_text=True)
+    for tag, id_ in [("form", "note"), ("textarea", "note-text"), ("button", "note-button"),
+                     ("form", "rescore"), ("button", "rescore-button"),
+                     ("form", "finish"), ("button", "finish-button"),
+                     ("form", "resolve-item0"), ("button", "res-button-item0"),
+                     ("a", "log-link"), ("table", "review")]:
+        element(page, tag, id_)
+    for b in re.findall(r"<button\b[^>]*>", page):
+        assert 'name="action"' in b and 'id="' in b
+    for i in re.findall(r'<(?:input|textarea)\b(?![^>]*type="hidden")[^>]*>', page):
+        m = re.search(r'id="([^"]+)"', i)
+        assert m and f'<label for="{m.group(1)}">' in page, i
 
 
 def test_serve_cmd_refuses_remote_host(tmp_path: Path) -> None:

@@ -291,6 +291,33 @@ def test_version_numbering_and_na(store: SessionStore, tmp_path: Path) -> None:
     assert new.meta.parent == "../tiny.jsonl" and new.meta.version == 2
 
 
+
+def test_losing_a_finish_race_leaves_no_orphan_version(store: SessionStore, tmp_path: Path,
+                                                       monkeypatch) -> None:
+    """Two finishes at once: the one that finds the session already resolved when it comes
+    to record its file removes that file and raises."""
+    import harness.sessions._version as version_mod
+
+    path = small_set(tmp_path, n=2)
+    session, fac, tok = started(store, path, people=("ann", "bob"))
+    score_all(session, tok, {"ann": {"i0": 2, "i1": 2}, "bob": {"i0": 2, "i1": 2}})
+    session.begin_review(fac)
+    real = version_mod.write_anchor_version
+    written: list[Path] = []
+
+    def racing(sess, output=None):
+        out = real(sess, output)
+        written.append(out)
+        with store._tx() as conn:  # the other finish wins while this one writes
+            conn.execute("UPDATE sessions SET state = 'resolved' WHERE id = ?", (session.id,))
+        return out
+
+    monkeypatch.setattr(version_mod, "write_anchor_version", racing)
+    with pytest.raises(SessionError, match="resolve the session"):
+        session.mark_resolved(fac)
+    assert written and not written[0].exists()
+    assert path.is_file()
+
 # ------------------------------------------------------------------ log, effectiveness
 
 
@@ -312,7 +339,8 @@ def test_effectiveness_before_after(store: SessionStore, tmp_path: Path) -> None
     assert eff0.after is None and eff0.gain is None and eff0.gain_met is None
     with pytest.raises(SessionError, match="no re-score round"):
         session.score("ann", tok["ann"], {"i0": 1}, round=2)
-    session.open_rescore(["i0", "i1", "i2", "i3"], fac)
+    session.open_rescore(["i0", "i1", "i2", "i3", "i1"], fac)  # a repeat counts once
+    assert session.info.rescore_items == ["i0", "i1", "i2", "i3"]
     for p, s in {"ann": {"i0": 1, "i1": 2, "i2": 4, "i3": 5},
                  "bob": {"i0": 1, "i1": 2, "i2": 4, "i3": 5},
                  "cy": {"i0": 1, "i1": 2, "i2": 4, "i3": 4}}.items():

@@ -638,7 +638,7 @@ class Session:
 
     def open_rescore(self, item_ids: Iterable[str], facilitator_token: str) -> None:
         """Open the effectiveness re-score round (round 2) on a subset, in ``review``."""
-        ids = list(item_ids)
+        ids = list(dict.fromkeys(item_ids))  # a repeated id would count twice in the ICC
         with self.store._tx() as conn:
             row = self._require(conn, "open the re-score round", "review")
             self._check_facilitator(row, facilitator_token, "open the re-score round")
@@ -678,11 +678,16 @@ class Session:
                 raise SessionError(f"cannot resolve session {self.id}: the re-score round is "
                                    f"open and not submitted by: {', '.join(pending)}")
         path = write_anchor_version(self, output)
-        with self.store._tx() as conn:
-            self._require(conn, "resolve the session", "review")
-            conn.execute("UPDATE sessions SET state = 'resolved', output_path = ? WHERE id = ?",
-                         (str(path), self.id))
-            _event(conn, self.id, "resolved", str(path))
+        try:
+            with self.store._tx() as conn:
+                # another finish may have won meanwhile: then this file is an orphan
+                self._require(conn, "resolve the session", "review")
+                conn.execute("UPDATE sessions SET state = 'resolved', output_path = ? "
+                             "WHERE id = ?", (str(path), self.id))
+                _event(conn, self.id, "resolved", str(path))
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
         return path
 
     def close(self, facilitator_token: str) -> None:

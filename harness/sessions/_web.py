@@ -2,25 +2,48 @@
 
 Routes (every token is the personal token printed by ``invite`` / ``create``):
 
-``GET /p/<token>``            a participant's blind scoring page (only their own scores)
-``POST /p/<token>``           save scores; the ``submit`` button also locks them
-``GET /f/<token>``            the facilitator's review page (flagged items first)
-``POST /f/<token>/review``    start the review (``force`` checkbox)
-``POST /f/<token>/resolve``   record the resolution of one item
+``GET /p/<token>``              a participant's page: the blind scoring form (round 1); from
+                                review on, everyone's round-1 scores read-only and, while a
+                                re-score round is open, the round-2 form
+``POST /p/<token>``             save round-1 scores; the ``submit`` button also locks them
+``POST /p/<token>/round2``      save round-2 (re-score) scores; ``submit`` locks them
+``GET /f/<token>``              the facilitator's page (review table, flagged items first)
+``GET /f/<token>/log``          the calibration log, ``text/markdown`` (409 before review)
+``POST /f/<token>/review``      start the review (``force`` checkbox)
+``POST /f/<token>/resolve``     record (or replace) the resolution of one item
+``POST /f/<token>/note``        record a rubric change agreed in the discussion
+``POST /f/<token>/rescore``     open the re-score round on the checked items
+``POST /f/<token>/finish``      ``review -> resolved``: write the new anchor-set version
+``POST /f/<token>/close``       ``resolved -> closed`` (read-only from then on)
 
-An unknown token gets a bare 403. Every POST carries a CSRF field, the HMAC of the URL token
-with a random secret generated when the app is created, and is refused (403) if the field is
-wrong or if an ``Origin`` header is present and is not the app's own origin. No cookies are set.
-Responses carry ``Content-Security-Policy: default-src 'self'``, ``X-Frame-Options: DENY``,
-``Referrer-Policy: no-referrer`` (tokens live in the URL) and ``Cache-Control: no-store``.
+What a participant sees: before review, only their own round-1 scores (blind scoring). From
+review on, everyone's round-1 scores side by side, read-only (the review has begun; this is
+what :func:`scores_visible_to` allows), and the rubric changes recorded so far. Round-2 scores
+stay blind for good: a participant only ever sees their own, never another participant's,
+in every state. Finishing writes the default ``<stem>.v<N>.jsonl`` beside the anchor set; the
+web never takes an output path.
+
+Every action is checked by the library (:class:`Session`), which refuses a wrong state or a
+closed session with :class:`SessionError`; the page then lists the message under ``#errors``
+with status 400. Every successful POST redirects (303) to the page, which shows ``#message``.
+
+An unknown token gets a bare 403, as does a participant token on a facilitator route. Every
+POST carries a CSRF field, the HMAC of the URL token with a random secret generated when the
+app is created, and is refused (403) if the field is wrong or if an ``Origin`` header is
+present and is not the app's own origin. No cookies are set. Responses carry
+``Content-Security-Policy: default-src 'self'`` (no inline script or style),
+``X-Frame-Options: DENY``, ``Referrer-Policy: same-origin`` (tokens live in the URL: no
+other site gets it as a referrer; ``no-referrer`` would make browsers send ``Origin: null`` on
+the pages' own forms, which is refused) and ``Cache-Control: no-store``. Tokens are never
+logged.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import math
 import secrets
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import flask
@@ -29,64 +52,115 @@ from flask import Flask, abort, redirect, render_template_string, request
 from harness.anchors._schema import NA, fmt_num
 
 from ._errors import SessionError
-from ._review import review
-from ._store import SessionStore, parse_score
+from ._log import calibration_log
+from ._review import effectiveness, review
+from ._store import Score, SessionStore, parse_score, scores_visible_to
 
 _BASE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title></head>
 <body>
 <h1>{{ title }}</h1>
 <p>Session <code>{{ info.id }}</code> ({{ info.name }}),
-state <strong>{{ info.state }}</strong>.</p>
-{% if errors %}<div id="errors" role="alert"><p><strong>Not saved:</strong></p><ul>
+state <strong id="state">{{ info.state }}</strong>.</p>
+{% if errors %}<div id="errors" role="alert"><p><strong>{{ error_title }}</strong></p><ul>
 {% for e in errors %}<li class="error">{{ e }}</li>{% endfor %}</ul></div>{% endif %}
-{% if message %}<p id="message">{{ message }}</p>{% endif %}
+{% if message %}<p id="message" role="status">{{ message }}</p>{% endif %}
+{% if info.state == "closed" %}<p id="closed">This session is closed; it is read-only.</p>
+{% endif %}
 """
 
-_PARTICIPANT = _BASE + """
-<p>Participant: <strong>{{ name }}</strong>
-{% if submitted %}(submitted; your scores are locked){% endif %}</p>
-<h2>Rubric</h2>
-<pre id="rubric">{{ info.rubric or "(no rubric text)" }}</pre>
-<p>Scale {{ lo }}–{{ hi }}.</p>
-{% if load_error %}<p class="error">{{ load_error }}</p>{% endif %}
-<form method="post" action="/p/{{ token }}">
-<input type="hidden" name="csrf" value="{{ csrf }}">
+_ITEM_FIELDS = """
+{% macro item_fields(items, prefix, editable, lo, hi) %}
 {% for it in items %}
-<fieldset id="item-{{ it.id }}">
+<fieldset id="{{ prefix }}item-{{ it.id }}">
 <legend>Item {{ it.id }}</legend>
 <h3>Input</h3><pre>{{ it.input }}</pre>
 <h3>Output</h3><pre>{{ it.output }}</pre>
-<label>Score ({{ lo }}–{{ hi }})
-<input type="number" name="score-{{ it.id }}" min="{{ lo }}" max="{{ hi }}" step="any"
- value="{{ it.value }}"{% if not editable %} disabled{% endif %}></label>
-{% if it.na_ok %}<label><input type="checkbox" name="na-{{ it.id }}" value="1"
-{% if it.is_na %} checked{% endif %}{% if not editable %} disabled{% endif %}> N/A</label>
-{% endif %}
+<label for="{{ prefix }}score-{{ it.id }}">Score ({{ lo }}–{{ hi }})</label>
+<input type="number" id="{{ prefix }}score-{{ it.id }}" name="score-{{ it.id }}"
+ min="{{ lo }}" max="{{ hi }}" step="any" value="{{ it.value }}"
+{%- if not editable %} disabled{% endif %}>
+{% if it.na_ok %}<input type="checkbox" id="{{ prefix }}na-{{ it.id }}" name="na-{{ it.id }}"
+ value="1"{% if it.is_na %} checked{% endif %}{% if not editable %} disabled{% endif %}>
+<label for="{{ prefix }}na-{{ it.id }}">N/A</label>{% endif %}
 </fieldset>
 {% endfor %}
+{% endmacro %}
+"""
+
+_PARTICIPANT = _ITEM_FIELDS + _BASE + """
+<p>Participant: <strong id="participant-name">{{ name }}</strong>
+{% if submitted %}(submitted; your round-1 scores are locked){% endif %}</p>
+<h2>Rubric</h2>
+<pre id="rubric">{{ info.rubric or "(no rubric text)" }}</pre>
+<p>Scale {{ lo }}–{{ hi }}.</p>
+{% if load_error %}<p class="error" id="load-error">{{ load_error }}</p>{% endif %}
+{% if notes is not none %}<h2>Rubric changes agreed in the review</h2>
+{% if notes %}<ul id="notes">{% for n in notes %}<li>{{ n }}</li>{% endfor %}</ul>
+{% else %}<p id="no-notes">None recorded.</p>{% endif %}{% endif %}
+{% if round1 is not none %}
+<h2>Round 1</h2>
+<form method="post" action="/p/{{ token }}" id="round1">
+<input type="hidden" name="csrf" value="{{ csrf }}">
+{{ item_fields(round1, "", editable, lo, hi) }}
 {% if editable %}
-<button type="submit" name="action" value="save">Save</button>
-<button type="submit" name="action" value="submit">Submit (locks your scores)</button>
+<button type="submit" id="round1-save" name="action" value="save">Save</button>
+<button type="submit" id="round1-submit" name="action" value="submit">
+Submit (locks your scores)</button>
 {% endif %}
 </form>
+{% endif %}
+{% if round2 is not none %}
+<h2>Re-score round (round 2)</h2>
+{% if round2_editable %}<p>Score these items again under the rubric as amended in the
+discussion. Your round-2 scores are blind: nobody else sees them.</p>
+{% else %}<p id="round2-submitted">You submitted round 2; your re-scores are locked.</p>{% endif %}
+<form method="post" action="/p/{{ token }}/round2" id="round2">
+<input type="hidden" name="csrf" value="{{ csrf }}">
+{{ item_fields(round2, "r2-", round2_editable, lo, hi) }}
+{% if round2_editable %}
+<button type="submit" id="round2-save" name="action" value="save">Save</button>
+<button type="submit" id="round2-submit" name="action" value="submit">
+Submit round 2 (locks your re-scores)</button>
+{% endif %}
+</form>
+{% endif %}
+{% if board is not none %}
+<h2>Round 1 scores of everyone</h2>
+<p>The review has begun, so every participant's round-1 scores are shown.</p>
+<table id="round1-scores">
+<thead><tr><th scope="col">item</th>{% for p in info.participants %}<th scope="col">
+{{ p.name }}{% if p.id == pid %} (you){% endif %}</th>{% endfor %}</tr></thead>
+<tbody>
+{% for item, cells in board %}<tr id="r1-row-{{ item }}"><th scope="row">{{ item }}</th>
+{% for c in cells %}<td>{{ c }}</td>{% endfor %}</tr>
+{% endfor %}
+</tbody></table>
+{% endif %}
 </body></html>
 """
 
 _FACILITATOR = _BASE + """
 <h2>Participants</h2>
-<ul>{% for p in info.participants %}<li>{{ p.name }} ({{ p.id }}):
-{{ "submitted" if p.submitted else "not submitted" }}</li>{% endfor %}</ul>
+<ul id="participants">{% for p in info.participants %}<li id="participant-{{ p.id }}">
+{{ p.name }} ({{ p.id }}): {{ "submitted" if p.submitted else "not submitted" }}</li>
+{% endfor %}</ul>
 {% if info.state == "scoring" %}
-<form method="post" action="/f/{{ token }}/review">
+<form method="post" action="/f/{{ token }}/review" id="begin-review">
 <input type="hidden" name="csrf" value="{{ csrf }}">
-<label><input type="checkbox" name="force" value="1"> force (not everyone has submitted)</label>
-<button type="submit">Start the review</button>
+<input type="checkbox" id="force" name="force" value="1">
+<label for="force">force (not everyone has submitted)</label>
+<button type="submit" id="begin-review-button" name="action" value="begin-review">
+Start the review</button>
 </form>
 {% endif %}
+{% if info.output_path %}<p id="output">New anchor-set version:
+<code id="output-path">{{ info.output_path }}</code></p>{% endif %}
 {% if rv %}
+<p><a id="log-link" href="/f/{{ token }}/log">Calibration log (Markdown)</a></p>
 <h2>Review</h2>
-<p>Threshold (SD): {{ fmt(rv.threshold) }}; {{ rv.flagged|length }} flagged item(s).</p>
+<p>Threshold (SD): {{ fmt(rv.threshold) }}; {{ rv.flagged|length }} flagged item(s),
+{{ open_items|length }} without a resolution.</p>
 <table id="review">
 <thead><tr><th>item</th><th>flag</th>{% for p in rv.participants %}<th>{{ p }}</th>{% endfor %}
 <th>SD</th><th>range</th><th>outliers</th><th>resolution</th></tr></thead>
@@ -97,30 +171,102 @@ _FACILITATOR = _BASE + """
 {% for p in rv.participants %}<td>{{ fmt(it.scores[p]) }}</td>{% endfor %}
 <td>{{ fmt(it.sd) }}</td><td>{{ fmt(it.min) }}–{{ fmt(it.max) }}</td>
 <td>{{ it.outliers|join(", ") }}</td>
-<td>{% if it.resolution %}consensus {{ fmt(it.resolution.consensus) }}
+<td id="resolution-{{ it.item_id }}" class="{{ 'resolved' if it.resolution else
+('open' if it.flagged else '') }}">{% if it.resolution %}resolved: consensus
+{{ fmt(it.resolution.consensus) }}
 {% if it.resolution.rationale %}: {{ it.resolution.rationale }}{% endif %}
-{% if it.resolution.note %} [{{ it.resolution.note }}]{% endif %}{% endif %}</td>
+{% if it.resolution.note %} [{{ it.resolution.note }}]{% endif %}
+{% elif it.flagged %}open{% endif %}</td>
 </tr>
 {% endfor %}
 </tbody></table>
 {% if info.state == "review" %}
 <h2>Resolutions</h2>
-{% for it in rv.flagged %}
+{% for it in rv.flagged %}{% set v = res_values[it.item_id] %}
 <form method="post" action="/f/{{ token }}/resolve" id="resolve-{{ it.item_id }}">
 <input type="hidden" name="csrf" value="{{ csrf }}">
 <input type="hidden" name="item" value="{{ it.item_id }}">
-<fieldset><legend>Item {{ it.item_id }}</legend>
-<label>Consensus <input type="number" name="consensus" min="{{ lo }}" max="{{ hi }}"
- step="any"></label>
-<label>Rationale <input type="text" name="rationale"></label>
-<label>Note <input type="text" name="note"></label>
-<button type="submit">Record resolution</button>
+<fieldset><legend>Item {{ it.item_id }}{% if it.resolution %} (resolved){% endif %}</legend>
+<label for="res-consensus-{{ it.item_id }}">Consensus</label>
+<input type="number" id="res-consensus-{{ it.item_id }}" name="consensus" min="{{ lo }}"
+ max="{{ hi }}" step="any" value="{{ v.consensus }}">
+<label for="res-rationale-{{ it.item_id }}">Rationale</label>
+<input type="text" id="res-rationale-{{ it.item_id }}" name="rationale"
+ value="{{ v.rationale }}">
+<label for="res-note-{{ it.item_id }}">Note</label>
+<input type="text" id="res-note-{{ it.item_id }}" name="note" value="{{ v.note }}">
+<button type="submit" id="res-button-{{ it.item_id }}" name="action" value="resolve">
+{{ "Update resolution" if it.resolution else "Record resolution" }}</button>
 </fieldset></form>
 {% endfor %}
 {% endif %}
 {% endif %}
+<h2>Rubric changes</h2>
+{% if notes %}<ul id="notes">{% for n in notes %}<li>{{ n }}</li>{% endfor %}</ul>
+{% else %}<p id="no-notes">None recorded.</p>{% endif %}
+{% if info.state in ("review", "resolved") %}
+<form method="post" action="/f/{{ token }}/note" id="note">
+<input type="hidden" name="csrf" value="{{ csrf }}">
+<label for="note-text">Rubric change agreed in the discussion</label>
+<textarea id="note-text" name="text" rows="3" cols="60">{{ note_text }}</textarea>
+<button type="submit" id="note-button" name="action" value="add-note">Add note</button>
+</form>
+{% endif %}
+{% if rv %}
+<h2>Re-score round</h2>
+{% if info.rescore_items %}
+<p>Open on: <span id="rescore-items">{{ info.rescore_items|join(", ") }}</span>.</p>
+<ul id="rescore-status">{% for p in info.participants %}<li id="r2-status-{{ p.id }}">
+{{ p.name }} ({{ p.id }}): {{ "submitted round 2" if p.rescore_submitted
+else "round 2 not submitted" }}</li>{% endfor %}</ul>
+{% if eff_lines %}<h2>Effectiveness</h2>
+<ul id="effectiveness">{% for id, line in eff_lines %}<li id="{{ id }}">{{ line }}</li>
+{% endfor %}</ul>
+{% else %}<p id="effectiveness-pending">The effectiveness is shown once every participant
+has submitted round 2.</p>{% endif %}
+{% elif info.state == "review" %}
+<form method="post" action="/f/{{ token }}/rescore" id="rescore">
+<input type="hidden" name="csrf" value="{{ csrf }}">
+<fieldset><legend>Items to re-score (flagged items are pre-checked)</legend>
+{% for item in info.item_ids %}
+<input type="checkbox" id="rescore-item-{{ item }}" name="item" value="{{ item }}"
+{%- if item in rescore_checked %} checked{% endif %}>
+<label for="rescore-item-{{ item }}">{{ item }}</label>
+{% endfor %}
+</fieldset>
+<button type="submit" id="rescore-button" name="action" value="open-rescore">
+Open the re-score round</button>
+</form>
+{% else %}<p id="no-rescore">No re-score round.</p>{% endif %}
+{% endif %}
+{% if info.state == "review" %}
+<h2>Finish</h2>
+<form method="post" action="/f/{{ token }}/finish" id="finish">
+<input type="hidden" name="csrf" value="{{ csrf }}">
+<p>Writes the new anchor-set version beside the set (<code>&lt;stem&gt;.v&lt;N&gt;.jsonl</code>).
+Every flagged item needs a resolution, and an open re-score round must be submitted by
+everyone.</p>
+<button type="submit" id="finish-button" name="action" value="finish">
+Finish: write the new version</button>
+</form>
+{% elif info.state == "resolved" %}
+<h2>Close</h2>
+<form method="post" action="/f/{{ token }}/close" id="close">
+<input type="hidden" name="csrf" value="{{ csrf }}">
+<p>Closing makes the session read-only.</p>
+<button type="submit" id="close-button" name="action" value="close">Close session</button>
+</form>
+{% endif %}
 </body></html>
 """
+
+_EFF_IDS = ("eff-before", "eff-after", "eff-gain", "eff-anchor")
+_P_MESSAGES = {"1": "Scores saved.", "submitted": "Scores submitted and locked.",
+               "r2": "Round-2 scores saved.", "r2submitted": "Round-2 scores submitted and locked."}
+_F_MESSAGES = {"review": "Review started.", "resolved": "Resolution recorded.",
+               "note": "Note recorded.", "rescore": "Re-score round opened.",
+               "finished": "Session resolved; the new anchor-set version is written.",
+               "closed": "Session closed."}
 
 
 def _hash(token: str) -> str:
@@ -133,6 +279,59 @@ def _fmt(value: Any) -> str:
     if value == NA:
         return "N/A"
     return fmt_num(float(value))
+
+
+def parse_form_scores(form: Mapping[str, str], *, open_items: list[str],
+                      session_items: Iterable[str], na_items: Iterable[str],
+                      scale: tuple[float, float], round: int) -> tuple[dict[str, Score],
+                                                                       list[str]]:
+    """The scores of a posted form (``score-<item>`` / ``na-<item>`` fields) and the errors.
+
+    One validator for both rounds: only ``open_items`` may be scored; a score must be on
+    ``scale``; N/A (the checkbox, or ``NA`` typed) only on ``na_items``, and not together
+    with a score. Empty fields are skipped (saved later).
+    """
+    lo, hi = scale
+    allowed, known, na_ok = set(open_items), set(session_items), set(na_items)
+    errors: list[str] = []
+    reported: set[str] = set()
+    for key in form:
+        if key.startswith(("score-", "na-")):
+            item = key.split("-", 1)[1]
+            if item not in allowed and item not in reported:
+                reported.add(item)
+                errors.append(f"item {item!r} is not open for scoring in round {round}"
+                              if item in known else f"unknown item {item!r}")
+    scores: dict[str, Score] = {}
+    for item in open_items:
+        text = form.get(f"score-{item}", "").strip()
+        if form.get(f"na-{item}"):
+            if item not in na_ok:
+                errors.append(f"item {item}: N/A is not allowed for this item")
+            elif text:
+                errors.append(f"item {item}: give a score or N/A, not both")
+            else:
+                scores[item] = NA
+            continue
+        if not text:
+            continue
+        try:
+            v = parse_score(text)
+        except SessionError as exc:
+            errors.append(f"item {item}: {exc}")
+            continue
+        if v == NA:
+            if item not in na_ok:
+                errors.append(f"item {item}: N/A is not allowed for this item")
+            else:
+                scores[item] = NA
+            continue
+        assert isinstance(v, float)  # parse_score: finite
+        if not lo <= v <= hi:
+            errors.append(f"item {item}: {text} is off the scale {fmt_num(lo)}–{fmt_num(hi)}")
+            continue
+        scores[item] = v
+    return scores, errors
 
 
 def create_app(store: SessionStore, session_id: str) -> Flask:
@@ -168,7 +367,9 @@ def create_app(store: SessionStore, session_id: str) -> Flask:
         resp.headers["Content-Security-Policy"] = "default-src 'self'"
         resp.headers["X-Frame-Options"] = "DENY"
         resp.headers["X-Content-Type-Options"] = "nosniff"
-        resp.headers["Referrer-Policy"] = "no-referrer"
+        # not "no-referrer": with it, browsers send "Origin: null" on the pages' own POSTs,
+        # which check_post refuses; same-origin still keeps the URL (token) from other sites
+        resp.headers["Referrer-Policy"] = "same-origin"
         resp.headers["Cache-Control"] = "no-store"
         return resp
 
@@ -178,12 +379,28 @@ def create_app(store: SessionStore, session_id: str) -> Flask:
 
     # ------------------------------------------------------------------ participant
 
+    def item_rows(ids: list[str], saved: Mapping[str, Score], form: Mapping[str, str] | None,
+                  texts: Mapping[str, tuple[str, str]], na_items: list[str]) -> list[dict]:
+        rows = []
+        for item in ids:
+            if form is not None:
+                value = form.get(f"score-{item}", "")
+                is_na = bool(form.get(f"na-{item}"))
+            else:
+                s = saved.get(item)
+                value = fmt_num(float(s)) if s is not None and s != NA else ""
+                is_na = s == NA
+            inp, outp = texts.get(item, ("", ""))
+            rows.append({"id": item, "input": inp, "output": outp, "value": value,
+                         "is_na": is_na, "na_ok": item in na_items})
+        return rows
+
     def participant_page(token: str, pid: str, errors: list[str], message: str | None,
-                         form: dict[str, str] | None = None) -> str:
+                         form: Mapping[str, str] | None = None, form_round: int = 1,
+                         error_title: str = "Not saved:") -> str:
         info = session.info
         lo, hi = info.scale
         me = next(p for p in info.participants if p.id == pid)
-        own = session.scores(1).get(pid, {})  # only this participant's scores
         load_error = None
         texts: dict[str, tuple[str, str]] = {}
         try:
@@ -191,118 +408,151 @@ def create_app(store: SessionStore, session_id: str) -> Flask:
                 texts[it.id] = (it.input, it.output)
         except SessionError as exc:
             load_error = str(exc)
-        items = []
-        for item in info.item_ids:
-            saved = own.get(item)
-            if form is not None:
-                value = form.get(f"score-{item}", "")
-                is_na = bool(form.get(f"na-{item}"))
-            else:
-                value = fmt_num(float(saved)) if saved not in (None, NA) else ""
-                is_na = saved == NA
-            inp, outp = texts.get(item, ("", ""))
-            items.append({"id": item, "input": inp, "output": outp, "value": value,
-                          "is_na": is_na, "na_ok": item in info.na_items})
+        before_review = info.state in ("draft", "scoring")
+        round1 = board = round2 = notes = None
+        if before_review:
+            own = session.scores(1).get(pid, {})  # blind: only this participant's scores
+            round1 = item_rows(info.item_ids, own, form if form_round == 1 else None, texts,
+                               info.na_items)
+        else:
+            visible = scores_visible_to(session, pid)  # everyone's, from review on
+            board = [(item, [_fmt(visible.get(p.id, {}).get(item))
+                             for p in info.participants]) for item in info.item_ids]
+            notes = [text for _, text in session.notes()]
+            if info.rescore_items:
+                own2 = session.scores(2).get(pid, {})  # round 2 stays blind: own only
+                round2 = item_rows(info.rescore_items, own2,
+                                   form if form_round == 2 else None, texts, info.na_items)
         return render_template_string(
             _PARTICIPANT, title="Calibration scoring", info=info, errors=errors,
-            message=message, name=me.name, submitted=me.submitted, token=token,
-            csrf=csrf_for(token), items=items, lo=fmt_num(lo), hi=fmt_num(hi),
-            load_error=load_error, editable=info.state == "scoring" and not me.submitted)
+            error_title=error_title, message=message, name=me.name, pid=pid,
+            submitted=me.submitted, token=token, csrf=csrf_for(token), lo=fmt_num(lo),
+            hi=fmt_num(hi), load_error=load_error, notes=notes, round1=round1,
+            editable=info.state == "scoring" and not me.submitted, round2=round2,
+            round2_editable=info.state == "review" and not me.rescore_submitted, board=board)
 
     @app.get("/p/<token>")
     def participant_get(token: str) -> str:
         pid = require(token, "participant")
         assert pid is not None
-        saved = request.args.get("saved")
-        message = {"1": "Scores saved.", "submitted": "Scores submitted and locked."}.get(
-            saved or "")
-        return participant_page(token, pid, [], message)
+        return participant_page(token, pid, [], _P_MESSAGES.get(request.args.get("saved", "")))
+
+    def score_round(token: str, pid: str, round: int) -> Any:
+        check_post(token)
+        info = session.info
+        open_items = info.item_ids if round == 1 else (info.rescore_items or [])
+        scores, errors = parse_form_scores(
+            request.form, open_items=open_items, session_items=info.item_ids,
+            na_items=info.na_items, scale=info.scale, round=round)
+        submit = request.form.get("action") == "submit"
+        title = "Not saved:"
+        if not errors:
+            try:
+                # called even with no scores: the library checks the state and the token
+                session.score(pid, token, scores, round=round)
+            except SessionError as exc:
+                errors.append(str(exc))
+            else:
+                if submit:
+                    try:
+                        session.submit(pid, token, round=round)
+                    except SessionError as exc:
+                        errors.append(str(exc))
+                        title = "Saved, but not submitted:"
+        if errors:
+            return participant_page(token, pid, errors, None, dict(request.form), round,
+                                    title), 400
+        done = ("submitted" if submit else "1") if round == 1 else (
+            "r2submitted" if submit else "r2")
+        return redirect(f"/p/{token}?saved={done}", code=303)
 
     @app.post("/p/<token>")
     def participant_post(token: str) -> Any:
         pid = require(token, "participant")
         assert pid is not None
-        check_post(token)
-        info = session.info
-        lo, hi = info.scale
-        known = set(info.item_ids)
-        errors: list[str] = []
-        scores: dict[str, float | str] = {}
-        for key in request.form:
-            if key.startswith(("score-", "na-")):
-                item = key.split("-", 1)[1]
-                if item not in known:
-                    errors.append(f"unknown item {item!r}")
-        for item in info.item_ids:
-            text = request.form.get(f"score-{item}", "").strip()
-            na = bool(request.form.get(f"na-{item}"))
-            if na:
-                if item not in info.na_items:
-                    errors.append(f"item {item}: N/A is not allowed for this item")
-                elif text:
-                    errors.append(f"item {item}: give a score or N/A, not both")
-                else:
-                    scores[item] = NA
-                continue
-            if not text:
-                continue
-            try:
-                v = parse_score(text)
-            except SessionError as exc:
-                errors.append(f"item {item}: {exc}")
-                continue
-            if v == NA:
-                if item not in info.na_items:
-                    errors.append(f"item {item}: N/A is not allowed for this item")
-                else:
-                    scores[item] = NA
-                continue
-            assert isinstance(v, float)
-            if not (math.isfinite(v) and lo <= v <= hi):
-                errors.append(f"item {item}: {text} is off the scale "
-                              f"{fmt_num(lo)}–{fmt_num(hi)}")
-                continue
-            scores[item] = v
-        submit = request.form.get("action") == "submit"
-        if not errors:
-            try:
-                if scores:
-                    session.score(pid, token, scores)
-                if submit:
-                    session.submit(pid, token)
-            except SessionError as exc:
-                errors.append(str(exc))
-        if errors:
-            return participant_page(token, pid, errors, None, dict(request.form)), 400
-        return redirect(f"/p/{token}?saved={'submitted' if submit else '1'}", code=303)
+        return score_round(token, pid, 1)
+
+    @app.post("/p/<token>/round2")
+    def participant_round2(token: str) -> Any:
+        pid = require(token, "participant")
+        assert pid is not None
+        return score_round(token, pid, 2)
 
     # ------------------------------------------------------------------ facilitator
 
-    def facilitator_page(token: str, errors: list[str], message: str | None) -> str:
+    def facilitator_page(token: str, errors: list[str], message: str | None, *,
+                         posted: str | None = None) -> str:
+        """``posted`` names the form whose submitted values are shown again (on an error)."""
         info = session.info
         rv = review(session) if info.state in ("review", "resolved", "closed") else None
         lo, hi = info.scale
+        res_values: dict[str, dict[str, str]] = {}
+        open_items: list[str] = []
+        eff_lines: list[tuple[str, str]] = []
+        rescore_checked: set[str] = set()
+        if rv is not None:
+            for it in rv.items:
+                r = it.resolution
+                res_values[it.item_id] = {
+                    "consensus": fmt_num(r.consensus) if r and r.consensus is not None else "",
+                    "rationale": (r.rationale or "") if r else "",
+                    "note": (r.note or "") if r else ""}
+                if it.flagged and r is None:
+                    open_items.append(it.item_id)
+            if posted == "resolve" and request.form.get("item") in res_values:
+                res_values[request.form["item"]] = {
+                    k: request.form.get(k, "") for k in ("consensus", "rationale", "note")}
+            rescore_checked = ({it.item_id for it in rv.flagged} if posted != "rescore"
+                               else set(request.form.getlist("item")))
+            if info.rescore_items and all(p.rescore_submitted for p in info.participants):
+                eff_lines = list(zip(_EFF_IDS, effectiveness(session).summary(), strict=True))
         return render_template_string(
             _FACILITATOR, title="Calibration review", info=info, errors=errors,
-            message=message, token=token, csrf=csrf_for(token), rv=rv, fmt=_fmt,
-            lo=fmt_num(lo), hi=fmt_num(hi))
+            error_title="Not done:", message=message, token=token, csrf=csrf_for(token),
+            rv=rv, fmt=_fmt, lo=fmt_num(lo), hi=fmt_num(hi), res_values=res_values,
+            open_items=open_items, notes=[text for _, text in session.notes()],
+            note_text=request.form.get("text", "") if posted == "note" else "",
+            rescore_checked=rescore_checked, eff_lines=eff_lines)
 
     @app.get("/f/<token>")
     def facilitator_get(token: str) -> str:
         require(token, "facilitator")
-        msg = {"review": "Review started.", "resolved": "Resolution recorded."}.get(
-            request.args.get("done") or "")
-        return facilitator_page(token, [], msg)
+        return facilitator_page(token, [], _F_MESSAGES.get(request.args.get("done", "")))
+
+    @app.get("/f/<token>/log")
+    def facilitator_log(token: str) -> Any:
+        require(token, "facilitator")
+        state = session.state
+        if state in ("draft", "scoring"):
+            return flask.Response(
+                f"cannot export the calibration log: session {session.id} is in state "
+                f"{state!r}; scores are blind until review\n", status=409,
+                content_type="text/plain; charset=utf-8")
+        return flask.Response(
+            calibration_log(session), content_type="text/markdown; charset=utf-8",
+            headers={"Content-Disposition":
+                     f'inline; filename="calibration-{session.id}.md"'})
+
+    def facilitator_action(token: str, action: Any, done: str, posted: str | None = None,
+                           errors: list[str] | None = None) -> Any:
+        """Run ``action()`` (after the checks); 400 with the errors, else 303 to the page."""
+        errors = list(errors or [])
+        if not errors:
+            try:
+                action()
+            except SessionError as exc:
+                errors.append(str(exc))
+        if errors:
+            return facilitator_page(token, errors, None, posted=posted), 400
+        return redirect(f"/f/{token}?done={done}", code=303)
 
     @app.post("/f/<token>/review")
     def facilitator_review(token: str) -> Any:
         require(token, "facilitator")
         check_post(token)
-        try:
-            session.begin_review(token, force=bool(request.form.get("force")))
-        except SessionError as exc:
-            return facilitator_page(token, [str(exc)], None), 400
-        return redirect(f"/f/{token}?done=review", code=303)
+        return facilitator_action(
+            token, lambda: session.begin_review(token, force=bool(request.form.get("force"))),
+            "review")
 
     @app.post("/f/<token>/resolve")
     def facilitator_resolve(token: str) -> Any:
@@ -322,22 +572,53 @@ def create_app(store: SessionStore, session_id: str) -> Flask:
             except ValueError:
                 errors.append(f"consensus {text!r} is not a number")
             else:
-                if not (math.isfinite(consensus) and lo <= consensus <= hi):
+                if not lo <= consensus <= hi:  # also refuses nan and inf
                     errors.append(f"consensus {text} is off the scale "
                                   f"{fmt_num(lo)}–{fmt_num(hi)}")
         rationale = request.form.get("rationale", "").strip() or None
         note = request.form.get("note", "").strip() or None
-        if not errors:
+        return facilitator_action(
+            token, lambda: session.resolve_item(item, token, consensus=consensus,
+                                                rationale=rationale, note=note),
+            "resolved", "resolve", errors)
+
+    @app.post("/f/<token>/note")
+    def facilitator_note(token: str) -> Any:
+        require(token, "facilitator")
+        check_post(token)
+        return facilitator_action(
+            token, lambda: session.add_note(request.form.get("text", ""), token), "note",
+            "note")
+
+    @app.post("/f/<token>/rescore")
+    def facilitator_rescore(token: str) -> Any:
+        require(token, "facilitator")
+        check_post(token)
+        items = request.form.getlist("item")
+        return facilitator_action(token, lambda: session.open_rescore(items, token),
+                                  "rescore", "rescore")
+
+    @app.post("/f/<token>/finish")
+    def facilitator_finish(token: str) -> Any:
+        require(token, "facilitator")
+        check_post(token)
+
+        def finish() -> None:
             try:
-                session.resolve_item(item, token, consensus=consensus, rationale=rationale,
-                                     note=note)
-            except SessionError as exc:
-                errors.append(str(exc))
-        if errors:
-            return facilitator_page(token, errors, None), 400
-        return redirect(f"/f/{token}?done=resolved", code=303)
+                session.mark_resolved(token)  # the default <stem>.v<N>.jsonl; no path
+            except OSError as exc:
+                raise SessionError(f"could not write the new anchor-set version: "
+                                   f"{exc.strerror or exc}") from exc
+
+        return facilitator_action(token, finish, "finished")
+
+    @app.post("/f/<token>/close")
+    def facilitator_close(token: str) -> Any:
+        require(token, "facilitator")
+        check_post(token)
+        return facilitator_action(token, lambda: session.close(token), "closed")
 
     return app
 
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "parse_form_scores"]
