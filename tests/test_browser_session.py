@@ -1,0 +1,288 @@
+"""A calibration session in a real browser: headless Debian Chromium driven by Playwright.
+
+The session is made with the CLI, served by ``judgecal session serve`` in its own process,
+and used through the pages only: two participants score blind, the facilitator reviews and
+resolves, a re-score round measures the discussion, the session is finished (the anchor set
+gains a version) and closed. A page on another origin tries to post into the app.
+
+Chromium comes from Debian (``scripts/install-chromium.sh``, run by the README's test command);
+Playwright's own browser download is not used. Without a Chromium the test is skipped, except
+under ``CI=true``, where it fails.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from harness.anchors import load_anchor_set
+from harness.cli import app as cli_app
+from harness.sessions import SessionStore
+
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ITEMS = ["baked_ziti_5_dependency", "blueberry_banana_bread_10_coref", "orange_chicken_5_coref"]
+
+
+def _chromium() -> str | None:
+    for candidate in (os.environ.get("JUDGECAL_CHROMIUM"), "/usr/bin/chromium",
+                      "/usr/bin/chromium-browser", shutil.which("chromium")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    exe = _chromium()
+    if exe is None:
+        msg = ("no Chromium found (run scripts/install-chromium.sh, or set JUDGECAL_CHROMIUM)")
+        if os.environ.get("CI"):
+            pytest.fail(msg + "; CI must run the browser test")
+        pytest.skip(msg)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright starts Chromium with --headless and a fresh, empty --user-data-dir
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"judgecal session serve exited with {proc.returncode}: "
+                                 f"{proc.stderr.read() if proc.stderr else ''}")
+        try:
+            urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback
+        except urllib.error.HTTPError:
+            return  # 403 for an unknown token: the server is up
+        except OSError:
+            time.sleep(0.2)
+            continue
+        return
+    raise AssertionError(f"no answer from {url} in {timeout:.0f} s")
+
+
+def _cli(*args: str) -> str:
+    res = CliRunner().invoke(cli_app, list(args))
+    assert res.exit_code == 0, res.output
+    return res.output
+
+
+@pytest.fixture
+def served(tmp_path: Path, project_root: Path) -> Iterator[dict]:
+    """A session on a copy of the demo set, in scoring, served by ``judgecal session serve``."""
+    anchors = tmp_path / "anchors"
+    anchors.mkdir()
+    src = anchors / "recipes-overall.jsonl"
+    shutil.copy(project_root / "anchors" / "recipes" / "recipes-overall.jsonl", src)
+    state = str(tmp_path / "state")
+    out = _cli("session", "create", str(src), "--state-dir", state, "--name", "browser",
+               "-p", "ann=Ann Archer", "-p", "bob=Bob Baker",
+               *[a for item in ITEMS for a in ("--item", item)])
+    sid = re.search(r"created session (\S+)", out).group(1)
+    fac = re.search(r"facilitator token: (\S+)", out).group(1)
+    tokens = {}
+    for pid in ("ann", "bob"):
+        tokens[pid] = re.search(r"token for \S+: (\S+)",
+                                _cli("session", "invite", sid, pid, "--state-dir", state,
+                                     "--facilitator-token", fac)).group(1)
+    _cli("session", "start", sid, "--state-dir", state, "--facilitator-token", fac)
+
+    port = _free_port()
+    exe = Path(sys.executable).with_name("judgecal")
+    proc = subprocess.Popen([str(exe), "session", "serve", sid, "--port", str(port),
+                             "--state-dir", state],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(base + "/", proc)
+        yield {"base": base, "sid": sid, "fac": fac, "tokens": tokens, "state": state,
+               "src": src, "proc": proc}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _fill(page, scores: dict[str, str], prefix: str = "score-") -> None:
+    for item, value in scores.items():
+        page.fill(f"#{prefix}{item}", value)
+
+
+def test_session_end_to_end_in_chromium(browser, served) -> None:
+    base, tok, fac = served["base"], served["tokens"], served["fac"]
+    ann_ctx, bob_ctx, fac_ctx = (browser.new_context() for _ in range(3))
+    for ctx in (ann_ctx, bob_ctx, fac_ctx):
+        ctx.set_default_timeout(10_000)
+    ann, bob, f = ann_ctx.new_page(), bob_ctx.new_page(), fac_ctx.new_page()
+
+    # Ann: the page itself holds the scale (an off-scale value does not submit); the server
+    # checks again (tests/test_session_web.py posts off-scale values directly)
+    ann.goto(f"{base}/p/{tok['ann']}")
+    assert ann.text_content("#participant-name") == "Ann Archer"
+    _fill(ann, {ITEMS[0]: "1", ITEMS[1]: "2", ITEMS[2]: "9"})
+    ann.click("#round1-save")
+    assert ann.locator(f"#score-{ITEMS[2]}").evaluate("el => el.validity.rangeOverflow")
+    assert ann.locator("#message").count() == 0
+    with SessionStore(served["state"]) as store:
+        assert not any(store.get(served["sid"]).scores(1).values())
+    _fill(ann, {ITEMS[2]: "6"})
+    ann.click("#round1-save")
+    assert ann.text_content("#message") == "Scores saved."
+    assert ann.input_value(f"#score-{ITEMS[2]}") == "6"
+
+    # Bob: blind, he sees none of Ann's scores; he disagrees on ITEMS[0] and submits
+    bob.goto(f"{base}/p/{tok['bob']}")
+    assert "Ann Archer" not in bob.text_content("body")
+    assert bob.locator("#round1-scores").count() == 0
+    assert all(bob.input_value(f"#score-{i}") == "" for i in ITEMS)
+    _fill(bob, {ITEMS[0]: "6", ITEMS[1]: "2.5", ITEMS[2]: "5.5"})
+    bob.click("#round1-submit")
+    assert bob.text_content("#message") == "Scores submitted and locked."
+    assert bob.is_disabled(f"#score-{ITEMS[0]}")
+
+    # the review cannot start before Ann submits (unless forced)
+    f.goto(f"{base}/f/{fac}")
+    assert "not submitted" in f.text_content("#participant-ann")
+    f.click("#begin-review-button")
+    assert "ann" in f.text_content("#errors")
+    assert f.text_content("#state") == "scoring"
+    ann.click("#round1-submit")
+    assert ann.text_content("#message") == "Scores submitted and locked."
+
+    f.goto(f"{base}/f/{fac}")
+    f.click("#begin-review-button")
+    assert f.text_content("#message") == "Review started."
+    rows = f.locator("#review tbody tr")
+    # flagged first: ITEMS[0] (1 vs 6) has the largest spread
+    assert rows.nth(0).get_attribute("id") == f"row-{ITEMS[0]}"
+    assert "flagged" in rows.nth(0).get_attribute("class")
+    flagged = [r.get_attribute("id")[4:] for r in rows.all()
+               if "flagged" in (r.get_attribute("class") or "")]
+    assert ITEMS[0] in flagged
+
+    # after review begins, Ann sees the scores side by side
+    ann.goto(f"{base}/p/{tok['ann']}")
+    assert "6" in ann.text_content(f"#r1-row-{ITEMS[0]}")
+
+    # finishing with unresolved flagged items is refused with the items named
+    f.click("#finish-button")
+    assert ITEMS[0] in f.text_content("#errors")
+    assert not served["src"].with_name("recipes-overall.v2.jsonl").exists()
+
+    # a rubric change, then every flagged item resolved through its form
+    f.fill("#note-text", "Score the recipe text, not the dish.")
+    f.click("#note-button")
+    assert "Score the recipe text, not the dish." in f.text_content("#notes")
+    for n, item in enumerate(flagged):
+        f.fill(f"#res-consensus-{item}", str(2 + n))
+        f.fill(f"#res-rationale-{item}", f"agreed after discussion {n}")
+        f.click(f"#res-button-{item}")
+        assert f.text_content("#message") == "Resolution recorded."
+    assert "agreed after discussion 0" in f.text_content(f"#resolution-{ITEMS[0]}")
+
+    # the re-score round on the flagged items (pre-checked); both re-score, blind
+    assert f.is_checked(f"#rescore-item-{ITEMS[0]}")
+    f.click("#rescore-button")
+    for page, who, value in ((ann, "ann", "2.25"), (bob, "bob", "2.75")):
+        page.goto(f"{base}/p/{tok[who]}")
+        for item in flagged:
+            page.fill(f"#r2-score-{item}", value)
+        page.click("#round2-submit")
+        assert page.locator("#round2-submitted").count() == 1
+    assert "2.25" not in bob.text_content("body")  # Ann's round-2 score stays hidden
+    f.goto(f"{base}/f/{fac}")
+    assert f.locator("#eff-before").count() == 1 and f.locator("#eff-after").count() == 1
+
+    # finish: the anchor set gains a version, and the page names it
+    f.click("#finish-button")
+    new_path = served["src"].with_name("recipes-overall.v2.jsonl")
+    assert f.text_content("#output-path") == str(new_path)
+    new = load_anchor_set(new_path)
+    header = json.loads(new_path.read_text(encoding="utf-8").splitlines()[0])
+    assert header["version"] == 2 and header["parent"] == "recipes-overall.jsonl"
+    by_id = {it.id: it for it in new.items}
+    assert by_id[ITEMS[0]].consensus == 2.0
+    assert by_id[ITEMS[0]].rationale == "agreed after discussion 0"
+    assert served["src"].is_file()  # the old version is kept
+
+    # the calibration log, then close: read-only from then on
+    log = f.request.get(f"{base}/f/{fac}/log")
+    assert log.ok and "Score the recipe text, not the dish." in log.text()
+    f.click("#close-button")
+    assert f.locator("#closed").count() == 1
+    assert f.locator("form").count() == 0
+    with SessionStore(served["state"]) as store:
+        assert store.get(served["sid"]).state == "closed"
+    for ctx in (ann_ctx, bob_ctx, fac_ctx):
+        ctx.close()
+
+
+def test_cross_site_post_is_refused_in_chromium(browser, served, tmp_path: Path) -> None:
+    """A page on another origin that knows a participant's URL (and even the CSRF field)
+    cannot post scores: Chromium sends its Origin, the app answers 403, nothing is stored."""
+    base, tok = served["base"], served["tokens"]
+    page = browser.new_page()
+    page.goto(f"{base}/p/{tok['ann']}")
+    csrf = page.get_attribute('input[name="csrf"]', "value")
+    page.close()
+
+    evil_dir = tmp_path / "evil"
+    evil_dir.mkdir()
+    fields = "".join(f'<input name="score-{i}" value="1">' for i in ITEMS)
+    pages = {"nocsrf.html": ("", ""), "leaked.html": (csrf, ""),
+             # a page can make Chromium send "Origin: null"; that is refused too
+             "null-origin.html": (csrf, '<meta name="referrer" content="no-referrer">')}
+    for name, (token, head) in pages.items():
+        (evil_dir / name).write_text(
+            f'<html><head>{head}</head><body onload="document.forms[0].submit()">'
+            f'<form method="post" action="{base}/p/{tok["ann"]}">'
+            f'<input name="csrf" value="{token}">{fields}'
+            f'<input name="action" value="submit"></form></body></html>', encoding="utf-8")
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(  # noqa: E731
+        *a, directory=str(evil_dir), **k)
+    evil = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    try:
+        for name in pages:
+            page = browser.new_page()
+            with page.expect_response(lambda r: r.request.method == "POST") as resp:
+                page.goto(f"http://127.0.0.1:{evil.server_port}/{name}")
+            assert resp.value.status == 403, name
+            page.close()
+    finally:
+        evil.shutdown()
+        evil.server_close()
+    with SessionStore(served["state"]) as store:
+        session = store.get(served["sid"])
+        assert not any(session.scores(1).values())
+        assert not any(p.submitted for p in session.info.participants)
