@@ -189,6 +189,9 @@ def test_session_end_to_end_in_chromium(browser, served) -> None:
     flagged = [r.get_attribute("id")[4:] for r in rows.all()
                if "flagged" in (r.get_attribute("class") or "")]
     assert ITEMS[0] in flagged
+    # the stylesheet is allowed by the page's CSP and applied
+    assert rows.nth(0).evaluate("el => getComputedStyle(el).backgroundColor") == \
+        "rgb(255, 244, 214)"
 
     # after review begins, Ann sees the scores side by side
     ann.goto(f"{base}/p/{tok['ann']}")

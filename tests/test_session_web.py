@@ -197,7 +197,9 @@ def test_facilitator_review_flow(env) -> None:
     assert [r[0] for r in rows].count("flagged") == 1
     assert 'id="resolve-item0"' in page and 'id="resolve-item1"' not in page
     row0 = page.split('id="row-item0"')[1].split("</tr>")[0]
-    assert "<td>1</td>" in row0 and "<td>5</td>" in row0 and "2.828" in row0
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", row0)
+    # flag, ann, bob, n, N/A, mean, median, SD, range, share, outliers, resolution
+    assert cells == ["⚑", "1", "5", "2", "0", "3.00", "3.00", "2.83", "1–5", "100%", "", "open"]
     # from review on a participant sees everyone's round-1 scores, read-only
     ann_page = client.get(f"/p/{tok['ann']}").get_data(as_text=True)
     assert "Bob B." in ann_page and 'id="round1-scores"' in ann_page
@@ -627,3 +629,53 @@ def test_serve_cmd_prints_links(tmp_path: Path, monkeypatch) -> None:
     assert "http://127.0.0.1:9001/p/<participant token>" in r.output
     assert "http://127.0.0.1:9001/f/<facilitator token>" in r.output
     assert calls and calls[0]["host"] == "127.0.0.1" and calls[0]["port"] == 9001
+
+
+def test_review_table_stats_baseline_and_agreement(tmp_path: Path) -> None:
+    """The review page shows what the issue asks per item (mean, median, SD, range, share,
+    N/A, outliers, baseline distance) and the participants' ICC / alpha, as the library
+    computes them."""
+    from harness.sessions import review
+
+    path = make_set(tmp_path)
+    header, *rows = path.read_text(encoding="utf-8").splitlines()
+    h = json.loads(header)
+    h["scale"]["labels"] = {"1": "useless", "5": "<b>perfect</b>"}
+    path.write_text("\n".join([json.dumps(h), *rows]) + "\n", encoding="utf-8")
+    store = SessionStore(tmp_path / "state")
+    session, fac = store.create(path, ["ann", "bob", "cy"], na_items=["item3"],
+                                baseline={"item0": 2.0, "item1": 4.0},
+                                baseline_label="judge:v3")
+    tok = {p: session.invite(p, fac) for p in ("ann", "bob", "cy")}
+    session.start_scoring(fac)
+    client = create_app(store, session.id).test_client()
+    page = client.get(f"/p/{tok['ann']}").get_data(as_text=True)
+    labels = page.split('id="scale-labels"')[1].split("</dl>")[0]
+    assert "useless" in labels and "&lt;b&gt;perfect&lt;/b&gt;" in labels
+    table = {"ann": [1, 2, 3, "NA"], "bob": [1, 2, 3, 4], "cy": [4, 3, 3, 4]}
+    for pid, vals in table.items():
+        session.score(pid, tok[pid], dict(zip(["item0", "item1", "item2", "item3"], vals,
+                                              strict=True)))
+        session.submit(pid, tok[pid])
+    session.begin_review(fac)
+    page = client.get(f"/f/{fac}").get_data(as_text=True)
+    head = page.split('id="review"')[1].split("</thead>")[0]
+    assert "Δ judge:v3" in head
+    row0 = page.split('id="row-item0"')[1].split("</tr>")[0]
+    # 1, 1, 4: cy is the outlier; mean 2 vs baseline 2
+    assert '<td class="num outlier">4</td>' in row0
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", row0)
+    assert cells == ["⚑", "1", "1", "4", "3", "0", "2.00", "1.00", "1.73", "1–4", "75%", "cy",
+                     "+0.00", "open"]
+    row3 = page.split('id="row-item3"')[1].split("</tr>")[0]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", row3)
+    assert cells[:6] == ["", "N/A", "4", "4", "2", "1"] and cells[-2] == "–"
+    rv = review(session)
+    agreement = page.split('id="agreement"')[1].split("</p>")[0]
+    assert f"ICC(2,1) {rv.icc.value:.3f}" in agreement
+    assert f"alpha (interval) {rv.alpha.value:.3f}" in agreement
+    css = client.get("/static/session.css")
+    assert css.status_code == 200 and css.mimetype == "text/css"
+    assert css.headers["Content-Security-Policy"] == "default-src 'self'"
+    assert 'href="/static/session.css"' in page
+    store.close()

@@ -357,6 +357,8 @@ def test_effectiveness_before_after(store: SessionStore, tmp_path: Path) -> None
     assert "target +0.10 met" in text and "target >= 0.85" in text
     with pytest.raises(SessionError, match="already submitted round 2"):
         session.score("ann", tok["ann"], {"i0": 3}, round=2)
+    assert "| id | name | submitted | re-score submitted |" in calibration_log(session)
+    assert "| cy | cy | yes | yes |" in calibration_log(session)
 
 
 def test_calibration_log(store: SessionStore, tmp_path: Path) -> None:

@@ -53,9 +53,15 @@ def calibration_log(session: Session) -> str:
         lines.append(f"- Baseline: {info.baseline_label or 'given scores'}")
     if info.output_path:
         lines.append(f"- New anchor version: `{info.output_path}`")
-    lines += ["", "## Participants", "", "| id | name | submitted |", "| --- | --- | --- |"]
+    r2 = bool(info.rescore_items)
+    lines += ["", "## Participants", "",
+              "| id | name | submitted |" + (" re-score submitted |" if r2 else ""),
+              "| --- | --- | --- |" + (" --- |" if r2 else "")]
     for p in info.participants:
-        lines.append(f"| {p.id} | {_cell(p.name)} | {'yes' if p.submitted else 'no'} |")
+        row = f"| {p.id} | {_cell(p.name)} | {'yes' if p.submitted else 'no'} |"
+        if r2:
+            row += f" {'yes' if p.rescore_submitted else 'no'} |"
+        lines.append(row)
     if info.forced_missing:
         lines += ["", f"Review forced; not submitted: {', '.join(info.forced_missing)}."]
 

@@ -56,8 +56,28 @@ from ._log import calibration_log
 from ._review import effectiveness, review
 from ._store import Score, SessionStore, parse_score, scores_visible_to
 
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 72rem;
+       padding: 0 1rem; line-height: 1.4; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f6f6; padding: .5rem; }
+fieldset { margin: 1rem 0; }
+table { border-collapse: collapse; margin: .5rem 0; }
+th, td { border: 1px solid #ccc; padding: .2rem .45rem; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+tr.flagged { background: #fff4d6; }
+td.outlier { color: #b00020; font-weight: bold; }
+td.open { color: #b00020; }
+td.resolved { color: #1b6e20; }
+#errors { border: 2px solid #b00020; padding: 0 .75rem; }
+#message { border: 2px solid #1b6e20; padding: .5rem .75rem; }
+label { margin-right: .35rem; }
+button { margin: .25rem .25rem .25rem 0; }
+"""
+
 _BASE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/static/session.css"></head>
 <body>
 <h1>{{ title }}</h1>
 <p>Session <code>{{ info.id }}</code> ({{ info.name }}),
@@ -94,6 +114,8 @@ _PARTICIPANT = _ITEM_FIELDS + _BASE + """
 <h2>Rubric</h2>
 <pre id="rubric">{{ info.rubric or "(no rubric text)" }}</pre>
 <p>Scale {{ lo }}–{{ hi }}.</p>
+{% if labels %}<dl id="scale-labels">{% for point, text in labels.items() %}
+<dt>{{ point }}</dt><dd>{{ text }}</dd>{% endfor %}</dl>{% endif %}
 {% if load_error %}<p class="error" id="load-error">{{ load_error }}</p>{% endif %}
 {% if notes is not none %}<h2>Rubric changes agreed in the review</h2>
 {% if notes %}<ul id="notes">{% for n in notes %}<li>{{ n }}</li>{% endfor %}</ul>
@@ -161,16 +183,31 @@ Start the review</button>
 <h2>Review</h2>
 <p>Threshold (SD): {{ fmt(rv.threshold) }}; {{ rv.flagged|length }} flagged item(s),
 {{ open_items|length }} without a resolution.</p>
+<p id="agreement">Among participants: ICC(2,1) {{ stat(rv.icc) }};
+Krippendorff's alpha (interval) {{ stat(rv.alpha) }}.</p>
 <table id="review">
-<thead><tr><th>item</th><th>flag</th>{% for p in rv.participants %}<th>{{ p }}</th>{% endfor %}
-<th>SD</th><th>range</th><th>outliers</th><th>resolution</th></tr></thead>
+<thead><tr><th scope="col">item</th><th scope="col">flag</th>
+{% for p in rv.participants %}<th scope="col">{{ p }}</th>{% endfor %}
+<th scope="col">n</th><th scope="col">N/A</th><th scope="col">mean</th>
+<th scope="col">median</th><th scope="col">SD</th><th scope="col">range</th>
+<th scope="col" title="range as a share of the scale range">share</th>
+<th scope="col">outliers</th>
+{% if with_base %}<th scope="col">Δ {{ rv.baseline_label or "baseline" }}</th>{% endif %}
+<th scope="col">resolution</th></tr></thead>
 <tbody>
 {% for it in rv.items %}
 <tr class="{{ 'flagged' if it.flagged else 'ok' }}" id="row-{{ it.item_id }}">
-<td>{{ it.item_id }}</td><td>{{ "⚑" if it.flagged else "" }}</td>
-{% for p in rv.participants %}<td>{{ fmt(it.scores[p]) }}</td>{% endfor %}
-<td>{{ fmt(it.sd) }}</td><td>{{ fmt(it.min) }}–{{ fmt(it.max) }}</td>
+<th scope="row">{{ it.item_id }}</th><td>{{ "⚑" if it.flagged else "" }}</td>
+{% for p in rv.participants %}<td class="num{{ ' outlier' if p in it.outliers else '' }}">
+{{- fmt(it.scores[p]) }}</td>{% endfor %}
+<td class="num">{{ it.n }}</td><td class="num">{{ it.n_na }}</td>
+<td class="num">{{ dec(it.mean) }}</td><td class="num">{{ dec(it.median) }}</td>
+<td class="num">{{ dec(it.sd) }}</td>
+<td class="num">{% if it.min is not none %}{{ fmt(it.min) }}–{{ fmt(it.max) }}
+{%- else %}–{% endif %}</td>
+<td class="num">{{ pct(it.range_share) }}</td>
 <td>{{ it.outliers|join(", ") }}</td>
+{% if with_base %}<td class="num">{{ dec(it.baseline_delta, "+.2f") }}</td>{% endif %}
 <td id="resolution-{{ it.item_id }}" class="{{ 'resolved' if it.resolution else
 ('open' if it.flagged else '') }}">{% if it.resolution %}resolved: consensus
 {{ fmt(it.resolution.consensus) }}
@@ -281,6 +318,24 @@ def _fmt(value: Any) -> str:
     return fmt_num(float(value))
 
 
+def _dec(value: float | None, spec: str = ".2f") -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}"
+
+
+def _stat(res: Any) -> str:
+    """An AgreementResult as ``0.412 (95% CI 0.10 to 0.71)``, or why it is undefined."""
+    if res.value is None or res.value != res.value:
+        return f"undefined ({res.reason})" if res.reason else "undefined"
+    text = f"{res.value:.3f}"
+    if res.ci95 is not None:
+        text += f" (95% CI {res.ci95[0]:.2f} to {res.ci95[1]:.2f})"
+    return text
+
+
 def parse_form_scores(form: Mapping[str, str], *, open_items: list[str],
                       session_items: Iterable[str], na_items: Iterable[str],
                       scale: tuple[float, float], round: int) -> tuple[dict[str, Score],
@@ -373,6 +428,10 @@ def create_app(store: SessionStore, session_id: str) -> Flask:
         resp.headers["Cache-Control"] = "no-store"
         return resp
 
+    @app.get("/static/session.css")
+    def _stylesheet() -> flask.Response:
+        return flask.Response(_CSS, mimetype="text/css")
+
     @app.errorhandler(403)
     def _forbidden(_: Exception) -> tuple[str, int]:
         return "Forbidden\n", 403
@@ -403,8 +462,11 @@ def create_app(store: SessionStore, session_id: str) -> Flask:
         me = next(p for p in info.participants if p.id == pid)
         load_error = None
         texts: dict[str, tuple[str, str]] = {}
+        labels: dict[str, str] = {}
         try:
-            for it in session.load_anchor_set().items:
+            aset = session.load_anchor_set()
+            labels = aset.meta.scale.labels or {}
+            for it in aset.items:
                 texts[it.id] = (it.input, it.output)
         except SessionError as exc:
             load_error = str(exc)
@@ -427,7 +489,7 @@ def create_app(store: SessionStore, session_id: str) -> Flask:
             _PARTICIPANT, title="Calibration scoring", info=info, errors=errors,
             error_title=error_title, message=message, name=me.name, pid=pid,
             submitted=me.submitted, token=token, csrf=csrf_for(token), lo=fmt_num(lo),
-            hi=fmt_num(hi), load_error=load_error, notes=notes, round1=round1,
+            hi=fmt_num(hi), load_error=load_error, labels=labels, notes=notes, round1=round1,
             editable=info.state == "scoring" and not me.submitted, round2=round2,
             round2_editable=info.state == "review" and not me.rescore_submitted, board=board)
 
@@ -512,7 +574,9 @@ def create_app(store: SessionStore, session_id: str) -> Flask:
             rv=rv, fmt=_fmt, lo=fmt_num(lo), hi=fmt_num(hi), res_values=res_values,
             open_items=open_items, notes=[text for _, text in session.notes()],
             note_text=request.form.get("text", "") if posted == "note" else "",
-            rescore_checked=rescore_checked, eff_lines=eff_lines)
+            rescore_checked=rescore_checked, eff_lines=eff_lines, dec=_dec, pct=_pct,
+            stat=_stat, with_base=rv is not None and (
+                rv.baseline_label is not None or any(it.baseline is not None for it in rv.items)))
 
     @app.get("/f/<token>")
     def facilitator_get(token: str) -> str:
