@@ -363,3 +363,32 @@ def test_plots_render_to_png_for_100_items(result):
     for fig in (scatter_plot(judge, consensus, rec.scale, title="t"), confusion_plot(conf),
                 bland_altman_plot(judge, consensus), iterations_plot(result)):
         assert figure_png(fig)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_disagreement_section_reads_as_prose(result, tmp_path):
+    """A real analysis (analyze_disagreements on the demo set) is written out in words:
+    direction, the excluded items, tags, the length effect as rho [CI], p, n."""
+    from harness.anchors import load_anchor_set
+    from harness.loop._disagree import analyze_disagreements
+
+    aset = load_anchor_set(PROJECT_ROOT / "anchors" / "recipes" / "recipes-overall.jsonl")
+    items = [it for it in aset.items if it.split == "calibration"]
+    consensus = np.array([it.formed_consensus(aset.meta.consensus) for it in items])
+    judge = np.where(consensus < 3.5, 5.0, 2.0)
+    judge[0] = np.nan
+    analysis = analyze_disagreements(aset, [it.id for it in items], judge, consensus)
+    best = dataclasses.replace(result.best, analysis=analysis)
+    res = dataclasses.replace(result, best=best, iterations=[*result.iterations[:-1], best])
+    html_path, _ = write_calibration_report(res, tmp_path)
+    section = html_path.read_text(encoding="utf-8").split("<h2>Disagreements")[1]
+    section = section.split("<h2>")[0]
+    text = re.sub(r"<[^>]+>", " ", section)
+    d = analysis.direction
+    assert f"Mean bias (judge − consensus) {d['mean_bias']:+.2f}:" in text
+    assert f"{d['n_lenient']} lenient (judge higher), {d['n_harsh']} harsh" in text
+    assert f"Left out, without a valid judge score or consensus: 1 ({items[0].id})" in text
+    signed = analysis.verbosity["signed"]
+    assert f"{signed['value']:.2f}" in text and f"n = {signed['n_items']}" in text
+    assert "p = " in text
+    for raw in ("statistic:", "ci_method:", "label_rule:", "excluded_ids", "True", "False"):
+        assert raw not in text, raw

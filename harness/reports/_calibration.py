@@ -365,6 +365,7 @@ pre.diff .add{color:#116611;background:#e9f7e9;display:block}
 pre.diff .del{color:#991111;background:#fbeaea;display:block}
 pre.diff .hunk{color:#555;display:block}
 td.rationale{max-width:40em;white-space:pre-wrap}
+.disagreements td{overflow-wrap:anywhere}.disagreements td.rationale{min-width:18em}
 .muted{color:#777}
 """
 
@@ -374,7 +375,8 @@ def _e(text: Any) -> str:
 
 
 def _table(headers: list[str], rows: list[list[str]], *, classes: list[str] | None = None,
-           numeric: set[int] | None = None, wrap: set[int] | None = None) -> str:
+           numeric: set[int] | None = None, wrap: set[int] | None = None,
+           table_class: str | None = None) -> str:
     numeric = numeric or set()
     wrap = wrap or set()
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
@@ -388,7 +390,9 @@ def _table(headers: list[str], rows: list[list[str]], *, classes: list[str] | No
             for j, c in enumerate(row)
         )
         body.append(f"<tr{cls}>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    tcls = f' class="{_e(table_class)}"' if table_class else ""
+    return (f"<table{tcls}><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>")
 
 
 def _fmt_any(value: Any) -> str:
@@ -519,46 +523,74 @@ def _html_plots(result: CalibrationResult) -> str:
 def _html_analysis(rec: IterationRecord) -> str:
     a: DisagreementAnalysis = rec.analysis
     parts = [f"<h2>Disagreements of the best version ({_e(rec.prompt.label)}, calibration)</h2>"]
-    d = dict(a.direction or {})
-    label = d.pop("label", None)
-    lead = f"Direction: <strong>{_e(label)}</strong>" if label else "Direction: —"
-    said = []
-    if isinstance(d.get("mean_bias"), int | float):
-        said.append(f"mean bias {d.pop('mean_bias'):+.2f}")
-    for key, word in (("n_lenient", "lenient"), ("n_harsh", "harsh")):
-        if key in d:
-            said.append(f"{_fmt_any(d.pop(key))} {word}")
-    said += [f"{k}: {_fmt_any(v)}" for k, v in d.items()]
-    parts.append(f"<p>{lead}" + (f" ({_e(', '.join(said))})" if said else "")
-                 + f". {_e(len(a.items))} of {_e(a.n_items)} items differ from the "
-                   "consensus by at least one scale point.</p>")
+    d = a.direction or {}
+    thr = d.get("threshold", 1.0)
+    mb = d.get("mean_bias")
+    share = f" ({len(a.items) / a.n_items:.0%})" if a.n_items else ""
+    facts = [
+        f"Items scored: {a.n_items}.",
+        f"Disagreements (|judge − consensus| ≥ {thr:g}): {len(a.items)}{share}: "
+        f"{d.get('n_lenient', 0)} lenient (judge higher), {d.get('n_harsh', 0)} harsh "
+        "(judge lower).",
+    ]
+    if d.get("n_excluded"):
+        ids = d.get("excluded_ids", [])
+        facts.append(f"Left out, without a valid judge score or consensus: {d['n_excluded']} "
+                     f"({', '.join(ids[:10])}{', …' if len(ids) > 10 else ''}).")
+    lead = (f"Mean bias (judge − consensus) {mb:+.2f}: " if isinstance(mb, int | float)
+            else "Direction: ")
+    parts.append(f"<p>{_e(lead)}<strong>{_e(d.get('label') or '—')}</strong>"
+                 f"{_e(' (' + d['label_rule'] + ')' if d.get('label_rule') else '')}.</p>")
+    parts.append("<ul>" + "".join(f"<li>{_e(f)}</li>" for f in facts) + "</ul>")
     if a.by_tag:
-        keys = list(dict.fromkeys(k for row in a.by_tag for k in row))
         parts.append("<h3>By tag</h3>")
-        parts.append(_table(keys, [[_fmt_any(row.get(k)) for k in keys] for row in a.by_tag],
-                            numeric={i for i, k in enumerate(keys) if k != "tag"}))
+        parts.append(_table(
+            ["tag", "n", "MAE", "bias", "disagreements"],
+            [[str(r["tag"]) + (" (n < 2)" if r.get("small") else ""), str(r["n"]),
+              _num(r["mae"]), f"{r['bias']:+.2f}", str(r.get("n_disagreements", 0))]
+             for r in a.by_tag],
+            numeric={1, 2, 3, 4}))
     v = a.verbosity or {}
     if v:
-        parts.append("<h3>Verbosity</h3>")
-        reading = v.get("reading")
-        if reading:
-            parts.append(f"<p>{_e(reading)}</p>")
-        rest = [[k, _fmt_any(val)] for k, val in v.items() if k != "reading"]
-        if rest:
-            parts.append(_table(["figure", "value"], rest))
+        parts.append("<h3>Output length</h3>")
+        if v.get("reading"):
+            parts.append(f"<p>{_e(v['reading'])}</p>")
+        rows = []
+        for key, what in (("signed", "length vs judge − consensus"),
+                          ("absolute", "length vs |judge − consensus|")):
+            res = v.get(key)
+            if isinstance(res, dict):
+                rows.append([what, _rho_words(res)])
+        if rows:
+            parts.append(_table(["Spearman ρ of output characters", "value"], rows))
     if a.items:
         top = a.items[:TOP_DISAGREEMENTS]
         parts.append(f"<h3>Top disagreements ({len(top)} of {len(a.items)})</h3>")
         parts.append(_table(
-            ["item", "judge", "consensus", "judge − consensus", "tags", "output chars",
+            ["item", "judge", "consensus", "judge − consensus", "output chars", "tags",
              "rationale"],
             [[it.item_id, f"{it.judge:g}", f"{it.consensus:.2f}", f"{it.difference:+.2f}",
-              ", ".join(it.tags), str(it.output_chars), it.rationale or "—"] for it in top],
-            numeric={1, 2, 3, 5}, wrap={6},
+              str(it.output_chars), ", ".join(it.tags), it.rationale or "—"] for it in top],
+            numeric={1, 2, 3, 4}, wrap={6}, table_class="disagreements",
         ))
     else:
-        parts.append("<p>No item differs from the consensus by a scale point or more.</p>")
+        parts.append(f"<p>No item differs from the consensus by {thr:g} scale point(s) or "
+                     "more.</p>")
     return "".join(parts)
+
+
+def _rho_words(res: dict[str, Any]) -> str:
+    """A correlation result (as a dict) as ``0.05 [−0.41, 0.49], p = 0.83, n = 20``."""
+    value = res.get("value")
+    if value is None:
+        return f"undefined ({res.get('reason') or 'no reason given'})"
+    text = _value_ci(value, res.get("ci95"))
+    p = (res.get("details") or {}).get("p_value")
+    if isinstance(p, int | float):
+        text += f", p = {p:.2g}"
+    if res.get("n_items") is not None:
+        text += f", n = {res['n_items']}"
+    return text
 
 
 def _html_diff(result: CalibrationResult) -> str:
