@@ -116,6 +116,19 @@ def _item_args(ids: list[str]) -> str:
     return " ".join(f"--item {shlex.quote(i)}" for i in ids)
 
 
+def _prompt_rubric(ref: str, prompts_dir: Path, aset) -> tuple[str, str]:
+    """``NAME`` or ``NAME@vN`` -> (label, instructions) of that judge prompt version."""
+    from harness.prompts import PromptError, load_prompt
+    from harness.sessions import prompt_rubric
+
+    name, _, version = ref.partition("@")
+    try:
+        pv = load_prompt(name, version or "latest", prompts_dir=prompts_dir)
+    except PromptError as exc:
+        raise SessionError(str(exc)) from None
+    return prompt_rubric(pv, aset)
+
+
 def _is_judgments_csv(path: Path) -> bool:
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
@@ -210,7 +223,13 @@ def create(
     judgments: JudgmentsOpt = None,
     name: Annotated[str | None, typer.Option(help="Session name.")] = None,
     rubric_label: Annotated[str | None, typer.Option(
-        help="Judge prompt version label in force (default: the set's rubric).")] = None,
+        help="Where the rubric in force comes from, as a free label (default: the set's "
+             "rubric); see --prompt for a judge prompt version.")] = None,
+    prompt: Annotated[str | None, typer.Option(
+        "--prompt", metavar="NAME[@vN]",
+        help="Make a judge prompt version's instructions the rubric in force (default "
+             "version: latest).")] = None,
+    prompts_dir: Annotated[Path, typer.Option(help="The prompts directory.")] = Path("prompts"),
     threshold: Annotated[float | None, typer.Option(
         help="Flag items whose score SD exceeds this (default 10% of the scale range).")]
     = None,
@@ -241,9 +260,14 @@ def create(
         base = None
         if baseline is not None:
             base = _baseline_scores(baseline, aset)
+        rubric = None
+        if prompt is not None:
+            if rubric_label is not None:
+                raise SessionError("give either --prompt or --rubric-label, not both")
+            rubric_label, rubric = _prompt_rubric(prompt, prompts_dir, aset)
         session, token = _store(state_dir).create(
             aset, [_split_person(p) for p in participant], item_ids=ids, name=name,
-            rubric_label=rubric_label, threshold=threshold,
+            rubric_label=rubric_label, rubric=rubric, threshold=threshold,
             na_items=True if na else (na_item or False), baseline=base,
             baseline_label=baseline_label,
         )
@@ -253,6 +277,7 @@ def create(
     out.print(f"created session [bold]{info.id}[/] ({escape(info.name)}): "
               f"{len(info.item_ids)} items, {len(info.participants)} participants, "
               f"threshold SD > {info.threshold:g}")
+    out.print(f"rubric in force: {escape(info.rubric_source)}")
     out.print(f"facilitator token: {token}")
     out.print("keep it: it is shown only once (only its hash is stored)")
 

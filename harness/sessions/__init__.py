@@ -38,6 +38,7 @@ from ._review import (
     outlier_raters,
     review,
 )
+from ._rubric import PLACEHOLDER_ITEM, prompt_rubric
 from ._select import ProposedItem, propose_items
 from ._store import (
     DEFAULT_OUTLIER_DISTANCE,
@@ -63,6 +64,7 @@ __all__ = [
     "ICC_FORM",
     "ICC_GAIN_TARGET",
     "MIN_PARTICIPANTS",
+    "PLACEHOLDER_ITEM",
     "STATES",
     "Effectiveness",
     "ItemReview",
@@ -81,6 +83,7 @@ __all__ = [
     "next_version_path",
     "outlier_raters",
     "parse_score",
+    "prompt_rubric",
     "propose_items",
     "rater_id",
     "review",

@@ -233,6 +233,7 @@ class SessionStore(ThreadLocalSQLite):
         item_ids: Iterable[str] | None = None,
         name: str | None = None,
         rubric_label: str | None = None,
+        rubric: str | None = None,
         threshold: float | None = None,
         outlier_distance: float = DEFAULT_OUTLIER_DISTANCE,
         na_items: bool | Iterable[str] = False,
@@ -252,6 +253,10 @@ class SessionStore(ThreadLocalSQLite):
         rubric_label : str, optional
             A judge prompt version label naming the rubric in force; default the anchor
             set's rubric (its text is stored with the session).
+        rubric : str, optional
+            The rubric text in force, e.g. a judge prompt's instructions from
+            :func:`prompt_rubric` (give ``rubric_label`` with it); default the anchor set's
+            rubric.
         threshold : float, optional
             Flag items whose score SD exceeds this; default 10% of the scale range.
         outlier_distance : float
@@ -264,6 +269,10 @@ class SessionStore(ThreadLocalSQLite):
             names them (e.g. ``"reviewer:alice"`` or ``"judge:helpfulness@v3"``).
         """
         aset = anchor_set if isinstance(anchor_set, AnchorSet) else _load(anchor_set)
+        if rubric is not None and not rubric.strip():
+            raise SessionError("the rubric text is empty")
+        if rubric is not None and not rubric_label:
+            raise SessionError("a rubric text needs a rubric_label saying where it comes from")
         all_ids = [it.id for it in aset.items]
         ids = list(item_ids) if item_ids is not None else all_ids
         unknown = [i for i in ids if i not in set(all_ids)]
@@ -310,7 +319,8 @@ class SessionStore(ThreadLocalSQLite):
             conn.execute(
                 "INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (sid, name or f"{aset.meta.name} calibration", "draft", str(aset.path),
-                 aset.content_hash, aset.meta.name, json.dumps(ids), aset.meta.rubric,
+                 aset.content_hash, aset.meta.name, json.dumps(ids),
+                 rubric if rubric is not None else aset.meta.rubric,
                  rubric_label or f"anchor set {aset.meta.name} rubric", lo, hi,
                  float(threshold), float(outlier_distance), json.dumps(na_list),
                  json.dumps(base) if base is not None else None, baseline_label,

@@ -112,6 +112,7 @@ _PARTICIPANT = _ITEM_FIELDS + _BASE + """
 <p>Participant: <strong id="participant-name">{{ name }}</strong>
 {% if submitted %}(submitted; your round-1 scores are locked){% endif %}</p>
 <h2>Rubric</h2>
+<p id="rubric-source">In force: {{ info.rubric_source }}.</p>
 <pre id="rubric">{{ info.rubric or "(no rubric text)" }}</pre>
 <p>Scale {{ lo }}–{{ hi }}.</p>
 {% if labels %}<dl id="scale-labels">{% for point, text in labels.items() %}
