@@ -275,7 +275,8 @@ class SessionStore(ThreadLocalSQLite):
             raise SessionError("a rubric text needs a rubric_label saying where it comes from")
         all_ids = [it.id for it in aset.items]
         ids = list(item_ids) if item_ids is not None else all_ids
-        unknown = [i for i in ids if i not in set(all_ids)]
+        known_ids = set(all_ids)
+        unknown = [i for i in ids if i not in known_ids]
         if unknown:
             raise SessionError(f"unknown item id(s) in {aset.path}: {', '.join(unknown)}")
         if len(set(ids)) != len(ids):
@@ -739,9 +740,10 @@ class Session:
                                    f"{round}; the scores are locked{hint}")
             na_ok = set(json.loads(row["na_items"]))
             lo, hi = row["scale_min"], row["scale_max"]
+            open_items = set(allowed)
             clean: list[tuple[str, float | None, int]] = []
             for item, value in scores.items():
-                if item not in allowed:
+                if item not in open_items:
                     raise SessionError(f"item {item!r} is not open for scoring in round {round} "
                                        f"of session {self.id}")
                 if isinstance(value, str):
@@ -754,9 +756,9 @@ class Session:
                 else:
                     clean.append((item, _check_number(value, lo, hi, f"score for {item!r}"), 0))
             now = time.time()
-            for item, v, na in clean:
-                conn.execute("INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?)",
-                             (self.id, round, participant, item, v, na, now))
+            conn.executemany("INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?)",
+                             [(self.id, round, participant, item, v, na, now)
+                              for item, v, na in clean])
 
     def submit(self, participant: str, token: str, round: int = 1) -> None:
         """Lock a participant's scores of a round; every open item must be scored."""

@@ -47,7 +47,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import flask
-from flask import Flask, abort, redirect, render_template_string, request
+from flask import Flask, abort, redirect, request
 
 from harness.anchors._schema import NA, fmt_num
 
@@ -398,6 +398,13 @@ def create_app(store: SessionStore, session_id: str) -> Flask:
     app.config["SESSION_COOKIE_SAMESITE"] = "Strict"  # no cookies are set; just in case
     app.config["MAX_CONTENT_LENGTH"] = 1 << 20
 
+    # compiled once (render_template_string compiles on every request); autoescaped, as
+    # Flask's environment escapes templates without a file name
+    participant_tpl = app.jinja_env.from_string(_PARTICIPANT)
+    facilitator_tpl = app.jinja_env.from_string(_FACILITATOR)
+    if not (app.jinja_env.autoescape is True or app.jinja_env.autoescape(None)):
+        raise RuntimeError("the session pages need an autoescaping Jinja environment")
+
     def csrf_for(token: str) -> str:
         return hmac.new(secret, token.encode("utf-8"), hashlib.sha256).hexdigest()
 
@@ -486,8 +493,8 @@ def create_app(store: SessionStore, session_id: str) -> Flask:
                 own2 = session.scores(2).get(pid, {})  # round 2 stays blind: own only
                 round2 = item_rows(info.rescore_items, own2,
                                    form if form_round == 2 else None, texts, info.na_items)
-        return render_template_string(
-            _PARTICIPANT, title="Calibration scoring", info=info, errors=errors,
+        return participant_tpl.render(
+            title="Calibration scoring", info=info, errors=errors,
             error_title=error_title, message=message, name=me.name, pid=pid,
             submitted=me.submitted, token=token, csrf=csrf_for(token), lo=fmt_num(lo),
             hi=fmt_num(hi), load_error=load_error, labels=labels, notes=notes, round1=round1,
@@ -569,8 +576,8 @@ def create_app(store: SessionStore, session_id: str) -> Flask:
                                else set(request.form.getlist("item")))
             if info.rescore_items and all(p.rescore_submitted for p in info.participants):
                 eff_lines = list(zip(_EFF_IDS, effectiveness(session).summary(), strict=True))
-        return render_template_string(
-            _FACILITATOR, title="Calibration review", info=info, errors=errors,
+        return facilitator_tpl.render(
+            title="Calibration review", info=info, errors=errors,
             error_title="Not done:", message=message, token=token, csrf=csrf_for(token),
             rv=rv, fmt=_fmt, lo=fmt_num(lo), hi=fmt_num(hi), res_values=res_values,
             open_items=open_items, notes=[text for _, text in session.notes()],
