@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -181,3 +182,53 @@ def test_cli_input_errors(tmp_path):
     assert runner.invoke(_app, ["drift", str(f), "--scale", "5:1"]).exit_code == 2
     res = runner.invoke(_app, ["drift", str(f)])  # fewer items than a window: a note
     assert res.exit_code == 0 and "fewer than one window" in res.stdout
+
+
+def _dip_then_drift(seed=5, n=1400):
+    """Every rater noisy on items 200-300 (a passing dip), then r3 drifts from item 900."""
+    rng = np.random.default_rng(seed)
+    true = rng.uniform(1, 5, n)
+    sigma = np.full(n, 0.2)
+    sigma[200:300] = 2.5
+    s = true[:, None] + rng.normal(0, 1, (n, 5)) * sigma[:, None]
+    s[900:, 3] += 1.5
+    s = np.clip(np.round(s), 1, 5)
+    return RatingsTable([f"q{i}" for i in range(n)], [f"r{j}" for j in range(5)], s,
+                        np.zeros_like(s, dtype=bool), source="dip-then-drift")
+
+
+def test_alert_runs_separate_a_passing_dip_from_a_sustained_drop():
+    rep = detect_drift(_dip_then_drift(), window=100)
+    runs = rep.alert_runs
+    assert len(runs) == 2, runs
+    (a0, b0), (a1, b1) = runs
+    # the first run: only windows overlapping the noisy items 200-300
+    assert all(rep.windows[i].stop > 200 and rep.windows[i].start < 300
+               for i in range(a0, b0 + 1))
+    # the last run: from the drift to the end of the stream
+    assert rep.windows[a1].stop > 900 and rep.windows[a1].start <= 900
+    assert b1 == len(rep.windows) - 1
+    assert all(w.alert == any(a <= w.index <= b for a, b in runs) for w in rep.windows)
+    d = rep.to_dict()
+    assert [(r["first"]["index"], r["last"]["index"], r["n_windows"]) for r in d["alert_runs"]] \
+        == [(a0, b0, b0 - a0 + 1), (a1, b1, b1 - a1 + 1)]
+
+
+def test_cli_long_stream_lists_only_windows_with_something_to_see(tmp_path):
+    rep = detect_drift(_dip_then_drift(), window=100)
+    f = _write_long(tmp_path / "r.csv", _dip_then_drift())
+    res = runner.invoke(_app, ["drift", str(f), "--window", "100"], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    quiet = [w for w in rep.windows
+             if not (w.alert or w.flagged or w.index in (0, len(rep.windows) - 1))]
+    assert quiet and len(rep.windows) > 40
+    assert f"{len(quiet)} of {len(rep.windows)} windows without an alert or a flag" \
+        in " ".join(res.stdout.split())
+    listed = {int(m) for m in re.findall(r"^\s*│?\s*(\d+)\s+│", res.stdout, re.M)}
+    assert listed == {w.index for w in rep.windows} - {w.index for w in quiet}
+    (a0, _), (a1, b1) = rep.alert_runs
+    assert "in 2 runs of consecutive windows; the longest: windows " \
+        f"{a1}–{b1}" in " ".join(res.stdout.split())
+    res = runner.invoke(_app, ["drift", str(f), "--window", "100", "--all-windows"],
+                        terminal_width=200)
+    assert "not listed" not in res.stdout

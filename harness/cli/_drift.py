@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from harness.drift import DriftReport
 
 
+#: Streams with more windows than this list only the windows with something to see.
+QUIET_LIMIT = 40
+
+
 def _fmt(v: float | None) -> str:
     return "—" if v is None else f"{v:.3f}"
 
@@ -44,6 +48,10 @@ def drift_cmd(
     fail_on_alert: Annotated[bool, typer.Option(
         "--fail-on-alert", help="Exit 1 when the ICC alert fires or a rater is flagged.")]
     = False,
+    all_windows: Annotated[bool, typer.Option(
+        "--all-windows", help=f"List every window (by default a stream of more than "
+                              f"{QUIET_LIMIT} windows lists only those with an alert or "
+                              "a flag, the baseline and the last).")] = False,
 ) -> None:
     """Drift in a live ratings stream: rolling ICC alert, flagged raters, control charts."""
     if consensus not in ("median", "mean"):
@@ -71,12 +79,17 @@ def drift_cmd(
         doc["chart_files"] = [str(p) for p in paths]
         out.print_json(json.dumps(doc, ensure_ascii=False))
     else:
-        _print(report, paths)
+        _print(report, paths, all_windows)
     if fail_on_alert and (report.alert or report.flagged):
         raise typer.Exit(EXIT_BELOW_BAR)
 
 
-def _print(report: DriftReport, paths: list[Path]) -> None:
+def _window_span(report: DriftReport, i: int) -> str:
+    w = report.windows[i]
+    return f"items {w.start + 1}–{w.stop} ({escape(w.first_item)} … {escape(w.last_item)})"
+
+
+def _print(report: DriftReport, paths: list[Path], all_windows: bool = False) -> None:
     n = len(report.item_ids)
     out.print(f"[bold]Drift[/] {escape(report.source)}: {n} items, "
               f"{len(report.rater_ids)} raters, window {report.window}, step {report.step}")
@@ -87,7 +100,14 @@ def _print(report: DriftReport, paths: list[Path]) -> None:
                   f"alert when it drops by more than {report.drop:g})")
         for col in ("window", "items", "ICC", "drop", "alert", "flagged raters"):
             t.add_column(col)
-        for w in report.windows:
+        shown = report.windows
+        if not all_windows and len(shown) > QUIET_LIMIT:
+            keep = {report.baseline_window, len(shown) - 1}
+            shown = [w for w in shown if w.alert or w.flagged or w.index in keep]
+            t.caption = (f"{len(report.windows) - len(shown)} of {len(report.windows)} "
+                         "windows without an alert or a flag not listed (--all-windows, "
+                         "or --json, has them all)")
+        for w in shown:
             icc = _fmt(w.icc.value) if w.icc.value is not None else f"— ({w.icc.reason})"
             t.add_row(str(w.index), f"{w.start + 1}–{w.stop}  ({escape(w.first_item)} … "
                       f"{escape(w.last_item)})", icc, _fmt(w.drop),
@@ -95,9 +115,16 @@ def _print(report: DriftReport, paths: list[Path]) -> None:
                       escape(", ".join(w.flagged)))
         out.print(t)
     if report.alert:
+        runs = report.alert_runs
         w = report.windows[report.first_alert]
-        out.print(f"[bold red]ICC alert[/]: first in window {w.index}, items {w.start + 1}–"
-                  f"{w.stop} ({escape(w.first_item)} … {escape(w.last_item)})")
+        out.print(f"[bold red]ICC alert[/]: first in window {w.index}, "
+                  f"{_window_span(report, w.index)}")
+        if len(runs) > 1:
+            longest = max(runs, key=lambda r: (r[1] - r[0], r[0]))
+            out.print(f"  in {len(runs)} runs of consecutive windows; the longest: windows "
+                      f"{longest[0]}–{longest[1]} ({longest[1] - longest[0] + 1} windows), "
+                      f"from {_window_span(report, longest[0])}; the last run starts in "
+                      f"window {runs[-1][0]}")
     elif report.windows:
         out.print("[green]No ICC alert.[/]")
     if report.flagged:

@@ -218,6 +218,23 @@ class DriftReport:
         """True when the ICC alert fired in some window."""
         return self.first_alert is not None
 
+    @property
+    def alert_runs(self) -> list[tuple[int, int]]:
+        """The alert windows as runs of consecutive windows, ``(first, last)`` indices.
+
+        A lone alert window in a long stream can be chance (a window's ICC varies by about
+        0.01 at 200 items); a sustained drop shows as a long run, often the last one.
+        """
+        runs: list[tuple[int, int]] = []
+        for w in self.windows:
+            if not w.alert:
+                continue
+            if runs and runs[-1][1] == w.index - 1:
+                runs[-1] = (runs[-1][0], w.index)
+            else:
+                runs.append((w.index, w.index))
+        return runs
+
     def first_flag(self, rater: str) -> int | None:
         """Index of the first window in which ``rater`` was flagged (None: never)."""
         wins = self.flagged.get(rater)
@@ -256,6 +273,8 @@ class DriftReport:
             "baseline_window": _win(self.baseline_window),
             "alert": self.alert,
             "first_alert": _win(self.first_alert),
+            "alert_runs": [{"first": _win(a), "last": _win(b), "n_windows": b - a + 1}
+                           for a, b in self.alert_runs],
             "windows": [w.to_dict() for w in self.windows],
             "flagged": {r: {"windows": list(ws), "first": _win(ws[0])}
                         for r, ws in self.flagged.items()},
