@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
+from _timing import timed
 
 from harness.agreement import icc, icc_all
 from harness.anchors import RatingsTable
@@ -42,16 +41,6 @@ def table_of(humans: np.ndarray, judge: np.ndarray) -> RatingsTable:
         scale=(1.0, 5.0),
         source="synthetic",
     )
-
-
-def timed(fn: Callable[[], object], repeat: int) -> list[float]:
-    fn()  # warm-up (imports, caches)
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
 
 
 def main() -> None:

@@ -45,6 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _timing import timed
 
 from harness.anchors import load_ratings
 from harness.drift import detect_drift, write_control_charts
@@ -60,17 +61,6 @@ RATERS = 5
 WINDOW = 200
 WORDS = ("the sauce", "stir well", "preheat the oven", "season to taste", "a pinch of salt",
          "simmer gently", "until golden", "chopped onions", "fold in", "serve warm")
-
-
-def timed(fn: Callable[[], object], repeat: int, warmup: bool = True) -> list[float]:
-    if warmup:
-        fn()
-    out = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
 
 
 def med(xs: list[float]) -> float:
