@@ -489,6 +489,24 @@ def test_cli_happy_path(tmp_path: Path) -> None:
     log = log_path.read_text(encoding="utf-8")
     assert "Ann A." in log and "Clarify score 3." in log and "middling" in log
 
+    # list: both sessions, newest first, with state, submissions and the new version
+    second = re.search(r"created session (\w+)", run("create", str(src), "-p", "ann",
+                                                      "-p", "bob")).group(1)
+    listed = json.loads(run("list", "--json"))
+    assert [s["id"] for s in listed] == [second, sid]
+    assert listed[0]["state"] == "draft" and listed[1]["state"] == "closed"
+    assert listed[1]["n_items"] == 3 and listed[1]["output_path"] == str(new_path)
+    assert [p["submitted"] for p in listed[1]["participants"]] == [True, True]
+    table = " ".join(run("list").split())
+    assert sid in table and second in table and "closed" in table and "2/2" in table
+
+
+def test_cli_list_empty_store(tmp_path: Path) -> None:
+    from harness.cli._session import session_app
+
+    res = CliRunner().invoke(session_app, ["list", "--state-dir", str(tmp_path / "s")])
+    assert res.exit_code == 0 and "no sessions yet" in res.output
+
 
 def test_cli_forbidden_action_exits_2(tmp_path: Path) -> None:
     from harness.cli._session import session_app

@@ -282,6 +282,48 @@ def create(
     out.print("keep it: it is shown only once (only its hash is stored)")
 
 
+@session_app.command("list")
+def list_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """List the sessions of the store: state, items, who has submitted, the new version."""
+    from datetime import UTC, datetime
+
+    try:
+        infos = _store(state_dir).list()
+    except SessionError as exc:
+        fail(str(exc))
+
+    def when(ts: float) -> str:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+    if as_json:
+        out.print_json(json.dumps([
+            {"id": i.id, "name": i.name, "state": i.state, "anchor_set": i.anchor_path,
+             "n_items": len(i.item_ids),
+             "participants": [{"id": p.id, "name": p.name, "submitted": p.submitted,
+                               "rescore_submitted": p.rescore_submitted}
+                              for p in i.participants],
+             "rescore_items": i.rescore_items, "output_path": i.output_path,
+             "created": when(i.created_at), "updated": when(i.updated_at)}
+            for i in infos], ensure_ascii=False))
+        return
+    if not infos:
+        out.print("no sessions yet ('judgecal session create SET ...' starts one)")
+        return
+    t = Table(title=f"{len(infos)} session(s)", title_justify="left")
+    for col in ("id", "name", "state", "items", "submitted", "anchor set", "updated"):
+        t.add_column(col, overflow="fold")
+    for i in infos:
+        done = sum(p.submitted for p in i.participants)
+        t.add_row(i.id, escape(i.name), i.state, str(len(i.item_ids)),
+                  f"{done}/{len(i.participants)}",
+                  escape(i.output_path and f"{i.anchor_path} → {i.output_path}"
+                         or i.anchor_path), when(i.updated_at))
+    out.print(t)
+
+
 @session_app.command("invite")
 def invite(
     session_id: SessionId,
