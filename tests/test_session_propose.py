@@ -320,3 +320,38 @@ def test_cli_create_baseline_from_a_judgments_csv(tmp_path: Path) -> None:
                   str(write_rows(tmp_path / "part.csv", rows)), env=env)
     assert res.exit_code == 2
     assert "no valid score for 1 item(s): hi" in res.stderr
+
+
+def test_split_restricts_proposals_and_sessions(tmp_path: Path, project_root: Path) -> None:
+    recipes = project_root / "anchors" / "recipes" / "recipes-overall.jsonl"
+    aset = load_anchor_set(recipes)
+    split = {it.id: it.split for it in aset.items}
+    picks = propose_items(aset, n=10, split="calibration")
+    assert len(picks) == 10 and {split[p.item_id] for p in picks} == {"calibration"}
+    assert {split[p.item_id] for p in propose_items(aset, n=10)} == {"calibration", "holdout"}
+    with pytest.raises(ValueError, match="split must be"):
+        propose_items(aset, split="train")
+
+    res = _invoke("propose", str(recipes), "--n", "6", "--split", "holdout", "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["split"] == "holdout"
+    assert {split[i["item_id"]] for i in doc["items"]} == {"holdout"}
+    res = _invoke("propose", str(recipes), "--split", "train")
+    assert res.exit_code == 2 and "split must be" in res.stderr
+
+    env = {"JUDGECAL_STATE_DIR": str(tmp_path / "state")}
+    res = _invoke("create", str(recipes), "-p", "ann", "-p", "bob", "--split", "calibration",
+                  env=env)
+    assert res.exit_code == 0, res.output
+    n_cal = sum(s == "calibration" for s in split.values())
+    assert f"{n_cal} items" in res.stdout
+    res = _invoke("create", str(recipes), "-p", "ann", "-p", "bob", "--split", "holdout",
+                  "--propose", "5", env=env)
+    assert res.exit_code == 0 and "5 items" in res.stdout
+    sid = re.search(r"created session (\w+)", res.stdout).group(1)
+    with SessionStore(tmp_path / "state") as store:
+        assert {split[i] for i in store.get(sid).info.item_ids} == {"holdout"}
+    res = _invoke("create", str(recipes), "-p", "ann", "-p", "bob", "--split", "calibration",
+                  "--item", aset.items[0].id, env=env)
+    assert res.exit_code == 2 and "--item or --split" in res.stderr

@@ -73,6 +73,10 @@ def _pairs(args: list[str]) -> dict[str, str]:
 
 
 AnchorSetArg = Annotated[Path, typer.Argument(metavar="SET", help="Anchor set (.jsonl).")]
+SplitOpt = Annotated[str | None, typer.Option(
+    "--split", metavar="calibration|holdout",
+    help="Only items of this split (changing holdout anchors makes the gate refuse earlier "
+         "holdout figures until they are re-run).")]
 JudgmentsOpt = Annotated[Path | None, typer.Option(
     "--judgments", help="Judgments CSV of the same set (judgecal judge --out FILE): adds the "
                         "items with the largest |judge - consensus| (disagreement).")]
@@ -104,9 +108,9 @@ def _judge_scores(path: Path, aset) -> tuple[dict[str, float], list[str]]:
     return scores, no_valid
 
 
-def _propose(aset, n: int, judgments: dict[str, float] | None):
+def _propose(aset, n: int, judgments: dict[str, float] | None, split: str | None = None):
     try:
-        return propose_items(aset, n=n, judgments=judgments)
+        return propose_items(aset, n=n, judgments=judgments, split=split)
     except ValueError as exc:
         raise SessionError(str(exc)) from None
 
@@ -162,6 +166,7 @@ def propose_cmd(
     anchor_set: AnchorSetArg,
     n: Annotated[int, typer.Option("--n", "-n", help="How many items to propose.")] = 12,
     judgments: JudgmentsOpt = None,
+    split: SplitOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Propose the items of a session (spectrum, boundary, spread, judge disagreement)."""
@@ -171,12 +176,12 @@ def propose_cmd(
         aset = _load_set(anchor_set)
         scores, no_valid = (_judge_scores(judgments, aset) if judgments is not None
                             else (None, []))
-        picks = _propose(aset, n, scores)
+        picks = _propose(aset, n, scores, split)
     except SessionError as exc:
         fail(str(exc))
     if as_json:
         doc = {
-            "anchor_set": str(anchor_set), "name": aset.meta.name,
+            "anchor_set": str(anchor_set), "name": aset.meta.name, "split": split,
             "n_items": len(aset.items), "n": n,
             "judgments": None if judgments is None else str(judgments),
             "no_valid_judgment": no_valid,
@@ -221,6 +226,7 @@ def create(
         help="Let propose_items choose N items (spectrum, boundary, spread; with "
              "--judgments also judge disagreement).")] = None,
     judgments: JudgmentsOpt = None,
+    split: SplitOpt = None,
     name: Annotated[str | None, typer.Option(help="Session name.")] = None,
     rubric_label: Annotated[str | None, typer.Option(
         help="Where the rubric in force comes from, as a free label (default: the set's "
@@ -252,11 +258,17 @@ def create(
     try:
         aset = _load_set(anchor_set)
         ids: list[str] | None = list(item) or None
+        if split is not None and ids:
+            raise SessionError("give either --item or --split, not both")
         if propose is not None:
             if ids:
                 raise SessionError("give either --item or --propose, not both")
             scores = _judge_scores(judgments, aset)[0] if judgments is not None else None
-            ids = [p.item_id for p in _propose(aset, propose, scores)]
+            ids = [p.item_id for p in _propose(aset, propose, scores, split)]
+        elif split is not None:
+            if split not in ("calibration", "holdout"):
+                raise SessionError(f"--split must be calibration or holdout, got {split!r}")
+            ids = [it.id for it in aset.items if it.split == split]
         base = None
         if baseline is not None:
             base = _baseline_scores(baseline, aset)

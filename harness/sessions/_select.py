@@ -28,6 +28,7 @@ class ProposedItem:
 
 def propose_items(
     anchor_set: AnchorSet, n: int = 12, judgments: Mapping[str, float] | None = None,
+    split: str | None = None,
 ) -> list[ProposedItem]:
     """Propose ``n`` items that make a good calibration session.
 
@@ -38,6 +39,9 @@ def propose_items(
     *spread* (highest rater SD first) and, when ``judgments`` (item id -> judge score) are
     given, *disagreement* (largest ``|judge - consensus|`` first). A judgment that is not a
     finite number (e.g. NaN for an item without a valid judge score) counts as missing.
+    ``split`` (``"calibration"`` or ``"holdout"``) proposes only that split's items: a
+    session that changes holdout anchors makes the gate refuse the holdout figures of
+    earlier calibrations until they are re-run.
 
     Raises
     ------
@@ -52,6 +56,8 @@ def propose_items(
     """
     if n < 1:
         raise ValueError("n must be at least 1")
+    if split not in (None, "calibration", "holdout"):
+        raise ValueError(f"split must be 'calibration' or 'holdout', got {split!r}")
     judged: dict[str, float] = {}
     if judgments:
         known = {it.id for it in anchor_set.items}
@@ -67,6 +73,8 @@ def propose_items(
     mid_point = anchor_set.meta.scale.midpoint
     info: dict[str, ProposedItem] = {}
     for it in anchor_set.items:
+        if split is not None and it.split != split:
+            continue
         cons = it.formed_consensus(anchor_set.meta.consensus)
         vals = list(it.numeric_ratings().values())
         sd = statistics.stdev(vals) if len(vals) >= 2 else None
