@@ -24,27 +24,24 @@ from typing import Any
 
 import anthropic
 
-from harness.journal import redact
-
 from ._base import (
     Judge,
     JudgeReply,
     JudgeRequest,
     Message,
     RetryableError,
-    SDKClientPerLoop,
     UnsupportedError,
     Usage,
     with_retries,
 )
-from ._openai import decode_json, error_detail, int_or_zero, map_status, read_api_key, url_host
+from ._openai import KeyedSDKClient, decode_json, int_or_zero, url_host
 
 TOOL_NAME = "submit_score"
 
 _DEFAULT_BASE_URL = "https://api.anthropic.com"
 
 
-class AnthropicJudge(SDKClientPerLoop, Judge):
+class AnthropicJudge(KeyedSDKClient, Judge):
     """A judge served by the Anthropic Messages API.
 
     Parameters
@@ -91,9 +88,7 @@ class AnthropicJudge(SDKClientPerLoop, Judge):
         self.api_key_env = api_key_env
         self.timeout_s = float(timeout_s)
         self.max_concurrency = max_concurrency
-        # check_key=False defers reading the key to the first call: an offline gate only
-        # needs the judge's identity to find its journaled replies
-        self._key = read_api_key(api_key_env, self.provider) if check_key else None
+        self._init_key(check_key)
 
     def __repr__(self) -> str:
         return (f"AnthropicJudge(model={self.model!r}, base_url={self.base_url!r}, "
@@ -107,10 +102,8 @@ class AnthropicJudge(SDKClientPerLoop, Judge):
     # ------------------------------------------------------------------ client
 
     def _new_client(self) -> anthropic.AsyncAnthropic:
-        if self._key is None:
-            self._key = read_api_key(self.api_key_env, self.provider)
-        return anthropic.AsyncAnthropic(api_key=self._key, base_url=self.base_url, max_retries=0,
-                     timeout=self.timeout_s)
+        return anthropic.AsyncAnthropic(api_key=self._api_key(), base_url=self.base_url,
+                                        max_retries=0, timeout=self.timeout_s)
 
     # ------------------------------------------------------------------ calls
 
@@ -185,22 +178,9 @@ class AnthropicJudge(SDKClientPerLoop, Judge):
     async def _post(self, params: dict[str, Any]) -> str:
         """One ``messages.create`` call; the body text, or a :class:`ProviderError`."""
         client = self._get_client()
-        try:
+        with self._sdk_errors(anthropic):
             response = await client.messages.with_raw_response.create(**params)
             return await response.text()
-        except anthropic.APIStatusError as exc:
-            raise map_status(exc.status_code, error_detail(exc.body, exc.message),
-                             provider=self.provider, key_env=self.api_key_env,
-                             headers=exc.response.headers, secrets=[self._key]) from None
-        except anthropic.APITimeoutError:
-            raise RetryableError(f"provider {self.provider} request timed out after "
-                                 f"{self.timeout_s:g} s") from None
-        except anthropic.APIConnectionError as exc:
-            msg = f"connection to provider {self.provider} failed: {exc.message}"
-            raise RetryableError(redact(msg, [self._key]) or msg) from None
-        except anthropic.APIError as exc:
-            msg = f"provider {self.provider} call failed: {exc.message}"
-            raise RetryableError(redact(msg, [self._key]) or msg) from None
 
     async def generate(self, messages: Sequence[Message], *, max_tokens: int,
                        temperature: float) -> str:

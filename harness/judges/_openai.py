@@ -26,11 +26,13 @@ judge's ``repr`` or any error message (messages go through :func:`harness.journa
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from types import ModuleType
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -262,7 +264,50 @@ def int_or_zero(value: object) -> int:
 # --------------------------------------------------------------------------- the judge
 
 
-class OpenAIJudge(SDKClientPerLoop, Judge):
+class KeyedSDKClient(SDKClientPerLoop):
+    """An SDK client per event loop, with the API key and the SDK's errors handled here.
+
+    Shared by the OpenAI and Anthropic judges, whose SDKs have the same error classes
+    (``APIStatusError``, ``APITimeoutError``, ``APIConnectionError``, ``APIError``). The
+    key is read from ``api_key_env`` when the judge is made, or with ``check_key=False`` on
+    the first call: an offline gate only needs the judge's identity to find its journaled
+    replies.
+    """
+
+    provider: str
+    api_key_env: str | None
+    timeout_s: float
+    _key: str | None = None
+
+    def _init_key(self, check_key: bool) -> None:
+        self._key = read_api_key(self.api_key_env, self.provider) if check_key else None
+
+    def _api_key(self) -> str:
+        if self._key is None:
+            self._key = read_api_key(self.api_key_env, self.provider)
+        return self._key
+
+    @contextlib.contextmanager
+    def _sdk_errors(self, sdk: ModuleType) -> Iterator[None]:
+        """Turn the errors of one ``sdk`` call into :class:`ProviderError` (key redacted)."""
+        try:
+            yield
+        except sdk.APIStatusError as exc:
+            raise map_status(exc.status_code, error_detail(exc.body, exc.message),
+                             provider=self.provider, key_env=self.api_key_env,
+                             headers=exc.response.headers, secrets=[self._key]) from None
+        except sdk.APITimeoutError:
+            raise RetryableError(f"provider {self.provider} request timed out after "
+                                 f"{self.timeout_s:g} s") from None
+        except sdk.APIConnectionError as exc:
+            msg = f"connection to provider {self.provider} failed: {exc.message}"
+            raise RetryableError(redact(msg, [self._key]) or msg) from None
+        except sdk.APIError as exc:  # e.g. a response-validation error
+            msg = f"provider {self.provider} call failed: {exc.message}"
+            raise RetryableError(redact(msg, [self._key]) or msg) from None
+
+
+class OpenAIJudge(KeyedSDKClient, Judge):
     """A judge served by the OpenAI Chat Completions API or an OpenAI-compatible server.
 
     Parameters
@@ -321,9 +366,7 @@ class OpenAIJudge(SDKClientPerLoop, Judge):
         self.structured: StructuredMode = structured
         self.max_concurrency = max_concurrency
         self.max_tokens_param: TokenLimitParam = max_tokens_param
-        # check_key=False defers reading the key to the first call: an offline gate only
-        # needs the judge's identity to find its journaled replies
-        self._key = read_api_key(api_key_env, self.provider) if check_key else None
+        self._init_key(check_key)
 
     def __repr__(self) -> str:
         return (f"OpenAIJudge(model={self.model!r}, base_url={self.base_url!r}, "
@@ -338,10 +381,8 @@ class OpenAIJudge(SDKClientPerLoop, Judge):
     # ------------------------------------------------------------------ client
 
     def _new_client(self) -> openai.AsyncOpenAI:
-        if self._key is None:
-            self._key = read_api_key(self.api_key_env, self.provider)
-        return openai.AsyncOpenAI(api_key=self._key, base_url=self.base_url, max_retries=0,
-                     timeout=self.timeout_s)
+        return openai.AsyncOpenAI(api_key=self._api_key(), base_url=self.base_url,
+                                  max_retries=0, timeout=self.timeout_s)
 
     # ------------------------------------------------------------------ calls
 
@@ -422,23 +463,9 @@ class OpenAIJudge(SDKClientPerLoop, Judge):
     async def _post(self, params: dict[str, Any]) -> str:
         """One ``chat.completions.create`` call; the body text, or a :class:`ProviderError`."""
         client = self._get_client()
-        try:
+        with self._sdk_errors(openai):
             response = await client.chat.completions.with_raw_response.create(**params)
             return response.text
-        except openai.APIStatusError as exc:
-            body = exc.body
-            raise map_status(exc.status_code, error_detail(body, exc.message),
-                             provider=self.provider, key_env=self.api_key_env,
-                             headers=exc.response.headers, secrets=[self._key]) from None
-        except openai.APITimeoutError:
-            raise RetryableError(f"provider {self.provider} request timed out after "
-                                 f"{self.timeout_s:g} s") from None
-        except openai.APIConnectionError as exc:
-            msg = f"connection to provider {self.provider} failed: {exc.message}"
-            raise RetryableError(redact(msg, [self._key]) or msg) from None
-        except openai.APIError as exc:  # e.g. a response-validation error
-            msg = f"provider {self.provider} call failed: {exc.message}"
-            raise RetryableError(redact(msg, [self._key]) or msg) from None
 
     async def generate(self, messages: Sequence[Message], *, max_tokens: int,
                        temperature: float) -> str:
@@ -542,4 +569,4 @@ def _first_token_logprobs(logprobs: object) -> dict[str, float] | None:
     return out or None
 
 
-__all__ = ["OpenAIJudge", "map_status", "parse_retry_after", "read_api_key"]
+__all__ = ["KeyedSDKClient", "OpenAIJudge", "map_status", "parse_retry_after", "read_api_key"]
