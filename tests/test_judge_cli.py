@@ -166,3 +166,11 @@ def test_input_errors_exit_2(tmp_path, project_root):
         res = _run(tmp_path / "missing.toml")
         assert res.exit_code == 2 and "file not found" in res.output
         assert server.stats.total == 0
+
+
+@pytest.mark.parametrize("command", ["judge", "calibrate"])
+def test_unknown_provider_exits_2(command, project_root):
+    exp = project_root / "experiments" / "recipes-overall-local.toml"
+    res = runner.invoke(app, [command, str(exp), "--provider", "nope"])
+    assert res.exit_code == 2
+    assert "unknown --provider 'nope'" in " ".join(res.stderr.split())

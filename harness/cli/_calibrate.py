@@ -9,13 +9,13 @@ import typer
 from rich.table import Table
 
 from harness.anchors import AnchorError
-from harness.experiments import ExperimentError, load_experiment
+from harness.experiments import ExperimentError
 from harness.judges import PROVIDERS, ProviderError
 from harness.loop import CalibrationResult, LoopStopped, ManualRevisionPending, calibrate
 from harness.prompts import PromptError
 from harness.reports import final_table_rows
 
-from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, out
+from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, load_with_judge_overrides, out
 
 _STOP_TEXT = {
     "threshold": "the target was reached",
@@ -42,15 +42,10 @@ def calibrate_cmd(
 ) -> None:
     """Revise the judge prompt until agreement passes the target or plateaus; validate on
     the holdout split; log everything to MLflow."""
-    if provider is not None and provider not in PROVIDERS:
-        fail(f"unknown --provider {provider!r}; use one of {', '.join(PROVIDERS)}")
     try:
-        exp = load_experiment(experiment)
-        exp = exp.with_overrides(
-            judge={"provider": provider, "model": model, "base_url": base_url,
-                   "api_key_env": api_key_env},
-            stopping={"max_iterations": max_iterations},
-        )
+        exp = load_with_judge_overrides(
+            experiment, provider=provider, model=model, base_url=base_url,
+            api_key_env=api_key_env, stopping={"max_iterations": max_iterations})
         result = calibrate(exp, console=err, show_progress=progress, restart=restart,
                            say=lambda msg: err.print(f"[cyan]·[/] {msg}", highlight=False))
     except ManualRevisionPending as exc:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from harness.experiments import Experiment
 
 EXIT_OK = 0
 EXIT_BELOW_BAR = 1
@@ -35,3 +39,20 @@ def parse_scale(text: str | None) -> tuple[float, float] | None:
     if lo >= hi:
         fail(f"--scale {text}: MIN must be below MAX")
     return lo, hi
+
+
+def load_with_judge_overrides(experiment: Path, *, provider: str | None, model: str | None,
+                              base_url: str | None, api_key_env: str | None,
+                              **sections: dict[str, Any]) -> Experiment:
+    """The experiment file with the command line's ``--provider/--model/--base-url/
+    --api-key-env`` (and any other ``section={field: value}``) laid over it; None leaves a
+    field as the file has it. An unknown provider exits 2; ExperimentError and ValueError
+    (an override that fails validation) propagate."""
+    from harness.experiments import load_experiment
+    from harness.judges import PROVIDERS
+
+    if provider is not None and provider not in PROVIDERS:
+        fail(f"unknown --provider {provider!r}; use one of {', '.join(PROVIDERS)}")
+    return load_experiment(experiment).with_overrides(
+        judge={"provider": provider, "model": model, "base_url": base_url,
+               "api_key_env": api_key_env}, **sections)

@@ -10,13 +10,13 @@ import typer
 from rich.table import Table
 
 from harness.anchors import AnchorError
-from harness.experiments import ExperimentError, load_experiment
+from harness.experiments import ExperimentError
 from harness.judges import PROVIDERS, ProviderError
 from harness.judgments import JudgeRun, judge_anchors
 from harness.prompts import PromptError
 from harness.reports import ReportSettings, agreement_report, render_report
 
-from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, out
+from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, load_with_judge_overrides, out
 
 
 def judge(
@@ -41,15 +41,10 @@ def judge(
     """Judge the anchors once with a fixed prompt version and report agreement with humans."""
     if split not in (None, "calibration", "holdout", "all"):
         fail(f"--split must be calibration, holdout or all, got {split!r}")
-    if provider is not None and provider not in PROVIDERS:
-        fail(f"unknown --provider {provider!r}; use one of {', '.join(PROVIDERS)}")
     try:
-        exp = load_experiment(experiment)
-        exp = exp.with_overrides(
-            judge={"provider": provider, "model": model, "base_url": base_url,
-                   "api_key_env": api_key_env},
-            run={"concurrency": concurrency},
-        )
+        exp = load_with_judge_overrides(
+            experiment, provider=provider, model=model, base_url=base_url,
+            api_key_env=api_key_env, run={"concurrency": concurrency})
         run = judge_anchors(exp, split=split, prompt_version=prompt, refresh=refresh,
                             show_progress=progress and not as_json, console=err)
     except (ExperimentError, AnchorError, PromptError) as exc:
