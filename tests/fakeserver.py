@@ -53,6 +53,7 @@ import json
 import math
 import random
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -69,6 +70,13 @@ Api = Literal["openai", "anthropic"]
 Kind = Literal["score", "status", "hang", "raw"]
 
 _ITEM_RE = re.compile(r"ITEM:\s*(\S+)")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (nothing listens on it now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------- responses

@@ -17,7 +17,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fakeserver import free_port
 from typer.testing import CliRunner
 
 from harness.anchors import load_anchor_set
@@ -63,12 +63,6 @@ def browser() -> Iterator[object]:
         b = pw.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_FLAGS)
         yield b
         b.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -114,7 +108,7 @@ def served(tmp_path: Path, project_root: Path) -> Iterator[dict]:
                                      "--facilitator-token", fac)).group(1)
     _cli("session", "start", sid, "--state-dir", state, "--facilitator-token", fac)
 
-    port = _free_port()
+    port = free_port()
     exe = Path(sys.executable).with_name("judgecal")
     proc = subprocess.Popen([str(exe), "session", "serve", sid, "--port", str(port),
                              "--state-dir", state],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import xml.etree.ElementTree as ET
 
 import fakeserver as fs
@@ -346,10 +345,7 @@ def test_invalid_replies_above_the_allowed_share_exit_3(tmp_path, project_root, 
 
 
 def test_provider_unreachable_exits_3(tmp_path, project_root, demo):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    exp = write_experiment(tmp_path, project_root, demo, f"http://127.0.0.1:{port}/v1",
+    exp = write_experiment(tmp_path, project_root, demo, f"http://127.0.0.1:{fs.free_port()}/v1",
                            run="concurrency = 8\nmax_attempts = 1")
     res = gate(exp, "--min", "icc=0.5")
     assert res.exit_code == 3, res.output

@@ -13,7 +13,6 @@ import asyncio
 import email.utils
 import json
 import logging
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -249,10 +248,7 @@ def test_timeout_is_retryable(server: fs.FakeServer, provider: str) -> None:
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_connection_refused_is_retryable(provider: str) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again when the block ends: nobody listens
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{fs.free_port()}"  # nobody listens
     judge = (OpenAIJudge("m", base_url=f"{url}/v1") if provider == "openai"
              else AnthropicJudge("c", base_url=url))
     err = call_error(judge, request())

@@ -14,7 +14,6 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from fakeserver import free_port
 from matplotlib.figure import Figure
 from mlflow import MlflowClient
 
@@ -410,9 +410,7 @@ class _Server:
     """An ``mlflow server`` subprocess started by this module (own process group)."""
 
     def __init__(self, root: Path) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.artifacts = root / "artifacts"
         self.log = root / "server.log"
