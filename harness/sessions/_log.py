@@ -19,7 +19,9 @@ def _num(x: float | None, digits: int = 2) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
 
-def _stat(r: AgreementResult | None) -> str:
+def stat_text(r: AgreementResult | None) -> str:
+    """``0.412 (95% CI 0.100 to 0.710), 12 items x 3 raters``, or why it is undefined; for
+    the log and the facilitator's page."""
     if r is None:
         return "n/a"
     if r.value is None:
@@ -98,14 +100,14 @@ def calibration_log(session: Session) -> str:
     lines += [f"- {_date(at)}: {text}" for at, text in notes] or ["None recorded."]
 
     lines += ["", "## Agreement among participants", "",
-              f"- ICC(2,1) (two-way random, absolute agreement): {_stat(rv.icc)}",
-              f"- Krippendorff's alpha (interval): {_stat(rv.alpha)}"]
+              f"- ICC(2,1) (two-way random, absolute agreement): {stat_text(rv.icc)}",
+              f"- Krippendorff's alpha (interval): {stat_text(rv.alpha)}"]
     if info.rescore_items:
         lines += ["", "## Effectiveness (re-score round)", ""]
         lines += [f"- {s}" for s in eff.summary()]
     else:
         lines += ["", "## Effectiveness", "",
                   "No re-score round; "
-                  f"anchor ICC(2,1) {_stat(eff.anchor)}: target >= {eff.anchor_target:.2f} "
+                  f"anchor ICC(2,1) {stat_text(eff.anchor)}: target >= {eff.anchor_target:.2f} "
                   f"{'met' if eff.anchor_met else 'NOT met'}."]
     return "\n".join(lines) + "\n"

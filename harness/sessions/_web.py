@@ -52,7 +52,7 @@ from flask import Flask, abort, redirect, request
 from harness.anchors._schema import NA, fmt_num
 
 from ._errors import SessionError
-from ._log import calibration_log
+from ._log import calibration_log, stat_text
 from ._review import effectiveness, review
 from ._store import Score, SessionStore, parse_score, scores_visible_to
 
@@ -327,16 +327,6 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.0%}"
 
 
-def _stat(res: Any) -> str:
-    """An AgreementResult as ``0.412 (95% CI 0.10 to 0.71)``, or why it is undefined."""
-    if res.value is None or res.value != res.value:
-        return f"undefined ({res.reason})" if res.reason else "undefined"
-    text = f"{res.value:.3f}"
-    if res.ci95 is not None:
-        text += f" (95% CI {res.ci95[0]:.2f} to {res.ci95[1]:.2f})"
-    return text
-
-
 def parse_form_scores(form: Mapping[str, str], *, open_items: list[str],
                       session_items: Iterable[str], na_items: Iterable[str],
                       scale: tuple[float, float], round: int) -> tuple[dict[str, Score],
@@ -583,7 +573,7 @@ def create_app(store: SessionStore, session_id: str) -> Flask:
             open_items=open_items, notes=[text for _, text in session.notes()],
             note_text=request.form.get("text", "") if posted == "note" else "",
             rescore_checked=rescore_checked, eff_lines=eff_lines, dec=_dec, pct=_pct,
-            stat=_stat, with_base=rv is not None and (
+            stat=stat_text, with_base=rv is not None and (
                 rv.baseline_label is not None or any(it.baseline is not None for it in rv.items)))
 
     @app.get("/f/<token>")
