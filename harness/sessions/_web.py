@@ -106,6 +106,17 @@ _ITEM_FIELDS = """
 </fieldset>
 {% endfor %}
 {% endmacro %}
+{% macro score_form(form_id, action, items, prefix, editable, submit_label) %}
+<form method="post" action="{{ action }}" id="{{ form_id }}">
+<input type="hidden" name="csrf" value="{{ csrf }}">
+{{ item_fields(items, prefix, editable, lo, hi) }}
+{% if editable %}
+<button type="submit" id="{{ form_id }}-save" name="action" value="save">Save</button>
+<button type="submit" id="{{ form_id }}-submit" name="action" value="submit">
+{{ submit_label }}</button>
+{% endif %}
+</form>
+{% endmacro %}
 """
 
 _PARTICIPANT = _ITEM_FIELDS + _BASE + """
@@ -123,30 +134,16 @@ _PARTICIPANT = _ITEM_FIELDS + _BASE + """
 {% else %}<p id="no-notes">None recorded.</p>{% endif %}{% endif %}
 {% if round1 is not none %}
 <h2>Round 1</h2>
-<form method="post" action="/p/{{ token }}" id="round1">
-<input type="hidden" name="csrf" value="{{ csrf }}">
-{{ item_fields(round1, "", editable, lo, hi) }}
-{% if editable %}
-<button type="submit" id="round1-save" name="action" value="save">Save</button>
-<button type="submit" id="round1-submit" name="action" value="submit">
-Submit (locks your scores)</button>
-{% endif %}
-</form>
+{{ score_form("round1", "/p/" ~ token, round1, "", editable,
+              "Submit (locks your scores)") }}
 {% endif %}
 {% if round2 is not none %}
 <h2>Re-score round (round 2)</h2>
 {% if round2_editable %}<p>Score these items again under the rubric as amended in the
 discussion. Your round-2 scores are blind: nobody else sees them.</p>
 {% else %}<p id="round2-submitted">You submitted round 2; your re-scores are locked.</p>{% endif %}
-<form method="post" action="/p/{{ token }}/round2" id="round2">
-<input type="hidden" name="csrf" value="{{ csrf }}">
-{{ item_fields(round2, "r2-", round2_editable, lo, hi) }}
-{% if round2_editable %}
-<button type="submit" id="round2-save" name="action" value="save">Save</button>
-<button type="submit" id="round2-submit" name="action" value="submit">
-Submit round 2 (locks your re-scores)</button>
-{% endif %}
-</form>
+{{ score_form("round2", "/p/" ~ token ~ "/round2", round2, "r2-", round2_editable,
+              "Submit round 2 (locks your re-scores)") }}
 {% endif %}
 {% if board is not none %}
 <h2>Round 1 scores of everyone</h2>
