@@ -72,6 +72,13 @@ Kind = Literal["score", "status", "hang", "raw"]
 _ITEM_RE = re.compile(r"ITEM:\s*(\S+)")
 
 
+def recipe_output(body: dict[str, Any]) -> str:
+    """The output being judged in a request for the recipe demo prompt: the last
+    ``<recipe>...</recipe>`` of the last message (earlier ones are few-shot examples)."""
+    user = body["messages"][-1]["content"]
+    return re.findall(r"<recipe>(.*?)</recipe>", user, re.S)[-1].strip()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago (nothing listens on it now)."""
     with socket.socket() as s:

@@ -50,8 +50,7 @@ def judge_handler(demo):
 
     def handler(api, body, n):
         system = body["messages"][0]["content"]
-        user = body["messages"][-1]["content"]
-        item = by_output[re.findall(r"<recipe>(.*?)</recipe>", user, re.S)[-1].strip()]
+        item = by_output[fs.recipe_output(body)]
         value = round(consensus[item.id])
         if "Rated examples" not in system:
             value += sum(map(ord, item.id)) % 3 - 1  # -1, 0 or +1
@@ -322,8 +321,7 @@ def test_invalid_replies_above_the_allowed_share_exit_3(tmp_path, project_root, 
     bad_items = {it.output.strip() for it in demo.items if it.id in holdout[:4]}
 
     def handler(api, body, n):
-        user = body["messages"][-1]["content"]
-        if re.findall(r"<recipe>(.*?)</recipe>", user, re.S)[-1].strip() in bad_items:
+        if fs.recipe_output(body) in bad_items:
             return fs.off_scale(99)
         return good(api, body, n)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from pathlib import Path
 
 import fakeserver as fs
@@ -30,8 +29,7 @@ def _consensus_judge(demo, offset=0):
     consensus = demo.consensus()
 
     def handler(api, body, n):
-        user = body["messages"][-1]["content"]
-        item = by_output[re.findall(r"<recipe>(.*?)</recipe>", user, re.S)[-1].strip()]
+        item = by_output[fs.recipe_output(body)]
         value = int(min(6, max(1, round(consensus[item.id]) + offset)))
         return fs.score(value)
 

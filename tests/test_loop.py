@@ -42,8 +42,7 @@ def learner(demo, *, learns=True, calls=None):
 
     def handler(api, body, n):
         system = body["messages"][0]["content"]
-        user = body["messages"][-1]["content"]
-        item = by_output[re.findall(r"<recipe>(.*?)</recipe>", user, re.S)[-1].strip()]
+        item = by_output[fs.recipe_output(body)]
         if calls is not None:
             calls.append(item.id)
         if learns and "Rated examples" in system:
