@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from harness.anchors._schema import NA, fmt_num
+from harness.anchors._schema import NA, SPLITS, fmt_num
 from harness.sessions import (
     SessionError,
     SessionStore,
@@ -266,9 +266,9 @@ def create(
             scores = _judge_scores(judgments, aset)[0] if judgments is not None else None
             ids = [p.item_id for p in _propose(aset, propose, scores, split)]
         elif split is not None:
-            if split not in ("calibration", "holdout"):
+            if split not in SPLITS:
                 raise SessionError(f"--split must be calibration or holdout, got {split!r}")
-            ids = [it.id for it in aset.items if it.split == split]
+            ids = [it.id for it in aset.split(split).items]
         base = None
         if baseline is not None:
             base = _baseline_scores(baseline, aset)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from harness.anchors import AnchorSet, spectrum_bands
+from harness.anchors._schema import SPLITS
 
 
 @dataclass
@@ -56,7 +57,7 @@ def propose_items(
     """
     if n < 1:
         raise ValueError("n must be at least 1")
-    if split not in (None, "calibration", "holdout"):
+    if split is not None and split not in SPLITS:
         raise ValueError(f"split must be 'calibration' or 'holdout', got {split!r}")
     judged: dict[str, float] = {}
     if judgments:
@@ -72,9 +73,8 @@ def propose_items(
     high, low, (b_lo, b_hi) = spectrum_bands(anchor_set)
     mid_point = anchor_set.meta.scale.midpoint
     info: dict[str, ProposedItem] = {}
-    for it in anchor_set.items:
-        if split is not None and it.split != split:
-            continue
+    pool = anchor_set if split is None else anchor_set.split(split)
+    for it in pool.items:
         cons = it.formed_consensus(anchor_set.meta.consensus)
         vals = list(it.numeric_ratings().values())
         sd = statistics.stdev(vals) if len(vals) >= 2 else None
