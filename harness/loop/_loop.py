@@ -268,7 +268,6 @@ def calibrate(
                     and it == len(state.iterations) and it in recorded):
                 next_label, stop = manual_next, None  # the user answered the brief
                 manual_next = None
-            outcome_msg = None
             if stop is None and next_label is None:
                 outcome = reviser.revise(RevisionContext(
                     prompt=prompt, anchor_set=aset,
@@ -276,7 +275,6 @@ def calibrate(
                     analysis=rec.analysis, iteration=it, prompts_dir=Path(exp.prompt.dir),
                     brief_dir=ctx.report_dir,
                 ))
-                outcome_msg = outcome.message
                 rec.revision = {"strategy": exp.revision.strategy, "message": outcome.message,
                                 "diff": outcome.diff,
                                 "new_version": outcome.new_version.label
@@ -293,7 +291,7 @@ def calibrate(
                                 "new_version": next_label}
 
             if it not in done_runs:
-                _log_iteration(crun, ctx, rec, outcome_msg)
+                _log_iteration(crun, ctx, rec)
             if exp.tracking.register_prompts:
                 tracker.register_prompt_version(
                     prompt, commit_message=prompt.changelog,
@@ -372,8 +370,7 @@ def _judge_iteration(ctx: _Context, it: int, prompt: PromptVersion) -> Iteration
     )
 
 
-def _log_iteration(crun: Any, ctx: _Context, rec: IterationRecord, revision_msg: str | None
-                   ) -> None:
+def _log_iteration(crun: Any, ctx: _Context, rec: IterationRecord) -> None:
     exp = ctx.exp
     params = {"iteration": rec.iteration, "prompt_version": rec.prompt.label,
               "prompt_hash": rec.prompt.hash, "prompt_parent": rec.prompt.parent,

@@ -304,10 +304,6 @@ _F_MESSAGES = {"review": "Review started.", "resolved": "Resolution recorded.",
                "closed": "Session closed."}
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
 def _fmt(value: Any) -> str:
     if value is None:
         return "–"
