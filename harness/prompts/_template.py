@@ -32,7 +32,7 @@ ROLES = ("system", "user", "assistant")
 ITEM_FIELDS = ("id", "input", "output", "reference", "context")
 EXAMPLE_FIELDS = ("input", "output", "score", "rationale")
 
-_MARKER_LINE = re.compile(r"^[ \t]*\[(system|user|assistant)\][ \t]*$")
+_MARKER_LINE = re.compile(rf"^[ \t]*\[({'|'.join(ROLES)})\][ \t]*$")
 _NONCE = secrets.token_hex(8)
 _SENTINEL = re.compile(rf"\u27e6judgecal:{_NONCE}:(system|user|assistant):(\d+)\u27e7\n?")
 _TAG = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
