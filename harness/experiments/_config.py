@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: `threshold = nan` or `max_cost = inf` is a file:line error, never
+    # a bar that every comparison silently fails (or passes).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ExperimentSection(_Section):
@@ -65,6 +67,8 @@ class ScoringSection(_Section):
     samples: int = Field(default=1, ge=1, le=100)
     aggregate: Literal["mean", "median", "mode"] = "mean"
     parse_retries: int = Field(default=2, ge=0, le=10)
+    # logprob mode: the least probability mass on the scale's tokens for a valid judgment
+    min_score_mass: float = Field(default=0.5, gt=0.0, le=1.0)
 
 
 class RunSection(_Section):
@@ -72,6 +76,11 @@ class RunSection(_Section):
     max_attempts: int = Field(default=6, ge=1, le=50)
     call_deadline_s: float = Field(default=120.0, gt=0)
     retry_after_cap_s: float = Field(default=60.0, ge=0)
+    # the largest share of invalid or failed judgments a judge or calibration run accepts
+    max_invalid: float = Field(default=0.05, ge=0.0, le=1.0)
+    # consecutive failed calls (refused, timed out, 5xx) with no success that stop the run;
+    # 0 never stops it
+    circuit_breaker: int = Field(default=5, ge=0, le=10_000)
 
 
 class BudgetSection(_Section):

@@ -45,6 +45,8 @@ class JudgeRequest:
     max_tokens: int = 512
     top_logprobs: int = 20
     seed: int | None = None
+    #: logprob mode: the least probability mass on score tokens for a valid judgment.
+    min_score_mass: float = 0.5
 
     @property
     def scale_points(self) -> list[int]:
@@ -112,6 +114,11 @@ class Judge(abc.ABC):
 
     #: Upper bound on concurrent calls this provider can usefully take (None = no bound).
     max_concurrency: int | None = None
+
+    #: How structured mode is actually constrained by this provider (e.g. ``json_schema``,
+    #: ``json_object``, ``text``, ``grammar``, ``tool``); None until known. Reported in
+    #: every run summary beside the scoring mode.
+    structured_used: str | None = None
 
     @abc.abstractmethod
     async def complete(self, request: JudgeRequest) -> JudgeReply:

@@ -98,6 +98,7 @@ class RequestSpec:
     max_tokens: int = 512
     top_logprobs: int = 20
     seed: int | None = None
+    min_score_mass: float = 0.5
 
     def __post_init__(self) -> None:
         if self.mode not in ("structured", "logprob"):
@@ -106,6 +107,8 @@ class RequestSpec:
             raise ValueError("scale_min and scale_max must be integers")
         if self.scale_min >= self.scale_max:
             raise ValueError(f"empty scale {self.scale_min}-{self.scale_max}")
+        if not 0.0 < self.min_score_mass <= 1.0:
+            raise ValueError(f"min_score_mass must be in (0, 1], got {self.min_score_mass}")
 
     def request_for(self, task: JudgeTask) -> JudgeRequest:
         """The provider request for ``task``.
@@ -131,6 +134,7 @@ class RequestSpec:
             max_tokens=self.max_tokens,
             top_logprobs=self.top_logprobs,
             seed=seed,
+            min_score_mass=self.min_score_mass,
         )
 
 
@@ -148,6 +152,7 @@ class RunSettings:
     refresh: bool = False
     max_calls: int | None = None
     max_cost: float | None = None
+    circuit_breaker: int = 5
     show_progress: bool = True
 
     def validate(self) -> None:

@@ -49,6 +49,8 @@ class JudgeRun:
     judge_scores: np.ndarray  # aligned with table.item_ids; NaN = no valid judgment
     retest: Any | None = None  # AgreementResult when samples > 1
     warnings: list[str] = field(default_factory=list)
+    #: {"mode": "structured" | "logprob", "structured": how the provider constrained it}
+    scoring: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_items(self) -> int:
@@ -68,6 +70,7 @@ class JudgeRun:
             "prompt": {"name": self.prompt.name, "version": self.prompt.label,
                        "hash": self.prompt.hash},
             "judge": self.judge_identity,
+            "scoring": self.scoring,
             "n_tasks": len(r.judgments),
             "n_requests": r.n_requests,
             "n_cached": r.n_cached,
@@ -172,13 +175,14 @@ def judge_anchors(
                                    prompt_hash=prompt.hash, anchor_set=aset.meta.name))
     spec = RequestSpec(mode=mode, scale_min=prompt.scale[0], scale_max=prompt.scale[1],
                        temperature=exp.judge.temperature, max_tokens=exp.judge.max_tokens,
-                       top_logprobs=exp.judge.top_logprobs, seed=exp.judge.seed)
+                       top_logprobs=exp.judge.top_logprobs, seed=exp.judge.seed,
+                       min_score_mass=exp.scoring.min_score_mass)
     settings = RunSettings(
         concurrency=exp.run.concurrency, max_attempts=exp.run.max_attempts,
         parse_retries=exp.scoring.parse_retries, call_deadline_s=exp.run.call_deadline_s,
         retry_after_cap_s=exp.run.retry_after_cap_s, refresh=refresh,
         max_calls=exp.budget.max_calls, max_cost=exp.budget.max_cost,
-        show_progress=show_progress,
+        circuit_breaker=exp.run.circuit_breaker, show_progress=show_progress,
     )
     judge = judge or build_judge(exp)
     secrets = [os.environ[name] for name in _key_envs(exp) if os.environ.get(name)]
@@ -190,7 +194,9 @@ def judge_anchors(
     scores = np.array([by_item.get(i, np.nan) for i in table.item_ids], dtype=float)
     run = JudgeRun(experiment=exp, anchor_set=aset, split=split, prompt=prompt,
                    judge_identity=judge.identity(), result=result, table=table,
-                   judge_scores=scores)
+                   judge_scores=scores,
+                   scoring={"mode": mode, "structured": judge.structured_used
+                            if mode == "structured" else None})
     if exp.scoring.samples > 1:
         samples: dict[str, list[float]] = {}
         for j in result.judgments:
