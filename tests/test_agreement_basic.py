@@ -414,14 +414,3 @@ def test_confusion_matrix_invalid_value_named() -> None:
         confusion_matrix([1, 2], [1, 0], categories=[1, 2, 3])
     with pytest.raises(ValueError, match="duplicates"):
         confusion_matrix([1], [1], categories=[1, 1, 2])
-
-
-# --------------------------------------------------------------------------- speed
-
-
-def test_icc_is_fast() -> None:
-    import timeit
-
-    m = np.random.default_rng(0).integers(1, 6, size=(10_000, 5))
-    best = min(timeit.repeat(lambda: icc(m), number=5, repeat=5)) / 5
-    assert best < 0.01  # well under 10 ms (about 0.2 ms here)
