@@ -88,6 +88,11 @@ class OfflineJudge(Judge):
         """The wrapped judge's identity (the journal keys depend on it)."""
         return self.inner.identity()
 
+    def bind_journal(self, journal: Any) -> None:
+        """Bind the wrapped judge (its remembered endpoint mode becomes known here too)."""
+        self.inner.bind_journal(journal)
+        self.structured_used = self.inner.structured_used
+
     async def complete(self, request: JudgeRequest) -> JudgeReply:
         """Refuse: under ``--offline`` no judge call may be made."""
         raise FatalError(

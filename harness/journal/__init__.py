@@ -57,7 +57,26 @@ CREATE TABLE IF NOT EXISTS calls (
 CREATE INDEX IF NOT EXISTS calls_prompt ON calls (prompt_name, prompt_version);
 CREATE INDEX IF NOT EXISTS calls_item ON calls (item_id);
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS endpoints (
+    endpoint TEXT NOT NULL,
+    model TEXT NOT NULL,
+    structured TEXT NOT NULL,
+    reason TEXT,
+    decided_at REAL NOT NULL,
+    PRIMARY KEY (endpoint, model)
+);
 """
+
+
+@dataclass(frozen=True)
+class EndpointMode:
+    """How an endpoint constrains structured replies, as negotiated once and remembered."""
+
+    endpoint: str
+    model: str
+    structured: str
+    reason: str | None
+    decided_at: float
 
 
 @dataclass(frozen=True)
@@ -191,6 +210,54 @@ class Journal(ThreadLocalSQLite):
     def count(self) -> int:
         return int(self._connect().execute("SELECT COUNT(*) FROM calls").fetchone()[0])
 
+    def endpoint_mode(self, endpoint: str, model: str) -> EndpointMode | None:
+        """The structured mode remembered for ``model`` at ``endpoint``, if any.
+
+        Parameters
+        ----------
+        endpoint : str
+            The normalised endpoint (``scheme://host:port/path``).
+        model : str
+            The model name as the endpoint knows it.
+
+        Returns
+        -------
+        EndpointMode or None
+        """
+        row = self._connect().execute(
+            "SELECT * FROM endpoints WHERE endpoint = ? AND model = ?", (endpoint, model)
+        ).fetchone()
+        if row is None:
+            return None
+        return EndpointMode(endpoint=row["endpoint"], model=row["model"],
+                            structured=row["structured"], reason=row["reason"],
+                            decided_at=row["decided_at"])
+
+    def remember_endpoint_mode(self, endpoint: str, model: str, structured: str,
+                               reason: str | None = None) -> None:
+        """Remember the structured mode negotiated with ``model`` at ``endpoint``.
+
+        Parameters
+        ----------
+        endpoint : str
+            The normalised endpoint.
+        model : str
+            The model name.
+        structured : str
+            The mode that worked (e.g. ``json_schema``, ``json_object``, ``none``).
+        reason : str, optional
+            Why (the refusal of the stronger modes), without secrets.
+        """
+        conn = self._connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("INSERT OR REPLACE INTO endpoints VALUES (?, ?, ?, ?, ?)",
+                         (endpoint, model, structured, reason, time.time()))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
     # ----------------------------------------------------------------- writing
 
     def put(self, record: CallRecord) -> None:
@@ -222,6 +289,7 @@ def _record(row: sqlite3.Row) -> CallRecord:
 
 __all__ = [
     "CallRecord",
+    "EndpointMode",
     "Journal",
     "Status",
     "call_key",

@@ -7,7 +7,10 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from harness.journal import Journal
 
 Role = Literal["system", "user", "assistant"]
 _T = TypeVar("_T")
@@ -155,8 +158,25 @@ class Judge(abc.ABC):
         raise UnsupportedError(f"provider {self.provider} cannot generate free text")
 
     def identity(self) -> dict[str, Any]:
-        """What identifies this judge's replies in the journal key (no secrets)."""
+        """What identifies this judge's replies in the journal key (no secrets).
+
+        Everything that can change a reply belongs here (the endpoint, the model file, every
+        option that changes the request), and nothing that changes after the judge is made
+        (a structured mode negotiated with the server is not; the configured setting is).
+        """
         return {"provider": self.provider, "model": self.model}
+
+    def bind_journal(self, journal: Journal) -> None:  # noqa: B027 - optional hook
+        """Give the judge the run's journal, before its first call (default: unused).
+
+        A judge may read and remember facts about its endpoint there (the OpenAI judge
+        remembers the structured mode it negotiated). The runner calls this once per run.
+
+        Parameters
+        ----------
+        journal : Journal
+            The run's journal.
+        """
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -634,6 +634,7 @@ async def run_judge(
             "prices.toml (USD per million input/output tokens) or drop max_cost"
         )
     run = _Run(judge, spec, journal, settings, prices, secrets)
+    judge.bind_journal(journal)
 
     keys = [
         call_key(identity=run.identity, params=run.params,
