@@ -29,7 +29,10 @@ from harness.agreement import AgreementResult, undefined
 from harness.prompts import load_prompt_file
 from harness.tracking import (
     DEFAULT_TRACKING_URI,
+    JudgeRecord,
     Tracker,
+    judge_record,
+    judge_tags,
     metrics_from_figures,
     mlflow_key,
     prompt_registry_name,
@@ -306,6 +309,44 @@ def test_prompt_registry(tracker: Tracker, store: str, tmp_path: Path) -> None:
     # Moving the alias to another version.
     tracker.set_prompt_alias(name, "candidate", n1)
     assert tracker.prompt_version_for_alias(name, "candidate")[0] == n1
+
+
+def test_judge_tags_record_the_judge_and_name_what_changed(tracker: Tracker, store: str,
+                                                          tmp_path: Path) -> None:
+    name = "judge-record"
+    v1 = load_prompt_file(_write_prompt(tmp_path, name, 1, PROMPT_BODY_V1))
+    identity = {"provider": "openai", "model": "gpt-4o-mini",
+                "endpoint": "https://api.example.com:443/v1", "options": {"b": 2, "a": 1}}
+    params = {"mode": "logprob", "temperature": 0.0, "seed": None, "samples": 3,
+              "aggregate": "median"}
+    tags = judge_tags(identity, params)
+    assert tags["judgecal.judge.model"] == "gpt-4o-mini"
+    assert tags["judgecal.judge.options"] == '{"a": 1, "b": 2}'  # canonical JSON
+    assert tags["judgecal.judge.params.seed"] == "null"
+    assert len(tags["judgecal.judge_hash"]) == 64
+    # the same judge written in another key order has the same hash
+    same = judge_tags(dict(reversed(identity.items())), dict(reversed(params.items())))
+    assert same["judgecal.judge_hash"] == tags["judgecal.judge_hash"]
+
+    n = tracker.register_prompt_version(v1, commit_message="v1", tags=tags)
+    tracker.set_prompt_alias(name, "production", n)
+    llama = {**identity, "model": "llama3.1", "endpoint": "http://127.0.0.1:8089/v1"}
+    tracker.set_prompt_version_tags(name, n, judge_tags(llama, params, alias="production"))
+    stored = tracker.prompt_version_tags(name, n)
+    rec = judge_record(stored)
+    assert rec is not None and rec.hash == tags["judgecal.judge_hash"]
+    assert rec.fields["params.samples"] == "3"
+    assert rec.differences(JudgeRecord.of(identity, params)) == []
+    assert rec.differences(JudgeRecord.of(llama, {**params, "temperature": 0.7})) == [
+        "model: registered gpt-4o-mini, now llama3.1",
+        "endpoint: registered https://api.example.com:443/v1, now http://127.0.0.1:8089/v1",
+        "params.temperature: registered 0.0, now 0.7",
+    ]
+    # read through the alias: the judge it was set with; an alias without a record of its
+    # own falls back to the version's; a version without any record reads as None
+    assert judge_record(stored, alias="production").fields["model"] == "llama3.1"
+    assert judge_record(stored, alias="candidate").fields["model"] == "gpt-4o-mini"
+    assert judge_record({"content_hash": "x"}) is None and judge_record(None) is None
 
 
 def test_secrets_redacted_and_nan_metrics_skipped(tracker: Tracker, store: str,
