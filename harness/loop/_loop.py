@@ -29,7 +29,7 @@ from harness.reports import (
     scatter_plot,
     write_calibration_report,
 )
-from harness.tracking import Tracker, metrics_from_figures
+from harness.tracking import Tracker, judge_params, judge_tags, metrics_from_figures
 
 from ._disagree import analysis_markdown, analyze_disagreements
 from ._revise import RevisionContext, make_reviser
@@ -295,7 +295,8 @@ def calibrate(
             if exp.tracking.register_prompts:
                 tracker.register_prompt_version(
                     prompt, commit_message=prompt.changelog,
-                    tags={"calibration_run": crun.run_id, "iteration": str(it)},
+                    tags={"calibration_run": crun.run_id, "iteration": str(it),
+                          **judge_tags(judge.identity(), judge_params(exp, prompt.scoring))},
                 )
             entry = {"iteration": it, "version": prompt.label, "hash": prompt.hash,
                      "next_version": next_label if stop is None else None}
@@ -442,8 +443,11 @@ def _finish(ctx: _Context, crun: Any, tracker: Tracker, result: CalibrationResul
                           metrics_from_figures(j["figures"]).items()},
                          step=best.iteration)
         if exp.tracking.register_prompts:
-            reg = tracker.register_prompt_version(best.prompt, commit_message=best.prompt.changelog,
-                                                  tags={"calibration_run": crun.run_id})
+            jparams = judge_params(exp, best.prompt.scoring)
+            reg = tracker.register_prompt_version(
+                best.prompt, commit_message=best.prompt.changelog,
+                tags={"calibration_run": crun.run_id,
+                      **judge_tags(run.judge_identity, jparams)})
             tracker.set_prompt_alias(best.prompt.name, "candidate", reg)
             htags = {f"holdout_{k}": f"{v:.6g}" for k, v in
                      metrics_from_figures(j["figures"]).items()}
@@ -451,6 +455,9 @@ def _finish(ctx: _Context, crun: Any, tracker: Tracker, result: CalibrationResul
                           "holdout_items_hash": ctx.aset.items_hash("holdout"),
                           "holdout_n_items": str(len(run.table.item_ids)),
                           "calibration_run": crun.run_id})
+            # the holdout figures' judge is the version's judge record, and the alias's
+            htags.update(judge_tags(run.judge_identity, jparams))
+            htags.update(judge_tags(run.judge_identity, jparams, alias="candidate"))
             tracker.set_prompt_version_tags(best.prompt.name, reg, htags)
     _honesty_warnings(result)
     crun.set_tags({"judgecal.stop_reason": result.stop_reason,
