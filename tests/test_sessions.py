@@ -524,3 +524,61 @@ def test_cli_forbidden_action_exits_2(tmp_path: Path) -> None:
     assert "at least 2" in res.output
     res = runner.invoke(session_app, ["review", "nosuch"], env=env)
     assert res.exit_code == 2
+
+
+# a value that would be live HTML, a link, an image or emphasis if it reached the Markdown raw
+HOSTILE = ("<script>alert(1)</script><img src=x onerror=alert(2)> [click](javascript:alert(3)) "
+           "![i](http://e.example/x.png) <http://e.example> **b** _i_ `c` ~~s~~ a|b &amp; \\*")
+
+
+def test_calibration_log_escapes_user_text(store: SessionStore, tmp_path: Path) -> None:
+    """Every user-controlled value of the log comes out inert and readable: rendered as
+    CommonMark (with tables), it is the user's text, with no tag, link, image or emphasis."""
+    from html import escape
+
+    from markdown_it import MarkdownIt
+
+    folder = tmp_path / "d<script>`x`&[l](j:a)"
+    folder.mkdir()
+    ids = [f"i{i}<b>|_{i}_" for i in range(3)]
+    header = {"judgecal_anchor_set": 1, "name": HOSTILE, "criterion": "helpfulness",
+              "rubric": HOSTILE, "scale": {"min": 1, "max": 5, "labels": None},
+              "consensus": "mean", "na_allowed": False}
+    lines = [json.dumps(header)] + [
+        json.dumps({"id": item, "input": HOSTILE, "output": HOSTILE,
+                    "ratings": {"r1": 3, "r2": 3}, "split": "calibration"}) for item in ids]
+    path = folder / "set.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    session, fac = store.create(
+        path, [("ann", HOSTILE), ("bob", "Bob"), ("cy", "Cy")], name=HOSTILE,
+        rubric_label=HOSTILE, baseline={i: 3.0 for i in ids}, baseline_label=HOSTILE)
+    tok = {p: session.invite(p, fac) for p in ("ann", "bob", "cy")}
+    session.start_scoring(fac)
+    score_all(session, tok, {"ann": dict.fromkeys(ids, 1), "bob": dict.fromkeys(ids, 5),
+                             "cy": dict.fromkeys(ids, 5)})
+    session.begin_review(fac)
+    session.add_note(HOSTILE, fac)
+    session.add_note("first line\n# not a heading\n<script>x</script>\n[r]: http://e.example", fac)
+    for item in ids:
+        session.resolve_item(item, fac, consensus=3, rationale=HOSTILE, note=HOSTILE)
+    session.mark_resolved(fac)
+
+    log = calibration_log(session)
+    # no raw tag, autolink or comment, but in the code spans of the two paths
+    raw = [ln for ln in log.splitlines() if "<" in ln]
+    assert [ln.split(":")[0] for ln in raw] == ["- Anchor set", "- New anchor version"]
+    assert all(ln.endswith("``)") or ln.endswith("``") for ln in raw)
+    html = MarkdownIt("commonmark").enable("table").render(log)
+    for tag in ("<script", "<img", "<a ", "<em>", "<del>", "<h2>first", "<h1>not"):
+        assert tag not in html
+    assert re.findall(r"<strong>(.*?)</strong>", html) == ["flagged"] * len(ids)
+    assert re.findall(r"<h1>(.*?)</h1>", html) == [f"Calibration log: {escape(HOSTILE)}"]
+    shown = escape(HOSTILE, quote=False)
+    # the session name, participant name, rubric label, baseline label, anchor-set name,
+    # note, and each item's rationale and note: the user's text, verbatim
+    assert html.count(shown) >= 1 + 1 + 1 + 1 + 1 + 1 + 2 * len(ids)
+    for item in ids:
+        assert f"<td>{escape(item)}</td>" in html
+    assert f"<code>{escape(str(path))}</code>" in html
+    assert "first line # not a heading &lt;script&gt;x&lt;/script&gt; [r]: http://e.example" \
+        in html

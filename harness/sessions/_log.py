@@ -1,7 +1,14 @@
-"""The calibration log: a Markdown record of a session."""
+"""The calibration log: a Markdown record of a session.
+
+Every value a person typed or a file supplied (session, participant, anchor-set and item
+names, labels, rationales, notes, paths) goes through :func:`md_text` or :func:`md_code`, so
+it renders as the text it is: no HTML tag, link, image, emphasis, table cell or line of its
+own.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from harness.agreement import AgreementResult
@@ -30,8 +37,33 @@ def stat_text(r: AgreementResult | None) -> str:
     return f"{r.value:.3f}{ci}, {r.n_items} items x {r.n_raters} raters"
 
 
-def _cell(text: str | None) -> str:
-    return (text or "").replace("|", "\\|").replace("\n", " ")
+_LINE_BREAKS = re.compile(r"\r\n|[\r\n]")
+# Markdown punctuation that can open a construct inline: escape, code span, emphasis, link
+# and image brackets, strikethrough, a table cell's border
+_MD_PUNCT = re.compile(r"([\\`*_\[\]~|])")
+_BACKTICKS = re.compile(r"`+")
+
+
+def md_text(text: object) -> str:
+    """``text`` as inert Markdown inline text that renders as itself.
+
+    ``&``, ``<`` and ``>`` become entities (no raw HTML, autolink or comment); the
+    characters that open inline constructs (``\\ ` * _ [ ] ~ |``) are backslash-escaped (no
+    link, image, emphasis, code or table cell); line breaks become spaces (no heading, list,
+    block or link definition of its own). A bare URL may still be autolinked by a GFM
+    renderer; its visible text is then the URL itself.
+    """
+    s = _LINE_BREAKS.sub(" ", "" if text is None else str(text))
+    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_PUNCT.sub(r"\\\1", s)
+
+
+def md_code(text: object) -> str:
+    """``text`` as a Markdown code span, fenced by more backticks than it contains."""
+    s = _LINE_BREAKS.sub(" ", str(text))
+    fence = "`" * (1 + max((len(m) for m in _BACKTICKS.findall(s)), default=0))
+    pad = " " if s.startswith("`") or s.endswith("`") else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
 
 
 def calibration_log(session: Session) -> str:
@@ -42,45 +74,46 @@ def calibration_log(session: Session) -> str:
     eff = effectiveness(session)
     lo, hi = info.scale
     lines = [
-        f"# Calibration log: {info.name}",
+        f"# Calibration log: {md_text(info.name)}",
         "",
-        f"- Session: `{info.id}` (state: {info.state})",
+        f"- Session: {md_code(info.id)} (state: {info.state})",
         f"- Date: {_date(info.created_at)} (last change {_date(info.updated_at)})",
-        f"- Anchor set: {info.anchor_name} (`{info.anchor_path}`)",
-        f"- Rubric in force: {info.rubric_source}",
+        f"- Anchor set: {md_text(info.anchor_name)} ({md_code(info.anchor_path)})",
+        f"- Rubric in force: {md_text(info.rubric_source)}",
         f"- Scale: {fmt_num(lo)}–{fmt_num(hi)}; variance threshold: SD > {info.threshold:g}",
         f"- Items: {len(info.item_ids)}; flagged: {len(rv.flagged)}",
     ]
     if info.baseline_label or info.baseline:
-        lines.append(f"- Baseline: {info.baseline_label or 'given scores'}")
+        lines.append(f"- Baseline: {md_text(info.baseline_label or 'given scores')}")
     if info.output_path:
-        lines.append(f"- New anchor version: `{info.output_path}`")
+        lines.append(f"- New anchor version: {md_code(info.output_path)}")
     r2 = bool(info.rescore_items)
     lines += ["", "## Participants", "",
               "| id | name | submitted |" + (" re-score submitted |" if r2 else ""),
               "| --- | --- | --- |" + (" --- |" if r2 else "")]
     for p in info.participants:
-        row = f"| {p.id} | {_cell(p.name)} | {'yes' if p.submitted else 'no'} |"
+        row = f"| {md_text(p.id)} | {md_text(p.name)} | {'yes' if p.submitted else 'no'} |"
         if r2:
             row += f" {'yes' if p.rescore_submitted else 'no'} |"
         lines.append(row)
     if info.forced_missing:
-        lines += ["", f"Review forced; not submitted: {', '.join(info.forced_missing)}."]
+        missing = md_text(", ".join(info.forced_missing))
+        lines += ["", f"Review forced; not submitted: {missing}."]
 
     lines += ["", "## Items and spreads", ""]
-    head = ["item", *rv.participants, "n", "N/A", "mean", "median", "SD", "range", "flag",
-            "outliers"]
+    head = ["item", *map(md_text, rv.participants), "n", "N/A", "mean", "median", "SD",
+            "range", "flag", "outliers"]
     if info.baseline:
         head.append("Δ baseline")
     lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for it in rv.items:
-        cells = [it.item_id]
+        cells = [md_text(it.item_id)]
         for p in rv.participants:
             v = it.scores.get(p)
             cells.append("NA" if v == NA else ("–" if v is None else fmt_num(float(v))))
         cells += [str(it.n), str(it.n_na), _num(it.mean), _num(it.median), _num(it.sd),
                   "–" if it.range is None else fmt_num(it.range),
-                  "**flagged**" if it.flagged else "", ", ".join(it.outliers)]
+                  "**flagged**" if it.flagged else "", md_text(", ".join(it.outliers))]
         if info.baseline:
             cells.append("–" if it.baseline_delta is None else f"{it.baseline_delta:+.2f}")
         lines.append("| " + " | ".join(cells) + " |")
@@ -91,13 +124,14 @@ def calibration_log(session: Session) -> str:
         lines += ["| item | consensus | rationale | note |", "| --- | --- | --- | --- |"]
         for r in res.values():
             cons = "–" if r.consensus is None else fmt_num(r.consensus)
-            lines.append(f"| {r.item_id} | {cons} | {_cell(r.rationale)} | {_cell(r.note)} |")
+            lines.append(f"| {md_text(r.item_id)} | {cons} | {md_text(r.rationale)} | "
+                         f"{md_text(r.note)} |")
     else:
         lines.append("No resolutions recorded.")
 
     lines += ["", "## Rubric changes", ""]
     notes = session.notes()
-    lines += [f"- {_date(at)}: {text}" for at, text in notes] or ["None recorded."]
+    lines += [f"- {_date(at)}: {md_text(text)}" for at, text in notes] or ["None recorded."]
 
     lines += ["", "## Agreement among participants", "",
               f"- ICC(2,1) (two-way random, absolute agreement): {stat_text(rv.icc)}",
