@@ -20,6 +20,7 @@ from typing import Any
 import fakeserver as fs
 import pytest
 
+from harness.journal import Journal
 from harness.judges._anthropic import TOOL_NAME, AnthropicJudge
 from harness.judges._base import (
     FatalError,
@@ -30,7 +31,9 @@ from harness.judges._base import (
     RetryableError,
     UnsupportedError,
 )
-from harness.judges._openai import OpenAIJudge, parse_retry_after
+from harness.judges._openai import OpenAIJudge, endpoint_id, parse_retry_after
+from harness.judges._prices import PriceTable
+from harness.judges._runner import JudgeTask, RequestSpec, RunResult, RunSettings, run_judge_sync
 
 OPENAI_KEY = "sk-test-OPENAIsecret0123456789"
 ANTHROPIC_KEY = "sk-ant-ANTHROPICsecret0123456789"
@@ -122,8 +125,11 @@ def test_openai_weaker_structured_settings(server: fs.FakeServer, structured: st
     reply = call(judge, request())
     assert reply.structured is not None and reply.structured["score"] in range(1, 6)
     body = server.stats.bodies[0]
-    if structured == "json_object":
-        assert body["response_format"] == {"type": "json_object"}
+    if structured == "json_object":  # JSON mode carrying the schema (llama.cpp enforces it)
+        fmt = body["response_format"]
+        assert fmt["type"] == "json_object"
+        assert fmt["schema"]["properties"]["score"] == {"type": "integer", "minimum": 1,
+                                                        "maximum": 5}
     else:
         assert "response_format" not in body
     assert body["max_completion_tokens"] == 512 and "max_tokens" not in body
@@ -229,21 +235,22 @@ def test_429_retry_after_ms_and_absent(server: fs.FakeServer, provider: str) -> 
 @pytest.mark.parametrize("status", [500, 502, 503, 529])
 def test_5xx_is_retryable_and_sent_once(server: fs.FakeServer, provider: str,
                                         status: int) -> None:
+    # An explicit structured mode: no negotiation (see the negotiation tests for "auto").
     server.handler = lambda api, body, n: fs.server_error(status)
-    err = call_error(make(provider, server), request())
+    kw = {"structured": "json_schema"} if provider == "openai" else {}
+    err = call_error(make(provider, server, **kw), request())
     assert isinstance(err, RetryableError) and err.status == status
     assert server.stats.total == 1  # exactly one request: the SDK does not retry
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_timeout_is_retryable(server: fs.FakeServer, provider: str) -> None:
-    server.handler = lambda api, body, n: fs.hang(5.0)
-    t0 = time.perf_counter()
+    # The server would hang 30 s; the client's own timeout is what ends the call.
+    server.handler = lambda api, body, n: fs.hang(30.0)
     err = call_error(make(provider, server, timeout_s=0.3), request())
-    assert time.perf_counter() - t0 < 3.0  # the client gave up; the server would hang 5 s
-    assert isinstance(err, RetryableError)
-    assert "timed out" in str(err)
-    assert server.stats.total == 1
+    assert isinstance(err, RetryableError) and err.status is None
+    assert str(err) == f"provider {provider} request timed out after 0.3 s"
+    assert server.stats.total == 1 and server.stats.kinds == {"hang": 1}
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -275,7 +282,8 @@ def test_401_is_fatal_and_names_the_variable_not_the_key(server: fs.FakeServer,
 @pytest.mark.parametrize("status", [400, 403, 404, 422])
 def test_other_4xx_are_fatal(server: fs.FakeServer, provider: str, status: int) -> None:
     server.handler = lambda api, body, n: fs.error(status)
-    err = call_error(make(provider, server), request())
+    kw = {"structured": "json_schema"} if provider == "openai" else {}
+    err = call_error(make(provider, server, **kw), request())
     assert isinstance(err, FatalError) and err.status == status
     assert f"fake server says {status}" in str(err)
     assert server.stats.total == 1
@@ -372,13 +380,16 @@ def test_key_not_in_identity_repr_or_logs(server: fs.FakeServer, provider: str,
         judge: OpenAIJudge | AnthropicJudge = OpenAIJudge(
             "gpt-fake", base_url=f"http://user:pw@127.0.0.1:{port}/v1", structured="json_object")
         assert judge.identity() == {"provider": "openai", "model": "gpt-fake",
-                                    "base_url": "127.0.0.1", "structured": "json_object"}
-        assert OpenAIJudge("m").identity()["base_url"] == "api.openai.com"
+                                    "endpoint": f"http://127.0.0.1:{port}/v1",
+                                    "structured": "json_object",
+                                    "max_tokens_param": "max_tokens"}
+        assert OpenAIJudge("m").identity()["endpoint"] == "https://api.openai.com:443/v1"
     else:
         judge = AnthropicJudge("claude-fake", base_url=f"http://127.0.0.1:{port}")
         assert judge.identity() == {"provider": "anthropic", "model": "claude-fake",
-                                    "base_url": "127.0.0.1"}
-        assert AnthropicJudge("m").identity()["base_url"] == "api.anthropic.com"
+                                    "endpoint": f"http://127.0.0.1:{port}",
+                                    "send_temperature": False}
+        assert AnthropicJudge("m").identity()["endpoint"] == "https://api.anthropic.com:443"
     key = key_of(provider)
     text = json.dumps(judge.identity()) + repr(judge) + str(vars(judge).get("base_url"))
     assert key not in text
@@ -410,3 +421,213 @@ def test_parse_retry_after_forms() -> None:
     past = email.utils.formatdate(time.time() - 60, usegmt=True)
     assert parse_retry_after({"Retry-After": past}) == 0.0
     assert parse_retry_after(None) is None
+
+
+# --------------------------------------------------------------------------- endpoint identity
+
+SPEC = RequestSpec(mode="structured", scale_min=1, scale_max=5)
+
+
+def tasks(*items: str) -> list[JudgeTask]:
+    return [JudgeTask(item, 0, (Message("user", f"ITEM: {item}\nRate this answer."),))
+            for item in items]
+
+
+def run_tasks(judge: OpenAIJudge | AnthropicJudge, journal: Journal, items: list[JudgeTask],
+              spec: RequestSpec = SPEC, **kw: Any) -> RunResult:
+    settings = RunSettings(**{"show_progress": False, "backoff_initial_s": 0.0,
+                              "backoff_max_s": 0.0, **kw})
+    try:
+        return run_judge_sync(judge, items, spec, journal, settings, prices=PriceTable())
+    finally:
+        asyncio.run(judge.aclose())
+
+
+def test_endpoint_id_keeps_scheme_host_port_and_path_only() -> None:
+    assert endpoint_id("http://u:p@LocalHost:8000/v1/?k=1#f") == "http://localhost:8000/v1"
+    assert endpoint_id("http://127.0.0.1/v1//") == "http://127.0.0.1:80/v1"
+    assert endpoint_id("https://h.example") == "https://h.example:443"
+    assert endpoint_id("http://[::1]:8089/v1") == "http://[::1]:8089/v1"
+    assert endpoint_id("http://h:8000/v1") != endpoint_id("http://h:8089/v1")
+    assert endpoint_id("http://h:8000/a") != endpoint_id("http://h:8000/b")
+    assert endpoint_id("http://h:80/v1") == endpoint_id("http://h/v1/")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_two_servers_on_one_host_do_not_share_journaled_replies(tmp_path: Any,
+                                                                provider: str) -> None:
+    items = tasks("x1", "x2", "x3")
+    with fs.FakeServer(lambda api, body, n: fs.score(2)) as one, \
+            fs.FakeServer(lambda api, body, n: fs.score(4)) as two, \
+            Journal(tmp_path / "journal.sqlite") as journal:
+        first = run_tasks(make(provider, one), journal, items)
+        second = run_tasks(make(provider, two), journal, items)
+        again = run_tasks(make(provider, one), journal, items)
+    assert [j.score for j in first.judgments] == [2.0, 2.0, 2.0]
+    assert one.stats.total == 3 and first.n_cached == 0
+    # Same host, another port: its own calls and its own scores, nothing from the journal.
+    assert [j.score for j in second.judgments] == [4.0, 4.0, 4.0]
+    assert two.stats.total == 3 and second.n_cached == 0
+    # The first server's replies are still there for the first server.
+    assert again.n_cached == 3 and one.stats.total == 3
+    assert [j.score for j in again.judgments] == [2.0, 2.0, 2.0]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_dead_port_fails_and_is_not_answered_from_the_journal(tmp_path: Any,
+                                                                provider: str) -> None:
+    items = tasks("x1", "x2")
+    dead = fs.free_port()  # nobody listens there
+    with fs.FakeServer() as live, Journal(tmp_path / "journal.sqlite") as journal:
+        assert run_tasks(make(provider, live), journal, items).n_ok == 2
+        url = f"http://127.0.0.1:{dead}"
+        judge = (OpenAIJudge("gpt-fake", base_url=f"{url}/v1") if provider == "openai"
+                 else AnthropicJudge("claude-fake", base_url=url))
+        res = run_tasks(judge, journal, items, max_attempts=1)
+    assert res.n_ok == 0 and res.n_cached == 0
+    assert {j.status for j in res.judgments} <= {"failed", "skipped"}
+    assert any("connection" in (j.error or "").lower() for j in res.judgments)
+
+
+def test_options_that_change_a_request_are_in_the_identity() -> None:
+    base = OpenAIJudge("m", base_url="http://h:1/v1")
+    assert base.identity()["structured"] == "auto"
+    for kw in ({"structured": "json_object"}, {"max_tokens_param": "max_completion_tokens"},
+               {"base_url": "http://h:2/v1"}):
+        other = OpenAIJudge("m", **{"base_url": "http://h:1/v1", **kw})
+        assert other.identity() != base.identity()
+    assert (AnthropicJudge("c", send_temperature=True).identity()
+            != AnthropicJudge("c").identity())
+    assert OpenAIJudge("m", base_url="http://h:1/v1", timeout_s=5).identity() == base.identity()
+
+
+# --------------------------------------------------------------------------- structured="auto"
+
+
+def refusing(*refused: str, status: int = 500) -> fs.Handler:
+    """A handler that answers ``status`` to requests whose response format is refused."""
+    def handler(api: str, body: dict[str, Any], n: int) -> fs.Response | None:
+        kind = (body.get("response_format") or {}).get("type", "none")
+        return fs.server_error(status) if kind in refused else None
+    return handler
+
+
+def formats(srv: fs.FakeServer) -> list[str]:
+    """The response format type of every request the server received, in order."""
+    return [(b.get("response_format") or {}).get("type", "none") for b in srv.stats.bodies]
+
+
+def test_auto_downgrades_to_json_object_once_and_remembers_it(
+        tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
+    # llama-cpp-python's server: HTTP 500 to json_schema, json_object with a schema works.
+    items = tasks(*(f"i{k}" for k in range(8)))
+    with fs.FakeServer(refusing("json_schema")) as srv, \
+            Journal(tmp_path / "journal.sqlite") as journal:
+        judge = OpenAIJudge("llama", base_url=srv.openai_url)
+        assert judge.structured_used is None  # not known before the first call
+        with caplog.at_level(logging.INFO, logger="harness.judges._openai"):
+            res = run_tasks(judge, journal, items, concurrency=4)
+        assert res.n_ok == 8 and res.n_failed == 0
+        assert formats(srv).count("json_schema") == 1  # one refused call, not one per item
+        assert srv.stats.kinds == {"500": 1, "score": 8}
+        assert formats(srv)[1:] == ["json_object"] * 8
+        assert judge.structured_used == "json_object"
+        assert judge.identity()["structured"] == "auto"  # keys do not change
+        known = journal.endpoint_mode(srv.openai_url, "llama")
+        assert known is not None and known.structured == "json_object"
+        assert "json_schema refused with HTTP 500" in (known.reason or "")
+        warning = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warning) == 1 and srv.openai_url in warning[0].getMessage()
+        assert "HTTP 500" in warning[0].getMessage()
+        assert "json_object" in warning[0].getMessage()
+
+        # A new judge on the same journal starts with the remembered mode: no negotiation.
+        srv.reset()
+        again = OpenAIJudge("llama", base_url=srv.openai_url)
+        res = run_tasks(again, journal, items, concurrency=4, refresh=True)
+        assert res.n_ok == 8 and formats(srv) == ["json_object"] * 8
+        assert again.structured_used == "json_object"
+        srv.reset()
+        more = OpenAIJudge("llama", base_url=srv.openai_url)
+        res = run_tasks(more, journal, tasks("new1", "new2"))
+        assert res.n_ok == 2 and res.n_cached == 0 and formats(srv) == ["json_object"] * 2
+        # The same server under another model name negotiates for itself.
+        srv.reset()
+        res = run_tasks(OpenAIJudge("other", base_url=srv.openai_url), journal, items[:2])
+        assert res.n_ok == 2 and formats(srv) == ["json_schema", "json_object", "json_object"]
+
+
+def test_auto_accepting_json_schema_is_remembered_too(tmp_path: Any) -> None:
+    with fs.FakeServer() as srv, Journal(tmp_path / "journal.sqlite") as journal:
+        judge = OpenAIJudge("gpt-fake", base_url=srv.openai_url)
+        assert run_tasks(judge, journal, tasks("a", "b")).n_ok == 2
+        assert formats(srv) == ["json_schema", "json_schema"]
+        assert judge.structured_used == "json_schema"
+        known = journal.endpoint_mode(srv.openai_url, "gpt-fake")
+        assert known is not None and known.structured == "json_schema"
+
+
+def test_auto_falls_back_to_plain_text(tmp_path: Any) -> None:
+    handler = refusing("json_schema", "json_object", status=400)
+    with fs.FakeServer(handler) as srv, Journal(tmp_path / "journal.sqlite") as journal:
+        judge = OpenAIJudge("m", base_url=srv.openai_url)
+        res = run_tasks(judge, journal, tasks("a", "b", "c"))
+        assert res.n_ok == 3  # the runner's parser reads the JSON object from the text
+        assert formats(srv) == ["json_schema", "json_object", "none", "none", "none"]
+        assert judge.structured_used == "text"
+        known = journal.endpoint_mode(srv.openai_url, "m")
+        assert known is not None and known.structured == "none"
+
+
+def test_auto_against_a_server_that_fails_every_mode_decides_nothing(tmp_path: Any) -> None:
+    with fs.FakeServer(lambda api, body, n: fs.server_error(500)) as srv, \
+            Journal(tmp_path / "journal.sqlite") as journal:
+        judge = OpenAIJudge("m", base_url=srv.openai_url)
+        judge.bind_journal(journal)
+        err = call_error(judge, request())
+        # Broken, not unsupported: the first refusal is raised, nothing is remembered.
+        assert isinstance(err, RetryableError) and err.status == 500
+        assert formats(srv) == ["json_schema", "json_object", "none"]
+        assert judge.structured_used is None
+        assert journal.endpoint_mode(srv.openai_url, "m") is None
+        # Once the server works, the next call negotiates afresh.
+        srv.handler = None
+        assert call(judge, request()).structured is not None
+        assert formats(srv)[3:] == ["json_schema"] and judge.structured_used == "json_schema"
+
+
+@pytest.mark.parametrize("fault", [fs.rate_limited("0"), fs.error(401), fs.hang(30.0)])
+def test_auto_does_not_downgrade_on_errors_that_are_not_refusals(fault: fs.Response) -> None:
+    with fs.FakeServer(lambda api, body, n: fault) as srv:
+        judge = OpenAIJudge("m", base_url=srv.openai_url, timeout_s=0.3)
+        err = call_error(judge, request())
+        assert err.status == (None if fault.kind == "hang" else fault.status)
+        assert formats(srv) == ["json_schema"] and judge.structured_used is None
+
+
+def test_explicit_structured_setting_is_not_negotiated(tmp_path: Any) -> None:
+    with fs.FakeServer(refusing("json_schema")) as srv, \
+            Journal(tmp_path / "journal.sqlite") as journal:
+        judge = OpenAIJudge("m", base_url=srv.openai_url, structured="json_schema")
+        assert judge.structured_used == "json_schema"
+        judge.bind_journal(journal)
+        err = call_error(judge, request())
+        assert err.status == 500 and formats(srv) == ["json_schema"]
+        assert journal.endpoint_mode(srv.openai_url, "m") is None
+
+
+def test_logprob_mode_does_not_negotiate(server: fs.FakeServer) -> None:
+    judge = OpenAIJudge("m", base_url=server.openai_url)
+    assert call(judge, request("logprob")).score_logprobs is not None
+    assert formats(server) == ["none"] and judge.structured_used is None
+
+
+def test_offline_gate_judge_knows_the_remembered_mode(tmp_path: Any) -> None:
+    from harness.gate._gate import OfflineJudge
+
+    with Journal(tmp_path / "journal.sqlite") as journal:
+        journal.remember_endpoint_mode("http://127.0.0.1:9/v1", "m", "json_object", "test")
+        offline = OfflineJudge(OpenAIJudge("m", base_url="http://127.0.0.1:9/v1"))
+        offline.bind_journal(journal)
+    assert offline.structured_used == "json_object"
+    assert AnthropicJudge("c").structured_used == "tool"

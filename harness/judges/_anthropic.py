@@ -19,6 +19,7 @@ other 4xx fatal. The API has no ``seed`` parameter and (since the anthropic 2.x 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,7 +35,7 @@ from ._base import (
     Usage,
     with_retries,
 )
-from ._openai import KeyedSDKClient, decode_json, int_or_zero, url_host
+from ._openai import KeyedSDKClient, decode_json, endpoint_id, int_or_zero
 
 TOOL_NAME = "submit_score"
 
@@ -70,6 +71,7 @@ class AnthropicJudge(KeyedSDKClient, Judge):
 
     provider = "anthropic"
     supports_logprobs = False
+    structured_used = "tool"
 
     def __init__(
         self,
@@ -94,10 +96,17 @@ class AnthropicJudge(KeyedSDKClient, Judge):
         return (f"AnthropicJudge(model={self.model!r}, base_url={self.base_url!r}, "
                 f"api_key_env={self.api_key_env!r})")
 
+    @property
+    def endpoint(self) -> str:
+        """The server's endpoint (:func:`~harness.judges._openai.endpoint_id` of the base URL
+        the SDK uses: ``base_url``, ``$ANTHROPIC_BASE_URL`` or the Anthropic API)."""
+        return endpoint_id(self.base_url or os.environ.get("ANTHROPIC_BASE_URL")
+                           or _DEFAULT_BASE_URL)
+
     def identity(self) -> dict[str, Any]:
-        """Provider, model and server host (never the key)."""
-        return {"provider": self.provider, "model": self.model,
-                "base_url": url_host(self.base_url or _DEFAULT_BASE_URL)}
+        """Provider, model, endpoint and the options that change a request (never the key)."""
+        return {"provider": self.provider, "model": self.model, "endpoint": self.endpoint,
+                "send_temperature": self.send_temperature}
 
     # ------------------------------------------------------------------ client
 

@@ -305,6 +305,7 @@ class LocalJudge(Judge):
     provider = "local"
     supports_logprobs = True
     max_concurrency = 1
+    structured_used = "grammar"
 
     def __init__(self, model: str = DEFAULT_MODEL, *, model_path: str | Path | None = None,
                  n_ctx: int = 2048, n_threads: int | None = None, seed: int = 0) -> None:
@@ -328,19 +329,26 @@ class LocalJudge(Judge):
         return f"LocalJudge(model={self.model!r}, n_ctx={self.n_ctx})"
 
     def identity(self) -> dict[str, Any]:
-        """Provider, model label, the GGUF file's SHA-256 and ``n_ctx`` (no path).
+        """Provider, model label, the model file's identity and the options that change output.
+
+        The file is identified by its content (SHA-256), not its label or path: the same
+        label on another GGUF is another judge, the same file moved is the same one.
+        ``n_ctx`` bounds what fits and ``seed`` is the sampling seed of requests that carry
+        none; ``n_threads`` does not change the results and is left out.
 
         Returns
         -------
         dict
-            ``{"provider": "local", "model": ..., "gguf_sha256": ..., "n_ctx": ...}``. The
-            hash is computed once per file (about 0.3 s for the 98 MB default model).
+            ``{"provider": "local", "model": ..., "gguf_sha256": ..., "n_ctx": ...,
+            "seed": ...}``. The hash is computed once per file (about 0.3 s for the 98 MB
+            default model).
         """
         return {
             "provider": self.provider,
             "model": self.model,
             "gguf_sha256": file_sha256(self.model_path),
             "n_ctx": self.n_ctx,
+            "seed": self.seed,
         }
 
     async def complete(self, request: JudgeRequest) -> JudgeReply:

@@ -20,20 +20,31 @@ Error mapping (shared with the Anthropic judge through :func:`map_status` and
 * every other 4xx (400, 401, 403, 404, 422, ...) -> :class:`FatalError`, with a message that
   says what to check.
 
+Structured mode (``structured="auto"``, the default) is negotiated once per endpoint and
+model: ``response_format`` ``json_schema``, else ``json_object`` carrying the same schema
+(llama-cpp-python's server answers HTTP 500 to ``json_schema`` and enforces a
+``json_object`` schema), else no response format; the choice is logged, reported in
+:attr:`Judge.structured_used` and remembered in the journal (see :class:`OpenAIJudge`).
+The judge's :meth:`~OpenAIJudge.identity` holds the whole endpoint (scheme, host, port,
+path: :func:`endpoint_id`) and the configured setting, never the negotiated one.
+
 API keys come from an environment variable only and never appear in :meth:`identity`, the
 judge's ``repr`` or any error message (messages go through :func:`harness.journal.redact`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email.utils
 import json
+import logging
 import os
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from types import ModuleType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import openai
@@ -54,7 +65,31 @@ from ._base import (
     with_retries,
 )
 
+if TYPE_CHECKING:
+    from harness.journal import Journal
+
+log = logging.getLogger(__name__)
+
+#: How structured mode constrains a reply on the wire (``none``: no response format).
 StructuredMode = Literal["json_schema", "json_object", "none"]
+#: The ``structured`` setting: a mode, or ``auto`` (negotiated once per endpoint and model).
+StructuredSetting = Literal["auto", "json_schema", "json_object", "none"]
+
+#: The modes ``structured="auto"`` tries, strongest first.
+NEGOTIATION_ORDER: tuple[StructuredMode, ...] = ("json_schema", "json_object", "none")
+
+#: HTTP statuses with which a server refuses a response format it does not support
+#: (llama-cpp-python's server answers 500 to ``json_schema``).
+REFUSAL_STATUSES = frozenset({400, 422, 500, 501})
+
+#: :attr:`Judge.structured_used` for each mode.
+_USED: dict[str, str] = {"json_schema": "json_schema", "json_object": "json_object",
+                         "none": "text"}
+_DESCRIBED: dict[str, str] = {
+    "json_schema": "response_format json_schema (a strict JSON schema)",
+    "json_object": "response_format json_object with the schema",
+    "none": "no response format (the JSON object is parsed from the text)",
+}
 TokenLimitParam = Literal["max_tokens", "max_completion_tokens"]
 
 #: Key sent to servers that need none (``api_key_env=None``); the SDK insists on a key.
@@ -104,20 +139,50 @@ def read_api_key(env: str | None, provider: str) -> str:
     return key.strip()
 
 
-def url_host(url: str | None) -> str | None:
-    """The host (no scheme, credentials, port or path) of ``url``, for identities.
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def endpoint_id(url: str) -> str:
+    """The endpoint of ``url`` for identities: ``scheme://host:port/path``.
+
+    The scheme and host are lower-cased, the port made explicit (the scheme's default when
+    the URL has none), the path kept without its trailing slash; credentials, query and
+    fragment are dropped. Two servers on one host (two ports, or two path prefixes) are two
+    endpoints.
+
+    Parameters
+    ----------
+    url : str
+        A base URL (a URL without a scheme is read as ``http``).
+
+    Returns
+    -------
+    str
+        The normalised endpoint.
 
     Examples
     --------
-    >>> url_host("http://user:secret@127.0.0.1:8000/v1")
-    '127.0.0.1'
-    >>> url_host(None) is None
-    True
+    >>> endpoint_id("http://user:secret@127.0.0.1:8000/v1/?key=x#frag")
+    'http://127.0.0.1:8000/v1'
+    >>> endpoint_id("HTTPS://API.OpenAI.com/v1")
+    'https://api.openai.com:443/v1'
+    >>> endpoint_id("localhost:8089/")
+    'http://localhost:8089'
     """
-    if not url:
-        return None
-    parts = urlsplit(url if "//" in url else f"//{url}")
-    return parts.hostname
+    text = url.strip()
+    parts = urlsplit(text if "//" in text else f"http://{text}")
+    scheme = (parts.scheme or "http").lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: keep the text, the call will fail
+        port = None
+    if port is None:
+        port = _DEFAULT_PORTS.get(scheme)
+    path = re.sub(r"/+", "/", parts.path).rstrip("/")
+    return f"{scheme}://{host}{f':{port}' if port is not None else ''}{path}"
 
 
 def parse_retry_after(headers: Mapping[str, str] | None, *, now: float | None = None
@@ -322,10 +387,17 @@ class OpenAIJudge(KeyedSDKClient, Judge):
         ``None`` for a local server without auth (a placeholder key is sent).
     timeout_s : float
         Per-request timeout in seconds.
-    structured : {"json_schema", "json_object", "none"}
+    structured : {"auto", "json_schema", "json_object", "none"}
         How structured mode constrains the reply: a strict JSON schema with the scale bounds
-        (OpenAI, vLLM, llama.cpp server), plain JSON mode, or nothing (the runner parses the
-        text). The reply text is always returned in ``raw``.
+        (``response_format`` ``json_schema``: OpenAI, vLLM), JSON mode carrying the same
+        schema (``json_object``; llama-cpp-python's server enforces the schema, others may
+        ignore it), or nothing (the runner parses the JSON object from the text). ``auto``
+        (the default) negotiates once per endpoint and model: the first structured call tries
+        ``json_schema``, and when the server refuses it (HTTP 400, 422, 500 or 501) tries
+        ``json_object``, then ``none``; the first mode that succeeds is used from then on,
+        logged, and remembered in the run's journal (:meth:`bind_journal`), so later runs
+        start with it. A server that refuses every mode is broken, not limited: the first
+        refusal is raised and nothing is remembered. The reply text is always in ``raw``.
     max_concurrency : int, optional
         Upper bound on useful concurrent calls (e.g. a local server's slots).
     max_tokens_param : {"max_tokens", "max_completion_tokens"}
@@ -348,14 +420,14 @@ class OpenAIJudge(KeyedSDKClient, Judge):
         base_url: str | None = None,
         api_key_env: str | None = "OPENAI_API_KEY",
         timeout_s: float = 60.0,
-        structured: StructuredMode = "json_schema",
+        structured: StructuredSetting = "auto",
         max_concurrency: int | None = None,
         max_tokens_param: TokenLimitParam = "max_tokens",
         check_key: bool = True,
     ) -> None:
         super().__init__(model)
-        if structured not in ("json_schema", "json_object", "none"):
-            raise ValueError(f"structured must be json_schema, json_object or none, "
+        if structured not in ("auto", *NEGOTIATION_ORDER):
+            raise ValueError(f"structured must be auto, json_schema, json_object or none, "
                              f"not {structured!r}")
         if max_tokens_param not in ("max_tokens", "max_completion_tokens"):
             raise ValueError(f"max_tokens_param must be max_tokens or max_completion_tokens, "
@@ -363,20 +435,113 @@ class OpenAIJudge(KeyedSDKClient, Judge):
         self.base_url = base_url
         self.api_key_env = api_key_env
         self.timeout_s = float(timeout_s)
-        self.structured: StructuredMode = structured
+        self.structured: StructuredSetting = structured
         self.max_concurrency = max_concurrency
         self.max_tokens_param: TokenLimitParam = max_tokens_param
+        #: The mode in use: the configured one, or the negotiated one (None until then).
+        self._mode: StructuredMode | None = None if structured == "auto" else structured
+        self.structured_used = None if self._mode is None else _USED[self._mode]
+        self._journal: Journal | None = None
+        self._lock: tuple[object, asyncio.Lock] | None = None
         self._init_key(check_key)
 
     def __repr__(self) -> str:
         return (f"OpenAIJudge(model={self.model!r}, base_url={self.base_url!r}, "
                 f"api_key_env={self.api_key_env!r}, structured={self.structured!r})")
 
+    @property
+    def endpoint(self) -> str:
+        """The server's endpoint (:func:`endpoint_id` of the base URL the SDK uses)."""
+        return endpoint_id(self.base_url or os.environ.get("OPENAI_BASE_URL")
+                           or _DEFAULT_BASE_URL)
+
     def identity(self) -> dict[str, Any]:
-        """Provider, model, server host and structured setting (never the key)."""
-        url = self.base_url or os.environ.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL
-        return {"provider": self.provider, "model": self.model, "base_url": url_host(url),
-                "structured": self.structured}
+        """Provider, model, endpoint and the options that change a request (never the key).
+
+        ``structured`` is the configured setting (``auto`` stays ``auto`` after the
+        negotiation), so journal keys do not change when a mode is negotiated.
+        """
+        return {"provider": self.provider, "model": self.model, "endpoint": self.endpoint,
+                "structured": self.structured, "max_tokens_param": self.max_tokens_param}
+
+    def bind_journal(self, journal: Journal) -> None:
+        """Use ``journal`` to remember the negotiated structured mode (``auto`` only).
+
+        A mode remembered there for this endpoint and model is taken at once: no call
+        negotiates again.
+
+        Parameters
+        ----------
+        journal : Journal
+            The run's journal.
+        """
+        self._journal = journal
+        if self._mode is None:
+            self._take_remembered()
+
+    # ------------------------------------------------------------------ negotiation
+
+    def _take_remembered(self) -> bool:
+        """Take the mode the journal remembers for this endpoint and model, if any."""
+        if self._journal is None:
+            return False
+        known = self._journal.endpoint_mode(self.endpoint, self.model)
+        if known is None or known.structured not in NEGOTIATION_ORDER:
+            return False
+        self._mode = known.structured  # type: ignore[assignment]
+        self.structured_used = _USED[known.structured]
+        log.info("%s (model %s): structured replies use %s, as negotiated before%s",
+                 self.endpoint, self.model, _DESCRIBED[known.structured],
+                 f" ({known.reason})" if known.reason else "")
+        return True
+
+    def _negotiation_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._lock is None or self._lock[0] is not loop:
+            self._lock = (loop, asyncio.Lock())
+        return self._lock[1]
+
+    async def _negotiate(self, request: JudgeRequest) -> str:
+        """The first structured call of an ``auto`` judge: find the mode the server takes.
+
+        One call at a time negotiates (the others wait and then use its decision). Each
+        mode in :data:`NEGOTIATION_ORDER` is tried with ``request`` until one succeeds; a
+        refusal (:data:`REFUSAL_STATUSES`) moves to the next mode, any other error is raised
+        with nothing decided. The successful call's body is this request's reply.
+        """
+        async with self._negotiation_lock():
+            if self._mode is not None or self._take_remembered():
+                return await self._post(self.build_params(request))
+            refusals: list[tuple[str, ProviderError]] = []
+            for mode in NEGOTIATION_ORDER:
+                try:
+                    text = await self._post(self.build_params(request, structured=mode))
+                except ProviderError as exc:
+                    if exc.status not in REFUSAL_STATUSES:
+                        raise
+                    refusals.append((mode, exc))
+                    continue
+                self._decide(mode, refusals)
+                return text
+            log.warning("%s (model %s) refused every structured mode (%s): the server is "
+                        "failing, not declining a format; nothing is remembered",
+                        self.endpoint, self.model,
+                        "; ".join(f"{m}: HTTP {e.status}" for m, e in refusals))
+            raise refusals[0][1]
+
+    def _decide(self, mode: StructuredMode, refusals: list[tuple[str, ProviderError]]) -> None:
+        self._mode = mode
+        self.structured_used = _USED[mode]
+        if refusals:
+            reason = "; ".join(f"{m} refused with HTTP {e.status}: {e}" for m, e in refusals)
+            log.warning("%s (model %s) refused a stronger structured mode (%s); structured "
+                        "replies use %s", self.endpoint, self.model, reason, _DESCRIBED[mode])
+        else:
+            reason = f"{mode} accepted"
+            log.info("%s (model %s) accepts %s; structured replies use it", self.endpoint,
+                     self.model, _DESCRIBED[mode])
+        if self._journal is not None:
+            self._journal.remember_endpoint_mode(self.endpoint, self.model, mode, reason)
 
     # ------------------------------------------------------------------ client
 
@@ -386,12 +551,16 @@ class OpenAIJudge(KeyedSDKClient, Judge):
 
     # ------------------------------------------------------------------ calls
 
-    def build_params(self, request: JudgeRequest) -> dict[str, Any]:
+    def build_params(self, request: JudgeRequest, *,
+                     structured: StructuredMode | None = None) -> dict[str, Any]:
         """The keyword arguments of ``chat.completions.create`` for ``request``.
 
         Parameters
         ----------
         request : JudgeRequest
+        structured : {"json_schema", "json_object", "none"}, optional
+            The mode to build for; default the mode in use (``json_schema`` while an
+            ``auto`` judge has not negotiated yet).
 
         Returns
         -------
@@ -412,26 +581,16 @@ class OpenAIJudge(KeyedSDKClient, Judge):
             params[self.max_tokens_param] = min(int(request.max_tokens), LOGPROB_MAX_TOKENS)
             return params
         params[self.max_tokens_param] = int(request.max_tokens)
-        if self.structured == "json_schema":
+        mode = structured or self._mode or "json_schema"
+        if mode == "json_schema":
             params["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {
-                    "name": "judgement",
-                    "strict": True,
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "reasoning": {"type": "string"},
-                            "score": {"type": "integer", "minimum": request.scale_min,
-                                      "maximum": request.scale_max},
-                        },
-                        "required": ["reasoning", "score"],
-                        "additionalProperties": False,
-                    },
-                },
+                "json_schema": {"name": "judgement", "strict": True,
+                                "schema": _score_schema(request)},
             }
-        elif self.structured == "json_object":
-            params["response_format"] = {"type": "json_object"}
+        elif mode == "json_object":
+            params["response_format"] = {"type": "json_object",
+                                         "schema": _score_schema(request)}
         return params
 
     async def complete(self, request: JudgeRequest) -> JudgeReply:
@@ -457,7 +616,10 @@ class OpenAIJudge(KeyedSDKClient, Judge):
         UnsupportedError
             Logprob mode and the server returned a completion without logprobs.
         """
-        text = await self._post(self.build_params(request))
+        if request.mode == "structured" and self._mode is None:
+            text = await self._negotiate(request)
+        else:
+            text = await self._post(self.build_params(request))
         return self._reply(text, request)
 
     async def _post(self, params: dict[str, Any]) -> str:
@@ -548,6 +710,20 @@ class OpenAIJudge(KeyedSDKClient, Judge):
                           usage=usage, model=model)
 
 
+def _score_schema(request: JudgeRequest) -> dict[str, Any]:
+    """The JSON schema of a structured reply: a reasoning string and a score on the scale."""
+    return {
+        "type": "object",
+        "properties": {
+            "reasoning": {"type": "string"},
+            "score": {"type": "integer", "minimum": request.scale_min,
+                      "maximum": request.scale_max},
+        },
+        "required": ["reasoning", "score"],
+        "additionalProperties": False,
+    }
+
+
 def _first_token_logprobs(logprobs: object) -> dict[str, float] | None:
     """``{token: logprob}`` of the first generated token's alternatives, or ``None``."""
     if not isinstance(logprobs, Mapping):
@@ -569,4 +745,5 @@ def _first_token_logprobs(logprobs: object) -> dict[str, float] | None:
     return out or None
 
 
-__all__ = ["KeyedSDKClient", "OpenAIJudge", "map_status", "parse_retry_after", "read_api_key"]
+__all__ = ["KeyedSDKClient", "OpenAIJudge", "endpoint_id", "map_status", "parse_retry_after",
+           "read_api_key"]
