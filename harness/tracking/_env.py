@@ -13,6 +13,7 @@ import os
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 from urllib.parse import urlparse
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -124,6 +125,37 @@ def sqlite_path(uri: str) -> Path | None:
     if not rest or rest == ":memory:":
         return None
     return Path(rest)
+
+
+def make_client(ml: SimpleNamespace, uri: str) -> Any:
+    """An ``MlflowClient`` for ``uri`` whose store is initialised, one process at a time.
+
+    MLflow creates and migrates a SQLite store's schema when a client is made; two
+    processes doing that at once on a fresh file fail with alembic errors ("duplicate column
+    name", "table ... already exists"), which used to surface as an input error. For a
+    SQLite URI the client is made (and the registry store touched) under a file lock beside
+    the database (``<db>.init-lock``), so the second process waits and finds the schema ready.
+
+    Parameters
+    ----------
+    ml : types.SimpleNamespace
+        What :func:`load_mlflow` returns.
+    uri : str
+        The tracking (and registry) URI.
+
+    Returns
+    -------
+    mlflow.MlflowClient
+    """
+    from harness._locks import file_lock
+
+    db = sqlite_path(uri)
+    if db is None:
+        return ml.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    with file_lock(db.with_name(db.name + ".init-lock")):
+        client = ml.MlflowClient(tracking_uri=uri, registry_uri=uri)  # migrates the store
+        client.search_registered_models(max_results=1)  # the registry store, likewise
+    return client
 
 
 def is_http(uri: str) -> bool:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from harness.agreement import jsonable
 from harness.journal import redact
 
-from ._env import is_http, load_mlflow, resolve_tracking_uri, sqlite_path
+from ._env import is_http, load_mlflow, make_client, resolve_tracking_uri, sqlite_path
 from ._names import mlflow_key, prompt_registry_name
 from ._runs import ITERATION_TAG, PARENT_TAG, RUN_TYPE_TAG, CalibrationRun, IterationRun
 
@@ -72,8 +72,7 @@ class Tracker:
         self.tracking_uri = resolve_tracking_uri(tracking_uri)
         self._secrets = tuple(s for s in secrets if s)
         self._ml = load_mlflow()
-        self._client = self._ml.MlflowClient(tracking_uri=self.tracking_uri,
-                                             registry_uri=self.tracking_uri)
+        self._client = make_client(self._ml, self.tracking_uri)
         self._experiment_id: str | None = None
 
     def __repr__(self) -> str:
