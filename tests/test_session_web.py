@@ -41,8 +41,8 @@ def env(tmp_path: Path):
     store.close()
 
 
-def csrf(client, path: str) -> str:
-    page = client.get(path)
+def csrf(client, path: str, headers: dict[str, str] | None = None) -> str:
+    page = client.get(path, headers=headers or {})
     assert page.status_code == 200
     m = re.search(r'name="csrf" value="([0-9a-f]+)"', page.get_data(as_text=True))
     assert m
@@ -679,3 +679,160 @@ def test_review_table_stats_baseline_and_agreement(tmp_path: Path) -> None:
     assert css.headers["Content-Security-Policy"] == "default-src 'self'"
     assert 'href="/static/session.css"' in page
     store.close()
+
+
+# ------------------------------------------------------------------ Host header, start-up
+
+FOREIGN = {"Host": "evil.example:8765", "Origin": "http://evil.example:8765"}
+
+
+def test_foreign_host_is_refused_on_every_route(env) -> None:
+    """DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1 is
+    same-origin with its own name, so Origin and CSRF (readable from the page) pass; the
+    Host header names the attacker's host and is refused (400) on every route, storing
+    nothing."""
+    client, session, fac, tok = env
+    ann = tok["ann"]
+    ann_csrf, fac_csrf = csrf(client, f"/p/{ann}"), csrf(client, f"/f/{fac}")
+
+    def refused(method: str, path: str, **data: str) -> None:
+        r = client.open(path, method=method, data=data or None, headers=FOREIGN)
+        assert r.status_code == 400, (method, path)
+        assert r.get_data(as_text=True) == "Bad Request: unexpected Host header\n"
+        assert r.headers["Content-Security-Policy"] == "default-src 'self'"
+        assert ann_csrf not in r.get_data(as_text=True)
+
+    for path in (f"/p/{ann}", f"/f/{fac}", f"/f/{fac}/log", "/static/session.css", "/nope",
+                 "/p/nope"):
+        refused("GET", path)
+    refused("POST", f"/p/{ann}", csrf=ann_csrf, action="submit", **{
+        f"score-{k}": v for k, v in ANN.items()})
+    refused("POST", f"/f/{fac}/review", csrf=fac_csrf, force="1")
+    assert session.scores(1) == {"ann": {}, "bob": {}} and session.state == "scoring"
+    in_review(session, fac, tok)
+    before = (session.events(), session.scores(2), session.resolutions(), session.notes())
+    refused("POST", f"/f/{fac}/resolve", csrf=fac_csrf, item="item0", consensus="3")
+    refused("POST", f"/f/{fac}/note", csrf=fac_csrf, text="x")
+    refused("POST", f"/f/{fac}/rescore", csrf=fac_csrf, item="item0")
+    refused("POST", f"/f/{fac}/finish", csrf=fac_csrf)
+    refused("POST", f"/f/{fac}/close", csrf=fac_csrf)
+    assert (session.events(), session.scores(2), session.resolutions(),
+            session.notes()) == before
+    assert session.state == "review" and session.info.rescore_items is None
+    # the same request with the app's own host goes through
+    r = client.post(f"/f/{fac}/note", data={"csrf": fac_csrf, "text": "x"},
+                    headers={"Host": "localhost", "Origin": "http://localhost"})
+    assert r.status_code == 303 and len(session.notes()) == 1
+
+
+def test_served_hosts_and_ports(tmp_path: Path) -> None:
+    from harness.sessions._web import serve_plan
+
+    store = SessionStore(tmp_path / "state")
+    session, _ = store.create(make_set(tmp_path), ["ann", "bob"])
+    plan = serve_plan("127.0.0.1", 8765)
+    client = create_app(store, session.id, hosts=plan.hosts).test_client()
+    for host in ("127.0.0.1:8765", "localhost:8765", "[::1]:8765", "LOCALHOST:8765",
+                 "localhost"):
+        assert client.get("/nope", headers={"Host": host}).status_code == 404, host
+    for host in ("evil.example:8765", "localhost:9999", "127.0.0.1.evil.example:8765",
+                 "localhost.:8765", "[::1]evil:8765", "localhost:8765@evil", ""):
+        assert client.get("/nope", headers={"Host": host}).status_code == 400, host
+    # a public name (a reverse proxy's): with the served port, its own port, or none
+    plan = serve_plan("127.0.0.1", 8765, public_hosts=["Judge.Example", "proxy.lan:443"])
+    client = create_app(store, session.id, hosts=plan.hosts).test_client()
+    for host in ("judge.example:8765", "judge.example", "proxy.lan:443", "proxy.lan",
+                 "127.0.0.1:8765"):
+        assert client.get("/nope", headers={"Host": host}).status_code == 404, host
+    for host in ("judge.example:443", "proxy.lan:8765", "evil.example"):
+        assert client.get("/nope", headers={"Host": host}).status_code == 400, host
+    store.close()
+
+
+def test_serve_plan_warning_and_refusals() -> None:
+    from harness.sessions._web import serve_plan
+
+    local = serve_plan("127.0.0.1", 8765)
+    assert local.warning is None and local.base == "http://127.0.0.1:8765"
+    assert set(local.hosts) == {"127.0.0.1:8765", "localhost:8765", "[::1]:8765"}
+    assert serve_plan("::1", 8765).warning is None
+    assert serve_plan("localhost", 8765).base == "http://localhost:8765"
+    with pytest.raises(ValueError, match="--allow-remote"):
+        serve_plan("0.0.0.0", 8765)
+    with pytest.raises(ValueError, match="--public-host"):
+        serve_plan("0.0.0.0", 8765, allow_remote=True)  # what would users type?
+    for bad in ("https://judge.example", "judge.example/", "a b", "judge.example:0",
+                "judge.example:70000", ""):
+        with pytest.raises(ValueError, match="--public-host"):
+            serve_plan("127.0.0.1", 8765, public_hosts=[bad])
+    lan = serve_plan("192.168.1.5", 8765, allow_remote=True)
+    assert lan.hosts == ["192.168.1.5:8765"] and lan.base == "http://192.168.1.5:8765"
+    every = serve_plan("0.0.0.0", 8765, public_hosts=["judge.lan"], allow_remote=True)
+    assert every.base == "http://judge.lan:8765"
+    assert "judge.lan:8765" in every.hosts and "127.0.0.1:8765" in every.hosts
+    for plan in (lan, every):
+        w = plan.warning
+        assert w and "plain HTTP" in w and "in the clear" in w
+        assert "anyone on the network" in w and "reverse proxy" in w
+
+
+def test_serve_cmd_warns_when_remote(tmp_path: Path, monkeypatch) -> None:
+    import typer
+    from flask import Flask
+
+    from harness.cli._session_serve import serve_cmd
+
+    store = SessionStore(tmp_path / "state")
+    session, _ = store.create(make_set(tmp_path), ["ann", "bob"])
+    store.close()
+    served = []
+    monkeypatch.setattr(Flask, "run", lambda self, **kw: served.append((self, kw)))
+    app = typer.Typer()
+    app.command()(serve_cmd)
+    state = ["--state-dir", str(tmp_path / "state")]
+    r = CliRunner().invoke(app, [session.id, "--port", "9001", "--host", "0.0.0.0",
+                                 "--allow-remote", "--public-host", "judge.lan", *state])
+    assert r.exit_code == 0, r.output
+    assert "warning" in r.stderr and "plain HTTP" in r.stderr and "reverse proxy" in r.stderr
+    assert "http://judge.lan:9001/p/<participant token>" in r.stdout
+    web, kw = served[-1]
+    assert kw["host"] == "0.0.0.0" and kw["port"] == 9001
+    client = web.test_client()
+    assert client.get("/p/nope", headers={"Host": "judge.lan:9001"}).status_code == 403
+    assert client.get("/p/nope", headers={"Host": "evil.example:9001"}).status_code == 400
+    # no --public-host for a wildcard bind: exit 2, nothing served
+    r = CliRunner().invoke(app, [session.id, "--host", "0.0.0.0", "--allow-remote", *state])
+    assert r.exit_code == 2 and "--public-host" in r.stderr and len(served) == 1
+    # loopback: no warning, and the app refuses a foreign Host
+    r = CliRunner().invoke(app, [session.id, "--port", "9001", *state])
+    assert r.exit_code == 0 and "warning" not in r.stderr
+    client = served[-1][0].test_client()
+    assert client.get("/p/nope", headers={"Host": "127.0.0.1:9001"}).status_code == 403
+    assert client.get("/p/nope", headers={"Host": "evil.example:9001"}).status_code == 400
+
+
+def test_forms_work_behind_a_tls_proxy(tmp_path: Path) -> None:
+    """Behind a TLS-terminating proxy the app sees plain HTTP, the browser sends
+    ``Origin: https://NAME``: the page's own forms go through; another origin does not."""
+    from harness.sessions._web import serve_plan
+
+    store = SessionStore(tmp_path / "state")
+    session, fac = store.create(make_set(tmp_path), ["ann", "bob"])
+    tok = session.invite("ann", fac)
+    session.invite("bob", fac)
+    session.start_scoring(fac)
+    plan = serve_plan("127.0.0.1", 8765, public_hosts=["judge.example"])
+    client = create_app(store, session.id, hosts=plan.hosts).test_client()
+    host = {"Host": "judge.example"}
+    good = csrf(client, f"/p/{tok}", host)
+    for origin in ("https://evil.example", "https://judge.example.evil.example", "null",
+                   "https://judge.example:9999", "ftp://judge.example"):
+        r = client.post(f"/p/{tok}", data={"csrf": good, "score-item0": "3"},
+                        headers={**host, "Origin": origin})
+        assert r.status_code == 403, origin
+    assert session.scores(1)["ann"] == {}
+    r = client.post(f"/p/{tok}", data={"csrf": good, "score-item0": "3"},
+                    headers={**host, "Origin": "https://judge.example"})
+    assert r.status_code == 303 and session.scores(1)["ann"] == {"item0": 3.0}
+    store.close()
+

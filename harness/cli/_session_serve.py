@@ -10,9 +10,7 @@ import typer
 
 from harness.sessions import SessionError, SessionStore
 
-from ._common import fail, out
-
-LOCAL_HOSTS = ("127.0.0.1", "localhost")
+from ._common import err, fail, out
 
 
 def serve_cmd(
@@ -20,31 +18,39 @@ def serve_cmd(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8765,
     host: Annotated[str, typer.Option("--host", help="Host to bind.")] = "127.0.0.1",
     allow_remote: Annotated[bool, typer.Option(
-        "--allow-remote", help="Allow binding a host other than 127.0.0.1/localhost.")] = False,
+        "--allow-remote", help="Allow binding a non-loopback address (plain HTTP: prints a "
+        "warning).")] = False,
+    public_host: Annotated[list[str] | None, typer.Option(
+        "--public-host", metavar="NAME[:PORT]",
+        help="A name users type to reach the app (e.g. a reverse proxy's); requests naming "
+        "another host are refused. Repeatable; required with --host 0.0.0.0.")] = None,
     state_dir: Annotated[Path | None, typer.Option(
         "--state-dir", envvar="JUDGECAL_STATE_DIR",
         help="State directory (sessions.sqlite); default .judgecal.")] = None,
 ) -> None:
     """Serve the participants' blind scoring pages and the facilitator's review page."""
-    if host not in LOCAL_HOSTS and not allow_remote:
-        fail(f"refusing to bind {host!r}: only 127.0.0.1/localhost unless --allow-remote "
-             "(the pages are protected by tokens only, over plain HTTP)")
-    if not 0 < port < 65536:
-        fail(f"invalid port {port}")
-    from harness.sessions._web import create_app
+    from harness.sessions._web import create_app, serve_plan
 
     try:
+        plan = serve_plan(host, port, public_hosts=public_host or (),
+                          allow_remote=allow_remote)
+    except ValueError as exc:
+        fail(str(exc))
+    try:
         store = SessionStore(state_dir)
-        app = create_app(store, session_id)
+        app = create_app(store, session_id, hosts=plan.hosts)
         info = store.get(session_id).info
     except SessionError as exc:
         fail(str(exc))
-    base = f"http://{host}:{port}"
-    out.print(f"session {info.id} ({info.name}), state {info.state}")
+    if plan.warning:
+        err.print(f"[bold yellow]warning:[/] {plan.warning}", markup=True, soft_wrap=True,
+                  highlight=False)
+    out.print(f"session {info.id} ({info.name}), state {info.state}", markup=False)
     out.print("participants open (with the personal token printed by 'invite'):")
     for p in info.participants:
-        out.print(f"  {p.name} ({p.id}): {base}/p/<participant token>", markup=False)
-    out.print(f"facilitator: {base}/f/<facilitator token>", markup=False)
+        out.print(f"  {p.name} ({p.id}): {plan.base}/p/<participant token>", markup=False)
+    out.print(f"facilitator: {plan.base}/f/<facilitator token>", markup=False)
+    out.print(f"answering to Host: {', '.join(plan.hosts)}", markup=False)
     out.print("Ctrl-C to stop.")
     # werkzeug's request log prints each URL, and the URLs carry the personal tokens
     logging.getLogger("werkzeug").setLevel(logging.ERROR)

@@ -30,20 +30,31 @@ with status 400. Every successful POST redirects (303) to the page, which shows 
 An unknown token gets a bare 403, as does a participant token on a facilitator route. Every
 POST carries a CSRF field, the HMAC of the URL token with a random secret generated when the
 app is created, and is refused (403) if the field is wrong or if an ``Origin`` header is
-present and is not the app's own origin. No cookies are set. Responses carry
+present and is not ``http://`` or ``https://`` (a TLS-terminating proxy) on the request's own
+(checked) host. No cookies are set. Responses carry
 ``Content-Security-Policy: default-src 'self'`` (no inline script or style),
 ``X-Frame-Options: DENY``, ``Referrer-Policy: same-origin`` (tokens live in the URL: no
 other site gets it as a referrer; ``no-referrer`` would make browsers send ``Origin: null`` on
 the pages' own forms, which is refused) and ``Cache-Control: no-store``. Tokens are never
 logged.
+
+DNS rebinding: a page of ``evil.example`` whose name is made to resolve to 127.0.0.1 is
+same-origin with itself: given a token (a leaked link), its script could read the page and
+its CSRF field and post with its own, matching ``Origin``. Every request's ``Host`` header is therefore checked against the names served (see
+:func:`serve_plan`): another name gets a bare 400 (``Bad Request: unexpected Host header``)
+before any route runs. Werkzeug's ``TRUSTED_HOSTS`` is not used: it ignores the port and,
+in Werkzeug 3.1, cannot match a bracketed IPv6 literal such as ``[::1]``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
+import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import flask
@@ -373,10 +384,150 @@ def parse_form_scores(form: Mapping[str, str], *, open_items: list[str],
     return scores, errors
 
 
-def create_app(store: SessionStore, session_id: str) -> Flask:
-    """A Flask app serving one session of ``store`` (SessionError if it does not exist)."""
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+_WILDCARD = ("0.0.0.0", "::", "")
+# a Host header (or --public-host): a DNS name or IPv4 address, or a bracketed IPv6 address,
+# and an optional port; anything else (userinfo, path, spaces, a trailing dot) is refused
+_HOST_RE = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9-]+(?:\.[a-z0-9-]+)*)(?::([0-9]{1,5}))?",
+                      re.ASCII | re.IGNORECASE)
+
+
+def _split_host(text: str) -> tuple[str, int | None] | None:
+    """``(name, port)`` of ``name[:port]``, the name lower-cased; None if malformed."""
+    m = _HOST_RE.fullmatch(text)
+    if m is None:
+        return None
+    port = None if m.group(2) is None else int(m.group(2))
+    if port is not None and not 0 < port < 65536:
+        return None
+    return m.group(1).lower(), port
+
+
+def _is_loopback(bind: str) -> bool:
+    if bind.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(bind.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ServePlan:
+    """How ``judgecal session serve`` serves a session (from :func:`serve_plan`).
+
+    Attributes
+    ----------
+    hosts : list of str
+        The ``Host`` header values the app answers (``name:port``), for
+        :func:`create_app`'s ``hosts``.
+    base : str
+        The URL the printed links start with.
+    warning : str or None
+        What to print on stderr before serving (a non-loopback bind), else None.
+    """
+
+    hosts: list[str]
+    base: str
+    warning: str | None
+
+
+def serve_plan(bind: str, port: int, *, public_hosts: Sequence[str] = (),
+               allow_remote: bool = False) -> ServePlan:
+    """The hosts, link base and start-up warning for serving on ``bind:port``.
+
+    Parameters
+    ----------
+    bind : str
+        The address to bind (``--host``). A loopback address (127.0.0.0/8, ``::1``,
+        ``localhost``) answers to ``127.0.0.1``, ``localhost`` and ``[::1]``; another
+        address to itself; a wildcard (``0.0.0.0``, ``::``) to the loopback names and
+        ``public_hosts``, which it requires.
+    port : int
+        The port to bind.
+    public_hosts : sequence of str
+        ``NAME[:PORT]`` (``--public-host``): the names users type, e.g. a reverse proxy's;
+        ``PORT`` defaults to ``port``. A ``Host`` header without a port matches any
+        served name.
+    allow_remote : bool
+        Whether a non-loopback ``bind`` is allowed (``--allow-remote``).
+
+    Returns
+    -------
+    ServePlan
+
+    Raises
+    ------
+    ValueError
+        A non-loopback bind without ``allow_remote``, a wildcard bind without
+        ``public_hosts``, a malformed public host or an invalid port.
+    """
+    if not 0 < port < 65536:
+        raise ValueError(f"invalid port {port}")
+    loopback = _is_loopback(bind)
+    if not loopback and not allow_remote:
+        raise ValueError(f"refusing to bind {bind!r}: only a loopback address (127.0.0.1, "
+                         "localhost, ::1) unless --allow-remote (the pages are protected by "
+                         "tokens only, over plain HTTP)")
+    public: list[tuple[str, int]] = []
+    for text in public_hosts:
+        hp = _split_host(text)
+        if hp is None:
+            raise ValueError(f"--public-host {text!r}: give a host name or address, "
+                             "optionally with :PORT (no scheme or path)")
+        public.append((hp[0], port if hp[1] is None else hp[1]))
+    wildcard = bind.strip("[]") in _WILDCARD
+    if wildcard and not public:
+        raise ValueError(f"binding {bind!r} serves every interface: name the host that "
+                         "participants type with --public-host NAME (the Host header of "
+                         "every request is checked against it)")
+    own = f"[{bind.strip('[]')}]" if ":" in bind else bind.lower()
+    names = ([] if wildcard else [own]) + (list(LOOPBACK_NAMES) if loopback or wildcard else [])
+    hosts = [f"{n}:{port}" for n in names] + [f"{n}:{p}" for n, p in public]
+    base_name, base_port = public[0] if wildcard else (own, port)
+    warning = None
+    if not loopback:
+        warning = (
+            f"serving on {own}:{port}, reachable from other machines, over plain HTTP: "
+            "the personal tokens in the links travel in the clear, and anyone on the "
+            "network who has (or overhears) a link can score as that participant or act as "
+            "the facilitator. Prefer binding 127.0.0.1 behind a TLS-terminating reverse "
+            "proxy (e.g. Caddy or nginx) and give its name with --public-host.")
+    return ServePlan(hosts=list(dict.fromkeys(hosts)),
+                     base=f"http://{base_name}:{base_port}", warning=warning)
+
+
+def _host_matcher(hosts: Iterable[str] | None) -> Any:
+    """A predicate on a Host header: its name is one of ``hosts``' (``name[:port]``) and,
+    when both give a port, the ports agree. None: the loopback names, any port."""
+    allowed: dict[str, set[int | None]] = {}
+    for text in LOOPBACK_NAMES if hosts is None else hosts:
+        hp = _split_host(text)
+        if hp is None:
+            raise ValueError(f"not a host name: {text!r}")
+        allowed.setdefault(hp[0], set()).add(hp[1])
+
+    def matches(header: str | None) -> bool:
+        hp = _split_host(header or "")
+        if hp is None or hp[0] not in allowed:
+            return False
+        ports = allowed[hp[0]]
+        return hp[1] is None or None in ports or hp[1] in ports
+
+    return matches
+
+
+def create_app(store: SessionStore, session_id: str, *,
+               hosts: Iterable[str] | None = None) -> Flask:
+    """A Flask app serving one session of ``store`` (SessionError if it does not exist).
+
+    ``hosts`` are the ``Host`` header values it answers (``name[:port]``, e.g.
+    :attr:`ServePlan.hosts`); default the loopback names on any port. A request naming
+    another host gets 400 before any route runs.
+    """
     session = store.get(session_id)
     secret = secrets.token_bytes(32)
+    host_ok = _host_matcher(hosts)
     app = Flask(__name__)
     app.config["SESSION_COOKIE_SAMESITE"] = "Strict"  # no cookies are set; just in case
     app.config["MAX_CONTENT_LENGTH"] = 1 << 20
@@ -402,11 +553,25 @@ def create_app(store: SessionStore, session_id: str) -> Flask:
 
     def check_post(token: str) -> None:
         origin = request.headers.get("Origin")
-        if origin is not None and origin.rstrip("/") != request.host_url.rstrip("/"):
-            abort(403)
+        if origin is not None:
+            # the host checked by _check_host; http or https, as a TLS-terminating proxy
+            # forwards https pages' forms to this plain-HTTP app
+            scheme, sep, netloc = origin.partition("://")
+            if not (sep and scheme in ("http", "https")
+                    and netloc.rstrip("/").lower() == request.host.lower()):
+                abort(403)
         sent = request.form.get("csrf", "")
         if not hmac.compare_digest(sent.encode("utf-8"), csrf_for(token).encode("utf-8")):
             abort(403)
+
+    @app.before_request
+    def _check_host() -> flask.Response | None:
+        # before routing's 404/405 and every view: nothing is read or stored for a
+        # request addressed to another name (DNS rebinding)
+        if not host_ok(request.headers.get("Host")):
+            return flask.Response("Bad Request: unexpected Host header\n", status=400,
+                                  content_type="text/plain; charset=utf-8")
+        return None
 
     @app.after_request
     def _headers(resp: flask.Response) -> flask.Response:
@@ -676,4 +841,4 @@ def create_app(store: SessionStore, session_id: str) -> Flask:
     return app
 
 
-__all__ = ["create_app", "parse_form_scores"]
+__all__ = ["LOOPBACK_NAMES", "ServePlan", "create_app", "parse_form_scores", "serve_plan"]
