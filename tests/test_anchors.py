@@ -219,15 +219,13 @@ def test_valid_set_round_trip(tmp_path: Path) -> None:
 def test_median_rule_and_rubric_file(tmp_path: Path) -> None:
     (tmp_path / "rubrics").mkdir()
     (tmp_path / "rubrics" / "r.md").write_text("Rubric from a file.\n", encoding="utf-8")
-    sets = tmp_path / "sets"
-    sets.mkdir()
-    path = write(sets, [
-        header(rubric=..., rubric_file="../rubrics/r.md", consensus="median"),
+    path = write(tmp_path, [
+        header(rubric=..., rubric_file="rubrics/r.md", consensus="median"),
         item("a", ratings={"r1": 1, "r2": 2, "r3": 6}),
     ])
     aset = load_anchor_set(path)
     assert aset.meta.rubric == "Rubric from a file.\n"
-    assert aset.meta.rubric_file == "../rubrics/r.md"
+    assert aset.meta.rubric_file == "rubrics/r.md"
     assert aset.to_ratings().consensus[0] == 2.0
 
 
@@ -586,7 +584,8 @@ def test_load_ratings_csv_errors(tmp_path: Path) -> None:
     with pytest.raises(AnchorError) as info:
         load_ratings(path, scale=(1, 6))
     assert str(info.value).splitlines() == [
-        f"{path}:3: score: score 'four' is not a number (use a number, NA, or leave empty)",
+        f"{path}:3: score: score 'four' is not a number (write a plain decimal number such "
+        "as 4 or 3.5, NA, or leave it empty)",
         f"{path}:6: duplicate rating of item 'i1' by rater 'r1' (first on line 2)",
         f"{path}:7: score: score 9 is off the scale 1–6",
         f"{path}:8: item_id: item_id must be a non-empty string, got \"\"",
@@ -766,3 +765,118 @@ def test_cli_lint_exit_codes(tmp_path: Path) -> None:
     bad = write(tmp_path, [header(), item("a", ratings={"r1": 9})])
     res = runner.invoke(app, ["anchors", "lint", str(bad)])
     assert res.exit_code == 2
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+def _deep(n: int = 100_000) -> str:
+    return "[" * n + "]" * n
+
+
+def test_deeply_nested_json_is_a_located_error_not_a_recursion_error(tmp_path: Path) -> None:
+    path = write(tmp_path, [header(), item("a"), '{"id": "b", "tags": ' + _deep() + "}",
+                            _deep()])
+    err = errors_of(path)
+    assert [p.line for p in err.problems] == [3, 4]
+    assert all("nested too deeply" in p.message for p in err.problems)
+    path = write(tmp_path, [_deep()], "h.jsonl")
+    assert messages(errors_of(path))[0].startswith(f"{path}:1: malformed JSON: nested too deeply")
+
+
+def test_deeply_nested_ratings_jsonl_is_a_located_error(tmp_path: Path) -> None:
+    path = write(tmp_path, [{"item_id": "i1", "rater_id": "a", "score": 2},
+                            '{"item_id": "i2", "rater_id": "a", "score": ' + _deep() + "}"],
+                 "r.jsonl")
+    with pytest.raises(AnchorError) as info:
+        load_ratings(path)
+    assert str(info.value).startswith(f"{path}:2: malformed JSON: nested too deeply")
+
+
+@pytest.mark.parametrize("text", ["1_0", "nan", "inf", "-Infinity", "\u0661", "0x10", "1e999",
+                                  "4\u2003", "+-1"])
+def test_ratings_csv_scores_must_be_plain_decimal_numbers(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text(f"item_id,rater_id,score\ni1,r1,3\ni1,r2,{text}\n", encoding="utf-8")
+    with pytest.raises(AnchorError) as info:
+        load_ratings(path)
+    (problem,) = info.value.problems
+    assert (problem.line, problem.field) == (3, "score")
+    assert "not a" in problem.message
+
+
+def test_ratings_jsonl_string_scores_are_parsed_strictly(tmp_path: Path) -> None:
+    path = write(tmp_path, [{"item_id": "i1", "rater_id": "a", "score": "1_0"},
+                            {"item_id": "i1", "rater_id": "b", "score": "NaN"},
+                            {"item_id": "i1", "rater_id": "c", "score": "2.5"}], "r.jsonl")
+    with pytest.raises(AnchorError) as info:
+        load_ratings(path)
+    assert [(p.line, p.field) for p in info.value.problems] == [(1, "score"), (2, "score")]
+    assert "score '1_0' is not a number (write a plain decimal number" in str(info.value)
+
+
+def test_label_keys_are_plain_numbers(tmp_path: Path) -> None:
+    path = write(tmp_path, [header(scale={"min": 1, "max": 20, "labels": {"1_0": "ten"}}),
+                            item("a")])
+    assert messages(errors_of(path)) == [
+        f"{path}:1: scale.labels.1_0: label keys must be scale points (numbers written as "
+        'strings, e.g. "1")']
+
+
+@pytest.mark.parametrize(("field", "raw"), [("max", "1e999"), ("min", "-1e999")])
+def test_header_scale_must_be_finite(tmp_path: Path, field: str, raw: str) -> None:
+    text = json.dumps(header()).replace(f'"{field}": {1 if field == "min" else 6}',
+                                        f'"{field}": {raw}')
+    assert raw in text
+    path = write(tmp_path, [text, item("a")])
+    err = errors_of(path)
+    assert [(p.line, p.field) for p in err.problems] == [(1, f"scale.{field}")]
+    assert "not a finite number" in str(err)
+
+
+def _rubric_set(directory: Path, rubric_file: str, name: str = "x.jsonl") -> Path:
+    return write(directory, [header(rubric=..., rubric_file=rubric_file),
+                             item("a"), item("b", split="holdout")], name)
+
+
+@pytest.mark.parametrize("rubric_file", ["../outside.md", "/etc/passwd", "sub/../../outside.md",
+                                         "link.md"])
+def test_rubric_file_is_confined_to_the_set_directory(tmp_path: Path, rubric_file: str) -> None:
+    sets = tmp_path / "sets"
+    sets.mkdir()
+    (tmp_path / "outside.md").write_text("secret\n", encoding="utf-8")
+    (sets / "sub").mkdir()
+    (sets / "link.md").symlink_to(tmp_path / "outside.md")
+    path = _rubric_set(sets, rubric_file)
+    err = errors_of(path)
+    (problem,) = err.problems
+    assert (problem.line, problem.field) == (1, "rubric_file")
+    assert "must be a file inside the anchor set's directory" in problem.message
+    assert "secret" not in str(err)
+
+
+def test_rubric_file_in_a_subdirectory_is_read(tmp_path: Path) -> None:
+    (tmp_path / "rubrics").mkdir()
+    (tmp_path / "rubrics" / "r.md").write_bytes(b"Rubric\r\nfrom a file.\n")
+    aset = load_anchor_set(_rubric_set(tmp_path, "rubrics/r.md"))
+    assert aset.meta.rubric == "Rubric\r\nfrom a file.\n"
+    assert aset.meta.rubric_file == "rubrics/r.md"
+
+
+def test_a_rubric_edit_changes_the_hashes_the_gate_compares(tmp_path: Path) -> None:
+    rubric = tmp_path / "r.md"
+    rubric.write_text("Score 1-6 for helpfulness.\n", encoding="utf-8")
+    path = _rubric_set(tmp_path, "r.md")
+    before = load_anchor_set(path)
+    rubric.write_text("Score 1-6 for helpfulness; be lenient.\n", encoding="utf-8")
+    after = load_anchor_set(path)
+    assert after.items_hash("holdout") != before.items_hash("holdout")
+    assert after.items_hash() != before.items_hash()
+    assert after.content_hash != before.content_hash
+    assert after.split("holdout").content_hash == after.content_hash
+    # an inline rubric is part of the items hash as well
+    inline = write(tmp_path, [header(), item("a"), item("b", split="holdout")], "i.jsonl")
+    edited = write(tmp_path, [header(rubric="Rate helpfulness strictly."), item("a"),
+                              item("b", split="holdout")], "j.jsonl")
+    assert (load_anchor_set(inline).items_hash("holdout")
+            != load_anchor_set(edited).items_hash("holdout"))

@@ -6,13 +6,16 @@ import hashlib
 import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
 
+from harness._numbers import parse_number
+
 from ._errors import AnchorError, Problem, _Collector
+from ._json import parse_json_line
 from ._ratings import RatingsTable, build_table, load_ratings, natural_key
 from ._schema import (
     NA,
@@ -25,6 +28,9 @@ from ._schema import (
 )
 
 HEADER_KEY = "judgecal_anchor_set"
+
+#: A ``rubric_file`` larger than this is refused (a rubric is a page of text, not a corpus).
+MAX_RUBRIC_BYTES = 1_000_000
 
 
 def normalize_output(text: str) -> str:
@@ -46,7 +52,8 @@ class AnchorSet:
     items : list of AnchorItem
         The items in file order; ``item.line`` is the file line.
     content_hash : str
-        SHA-256 (hex) of the set file's bytes (a ``rubric_file`` is not included).
+        SHA-256 (hex) of the set file's bytes, followed, when the header names a
+        ``rubric_file``, by a NUL byte and the rubric file's bytes.
     subset : str or None
         ``"calibration"`` or ``"holdout"`` for a set made by :meth:`split`, else None.
     """
@@ -63,17 +70,16 @@ class AnchorSet:
     def items_hash(self, split: str | None = None) -> str:
         """SHA-256 of the items of one split (all items if None), independent of the file.
 
-        Covers every field of those items and the header's scale and consensus rule, so a
-        gate can tell whether the holdout items changed since a version was calibrated,
+        Covers every field of those items, the header's scale and consensus rule, and the
+        rubric text (inline or read from ``rubric_file``: the rubric the raters scored by),
+        so a gate can tell whether the holdout changed since a version was calibrated,
         while edits to the other split or to the file's layout do not count.
         """
-        import hashlib
-        import json
-
         items = [it for it in self.items if split is None or it.split == split]
         payload = {
             "scale": self.meta.scale.model_dump(mode="json"),
             "consensus": self.meta.consensus,
+            "rubric": self.meta.rubric,
             "items": [it.model_dump(mode="json") for it in items],
         }
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -152,19 +158,12 @@ class _DupKeys:
         return out
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _parse_line(text: str, lineno: int, probs: _Collector) -> dict[str, Any] | None:
     hook = _DupKeys()
     try:
-        obj = json.loads(text, object_pairs_hook=hook, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        probs.add(lineno, None, f"malformed JSON at column {exc.colno}: {exc.msg}")
-        return None
+        obj = parse_json_line(text, object_pairs_hook=hook)
     except ValueError as exc:
-        probs.add(lineno, None, f"malformed JSON: {exc}")
+        probs.add(lineno, None, str(exc))
         return None
     if not isinstance(obj, dict):
         probs.add(lineno, None, f"expected a JSON object, got {show(obj)[:40]}")
@@ -219,7 +218,7 @@ def _read_header(
     elif scale.labels is not None:
         for key in scale.labels:
             try:
-                point = float(key)
+                point = parse_number(key)
             except ValueError:
                 probs.add(lineno, f"scale.labels.{key}", "label keys must be scale points "
                                                           '(numbers written as strings, e.g. "1")')
@@ -234,22 +233,53 @@ def _read_header(
                                     "'rubric_file' (a path relative to the set file)")
         return None
     if meta.rubric_file is not None:
-        rubric_path = set_path.parent / meta.rubric_file
-        try:
-            text = rubric_path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            probs.add(lineno, "rubric_file", f"rubric file {meta.rubric_file!r} not found "
-                                             f"(looked for {rubric_path.resolve()})")
-            return None
-        except (OSError, UnicodeDecodeError) as exc:
-            probs.add(lineno, "rubric_file", f"cannot read rubric file {meta.rubric_file!r}: "
-                                             f"{exc}")
+        text = _read_rubric_file(meta.rubric_file, set_path, lineno, probs)
+        if text is None:
             return None
         meta = meta.model_copy(update={"rubric": text})
     if not (meta.rubric or "").strip():
         probs.add(lineno, "rubric", "the rubric is empty")
         ok = False
     return meta if ok else None
+
+
+def _read_rubric_file(name: str, set_path: Path, lineno: int, probs: _Collector) -> str | None:
+    """The text of the header's ``rubric_file``, which must lie inside the set's directory.
+
+    The path is resolved (symlinks included) before it is checked, so neither ``..``, an
+    absolute path nor a symlink can make the loader read a file elsewhere (whose text would
+    become the judge's instructions, sent to a provider).
+    """
+    base = set_path.parent.resolve()
+    where = f"rubric file {name!r} must be a file inside the anchor set's directory ({base})"
+    if not name.strip() or PurePath(name).is_absolute() or name.startswith("~"):
+        probs.add(lineno, "rubric_file", f"{where}, given as a path relative to the set file; "
+                                         "this is an absolute path")
+        return None
+    target = (set_path.parent / name).resolve()
+    if not target.is_relative_to(base):
+        probs.add(lineno, "rubric_file", f"{where}; this one leads outside it (to {target})")
+        return None
+    if not target.exists():
+        probs.add(lineno, "rubric_file", f"rubric file {name!r} not found (looked for {target})")
+        return None
+    if not target.is_file():
+        probs.add(lineno, "rubric_file", f"rubric file {name!r} is not a regular file")
+        return None
+    try:
+        size = target.stat().st_size
+        if size > MAX_RUBRIC_BYTES:
+            probs.add(lineno, "rubric_file", f"rubric file {name!r} has {size} bytes; a rubric "
+                                             f"has at most {MAX_RUBRIC_BYTES}")
+            return None
+        return target.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        probs.add(lineno, "rubric_file", f"rubric file {name!r} is not valid UTF-8 (at byte "
+                                         f"{exc.start + 1})")
+    except OSError as exc:
+        probs.add(lineno, "rubric_file", f"cannot read rubric file {name!r}: "
+                                         f"{exc.strerror or exc}")
+    return None
 
 
 def _check_item(
@@ -384,7 +414,10 @@ def load_anchor_set(path: str | Path) -> AnchorSet:
     _check_leakage(items, probs)
     probs.raise_if_any()
     assert meta is not None
-    return AnchorSet(p, meta, items, hashlib.sha256(data).hexdigest())
+    digest = hashlib.sha256(data)
+    if meta.rubric_file is not None:
+        digest.update(b"\x00" + (meta.rubric or "").encode("utf-8"))
+    return AnchorSet(p, meta, items, digest.hexdigest())
 
 
 def _check_leakage(items: list[AnchorItem], probs: _Collector) -> None:

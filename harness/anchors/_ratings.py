@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import re
 from collections.abc import Iterable
@@ -14,7 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from harness._numbers import parse_number
+
 from ._errors import _Collector
+from ._json import parse_json_line
 from ._schema import fmt_num, show
 
 #: Required columns of a long-format ratings file.
@@ -229,18 +231,16 @@ def _parse_score(value: Any) -> tuple[float | str | None, str | None]:
             return None, f"score {show(value)} is not a finite number"
         return float(value), None
     if isinstance(value, str):
-        text = value.strip()
+        text = value.strip(" \t\r\n")
         if not text:
             return None, None
         if text.upper() in _NA_WORDS:
             return "NA", None
         try:
-            number = float(text)
+            return parse_number(text), None
         except ValueError:
-            return None, f"score {value!r} is not a number (use a number, NA, or leave empty)"
-        if not math.isfinite(number):
-            return None, f"score {value!r} is not a finite number"
-        return number, None
+            return None, (f"score {value!r} is not a number (write a plain decimal number "
+                          "such as 4 or 3.5, NA, or leave it empty)")
     return None, f"score {show(value)} is not a number"
 
 
@@ -311,12 +311,9 @@ def _jsonl_rows(text: str, probs: _Collector) -> list[tuple[int, dict[str, Any]]
             continue
         any_line = True
         try:
-            obj = json.loads(raw, parse_constant=_reject_constant)
-        except json.JSONDecodeError as exc:
-            probs.add(lineno, None, f"malformed JSON at column {exc.colno}: {exc.msg}")
-            continue
+            obj = parse_json_line(raw, constant_hint=" (use null for a missing score)")
         except ValueError as exc:
-            probs.add(lineno, None, f"malformed JSON: {exc}")
+            probs.add(lineno, None, str(exc))
             continue
         if not isinstance(obj, dict):
             probs.add(lineno, None, f"expected a JSON object, got {type(obj).__name__}")
@@ -336,10 +333,6 @@ def _jsonl_rows(text: str, probs: _Collector) -> list[tuple[int, dict[str, Any]]
                               "item_id, rater_id and score")
         return None
     return rows
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON (use null for a missing score)")
 
 
 def _as_id(value: Any) -> str | None:

@@ -88,8 +88,8 @@ class Scale(BaseModel):
 
     model_config = _CONFIG
 
-    min: float
-    max: float
+    min: float = Field(allow_inf_nan=False)
+    max: float = Field(allow_inf_nan=False)
     labels: dict[str, str] | None = None
 
     @property
