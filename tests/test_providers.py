@@ -13,6 +13,7 @@ import asyncio
 import email.utils
 import json
 import logging
+import math
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -631,3 +632,31 @@ def test_offline_gate_judge_knows_the_remembered_mode(tmp_path: Any) -> None:
         offline.bind_journal(journal)
     assert offline.structured_used == "json_object"
     assert AnthropicJudge("c").structured_used == "tool"
+
+
+def test_logprob_reply_with_little_mass_on_the_scale_is_invalid(tmp_path: Any) -> None:
+    top = [{"token": t, "logprob": math.log(p), "bytes": list(t.encode())}
+           for t, p in (("The", 0.8), ("4", 0.1), ("3", 0.05), ("A", 0.05))]
+    first = {"token": "The", "logprob": top[0]["logprob"], "top_logprobs": top}
+    completion = {"id": "x", "object": "chat.completion", "model": "m",
+                  "choices": [{"index": 0, "finish_reason": "length",
+                               "message": {"role": "assistant", "content": "The"},
+                               "logprobs": {"content": [first]}}],
+                  "usage": {"prompt_tokens": 9, "completion_tokens": 1}}
+    body = json.dumps(completion)
+    with fs.FakeServer(lambda api, b, n: fs.Response("raw", body=body)) as srv, \
+            Journal(tmp_path / "journal.sqlite") as journal:
+        spec = RequestSpec(mode="logprob", scale_min=1, scale_max=5)  # min_score_mass 0.5
+        res = run_tasks(OpenAIJudge("m", base_url=srv.openai_url), journal, tasks("a"), spec,
+                        parse_retries=0)
+        (j,) = res.judgments
+        assert j.status == "invalid" and j.score is None
+        assert ("only 15% of the probability mass is on the scale's tokens (minimum 50%)"
+                in (j.error or ""))
+        (rec,) = journal.records(item_id="a")
+        assert rec.status == "invalid" and "only 15%" in (rec.error or "")
+        # A lower minimum (an experiment's [scoring] min_score_mass) accepts it.
+        low = RequestSpec(mode="logprob", scale_min=1, scale_max=5, min_score_mass=0.1)
+        res = run_tasks(OpenAIJudge("m", base_url=srv.openai_url), journal, tasks("a"), low)
+        assert res.judgments[0].status == "ok"
+        assert res.judgments[0].score == pytest.approx((4 * 0.1 + 3 * 0.05) / 0.15)

@@ -171,6 +171,42 @@ def test_logprob_no_scale_tokens():
         parse_reply(reply, LOGP)
 
 
+def test_logprob_below_the_minimum_mass_is_invalid():
+    # The model's likeliest first token was "The": only 15% of the mass is on scale points.
+    reply = JudgeReply(raw="The", score_logprobs={"The": lp(0.8), "4": lp(0.1), "3": lp(0.05),
+                                                  "A": lp(0.05)})
+    with pytest.raises(InvalidReply) as info:
+        parse_reply(reply, LOGP)
+    assert info.value.reason == (
+        "only 15% of the probability mass is on the scale's tokens (minimum 50%); "
+        "likeliest tokens: 'The', '4', '3'"
+    )
+
+
+@pytest.mark.parametrize("minimum", [0.5, 0.3, 0.9])
+def test_logprob_minimum_mass_boundary(minimum):
+    def reply(mass):
+        return JudgeReply(raw="4", score_logprobs={"4": lp(mass), "x": lp(1 - mass)})
+
+    request = JudgeRequest(messages=MSGS, mode="logprob", scale_min=1, scale_max=5,
+                           min_score_mass=minimum)
+    assert parse_reply(reply(minimum), request).mass == pytest.approx(minimum)  # at: valid
+    assert parse_reply(reply(minimum + 0.001), request).score == 4.0  # just above
+    with pytest.raises(InvalidReply, match="probability mass") as info:
+        parse_reply(reply(minimum - 0.001), request)  # just below
+    # The two percentages are told apart however close they are.
+    low, high = f"{minimum - 0.001:.1%}", f"{minimum:.1%}"
+    assert f"only {low} of the probability mass" in info.value.reason
+    assert f"(minimum {high})" in info.value.reason
+
+
+def test_logprob_minimum_mass_default_is_one_half():
+    assert LOGP.min_score_mass == 0.5
+    reply = JudgeReply(raw="4", score_logprobs={"4": lp(0.49), "The": lp(0.51)})
+    with pytest.raises(InvalidReply, match=r"only 49% .* \(minimum 50%\)"):
+        parse_reply(reply, LOGP)
+
+
 def test_logprob_missing_logprobs():
     with pytest.raises(InvalidReply, match="provider returned no logprobs"):
         parse_reply(JudgeReply(raw="4"), LOGP)

@@ -110,7 +110,10 @@ def parse_reply(reply: JudgeReply, request: JudgeRequest) -> ParsedScore:
     InvalidReply
         Structured mode: no single JSON object, no ``score`` key, a score that is not an
         integer (``3.5``, ``true``, ``"four"``) or is off the scale, a non-string
-        ``reasoning``. Logprob mode: no logprobs, or no token that is a scale point.
+        ``reasoning``. Logprob mode: no logprobs, no token that is a scale point, or less
+        than ``request.min_score_mass`` of the probability on the scale points' tokens
+        (the model meant to say something else first, e.g. "The"); the reason gives the
+        mass and the likeliest tokens.
 
     Examples
     --------
@@ -241,15 +244,33 @@ def _parse_logprob(reply: JudgeReply, request: JudgeRequest) -> ParsedScore:
             f"(tokens: {shown})",
             raw,
         )
-    distribution = {s: probs[s] / mass for s in sorted(probs)}
+    total, mass = mass, min(mass, 1.0)
+    # A relative tolerance keeps a mass equal to the minimum (up to exp/log rounding) valid.
+    if mass < request.min_score_mass * (1.0 - 1e-9):
+        have, need = _percents(mass, request.min_score_mass)
+        likeliest = sorted(reply.score_logprobs.items(), key=lambda kv: -kv[1])[:3]
+        raise InvalidReply(
+            f"only {have} of the probability mass is on the scale's tokens (minimum {need}); "
+            f"likeliest tokens: {', '.join(repr(t) for t, _ in likeliest)}",
+            raw,
+        )
+    distribution = {s: probs[s] / total for s in sorted(probs)}
     score = sum(s * p for s, p in distribution.items())
-    mass = min(mass, 1.0)
     dist_text = ", ".join(f"{s}={p:.3f}" for s, p in distribution.items())
     reasoning = (
         f"expected value over scale tokens {dist_text}; "
         f"probability mass covered {mass:.3f}"
     )
     return ParsedScore(score=score, reasoning=reasoning, distribution=distribution, mass=mass)
+
+
+def _percents(value: float, minimum: float) -> tuple[str, str]:
+    """``value`` and ``minimum`` as percentages, with as many decimals as tell them apart."""
+    for digits in range(5):
+        have, need = f"{value:.{digits}%}", f"{minimum:.{digits}%}"
+        if have != need:
+            break
+    return have, need
 
 
 # --------------------------------------------------------------------------- samples
