@@ -139,3 +139,59 @@ def test_anchors_lint_strict_exits_1_on_warnings():
                               "--strict"])
     assert res.exit_code == 1
     assert "spectrum-low" in res.output
+
+
+# --------------------------------------------------------------------------- hostile input
+
+
+@pytest.mark.parametrize("scale", ["nan:inf", "1:inf", "-inf:5", "1_0:20", "1:\u0665", "1:5:7",
+                                   "1e999:2"])
+def test_agree_scale_must_be_two_finite_plain_numbers(tmp_path, scale):
+    f = _write_csv(tmp_path / "scores.csv", _ratings_rows())
+    res = runner.invoke(app, ["agree", str(f), "--scale", scale])
+    assert res.exit_code == 2, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    assert "error: --scale" in res.output
+
+
+def test_agree_resamples_are_capped(tmp_path):
+    from harness.agreement._bootstrap import MAX_RESAMPLES
+
+    f = _write_csv(tmp_path / "scores.csv", _ratings_rows())
+    for value in (str(MAX_RESAMPLES + 1), "100000000", "-1"):
+        res = runner.invoke(app, ["agree", str(f), "--resamples", value])
+        assert res.exit_code == 2, (value, res.output)
+        assert isinstance(res.exception, SystemExit)
+        assert "--resamples" in res.output
+    res = runner.invoke(app, ["agree", str(f), "--resamples", "0", "--json"])
+    assert res.exit_code == 0, res.output
+
+
+def test_agree_csv_with_an_underscored_score_names_the_line(tmp_path):
+    rows = _ratings_rows(3)
+    rows[2] = "q0,cy,1_0"  # line 4
+    f = _write_csv(tmp_path / "scores.csv", rows)
+    res = runner.invoke(app, ["agree", str(f)])
+    assert res.exit_code == 2
+    assert f"{f}:4: score: score '1_0' is not a number" in res.output
+
+
+def test_agree_deeply_nested_ratings_jsonl_exits_2(tmp_path):
+    f = tmp_path / "r.jsonl"
+    f.write_text('{"item_id": "a", "rater_id": "x", "score": ' + "[" * 100_000 + "]" * 100_000
+                 + "}\n")
+    res = runner.invoke(app, ["agree", str(f)])
+    assert res.exit_code == 2, res.output
+    assert isinstance(res.exception, SystemExit)
+    assert f"{f}:1: malformed JSON: nested too deeply" in res.output
+
+
+@pytest.mark.parametrize("score", ["1_0", "nan", "inf", "\u0664"])
+def test_judgment_scores_are_plain_numbers(tmp_path, score):
+    from harness.judgments import read_judgment_scores
+
+    f = tmp_path / "j.csv"
+    f.write_text(f"item_id,sample_index,status,score\na,0,ok,4\nb,0,ok,{score}\n",
+                 encoding="utf-8")
+    with pytest.raises(ValueError, match=rf"^{f}:3: item 'b': status ok but score"):
+        read_judgment_scores(f)

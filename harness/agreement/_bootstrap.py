@@ -15,6 +15,24 @@ from ._result import AgreementResult
 
 _METHODS = {"percentile": "percentile", "basic": "basic", "bca": "BCa"}
 
+#: At most this many bootstrap resamples (the fast kernels hold a B x items array).
+MAX_RESAMPLES = 100_000
+
+
+def check_resamples(n_resamples: int, *, minimum: int = 0) -> int:
+    """``n_resamples`` if it is an integer from ``minimum`` to :data:`MAX_RESAMPLES`.
+
+    Raises
+    ------
+    ValueError
+        Otherwise, saying the allowed range.
+    """
+    if (isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer)
+            or not minimum <= n_resamples <= MAX_RESAMPLES):
+        raise ValueError(f"n_resamples must be an integer from {minimum} to {MAX_RESAMPLES:,}, "
+                         f"got {n_resamples!r}")
+    return int(n_resamples)
+
 
 def bootstrap_ci(
     statistic: Callable[..., AgreementResult],
@@ -40,7 +58,7 @@ def bootstrap_ci(
     *data
         What the statistic takes: one items x raters matrix, or two rating sequences.
     n_resamples : int
-        Number of bootstrap resamples B (default 1000).
+        Number of bootstrap resamples B (default 1000; 1 to :data:`MAX_RESAMPLES`).
     confidence : float
         Confidence level (default 0.95).
     seed : int
@@ -83,8 +101,7 @@ def bootstrap_ci(
     key = method.lower()
     if key not in _METHODS:
         raise ValueError(f"unknown bootstrap method {method!r}; use one of {sorted(_METHODS)}")
-    if n_resamples < 1:
-        raise ValueError("n_resamples must be at least 1")
+    check_resamples(n_resamples, minimum=1)
 
     if len(data) == 1:
         matrix = as_matrix(data[0])
@@ -167,6 +184,7 @@ def resample_weights(counts: np.ndarray, n_resamples: int, seed: int) -> np.ndar
     probabilities ``counts / n``, so a (B, U) array of such draws has exactly the
     distribution of B item-level resamples, at the cost of U numbers per resample.
     """
+    check_resamples(n_resamples)
     n = int(counts.sum())
     rng = np.random.default_rng(seed)
     return rng.multinomial(n, counts / n, size=n_resamples).astype(float)

@@ -12,7 +12,7 @@ from harness.agreement import PAIRED_FIGURES
 from harness.anchors import AnchorError, open_ratings
 from harness.reports import ReportSettings, agreement_report, render_report
 
-from ._common import EXIT_INPUT, fail, out, parse_scale
+from ._common import EXIT_INPUT, Resamples, fail, out, parse_scale
 
 
 def agree(
@@ -25,8 +25,7 @@ def agree(
                                               "(default: the observed range).")] = None,
     split: Annotated[str, typer.Option(help="Anchor-set split: calibration, holdout or all.")]
     = "all",
-    resamples: Annotated[int, typer.Option(help="Bootstrap resamples for CIs (0: none).")]
-    = 1000,
+    resamples: Resamples = 1000,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     primary: Annotated[str, typer.Option(help="Figure the verdict is about: "
                                          + ", ".join(PAIRED_FIGURES))] = "icc",
@@ -40,8 +39,6 @@ def agree(
         fail(f"--split must be calibration, holdout or all, got {split!r}")
     if primary not in PAIRED_FIGURES:
         fail(f"unknown --primary {primary!r}; use one of {', '.join(PAIRED_FIGURES)}")
-    if resamples < 0:
-        fail("--resamples must be 0 or more")
     try:
         table = open_ratings(file, scale=parse_scale(scale),
                              split=None if split == "all" else split)
@@ -50,8 +47,11 @@ def agree(
     if judge is not None and judge not in table.rater_ids:
         known = ", ".join(table.rater_ids[:10]) + (" …" if len(table.rater_ids) > 10 else "")
         fail(f"{file}: no rater {judge!r} (raters: {known})")
-    settings = ReportSettings(n_resamples=resamples, seed=seed, primary=primary,
-                              spread_threshold=spread_threshold)
+    try:
+        settings = ReportSettings(n_resamples=resamples, seed=seed, primary=primary,
+                                  spread_threshold=spread_threshold)
+    except ValueError as exc:
+        fail(f"--spread-threshold: {exc}" if "spread_threshold" in str(exc) else str(exc))
     try:
         report = agreement_report(table, judge=judge, settings=settings)
     except ValueError as exc:

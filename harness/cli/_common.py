@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
+import typer
 from rich.console import Console
+
+from harness.agreement._bootstrap import MAX_RESAMPLES
 
 if TYPE_CHECKING:
     from harness.experiments import Experiment
@@ -29,16 +32,31 @@ def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
 
 
 def parse_scale(text: str | None) -> tuple[float, float] | None:
-    """``--scale MIN:MAX`` as two floats (None when not given); a bad value exits 2."""
+    """``--scale MIN:MAX`` as two finite floats (None when not given); a bad value exits 2.
+
+    Both ends are plain decimal numbers (:func:`harness._numbers.parse_number`): no ``nan``,
+    ``inf``, ``1_0`` or non-ASCII digits.
+    """
+    from harness._numbers import parse_number
+
     if text is None:
         return None
+    parts = text.split(":")
     try:
-        lo, hi = (float(v) for v in text.split(":"))
-    except ValueError:
-        fail(f"--scale must look like MIN:MAX (e.g. 1:5), got {text!r}")
+        if len(parts) != 2:
+            raise ValueError("two numbers are needed")
+        lo, hi = (parse_number(v.strip()) for v in parts)
+    except ValueError as exc:
+        fail(f"--scale must be MIN:MAX with two finite numbers (e.g. 1:5), got {text!r}: {exc}")
     if lo >= hi:
         fail(f"--scale {text}: MIN must be below MAX")
     return lo, hi
+
+
+#: ``--resamples N``: bootstrap resamples, 0 to MAX_RESAMPLES (typer itself exits 2 outside).
+Resamples = Annotated[int, typer.Option(
+    min=0, max=MAX_RESAMPLES,
+    help=f"Bootstrap resamples for CIs (0: none; at most {MAX_RESAMPLES:,}).")]
 
 
 def load_with_judge_overrides(experiment: Path, *, provider: str | None, model: str | None,

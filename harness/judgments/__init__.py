@@ -247,6 +247,8 @@ def read_judgment_scores(
         status, an ``ok`` row without a finite numeric score, an empty item id, no rows), or
         item ids outside ``item_ids``.
     """
+    from harness._numbers import parse_number
+
     p = Path(path)
     valid = set(get_args(JudgmentStatus))
     samples: dict[str, list[float]] = {}
@@ -280,12 +282,11 @@ def read_judgment_scores(
                     if status != "ok":
                         continue
                     try:
-                        value = float(score)
+                        value = parse_number(score)
                     except ValueError:
-                        value = float("nan")
-                    if not np.isfinite(value):
                         raise ValueError(f"{p}:{line}: item {item!r}: status ok but score "
-                                         f"{score!r} is not a number")
+                                         f"{score!r} is not a number (a plain decimal "
+                                         "number such as 4 or 3.5)") from None
                     samples.setdefault(item, []).append(value)
             except csv.Error as exc:
                 raise ValueError(f"{p}:{reader.line_num}: {exc}") from None

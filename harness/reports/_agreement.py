@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from harness.agreement import (
     krippendorff_alpha,
     round_to_scale,
 )
+from harness.agreement._bootstrap import check_resamples
 from harness.anchors import RatingsTable
 
 #: How each paired figure is labelled and which direction is better.
@@ -49,6 +51,17 @@ class ReportSettings:
     confidence: float = 0.95
     spread_threshold: float | None = None  # SD above which an item is flagged; None = 10% range
     primary: str = "icc"
+
+    def __post_init__(self) -> None:
+        check_resamples(self.n_resamples)
+        if not (isinstance(self.confidence, float | int) and 0 < self.confidence < 1):
+            raise ValueError(f"confidence must be a number between 0 and 1, got "
+                             f"{self.confidence!r}")
+        if self.spread_threshold is not None and not (
+                isinstance(self.spread_threshold, float | int)
+                and math.isfinite(self.spread_threshold) and self.spread_threshold >= 0):
+            raise ValueError(f"spread_threshold must be a finite number >= 0, got "
+                             f"{self.spread_threshold!r}")
 
     def threshold_for(self, scale: tuple[float, float]) -> float:
         if self.spread_threshold is not None:
