@@ -40,10 +40,11 @@ logged.
 
 DNS rebinding: a page of ``evil.example`` whose name is made to resolve to 127.0.0.1 is
 same-origin with itself: given a token (a leaked link), its script could read the page and
-its CSRF field and post with its own, matching ``Origin``. Every request's ``Host`` header is therefore checked against the names served (see
-:func:`serve_plan`): another name gets a bare 400 (``Bad Request: unexpected Host header``)
-before any route runs. Werkzeug's ``TRUSTED_HOSTS`` is not used: it ignores the port and,
-in Werkzeug 3.1, cannot match a bracketed IPv6 literal such as ``[::1]``.
+its CSRF field and post with its own, matching ``Origin``. Every request's ``Host`` header
+is therefore checked against the names served (see :func:`serve_plan`): another name gets a
+bare 400 (``Bad Request: unexpected Host header``) before any route runs. Werkzeug's
+``TRUSTED_HOSTS`` is not used: it ignores the port and, in Werkzeug 3.1, cannot match a
+bracketed IPv6 literal such as ``[::1]``.
 """
 
 from __future__ import annotations
