@@ -142,3 +142,21 @@ def test_generic_bootstrap_methods_and_errors():
         assert res.ci95 is not None and res.ci_method.startswith(f"bootstrap {method}")
     with pytest.raises(ValueError, match="unknown bootstrap method"):
         bootstrap_ci(icc, m, method="studentized")
+
+
+def test_resamples_are_capped():
+    from harness.agreement._bootstrap import MAX_RESAMPLES, resample_weights
+    from harness.reports import ReportSettings
+
+    a = [1, 2, 3, 4, 5, 3, 2, 4, 5, 1]
+    with pytest.raises(ValueError, match="n_resamples must be an integer from 1 to 100,000"):
+        bootstrap_ci(spearman, a, a, n_resamples=MAX_RESAMPLES + 1)
+    with pytest.raises(ValueError, match="from 0 to 100,000"):
+        resample_weights(np.ones(3), 100_000_000, 0)
+    with pytest.raises(ValueError, match="n_resamples"):
+        ReportSettings(n_resamples=100_000_000)
+    for bad in ({"confidence": float("nan")}, {"spread_threshold": float("inf")},
+                {"spread_threshold": -1.0}):
+        with pytest.raises(ValueError):
+            ReportSettings(**bad)
+    assert resample_weights(np.ones(3), 2, 0).shape == (2, 3)
