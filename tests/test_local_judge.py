@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.judges import make_judge, parse_reply
+from harness.judges import InvalidReply, make_judge, parse_reply
 from harness.judges._base import FatalError, JudgeReply, JudgeRequest, Message, UnsupportedError
 from harness.judges._local import (
     REASONING_MAX_CHARS,
@@ -188,8 +188,12 @@ def test_logprob_mode_gives_scale_digit_probabilities(judge):
         assert lo <= expected <= hi
         assert reply.usage.output_tokens == 1
         assert reply.raw == max(lps, key=lps.get)  # the most likely first token
-        parsed = parse_reply(reply, logprob(TEXTS[0], lo, hi))  # what the runner does
+        # What the runner does, with a minimum mass the reply meets:
+        parsed = parse_reply(reply, logprob(TEXTS[0], lo, hi, min_score_mass=mass / 2))
         assert parsed.score == pytest.approx(expected)
+        if mass < 0.5:  # below the default minimum (SmolLM2 often wants to say "The" first)
+            with pytest.raises(InvalidReply, match="of the probability mass is on the scale"):
+                parse_reply(reply, logprob(TEXTS[0], lo, hi))
 
 
 def test_logprob_deterministic_and_same_prompt_tokens_as_chat_completion(judge):
@@ -234,18 +238,27 @@ def test_bad_requests_are_fatal(judge):
         run(judge.complete(structured(TEXTS[0], 1, 5, temperature=-1.0)))
 
 
-def test_identity_has_hash_and_context_but_no_path(judge):
+def test_identity_has_hash_context_and_seed_but_no_path(judge, tmp_path):
     ident = judge.identity()
     assert ident == {
         "provider": "local",
         "model": "smollm2-135m-instruct",
         "gguf_sha256": hashlib.sha256(judge.model_path.read_bytes()).hexdigest(),
         "n_ctx": 2048,
+        "seed": 0,
     }
     text = json.dumps(ident)
     assert str(judge.model_path.parent) not in text and ".gguf" not in text
     assert LocalJudge(n_ctx=1024).identity()["n_ctx"] == 1024
+    assert LocalJudge(seed=7).identity()["seed"] == 7  # sampling seed of seedless requests
+    assert LocalJudge(n_threads=1).identity() == ident  # threads do not change replies
     assert judge.identity() == ident
+    # Another file under the same label is another judge; the same file elsewhere is not.
+    other = tmp_path / "other.gguf"
+    other.write_bytes(judge.model_path.read_bytes()[:4096])
+    assert LocalJudge(model_path=other).identity()["gguf_sha256"] != ident["gguf_sha256"]
+    assert LocalJudge(model_path=other).identity()["model"] == ident["model"]
+    assert judge.structured_used == "grammar"
 
 
 def test_judges_share_one_loaded_model(judge):
