@@ -347,7 +347,9 @@ def test_provider_unreachable_exits_3(tmp_path, project_root, demo):
                            run="concurrency = 8\nmax_attempts = 1")
     res = gate(exp, "--min", "icc=0.5")
     assert res.exit_code == 3, res.output
-    assert "unreachable" in " ".join(res.output.split())
+    flat = " ".join(res.output.split())
+    # all calls failing, or the circuit breaker stopping the run: the cause is named
+    assert re.search(r"unreachable|circuit breaker", flat) and "Connection error" in flat
 
 
 def test_budget_spent_exits_3(tmp_path, project_root, demo):
@@ -387,6 +389,9 @@ def test_alias_and_the_holdout_hash_recorded_at_calibration(tmp_path, project_ro
                                  "alias": "candidate", "registry_version": reg}
         assert doc["checks"]["anchors"] == "unchanged"
         assert not any("calibration record" in w for w in doc["warnings"])
+        # registered without a judge record (before judges were recorded): a warning only
+        assert doc["checks"]["judge"] == "no judge record" and not doc["judge_changed"]
+        assert any("has no judge record" in w for w in doc["warnings"])
 
         # the holdout items changed since calibration: refused, unless allowed
         tracker.set_prompt_version_tags("recipes-overall", reg, {"holdout_items_hash": "0" * 64})
@@ -485,3 +490,144 @@ def test_the_judge_gate_fixture_in_a_team_test_suite(tmp_path, project_root, dem
     assert "judge gate failed (exit 1)" in text and "icc >= 0.999 (point)" in text
     assert "judge gate could not run (exit 2, input error)" in text and "v9" in text
     assert n_calls == sum(1 for it in demo.items if it.split == "holdout")
+
+
+# --------------------------------------------------------------------------- the judge
+
+
+def _models(handler, seen):
+    """The handler, recording the model each request asked for."""
+
+    def wrapped(api, body, n):
+        seen.append(body.get("model"))
+        return handler(api, body, n)
+
+    return wrapped
+
+
+def test_calibrated_judge_recorded_and_another_judge_refused(tmp_path, project_root, demo,
+                                                            n_hold):
+    from harness.experiments import load_experiment
+    from harness.loop import calibrate
+
+    seen: list[str] = []
+    with fs.FakeServer(_models(judge_handler(demo), seen)) as server:
+        exp = write_experiment(tmp_path, project_root, demo, server.openai_url,
+                               stopping="max_iterations = 1",
+                               report=f'dir = "{tmp_path / "reports"}"')
+        calibrate(load_experiment(exp), show_progress=False)
+        tracker = _tracker(tmp_path)
+        number, tags = tracker.prompt_version_for_alias("recipes-overall", "candidate")
+        # the version and the alias record the judge: provider, model, endpoint, parameters
+        assert tags["judgecal_version"] == "v2"
+        assert tags["judgecal.judge.provider"] == "openai"
+        assert tags["judgecal.judge.model"] == "fake"
+        assert str(server.port) in "".join(v for k, v in tags.items()
+                                           if k.startswith("judgecal.judge."))
+        assert tags["judgecal.judge.params.mode"] == "structured"
+        assert tags["judgecal.judge.params.temperature"] == "0.0"
+        assert tags["judgecal.judge.params.samples"] == "1"
+        assert len(tags["judgecal.judge_hash"]) == 64
+        assert tags["judgecal.alias.candidate.judge_hash"] == tags["judgecal.judge_hash"]
+
+        # the same judge: gated, answered from the journal
+        calls = server.stats.total
+        res = gate(exp, "--alias", "candidate", "--min", "icc=0.7", "--json")
+        assert res.exit_code == 0, res.output
+        doc = as_json(res)
+        assert doc["checks"]["judge"] == "unchanged" and doc["judge_changed"] is False
+        assert doc["judge_check"]["hash"] == tags["judgecal.judge_hash"]
+        assert server.stats.total == calls
+
+        # another model (--model overrides the file): refused before any call, fields named
+        for command in ("gate", "validate", "promote"):
+            bars = [] if command == "validate" else ["--min", "icc=0.7"]
+            res = gate(exp, "--alias", "candidate", *bars, "--model", "llama3.1",
+                       command=command)
+            assert res.exit_code == 2, (command, res.output)
+            flat = " ".join(res.output.split())
+            assert "model: registered fake, now llama3.1" in flat, flat
+            assert "--allow-judge-change" in flat
+        assert server.stats.total == calls
+        assert tracker.prompt_version_for_alias("recipes-overall", "production") is None
+        # another endpoint is another judge too
+        other = f"http://localhost:{server.port}/v1"
+        res = gate(exp, "--alias", "candidate", "--min", "icc=0.7", "--base-url", other)
+        assert res.exit_code == 2 and "now" in res.output and "localhost" in res.output
+
+        # allowed: gated with the judge now configured, and the result says it changed
+        summary = tmp_path / "summary.md"
+        junit = tmp_path / "gate.xml"
+        res = gate(exp, "--alias", "candidate", "--min", "icc=0.7", "--model", "llama3.1",
+                   "--allow-judge-change", "--json", "--summary", summary, "--junit", junit)
+        assert res.exit_code == 0, res.output
+        doc = as_json(res)
+        assert doc["judge_changed"] is True and doc["checks"]["judge"] == "changed (allowed)"
+        assert doc["judge"]["model"] == "llama3.1"
+        assert "model: registered fake, now llama3.1" in doc["judge_check"]["differences"]
+        assert any("--allow-judge-change" in w for w in doc["warnings"])
+        assert seen[-n_hold:] == ["llama3.1"] * n_hold  # the override reached the server
+        assert "**judge changed**" in summary.read_text()
+        _, suite, _ = parse_junit(junit)
+        props = {p.get("name"): p.get("value") for p in suite.find("properties")}
+        assert props["judge.model"] == "llama3.1" and props["judge_changed"] == "true"
+        assert props["scoring_mode"] == "structured"
+        res = gate(exp, "--alias", "candidate", "--min", "icc=0.7", "--model", "llama3.1",
+                   "--allow-judge-change", "--offline")
+        assert res.exit_code == 0, res.output
+        assert "JUDGE CHANGED" in " ".join(res.output.split())
+
+
+def test_promote_records_the_judge_and_a_baseline_of_another_judge_is_refused(
+        tmp_path, project_root, demo):
+    with fs.FakeServer(judge_handler(demo)) as server:
+        exp = write_experiment(tmp_path, project_root, demo, server.openai_url)
+        res = gate(exp, "--prompt", "v1", "--min", "icc=0.1", "--model", "gpt-4o-mini",
+                   "--json", command="promote")
+        assert res.exit_code == 0, res.output
+        doc = as_json(res)
+        number, tags = _tracker(tmp_path).prompt_version_for_alias("recipes-overall",
+                                                                   "production")
+        assert tags["judgecal_version"] == "v1"
+        assert tags["judgecal.alias.production.judge.model"] == "gpt-4o-mini"
+        assert tags["judgecal.alias.production.judge_hash"] == doc["judge_check"]["hash"]
+        assert tags["judgecal.judge.model"] == "gpt-4o-mini"  # registered by promote
+
+        # v2 (never registered) against production, on the file's model: refused
+        args = ["--prompt", "v2", "--max-regression", "icc=0.5", "--baseline", "production"]
+        res = gate(exp, *args)
+        assert res.exit_code == 2, res.output
+        flat = " ".join(res.output.split())
+        assert "the baseline recipes-overall v1 (alias production" in flat
+        assert "model: registered gpt-4o-mini, now fake" in flat
+        res = gate(exp, *args, "--allow-judge-change", "--json")
+        assert res.exit_code == 0, res.output
+        doc = as_json(res)
+        assert doc["judge_changed"] is True
+        assert doc["judge_check"]["baseline_status"] == "changed (allowed)"
+        assert doc["judge_check"]["baseline_differences"] == [
+            "model: registered gpt-4o-mini, now fake"]
+        # the library refuses too, and allows with allow_judge_change=True
+        from harness.gate import GateInputError
+
+        with pytest.raises(GateInputError, match="registered gpt-4o-mini, now fake"):
+            check(exp, max_regression={"icc": 0.5}, baseline="production", prompt="v2")
+        assert check(exp, max_regression={"icc": 0.5}, baseline="production", prompt="v2",
+                     allow_judge_change=True).judge.changed
+
+
+def test_json_reports_the_scoring_mode_used_by_a_logprob_run(tmp_path, project_root, demo):
+    with fs.FakeServer(judge_handler(demo)) as server:
+        exp = write_experiment(tmp_path, project_root, demo, server.openai_url)
+        folder = tmp_path / "prompts" / "recipes-overall"
+        v2 = (folder / "v2.j2").read_text()
+        (folder / "v4.j2").write_text(v2.replace("version: 2", "version: 4")
+                                      .replace("scoring: structured", "scoring: logprob"))
+        res = gate(exp, "--prompt", "v4", "--min", "icc=0.1", "--json")
+        assert res.exit_code == 0, res.output
+        doc = as_json(res)
+        assert doc["scoring"] == {"mode": "logprob", "structured": None}
+        assert doc["judge_check"]["params"]["mode"] == "logprob"
+        res = gate(exp, "--prompt", "v4", "--json", command="validate")
+        assert res.exit_code == 0, res.output
+        assert as_json(res)["scoring"]["mode"] == "logprob"

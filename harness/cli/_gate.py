@@ -10,10 +10,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from harness.experiments import Experiment, ExperimentError
 from harness.gate import (
     PRODUCTION_ALIAS,
     GateError,
     GateErrorOutcome,
+    GateInputError,
     GateResult,
     gate_table,
     load_gate,
@@ -22,9 +24,10 @@ from harness.gate import (
     write_junit,
     write_summary,
 )
+from harness.judges import PROVIDERS
 from harness.reports import render_report
 
-from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, out
+from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, load_with_judge_overrides, out
 from ._judge import render_run
 
 #: Width of the gate table when the output is not a terminal (CI logs).
@@ -60,6 +63,17 @@ OfflineOpt = Annotated[bool, typer.Option(
 AllowChangedOpt = Annotated[bool, typer.Option(
     "--allow-changed-anchors",
     help="Gate even when the holdout items changed since the version was calibrated.")]
+AllowJudgeChangeOpt = Annotated[bool, typer.Option(
+    "--allow-judge-change",
+    help="Gate even when the version (or the baseline) was calibrated with another judge: "
+         "provider, model, endpoint, scoring mode or parameters.")]
+# The judge overrides of `judge` and `calibrate` (declared once here for the three commands
+# of this module; candidates for _common.py so that judge and calibrate share them too).
+ProviderOpt = Annotated[str | None, typer.Option(help=", ".join(PROVIDERS))]
+ModelOpt = Annotated[str | None, typer.Option(help="Model name.")]
+BaseUrlOpt = Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")]
+ApiKeyEnvOpt = Annotated[str | None, typer.Option(
+    help="NAME of the environment variable with the API key ('' for none).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 JunitOpt = Annotated[Path | None, typer.Option(
     "--junit", metavar="PATH", help="Write JUnit XML (one testcase per bar).")]
@@ -70,12 +84,33 @@ ResamplesOpt = Annotated[int, typer.Option(help="Bootstrap resamples for the 95%
 ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar.")]
 
 
+def _overrides(provider: str | None, model: str | None, base_url: str | None,
+               api_key_env: str | None) -> dict[str, str | None]:
+    return {"provider": provider, "model": model, "base_url": base_url,
+            "api_key_env": api_key_env}
+
+
+def _experiment(experiment: Path, overrides: dict[str, str | None]) -> Experiment:
+    """The experiment file with the command line's judge overrides laid over it."""
+    try:
+        return load_with_judge_overrides(experiment, **overrides)
+    except ExperimentError as exc:
+        raise GateInputError(str(exc)) from None
+    except ValueError as exc:  # an override that fails validation
+        raise GateInputError(f"{experiment}: {exc}") from None
+
+
 def validate_cmd(
     experiment: ExperimentArg,
     prompt: PromptOpt = None,
     alias: AliasOpt = None,
     split: SplitOpt = None,
+    provider: ProviderOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
     offline: OfflineOpt = False,
+    allow_judge_change: AllowJudgeChangeOpt = False,
     max_invalid: MaxInvalidOpt = None,
     as_json: JsonOpt = False,
     resamples: ResamplesOpt = 1000,
@@ -83,20 +118,24 @@ def validate_cmd(
 ) -> None:
     """Judge the holdout split with a fixed prompt version (no revision) and report agreement
     with the humans, with the human ceiling."""
+    overrides = _overrides(provider, model, base_url, api_key_env)
     try:
-        exp, settings = load_gate(experiment, split=split, max_invalid=max_invalid)
+        exp, settings = load_gate(_experiment(experiment, overrides), split=split,
+                                  max_invalid=max_invalid)
         settings.bars = []
         settings.baseline = None
         result = run_gate(exp, settings, prompt=prompt, alias=alias, offline=offline,
-                          allow_changed_anchors=True, n_resamples=resamples,
-                          command="validate", show_progress=progress and not as_json,
-                          console=err)
+                          allow_changed_anchors=True, allow_judge_change=allow_judge_change,
+                          n_resamples=resamples, command="validate",
+                          show_progress=progress and not as_json, console=err)
     except GateError as exc:
         fail(str(exc), exc.exit_code)
     if as_json:
         doc = result.report.to_dict()
         doc["run"] = result.run.summary()
         doc["prompt"] = result.version.to_dict()
+        doc["scoring"] = result.run.scoring
+        doc["judge_check"] = result.judge.to_dict() if result.judge else None
         doc["checks"] = result.checks
         doc["invalid"] = result.invalid.to_dict()
         doc["gate_warnings"] = result.warnings
@@ -116,6 +155,7 @@ def _gate(
     command: str,
     experiment: Path,
     *,
+    overrides: dict[str, str | None],
     prompt: str | None,
     alias: str | None,
     split: str | None,
@@ -127,6 +167,7 @@ def _gate(
     max_invalid: float | None,
     offline: bool,
     allow_changed_anchors: bool,
+    allow_judge_change: bool,
     as_json: bool,
     junit: Path | None,
     summary: Path | None,
@@ -135,11 +176,12 @@ def _gate(
     then: Any = None,
 ) -> None:
     try:
-        exp, settings = load_gate(experiment, min=min_, max=max_, max_regression=max_regression,
-                                  on=on, max_invalid=max_invalid, baseline=baseline,
-                                  split=split)
+        exp, settings = load_gate(_experiment(experiment, overrides), min=min_, max=max_,
+                                  max_regression=max_regression, on=on,
+                                  max_invalid=max_invalid, baseline=baseline, split=split)
         result = run_gate(exp, settings, prompt=prompt, alias=alias, offline=offline,
-                          allow_changed_anchors=allow_changed_anchors, n_resamples=resamples,
+                          allow_changed_anchors=allow_changed_anchors,
+                          allow_judge_change=allow_judge_change, n_resamples=resamples,
                           command=command, show_progress=progress and not as_json,
                           console=err)
         if then is not None:
@@ -199,8 +241,13 @@ def gate_cmd(
     baseline: BaselineOpt = None,
     max_invalid: MaxInvalidOpt = None,
     split: SplitOpt = None,
+    provider: ProviderOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
     offline: OfflineOpt = False,
     allow_changed_anchors: AllowChangedOpt = False,
+    allow_judge_change: AllowJudgeChangeOpt = False,
     as_json: JsonOpt = False,
     junit: JunitOpt = None,
     summary: SummaryOpt = None,
@@ -213,10 +260,12 @@ def gate_cmd(
     provider failure (too many invalid judgments, budget spent, provider unreachable, a
     call needed under --offline).
     """
-    _gate("gate", experiment, prompt=prompt, alias=alias, split=split, min_=min_, max_=max_,
-          on=on, max_regression=max_regression, baseline=baseline, max_invalid=max_invalid,
-          offline=offline, allow_changed_anchors=allow_changed_anchors, as_json=as_json,
-          junit=junit, summary=summary, resamples=resamples, progress=progress)
+    _gate("gate", experiment, overrides=_overrides(provider, model, base_url, api_key_env),
+          prompt=prompt, alias=alias, split=split, min_=min_, max_=max_, on=on,
+          max_regression=max_regression, baseline=baseline, max_invalid=max_invalid,
+          offline=offline, allow_changed_anchors=allow_changed_anchors,
+          allow_judge_change=allow_judge_change, as_json=as_json, junit=junit,
+          summary=summary, resamples=resamples, progress=progress)
 
 
 def promote_cmd(
@@ -230,8 +279,13 @@ def promote_cmd(
     baseline: BaselineOpt = None,
     max_invalid: MaxInvalidOpt = None,
     split: SplitOpt = None,
+    provider: ProviderOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
     offline: OfflineOpt = False,
     allow_changed_anchors: AllowChangedOpt = False,
+    allow_judge_change: AllowJudgeChangeOpt = False,
     as_json: JsonOpt = False,
     junit: JunitOpt = None,
     summary: SummaryOpt = None,
@@ -251,8 +305,9 @@ def promote_cmd(
                 raise GateError(f"the gate passed but the alias could not be set: {exc}"
                                 ) from None
 
-    _gate("promote", experiment, prompt=prompt, alias=alias, split=split, min_=min_,
-          max_=max_, on=on, max_regression=max_regression, baseline=baseline,
-          max_invalid=max_invalid, offline=offline,
-          allow_changed_anchors=allow_changed_anchors, as_json=as_json, junit=junit,
+    _gate("promote", experiment, overrides=_overrides(provider, model, base_url, api_key_env),
+          prompt=prompt, alias=alias, split=split, min_=min_, max_=max_, on=on,
+          max_regression=max_regression, baseline=baseline, max_invalid=max_invalid,
+          offline=offline, allow_changed_anchors=allow_changed_anchors,
+          allow_judge_change=allow_judge_change, as_json=as_json, junit=junit,
           summary=summary, resamples=resamples, progress=progress, then=then)

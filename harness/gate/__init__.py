@@ -17,6 +17,10 @@ Writing
 Promoting
     :func:`promote` points the MLflow Prompt Registry alias ``production`` at a version
     whose gate passed.
+Judges
+    A prompt version is not a judge: a version (or a baseline) calibrated with another
+    provider, model, endpoint or parameters is refused unless ``allow_judge_change``
+    (:class:`JudgeCheck`); every result records the judge it ran with.
 
 Exit codes: 0 pass, 1 a bar not met, 2 usage or input error (:class:`GateInputError`),
 3 judge or provider failure (:class:`GateJudgeError`, or too many invalid judgments).
@@ -48,6 +52,7 @@ from ._gate import (
     GateJudgeError,
     GateResult,
     InvalidCheck,
+    JudgeCheck,
     OfflineJudge,
     VersionRef,
     check,
@@ -89,6 +94,7 @@ __all__ = [
     "GateResult",
     "GateSettings",
     "InvalidCheck",
+    "JudgeCheck",
     "OfflineJudge",
     "VersionRef",
     "check",

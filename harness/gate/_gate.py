@@ -17,9 +17,10 @@ from harness.anchors import AnchorError, AnchorSet, load_anchor_set
 from harness.experiments import Experiment, ExperimentError, load_experiment
 from harness.journal import Journal
 from harness.judges import FatalError, Judge, JudgeReply, JudgeRequest, ProviderError, make_judge
-from harness.judgments import JudgeRun, judge_anchors, resolve_prompt
+from harness.judgments import JudgeRun, judge_anchors, resolve_prompt, scoring_mode
 from harness.prompts import PromptError, PromptVersion
 from harness.reports import AgreementReport, ReportSettings, agreement_report
+from harness.tracking import JudgeRecord, judge_params, judge_record, judge_tags
 
 from ._bars import (
     BarError,
@@ -322,6 +323,52 @@ class InvalidCheck:
 
 
 @dataclass
+class JudgeCheck:
+    """The judge the gate runs with, against the one each version was calibrated with.
+
+    A prompt version is not a judge: the same prompt on another model, endpoint or with
+    other parameters is another judge, and its figures say nothing about this one.
+
+    Attributes
+    ----------
+    identity : dict
+        The judge now: ``Judge.identity()`` (provider, model, endpoint, options).
+    params : dict
+        The parameters that can change a judgment (:func:`harness.tracking.judge_params`).
+    hash : str
+        :func:`harness.tracking.judge_hash` of both.
+    status : str
+        ``unchanged``, ``changed (allowed)``, ``no judge record`` (registered before
+        judges were recorded: a warning) or ``no calibration record`` (not registered).
+    differences : list of str
+        ``"model: registered a, now b"``, when changed.
+    baseline_status : str, optional
+        The same for the baseline version.
+    baseline_differences : list of str
+    """
+
+    identity: dict[str, Any]
+    params: dict[str, Any]
+    hash: str
+    status: str = "no calibration record"
+    differences: list[str] = field(default_factory=list)
+    baseline_status: str | None = None
+    baseline_differences: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        """The version or the baseline was calibrated with another judge (allowed)."""
+        return bool(self.differences or self.baseline_differences)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary."""
+        return {"identity": self.identity, "params": self.params, "hash": self.hash,
+                "changed": self.changed, "status": self.status,
+                "differences": self.differences, "baseline_status": self.baseline_status,
+                "baseline_differences": self.baseline_differences}
+
+
+@dataclass
 class BaselineRun:
     """The baseline version judged on the same split."""
 
@@ -347,6 +394,8 @@ class GateResult:
     baseline : BaselineRun, optional
     checks : dict
         The anchor-change and few-shot checks, as done.
+    judge : JudgeCheck, optional
+        The judge now, and whether it is the one the versions were calibrated with.
     warnings : list of str
     promoted : dict, optional
         For ``promote`` that passed: the alias set and the registry version.
@@ -362,6 +411,7 @@ class GateResult:
     invalid: InvalidCheck
     baseline: BaselineRun | None = None
     checks: dict[str, Any] = field(default_factory=dict)
+    judge: JudgeCheck | None = None
     warnings: list[str] = field(default_factory=list)
     promoted: dict[str, Any] | None = None
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(
@@ -408,6 +458,9 @@ class GateResult:
             "n_items": self.run.n_items,
             "prompt": self.version.to_dict(),
             "judge": self.run.judge_identity,
+            "judge_check": self.judge.to_dict() if self.judge is not None else None,
+            "judge_changed": self.judge is not None and self.judge.changed,
+            "scoring": self.run.scoring,
             "settings": self.settings.to_dict(),
             "bars": [b.to_dict() for b in self.bars],
             "invalid": self.invalid.to_dict(),
@@ -490,6 +543,57 @@ def _check_anchors(ref: VersionRef, record: tuple[int, dict[str, str]] | None,
                     if command == "validate"
                     else f"{text}; gating anyway (--allow-changed-anchors)")
     return out
+
+
+def _judge_now(exp: Experiment, judge: Judge, pv: PromptVersion
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The identity and parameters of ``judge`` judging ``pv`` with the experiment's settings."""
+    try:
+        mode = scoring_mode(exp, pv)
+    except PromptError as exc:
+        raise GateInputError(str(exc)) from None
+    return dict(judge.identity()), judge_params(exp, mode)
+
+
+def _check_judge(what: str, tags: Mapping[str, str] | None, alias: str | None,
+                 now: JudgeRecord, allow: bool, warnings: list[str], *,
+                 baseline: bool = False) -> tuple[str, list[str]]:
+    """Compare the judge a version was calibrated with (its registry tags) with ``now``.
+
+    Returns the status and the differences; raises :class:`GateInputError` naming them
+    when the judge changed and ``allow`` is false.
+    """
+    if tags is None:
+        return "no calibration record", []
+    recorded = judge_record(tags, alias=alias)
+    judge_now = ":".join(now.fields.get(k, "?") for k in ("provider", "model"))
+    if recorded is None:
+        warnings.append(
+            f"{what} has no judge record (registered before judgecal recorded the judge): "
+            f"cannot check that it was calibrated with this judge ({judge_now})"
+        )
+        return "no judge record", []
+    diff = recorded.differences(now)
+    if not diff:
+        return "unchanged", []
+    text = (f"{what} was {'judged' if baseline else 'calibrated'} with another judge than "
+            f"the one configured now: {'; '.join(diff)}")
+    if not allow:
+        why = ("a regression against it would compare two prompts on this judge, not this "
+               "judge against the baseline's; pass --allow-judge-change to compare anyway"
+               if baseline else
+               "the same prompt with another model, endpoint or parameters is another judge, "
+               "and its calibration says nothing about this one. Calibrate it with this "
+               "judge, or pass --allow-judge-change to gate anyway")
+        raise GateInputError(f"{text}. {why[0].upper()}{why[1:]}")
+    warnings.append(f"{text}; gating anyway (--allow-judge-change)")
+    return "changed (allowed)", diff
+
+
+def _ref_name(ref: VersionRef) -> str:
+    via = f" (alias {ref.alias})" if ref.alias else ""
+    reg = f", registry version {ref.registry_version}" if ref.registry_version else ""
+    return f"{ref.prompt.name} {ref.label}{via}{reg}"
 
 
 # --------------------------------------------------------------------------- running
@@ -602,6 +706,7 @@ def run_gate(
     alias: str | None = None,
     offline: bool = False,
     allow_changed_anchors: bool = False,
+    allow_judge_change: bool = False,
     n_resamples: int = 1000,
     command: str = "gate",
     show_progress: bool = False,
@@ -613,8 +718,11 @@ def run_gate(
     Every check that can refuse the gate runs before any judge call: the version (and the
     baseline) must exist, its few-shot examples must not include holdout items, and the
     holdout items must be those it was calibrated on (the ``holdout_items_hash`` tag of its
-    registry version) unless ``allow_changed_anchors``. Judgments come from the journal
-    when it has them, so a re-run with nothing changed makes no call.
+    registry version) unless ``allow_changed_anchors``, and the version (and the baseline)
+    must have been calibrated with the judge configured now (provider, model, endpoint,
+    scoring mode and parameters: the ``judgecal.judge_hash`` tag) unless
+    ``allow_judge_change``. Judgments come from the journal when it has them, so a re-run
+    with nothing changed makes no call.
 
     Parameters
     ----------
@@ -629,6 +737,10 @@ def run_gate(
         No judge call may be made (any needed one: :class:`GateJudgeError`, naming the item).
     allow_changed_anchors : bool
         Gate even when the holdout items changed since calibration (a warning).
+    allow_judge_change : bool
+        Gate even when the version or the baseline was calibrated with another judge (a
+        warning, and the result says so). A version with no judge record is gated with a
+        warning.
     n_resamples : int
         Bootstrap resamples for the CIs (seeded: the same inputs give the same CIs).
     command : {"gate", "validate", "promote"}
@@ -646,7 +758,8 @@ def run_gate(
     Raises
     ------
     GateInputError
-        Exit 2: no bars, unknown version or alias, a refused version, bad anchors.
+        Exit 2: no bars, unknown version or alias, a refused version (holdout examples,
+        changed anchors, another judge), bad anchors.
     GateJudgeError
         Exit 3: the provider failed, the budget ran out, a call was needed offline.
     """
@@ -692,6 +805,28 @@ def run_gate(
     checks["holdout_examples"] = "none"
 
     judge = judge or gate_judge(exp, offline=offline)
+    identity, params = _judge_now(exp, judge, ref.prompt)
+    now = JudgeRecord.of(identity, params)
+    jcheck = JudgeCheck(identity, params, now.hash)
+    jcheck.status, jcheck.differences = _check_judge(
+        _ref_name(ref), record[1] if record is not None else None, ref.alias, now,
+        allow_judge_change, warnings)
+    if base_ref is not None:
+        try:
+            base_record = ((base_ref.registry_version, base_ref.tags)
+                           if base_ref.tags is not None else registry.record(base_ref.prompt))
+        except Exception as exc:  # noqa: BLE001 - an unreadable store is reported, not fatal
+            base_record = None
+            warnings.append(f"cannot read the MLflow Prompt Registry at {registry.uri}: {exc}")
+        if base_ref.registry_version is None and base_record is not None:
+            base_ref.registry_version, base_ref.tags = base_record
+        jcheck.baseline_status, jcheck.baseline_differences = _check_judge(
+            f"the baseline {_ref_name(base_ref)}",
+            base_record[1] if base_record is not None else None, base_ref.alias,
+            JudgeRecord.of(*_judge_now(exp, judge, base_ref.prompt)), allow_judge_change,
+            warnings,
+            baseline=True)
+    checks["judge"] = jcheck.status
     run = _judge_split(exp, settings.split, ref, judge, offline=offline,
                        show_progress=show_progress, console=console)
     base_run = (_judge_split(exp, settings.split, base_ref, judge, offline=offline,
@@ -740,14 +875,15 @@ def run_gate(
     return GateResult(command=command, experiment=exp, settings=settings, version=ref,
                       run=run, report=report, bars=bars,
                       invalid=_invalid_check(run, settings.max_invalid), baseline=baseline,
-                      checks=checks, warnings=warnings)
+                      checks=checks, judge=jcheck, warnings=warnings)
 
 
 def promote(result: GateResult, *, alias: str = PRODUCTION_ALIAS) -> dict[str, Any]:
     """Point the registry alias (``production``) at the gated version; only after a pass.
 
     The version is registered first when it is not (idempotent: same content hash, same
-    registry version), and tagged with the gate's verdict.
+    registry version), and tagged with the gate's verdict and the judge it was gated with
+    (:func:`harness.tracking.judge_tags` with ``alias``: ``judgecal.alias.production.judge.*``).
 
     Parameters
     ----------
@@ -773,8 +909,11 @@ def promote(result: GateResult, *, alias: str = PRODUCTION_ALIAS) -> dict[str, A
     envs = {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", exp.judge.api_key_env or "OPENAI_API_KEY"}
     tracker = Tracker(exp.tracking.experiment_name or exp.name, exp.tracking.tracking_uri,
                       secrets=[os.environ[e] for e in sorted(envs) if os.environ.get(e)])
+    j = result.judge
+    jtags = judge_tags(j.identity, j.params) if j is not None else {}
     number = tracker.register_prompt_version(
-        pv, commit_message=pv.changelog or f"{pv.label}", tags={"promoted_by": "judgecal"})
+        pv, commit_message=pv.changelog or f"{pv.label}",
+        tags={"promoted_by": "judgecal", **jtags})
     tracker.set_prompt_alias(pv.name, alias, number)
     bars = "; ".join(f"{b.name}: {b.checked:.4g}" if b.checked is not None else b.name
                      for b in result.bars)
@@ -782,6 +921,8 @@ def promote(result: GateResult, *, alias: str = PRODUCTION_ALIAS) -> dict[str, A
         f"{alias}_gate": bars, f"{alias}_promoted_at": result.created_at,
         f"{alias}_gate_split": result.run.split,
         f"{alias}_gate_items_hash": result.checks.get("holdout_items_hash"),
+        f"{alias}_gate_judge": result.checks.get("judge"),
+        **(judge_tags(j.identity, j.params, alias=alias) if j is not None else {}),
     })
     result.promoted = {"alias": alias, "name": pv.name, "version": pv.label,
                        "registry_version": number, "tracking_uri": tracker.tracking_uri}
@@ -793,7 +934,7 @@ def promote(result: GateResult, *, alias: str = PRODUCTION_ALIAS) -> dict[str, A
 
 
 def load_gate(
-    experiment: str | Path,
+    experiment: str | Path | Experiment,
     *,
     min: Mapping[str, float] | Iterable[str] | None = None,  # noqa: A002 - the option name
     max: Mapping[str, float] | Iterable[str] | None = None,  # noqa: A002 - the option name
@@ -807,8 +948,9 @@ def load_gate(
 
     Parameters
     ----------
-    experiment : str or Path
-        The experiment file.
+    experiment : str, Path or Experiment
+        The experiment file, or an experiment already loaded (e.g. with the command line's
+        judge overrides).
     min, max, max_regression, on, max_invalid, baseline, split
         As :func:`gate_settings`.
 
@@ -822,10 +964,11 @@ def load_gate(
         A bad file or bad bars.
     """
     try:
-        exp = load_experiment(experiment)
+        exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+        source = exp.source if isinstance(experiment, Experiment) else experiment
         settings = gate_settings(exp.gate, min=min, max=max, max_regression=max_regression,
                                  on=on, max_invalid=max_invalid, baseline=baseline,
-                                 split=split, source=f"{experiment} [gate]")
+                                 split=split, source=f"{source} [gate]")
     except (ExperimentError, BarError) as exc:
         raise GateInputError(str(exc)) from None
     return exp, settings
@@ -858,6 +1001,7 @@ def check(
     alias: str | None = None,
     offline: bool = False,
     allow_changed_anchors: bool = False,
+    allow_judge_change: bool = False,
     n_resamples: int = 1000,
     render: Callable[[GateResult], str] | None = None,
 ) -> GateResult:
@@ -876,6 +1020,8 @@ def check(
     offline : bool
         Answer from the journal only.
     allow_changed_anchors : bool
+    allow_judge_change : bool
+        Gate a version (or compare with a baseline) calibrated with another judge.
     n_resamples : int
         Bootstrap resamples for the CIs.
     render : callable, optional
@@ -896,7 +1042,8 @@ def check(
     exp, settings = load_gate(experiment, min=min, max=max, max_regression=max_regression,
                               on=on, max_invalid=max_invalid, baseline=baseline, split=split)
     result = run_gate(exp, settings, prompt=prompt, alias=alias, offline=offline,
-                      allow_changed_anchors=allow_changed_anchors, n_resamples=n_resamples)
+                      allow_changed_anchors=allow_changed_anchors,
+                      allow_judge_change=allow_judge_change, n_resamples=n_resamples)
     if not result.passed:
         if render is None:
             from ._outputs import table_text

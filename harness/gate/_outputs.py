@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.reports import FIGURE_LABELS
+from harness.tracking import JudgeRecord
 
 from ._bars import BarResult, direction
 from ._gate import GateResult
@@ -145,6 +146,26 @@ def _run_line(result: GateResult) -> str:
     return text
 
 
+def _judge_line(result: GateResult) -> str:
+    """The judge the gate ran with: identity, scoring mode actually used, parameters, hash."""
+    ident = result.run.judge_identity
+    scoring = result.run.scoring or {}
+    rest = ", ".join(f"{k}={v}" for k, v in ident.items() if k not in ("provider", "model"))
+    text = f"judge {ident.get('provider')}:{ident.get('model')}" + (f" ({rest})" if rest else "")
+    text += f" · scoring {scoring.get('mode', '?')}"
+    if scoring.get("structured"):
+        text += f" via {scoring['structured']}"
+    j = result.judge
+    if j is not None:
+        params = ", ".join(f"{k}={v}" for k, v in j.params.items() if k != "mode")
+        text += f" · {params} · judge hash {j.hash[:12]}"
+        if j.changed:
+            text += " · JUDGE CHANGED since calibration (--allow-judge-change)"
+        else:
+            text += f" · judge check: {j.status}"
+    return text
+
+
 def _verdict(result: GateResult) -> str:
     if result.exit_code == 0:
         return f"PASSED: all {len(result.bars)} bar(s) met"
@@ -182,7 +203,7 @@ def gate_table(result: GateResult) -> Table:
               f"<= {inv.max_share:g}", "—", "—",
               Text("pass", style="bold green") if inv.passed
               else Text("FAIL (exit 3)", style="bold red"))
-    lines = [_run_line(result), _ceiling_note(result)]
+    lines = [_run_line(result), _judge_line(result), _ceiling_note(result)]
     lines += [f"! {b.name}: {b.message}" for b in result.failed_bars]
     lines += [f"! {w}" for w in result.warnings]
     lines.append(_verdict(result))
@@ -289,6 +310,9 @@ def junit_xml(outcome: GateResult | GateErrorOutcome) -> str:
         ("split", result.run.split), ("n_items", result.run.n_items),
         ("judge", f"{result.run.judge_identity.get('provider')}:"
                   f"{result.run.judge_identity.get('model')}"),
+        ("scoring_mode", (result.run.scoring or {}).get("mode") or ""),
+        ("scoring_structured", (result.run.scoring or {}).get("structured") or ""),
+        *_judge_properties(result),
         ("on", result.settings.on), ("max_invalid", result.settings.max_invalid),
         ("baseline", result.baseline.ref.label if result.baseline else ""),
         ("n_requests", r.n_requests), ("n_cached", r.n_cached),
@@ -310,14 +334,24 @@ def junit_xml(outcome: GateResult | GateErrorOutcome) -> str:
         fail = ET.SubElement(case, "failure", message=inv.message, type="JudgeFailure")
         fail.text = inv.message
     ET.SubElement(case, "system-out").text = inv.message
-    notes = [_run_line(result), _ceiling_note(result), *[f"! {w}" for w in result.warnings],
-             _verdict(result)]
+    notes = [_run_line(result), _judge_line(result), _ceiling_note(result),
+             *[f"! {w}" for w in result.warnings], _verdict(result)]
     ET.SubElement(suite, "system-out").text = "\n".join(notes)
     root.set("tests", str(n_tests))
     root.set("failures", str(n_fail))
     root.set("errors", "0")
     root.set("time", elapsed)
     return _serialize(root)
+
+
+def _judge_properties(result: GateResult) -> list[tuple[str, Any]]:
+    """``judge.<field>`` (as in the registry tags), ``judge_hash``, ``judge_changed``..."""
+    j = result.judge
+    if j is None:
+        return []
+    fields = JudgeRecord.of(j.identity, j.params).fields
+    return [*((f"judge.{k}", v) for k, v in fields.items()), ("judge_hash", j.hash),
+            ("judge_check", j.status), ("judge_changed", str(j.changed).lower())]
 
 
 def _serialize(root: ET.Element) -> str:
@@ -387,6 +421,11 @@ def markdown(outcome: GateResult | GateErrorOutcome) -> str:
     for b in result.failed_bars:
         lines.append(f"- ❌ **{_md(b.name)}**: {_md(b.message)}")
     lines.append(f"- {_md(_run_line(result))}")
+    lines.append(f"- {_md(_judge_line(result))}")
+    if result.judge is not None and result.judge.changed:
+        diff = result.judge.differences + result.judge.baseline_differences
+        lines.append(f"- ⚠️ **judge changed** since calibration (--allow-judge-change): "
+                     f"{_md('; '.join(diff))}")
     lines.append(f"- {_md(_ceiling_note(result))}")
     v = result.version
     lines.append(f"- prompt hash `{v.prompt.hash[:12]}`"

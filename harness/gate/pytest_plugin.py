@@ -39,7 +39,8 @@ def judge_gate(request: pytest.FixtureRequest) -> Callable[..., Any]:
 
     Keyword arguments are those of :func:`harness.gate.check`: ``min``, ``max``,
     ``max_regression``, ``baseline``, ``on``, ``max_invalid``, ``split``, ``prompt``,
-    ``alias``, ``offline``, ``allow_changed_anchors``, ``n_resamples``. Bars in the
+    ``alias``, ``offline``, ``allow_changed_anchors``, ``allow_judge_change``,
+    ``n_resamples``. Bars in the
     experiment's ``[gate]`` table apply too.
 
     Returns
