@@ -319,7 +319,7 @@ def test_max_calls_stops_cleanly_and_a_rerun_fills_the_rest(journal):
     tasks = tasks_for(*[f"i{n}" for n in range(10)])
     judge = FakeJudge()
     res = run(judge, tasks, journal, concurrency=2, max_calls=4)
-    assert res.stopped == "budget: max_calls=4 reached"
+    assert res.stopped == "budget: max_calls=4 reached; 6 tasks skipped"
     assert res.n_requests == 4 == judge.total_calls
     assert res.n_ok == 4 and res.n_skipped == 6
     assert all(j.error.startswith("not run: budget") for j in res.judgments
@@ -339,7 +339,7 @@ def test_budget_spent_during_retries_skips_the_task(journal):
     j = res.judgments[0]
     assert j.status == "skipped" and j.attempts == 1 and "unfinished" in j.error
     assert journal.count() == 0
-    assert res.stopped == "budget: max_calls=1 reached"
+    assert res.stopped == "budget: max_calls=1 reached; 2 tasks skipped"
 
 
 def test_max_cost_with_a_price(journal):
@@ -347,9 +347,14 @@ def test_max_cost_with_a_price(journal):
     judge = FakeJudge()
     res = run(judge, tasks_for(*"abcdef"), journal, prices=prices, concurrency=1,
               max_cost=0.25)
+    # The fake judge reports 100 input tokens for a 60-character prompt, more than the
+    # reservation's estimate (2 characters a token): the third call fit its estimate and
+    # cost more, and the stop message says so.
     assert judge.total_calls == 3 and res.n_ok == 3 and res.n_skipped == 3
     assert res.cost == pytest.approx(0.3)
-    assert res.stopped.startswith("budget: max_cost=0.25")
+    assert res.stopped.startswith("budget: max_cost=0.25 USD reached: spent 0.3000 USD of "
+                                  "the 0.25 USD cap")
+    assert "spent over the cap" in res.stopped and res.stopped.endswith("; 3 tasks skipped")
     assert res.judgments[0].cost == pytest.approx(0.1)
     assert journal.get(res.judgments[0].key).cost == pytest.approx(0.1)
 

@@ -9,8 +9,10 @@ or stopped by its budget loses nothing it computed and a re-run calls only for t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
@@ -36,6 +38,7 @@ from tenacity.wait import wait_base
 
 from harness.journal import CallRecord, Journal, call_key, canonical_json, redact
 
+from ._accounting import CircuitBreaker, Ledger
 from ._base import (
     FatalError,
     Judge,
@@ -213,6 +216,8 @@ class RunResult:
     calls made in this run (retries and re-asks included; cached judgments excluded).
     ``cost`` is ``None`` when some call was made for a model with no known price.
     ``n_ok`` ... ``n_skipped`` count judgments by status, cached ones included.
+    ``stopped`` says why a run ended before every task was run (a budget, the circuit
+    breaker), ending with the number of tasks skipped; ``None`` when nothing stopped it.
     """
 
     judgments: list[Judgment]
@@ -260,6 +265,32 @@ class RunResult:
         names = [f.name for f in fields(Judgment)]
         return [{n: getattr(j, n) for n in names} for j in self.judgments]
 
+    def failure_causes(self) -> list[tuple[str, int]]:
+        """The distinct reasons of the failed and invalid judgments, counted.
+
+        A failed judgment's cause is its provider error without the per-task details (the
+        ``[retries exhausted; 6 attempts]`` suffix, the item id, request ids); an invalid
+        one's is ``"invalid: "`` and the last parse error, without the ``invalid reply in
+        3 of 3 tries`` prefix. Cached judgments count like the others; skipped ones are not
+        failures (``stopped`` says why they were not run).
+
+        Returns
+        -------
+        list of (str, int)
+            Cause and number of judgments, most common first (ties: first seen first).
+
+        Examples
+        --------
+        >>> res = RunResult([], None, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0.0)
+        >>> res.failure_causes()
+        []
+        """
+        causes: Counter[str] = Counter()
+        for j in self.judgments:
+            if j.status in ("failed", "invalid"):
+                causes[_cause(j)] += 1
+        return causes.most_common()
+
 
 class RunAborted(ProviderError):
     """The run was aborted: a fatal provider error that every other call would repeat.
@@ -271,8 +302,25 @@ class RunAborted(ProviderError):
     partial: RunResult | None = None
 
 
-class _BudgetSpent(Exception):
-    """Internal: no call may be started any more."""
+class _Stopped(Exception):
+    """Internal: the run stopped (budget or circuit breaker); no call may start."""
+
+
+_ATTEMPTS_SUFFIX = re.compile(r"\s*\[(?:retries exhausted|not retryable); \d+ attempts?\]$")
+_INVALID_PREFIX = re.compile(r"^invalid reply in \d+ of \d+ tries; last: ")
+_REQUEST_ID = re.compile(r"\b(?:req|request|chatcmpl|msg)[_-][A-Za-z0-9]{8,}\b|\b[0-9a-f]{16,}\b")
+
+
+def _cause(j: Judgment) -> str:
+    """A judgment's failure reason without what is particular to the task."""
+    text = j.error or ("no reason recorded" if j.status == "invalid" else "unknown error")
+    text = _ATTEMPTS_SUFFIX.sub("", text)
+    if j.item_id:
+        text = text.replace(j.item_id, "<item>")
+    text = _REQUEST_ID.sub("<id>", text)
+    if j.status == "invalid":
+        return "invalid: " + _INVALID_PREFIX.sub("", text)
+    return text
 
 
 # --------------------------------------------------------------------------- retry wait
@@ -347,72 +395,72 @@ class _Run:
         self.identity = judge.identity()
         self.params = asdict(spec)
         self.params_json = canonical_json(self.params)
-        self.n_requests = 0
-        self.spent = 0.0  # known cost of this run's calls
-        self.cost_unknown = False
-        self.input_tokens = 0
-        self.output_tokens = 0
-        self.stopped: str | None = None
+        self.ledger = Ledger(
+            max_calls=settings.max_calls, max_cost=settings.max_cost,
+            cost_of=lambda usage: prices.cost(judge.provider, judge.model, usage),
+            breaker=CircuitBreaker(settings.circuit_breaker), redact=self.redact,
+        )
         self.counts: Counter[str] = Counter()
         self.on_done: Callable[[Judgment], None] = lambda j: None
+
+    @property
+    def stopped(self) -> str | None:
+        return self.ledger.stopped
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets) or ""
 
-    # ------------------------------------------------------------ budget
-
-    def acquire_call(self) -> bool:
-        """Reserve one provider call, or stop the run when the budget is spent."""
-        s = self.settings
-        if self.stopped is not None:
-            return False
-        if s.max_calls is not None and self.n_requests >= s.max_calls:
-            self.stopped = f"budget: max_calls={s.max_calls} reached"
-        elif s.max_cost is not None and self.spent >= s.max_cost:
-            self.stopped = (
-                f"budget: max_cost={s.max_cost:g} USD reached (spent {self.spent:.4f} USD)"
-            )
-        if self.stopped is not None:
-            log.info("%s; no more calls are started", self.stopped)
-            return False
-        self.n_requests += 1
-        return True
-
-    def account(self, usage: Usage, spend: _Spend) -> None:
-        cost = self.prices.cost(self.judge.provider, self.judge.model, usage)
-        spend.input_tokens += usage.input_tokens
-        spend.output_tokens += usage.output_tokens
-        self.input_tokens += usage.input_tokens
-        self.output_tokens += usage.output_tokens
-        if cost is None:
-            spend.cost = None
-            self.cost_unknown = True
-        else:
-            self.spent += cost
-            if spend.cost is not None:
-                spend.cost += cost
+    def redact_opt(self, text: str | None) -> str | None:
+        return None if text is None else self.redact(text)
 
     # ------------------------------------------------------------ one task
 
-    async def attempt(self, request: JudgeRequest, spend: _Spend) -> JudgeReply:
-        if not self.acquire_call():
-            raise _BudgetSpent(self.stopped)
+    async def attempt(self, request: JudgeRequest, spend: _Spend, key: str) -> JudgeReply:
+        """One provider call, within the budget, the deadline and the breaker."""
+        ledger = self.ledger
+        reservation = await ledger.acquire(request)
+        if reservation is None:
+            raise _Stopped(ledger.stopped)
         spend.attempts += 1
+        usage: Usage | None = None
+        mark = ledger.breaker.mark()
         t0 = time.perf_counter()
+        call = asyncio.ensure_future(self.judge.complete(request))
         try:
-            reply = await asyncio.wait_for(
-                self.judge.complete(request), self.settings.call_deadline_s
-            )
-        except TimeoutError:
-            raise RetryableError(
-                f"no reply within call_deadline_s={self.settings.call_deadline_s:g} s"
-            ) from None
+            await asyncio.wait({call, ledger.tripped}, timeout=self.settings.call_deadline_s,
+                               return_when=asyncio.FIRST_COMPLETED)
+            if call.done():
+                try:
+                    reply = call.result()
+                except ProviderError as exc:
+                    ledger.outcome(key, exc, mark)
+                    raise
+            elif ledger.tripped.done():  # the breaker tripped: this call is abandoned
+                raise _Stopped(ledger.stopped)
+            else:
+                exc = RetryableError(
+                    f"no reply within call_deadline_s={self.settings.call_deadline_s:g} s")
+                ledger.outcome(key, exc, mark)
+                raise exc
+            usage = reply.usage or Usage()
+            ledger.outcome(key, None, mark)
         finally:
+            if not call.done():
+                call.cancel()
+                await asyncio.wait({call})
+            if not call.cancelled():
+                with contextlib.suppress(BaseException):
+                    call.exception()  # retrieved: no "never retrieved" warning
             spend.latency_s += time.perf_counter() - t0
-        self.account(reply.usage or Usage(), spend)
+            cost = ledger.settle(reservation, usage)
+            if usage is not None:
+                spend.input_tokens += usage.input_tokens
+                spend.output_tokens += usage.output_tokens
+                spend.cost = None if cost is None or spend.cost is None else spend.cost + cost
         return reply
 
-    async def call(self, request: JudgeRequest, task: JudgeTask, spend: _Spend) -> JudgeReply:
+    async def call(self, request: JudgeRequest, task: JudgeTask, spend: _Spend,
+                   key: str) -> JudgeReply:
         """One reply, retrying retryable errors; raises the last error when they run out."""
         s = self.settings
 
@@ -429,12 +477,13 @@ class _Run:
             wait=RetryAfterWait(s.backoff_initial_s, s.backoff_max_s, s.retry_after_cap_s),
             stop=stop_after_attempt(s.max_attempts),
             before_sleep=before_sleep,
+            sleep=self.ledger.sleep,  # a backoff ends early when the run stops
             reraise=True,
         )
         reply: JudgeReply | None = None
         async for attempt_ctx in retrying:
             with attempt_ctx:
-                reply = await self.attempt(request, spend)
+                reply = await self.attempt(request, spend, key)
         assert reply is not None
         return reply
 
@@ -451,8 +500,8 @@ class _Run:
             # bounded by parse_retries. The request is deliberately not altered to coax a
             # valid reply, since that would change what is being measured.
             try:
-                reply = await self.call(request, task, spend)
-            except _BudgetSpent:
+                reply = await self.call(request, task, spend, key)
+            except _Stopped:
                 note = f"not run: {self.stopped}"
                 if spend.attempts:
                     note = f"unfinished after {spend.attempts} calls: {self.stopped}"
@@ -494,7 +543,9 @@ class _Run:
         error: str | None = None,
         journal: bool = True,
     ) -> Judgment:
-        error = self.redact(error) if error is not None else None
+        # Replies are stored and shown: a proxy or an injected model may echo the key. The
+        # reply was parsed before this point; only what is kept is redacted.
+        error, raw, reasoning = map(self.redact_opt, (error, raw, reasoning))
         judgment = Judgment(
             key=key, item_id=task.item_id, sample_index=task.sample_index, status=status,
             score=score, reasoning=reasoning, raw_reply=raw, error=error, cached=False,
@@ -537,8 +588,11 @@ class _Run:
             cost = record.cost
         return Judgment(
             key=record.key, item_id=task.item_id, sample_index=task.sample_index,
-            status=record.status, score=record.score, reasoning=record.reasoning,
-            raw_reply=record.raw_reply, error=record.error, cached=True,
+            status=record.status, score=record.score,
+            # journals written before replies were redacted on the way in
+            reasoning=self.redact_opt(record.reasoning),
+            raw_reply=self.redact_opt(record.raw_reply), error=self.redact_opt(record.error),
+            cached=True,
             attempts=record.attempts, input_tokens=record.input_tokens,
             output_tokens=record.output_tokens,
             cost=cost, latency_s=record.latency_s,
@@ -562,11 +616,11 @@ def _reused(j: Judgment, task: JudgeTask) -> Judgment:
 
 
 def _stats_text(run: _Run, n_cached: int) -> str:
-    c = run.counts
-    cost = "?" if run.cost_unknown else f"${run.spent:.4f}"
+    c, led = run.counts, run.ledger
+    cost = "?" if led.cost_unknown else f"${led.spent:.4f}"
     return (
         f"cached {n_cached} | ok {c['ok']} | invalid {c['invalid']} | failed {c['failed']} "
-        f"| calls {run.n_requests} | tokens {run.input_tokens}+{run.output_tokens} "
+        f"| calls {led.n_requests} | tokens {led.input_tokens}+{led.output_tokens} "
         f"| cost {cost}"
     )
 
@@ -671,12 +725,14 @@ async def run_judge(
             j = results.get(key) or _skipped(task, key, f"not run: {run.stopped or 'aborted'}")
             judgments.append(j if first[key] is task else _reused(j, task))
         by_status = Counter(j.status for j in judgments)
+        led = run.ledger
         return RunResult(
-            judgments=judgments, stopped=run.stopped, n_requests=run.n_requests,
-            n_cached=sum(j.cached for j in judgments), n_ok=by_status["ok"],
-            n_invalid=by_status["invalid"], n_failed=by_status["failed"],
-            n_skipped=by_status["skipped"], input_tokens=run.input_tokens,
-            output_tokens=run.output_tokens, cost=None if run.cost_unknown else run.spent,
+            judgments=judgments, stopped=led.stop_message(by_status["skipped"]),
+            n_requests=led.n_requests, n_cached=sum(j.cached for j in judgments),
+            n_ok=by_status["ok"], n_invalid=by_status["invalid"],
+            n_failed=by_status["failed"], n_skipped=by_status["skipped"],
+            input_tokens=led.input_tokens, output_tokens=led.output_tokens,
+            cost=None if led.cost_unknown else led.spent,
             elapsed_s=time.perf_counter() - t_start,
         )
 
