@@ -40,21 +40,12 @@ from ._bars import (
     parse_assignment,
 )
 from ._gate import (
-    EXIT_BELOW_BAR,
-    EXIT_INPUT,
-    EXIT_JUDGE,
-    EXIT_PASS,
     PRODUCTION_ALIAS,
-    BaselineRun,
     GateError,
     GateFailed,
     GateInputError,
     GateJudgeError,
-    GateResult,
-    InvalidCheck,
-    JudgeCheck,
     OfflineJudge,
-    VersionRef,
     check,
     check_examples,
     gate_judge,
@@ -72,6 +63,18 @@ from ._outputs import (
     table_text,
     write_junit,
     write_summary,
+)
+from ._result import (
+    EXIT_BELOW_BAR,
+    EXIT_INPUT,
+    EXIT_JUDGE,
+    EXIT_PASS,
+    BaselineRun,
+    GateResult,
+    InvalidCheck,
+    JudgeCheck,
+    VersionRef,
+    invalid_check,
 )
 
 __all__ = [
@@ -105,6 +108,7 @@ __all__ = [
     "gate_judge",
     "gate_settings",
     "gate_table",
+    "invalid_check",
     "junit_xml",
     "load_gate",
     "markdown",

@@ -5,21 +5,19 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from harness.agreement import AgreementResult, compare_to_reference
+from harness.agreement import compare_to_reference
 from harness.anchors import AnchorError, AnchorSet, load_anchor_set
 from harness.experiments import Experiment, ExperimentError, load_experiment
 from harness.journal import Journal
 from harness.judges import FatalError, Judge, JudgeReply, JudgeRequest, ProviderError, make_judge
 from harness.judgments import JudgeRun, judge_anchors, resolve_prompt, scoring_mode
 from harness.prompts import PromptError, PromptVersion
-from harness.reports import AgreementReport, ReportSettings, agreement_report
+from harness.reports import ReportSettings, agreement_report
 from harness.tracking import JudgeRecord, judge_params, judge_record, judge_tags
 
 from ._bars import (
@@ -32,11 +30,15 @@ from ._bars import (
     evaluate_regression,
     gate_settings,
 )
-
-EXIT_PASS = 0
-EXIT_BELOW_BAR = 1
-EXIT_INPUT = 2
-EXIT_JUDGE = 3
+from ._result import (
+    EXIT_INPUT,
+    EXIT_JUDGE,
+    BaselineRun,
+    GateResult,
+    JudgeCheck,
+    VersionRef,
+    invalid_check,
+)
 
 #: The registry alias ``promote`` sets.
 PRODUCTION_ALIAS = "production"
@@ -170,38 +172,6 @@ class _Registry:
         return number, tracker.prompt_version_tags(pv.name, number)
 
 
-@dataclass
-class VersionRef:
-    """A prompt version as the gate resolved it.
-
-    Attributes
-    ----------
-    prompt : PromptVersion
-        The local file (checked against the journal for edits).
-    alias : str, optional
-        The registry alias it was reached through.
-    registry_version : int, optional
-        Its number in the MLflow Prompt Registry, when registered.
-    tags : dict, optional
-        Its registry version tags.
-    """
-
-    prompt: PromptVersion
-    alias: str | None = None
-    registry_version: int | None = None
-    tags: dict[str, str] | None = None
-
-    @property
-    def label(self) -> str:
-        return self.prompt.label
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary."""
-        return {"name": self.prompt.name, "version": self.prompt.label,
-                "hash": self.prompt.hash, "alias": self.alias,
-                "registry_version": self.registry_version}
-
-
 def resolve_version(exp: Experiment, journal: Journal, registry: _Registry, *,
                     prompt: str | None = None, alias: str | None = None,
                     what: str = "--prompt") -> VersionRef:
@@ -271,211 +241,6 @@ def _baseline_ref(exp: Experiment, journal: Journal, registry: _Registry, baseli
     if _VERSION.match(baseline) or baseline == "latest":
         return resolve_version(exp, journal, registry, prompt=baseline, what="--baseline")
     return resolve_version(exp, journal, registry, alias=baseline, what="--baseline")
-
-
-# --------------------------------------------------------------------------- result
-
-
-@dataclass
-class InvalidCheck:
-    """The share of judgments without a usable score, against the allowed share.
-
-    Attributes
-    ----------
-    n : int
-        Judgments (items x samples).
-    n_invalid, n_failed : int
-        Replies that never parsed; calls the provider kept failing.
-    share : float
-        ``(n_invalid + n_failed) / n``.
-    max_share : float
-    passed : bool
-    first_error : str, optional
-        The first error message, for the report.
-    """
-
-    n: int
-    n_invalid: int
-    n_failed: int
-    share: float
-    max_share: float
-    passed: bool
-    first_error: str | None = None
-
-    @property
-    def name(self) -> str:
-        return f"invalid share <= {self.max_share:g}"
-
-    @property
-    def message(self) -> str:
-        text = (f"{self.n_invalid} invalid and {self.n_failed} failed of {self.n} judgments "
-                f"({self.share:.1%}); allowed {self.max_share:.1%}")
-        if self.first_error and not self.passed:
-            text += f"; first error: {self.first_error}"
-        return text
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary."""
-        return {"name": self.name, "n": self.n, "n_invalid": self.n_invalid,
-                "n_failed": self.n_failed, "share": self.share, "max": self.max_share,
-                "passed": self.passed, "message": self.message,
-                "first_error": self.first_error}
-
-
-@dataclass
-class JudgeCheck:
-    """The judge the gate runs with, against the one each version was calibrated with.
-
-    A prompt version is not a judge: the same prompt on another model, endpoint or with
-    other parameters is another judge, and its figures say nothing about this one.
-
-    Attributes
-    ----------
-    identity : dict
-        The judge now: ``Judge.identity()`` (provider, model, endpoint, options).
-    params : dict
-        The parameters that can change a judgment (:func:`harness.tracking.judge_params`).
-    hash : str
-        :func:`harness.tracking.judge_hash` of both.
-    status : str
-        ``unchanged``, ``changed (allowed)``, ``no judge record`` (registered before
-        judges were recorded: a warning) or ``no calibration record`` (not registered).
-    differences : list of str
-        ``"model: registered a, now b"``, when changed.
-    baseline_status : str, optional
-        The same for the baseline version.
-    baseline_differences : list of str
-    """
-
-    identity: dict[str, Any]
-    params: dict[str, Any]
-    hash: str
-    status: str = "no calibration record"
-    differences: list[str] = field(default_factory=list)
-    baseline_status: str | None = None
-    baseline_differences: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        """The version or the baseline was calibrated with another judge (allowed)."""
-        return bool(self.differences or self.baseline_differences)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary."""
-        return {"identity": self.identity, "params": self.params, "hash": self.hash,
-                "changed": self.changed, "status": self.status,
-                "differences": self.differences, "baseline_status": self.baseline_status,
-                "baseline_differences": self.baseline_differences}
-
-
-@dataclass
-class BaselineRun:
-    """The baseline version judged on the same split."""
-
-    ref: VersionRef
-    run: JudgeRun
-    figures: dict[str, AgreementResult]
-
-
-@dataclass
-class GateResult:
-    """Everything one gate (or validate, or promote) decided, and why.
-
-    Attributes
-    ----------
-    command : {"gate", "validate", "promote"}
-    experiment : Experiment
-    settings : GateSettings
-    version : VersionRef
-    run : JudgeRun
-    report : AgreementReport
-    bars : list of BarResult
-    invalid : InvalidCheck
-    baseline : BaselineRun, optional
-    checks : dict
-        The anchor-change and few-shot checks, as done.
-    judge : JudgeCheck, optional
-        The judge now, and whether it is the one the versions were calibrated with.
-    warnings : list of str
-    promoted : dict, optional
-        For ``promote`` that passed: the alias set and the registry version.
-    """
-
-    command: str
-    experiment: Experiment
-    settings: GateSettings
-    version: VersionRef
-    run: JudgeRun
-    report: AgreementReport
-    bars: list[BarResult]
-    invalid: InvalidCheck
-    baseline: BaselineRun | None = None
-    checks: dict[str, Any] = field(default_factory=dict)
-    judge: JudgeCheck | None = None
-    warnings: list[str] = field(default_factory=list)
-    promoted: dict[str, Any] | None = None
-    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(
-        timespec="seconds"))
-
-    @property
-    def failed_bars(self) -> list[BarResult]:
-        return [b for b in self.bars if not b.passed]
-
-    @property
-    def exit_code(self) -> int:
-        """0 every bar passed; 1 a bar failed; 3 too many invalid or failed judgments."""
-        if not self.invalid.passed:
-            return EXIT_JUDGE
-        return EXIT_BELOW_BAR if self.failed_bars else EXIT_PASS
-
-    @property
-    def passed(self) -> bool:
-        return self.exit_code == EXIT_PASS
-
-    @property
-    def status(self) -> str:
-        return {EXIT_PASS: "pass", EXIT_BELOW_BAR: "fail"}.get(self.exit_code, "error")
-
-    @property
-    def title(self) -> str:
-        v = self.version
-        via = f" (alias {v.alias})" if v.alias else ""
-        return (f"{self.experiment.name}: {v.prompt.name} {v.label}{via} on the "
-                f"{self.run.split} split ({self.run.n_items} items)")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` document."""
-        doc: dict[str, Any] = {
-            "judgecal_gate": 1,
-            "command": self.command,
-            "status": self.status,
-            "passed": self.passed,
-            "exit_code": self.exit_code,
-            "created_at": self.created_at,
-            "experiment": self.experiment.name,
-            "experiment_file": str(self.experiment.source) if self.experiment.source else None,
-            "split": self.run.split,
-            "n_items": self.run.n_items,
-            "prompt": self.version.to_dict(),
-            "judge": self.run.judge_identity,
-            "judge_check": self.judge.to_dict() if self.judge is not None else None,
-            "judge_changed": self.judge is not None and self.judge.changed,
-            "scoring": self.run.scoring,
-            "settings": self.settings.to_dict(),
-            "bars": [b.to_dict() for b in self.bars],
-            "invalid": self.invalid.to_dict(),
-            "baseline": None,
-            "checks": self.checks,
-            "warnings": self.warnings,
-            "run": self.run.summary(),
-            "promoted": self.promoted,
-        }
-        if self.baseline is not None:
-            doc["baseline"] = {**self.baseline.ref.to_dict(),
-                               "run": self.baseline.run.summary(),
-                               "figures": {k: v.value for k, v in
-                                           self.baseline.figures.items()}}
-        return doc
 
 
 # --------------------------------------------------------------------------- checks
@@ -686,18 +451,6 @@ def loss_ci(metric: str, candidate: np.ndarray, baseline: np.ndarray, consensus:
     return float(lo), float(hi)
 
 
-def _invalid_check(run: JudgeRun, max_share: float) -> InvalidCheck:
-    r = run.result
-    n = len(r.judgments)
-    bad = r.n_invalid + r.n_failed
-    share = bad / n if n else 0.0
-    first = next((j.error for j in r.judgments if j.status in ("invalid", "failed")
-                  and j.error), None)
-    return InvalidCheck(n=n, n_invalid=r.n_invalid, n_failed=r.n_failed, share=share,
-                        max_share=max_share, passed=share <= max_share + 1e-12,
-                        first_error=first)
-
-
 def run_gate(
     exp: Experiment,
     settings: GateSettings,
@@ -874,7 +627,7 @@ def run_gate(
             ))
     return GateResult(command=command, experiment=exp, settings=settings, version=ref,
                       run=run, report=report, bars=bars,
-                      invalid=_invalid_check(run, settings.max_invalid), baseline=baseline,
+                      invalid=invalid_check(run, settings.max_invalid), baseline=baseline,
                       checks=checks, judge=jcheck, warnings=warnings)
 
 

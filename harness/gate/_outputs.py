@@ -19,7 +19,7 @@ from harness.reports import FIGURE_LABELS
 from harness.tracking import JudgeRecord
 
 from ._bars import BarResult, direction
-from ._gate import GateResult
+from ._result import GateResult
 
 #: The environment variable GitHub Actions reads the job summary from.
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
