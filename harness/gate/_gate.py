@@ -17,6 +17,7 @@ from harness.journal import Journal
 from harness.judges import FatalError, Judge, JudgeReply, JudgeRequest, ProviderError, make_judge
 from harness.judgments import JudgeRun, judge_anchors, resolve_prompt, scoring_mode
 from harness.prompts import PromptError, PromptVersion
+from harness.prompts._examples import examples_in
 from harness.reports import ReportSettings, agreement_report
 from harness.tracking import JudgeRecord, judge_params, judge_record, judge_tags
 
@@ -259,8 +260,6 @@ def check_examples(pv: PromptVersion, aset: AnchorSet) -> list[str]:
     list of str
         Sorted; empty when the version shows no holdout item.
     """
-    from harness.loop._revise import examples_in
-
     holdout = {it.id for it in aset.items if it.split == "holdout"}
     return sorted({str(ex.get("id")) for ex in examples_in(pv)} & holdout)
 

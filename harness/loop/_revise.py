@@ -42,9 +42,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, nodes
-from jinja2.exceptions import TemplateSyntaxError
-
 from harness.anchors import AnchorItem, AnchorSet
 from harness.judges._base import Judge, Message, ProviderError
 from harness.prompts import (
@@ -55,6 +52,7 @@ from harness.prompts import (
     render_for_anchor,
     save_new_version,
 )
+from harness.prompts._examples import examples_in, is_examples_line
 from harness.prompts._header import check_changelog, format_header, starts_with_header
 from harness.prompts._template import compile_template
 
@@ -70,9 +68,6 @@ EXAMPLE_KEYS = ("id", "input", "output", "score", "rationale")
 
 STRATEGIES = ("fewshot", "llm", "manual")
 
-_EXAMPLES_LINE = re.compile(
-    r"^[ \t]*\{%-?\s*set\s+examples\s*=\s*examples\s*\+\s*(\[.*\])\s*-?%\}[ \t]*$")
-_COMMENT_LINE = re.compile(r"^[ \t]*\{#-?\s*judgecal: few-shot examples\b.*#\}[ \t]*$")
 _MARKER_LINE = re.compile(r"^[ \t]*\[(system|user|assistant)\][ \t]*$", re.MULTILINE)
 # A JSON surrogate-pair escape not preceded by an escaping backslash.
 _SURROGATES = re.compile(r"(?<!\\)((?:\\\\)*)\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})")
@@ -273,8 +268,7 @@ def strip_examples(body: str) -> str:
     str
     """
     lines = body.splitlines(keepends=True)
-    kept = [ln for ln in lines if not (_EXAMPLES_LINE.match(ln.rstrip("\r\n"))
-                                       or _COMMENT_LINE.match(ln.rstrip("\r\n")))]
+    kept = [ln for ln in lines if not is_examples_line(ln.rstrip("\r\n"))]
     return "".join(kept)
 
 
@@ -294,55 +288,6 @@ def with_examples(body: str, examples: Sequence[Mapping[str, Any]]) -> str:
     """
     rest = strip_examples(body)
     return (examples_line(examples) + rest) if examples else rest
-
-
-def _parse_literal(text: str) -> list[dict[str, Any]]:
-    try:
-        tree = Environment().parse("{{ " + text + " }}")
-        node = tree.body[0].nodes[0]  # type: ignore[attr-defined]
-        if not isinstance(node, nodes.List):
-            raise ValueError("not a list")
-        value = node.as_const()
-    except (TemplateSyntaxError, nodes.Impossible, AttributeError, IndexError,
-            ValueError) as exc:
-        raise ValueError(f"the examples line is not a list literal ({exc})") from None
-    if not all(isinstance(v, dict) for v in value):
-        raise ValueError("the examples line must hold a list of objects")
-    return [dict(v) for v in value]
-
-
-def examples_in(pv: PromptVersion) -> list[dict[str, Any]]:
-    """The few-shot examples embedded in a version by the fewshot reviser (ids included).
-
-    Reads every line ``{%- set examples = examples + [...] -%}`` of the body (in order),
-    parsing the list as Jinja does.
-
-    Parameters
-    ----------
-    pv : PromptVersion
-        The version.
-
-    Returns
-    -------
-    list of dict
-        ``id``, ``input``, ``output``, ``score``, ``rationale``; empty if there are none.
-
-    Raises
-    ------
-    PromptError
-        An examples line that is not a list literal of objects (naming the file and line).
-    """
-    out: list[dict[str, Any]] = []
-    offset = pv.text.count("\n", 0, len(pv.text) - len(pv.body))
-    for i, line in enumerate(pv.body.splitlines()):
-        m = _EXAMPLES_LINE.match(line)
-        if not m:
-            continue
-        try:
-            out.extend(_parse_literal(m.group(1)))
-        except ValueError as exc:
-            raise PromptError(pv.path, offset + i + 1, str(exc)) from None
-    return out
 
 
 # --------------------------------------------------------------------------- helpers
@@ -737,8 +682,7 @@ class LLMReviser(Reviser):
             raise RevisionError(f"the revised template does not take the scale from "
                                 f"{' and '.join(scale_vars)} (the scale must stay "
                                 f"{parent.scale[0]}-{parent.scale[1]}, from the variables)")
-        if any(_EXAMPLES_LINE.match(ln) or _COMMENT_LINE.match(ln)
-               for ln in body.splitlines()):
+        if any(is_examples_line(ln) for ln in body.splitlines()):
             raise RevisionError("the revised template carries a few-shot examples line; "
                                 "examples are managed by judgecal, not by the llm reviser")
 
