@@ -502,3 +502,37 @@ def test_progress_bar_reports_counts(journal):
                    console=console)
     out = buf.getvalue()
     assert "3/3" in out and "cached 2" in out and "invalid 1" in out and "cost ?" in out
+
+
+# --------------------------------------------------------------------------- failure causes
+
+
+def test_failure_causes_are_counted_without_per_item_details(journal):
+    def filtered(request, n, item):
+        raise ProviderError(f"content filtered for item {item} (request req_{item}0123456789)",
+                            status=400)
+
+    script = {
+        "d1": [RetryableError("502 bad gateway", status=502)],
+        "d2": [RetryableError("502 bad gateway", status=502)],
+        "d3": [RetryableError("502 bad gateway", status=502)],
+        "f1": [filtered], "f2": [filtered],
+        "g1": [raw("nope")], "g2": [raw("I'd say 4")], "g3": [raw('{"score": 9}')],
+        "ok": [structured(4)],
+    }
+    res = run(FakeJudge(script), tasks_for(*script), journal, max_attempts=2,
+              parse_retries=1)
+    assert res.failure_causes() == [
+        ("RetryableError (status 502): 502 bad gateway", 3),
+        ("ProviderError (status 400): content filtered for item <item> (request <id>)", 2),
+        ("invalid: no JSON object found in the reply", 2),
+        ("invalid: score 9 is off the scale 1-5", 1),
+    ]
+    # the judgments keep their own details
+    assert "[retries exhausted; 2 attempts]" in by_item(res)["d1"].error
+    # cached invalid judgments count too; skipped ones are not failures
+    again = run(FakeJudge(script), tasks_for(*script, "new"), journal, max_attempts=2,
+                parse_retries=1, max_calls=0)
+    assert again.n_skipped == 6
+    assert again.failure_causes() == [("invalid: no JSON object found in the reply", 2),
+                                      ("invalid: score 9 is off the scale 1-5", 1)]

@@ -259,3 +259,19 @@ def test_a_key_in_an_old_journal_is_redacted_when_read_back(journal: Journal) ->
     assert again.n_cached == 2 and again.n_requests == 0
     assert KEY not in repr(again.to_rows())
     assert again.judgments[0].reasoning == "why [REDACTED]"
+
+
+def test_the_same_500_to_everything_trips_the_breaker(journal: Journal) -> None:
+    with fs.FakeServer(lambda api, body, n: fs.server_error(500), keep_bodies=False) as srv:
+        s = settings(concurrency=4, circuit_breaker=5)
+        res = run_judge_sync(judge_at(srv.openai_url), tasks(30), SPEC, journal, s,
+                             prices=FREE)
+        served = srv.snapshot()["total"]
+    assert served == res.n_requests <= max(s.circuit_breaker, s.concurrency) + s.concurrency
+    assert res.n_ok == 0 and res.n_failed + res.n_skipped == 30 and res.n_skipped >= 26
+    assert res.stopped is not None and "(last: provider openai server error (HTTP 500): " \
+        "fake server says 500)" in res.stopped
+    # tasks whose retries ran out before the trip are failed, all for the one cause
+    assert res.failure_causes() == ([("RetryableError (status 500): provider openai server "
+                                      "error (HTTP 500): fake server says 500", res.n_failed)]
+                                    if res.n_failed else [])

@@ -3,7 +3,9 @@
 Every task (one item, one sample) is keyed by :func:`harness.journal.call_key`. A task whose
 key is in the journal with status ``ok`` or ``invalid`` is answered from there without a
 call; every finished task is journaled the moment it ends, so a run that is killed, aborted
-or stopped by its budget loses nothing it computed and a re-run calls only for the rest.
+or stopped (budget, circuit breaker) loses nothing it computed and a re-run calls only for
+the rest. The budget and the breaker live in :mod:`._accounting`, the outputs in
+:mod:`._results`.
 """
 
 from __future__ import annotations
@@ -12,12 +14,10 @@ import asyncio
 import contextlib
 import logging
 import math
-import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Literal
+from dataclasses import asdict, dataclass, replace
 
 from rich.console import Console
 from rich.progress import (
@@ -51,7 +51,8 @@ from ._base import (
     Usage,
 )
 from ._prices import PriceTable
-from ._scoring import Aggregation, InvalidReply, aggregate, parse_reply
+from ._results import Judgment, JudgmentStatus, RunResult
+from ._scoring import InvalidReply, parse_reply
 
 __all__ = [
     "JudgeTask",
@@ -66,9 +67,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-JudgmentStatus = Literal["ok", "invalid", "failed", "skipped"]
-
 
 # --------------------------------------------------------------------------- inputs
 
@@ -177,121 +175,6 @@ class RunSettings:
             raise ValueError(f"max_cost must be >= 0, got {self.max_cost}")
 
 
-# --------------------------------------------------------------------------- outputs
-
-
-@dataclass(frozen=True)
-class Judgment:
-    """The outcome of one task.
-
-    ``status``: ``ok`` (a score), ``invalid`` (replies never parsed; ``raw_reply`` and the
-    reason in ``error``), ``failed`` (the provider kept failing; the error in ``error``),
-    ``skipped`` (not run: budget spent or run stopped; not journaled). Tokens, cost,
-    attempts and latency are summed over every call made for the task in this run (for a
-    cached judgment: as journaled, the cost recomputed from the tokens at current prices).
-    ``cost`` is ``None`` when the model's price is unknown.
-    """
-
-    key: str
-    item_id: str
-    sample_index: int
-    status: JudgmentStatus
-    score: float | None
-    reasoning: str | None
-    raw_reply: str | None
-    error: str | None
-    cached: bool
-    attempts: int
-    input_tokens: int
-    output_tokens: int
-    cost: float | None
-    latency_s: float | None
-
-
-@dataclass
-class RunResult:
-    """Every task's judgment (in task order) and the run's totals.
-
-    ``n_requests``, ``input_tokens``, ``output_tokens`` and ``cost`` count the provider
-    calls made in this run (retries and re-asks included; cached judgments excluded).
-    ``cost`` is ``None`` when some call was made for a model with no known price.
-    ``n_ok`` ... ``n_skipped`` count judgments by status, cached ones included.
-    ``stopped`` says why a run ended before every task was run (a budget, the circuit
-    breaker), ending with the number of tasks skipped; ``None`` when nothing stopped it.
-    """
-
-    judgments: list[Judgment]
-    stopped: str | None
-    n_requests: int
-    n_cached: int
-    n_ok: int
-    n_invalid: int
-    n_failed: int
-    n_skipped: int
-    input_tokens: int
-    output_tokens: int
-    cost: float | None
-    elapsed_s: float
-
-    def item_scores(self, how: Aggregation = "mean") -> dict[str, float]:
-        """One score per item with at least one ``ok`` sample.
-
-        Parameters
-        ----------
-        how : {"mean", "median", "mode"}
-            How the samples of an item are combined (see :func:`aggregate`).
-
-        Returns
-        -------
-        dict of str to float
-            Item id to score, in order of first appearance.
-        """
-        by_item: dict[str, list[float]] = {}
-        for j in self.judgments:
-            if j.status == "ok" and j.score is not None:
-                by_item.setdefault(j.item_id, []).append(j.score)
-        return {item: aggregate(scores, how) for item, scores in by_item.items()}
-
-    def samples(self) -> dict[str, list[float]]:
-        """The ``ok`` scores of each item, in sample order (for :func:`retest_agreement`)."""
-        by_item: dict[str, list[tuple[int, float]]] = {}
-        for j in self.judgments:
-            if j.status == "ok" and j.score is not None:
-                by_item.setdefault(j.item_id, []).append((j.sample_index, j.score))
-        return {item: [s for _, s in sorted(v)] for item, v in by_item.items()}
-
-    def to_rows(self) -> list[dict[str, Any]]:
-        """One dict per judgment, with the :class:`Judgment` fields as keys (for a CSV)."""
-        names = [f.name for f in fields(Judgment)]
-        return [{n: getattr(j, n) for n in names} for j in self.judgments]
-
-    def failure_causes(self) -> list[tuple[str, int]]:
-        """The distinct reasons of the failed and invalid judgments, counted.
-
-        A failed judgment's cause is its provider error without the per-task details (the
-        ``[retries exhausted; 6 attempts]`` suffix, the item id, request ids); an invalid
-        one's is ``"invalid: "`` and the last parse error, without the ``invalid reply in
-        3 of 3 tries`` prefix. Cached judgments count like the others; skipped ones are not
-        failures (``stopped`` says why they were not run).
-
-        Returns
-        -------
-        list of (str, int)
-            Cause and number of judgments, most common first (ties: first seen first).
-
-        Examples
-        --------
-        >>> res = RunResult([], None, 0, 0, 0, 0, 0, 0, 0, 0, 0.0, 0.0)
-        >>> res.failure_causes()
-        []
-        """
-        causes: Counter[str] = Counter()
-        for j in self.judgments:
-            if j.status in ("failed", "invalid"):
-                causes[_cause(j)] += 1
-        return causes.most_common()
-
-
 class RunAborted(ProviderError):
     """The run was aborted: a fatal provider error that every other call would repeat.
 
@@ -304,23 +187,6 @@ class RunAborted(ProviderError):
 
 class _Stopped(Exception):
     """Internal: the run stopped (budget or circuit breaker); no call may start."""
-
-
-_ATTEMPTS_SUFFIX = re.compile(r"\s*\[(?:retries exhausted|not retryable); \d+ attempts?\]$")
-_INVALID_PREFIX = re.compile(r"^invalid reply in \d+ of \d+ tries; last: ")
-_REQUEST_ID = re.compile(r"\b(?:req|request|chatcmpl|msg)[_-][A-Za-z0-9]{8,}\b|\b[0-9a-f]{16,}\b")
-
-
-def _cause(j: Judgment) -> str:
-    """A judgment's failure reason without what is particular to the task."""
-    text = j.error or ("no reason recorded" if j.status == "invalid" else "unknown error")
-    text = _ATTEMPTS_SUFFIX.sub("", text)
-    if j.item_id:
-        text = text.replace(j.item_id, "<item>")
-    text = _REQUEST_ID.sub("<id>", text)
-    if j.status == "invalid":
-        return "invalid: " + _INVALID_PREFIX.sub("", text)
-    return text
 
 
 # --------------------------------------------------------------------------- retry wait
@@ -656,15 +522,23 @@ async def run_judge(
         Token prices; by default the shipped table overridden by ``prices.toml`` in the
         journal's directory (the state directory).
     secrets : sequence of str
-        Strings (API keys) removed from every error message that is stored or logged.
+        Strings (API keys) removed, with anything shaped like a key, from every text that
+        is stored, returned or logged: errors, replies and reasoning (a proxy or an
+        injected model may echo the key), also when read back from the journal.
     console : rich.console.Console, optional
         Where the progress bar goes.
 
     Returns
     -------
     RunResult
-        Judgments in task order, and totals. A run stopped by its budget returns normally,
-        with the unstarted tasks ``skipped`` and the reason in ``stopped``.
+        Judgments in task order, and totals. A run stopped by its budget or by the circuit
+        breaker returns normally, with the unfinished tasks ``skipped`` (not journaled, so
+        a re-run calls for them) and the reason in ``stopped``. ``max_calls`` stops before
+        a call beyond it; ``max_cost`` reserves every call in flight's estimated cost (see
+        :mod:`harness.judges._accounting`) and starts no call that could exceed it; the
+        circuit breaker (``RunSettings.circuit_breaker`` consecutive connection errors,
+        timeouts or 5xx with no reply between them, persisting across a retry, over two
+        tasks at least) cancels the calls in flight.
 
     Raises
     ------
