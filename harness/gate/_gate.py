@@ -391,7 +391,7 @@ def _judge_split(exp: Experiment, split: str, ref: VersionRef, judge: Judge, *,
     if r.stopped:
         raise GateJudgeError(
             f"the judge run of {what} stopped: {r.stopped} ({r.n_ok} of {len(r.judgments)} "
-            "judged; those are journaled, a re-run with more budget continues)"
+            "judged; those are journaled: a re-run continues from them)"
         )
     if r.n_ok == 0:
         first = next((j.error for j in r.judgments if j.error), None)
