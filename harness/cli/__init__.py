@@ -5,10 +5,13 @@ Exit codes (the same for every command):
 * 0 — success (for a gate: every bar passed)
 * 1 — a judge fell below a bar
 * 2 — usage or input error (bad file, unknown metric, missing version); nothing written
-* 3 — judge or provider failure
+* 3 — judge or provider failure (including too many invalid or failed judgments)
+* 130, 143 — interrupted by SIGINT or SIGTERM (runs marked FAILED, state saved)
 """
 
 from __future__ import annotations
+
+import sys
 
 import typer
 
@@ -20,6 +23,7 @@ from ._gate import gate_cmd, promote_cmd, validate_cmd
 from ._judge import judge
 from ._prompts import prompts_app
 from ._session import session_app
+from ._signals import Interrupted, handle_signals
 
 app = typer.Typer(
     name="judgecal",
@@ -39,4 +43,19 @@ app.add_typer(anchors_app, name="anchors")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(session_app, name="session")
 
-__all__ = ["app"]
+
+
+def main() -> None:
+    """The ``judgecal`` command: the typer app, with SIGTERM handled like SIGINT."""
+    from ._common import err
+
+    try:
+        with handle_signals():
+            app()
+    except Interrupted as exc:
+        err.print(f"[bold red]interrupted:[/] {exc}; runs in progress were marked FAILED and "
+                  "finished judgments are in the journal (run the command again to continue)")
+        sys.exit(exc.exit_code)
+
+
+__all__ = ["app", "main"]

@@ -11,7 +11,13 @@ from rich.table import Table
 from harness.anchors import AnchorError
 from harness.experiments import ExperimentError
 from harness.judges import PROVIDERS, ProviderError
-from harness.loop import CalibrationResult, LoopStopped, ManualRevisionPending, calibrate
+from harness.loop import (
+    CalibrationLocked,
+    CalibrationResult,
+    LoopStopped,
+    ManualRevisionPending,
+    calibrate,
+)
 from harness.prompts import PromptError
 from harness.reports import final_table_rows
 
@@ -23,7 +29,6 @@ _STOP_TEXT = {
     "max_iterations": "the iteration limit was reached",
     "manual": "a manual revision is needed",
     "nothing_to_revise": "the reviser had nothing left to add",
-    "budget": "the budget was spent",
 }
 
 
@@ -46,17 +51,22 @@ def calibrate_cmd(
         exp = load_with_judge_overrides(
             experiment, provider=provider, model=model, base_url=base_url,
             api_key_env=api_key_env, stopping={"max_iterations": max_iterations})
+    except ExperimentError as exc:
+        fail(str(exc), EXIT_INPUT)
+    except ValueError as exc:  # overrides that fail validation
+        fail(f"{experiment}: {exc}", EXIT_INPUT)
+    try:
         result = calibrate(exp, console=err, show_progress=progress, restart=restart,
                            say=lambda msg: err.print(f"[cyan]·[/] {msg}", highlight=False))
     except ManualRevisionPending as exc:
         out.print(str(exc))
         return
-    except (ExperimentError, AnchorError, PromptError) as exc:
+    except (AnchorError, PromptError, CalibrationLocked) as exc:
         fail(str(exc), EXIT_INPUT)
     except (ProviderError, LoopStopped) as exc:
         fail(str(exc), EXIT_JUDGE)
-    except ValueError as exc:
-        fail(f"{experiment}: {exc}", EXIT_INPUT)
+    except ValueError as exc:  # e.g. [revision] strategy 'llm' without a model
+        fail(str(exc), EXIT_INPUT)
     print_result(result)
 
 
@@ -92,8 +102,6 @@ def print_result(result: CalibrationResult) -> None:
     if result.tracking_uri:
         out.print(f"MLflow: run {result.parent_run_id} in {result.tracking_uri}")
         out.print(f"open the MLflow UI with: uv run {result.ui_command}")
-    if result.stop_reason == "budget":
-        raise typer.Exit(EXIT_JUDGE)
 
 
 def _cell(value: object) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from harness.anchors import AnchorError
@@ -37,6 +38,10 @@ def judge(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples for CIs.")] = 1000,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    max_invalid: Annotated[float | None, typer.Option(
+        min=0.0, max=1.0,
+        help="Largest share of invalid or failed judgments before exit 3 (default: the "
+             "experiment's [run] max_invalid).")] = None,
 ) -> None:
     """Judge the anchors once with a fixed prompt version and report agreement with humans."""
     if split not in (None, "calibration", "holdout", "all"):
@@ -44,7 +49,8 @@ def judge(
     try:
         exp = load_with_judge_overrides(
             experiment, provider=provider, model=model, base_url=base_url,
-            api_key_env=api_key_env, run={"concurrency": concurrency})
+            api_key_env=api_key_env, run={"concurrency": concurrency,
+                                          "max_invalid": max_invalid})
         run = judge_anchors(exp, split=split, prompt_version=prompt, refresh=refresh,
                             show_progress=progress and not as_json, console=err)
     except (ExperimentError, AnchorError, PromptError) as exc:
@@ -56,6 +62,7 @@ def judge(
 
     if out_csv is not None:
         run.write_csv(out_csv)
+    check = run.invalid_check(exp.run.max_invalid)
     report = agreement_report(run.table, judge_scores=run.judge_scores,
                               settings=ReportSettings(n_resamples=resamples))
     if report.judge is not None:
@@ -63,6 +70,7 @@ def judge(
     if as_json:
         doc = report.to_dict()
         doc["run"] = run.summary()
+        doc["invalid"] = check.to_dict()
         out.print_json(json.dumps(doc, ensure_ascii=False))
     else:
         out.print(render_run(run))
@@ -70,7 +78,13 @@ def judge(
         if out_csv is not None:
             out.print(f"judgments written to {out_csv}")
     if run.result.stopped:
-        err.print(f"[bold red]stopped:[/] {run.result.stopped}")
+        err.print(f"[bold red]stopped:[/] {escape(run.result.stopped)}")
+    if not check.passed:
+        err.print(f"[bold red]error:[/] too many judgments without a score: "
+                  f"{escape(check.message)}", soft_wrap=True)
+        if out_csv is None:
+            err.print("every judgment and its error: rerun with --out FILE.csv")
+    if run.result.stopped or not check.passed:
         raise typer.Exit(EXIT_JUDGE)
 
 

@@ -34,6 +34,8 @@ from harness.judges._runner import JudgmentStatus
 from harness.judges._scoring import Aggregation
 from harness.prompts import PromptError, PromptVersion, latest, load_prompt, render_for_anchor
 
+from ._check import InvalidCheck, unusable_reason
+
 
 @dataclass
 class JudgeRun:
@@ -51,6 +53,12 @@ class JudgeRun:
     warnings: list[str] = field(default_factory=list)
     #: {"mode": "structured" | "logprob", "structured": how the provider constrained it}
     scoring: dict[str, Any] = field(default_factory=dict)
+    #: Where :meth:`write_csv` last wrote the judgments (set by the caller that wrote them).
+    csv_path: Path | None = None
+
+    def invalid_check(self, max_share: float) -> InvalidCheck:
+        """The share of judgments without a score against ``max_share`` (see InvalidCheck)."""
+        return InvalidCheck.of(self.result, max_share)
 
     @property
     def n_items(self) -> int:
@@ -315,5 +323,5 @@ def _key_envs(exp: Experiment) -> list[str]:
     return sorted(names)
 
 
-__all__ = ["JudgeRun", "build_judge", "judge_anchors", "read_judgment_scores", "resolve_prompt",
-           "scoring_mode"]
+__all__ = ["InvalidCheck", "JudgeRun", "build_judge", "judge_anchors", "read_judgment_scores",
+           "resolve_prompt", "scoring_mode", "unusable_reason"]

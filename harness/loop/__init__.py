@@ -9,6 +9,7 @@ finally validate the best version once on the holdout split. Revisers (``fewshot
 from ._disagree import analysis_markdown, analyze_disagreements
 from ._loop import (
     OVERFIT_GAP,
+    CalibrationLocked,
     LoopState,
     LoopStopped,
     ManualRevisionPending,
@@ -26,6 +27,7 @@ from ._types import (
 
 __all__ = [
     "OVERFIT_GAP",
+    "CalibrationLocked",
     "CalibrationResult",
     "Disagreement",
     "DisagreementAnalysis",

@@ -12,11 +12,18 @@ from typing import Any
 
 import numpy as np
 
+from harness._locks import LockHeld, file_lock
 from harness.anchors import AnchorSet, load_anchor_set
 from harness.experiments import Experiment
 from harness.journal import Journal, canonical_json
 from harness.judges import Judge, make_judge
-from harness.judgments import JudgeRun, build_judge, judge_anchors, resolve_prompt
+from harness.judgments import (
+    JudgeRun,
+    build_judge,
+    judge_anchors,
+    resolve_prompt,
+    unusable_reason,
+)
 from harness.prompts import PromptVersion, load_prompt, load_prompt_file
 from harness.reports import (
     LOWER_IS_BETTER,
@@ -53,7 +60,7 @@ class LoopState:
 
     experiment: str
     config_hash: str
-    status: str = "running"  # running | awaiting_manual | finished
+    status: str = "running"  # running | interrupted | awaiting_manual | finished
     parent_run_id: str | None = None
     start_version: str | None = None
     # per finished iteration: {"iteration", "version", "hash", "next_version"}
@@ -62,6 +69,11 @@ class LoopState:
     @staticmethod
     def path_for(exp: Experiment) -> Path:
         return Path(exp.state.dir) / "calibrations" / f"{exp.name}.json"
+
+    @staticmethod
+    def lock_path(exp: Experiment) -> Path:
+        """The lock file one running calibration of the experiment holds."""
+        return Path(exp.state.dir) / "calibrations" / f"{exp.name}.lock"
 
     @classmethod
     def load(cls, exp: Experiment) -> LoopState | None:
@@ -124,7 +136,16 @@ def _run_metrics(summary: dict[str, Any], prefix: str) -> dict[str, float | None
 
 
 class LoopStopped(Exception):
-    """The run was stopped by its budget or a provider failure; everything is kept."""
+    """The run was stopped by its budget or a provider failure; everything is kept.
+
+    Also raised when an iteration (or the holdout validation) has more invalid or failed
+    judgments than ``[run] max_invalid`` allows: such a version never becomes the best
+    version nor gets an alias; the state is kept, so a re-run continues.
+    """
+
+
+class CalibrationLocked(Exception):
+    """Another process is running a calibration of the same experiment."""
 
 
 # --------------------------------------------------------------------------- the loop
@@ -169,11 +190,35 @@ def calibrate(
     """
     say = say or (lambda _msg: None)
     aset = load_anchor_set(exp.anchors.path)
+    try:
+        with file_lock(LoopState.lock_path(exp), wait=False, note=f"pid {os.getpid()}"):
+            return _calibrate(exp, aset, console=console, show_progress=show_progress,
+                              judge=judge, reviser_judge=reviser_judge, say=say,
+                              restart=restart)
+    except LockHeld as exc:
+        raise CalibrationLocked(
+            f"another calibration of {exp.name} is running"
+            + (f", {exc.holder}" if exc.holder else "")
+            + f" (lock {exc.path}); wait for it to end, or stop it, then run again"
+        ) from None
+
+
+def _calibrate(exp: Experiment, aset: AnchorSet, *, console: Any, show_progress: bool,
+               judge: Judge | None, reviser_judge: Judge | None,
+               say: Callable[[str], None], restart: bool) -> CalibrationResult:
     journal = Journal(exp.state.dir)
     chash = config_hash(exp, aset)
     state = None if restart else LoopState.load(exp)
+    superseded: tuple[str, str] | None = None  # (run id, why) of an unfinished calibration
     if state is not None and (state.config_hash != chash or state.status == "finished"):
+        if state.status != "finished" and state.parent_run_id:
+            superseded = (state.parent_run_id, "the experiment's configuration or anchors "
+                          "changed, so the calibration started again")
         state = None
+    if restart:
+        old = LoopState.load(exp)
+        if old is not None and old.status != "finished" and old.parent_run_id:
+            superseded = (old.parent_run_id, "the calibration was restarted (--restart)")
     if state is None:
         state = LoopState(experiment=exp.name, config_hash=chash)
     resuming = bool(state.iterations) or state.parent_run_id is not None
@@ -234,83 +279,107 @@ def calibrate(
         state.parent_run_id = crun.run_id
         result.parent_run_id = crun.run_id
         state.save(exp)
-        if resuming:
-            say(f"continuing calibration {exp.name} (MLflow run {crun.run_id}) after "
-                f"{len(state.iterations)} finished iteration(s)")
-        done_runs = crun.finished_iterations()
-        recorded = {d["iteration"]: d for d in state.iterations}
-
-        for it in range(1, exp.stopping.max_iterations + 1):
-            prompt = load_prompt(exp.prompt.name, version_label, prompts_dir=exp.prompt.dir,
-                                 journal=journal)
-            say(f"iteration {it}: judging the calibration split with {prompt.name} "
-                f"{prompt.label} ({prompt.hash[:12]})")
-            rec = _judge_iteration(ctx, it, prompt)
-            iterations.append(rec)
-            values = [r.primary_value for r in iterations]
-            passed = meets(exp.target.metric, rec.primary_value, exp.target.threshold) and all(
-                meets(name, rec.figures[name].value, bar)
-                for name, bar in exp.target.secondary.items()
-            )
-            stop = None
-            if passed:
-                stop = "threshold"
-            elif plateaued(values, exp.target.metric, exp.stopping.plateau_delta,
-                           exp.stopping.plateau_patience):
-                stop = "plateau"
-            elif it == exp.stopping.max_iterations:
-                stop = "max_iterations"
-            elif rec.run.get("stopped"):
-                stop = "budget"
-
-            next_label = recorded.get(it, {}).get("next_version")
-            if (next_label is None and manual_next is not None
-                    and it == len(state.iterations) and it in recorded):
-                next_label, stop = manual_next, None  # the user answered the brief
-                manual_next = None
-            if stop is None and next_label is None:
-                outcome = reviser.revise(RevisionContext(
-                    prompt=prompt, anchor_set=aset,
-                    calibration_items=tuple(aset.split("calibration").items),
-                    analysis=rec.analysis, iteration=it, prompts_dir=Path(exp.prompt.dir),
-                    brief_dir=ctx.report_dir,
-                ))
-                rec.revision = {"strategy": exp.revision.strategy, "message": outcome.message,
-                                "diff": outcome.diff,
-                                "new_version": outcome.new_version.label
-                                if outcome.new_version else None,
-                                "brief": str(outcome.brief_path) if outcome.brief_path
-                                else None}
-                say(f"  revision: {outcome.message}")
-                if outcome.stop:
-                    stop = "manual" if exp.revision.strategy == "manual" else "nothing_to_revise"
-                else:
-                    next_label = outcome.new_version.label
-            elif next_label is not None:
-                rec.revision = {"strategy": exp.revision.strategy, "resumed": True,
-                                "new_version": next_label}
-
-            if it not in done_runs:
-                _log_iteration(crun, ctx, rec)
-            if exp.tracking.register_prompts:
-                tracker.register_prompt_version(
-                    prompt, commit_message=prompt.changelog,
-                    tags={"calibration_run": crun.run_id, "iteration": str(it),
-                          **judge_tags(judge.identity(), judge_params(exp, prompt.scoring))},
-                )
-            entry = {"iteration": it, "version": prompt.label, "hash": prompt.hash,
-                     "next_version": next_label if stop is None else None}
-            state.iterations = [d for d in state.iterations if d["iteration"] != it] + [entry]
-            if stop == "manual":
-                state.status = "awaiting_manual"
+        if superseded is not None and superseded[0] != crun.run_id:
+            tracker.supersede(superseded[0], crun.run_id, superseded[1])
+            say(f"the unfinished calibration run {superseded[0]} was marked FAILED: "
+                f"{superseded[1]} (new run {crun.run_id})")
+        try:
+            _iterate(ctx, crun, tracker, result, state, iterations, reviser, manual_next,
+                     version_label, resuming)
+        except LoopStopped as exc:
+            crun.set_tags({"judgecal.stopped": str(exc)})
             state.save(exp)
-            if stop is not None:
-                result.stop_reason = stop
-                break
-            version_label = next_label
-
-        _finish(ctx, crun, tracker, result, state)
+            raise
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # SIGTERM, SIGINT: resumable
+                state.status = "interrupted"
+                state.save(exp)
+                crun.set_tags({"judgecal.stopped": f"interrupted ({type(exc).__name__}: "
+                               f"{exc}); run judgecal calibrate again to continue"})
+            raise
     return result
+
+
+def _iterate(ctx: _Context, crun: Any, tracker: Tracker, result: CalibrationResult,
+             state: LoopState, iterations: list[IterationRecord], reviser: Any,
+             manual_next: str | None, version_label: str, resuming: bool) -> None:
+    exp, aset, journal, say = ctx.exp, ctx.aset, ctx.journal, ctx.say
+    if resuming:
+        say(f"continuing calibration {exp.name} (MLflow run {crun.run_id}) after "
+            f"{len(state.iterations)} finished iteration(s)")
+    done_runs = crun.finished_iterations()
+    recorded = {d["iteration"]: d for d in state.iterations}
+
+    for it in range(1, exp.stopping.max_iterations + 1):
+        prompt = load_prompt(exp.prompt.name, version_label, prompts_dir=exp.prompt.dir,
+                             journal=journal)
+        say(f"iteration {it}: judging the calibration split with {prompt.name} "
+            f"{prompt.label} ({prompt.hash[:12]})")
+        rec = _judge_iteration(ctx, it, prompt)
+        iterations.append(rec)
+        values = [r.primary_value for r in iterations]
+        passed = meets(exp.target.metric, rec.primary_value, exp.target.threshold) and all(
+            meets(name, rec.figures[name].value, bar)
+            for name, bar in exp.target.secondary.items()
+        )
+        stop = None
+        if passed:
+            stop = "threshold"
+        elif plateaued(values, exp.target.metric, exp.stopping.plateau_delta,
+                       exp.stopping.plateau_patience):
+            stop = "plateau"
+        elif it == exp.stopping.max_iterations:
+            stop = "max_iterations"
+        elif rec.run.get("stopped"):
+            stop = "budget"
+
+        next_label = recorded.get(it, {}).get("next_version")
+        if (next_label is None and manual_next is not None
+                and it == len(state.iterations) and it in recorded):
+            next_label, stop = manual_next, None  # the user answered the brief
+            manual_next = None
+        if stop is None and next_label is None:
+            outcome = reviser.revise(RevisionContext(
+                prompt=prompt, anchor_set=aset,
+                calibration_items=tuple(aset.split("calibration").items),
+                analysis=rec.analysis, iteration=it, prompts_dir=Path(exp.prompt.dir),
+                brief_dir=ctx.report_dir,
+            ))
+            rec.revision = {"strategy": exp.revision.strategy, "message": outcome.message,
+                            "diff": outcome.diff,
+                            "new_version": outcome.new_version.label
+                            if outcome.new_version else None,
+                            "brief": str(outcome.brief_path) if outcome.brief_path
+                            else None}
+            say(f"  revision: {outcome.message}")
+            if outcome.stop:
+                stop = "manual" if exp.revision.strategy == "manual" else "nothing_to_revise"
+            else:
+                next_label = outcome.new_version.label
+        elif next_label is not None:
+            rec.revision = {"strategy": exp.revision.strategy, "resumed": True,
+                            "new_version": next_label}
+
+        if it not in done_runs:
+            _log_iteration(crun, ctx, rec)
+        if exp.tracking.register_prompts:
+            tracker.register_prompt_version(
+                prompt, commit_message=prompt.changelog,
+                tags={"calibration_run": crun.run_id, "iteration": str(it),
+                      **judge_tags(ctx.judge.identity(), judge_params(exp, prompt.scoring))},
+            )
+        entry = {"iteration": it, "version": prompt.label, "hash": prompt.hash,
+                 "next_version": next_label if stop is None else None}
+        state.iterations = [d for d in state.iterations if d["iteration"] != it] + [entry]
+        if stop == "manual":
+            state.status = "awaiting_manual"
+        state.save(exp)
+        if stop is not None:
+            result.stop_reason = stop
+            break
+        version_label = next_label
+
+    _finish(ctx, crun, tracker, result, state)
 
 
 def _manual_next(exp: Experiment, last_label: str) -> str | None:
@@ -336,11 +405,21 @@ class ManualRevisionPending(Exception):
         )
 
 
-def _judge(ctx: _Context, split: str, prompt: PromptVersion) -> JudgeRun:
+def _judge(ctx: _Context, split: str, prompt: PromptVersion, csv_name: str) -> JudgeRun:
+    """Judge one split; a run that stopped or has too few valid judgments stops the loop.
+
+    The judgments CSV is written either way (``<state>/runs/<experiment>/<csv_name>``), so
+    the stop message can point at every error.
+    """
     run = judge_anchors(ctx.exp, split=split, prompt_version=prompt.label, judge=ctx.judge,
                         show_progress=ctx.show_progress, console=ctx.console)
-    if run.result.stopped and run.result.n_ok == 0:
-        raise LoopStopped(run.result.stopped)
+    csv_path = Path(ctx.exp.state.dir) / "runs" / ctx.exp.name / csv_name
+    run.write_csv(csv_path)
+    run.csv_path = csv_path
+    reason = unusable_reason(run.result, ctx.exp.run.max_invalid,
+                             f"{prompt.name} {prompt.label} on the {split} split")
+    if reason is not None:
+        raise LoopStopped(f"{reason}; every judgment and its error: {csv_path}")
     return run
 
 
@@ -356,13 +435,12 @@ def _report(ctx: _Context, run: JudgeRun, holdout: bool = False) -> AgreementRep
 
 
 def _judge_iteration(ctx: _Context, it: int, prompt: PromptVersion) -> IterationRecord:
-    run = _judge(ctx, "calibration", prompt)
+    run = _judge(ctx, "calibration", prompt, f"iter{it}-{prompt.label}.csv")
     rep = _report(ctx, run)
     j = rep.judge
     consensus = np.asarray(run.table.consensus, dtype=float)
     analysis = analyze_disagreements(ctx.aset, run.table.item_ids, run.judge_scores, consensus)
-    csv_path = Path(ctx.exp.state.dir) / "runs" / ctx.exp.name / f"iter{it}-{prompt.label}.csv"
-    run.write_csv(csv_path)
+    csv_path = run.csv_path
     return IterationRecord(
         iteration=it, prompt=prompt, primary=ctx.exp.target.metric, figures=j["figures"],
         ceiling=j["ceiling"], ceiling_method=j["ceiling_method"], run=run.summary(),
@@ -421,7 +499,7 @@ def _finish(ctx: _Context, crun: Any, tracker: Tracker, result: CalibrationResul
         result.warnings.append("no holdout validation: the calibration is not finished")
     else:
         ctx.say(f"validating {best.prompt.label} once on the holdout split")
-        run = _judge(ctx, "holdout", best.prompt)
+        run = _judge(ctx, "holdout", best.prompt, f"holdout-{best.prompt.label}.csv")
         rep = _report(ctx, run, holdout=True)
         j = rep.judge
         result.holdout = HoldoutRecord(

@@ -218,6 +218,43 @@ class Tracker:
                 best[i] = (start, child.info.run_id)
         return {i: best[i][1] for i in sorted(best)}
 
+    def supersede(self, run_id: str, by_run_id: str, reason: str) -> bool:
+        """Close a calibration run that a new one replaces (e.g. after a config change).
+
+        A run a killed process left ``RUNNING`` would stay so forever once the calibration
+        restarts under a new parent run. It is marked ``FAILED`` (its running children
+        ``KILLED``), tagged ``judgecal.superseded_by`` and given a note that points at the
+        new run. A run that already ended keeps its status and gets the tag and note.
+
+        Parameters
+        ----------
+        run_id : str
+            The old parent run.
+        by_run_id : str
+            The new parent run.
+        reason : str
+            Why it was replaced, for the note.
+
+        Returns
+        -------
+        bool
+            False when ``run_id`` is not in the store (nothing to do).
+        """
+        try:
+            run = self._client.get_run(run_id)
+        except self._ml.MlflowException:
+            return False
+        for child in self._children(run_id):
+            if child.info.status == "RUNNING":
+                self._terminate(child.info.run_id, "KILLED", quiet=True)
+        note = (f"Superseded by run {by_run_id}: {reason}. This run was not finished; "
+                "its iterations stay here for the record.")
+        self._log_batch(run_id, tags={"judgecal.superseded_by": by_run_id,
+                                      "mlflow.note.content": note})
+        if run.info.status == "RUNNING":
+            self._terminate(run_id, "FAILED", quiet=False)
+        return True
+
     def _terminate(self, run_id: str, status: str, *, quiet: bool) -> None:
         try:
             self._client.set_terminated(run_id, status=status)
