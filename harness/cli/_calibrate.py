@@ -10,7 +10,7 @@ from rich.table import Table
 
 from harness.anchors import AnchorError
 from harness.experiments import ExperimentError
-from harness.judges import PROVIDERS, ProviderError
+from harness.judges import ProviderError
 from harness.loop import (
     CalibrationLocked,
     CalibrationResult,
@@ -21,7 +21,18 @@ from harness.loop import (
 from harness.prompts import PromptError
 from harness.reports import final_table_rows
 
-from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, load_with_judge_overrides, out
+from ._common import (
+    EXIT_INPUT,
+    EXIT_JUDGE,
+    ApiKeyEnvOpt,
+    BaseUrlOpt,
+    ModelOpt,
+    ProviderOpt,
+    err,
+    fail,
+    load_with_judge_overrides,
+    out,
+)
 
 _STOP_TEXT = {
     "threshold": "the target was reached",
@@ -34,12 +45,10 @@ _STOP_TEXT = {
 
 def calibrate_cmd(
     experiment: Annotated[Path, typer.Argument(help="Experiment file (.toml).")],
-    provider: Annotated[str | None, typer.Option(help=", ".join(PROVIDERS))] = None,
-    model: Annotated[str | None, typer.Option(help="Model name.")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")]
-    = None,
-    api_key_env: Annotated[str | None, typer.Option(
-        help="NAME of the environment variable with the API key ('' for none).")] = None,
+    provider: ProviderOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
     max_iterations: Annotated[int | None, typer.Option(help="Iteration limit.")] = None,
     restart: Annotated[bool, typer.Option(
         help="Start a new calibration instead of continuing an unfinished one.")] = False,

@@ -24,10 +24,20 @@ from harness.gate import (
     write_junit,
     write_summary,
 )
-from harness.judges import PROVIDERS
 from harness.reports import render_report
 
-from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, load_with_judge_overrides, out
+from ._common import (
+    EXIT_INPUT,
+    EXIT_JUDGE,
+    ApiKeyEnvOpt,
+    BaseUrlOpt,
+    ModelOpt,
+    ProviderOpt,
+    err,
+    fail,
+    load_with_judge_overrides,
+    out,
+)
 from ._judge import render_run
 
 #: Width of the gate table when the output is not a terminal (CI logs).
@@ -67,13 +77,6 @@ AllowJudgeChangeOpt = Annotated[bool, typer.Option(
     "--allow-judge-change",
     help="Gate even when the version (or the baseline) was calibrated with another judge: "
          "provider, model, endpoint, scoring mode or parameters.")]
-# The judge overrides of `judge` and `calibrate` (declared once here for the three commands
-# of this module; candidates for _common.py so that judge and calibrate share them too).
-ProviderOpt = Annotated[str | None, typer.Option(help=", ".join(PROVIDERS))]
-ModelOpt = Annotated[str | None, typer.Option(help="Model name.")]
-BaseUrlOpt = Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")]
-ApiKeyEnvOpt = Annotated[str | None, typer.Option(
-    help="NAME of the environment variable with the API key ('' for none).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 JunitOpt = Annotated[Path | None, typer.Option(
     "--junit", metavar="PATH", help="Write JUnit XML (one testcase per bar).")]

@@ -12,12 +12,23 @@ from rich.table import Table
 
 from harness.anchors import AnchorError
 from harness.experiments import ExperimentError
-from harness.judges import PROVIDERS, ProviderError
+from harness.judges import ProviderError
 from harness.judgments import JudgeRun, judge_anchors
 from harness.prompts import PromptError
 from harness.reports import ReportSettings, agreement_report, render_report
 
-from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, load_with_judge_overrides, out
+from ._common import (
+    EXIT_INPUT,
+    EXIT_JUDGE,
+    ApiKeyEnvOpt,
+    BaseUrlOpt,
+    ModelOpt,
+    ProviderOpt,
+    err,
+    fail,
+    load_with_judge_overrides,
+    out,
+)
 
 
 def judge(
@@ -25,12 +36,10 @@ def judge(
     split: Annotated[str | None, typer.Option(
         help="calibration, holdout or all (default: the experiment's).")] = None,
     prompt: Annotated[str | None, typer.Option(help="Prompt version, e.g. v2.")] = None,
-    provider: Annotated[str | None, typer.Option(help=", ".join(PROVIDERS))] = None,
-    model: Annotated[str | None, typer.Option(help="Model name.")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")]
-    = None,
-    api_key_env: Annotated[str | None, typer.Option(
-        help="NAME of the environment variable with the API key ('' for none).")] = None,
+    provider: ProviderOpt = None,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    api_key_env: ApiKeyEnvOpt = None,
     concurrency: Annotated[int | None, typer.Option(help="Concurrent calls.")] = None,
     out_csv: Annotated[Path | None, typer.Option("--out", help="Write judgments CSV here.")]
     = None,

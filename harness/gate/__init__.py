@@ -74,7 +74,6 @@ from ._result import (
     InvalidCheck,
     JudgeCheck,
     VersionRef,
-    invalid_check,
 )
 
 __all__ = [
@@ -108,7 +107,6 @@ __all__ = [
     "gate_judge",
     "gate_settings",
     "gate_table",
-    "invalid_check",
     "junit_xml",
     "load_gate",
     "markdown",

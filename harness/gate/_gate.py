@@ -38,7 +38,6 @@ from ._result import (
     GateResult,
     JudgeCheck,
     VersionRef,
-    invalid_check,
 )
 
 #: The registry alias ``promote`` sets.
@@ -626,7 +625,7 @@ def run_gate(
             ))
     return GateResult(command=command, experiment=exp, settings=settings, version=ref,
                       run=run, report=report, bars=bars,
-                      invalid=invalid_check(run, settings.max_invalid), baseline=baseline,
+                      invalid=run.invalid_check(settings.max_invalid), baseline=baseline,
                       checks=checks, judge=jcheck, warnings=warnings)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.agreement import AgreementResult
 from harness.experiments import Experiment
-from harness.judgments import JudgeRun
+from harness.judgments import InvalidCheck, JudgeRun
 from harness.prompts import PromptVersion
 from harness.reports import AgreementReport
 
@@ -55,52 +55,6 @@ class VersionRef:
         return {"name": self.prompt.name, "version": self.prompt.label,
                 "hash": self.prompt.hash, "alias": self.alias,
                 "registry_version": self.registry_version}
-
-
-@dataclass
-class InvalidCheck:
-    """The share of judgments without a usable score, against the allowed share.
-
-    Attributes
-    ----------
-    n : int
-        Judgments (items x samples).
-    n_invalid, n_failed : int
-        Replies that never parsed; calls the provider kept failing.
-    share : float
-        ``(n_invalid + n_failed) / n``.
-    max_share : float
-    passed : bool
-    first_error : str, optional
-        The first error message, for the report.
-    """
-
-    n: int
-    n_invalid: int
-    n_failed: int
-    share: float
-    max_share: float
-    passed: bool
-    first_error: str | None = None
-
-    @property
-    def name(self) -> str:
-        return f"invalid share <= {self.max_share:g}"
-
-    @property
-    def message(self) -> str:
-        text = (f"{self.n_invalid} invalid and {self.n_failed} failed of {self.n} judgments "
-                f"({self.share:.1%}); allowed {self.max_share:.1%}")
-        if self.first_error and not self.passed:
-            text += f"; first error: {self.first_error}"
-        return text
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary."""
-        return {"name": self.name, "n": self.n, "n_invalid": self.n_invalid,
-                "n_failed": self.n_failed, "share": self.share, "max": self.max_share,
-                "passed": self.passed, "message": self.message,
-                "first_error": self.first_error}
 
 
 @dataclass
@@ -259,24 +213,3 @@ class GateResult:
         return doc
 
 
-def invalid_check(run: JudgeRun, max_share: float) -> InvalidCheck:
-    """The share of a run's judgments without a usable score, against ``max_share``.
-
-    Parameters
-    ----------
-    run : JudgeRun
-    max_share : float
-
-    Returns
-    -------
-    InvalidCheck
-    """
-    r = run.result
-    n = len(r.judgments)
-    bad = r.n_invalid + r.n_failed
-    share = bad / n if n else 0.0
-    first = next((j.error for j in r.judgments if j.status in ("invalid", "failed")
-                  and j.error), None)
-    return InvalidCheck(n=n, n_invalid=r.n_invalid, n_failed=r.n_failed, share=share,
-                        max_share=max_share, passed=share <= max_share + 1e-12,
-                        first_error=first)
