@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from harness.agreement._bootstrap import MAX_RESAMPLES
+from harness.judges import PROVIDERS
 
 if TYPE_CHECKING:
     from harness.experiments import Experiment
@@ -18,6 +19,14 @@ EXIT_OK = 0
 EXIT_BELOW_BAR = 1
 EXIT_INPUT = 2
 EXIT_JUDGE = 3
+
+# The judge overrides every command that judges takes (judge, calibrate, validate, gate,
+# promote): laid over the experiment's [judge] by load_with_judge_overrides.
+ProviderOpt = Annotated[str | None, typer.Option(help=", ".join(PROVIDERS))]
+ModelOpt = Annotated[str | None, typer.Option(help="Model name.")]
+BaseUrlOpt = Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")]
+ApiKeyEnvOpt = Annotated[str | None, typer.Option(
+    help="NAME of the environment variable with the API key ('' for none).")]
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
@@ -67,7 +76,6 @@ def load_with_judge_overrides(experiment: Path, *, provider: str | None, model: 
     field as the file has it. An unknown provider exits 2; ExperimentError and ValueError
     (an override that fails validation) propagate."""
     from harness.experiments import load_experiment
-    from harness.judges import PROVIDERS
 
     if provider is not None and provider not in PROVIDERS:
         fail(f"unknown --provider {provider!r}; use one of {', '.join(PROVIDERS)}")
