@@ -511,3 +511,104 @@ def test_prompts_app_mounts_in_a_parent_app(cli_env):
     app.add_typer(prompts_app, name="prompts")
     res = runner.invoke(app, ["prompts", "list", "recipes-grammar"])
     assert res.exit_code == 0 and "v1" in res.output
+
+
+# --------------------------------------------------------------------------- sandbox caps
+
+AMPLIFIERS = [
+    "{{ 'a' * 1000000000 }}",
+    "{{ 1000000000 * 'a' }}",
+    "{{ [1] * 1000000000 }}",
+    "{{ ['a' * 100000] * 100000 }}",
+    "{{ 'a'.ljust(10**9) }}",
+    "{{ 'a'.rjust(10**9) }}",
+    "{{ 'a'.center(10**9) }}",
+    "{{ '1'.zfill(10**9) }}",
+    "{{ ('\t' * 1000).expandtabs(10**6) }}",
+    "{{ ('a' * 100000).replace('a', 'b' * 100000) }}",
+    "{{ ('a' * 1000)|replace('a', 'b' * 100000) }}",
+    "{{ ('x' * 100000).join(['y'] * 100) }}",
+    "{{ (['y'] * 100000)|join('x' * 100) }}",
+    "{{ '{:>1000000000}'.format(1) }}",
+    "{{ '{:.1000000000f}'.format(1.0) }}",
+    "{{ '{0:{1}}'.format(1, 10**9) }}",
+    "{{ '%1000000000d' % 1 }}",
+    "{{ '%.1000000000f' % 1.0 }}",
+    "{{ '%*d' % (10**9, 1) }}",
+    "{{ '%1000000000d'|format(1) }}",
+    "{{ 'a'|center(1000000000) }}",
+    "{{ ('a\\n' * 1000)|indent(10**6) }}",
+    "{{ ('ab' * 1000)|wordwrap(1, wrapstring='z' * 100000) }}",
+    "{{ [1]|batch(10**9, fill_with=0)|list }}",
+    "{{ 10 ** (10 ** 10) }}",
+    "{{ ('a' * 600000) + ('a' * 600000) }}",
+    "{% set ns = namespace(a='a' * 1000) %}{% for i in range(30) %}"
+    "{% set ns.a = ns.a ~ ns.a %}{% endfor %}{{ ns.a|length }}",
+    "{% set ns = namespace(n=2) %}{% for i in range(40) %}{% set ns.n = ns.n * ns.n %}"
+    "{% endfor %}{{ ns.n > 0 }}",
+    "{% set x %}{% for i in range(100000) %}{{ 'a' * 100000 }}{% endfor %}{% endset %}"
+    "{{ x|length }}",
+    "{% for i in range(100000) %}{{ 'a' * 1000 }}{% endfor %}",
+    "{{ {}.fromkeys(range(100000), 'a' * 100000) }}",
+    "{% macro m() %}{% for i in range(100000) %}{{ 'a' * 100 }}{% endfor %}{% endmacro %}"
+    "{{ m()|length }}",
+    "{% filter upper %}{% for i in range(100000) %}{{ 'a' * 100 }}{% endfor %}{% endfilter %}",
+    "{{ lipsum(10**6) }}",
+]
+
+
+@pytest.mark.parametrize("snippet", AMPLIFIERS)
+def test_the_sandbox_refuses_amplifiers_when_the_prompt_is_loaded(tmp_path, snippet):
+    p = write(tmp_path, "x", 1, header() + "[user]\n" + snippet + "\n")
+    with pytest.raises(PromptError) as ei:
+        load_prompt_file(p)
+    assert ei.value.line == 9, str(ei.value)
+    assert str(ei.value).startswith(f"{p}:9: blocked by the template sandbox"), str(ei.value)
+    with pytest.raises(PromptError, match="blocked by the template sandbox"):
+        load_prompt("x", prompts_dir=tmp_path)
+
+
+def test_sizes_under_the_caps_render(tmp_path):
+    from harness.prompts import MAX_RENDER_CHARS
+
+    body = ("[system]\n{{ '-' * 80 }}\n{{ '{:>8}'.format(scale.max) }}|{{ '%5.2f' % 1.5 }}|"
+            "{{ 'x'|center(9) }}|{{ '7'.zfill(3) }}|{{ 2 ** 10 }}\n"
+            "{% for i in range(1000) %}{{ i }} {% endfor %}\n[user]\n{{ item.output }}\n")
+    pv = load_prompt_file(write(tmp_path, "x", 1, header() + body))
+    (system, user) = render_simple(pv)
+    assert system.content.startswith("-" * 80 + "\n       6| 1.50|    x    |007|1024\n0 1 2")
+    assert user.content == ITEM["output"]
+    big = {**ITEM, "output": "y" * MAX_RENDER_CHARS}
+    with pytest.raises(PromptError, match=r"v1\.j2:13: blocked by the template sandbox: the "
+                                          r"printed value would exceed 1,000,000 characters"):
+        render_simple(pv, item=big)
+    half = {**ITEM, "output": "y" * (MAX_RENDER_CHARS // 2)}
+    two = load_prompt_file(write(tmp_path, "z", 1, header() + "[user]\n{{ item.output }}\n"
+                                 "{{ item.output }}\n"))
+    with pytest.raises(PromptError, match=r"v1\.j2:10: blocked by the template sandbox: the "
+                                          r"rendered prompt would exceed"):
+        render_simple(two, item=half)
+
+
+def test_a_template_that_fails_only_on_real_items_still_loads(tmp_path):
+    # the trial render at load uses a placeholder item: only sandbox refusals are load errors
+    p = write(tmp_path, "x", 1, header() + "[user]\n{{ item.reference | untrusted('ref') }}\n"
+              "{{ item.outptu }}\n")
+    assert load_prompt_file(p).version == 1
+
+
+@pytest.mark.parametrize(("field", "value", "needle"), [
+    ("scale", "\u0661-\u0666", "scale '\u0661-\u0666' must be 'MIN-MAX' with integers"),
+    ("version", "\u0661", "version '\u0661' is not a positive integer"),
+    ("version", "9" * 5000, "is not a positive integer"),
+    ("scale", "1-" + "9" * 5000, "must be 'MIN-MAX' with integers"),
+])
+def test_header_numbers_are_short_ascii_integers(tmp_path, field, value, needle):
+    text = header().replace(f"{field}: {'1' if field == 'version' else '1-6'}\n",
+                            f"{field}: {value}\n")
+    assert value in text
+    p = write(tmp_path, "x", 1, text)
+    with pytest.raises(PromptError) as ei:
+        load_prompt_file(p)
+    assert needle in str(ei.value)
+    assert ei.value.line == (2 if field == "version" else 5)

@@ -14,7 +14,10 @@ Rendering
 Writing
     :func:`save_new_version` writes ``v<max+1>.j2`` and never overwrites; :func:`diff`.
 
-Every problem raises :class:`PromptError` (``str`` = ``"path:line: message"``).
+Every problem raises :class:`PromptError` (``str`` = ``"path:line: message"``); the
+sandbox's refusals (unsafe access, sizes over :data:`MAX_RENDER_CHARS`) are a
+:class:`PromptSandboxError`, found when a prompt is loaded (a trial render with
+:data:`PLACEHOLDER_ITEM`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from ._errors import PromptEditedError, PromptError, PromptNotFoundError
+from ._errors import PromptEditedError, PromptError, PromptNotFoundError, PromptSandboxError
 from ._store import (
     PromptVersion,
     check_unchanged,
@@ -35,7 +38,7 @@ from ._store import (
     resolve,
     save_new_version,
 )
-from ._template import render, untrusted
+from ._template import MAX_RENDER_CHARS, PLACEHOLDER_ITEM, render, untrusted
 
 if TYPE_CHECKING:
     from harness.anchors import AnchorItem, AnchorSet
@@ -78,9 +81,12 @@ def render_for_anchor(prompt_version: PromptVersion, anchor_set: AnchorSet,
 
 
 __all__ = [
+    "MAX_RENDER_CHARS",
+    "PLACEHOLDER_ITEM",
     "PromptEditedError",
     "PromptError",
     "PromptNotFoundError",
+    "PromptSandboxError",
     "PromptVersion",
     "check_unchanged",
     "diff",

@@ -34,6 +34,14 @@ class PromptError(Exception):
         return (type(self), (self.path, self.line, self.message))
 
 
+class PromptSandboxError(PromptError):
+    """The template sandbox refused the template: unsafe access, or a size over its caps.
+
+    Raised by rendering, and by loading (which renders a trial with a placeholder item), so
+    such a template is refused before any run starts.
+    """
+
+
 class PromptNotFoundError(PromptError):
     """No prompt of that name, or no such version of it; the message lists what exists."""
 

@@ -30,8 +30,9 @@ SCORING_MODES = ("structured", "logprob")
 _OPEN = re.compile(r"^\{#-?\s*judgecal-prompt\s*$")
 _CLOSE = re.compile(r"^\s*-?#\}\s*$")
 _KEY_VALUE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_-]*)\s*:(.*)$")
-_SCALE = re.compile(r"^(-?\d+)\s*-\s*(-?\d+)$")
-_INT = re.compile(r"^v?(\d+)$")
+# ASCII digits only (\d would take "١" for 1), and few of them (int() refuses 4,300+)
+_SCALE = re.compile(r"^(-?[0-9]{1,9})\s*-\s*(-?[0-9]{1,9})$")
+_INT = re.compile(r"^v?([0-9]{1,9})$")
 
 
 @dataclass(frozen=True)

@@ -17,13 +17,13 @@ from ._header import (
     parse_header,
     starts_with_header,
 )
-from ._template import compile_template
+from ._template import compile_template, trial_render
 
 DEFAULT_DIR = "prompts"
 
-_FILE = re.compile(r"^v(\d+)\.j2$")
+_FILE = re.compile(r"^v([0-9]{1,9})\.j2$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_REF = re.compile(r"^[vV]?(\d+)$")
+_REF = re.compile(r"^[vV]?([0-9]{1,9})$")
 
 
 class _HasPromptHashes(Protocol):
@@ -175,6 +175,7 @@ def load_prompt_file(path: str | Path) -> PromptVersion:
                           f"parent {header.parent}: there is no v{header.parent}.j2 beside this "
                           f"file (versions: {have})")
     compile_template(str(path), text)
+    trial_render(str(path), text, header.scale)
     return PromptVersion(
         name=path.parent.name, version=header.version, label=f"v{header.version}",
         parent=header.parent, changelog=header.changelog, scale=header.scale,

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from harness.prompts._template import PLACEHOLDER_ITEM
+
 from ._errors import SessionError
 
 if TYPE_CHECKING:
     from harness.anchors import AnchorSet
     from harness.prompts import PromptVersion
 
-#: What the raters see in place of an item when a judge prompt is shown as the rubric.
-PLACEHOLDER_ITEM = {"id": "(item)", "input": "(the item's input)",
-                    "output": "(the output being rated)", "reference": None, "context": None}
+__all__ = ["PLACEHOLDER_ITEM", "prompt_rubric"]
 
 
 def prompt_rubric(prompt_version: PromptVersion, anchor_set: AnchorSet) -> tuple[str, str]:
