@@ -33,6 +33,7 @@ from ._common import (
     BaseUrlOpt,
     ModelOpt,
     ProviderOpt,
+    Resamples,
     err,
     fail,
     load_with_judge_overrides,
@@ -83,7 +84,6 @@ JunitOpt = Annotated[Path | None, typer.Option(
 SummaryOpt = Annotated[Path | None, typer.Option(
     "--summary", metavar="PATH",
     help="Write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set).")]
-ResamplesOpt = Annotated[int, typer.Option(help="Bootstrap resamples for the 95% CIs.")]
 ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar.")]
 
 
@@ -116,7 +116,7 @@ def validate_cmd(
     allow_judge_change: AllowJudgeChangeOpt = False,
     max_invalid: MaxInvalidOpt = None,
     as_json: JsonOpt = False,
-    resamples: ResamplesOpt = 1000,
+    resamples: Resamples = 1000,
     progress: ProgressOpt = True,
 ) -> None:
     """Judge the holdout split with a fixed prompt version (no revision) and report agreement
@@ -254,7 +254,7 @@ def gate_cmd(
     as_json: JsonOpt = False,
     junit: JunitOpt = None,
     summary: SummaryOpt = None,
-    resamples: ResamplesOpt = 1000,
+    resamples: Resamples = 1000,
     progress: ProgressOpt = True,
 ) -> None:
     """Decide whether a judge may ship: judge the holdout with a fixed version, check the bars.
@@ -292,7 +292,7 @@ def promote_cmd(
     as_json: JsonOpt = False,
     junit: JunitOpt = None,
     summary: SummaryOpt = None,
-    resamples: ResamplesOpt = 1000,
+    resamples: Resamples = 1000,
     progress: ProgressOpt = True,
 ) -> None:
     """Set the MLflow Prompt Registry alias 'production' on a version, only if its gate passes

@@ -24,6 +24,7 @@ from ._common import (
     BaseUrlOpt,
     ModelOpt,
     ProviderOpt,
+    Resamples,
     err,
     fail,
     load_with_judge_overrides,
@@ -45,7 +46,7 @@ def judge(
     = None,
     refresh: Annotated[bool, typer.Option(help="Bypass the journal: call again.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
-    resamples: Annotated[int, typer.Option(help="Bootstrap resamples for CIs.")] = 1000,
+    resamples: Resamples = 1000,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     max_invalid: Annotated[float | None, typer.Option(
         min=0.0, max=1.0,

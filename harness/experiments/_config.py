@@ -268,6 +268,9 @@ def load_experiment(path: str | Path) -> Experiment:
         raise ExperimentError(p, [ExperimentProblem(0, "", f"cannot read: {exc}")]) from None
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise ExperimentError(p, [ExperimentProblem(0, "", "invalid TOML: nested too deeply")]
+                              ) from None
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+)", str(exc))
         line = int(m.group(1)) if m else 0

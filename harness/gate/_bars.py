@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from harness._numbers import parse_number
 from harness.agreement import PAIRED_FIGURES, AgreementResult
 from harness.experiments import GateSection
 from harness.experiments._config import _figure_name
@@ -169,8 +170,9 @@ def parse_assignment(text: str, kind: BarKind) -> tuple[str, float]:
 
 
 def _number(raw: Any, where: str) -> float:
-    try:
-        value = float(raw)
+    try:  # a TOML number, or text from the command line (no 1_0, nan, inf)
+        value = float(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) \
+            else parse_number(str(raw).strip())
     except (TypeError, ValueError):
         raise BarError(f"{where}: {raw!r} is not a number") from None
     if not math.isfinite(value):

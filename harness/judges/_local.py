@@ -492,7 +492,7 @@ class LocalJudge(Judge):
         structured: dict[str, Any] | None
         try:
             structured = json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             structured = None
             if choice.get("finish_reason") == "length" and n_in + n_out >= engine.n_ctx:
                 raise FatalError(

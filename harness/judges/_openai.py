@@ -317,7 +317,7 @@ def decode_json(text: str) -> Any:
     """``json.loads(text)``, or ``None`` when ``text`` is not JSON."""
     try:
         return json.loads(text)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # RecursionError: hostile nesting
         return None
 
 
@@ -510,24 +510,32 @@ class OpenAIJudge(KeyedSDKClient, Judge):
         with nothing decided. The successful call's body is this request's reply.
         """
         async with self._negotiation_lock():
-            if self._mode is not None or self._take_remembered():
-                return await self._post(self.build_params(request))
-            refusals: list[tuple[str, ProviderError]] = []
-            for mode in NEGOTIATION_ORDER:
-                try:
-                    text = await self._post(self.build_params(request, structured=mode))
-                except ProviderError as exc:
-                    if exc.status not in REFUSAL_STATUSES:
-                        raise
-                    refusals.append((mode, exc))
-                    continue
-                self._decide(mode, refusals)
-                return text
-            log.warning("%s (model %s) refused every structured mode (%s): the server is "
-                        "failing, not declining a format; nothing is remembered",
-                        self.endpoint, self.model,
-                        "; ".join(f"{m}: HTTP {e.status}" for m, e in refusals))
-            raise refusals[0][1]
+            decided = self._mode is not None or self._take_remembered()
+            if not decided:
+                return await self._try_modes(request)
+        # Decided by another call while this one waited: send outside the lock, so the
+        # calls queued behind a negotiation run concurrently again (and one that hangs
+        # does not hold up the rest).
+        return await self._post(self.build_params(request))
+
+    async def _try_modes(self, request: JudgeRequest) -> str:
+        """Each mode of :data:`NEGOTIATION_ORDER` in turn (under the negotiation lock)."""
+        refusals: list[tuple[str, ProviderError]] = []
+        for mode in NEGOTIATION_ORDER:
+            try:
+                text = await self._post(self.build_params(request, structured=mode))
+            except ProviderError as exc:
+                if exc.status not in REFUSAL_STATUSES:
+                    raise
+                refusals.append((mode, exc))
+                continue
+            self._decide(mode, refusals)
+            return text
+        log.warning("%s (model %s) refused every structured mode (%s): the server is "
+                    "failing, not declining a format; nothing is remembered",
+                    self.endpoint, self.model,
+                    "; ".join(f"{m}: HTTP {e.status}" for m, e in refusals))
+        raise refusals[0][1]
 
     def _decide(self, mode: StructuredMode, refusals: list[tuple[str, ProviderError]]) -> None:
         self._mode = mode

@@ -182,12 +182,16 @@ def _json_object(raw: str) -> Any:
         raise InvalidReply("empty reply", raw)
     try:
         return json.loads(text)
+    except RecursionError:
+        raise InvalidReply("the reply's JSON is nested too deeply", raw) from None
     except json.JSONDecodeError:
         pass
     fences = _FENCE.findall(text)
     if len(fences) == 1:
         try:
             return json.loads(fences[0].strip())
+        except RecursionError:
+            raise InvalidReply("the reply's JSON is nested too deeply", raw) from None
         except json.JSONDecodeError as exc:
             raise InvalidReply(f"the fenced block is not valid JSON ({exc.msg})", raw) from None
     if len(fences) > 1:

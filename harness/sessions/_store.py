@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from harness._numbers import parse_number
 from harness._sqlite import ThreadLocalSQLite
 from harness.anchors import AnchorSet, load_anchor_set
 from harness.anchors._schema import NA, fmt_num
@@ -386,12 +387,9 @@ def parse_score(text: str) -> Score:
     if t.upper() in ("NA", "N/A"):
         return NA
     try:
-        v = float(t)
+        return parse_number(t)  # no 1_0, nan, inf or non-ASCII digits
     except ValueError:
         raise SessionError(f"score {text!r} is not a number (or NA)") from None
-    if not math.isfinite(v):
-        raise SessionError(f"score {text!r} is not a finite number")
-    return v
 
 
 class Session:
