@@ -127,14 +127,22 @@ def test_intermittent_500s_between_replies_do_not_trip_the_breaker(journal: Jour
 
 def test_a_blip_that_fails_every_call_in_flight_at_once_does_not_trip_it(
         journal: Journal) -> None:
-    """The first 8 requests (one wave of concurrent calls) get a 500, then all is well: the
-    streak never persisted across a retry, so the retries decide and succeed."""
+    """The first 8 requests (one wave of concurrent calls) get a 503, then all is well: the
+    streak never persisted across a retry, so the retries decide and succeed.
+
+    The server holds the first 8 requests until all 8 have arrived (a barrier), so they are
+    one wave however slowly a busy machine starts the workers."""
     lock, seen = threading.Lock(), [0]
+    wave = threading.Barrier(8)
 
     def blip(api: str, body: dict[str, Any], n: int) -> fs.Response | None:
         with lock:
             seen[0] += 1
-            return fs.server_error(503) if seen[0] <= 8 else None
+            first_wave = seen[0] <= 8
+        if first_wave:
+            wave.wait(timeout=60)
+            return fs.server_error(503)
+        return None
 
     with fs.FakeServer(blip, keep_bodies=False) as srv:
         s = settings(concurrency=8, circuit_breaker=3)

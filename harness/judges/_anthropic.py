@@ -137,15 +137,7 @@ class AnthropicJudge(KeyedSDKClient, Judge):
             "tools": [{
                 "name": TOOL_NAME,
                 "description": "Submit the reasoning and the integer score of the judgement.",
-                "input_schema": {
-                    "type": "object",
-                    "properties": {
-                        "reasoning": {"type": "string"},
-                        "score": {"type": "integer", "minimum": request.scale_min,
-                                  "maximum": request.scale_max},
-                    },
-                    "required": ["reasoning", "score"],
-                },
+                "input_schema": request.score_schema(),
             }],
             "tool_choice": {"type": "tool", "name": TOOL_NAME},
         }

@@ -55,6 +55,23 @@ class JudgeRequest:
     def scale_points(self) -> list[int]:
         return list(range(self.scale_min, self.scale_max + 1))
 
+    def score_schema(self) -> dict[str, Any]:
+        """The JSON schema of a structured reply: a reasoning string and a score on the scale.
+
+        One schema for every provider's constraint (OpenAI's ``json_schema`` and
+        ``json_object`` with a schema, Anthropic's tool ``input_schema``).
+        """
+        return {
+            "type": "object",
+            "properties": {
+                "reasoning": {"type": "string"},
+                "score": {"type": "integer", "minimum": self.scale_min,
+                          "maximum": self.scale_max},
+            },
+            "required": ["reasoning", "score"],
+            "additionalProperties": False,
+        }
+
 
 @dataclass(frozen=True)
 class Usage:

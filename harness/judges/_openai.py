@@ -594,11 +594,11 @@ class OpenAIJudge(KeyedSDKClient, Judge):
             params["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "judgement", "strict": True,
-                                "schema": _score_schema(request)},
+                                "schema": request.score_schema()},
             }
         elif mode == "json_object":
             params["response_format"] = {"type": "json_object",
-                                         "schema": _score_schema(request)}
+                                         "schema": request.score_schema()}
         return params
 
     async def complete(self, request: JudgeRequest) -> JudgeReply:
@@ -716,20 +716,6 @@ class OpenAIJudge(KeyedSDKClient, Judge):
         parsed = decode_json(content)
         return JudgeReply(raw=content, structured=parsed if isinstance(parsed, dict) else None,
                           usage=usage, model=model)
-
-
-def _score_schema(request: JudgeRequest) -> dict[str, Any]:
-    """The JSON schema of a structured reply: a reasoning string and a score on the scale."""
-    return {
-        "type": "object",
-        "properties": {
-            "reasoning": {"type": "string"},
-            "score": {"type": "integer", "minimum": request.scale_min,
-                      "maximum": request.scale_max},
-        },
-        "required": ["reasoning", "score"],
-        "additionalProperties": False,
-    }
 
 
 def _first_token_logprobs(logprobs: object) -> dict[str, float] | None:
