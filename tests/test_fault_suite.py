@@ -219,7 +219,8 @@ def test_judge_with_garbage_replies_exits_3_with_invalid_counted(tmp_path, proje
     assert doc["invalid"]["passed"] is False and doc["invalid"]["n_invalid"] == doc["run"][
         "n_tasks"]
     assert any(c["cause"].startswith("invalid") for c in doc["invalid"]["causes"])
-    assert "too many judgments without a score" in one_line(res.stderr)
+    assert "no valid judgment for recipes-overall v1" in one_line(res.stderr)
+    assert "21× invalid: no JSON object found" in one_line(res.stderr)
 
 
 def test_judge_fails_when_some_items_fail_beyond_max_invalid(tmp_path, project_root, demo,

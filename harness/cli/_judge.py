@@ -13,7 +13,7 @@ from rich.table import Table
 from harness.anchors import AnchorError
 from harness.experiments import ExperimentError
 from harness.judges import ProviderError
-from harness.judgments import JudgeRun, judge_anchors
+from harness.judgments import JudgeRun, judge_anchors, unusable_reason
 from harness.prompts import PromptError
 from harness.reports import ReportSettings, agreement_report, render_report
 
@@ -73,6 +73,8 @@ def judge(
     if out_csv is not None:
         run.write_csv(out_csv)
     check = run.invalid_check(exp.run.max_invalid)
+    reason = unusable_reason(run.result, exp.run.max_invalid,
+                             f"{run.prompt.name} {run.prompt.label} on the {run.split} split")
     report = agreement_report(run.table, judge_scores=run.judge_scores,
                               settings=ReportSettings(n_resamples=resamples))
     if report.judge is not None:
@@ -84,17 +86,16 @@ def judge(
         out.print_json(json.dumps(doc, ensure_ascii=False))
     else:
         out.print(render_run(run))
-        out.print(render_report(report))
+        if run.result.n_ok:  # with no judge score, the report would be all "undefined"
+            out.print(render_report(report))
         if out_csv is not None:
             out.print(f"judgments written to {out_csv}")
-    if run.result.stopped:
-        err.print(f"[bold red]stopped:[/] {escape(run.result.stopped)}")
-    if not check.passed:
-        err.print(f"[bold red]error:[/] too many judgments without a score: "
-                  f"{escape(check.message)}", soft_wrap=True)
-        if out_csv is None:
-            err.print("every judgment and its error: rerun with --out FILE.csv")
-    if run.result.stopped or not check.passed:
+    if reason is not None:
+        err.print(f"[bold red]error:[/] {escape(reason)}", soft_wrap=True)
+        if check.causes and run.result.stopped:
+            err.print(f"causes: {escape(check.causes_text())}", soft_wrap=True)
+        err.print("every judgment and its error: "
+                  + (str(out_csv) if out_csv is not None else "rerun with --out FILE.csv"))
         raise typer.Exit(EXIT_JUDGE)
 
 
