@@ -15,10 +15,12 @@ that with unit weights they reproduce the point estimates.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
+from scipy import special
 
 from ._bootstrap import resample_weights, with_percentile_ci
 from ._correlation import kendall_tau_b, spearman
@@ -41,6 +43,9 @@ PAIRED_FIGURES = (
     "mae",
     "bias",
 )
+
+#: Shares of items (binomial proportions): Wilson score interval instead of the bootstrap.
+SHARE_FIGURES = ("exact_agreement", "within_one")
 
 _MAX_TABLE_CELLS = 20_000  # distinct (score, reference) value pairs for the table kernels
 
@@ -75,7 +80,8 @@ def compare_to_reference(
     n_resamples : int
         Bootstrap resamples B for the CIs; 0 computes point estimates only.
     confidence : float
-        Level of the percentile intervals.
+        Level of the intervals: item-level percentile bootstrap, except for the shares of
+        items (exact and within-one agreement), which get the Wilson score interval.
     seed : int
         Seed of the resampling.
 
@@ -134,10 +140,32 @@ def compare_to_reference(
         reps = boot.get(name)
         if not res.defined or reps is None:
             out[name] = res
+        elif name in SHARE_FIGURES:
+            out[name] = with_wilson_ci(res, x.size, confidence)
         else:
             out[name] = with_percentile_ci(res, reps, n_resamples=n_resamples, seed=seed,
                                            confidence=confidence)
     return out
+
+
+def with_wilson_ci(point: AgreementResult, n: int, confidence: float) -> AgreementResult:
+    r"""Attach the Wilson score interval of a share of ``n`` items to ``point``.
+
+    Exact and within-one agreement are binomial proportions over items. Their percentile
+    bootstrap collapses to ``[1, 1]`` when every sampled item agrees, which at 20 items
+    missed a true within-one agreement of 0.95 in about a third of simulated data sets
+    (``benchmarks/coverage.py``); the Wilson (1927) interval,
+    :math:`(\hat p + z^2/2n \pm z \sqrt{\hat p (1 - \hat p)/n + z^2/4n^2}) / (1 + z^2/n)`,
+    keeps its coverage near the nominal level down to small n and near 0 or 1
+    (Brown, Cai & DasGupta 2001).
+    """
+    p = float(point.value)
+    z = float(special.ndtri(1.0 - (1.0 - confidence) / 2.0))
+    den = 1.0 + z * z / n
+    centre = (p + z * z / (2.0 * n)) / den
+    half = z / den * math.sqrt(max(p * (1.0 - p), 0.0) / n + z * z / (4.0 * n * n))
+    ci = (max(0.0, centre - half), min(1.0, centre + half))
+    return point.with_ci(ci, f"Wilson score (n={n})")
 
 
 def weighted_figures(
