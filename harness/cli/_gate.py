@@ -78,6 +78,11 @@ AllowJudgeChangeOpt = Annotated[bool, typer.Option(
     "--allow-judge-change",
     help="Gate even when the version (or the baseline) was calibrated with another judge: "
          "provider, model, endpoint, scoring mode or parameters.")]
+FreshHoldoutOpt = Annotated[bool, typer.Option(
+    "--fresh-holdout",
+    help="Assert that this holdout is new: no other version has been evaluated on it "
+         "(refused with exit 2 if one has). Without it, the CIs tighten with the number of "
+         "versions looked at on this holdout (Bonferroni).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 JunitOpt = Annotated[Path | None, typer.Option(
     "--junit", metavar="PATH", help="Write JUnit XML (one testcase per bar).")]
@@ -115,6 +120,7 @@ def validate_cmd(
     offline: OfflineOpt = False,
     allow_judge_change: AllowJudgeChangeOpt = False,
     max_invalid: MaxInvalidOpt = None,
+    fresh_holdout: FreshHoldoutOpt = False,
     as_json: JsonOpt = False,
     resamples: Resamples = 1000,
     progress: ProgressOpt = True,
@@ -130,7 +136,8 @@ def validate_cmd(
         result = run_gate(exp, settings, prompt=prompt, alias=alias, offline=offline,
                           allow_changed_anchors=True, allow_judge_change=allow_judge_change,
                           n_resamples=resamples, command="validate",
-                          show_progress=progress and not as_json, console=err)
+                          show_progress=progress and not as_json, console=err,
+                          fresh_holdout=fresh_holdout)
     except GateError as exc:
         fail(str(exc), exc.exit_code)
     if as_json:
@@ -142,10 +149,14 @@ def validate_cmd(
         doc["checks"] = result.checks
         doc["invalid"] = result.invalid.to_dict()
         doc["gate_warnings"] = result.warnings
+        doc["holdout_looks"] = (result.holdout_looks.to_dict()
+                                if result.holdout_looks is not None else None)
         out.print_json(json.dumps(doc, ensure_ascii=False))
     else:
         out.print(render_run(result.run))
         out.print(render_report(result.report))
+        if result.holdout_looks is not None:
+            out.print(escape(result.holdout_looks.describe()))
         for w in result.warnings:
             if w not in result.run.warnings:
                 out.print(f"[yellow]! {escape(w)}[/]")
@@ -171,6 +182,7 @@ def _gate(
     offline: bool,
     allow_changed_anchors: bool,
     allow_judge_change: bool,
+    fresh_holdout: bool,
     as_json: bool,
     junit: Path | None,
     summary: Path | None,
@@ -186,7 +198,7 @@ def _gate(
                           allow_changed_anchors=allow_changed_anchors,
                           allow_judge_change=allow_judge_change, n_resamples=resamples,
                           command=command, show_progress=progress and not as_json,
-                          console=err)
+                          console=err, fresh_holdout=fresh_holdout)
         if then is not None:
             then(result)
     except GateError as exc:
@@ -251,6 +263,7 @@ def gate_cmd(
     offline: OfflineOpt = False,
     allow_changed_anchors: AllowChangedOpt = False,
     allow_judge_change: AllowJudgeChangeOpt = False,
+    fresh_holdout: FreshHoldoutOpt = False,
     as_json: JsonOpt = False,
     junit: JunitOpt = None,
     summary: SummaryOpt = None,
@@ -267,7 +280,8 @@ def gate_cmd(
           prompt=prompt, alias=alias, split=split, min_=min_, max_=max_, on=on,
           max_regression=max_regression, baseline=baseline, max_invalid=max_invalid,
           offline=offline, allow_changed_anchors=allow_changed_anchors,
-          allow_judge_change=allow_judge_change, as_json=as_json, junit=junit,
+          allow_judge_change=allow_judge_change, fresh_holdout=fresh_holdout,
+          as_json=as_json, junit=junit,
           summary=summary, resamples=resamples, progress=progress)
 
 
@@ -289,6 +303,7 @@ def promote_cmd(
     offline: OfflineOpt = False,
     allow_changed_anchors: AllowChangedOpt = False,
     allow_judge_change: AllowJudgeChangeOpt = False,
+    fresh_holdout: FreshHoldoutOpt = False,
     as_json: JsonOpt = False,
     junit: JunitOpt = None,
     summary: SummaryOpt = None,
@@ -312,5 +327,6 @@ def promote_cmd(
           prompt=prompt, alias=alias, split=split, min_=min_, max_=max_, on=on,
           max_regression=max_regression, baseline=baseline, max_invalid=max_invalid,
           offline=offline, allow_changed_anchors=allow_changed_anchors,
-          allow_judge_change=allow_judge_change, as_json=as_json, junit=junit,
+          allow_judge_change=allow_judge_change, fresh_holdout=fresh_holdout,
+          as_json=as_json, junit=junit,
           summary=summary, resamples=resamples, progress=progress, then=then)

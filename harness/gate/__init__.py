@@ -22,6 +22,11 @@ Judges
     provider, model, endpoint or parameters is refused unless ``allow_judge_change``
     (:class:`JudgeCheck`); every result records the judge it ran with.
 
+Holdout ledger
+    Every evaluation of a holdout is recorded (:func:`holdout_ledger`, :func:`record_look`;
+    the journal's ``holdout_looks``); with m distinct versions looked at, the CIs are at
+    ``1 - 0.05/m`` (:func:`holdout_confidence`, Bonferroni over the looks).
+
 Exit codes: 0 pass, 1 a bar not met, 2 usage or input error (:class:`GateInputError`),
 3 judge or provider failure (:class:`GateJudgeError`, or too many invalid judgments).
 See ``docs/gate.md`` and ``docs/ci.md``.
@@ -40,6 +45,8 @@ from ._bars import (
     parse_assignment,
 )
 from ._gate import (
+    HOLDOUT_LOOKS_HASH_TAG,
+    HOLDOUT_LOOKS_TAG,
     PRODUCTION_ALIAS,
     GateError,
     GateFailed,
@@ -49,8 +56,11 @@ from ._gate import (
     check,
     check_examples,
     gate_judge,
+    holdout_ledger,
+    holdout_look_tags,
     load_gate,
     promote,
+    record_look,
     resolve_version,
     run_gate,
 )
@@ -69,11 +79,14 @@ from ._result import (
     EXIT_INPUT,
     EXIT_JUDGE,
     EXIT_PASS,
+    HOLDOUT_ALPHA,
     BaselineRun,
     GateResult,
+    HoldoutLooks,
     InvalidCheck,
     JudgeCheck,
     VersionRef,
+    holdout_confidence,
 )
 
 __all__ = [
@@ -81,6 +94,9 @@ __all__ = [
     "EXIT_INPUT",
     "EXIT_JUDGE",
     "EXIT_PASS",
+    "HOLDOUT_ALPHA",
+    "HOLDOUT_LOOKS_HASH_TAG",
+    "HOLDOUT_LOOKS_TAG",
     "ON_CHOICES",
     "PRODUCTION_ALIAS",
     "STEP_SUMMARY_ENV",
@@ -95,6 +111,7 @@ __all__ = [
     "GateJudgeError",
     "GateResult",
     "GateSettings",
+    "HoldoutLooks",
     "InvalidCheck",
     "JudgeCheck",
     "OfflineJudge",
@@ -107,11 +124,15 @@ __all__ = [
     "gate_judge",
     "gate_settings",
     "gate_table",
+    "holdout_confidence",
+    "holdout_ledger",
+    "holdout_look_tags",
     "junit_xml",
     "load_gate",
     "markdown",
     "parse_assignment",
     "promote",
+    "record_look",
     "resolve_version",
     "run_gate",
     "table_text",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import numpy as np
 from harness.agreement import compare_to_reference
 from harness.anchors import AnchorError, AnchorSet, load_anchor_set
 from harness.experiments import Experiment, ExperimentError, load_experiment
-from harness.journal import Journal
+from harness.journal import HoldoutLook, Journal
 from harness.judges import FatalError, Judge, JudgeReply, JudgeRequest, ProviderError, make_judge
 from harness.judgments import JudgeRun, judge_anchors, resolve_prompt, scoring_mode
 from harness.prompts import PromptError, PromptVersion
@@ -36,12 +38,18 @@ from ._result import (
     EXIT_JUDGE,
     BaselineRun,
     GateResult,
+    HoldoutLooks,
     JudgeCheck,
     VersionRef,
 )
 
 #: The registry alias ``promote`` sets.
 PRODUCTION_ALIAS = "production"
+
+#: Registry version and run tags of the holdout ledger: the number of distinct versions
+#: evaluated on the holdout (this one included) when it was last evaluated, and which holdout.
+HOLDOUT_LOOKS_TAG = "judgecal.holdout_looks"
+HOLDOUT_LOOKS_HASH_TAG = "judgecal.holdout_looks_items_hash"
 
 _VERSION = re.compile(r"^v?\d+$")
 
@@ -308,6 +316,132 @@ def _check_anchors(ref: VersionRef, record: tuple[int, dict[str, str]] | None,
     return out
 
 
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
+
+
+def _look_dict(look: HoldoutLook, current: bool) -> dict[str, Any]:
+    return {"prompt_name": look.prompt_name, "prompt_version": look.prompt_version,
+            "prompt_hash": look.prompt_hash, "judge_hash": look.judge_hash,
+            "command": look.command, "looked_at": _iso(look.looked_at), "current": current}
+
+
+def holdout_ledger(journal: Journal, aset: AnchorSet, split: str, pv: PromptVersion,
+                   judge_hash: str, command: str, *, fresh_holdout: bool = False
+                   ) -> HoldoutLooks | None:
+    """The looks at the holdout so far, this one included, before anything is judged.
+
+    A look is a distinct (prompt hash, judge hash) pair evaluated on the holdout
+    (``aset.items_hash("holdout")``); the same version with the same judge looking again,
+    by any command, is not a new look.
+
+    Parameters
+    ----------
+    journal : Journal
+        Where the ledger is kept.
+    aset : AnchorSet
+    split : {"holdout", "all", "calibration"}
+        The calibration split is not the holdout: no ledger (None).
+    pv : PromptVersion
+        The version about to be evaluated.
+    judge_hash : str
+        ``judgecal.judge_hash`` of the judge it is evaluated with.
+    command : str
+    fresh_holdout : bool
+        Assert that the holdout is new: no other (version, judge) has looked at it.
+
+    Returns
+    -------
+    HoldoutLooks or None
+
+    Raises
+    ------
+    GateInputError
+        ``fresh_holdout`` on the calibration split, or on a holdout other versions (or
+        judges) have already looked at.
+    """
+    if split == "calibration" or not any(it.split == "holdout" for it in aset.items):
+        if fresh_holdout:
+            raise GateInputError(f"--fresh-holdout: the {split} split of {aset.path} has no "
+                                 "holdout items to be fresh")
+        return None
+    items_hash = aset.items_hash("holdout")
+    key = (pv.hash, judge_hash)
+    prior = journal.holdout_versions(items_hash)
+    others = [look for look in prior if look.version_key != key]
+    if fresh_holdout and others:
+        seen = "; ".join(f"{look.prompt_name} {look.prompt_version} (judge "
+                         f"{look.judge_hash[:12]}, {look.command} {_iso(look.looked_at)})"
+                         for look in others)
+        raise GateInputError(
+            f"--fresh-holdout: the holdout of {aset.path} (items hash {items_hash[:12]}) is "
+            f"not fresh: {len(others)} other version(s) were evaluated on it: {seen}. "
+            "Each look is another chance to ship a judge by luck, so its CIs must count "
+            "them: drop --fresh-holdout (the gate then tightens its confidence), or label a "
+            "new holdout"
+        )
+    versions = [_look_dict(look, look.version_key == key) for look in prior]
+    if len(others) == len(prior):
+        versions.append({"prompt_name": pv.name, "prompt_version": pv.label,
+                         "prompt_hash": pv.hash, "judge_hash": judge_hash,
+                         "command": command, "looked_at": _iso(time.time()),
+                         "current": True})
+    return HoldoutLooks(items_hash, versions, fresh_holdout=fresh_holdout)
+
+
+def record_look(journal: Journal, aset: AnchorSet, looks: HoldoutLooks | None,
+                pv: PromptVersion, judge_hash: str, command: str, *,
+                run_id: str | None = None) -> None:
+    """Write this look to the holdout ledger (idempotent; sets ``looks.recorded``).
+
+    Parameters
+    ----------
+    journal : Journal
+    aset : AnchorSet
+    looks : HoldoutLooks, optional
+        From :func:`holdout_ledger`; None (not the holdout) records nothing.
+    pv : PromptVersion
+    judge_hash : str
+    command : str
+    run_id : str, optional
+        The MLflow run that looked (the calibration's parent run).
+    """
+    if looks is None:
+        return
+    looks.recorded = journal.record_holdout_look(
+        items_hash=looks.items_hash, anchor_set=aset.meta.name, prompt_name=pv.name,
+        prompt_version=pv.label, prompt_hash=pv.hash, judge_hash=judge_hash,
+        command=command, run_id=run_id)
+
+
+def _tag_look(registry: _Registry, looks: HoldoutLooks | None, pv: PromptVersion,
+              record: tuple[int, dict[str, str]] | None, warnings: list[str]) -> None:
+    """The ledger's count on the version's registry tags, when it is registered."""
+    if looks is None or record is None:
+        return
+    try:
+        registry.tracker().set_prompt_version_tags(pv.name, record[0], holdout_look_tags(looks))
+    except Exception as exc:  # noqa: BLE001 - the journal has the look; MLflow is a copy
+        warnings.append(f"cannot record the holdout look on {pv.name} {pv.label} in the MLflow "
+                        f"Prompt Registry at {registry.uri}: {exc}")
+
+
+def holdout_look_tags(looks: HoldoutLooks) -> dict[str, str]:
+    """The tags recording the holdout ledger on a registry version or a run.
+
+    Parameters
+    ----------
+    looks : HoldoutLooks
+
+    Returns
+    -------
+    dict of str to str
+        :data:`HOLDOUT_LOOKS_TAG` (the number of distinct versions) and
+        :data:`HOLDOUT_LOOKS_HASH_TAG` (the holdout's items hash).
+    """
+    return {HOLDOUT_LOOKS_TAG: str(looks.n_versions), HOLDOUT_LOOKS_HASH_TAG: looks.items_hash}
+
+
 def _judge_now(exp: Experiment, judge: Judge, pv: PromptVersion
                ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The identity and parameters of ``judge`` judging ``pv`` with the experiment's settings."""
@@ -463,6 +597,7 @@ def run_gate(
     show_progress: bool = False,
     console: Any = None,
     judge: Judge | None = None,
+    fresh_holdout: bool = False,
 ) -> GateResult:
     """Judge one split with a fixed prompt version and check the bars.
 
@@ -501,6 +636,16 @@ def run_gate(
         Where the progress bar goes.
     judge : Judge, optional
         Default: :func:`gate_judge`.
+    fresh_holdout : bool
+        Assert that no other version (or judge) has been evaluated on this holdout; refused
+        (exit 2) when one has.
+
+    Every evaluation of the holdout is recorded in the holdout ledger (the journal's
+    ``holdout_looks``, and ``judgecal.holdout_looks`` on the version's registry tags when it
+    is registered) once its figures are computed. With m distinct (version, judge) looks at
+    this holdout, this one included, every CI of the result is computed at
+    ``1 - 0.05 / m`` (:func:`holdout_confidence`): each look is another chance to ship a
+    judge by luck.
 
     Returns
     -------
@@ -510,7 +655,8 @@ def run_gate(
     ------
     GateInputError
         Exit 2: no bars, unknown version or alias, a refused version (holdout examples,
-        changed anchors, another judge), bad anchors.
+        changed anchors, another judge), bad anchors, ``fresh_holdout`` on a holdout that
+        other versions have looked at.
     GateJudgeError
         Exit 3: the provider failed, the budget ran out, a call was needed offline.
     """
@@ -578,6 +724,9 @@ def run_gate(
             warnings,
             baseline=True)
     checks["judge"] = jcheck.status
+    looks = holdout_ledger(journal, aset, settings.split, ref.prompt, jcheck.hash, command,
+                           fresh_holdout=fresh_holdout)
+    confidence = looks.confidence if looks is not None else 0.95
     run = _judge_split(exp, settings.split, ref, judge, offline=offline,
                        show_progress=show_progress, console=console)
     base_run = (_judge_split(exp, settings.split, base_ref, judge, offline=offline,
@@ -587,6 +736,7 @@ def run_gate(
 
     report = agreement_report(run.table, judge_scores=run.judge_scores,
                               settings=ReportSettings(n_resamples=max(0, n_resamples),
+                                                      confidence=confidence,
                                                       primary=exp.target.metric))
     assert report.judge is not None
     report.judge["rater_id"] = f"{run.judge_identity['provider']}:{exp.judge.model}"
@@ -611,7 +761,7 @@ def run_gate(
             b = compare_to_reference(np.where(both, base_scores, np.nan), consensus,
                                      scale=report.scale, n_resamples=0)[bar.metric]
             ci = loss_ci(bar.metric, cand_scores, base_scores, consensus, scale=report.scale,
-                         n_resamples=n_resamples)
+                         n_resamples=n_resamples, confidence=confidence)
             bars.append(evaluate_regression(bar, c, b, baseline=baseline.ref.label,
                                             n_items=int(both.sum()), on=settings.on,
                                             loss_ci95=ci, ceiling=ceiling,
@@ -623,10 +773,12 @@ def run_gate(
                 baseline=baseline.ref.label if baseline else None,
                 baseline_figure=baseline.figures[bar.metric] if baseline else None,
             ))
+    record_look(journal, aset, looks, ref.prompt, jcheck.hash, command)
+    _tag_look(registry, looks, ref.prompt, record, warnings)
     return GateResult(command=command, experiment=exp, settings=settings, version=ref,
                       run=run, report=report, bars=bars,
                       invalid=run.invalid_check(settings.max_invalid), baseline=baseline,
-                      checks=checks, judge=jcheck, warnings=warnings)
+                      checks=checks, judge=jcheck, warnings=warnings, holdout_looks=looks)
 
 
 def promote(result: GateResult, *, alias: str = PRODUCTION_ALIAS) -> dict[str, Any]:
@@ -673,6 +825,7 @@ def promote(result: GateResult, *, alias: str = PRODUCTION_ALIAS) -> dict[str, A
         f"{alias}_gate_split": result.run.split,
         f"{alias}_gate_items_hash": result.checks.get("holdout_items_hash"),
         f"{alias}_gate_judge": result.checks.get("judge"),
+        **(holdout_look_tags(result.holdout_looks) if result.holdout_looks else {}),
         **(judge_tags(j.identity, j.params, alias=alias) if j is not None else {}),
     })
     result.promoted = {"alias": alias, "name": pv.name, "version": pv.label,
@@ -755,6 +908,7 @@ def check(
     allow_judge_change: bool = False,
     n_resamples: int = 1000,
     render: Callable[[GateResult], str] | None = None,
+    fresh_holdout: bool = False,
 ) -> GateResult:
     """Run a gate from Python (what the ``judge_gate`` pytest fixture calls).
 
@@ -777,6 +931,8 @@ def check(
         Bootstrap resamples for the CIs.
     render : callable, optional
         Turns a failed result into the exception text (default: the plain-text gate table).
+    fresh_holdout : bool
+        Assert that no other version has been evaluated on this holdout (else exit 2).
 
     Returns
     -------
@@ -794,7 +950,8 @@ def check(
                               on=on, max_invalid=max_invalid, baseline=baseline, split=split)
     result = run_gate(exp, settings, prompt=prompt, alias=alias, offline=offline,
                       allow_changed_anchors=allow_changed_anchors,
-                      allow_judge_change=allow_judge_change, n_resamples=n_resamples)
+                      allow_judge_change=allow_judge_change, n_resamples=n_resamples,
+                      fresh_holdout=fresh_holdout)
     if not result.passed:
         if render is None:
             from ._outputs import table_text

@@ -62,16 +62,37 @@ def _num(v: float | None, digits: int = 2) -> str:
     return "—" if v is None else f"{v:.{digits}f}"
 
 
+def percent(confidence: float) -> str:
+    """``95%``, ``97.5%``: a confidence level for labels."""
+    return f"{confidence * 100:.4g}%"
+
+
+def _conf(result: GateResult) -> float:
+    """The confidence of the result's CIs (the report's: tightened by the holdout looks)."""
+    return float(result.report.settings.confidence)
+
+
 def value_cell(b: BarResult) -> str:
-    """``0.72 [0.61, 0.80]``: the figure and its 95% CI."""
+    """``0.72 [0.61, 0.80]``: the figure and its CI (95%, or tightened by the holdout looks)."""
     if b.value is None:
         return "undefined"
     ci = f" [{b.ci95[0]:.2f}, {b.ci95[1]:.2f}]" if b.ci95 is not None else ""
     return f"{b.value:.2f}{ci}"
 
 
-def checked_cell(b: BarResult) -> str:
-    """What was compared with the threshold, and how it was obtained."""
+def checked_cell(b: BarResult, confidence: float = 0.95) -> str:
+    """What was compared with the threshold, and how it was obtained.
+
+    Parameters
+    ----------
+    b : BarResult
+    confidence : float
+        The level of the CIs (the gate's, tightened by the holdout looks).
+
+    Returns
+    -------
+    str
+    """
     if b.checked is None:
         return "—"
     if b.bar.kind == "max_regression":
@@ -83,7 +104,7 @@ def checked_cell(b: BarResult) -> str:
     if b.on == "point":
         return f"{b.checked:.3f} (point)"
     end = "lower" if b.bar.kind == "min" else "upper"
-    return f"{b.checked:.3f} ({end} 95%)"
+    return f"{b.checked:.3f} ({end} {percent(confidence)})"
 
 
 def _point_loss(b: BarResult) -> float | None:
@@ -190,11 +211,12 @@ def gate_table(result: GateResult) -> Table:
     rich.table.Table
     """
     t = Table(title=f"Gate: {result.title}", title_justify="left")
-    for col in ("bar", "figure", "value [95% CI]", "checked", "threshold", "baseline",
-                "human ceiling", "result"):
+    for col in ("bar", "figure", f"value [{percent(_conf(result))} CI]", "checked",
+                "threshold", "baseline", "human ceiling", "result"):
         t.add_column(col, justify="left" if col in ("bar", "figure", "result") else "right")
     for b in result.bars:
-        t.add_row(b.name, _label(b), value_cell(b), checked_cell(b), threshold_cell(b),
+        t.add_row(b.name, _label(b), value_cell(b), checked_cell(b, _conf(result)),
+                  threshold_cell(b),
                   baseline_cell(b), ceiling_cell(b),
                   Text("pass", style="bold green") if b.passed
                   else Text("FAIL", style="bold red"))
@@ -204,6 +226,8 @@ def gate_table(result: GateResult) -> Table:
               Text("pass", style="bold green") if inv.passed
               else Text("FAIL (exit 3)", style="bold red"))
     lines = [_run_line(result), _judge_line(result), _ceiling_note(result)]
+    if result.holdout_looks is not None:
+        lines.append(result.holdout_looks.describe())
     lines += [f"! {b.name}: {b.message}" for b in result.failed_bars]
     lines += [f"! {w}" for w in result.warnings]
     lines.append(_verdict(result))
@@ -239,8 +263,8 @@ def _details(result: GateResult, b: BarResult) -> str:
     rows = [
         f"bar: {b.name}",
         f"figure: {_label(b)} ({b.bar.metric})",
-        f"value [95% CI]: {value_cell(b)}",
-        f"checked: {checked_cell(b)}",
+        f"value [{percent(_conf(result))} CI]: {value_cell(b)}",
+        f"checked: {checked_cell(b, _conf(result))}",
         f"threshold: {threshold_cell(b)}",
         f"baseline: {baseline_cell(b)}",
         f"human ceiling: {ceiling_cell(b)}"
@@ -317,6 +341,7 @@ def junit_xml(outcome: GateResult | GateErrorOutcome) -> str:
         ("baseline", result.baseline.ref.label if result.baseline else ""),
         ("n_requests", r.n_requests), ("n_cached", r.n_cached),
         ("anchors", result.checks.get("anchors", "")),
+        *_looks_properties(result),
         ("exit_code", result.exit_code), ("status", result.status),
     ]:
         ET.SubElement(props, "property", name=name, value=str(value))
@@ -335,6 +360,7 @@ def junit_xml(outcome: GateResult | GateErrorOutcome) -> str:
         fail.text = inv.message
     ET.SubElement(case, "system-out").text = inv.message
     notes = [_run_line(result), _judge_line(result), _ceiling_note(result),
+             *([result.holdout_looks.describe()] if result.holdout_looks is not None else []),
              *[f"! {w}" for w in result.warnings], _verdict(result)]
     ET.SubElement(suite, "system-out").text = "\n".join(notes)
     root.set("tests", str(n_tests))
@@ -352,6 +378,18 @@ def _judge_properties(result: GateResult) -> list[tuple[str, Any]]:
     fields = JudgeRecord.of(j.identity, j.params).fields
     return [*((f"judge.{k}", v) for k, v in fields.items()), ("judge_hash", j.hash),
             ("judge_check", j.status), ("judge_changed", str(j.changed).lower())]
+
+
+def _looks_properties(result: GateResult) -> list[tuple[str, Any]]:
+    """``holdout_looks`` (distinct versions), ``holdout_versions``, ``ci_confidence``..."""
+    looks = result.holdout_looks
+    props: list[tuple[str, Any]] = [("ci_confidence", f"{_conf(result):.6g}")]
+    if looks is None:
+        return props
+    return [*props, ("holdout_looks", looks.n_versions),
+            ("holdout_versions", ", ".join(v["prompt_version"] for v in looks.versions)),
+            ("holdout_items_hash", looks.items_hash),
+            ("fresh_holdout", str(looks.fresh_holdout).lower())]
 
 
 def _serialize(root: ET.Element) -> str:
@@ -405,12 +443,12 @@ def markdown(outcome: GateResult | GateErrorOutcome) -> str:
     result = outcome
     icon = {0: "✅", 1: "❌"}.get(result.exit_code, "⚠️")
     lines = [f"### {icon} judgecal {result.command} {result.status}: {_md(result.title)}", ""]
-    lines.append("| bar | value [95% CI] | checked | threshold | baseline | human ceiling "
-                 "| result |")
+    lines.append(f"| bar | value [{percent(_conf(result))} CI] | checked | threshold | "
+                 "baseline | human ceiling | result |")
     lines.append("|---|---:|---:|---:|---:|---:|---|")
     for b in result.bars:
         lines.append(
-            f"| {_md(b.name)} | {_md(value_cell(b))} | {_md(checked_cell(b))} | "
+            f"| {_md(b.name)} | {_md(value_cell(b))} | {_md(checked_cell(b, _conf(result)))} | "
             f"{_md(threshold_cell(b))} | {_md(baseline_cell(b))} | {_md(ceiling_cell(b))} | "
             + ("✅ pass" if b.passed else "❌ **FAIL**") + " |")
     inv = result.invalid
@@ -427,6 +465,8 @@ def markdown(outcome: GateResult | GateErrorOutcome) -> str:
         lines.append(f"- ⚠️ **judge changed** since calibration (--allow-judge-change): "
                      f"{_md('; '.join(diff))}")
     lines.append(f"- {_md(_ceiling_note(result))}")
+    if result.holdout_looks is not None:
+        lines.append(f"- {_md(result.holdout_looks.describe())}")
     v = result.version
     lines.append(f"- prompt hash `{v.prompt.hash[:12]}`"
                  + (f", registry version {v.registry_version}" if v.registry_version else "")

@@ -24,6 +24,88 @@ EXIT_BELOW_BAR = 1
 EXIT_INPUT = 2
 EXIT_JUDGE = 3
 
+#: The family-wise error rate the gate's CIs hold across all looks at one holdout.
+HOLDOUT_ALPHA = 0.05
+
+
+def holdout_confidence(n_looks: int, alpha: float = HOLDOUT_ALPHA) -> float:
+    """The confidence of the gate's CIs after ``n_looks`` looks at a holdout (Bonferroni).
+
+    Each look (a distinct version or judge evaluated on the same holdout) is another chance
+    to ship a judge that passed by luck; splitting ``alpha`` over the looks keeps the chance
+    that any of them passed by luck at most ``alpha``.
+
+    Parameters
+    ----------
+    n_looks : int
+        Distinct looks, this one included (at least 1).
+    alpha : float
+
+    Returns
+    -------
+    float
+        ``1 - alpha / n_looks``.
+
+    Examples
+    --------
+    >>> holdout_confidence(1), holdout_confidence(2), round(holdout_confidence(5), 3)
+    (0.95, 0.975, 0.99)
+    """
+    return 1.0 - alpha / max(1, int(n_looks))
+
+
+@dataclass
+class HoldoutLooks:
+    """The holdout ledger as this evaluation saw it (this look included).
+
+    Attributes
+    ----------
+    items_hash : str
+        The holdout (``AnchorSet.items_hash("holdout")``).
+    versions : list of dict
+        One per distinct (prompt hash, judge hash) pair evaluated on it, oldest first:
+        ``prompt_name``, ``prompt_version``, ``prompt_hash``, ``judge_hash``, ``command``
+        (the first that looked), ``looked_at`` (ISO time), ``current`` (this evaluation).
+    fresh_holdout : bool
+        ``--fresh-holdout`` was given (and held: no other version had looked).
+    recorded : bool
+        This look was new in the ledger (False: the same version and judge had looked).
+    """
+
+    items_hash: str
+    versions: list[dict[str, Any]]
+    fresh_holdout: bool = False
+    recorded: bool = False
+
+    @property
+    def n_versions(self) -> int:
+        return len(self.versions)
+
+    @property
+    def alpha(self) -> float:
+        """The share of :data:`HOLDOUT_ALPHA` left to this look."""
+        return HOLDOUT_ALPHA / max(1, self.n_versions)
+
+    @property
+    def confidence(self) -> float:
+        """The confidence of the CIs (:func:`holdout_confidence`)."""
+        return holdout_confidence(self.n_versions)
+
+    def describe(self) -> str:
+        """``holdout looks: 2 versions (v1, v2) · CIs at 97.5% (Bonferroni, 0.05 / 2)``."""
+        names = ", ".join(v["prompt_version"] for v in self.versions)
+        unit = "version" if self.n_versions == 1 else "versions"
+        text = (f"holdout looks: {self.n_versions} {unit} evaluated on this holdout "
+                f"({names}) · CIs at {self.confidence:.4g} = 1 - 0.05/{self.n_versions} "
+                "(Bonferroni over the looks)")
+        return text + (" · fresh holdout" if self.fresh_holdout else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary (``n_versions``, ``versions``, ``alpha``, ``confidence``)."""
+        return {"items_hash": self.items_hash, "n_versions": self.n_versions,
+                "versions": self.versions, "alpha": self.alpha,
+                "confidence": self.confidence, "fresh_holdout": self.fresh_holdout}
+
 
 @dataclass
 class VersionRef:
@@ -134,6 +216,9 @@ class GateResult:
     warnings : list of str
     promoted : dict, optional
         For ``promote`` that passed: the alias set and the registry version.
+    holdout_looks : HoldoutLooks, optional
+        The holdout ledger (None on the calibration split); its ``confidence`` is that of
+        every CI in the result.
     """
 
     command: str
@@ -149,6 +234,7 @@ class GateResult:
     judge: JudgeCheck | None = None
     warnings: list[str] = field(default_factory=list)
     promoted: dict[str, Any] | None = None
+    holdout_looks: HoldoutLooks | None = None
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(
         timespec="seconds"))
 
@@ -204,6 +290,8 @@ class GateResult:
             "warnings": self.warnings,
             "run": self.run.summary(),
             "promoted": self.promoted,
+            "holdout_looks": (self.holdout_looks.to_dict()
+                              if self.holdout_looks is not None else None),
         }
         if self.baseline is not None:
             doc["baseline"] = {**self.baseline.ref.to_dict(),

@@ -8,6 +8,12 @@ is written in its own transaction the moment its call ends.
 
 API keys never reach the journal: keys are not part of a judge's identity, and provider
 errors are stored as their message after :func:`redact`.
+
+The journal also keeps the holdout ledger (:meth:`Journal.record_holdout_look`,
+:meth:`Journal.holdout_looks`): which prompt versions, with which judge, have been evaluated
+on an anchor set's holdout. A *look* is one distinct (prompt hash, judge hash) pair evaluated
+on a holdout (identified by ``AnchorSet.items_hash("holdout")``); the same pair evaluated
+again, by any command, is the same look.
 """
 
 from __future__ import annotations
@@ -65,6 +71,18 @@ CREATE TABLE IF NOT EXISTS endpoints (
     decided_at REAL NOT NULL,
     PRIMARY KEY (endpoint, model)
 );
+CREATE TABLE IF NOT EXISTS holdout_looks (
+    items_hash TEXT NOT NULL,
+    anchor_set TEXT,
+    prompt_name TEXT NOT NULL,
+    prompt_version TEXT NOT NULL,
+    prompt_hash TEXT NOT NULL,
+    judge_hash TEXT NOT NULL,
+    command TEXT NOT NULL,
+    run_id TEXT,
+    looked_at REAL NOT NULL,
+    PRIMARY KEY (items_hash, prompt_hash, judge_hash, command)
+);
 """
 
 
@@ -77,6 +95,48 @@ class EndpointMode:
     structured: str
     reason: str | None
     decided_at: float
+
+
+@dataclass(frozen=True)
+class HoldoutLook:
+    """One evaluation of a holdout by a prompt version with a judge, as the ledger keeps it.
+
+    Attributes
+    ----------
+    items_hash : str
+        ``AnchorSet.items_hash("holdout")``: what identifies the holdout.
+    anchor_set : str or None
+        The anchor set's name (for people; the hash is what counts).
+    prompt_name, prompt_version, prompt_hash : str
+        The version evaluated (its content hash is what counts).
+    judge_hash : str
+        ``judgecal.judge_hash`` of the judge it was evaluated with
+        (:func:`harness.tracking.judge_tags`).
+    command : str
+        ``validate``, ``gate``, ``promote`` or ``calibrate`` (the loop's one holdout look).
+    run_id : str or None
+        The MLflow run, when there is one (the calibration's parent run).
+    looked_at : float
+        Unix time of the first such evaluation.
+    """
+
+    items_hash: str
+    anchor_set: str | None
+    prompt_name: str
+    prompt_version: str
+    prompt_hash: str
+    judge_hash: str
+    command: str
+    run_id: str | None
+    looked_at: float
+
+    @property
+    def version_key(self) -> tuple[str, str]:
+        """What makes a look distinct: ``(prompt_hash, judge_hash)``."""
+        return self.prompt_hash, self.judge_hash
+
+
+_LOOK_COLUMNS = [f.name for f in fields(HoldoutLook)]
 
 
 @dataclass(frozen=True)
@@ -258,7 +318,82 @@ class Journal(ThreadLocalSQLite):
             conn.execute("ROLLBACK")
             raise
 
+    def holdout_looks(self, items_hash: str) -> list[HoldoutLook]:
+        """Every recorded evaluation of the holdout ``items_hash``, oldest first.
+
+        Parameters
+        ----------
+        items_hash : str
+            ``AnchorSet.items_hash("holdout")``.
+
+        Returns
+        -------
+        list of HoldoutLook
+            One row per (version, judge, command); see :meth:`holdout_versions` for the
+            distinct looks.
+        """
+        rows = self._connect().execute(
+            "SELECT * FROM holdout_looks WHERE items_hash = ? ORDER BY looked_at, command",
+            (items_hash,))
+        return [HoldoutLook(**{c: r[c] for c in _LOOK_COLUMNS}) for r in rows]
+
+    def holdout_versions(self, items_hash: str) -> list[HoldoutLook]:
+        """The distinct looks at a holdout: the first evaluation of each (prompt, judge) pair.
+
+        Parameters
+        ----------
+        items_hash : str
+
+        Returns
+        -------
+        list of HoldoutLook
+            Oldest first; its length is the number of looks.
+        """
+        first: dict[tuple[str, str], HoldoutLook] = {}
+        for look in self.holdout_looks(items_hash):
+            first.setdefault(look.version_key, look)
+        return list(first.values())
+
     # ----------------------------------------------------------------- writing
+
+    def record_holdout_look(self, *, items_hash: str, prompt_name: str, prompt_version: str,
+                            prompt_hash: str, judge_hash: str, command: str,
+                            anchor_set: str | None = None, run_id: str | None = None) -> bool:
+        """Record that a version, with a judge, was evaluated on a holdout.
+
+        Idempotent: the same (holdout, prompt hash, judge hash, command) is recorded once
+        (the first time is kept), so re-running the same gate does not add a look.
+
+        Parameters
+        ----------
+        items_hash : str
+            ``AnchorSet.items_hash("holdout")``.
+        prompt_name, prompt_version, prompt_hash : str
+        judge_hash : str
+            ``judgecal.judge_hash`` (:func:`harness.tracking.judge_tags`).
+        command : str
+        anchor_set : str, optional
+        run_id : str, optional
+
+        Returns
+        -------
+        bool
+            True when this was not recorded before.
+        """
+        conn = self._connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            cur = conn.execute(
+                f"INSERT OR IGNORE INTO holdout_looks ({','.join(_LOOK_COLUMNS)}) "
+                f"VALUES ({','.join('?' * len(_LOOK_COLUMNS))})",
+                (items_hash, anchor_set, prompt_name, prompt_version, prompt_hash, judge_hash,
+                 command, run_id, time.time()))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return cur.rowcount == 1
+
 
     def put(self, record: CallRecord) -> None:
         """Store ``record`` (replacing a record with the same key) in its own transaction."""
@@ -290,6 +425,7 @@ def _record(row: sqlite3.Row) -> CallRecord:
 __all__ = [
     "CallRecord",
     "EndpointMode",
+    "HoldoutLook",
     "Journal",
     "Status",
     "call_key",

@@ -15,6 +15,7 @@ import numpy as np
 from harness._locks import LockHeld, file_lock
 from harness.anchors import AnchorSet, load_anchor_set
 from harness.experiments import Experiment
+from harness.gate import holdout_ledger, holdout_look_tags, record_look
 from harness.journal import Journal, canonical_json
 from harness.judges import Judge, make_judge
 from harness.judgments import (
@@ -36,7 +37,13 @@ from harness.reports import (
     scatter_plot,
     write_calibration_report,
 )
-from harness.tracking import Tracker, judge_params, judge_tags, metrics_from_figures
+from harness.tracking import (
+    JudgeRecord,
+    Tracker,
+    judge_params,
+    judge_tags,
+    metrics_from_figures,
+)
 
 from ._disagree import analysis_markdown, analyze_disagreements
 from ._revise import RevisionContext, make_reviser
@@ -502,6 +509,15 @@ def _finish(ctx: _Context, crun: Any, tracker: Tracker, result: CalibrationResul
         run = _judge(ctx, "holdout", best.prompt, f"holdout-{best.prompt.label}.csv")
         rep = _report(ctx, run, holdout=True)
         j = rep.judge
+        # the holdout ledger: this calibration's one look at the holdout
+        jparams = judge_params(exp, best.prompt.scoring)
+        jhash = JudgeRecord.of(run.judge_identity, jparams).hash  # as the gate's
+        looks = holdout_ledger(ctx.journal, ctx.aset, "holdout", best.prompt, jhash,
+                               "calibrate")
+        record_look(ctx.journal, ctx.aset, looks, best.prompt, jhash, "calibrate",
+                    run_id=crun.run_id)
+        if looks is not None:
+            crun.set_tags(holdout_look_tags(looks))
         result.holdout = HoldoutRecord(
             prompt=best.prompt, figures=j["figures"], ceiling=j["ceiling"],
             ceiling_method=j["ceiling_method"], run=run.summary(),
@@ -521,7 +537,6 @@ def _finish(ctx: _Context, crun: Any, tracker: Tracker, result: CalibrationResul
                           metrics_from_figures(j["figures"]).items()},
                          step=best.iteration)
         if exp.tracking.register_prompts:
-            jparams = judge_params(exp, best.prompt.scoring)
             reg = tracker.register_prompt_version(
                 best.prompt, commit_message=best.prompt.changelog,
                 tags={"calibration_run": crun.run_id,
@@ -533,6 +548,8 @@ def _finish(ctx: _Context, crun: Any, tracker: Tracker, result: CalibrationResul
                           "holdout_items_hash": ctx.aset.items_hash("holdout"),
                           "holdout_n_items": str(len(run.table.item_ids)),
                           "calibration_run": crun.run_id})
+            if looks is not None:
+                htags.update(holdout_look_tags(looks))
             # the holdout figures' judge is the version's judge record, and the alias's
             htags.update(judge_tags(run.judge_identity, jparams))
             htags.update(judge_tags(run.judge_identity, jparams, alias="candidate"))
