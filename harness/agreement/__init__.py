@@ -11,9 +11,11 @@ missing rating: :func:`icc`, :func:`fleiss_kappa`, :func:`krippendorff_alpha`,
 Judge-vs-consensus figures: :func:`mae`, :func:`mean_bias`, :func:`confusion_matrix`, and
 :func:`compare_to_reference` for all of them at once with bootstrap CIs.
 Item-level bootstrap CIs for any statistic: :func:`bootstrap_ci`.
+Can the judge replace a human rater: :func:`alt_test` (the alternative annotator test).
 """
 
 from ._alpha_boot import alpha_interval_bootstrap
+from ._alt_test import ALIGNMENTS, DEFAULT_EPSILON, AltTestResult, RaterTest, alt_test
 from ._bootstrap import bootstrap_ci
 from ._correlation import kendall_tau_b, pearson, spearman
 from ._errors import confusion_matrix, mae, mean_bias
@@ -25,10 +27,15 @@ from ._percent import percent_agreement
 from ._result import AgreementResult, jsonable, undefined
 
 __all__ = [
+    "ALIGNMENTS",
+    "DEFAULT_EPSILON",
     "ICC_FORMS",
     "PAIRED_FIGURES",
     "AgreementResult",
+    "AltTestResult",
+    "RaterTest",
     "alpha_interval_bootstrap",
+    "alt_test",
     "bootstrap_ci",
     "cohen_kappa",
     "compare_to_reference",
