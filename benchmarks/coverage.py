@@ -2,7 +2,7 @@ r"""Self-validation: do judgecal's 95% intervals cover the truth 95% of the time
 
 Run from the project root::
 
-    uv run python benchmarks/coverage.py            # the full table (~10 min on 2 cores)
+    uv run python benchmarks/coverage.py            # the full table (~15 min on 2 cores)
     uv run python benchmarks/coverage.py --quick    # a small version (< 1 min)
     uv run python benchmarks/coverage.py --json out.json
 
@@ -107,6 +107,7 @@ nominal rate is at most 2.5%.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -161,10 +162,14 @@ class Simulation:
     true_scores: np.ndarray
 
 
-def simulate(model: Model, n: int, k: int, rng: np.random.Generator) -> Simulation:
-    """Draw one data set of ``n`` items rated by ``k`` humans and the judge."""
+def simulate(model: Model, n: int, k: int, rng: np.random.Generator,
+             biases: np.ndarray | None = None) -> Simulation:
+    """Draw one data set of ``n`` items rated by ``k`` humans and the judge.
+
+    ``biases`` fixes the panel (the raters' offsets ``b_r``) instead of drawing it.
+    """
     t = rng.normal(0.0, model.sigma_t, n)
-    b = rng.normal(0.0, model.sigma_b, k)
+    b = rng.normal(0.0, model.sigma_b, k) if biases is None else np.asarray(biases, float)
     x = model.center + t[:, None] + b[None, :] + rng.normal(0.0, model.sigma_e, (n, k))
     j = model.center + model.lam * t + model.offset + rng.normal(0.0, model.sigma_u, n)
     if model.ordinal:
@@ -175,10 +180,16 @@ def simulate(model: Model, n: int, k: int, rng: np.random.Generator) -> Simulati
 # --------------------------------------------------------------------------- truths
 
 
+@functools.cache
+def _standard_nodes() -> tuple[np.ndarray, np.ndarray]:
+    z, w = np.polynomial.hermite_e.hermegauss(_GH_NODES)
+    return z, w / math.sqrt(2.0 * math.pi)
+
+
 def _nodes(sd: float) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Hermite nodes and weights for E[f(Z)], Z ~ N(0, sd^2)."""
-    z, w = np.polynomial.hermite_e.hermegauss(_GH_NODES)
-    return sd * z, w / math.sqrt(2.0 * math.pi)
+    z, w = _standard_nodes()
+    return sd * z, w
 
 
 def _category_probs(mean: np.ndarray, sd: float) -> np.ndarray:
@@ -341,28 +352,86 @@ def judge_figures(sim: Simulation, *, n_resamples: int = 1000, seed: int = 0
                                 seed=seed, confidence=0.95)
 
 
-# --------------------------------------------------------------------------- alt-test hook
+# --------------------------------------------------------------------------- alt-test
+
+#: Judges for the alt-test: one worse than the raters by more than epsilon = 0.2, one better.
+ALT_JUDGES = {"worse": {"sigma_u": 1.6, "lam": 0.9, "offset": 0.2},
+              "better": {"sigma_u": 0.3, "lam": 1.0, "offset": 0.0}}
+ALT_EPSILON = 0.2
+_ALT_TRUTH_ITEMS = 10_000
 
 
-def alt_test_outcome(sim: Simulation, model: Model, *, epsilon: float = 0.2
+def advantage_gaps(sim: Simulation) -> np.ndarray:
+    """Per rater j: the share of items where the judge aligns at least as well with the other
+    raters' mean as j does, minus the share where j does at least as well as the judge.
+
+    Alignment is ``-|x - mean of the others|`` (ties count for both), the alt-test's default;
+    compared as ``|(k-1) x - sum of the others|``, exact for integer scores.
+    """
+    x, j = sim.humans, sim.judge
+    m = x.shape[1] - 1
+    others = x.sum(axis=1, keepdims=True) - x
+    a_f = np.abs(j[:, None] * m - others)
+    a_h = np.abs(x * m - others)
+    tol = 1e-9 * max(1.0, float(np.abs(x).max())) * m
+    return (a_f <= a_h + tol).mean(axis=0) - (a_h <= a_f + tol).mean(axis=0)
+
+
+def alt_test_truth(model: Model, biases: np.ndarray, *, epsilon: float = ALT_EPSILON,
+                   seed: int = 1) -> dict[str, Any]:
+    """The alt-test's truth for this panel, from one large simulation (another seed).
+
+    ``rho_f - rho_h`` per rater (the population advantage gap) and the verdict: "worse" when
+    the judge is worse than every rater by more than ``epsilon`` (H0 true for every rater:
+    a pass is a false pass), "better" when it is at least as good as every rater (H1 true
+    with a margin of epsilon: a pass counts towards power), else "between".
+    """
+    big = simulate(model, _ALT_TRUTH_ITEMS, biases.size, np.random.default_rng(seed), biases)
+    gaps = advantage_gaps(big)
+    truth = "worse" if np.all(gaps < -epsilon) else "better" if np.all(gaps >= 0) else "between"
+    return {"gaps": gaps.tolist(), "truth": truth}
+
+
+def alt_test_outcome(sim: Simulation, model: Model, *, epsilon: float = ALT_EPSILON
                      ) -> dict[str, Any] | None:
-    """HOOK for the alt-test's false-pass rate and power (issue 12, section 1).
+    """The alt-test on a simulated data set and its truth for the data set's panel.
 
-    To be filled once ``harness.agreement.alt_test`` exists: run it on
-    ``np.column_stack([sim.humans, sim.judge])`` (or however it takes the judge) with
-    ``epsilon`` and return ``{"passed": bool, "truth": "worse" | "better" | "between"}``,
-    where the truth compares, for each rater j, the population advantage probabilities of the
-    judge and of j against the others (computed for ``model`` by a large simulation with
-    another seed, or by quadrature as in :func:`judge_truth`): "worse" when the judge is
-    worse than the raters by more than ``epsilon`` (a pass is then a false pass; target
-    <= 5%), "better" when it is better (a pass counts towards power). Returns None while
-    the alt-test does not exist, and the table then says "not yet measured".
+    Returns ``{"passed": bool | None, "truth": "worse" | "better" | "between", "gaps": [...],
+    "winning_rate": float | None}``, or None when ``harness.agreement.alt_test`` does not
+    exist (the table then says "not measured").
     """
     try:
-        from harness.agreement import alt_test  # type: ignore[attr-defined] # noqa: F401
+        from harness.agreement import alt_test
     except ImportError:
         return None
-    return None  # TODO(issue 12): wire the alt-test here.
+    res = alt_test(sim.humans, sim.judge, epsilon=epsilon)
+    out = alt_test_truth(model, sim.biases, epsilon=epsilon)
+    out.update(passed=res.passed, winning_rate=res.winning_rate)
+    return out
+
+
+def run_alt_cell(model: Model, n: int, k: int, reps: int, *, seed: int) -> dict[str, Any]:
+    """False-pass rate (worse judge) and power (better judge) of the alt-test in one cell."""
+    out: dict[str, Any] = {"case": "ordinal" if model.ordinal else "continuous", "n": n,
+                           "k": k, "reps": reps}
+    t0 = time.perf_counter()
+    for name, params in ALT_JUDGES.items():
+        judge_model = replace(model, **params)
+        rng = np.random.default_rng([seed, n, k, int(model.ordinal), len(name)])
+        counts = {"worse": [0, 0], "better": [0, 0], "between": [0, 0], "undecided": 0}
+        for _ in range(reps):
+            res = alt_test_outcome(simulate(judge_model, n, k, rng), judge_model)
+            if res is None:
+                return {**out, "measured": False}
+            if res["passed"] is None:
+                counts["undecided"] += 1
+                continue
+            counts[res["truth"]][0] += int(res["passed"])
+            counts[res["truth"]][1] += 1
+        out[name] = counts
+    out["measured"] = True
+    out["seconds"] = time.perf_counter() - t0
+    return out
 
 
 # --------------------------------------------------------------------------- one cell
@@ -425,7 +494,6 @@ def run_cell(model: Model, n: int, k: int, reps: int, *, seed: int, n_resamples:
     with_alpha = model.ordinal
     human = {name: Tally() for name in HUMAN_FIGURES if with_alpha or name != "alpha"}
     judge = {name: Tally() for name in JUDGE_FIGURES}
-    alt: list[dict[str, Any]] = []
     t0 = time.perf_counter()
     for _ in range(reps):
         sim = simulate(model, n, k, rng)
@@ -439,15 +507,11 @@ def run_cell(model: Model, n: int, k: int, reps: int, *, seed: int, n_resamples:
             if shipped is not None:
                 judge[name].gate_checked += 1
                 judge[name].false_ship += int(shipped)
-        outcome = alt_test_outcome(sim, model)
-        if outcome is not None:
-            alt.append(outcome)
     return {"case": "ordinal" if model.ordinal else "continuous", "n": n, "k": k,
             "reps": reps, "seconds": time.perf_counter() - t0,
             "human_truth": htruth,
             "human": {name: asdict(t) for name, t in human.items()},
-            "judge": {name: asdict(t) for name, t in judge.items()},
-            "alt_test": alt or None}
+            "judge": {name: asdict(t) for name, t in judge.items()}}
 
 
 # --------------------------------------------------------------------------- tables
@@ -464,7 +528,25 @@ def _flag(num: int, den: int) -> str:
     return f"**{c:.1f}**" if not 93.0 <= c <= 97.0 else f"{c:.1f}"
 
 
-def markdown(cells: list[dict[str, Any]]) -> str:
+def alt_markdown(alt_cells: list[dict[str, Any]]) -> list[str]:
+    """The alt-test table: false passes of the worse judge, passes (power) of the better one."""
+    if not alt_cells or not all(c.get("measured") for c in alt_cells):
+        return ["Not measured: `harness.agreement.alt_test` does not exist (the hook is "
+                "`alt_test_outcome` in benchmarks/coverage.py)."]
+    lines = ["| cell | worse judge: data sets truly worse by > ε | false passes (%) "
+             "| better judge: data sets truly better | power (%) | no verdict |",
+             "|---|---|---|---|---|---|"]
+    for c in alt_cells:
+        w, b = c["worse"]["worse"], c["better"]["better"]
+        undecided = c["worse"]["undecided"] + c["better"]["undecided"]
+        lines.append(f"| {c['case']} n={c['n']} k={c['k']} | {w[1]} of {c['reps']} | "
+                     f"{_pct(w[0], w[1])} | {b[1]} of {c['reps']} | {_pct(b[0], b[1])} | "
+                     f"{undecided} |")
+    return lines
+
+
+def markdown(cells: list[dict[str, Any]], alt_cells: list[dict[str, Any]] | None = None
+             ) -> str:
     """The coverage and false-ship tables (coverage outside 93-97% in bold)."""
     cols = [f"{c['case'][:4]} n={c['n']} k={c['k']}" for c in cells]
     head = "| figure (CI method) | " + " | ".join(cols) + " |\n|---|" + "---|" * len(cols)
@@ -499,22 +581,21 @@ def markdown(cells: list[dict[str, Any]]) -> str:
         row = [_pct(c["judge"][name]["false_ship"], c["judge"][name]["gate_checked"])
                for c in cells]
         lines.append(f"| {name} | " + " | ".join(row) + " |")
-    lines += ["", "### Alt-test", ""]
-    if all(c["alt_test"] is None for c in cells):
-        lines.append("Not yet measured: `harness.agreement.alt_test` is not wired into "
-                     "`alt_test_outcome` (the hook in benchmarks/coverage.py).")
+    lines += ["", f"### Alt-test (epsilon = {ALT_EPSILON}): false-pass rate and power", ""]
+    lines += alt_markdown(alt_cells or [])
     lines += ["", "Truths (human figures are population values; judge figures vary with the "
               "drawn panel):", ""]
-    for c in cells:
-        ht = ", ".join(f"{k_} {v:.3f}" for k_, v in c["human_truth"].items())
-        lines.append(f"- {c['case']} k={c['k']}: {ht}")
+    truths = {(c["case"], c["k"]): c["human_truth"] for c in cells}
+    for (case, k), truth in truths.items():
+        ht = ", ".join(f"{k_} {v:.3f}" for k_, v in truth.items())
+        lines.append(f"- {case} k={k}: {ht}")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Coverage of judgecal's 95% intervals.")
     parser.add_argument("--quick", action="store_true",
-                        help="100 replications, n = 20 and 50 (< 1 min)")
+                        help="100 replications, n = 20 and 50, k = 3 (< 1 min)")
     parser.add_argument("--reps", type=int, default=None, help="replications per cell (800)")
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap B (1000)")
     parser.add_argument("--seed", type=int, default=20261203)
@@ -522,23 +603,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     reps = args.reps or (100 if args.quick else 800)
     sizes = (20, 50) if args.quick else (20, 50, 200)
+    ks = (3,) if args.quick else (3, 5)
     print(f"# coverage.py: {reps} replications per cell, B={args.resamples}, seed {args.seed}; "
           f"python {platform.python_version()}, numpy {np.__version__}, "
           f"{os.cpu_count()} cpus, {time.strftime('%Y-%m-%d')}", file=sys.stderr)
-    cells = []
+    cells, alt_cells = [], []
     t0 = time.perf_counter()
     for ordinal in (True, False):
-        for k in (3, 5):
+        for k in ks:
             for n in sizes:
                 model = replace(Model(), ordinal=ordinal)
                 cell = run_cell(model, n, k, reps, seed=args.seed, n_resamples=args.resamples)
-                print(f"  {cell['case']} n={n} k={k}: {cell['seconds']:.1f} s", file=sys.stderr)
+                alt = run_alt_cell(model, n, k, reps, seed=args.seed)
+                print(f"  {cell['case']} n={n} k={k}: {cell['seconds']:.1f} s, alt-test "
+                      f"{alt.get('seconds', 0.0):.1f} s", file=sys.stderr)
                 cells.append(cell)
-    print(markdown(cells))
+                alt_cells.append(alt)
+    print(markdown(cells, alt_cells))
     print(f"\ntotal {time.perf_counter() - t0:.0f} s", file=sys.stderr)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump({"model": asdict(Model()), "cells": cells}, fh, indent=1)
+            json.dump({"model": asdict(Model()), "cells": cells, "alt_test": alt_cells}, fh,
+                      indent=1)
     return 0
 
 
