@@ -99,3 +99,24 @@ def test_agreement_shares_have_an_interval_even_when_every_item_agrees():
     centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
     half = z / (1 + z**2 / n) * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
     assert share.ci95 == pytest.approx((centre - half, centre + half))
+
+
+@pytest.mark.parametrize("ordinal", [False, True])
+def test_alt_test_truth_is_the_gap_the_alt_test_estimates(ordinal):
+    # The truth is advantage_gaps on a very large data set; on any one data set it must be
+    # p_judge - p_rater of harness.agreement.alt_test, rater by rater.
+    from harness.agreement import alt_test
+
+    m = replace(cov.Model(), ordinal=ordinal)
+    sim = cov.simulate(m, 60, 4, np.random.default_rng(2))
+    res = alt_test(sim.humans, sim.judge, epsilon=0.2)
+    gaps = [t.p_judge - t.p_rater for t in res.per_rater]
+    assert cov.advantage_gaps(sim) == pytest.approx(gaps, abs=1e-12)
+
+
+def test_the_worse_alt_test_judge_is_worse_by_more_than_epsilon():
+    m = replace(cov.Model(), **cov.ALT_JUDGES["worse"])
+    truth = cov.alt_test_truth(m, np.array([-0.3, 0.0, 0.3]))
+    assert truth["truth"] == "worse" and max(truth["gaps"]) < -cov.ALT_EPSILON
+    better = replace(cov.Model(), **cov.ALT_JUDGES["better"])
+    assert cov.alt_test_truth(better, np.array([-0.3, 0.0, 0.3]))["truth"] == "better"
