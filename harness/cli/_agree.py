@@ -8,11 +8,15 @@ from typing import Annotated
 
 import typer
 
-from harness.agreement import PAIRED_FIGURES
+from harness.agreement import DEFAULT_EPSILON, PAIRED_FIGURES
 from harness.anchors import AnchorError, open_ratings
 from harness.reports import ReportSettings, agreement_report, render_report
 
 from ._common import EXIT_INPUT, Resamples, fail, out, parse_scale
+
+#: ``--epsilon``: the alt-test's cost-benefit penalty (shared by ``agree`` and ``judge``).
+EPSILON_HELP = ("The alt-test's cost-benefit penalty ε in [0, 1): 0.2 for expert raters, "
+                "0.15 skilled, 0.1 crowd workers.")
 
 
 def agree(
@@ -33,6 +37,7 @@ def agree(
         help="Flag items whose rater SD exceeds this (default: 10% of the scale range).")]
     = None,
     rows: Annotated[int, typer.Option(help="Rows shown per table.")] = 10,
+    epsilon: Annotated[float, typer.Option(help=EPSILON_HELP)] = DEFAULT_EPSILON,
 ) -> None:
     """Agreement among human raters, and of a judge with their consensus."""
     if split not in ("calibration", "holdout", "all"):
@@ -49,7 +54,8 @@ def agree(
         fail(f"{file}: no rater {judge!r} (raters: {known})")
     try:
         settings = ReportSettings(n_resamples=resamples, seed=seed, primary=primary,
-                                  spread_threshold=spread_threshold)
+                                  spread_threshold=spread_threshold,
+                                  alt_test_epsilon=epsilon)
     except ValueError as exc:
         fail(f"--spread-threshold: {exc}" if "spread_threshold" in str(exc) else str(exc))
     try:

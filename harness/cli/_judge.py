@@ -17,6 +17,7 @@ from harness.judgments import JudgeRun, judge_anchors, unusable_reason
 from harness.prompts import PromptError
 from harness.reports import ReportSettings, agreement_report, render_report
 
+from ._agree import EPSILON_HELP
 from ._common import (
     EXIT_INPUT,
     EXIT_JUDGE,
@@ -52,10 +53,14 @@ def judge(
         min=0.0, max=1.0,
         help="Largest share of invalid or failed judgments before exit 3 (default: the "
              "experiment's [run] max_invalid).")] = None,
+    epsilon: Annotated[float | None, typer.Option(
+        help=EPSILON_HELP + " Default: the experiment's [target] alt_test_epsilon.")] = None,
 ) -> None:
     """Judge the anchors once with a fixed prompt version and report agreement with humans."""
     if split not in (None, "calibration", "holdout", "all"):
         fail(f"--split must be calibration, holdout or all, got {split!r}")
+    if epsilon is not None and not 0.0 <= epsilon < 1.0:  # before any call is paid for
+        fail(f"--epsilon must be a number in [0, 1), got {epsilon:g}")
     try:
         exp = load_with_judge_overrides(
             experiment, provider=provider, model=model, base_url=base_url,
@@ -75,8 +80,9 @@ def judge(
     check = run.invalid_check(exp.run.max_invalid)
     reason = unusable_reason(run.result, exp.run.max_invalid,
                              f"{run.prompt.name} {run.prompt.label} on the {run.split} split")
-    report = agreement_report(run.table, judge_scores=run.judge_scores,
-                              settings=ReportSettings(n_resamples=resamples))
+    settings = ReportSettings(n_resamples=resamples, alt_test_epsilon=(
+        exp.target.alt_test_epsilon if epsilon is None else epsilon))
+    report = agreement_report(run.table, judge_scores=run.judge_scores, settings=settings)
     if report.judge is not None:
         report.judge["rater_id"] = f"{run.judge_identity['provider']}:{exp.judge.model}"
     if as_json:

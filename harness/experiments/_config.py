@@ -94,11 +94,18 @@ class TargetSection(_Section):
     metric: str = "icc"
     threshold: float = 0.70
     secondary: dict[str, float] = Field(default_factory=dict)
+    #: The alt-test's cost-benefit penalty: 0.2 expert raters, 0.15 skilled, 0.1 crowd.
+    alt_test_epsilon: float = Field(default=0.2, ge=0.0, lt=1.0)
 
     @field_validator("metric")
     @classmethod
     def _metric(cls, v: str) -> str:
-        return _figure_name(v)
+        name = _figure_name(v)
+        if name == "alt_test":
+            raise ValueError("alt_test cannot be the primary metric (it has no CI and the loop "
+                             "compares iterations on the primary); use it in secondary or as "
+                             "a [gate] bar")
+        return name
 
     @field_validator("secondary")
     @classmethod
@@ -113,6 +120,7 @@ _FIGURE_ALIASES = {
     "weighted_kappa": "weighted_kappa", "alpha": "krippendorff_alpha",
     "krippendorff_alpha": "krippendorff_alpha", "exact_agreement": "exact_agreement",
     "within_one": "within_one", "mae": "mae", "bias": "bias",
+    "alt_test": "alt_test", "alt-test": "alt_test", "winning_rate": "alt_test",
 }
 
 
@@ -121,7 +129,8 @@ def _figure_name(v: str) -> str:
     if key not in _FIGURE_ALIASES:
         raise ValueError(
             f"unknown metric {v!r}; use one of icc (ICC(2,1)), spearman, kendall_tau_b, "
-            "weighted_kappa, krippendorff_alpha, exact_agreement, within_one, mae, bias"
+            "weighted_kappa, krippendorff_alpha, exact_agreement, within_one, mae, bias, "
+            "alt_test (the alt-test's winning rate)"
         )
     return _FIGURE_ALIASES[key]
 

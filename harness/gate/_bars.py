@@ -23,6 +23,14 @@ _ASSIGN = re.compile(r"^\s*([^=\s][^=]*?)\s*=\s*(\S+)\s*$")
 _OPTION = {"min": "--min", "max": "--max", "max_regression": "--max-regression"}
 
 
+#: Figures a gate can bar beyond the paired ones: the alt-test's winning rate (higher is
+#: better). It has no CI: it is already the outcome of FDR-controlled tests at q = 0.05, so
+#: a ``lower-bound`` gate checks its point value.
+EXTRA_FIGURES: tuple[str, ...] = ("alt_test",)
+#: Figures without a CI, checked on their point value under ``--on lower-bound`` too.
+NO_CI_FIGURES = frozenset({"alt_test"})
+
+
 class BarError(ValueError):
     """A bar that cannot be used: bad syntax, unknown metric, wrong direction."""
 
@@ -185,7 +193,7 @@ def _metric(name: str, where: str) -> str:
         metric = _figure_name(str(name))
     except ValueError as exc:
         raise BarError(f"{where}: {exc}") from None
-    if metric not in PAIRED_FIGURES:  # pragma: no cover - the alias table maps into them
+    if metric not in PAIRED_FIGURES and metric not in EXTRA_FIGURES:  # pragma: no cover
         raise BarError(f"{where}: {name!r} is not a judge-vs-human figure")
     return metric
 
@@ -203,6 +211,11 @@ def _check_direction(bar: Bar, where: str) -> None:
         raise BarError(
             f"{where}: {bar.metric} is a figure where higher is better; use --min "
             f"{bar.metric}=VALUE (or min = {{ {bar.metric} = VALUE }} in [gate])"
+        )
+    if bar.kind == "max_regression" and bar.metric in NO_CI_FIGURES:
+        raise BarError(
+            f"{where}: no regression bar on {bar.metric} (the alt-test's winning rate is not "
+            "compared between versions); use --min alt_test=VALUE"
         )
     if bar.kind == "max_regression" and bar.threshold < 0:
         raise BarError(f"{where}: the allowed regression must be >= 0, got {bar.threshold:g}")
@@ -408,7 +421,9 @@ def evaluate_bar(
         The judge's figure, with its 95% CI.
     on : {"point", "lower-bound"}
         ``lower-bound``: the lower CI end for ``min`` bars, the upper end for ``max`` bars
-        (for bias: the largest ``|bias|`` of the two ends).
+        (for bias: the largest ``|bias|`` of the two ends). Figures without a CI
+        (:data:`NO_CI_FIGURES`: the alt-test's winning rate, itself the outcome of tests
+        with FDR control) are checked on their point value either way.
     ceiling, ceiling_method, position
         The human ceiling of the figure, shown beside it.
     baseline : str, optional
@@ -442,7 +457,11 @@ def evaluate_bar(
                          f"{label} is undefined ({figure.reason}): the bar cannot be met",
                          **common)
     abs_bias = bar.metric in CLOSER_TO_ZERO_IS_BETTER
-    if on == "point":
+    if bar.metric in NO_CI_FIGURES:
+        checked = value
+        what = f"{label} {_fmt(value)}" + ("" if on == "point" else
+                                           " (no CI: FDR-controlled tests, point checked)")
+    elif on == "point":
         checked = abs(value) if abs_bias else value
         what = f"{label} {_fmt(value)}"
     else:

@@ -9,9 +9,12 @@ from typing import Any
 import numpy as np
 
 from harness.agreement import (
+    ALIGNMENTS,
+    DEFAULT_EPSILON,
     PAIRED_FIGURES,
     AgreementResult,
     alpha_interval_bootstrap,
+    alt_test,
     compare_to_reference,
     confusion_matrix,
     icc_all,
@@ -34,6 +37,7 @@ FIGURE_LABELS = {
     "within_one": "within-one agreement",
     "mae": "MAE",
     "bias": "bias (judge − consensus)",
+    "alt_test": "alt-test winning rate ω",
 }
 LOWER_IS_BETTER = {"mae"}
 CLOSER_TO_ZERO_IS_BETTER = {"bias"}
@@ -51,9 +55,18 @@ class ReportSettings:
     confidence: float = 0.95
     spread_threshold: float | None = None  # SD above which an item is flagged; None = 10% range
     primary: str = "icc"
+    alt_test_epsilon: float = DEFAULT_EPSILON  # the alt-test's cost-benefit penalty
+    alt_test_alignment: str = "absolute"
 
     def __post_init__(self) -> None:
         check_resamples(self.n_resamples)
+        eps = self.alt_test_epsilon
+        if isinstance(eps, bool) or not (isinstance(eps, float | int) and 0 <= eps < 1):
+            raise ValueError(f"alt_test_epsilon (--epsilon) must be a number in [0, 1), "
+                             f"got {eps!r}")
+        if self.alt_test_alignment not in ALIGNMENTS:
+            raise ValueError(f"unknown alt-test alignment {self.alt_test_alignment!r}; use "
+                             f"one of {', '.join(ALIGNMENTS)}")
         if not (isinstance(self.confidence, float | int) and 0 < self.confidence < 1):
             raise ValueError(f"confidence must be a number between 0 and 1, got "
                              f"{self.confidence!r}")
@@ -96,6 +109,8 @@ class AgreementReport:
                 "confidence": self.settings.confidence,
                 "spread_threshold": self.settings.threshold_for(self.scale),
                 "primary": self.settings.primary,
+                "alt_test_epsilon": self.settings.alt_test_epsilon,
+                "alt_test_alignment": self.settings.alt_test_alignment,
             },
             "n_items": len(self.item_ids),
             "n_human_raters": len(self.human_rater_ids),
@@ -193,6 +208,7 @@ def agreement_report(
             judge or "judge", np.asarray(judge_scores, dtype=float), consensus, scale,
             human["ceiling"], settings, table.item_ids,
         )
+        _add_alt_test(report.judge, table, np.asarray(judge_scores, dtype=float), settings)
         warnings.extend(report.judge["warnings"])
     return report
 
@@ -541,6 +557,46 @@ def _judge_section(
         "verdict": verdict,
         "warnings": warnings,
     }
+
+
+def _add_alt_test(section: dict[str, Any], table: RatingsTable, judge_scores: np.ndarray,
+                  settings: ReportSettings) -> None:
+    """The alt-test of the judge against the human raters (the judge's column not among them).
+
+    ``section["alt_test"]`` is its JSON object; ``section["figures"]["alt_test"]`` the winning
+    rate as a figure (no CI), which is what a gate bar ``--min alt_test=0.5`` reads.
+    """
+    res = alt_test(table.scores, judge_scores, rater_ids=list(table.rater_ids),
+                   epsilon=settings.alt_test_epsilon,
+                   alignment=settings.alt_test_alignment)  # type: ignore[arg-type]
+    section["alt_test"] = res.to_dict()
+    section["figures"]["alt_test"] = res.as_figure()
+    section["alt_test_verdict"] = alt_test_verdict(section["alt_test"])
+
+
+def alt_test_verdict(doc: dict[str, Any]) -> str:
+    """One sentence on an ``"alt_test"`` JSON object: passed or not, and by how much.
+
+    Examples
+    --------
+    >>> alt_test_verdict({"epsilon": 0.2, "q": 0.05, "winning_rate": 0.5,
+    ...                   "advantage_probability": 0.71, "passed": True,
+    ...                   "per_rater": [{"rejected": True}, {"rejected": False}],
+    ...                   "excluded": [], "reason": None})
+    'Alt-test (ε = 0.2, BY q = 0.05): PASSED — the judge can replace a human rater: it wins against 1 of 2 raters (ω = 0.50, needs ≥ 0.50); advantage probability ρ = 0.71.'
+    """  # noqa: E501 - a doctest line
+    head = f"Alt-test (ε = {doc['epsilon']:g}, BY q = {doc['q']:g})"
+    if doc["winning_rate"] is None:
+        return f"{head}: undefined — {doc['reason']}."
+    n = len(doc["per_rater"])
+    wins = sum(1 for r in doc["per_rater"] if r["rejected"])
+    excluded = len(doc.get("excluded") or [])
+    tail = (f"; {excluded} rater(s) left out with too few items" if excluded else "")
+    what = ("PASSED — the judge can replace a human rater" if doc["passed"]
+            else "FAILED — not shown to replace a human rater")
+    return (f"{head}: {what}: it wins against {wins} of {n} raters "
+            f"(ω = {doc['winning_rate']:.2f}, needs ≥ 0.50); advantage probability "
+            f"ρ = {doc['advantage_probability']:.2f}{tail}.")
 
 
 def _disagreements(

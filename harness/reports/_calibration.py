@@ -107,6 +107,8 @@ def _row(rec_iteration: int | None, prompt: Any, split: str, kind: str,
         "primary_text": _primary_text(_value(res), None if res is None else res.ci95,
                                       None if res is None else res.reason),
         **{name: _value(figures.get(name)) for name in KEY_FIGURES},
+        "alt_test": _value(figures.get("alt_test")),
+        "alt_test_text": alt_test_text(figures.get("alt_test")),
         "n_items": None if res is None else res.n_items,
         "n_invalid": run.get("n_invalid"),
         "n_failed": run.get("n_failed"),
@@ -132,7 +134,8 @@ def final_table_rows(result: CalibrationResult) -> list[dict[str, Any]]:
         single humans, ``primary_ci`` the band (min, max); bias as |bias|).
         Keys: kind, iteration, version, hash (short), changelog, split, best, primary_name,
         primary, primary_ci, primary_reason, primary_text (``"0.71 [0.60, 0.80]"`` or
-        ``"undefined (reason)"``), spearman, mae, bias, n_items, n_invalid, n_failed, cost.
+        ``"undefined (reason)"``), spearman, mae, bias, alt_test (the alt-test's winning
+        rate), alt_test_text (:func:`alt_test_text`), n_items, n_invalid, n_failed, cost.
         Undefined figures, unknown costs and cells that do not apply are ``None``.
     """
     primary = result.primary
@@ -171,6 +174,8 @@ def final_table_rows(result: CalibrationResult) -> list[dict[str, Any]]:
             "primary_text": (_value_ci(med(primary), (band["min"], band["max"]))
                              if has_band and med(primary) is not None else "—"),
             **{name: med(name) for name in KEY_FIGURES},
+            "alt_test": None,
+            "alt_test_text": "—",
             "n_items": None,
             "n_invalid": None,
             "n_failed": None,
@@ -181,7 +186,27 @@ def final_table_rows(result: CalibrationResult) -> list[dict[str, Any]]:
 
 
 _COLUMNS = ("iteration", "version", "hash", "changelog", "split", "primary", "spearman",
-            "mae", "bias", "n_invalid", "cost")
+            "mae", "bias", "alt_test", "n_invalid", "cost")
+
+
+def alt_test_text(fig: AgreementResult | None) -> str:
+    """The alt-test's winning rate for a table cell: ``"0.67 pass"``, ``"0.00 fail"``.
+
+    ``"—"`` when the report had no alt-test, ``"n/a"`` when it was undefined (too few
+    items per rater; the reason is in the report).
+
+    Examples
+    --------
+    >>> alt_test_text(AgreementResult("alt_test", 0.5, details={"passed": True}))
+    '0.50 pass'
+    >>> alt_test_text(None)
+    '—'
+    """
+    if fig is None:
+        return "—"
+    if fig.value is None:
+        return "n/a"
+    return f"{fig.value:.2f} " + ("pass" if fig.details.get("passed") else "fail")
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
@@ -200,6 +225,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
         _num(row["mae"]),
         _num(row["bias"], 2) if row["bias"] is None or row["kind"] == "ceiling"
         else f"{row['bias']:+.2f}",
+        row.get("alt_test_text") or "—",
         "" if row["n_invalid"] is None else str(row["n_invalid"]),
         "" if row["kind"] == "ceiling" else _cost(row["cost"]),
     ]
@@ -207,7 +233,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
 
 def _headers(primary: str) -> list[str]:
     return ["it.", "version", "hash", "changelog", "split", f"{_label(primary)} [95% CI]",
-            "Spearman ρ", "MAE", "bias", "invalid", "cost"]
+            "Spearman ρ", "MAE", "bias", "alt-test ω", "invalid", "cost"]
 
 
 # --------------------------------------------------------------------------- the verdict
@@ -250,6 +276,28 @@ def _gap(result: CalibrationResult) -> tuple[float | None, float | None]:
     return gap, _better(result.primary, cal, hold)
 
 
+def _alt_test_sentence(split: str, fig: AgreementResult) -> tuple[str, bool]:
+    d = fig.details
+    head = f"Alt-test of the best version on the {split} split (ε = {d.get('epsilon', 0):g})"
+    if fig.value is None:
+        return f"{head}: undefined ({fig.reason}).", False
+    ok = bool(d.get("passed"))
+    rho = d.get("advantage_probability")
+    return (f"{head}: winning rate ω = {fig.value:.2f} over {fig.n_raters} rater(s), "
+            f"{'PASSED' if ok else 'FAILED'} (needs ≥ 0.50); advantage probability "
+            f"ρ = {_num(rho)}.", not ok)
+
+
+def _alt_test_sentences(result: CalibrationResult) -> list[tuple[str, bool]]:
+    """The alt-test of the best version on the calibration and holdout splits, when run."""
+    out = []
+    if result.best is not None and result.best.figures.get("alt_test") is not None:
+        out.append(_alt_test_sentence("calibration", result.best.figures["alt_test"]))
+    if result.holdout is not None and result.holdout.figures.get("alt_test") is not None:
+        out.append(_alt_test_sentence("holdout", result.holdout.figures["alt_test"]))
+    return out
+
+
 def _verdict(result: CalibrationResult) -> tuple[list[tuple[str, bool]], list[str]]:
     """Verdict sentences (text, alarming?) and the warnings derived (plain, not escaped)."""
     name = result.primary
@@ -284,6 +332,7 @@ def _verdict(result: CalibrationResult) -> tuple[list[tuple[str, bool]], list[st
                         f"{'meets' if ok else 'does NOT meet'} the threshold {target}.", not ok))
     else:
         out.append(("The best version was not validated on a holdout split.", False))
+    out.extend(_alt_test_sentences(result))
     gap, worse = _gap(result)
     if gap is not None:
         out.append((f"Calibration − holdout gap: {gap:+.2f}.", False))

@@ -96,6 +96,30 @@ def _judge_tables(report: AgreementReport) -> list[RenderableType]:
     good = j["position"].get(report.settings.primary) in ("within", "above")
     verdict_style = "bold green" if good else "bold red"
     out.append(Text(j["verdict"], style=verdict_style))
+    if j.get("alt_test") is not None:
+        out.extend(_alt_test_lines(j["alt_test"], j.get("alt_test_verdict", "")))
+    return out
+
+
+def _alt_test_lines(doc: dict[str, Any], verdict: str, max_rows: int = 10
+                    ) -> list[RenderableType]:
+    """The alt-test: its verdict, and per rater when there are few raters."""
+    style = ("yellow" if doc["winning_rate"] is None
+             else "bold green" if doc["passed"] else "bold red")
+    out: list[RenderableType] = []
+    rows = doc["per_rater"]
+    if rows and len(rows) <= max_rows:
+        t = Table(title="Alt-test per rater (left out; the others are the reference)",
+                  title_justify="left")
+        for col in ("rater", "items", "test", "judge ≥ rater", "rater ≥ judge", "p",
+                    "judge wins"):
+            t.add_column(col, justify="left" if col in ("rater", "test") else "right")
+        for r in rows:
+            t.add_row(r["rater"], str(r["n_items"]), r["test"], _fmt(r["p_judge"]),
+                      _fmt(r["p_rater"]), f"{r['p_value']:.3g}",
+                      Text("yes", style="green") if r["rejected"] else "no")
+        out.append(t)
+    out.append(Text(verdict, style=style))
     return out
 
 
