@@ -124,14 +124,18 @@ provider = "local"
 model = "{MODEL}"
 temperature = 0.0
 max_tokens = 200
+# the server generates one reply at a time, at 4-10 s each on a busy 2-core machine: a
+# client timeout would resend a request the server is still working on (and the request
+# counts below would then be off by the resends)
+timeout_s = 600
 
 [scoring]
 parse_retries = 0
 
 [run]
-concurrency = 2
+concurrency = 1
 max_attempts = 2
-call_deadline_s = 300
+call_deadline_s = 600
 
 [state]
 dir = "{tmp_path / 'state'}"
