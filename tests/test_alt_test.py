@@ -200,3 +200,26 @@ def test_demo_anchor_set_88_crowd_raters():
     res = alt_test(cal.scores, np.asarray(cal.consensus, dtype=float),
                    rater_ids=cal.rater_ids)
     assert not res.defined and "(most: 5)" in res.reason and len(res.excluded) == 88
+
+
+def test_exact_alignment_counts_match_pairwise_comparison():
+    rng = np.random.default_rng(11)
+    humans = rng.integers(0, 4, size=(40, 5)).astype(float)
+    humans[rng.random(humans.shape) < 0.2] = np.nan
+    judge = rng.integers(0, 4, size=40).astype(float)
+    res = alt_test(humans, judge, alignment="exact")
+    assert len(res.per_rater) == 5
+    for r in res.per_rater:
+        j = int(r.rater)
+        present = ~np.isnan(humans)
+        wins_judge = wins_rater = n = 0
+        for i in range(40):
+            others = [humans[i, k] for k in range(5) if k != j and present[i, k]]
+            if not present[i, j] or len(others) < 2:
+                continue
+            a_f = sum(o == judge[i] for o in others)
+            a_h = sum(o == humans[i, j] for o in others)
+            n += 1
+            wins_judge += a_f >= a_h
+            wins_rater += a_h >= a_f
+        assert (r.n_items, r.p_judge, r.p_rater) == (n, wins_judge / n, wins_rater / n)

@@ -111,6 +111,11 @@ def test_agree_cli_epsilon(ratings_csv):
     assert bad.exit_code == 2 and "--epsilon" in bad.output
 
 
+def test_judge_cli_refuses_a_bad_epsilon_before_judging(tmp_path):
+    res = CliRunner().invoke(app, ["judge", str(tmp_path / "missing.toml"), "--epsilon", "1.5"])
+    assert res.exit_code == 2 and "--epsilon must be a number in [0, 1)" in res.output
+
+
 def test_gate_bar_on_the_winning_rate(ratings_csv):
     s = gate_settings(min=["alt_test=0.5"])
     assert [b.name for b in s.bars] == ["alt_test >= 0.5"]

@@ -190,8 +190,13 @@ def _indicators(
         # others agreeing with the judge / with rater j (k, the denominator, is shared)
         eq_judge = (scores == judge[:, None]) & present
         n_eq_judge = eq_judge.sum(axis=1, keepdims=True) - eq_judge
-        same = (scores[:, :, None] == scores[:, None, :]) & present[:, None, :]
-        n_eq_rater = same.sum(axis=2) - 1
+        # how many raters gave each label on each item (items x labels), then look up
+        labels, code = np.unique(filled, return_inverse=True)
+        code = code.reshape(scores.shape)
+        counts = np.zeros((scores.shape[0], labels.size), dtype=np.int64)
+        rows = np.broadcast_to(np.arange(scores.shape[0])[:, None], scores.shape)
+        np.add.at(counts, (rows[present], code[present]), 1)
+        n_eq_rater = np.take_along_axis(counts, code, axis=1) - 1
         a_f, a_h = n_eq_judge.astype(float), n_eq_rater.astype(float)
         tol = 0.0
     else:
