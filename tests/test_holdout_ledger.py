@@ -92,6 +92,9 @@ def test_two_versions_on_one_holdout_tighten_the_gate(tmp_path, project_root, de
         assert bar.ci95 == pytest.approx(expected.ci95)
         assert bar.checked == pytest.approx(expected.ci95[0])
         assert expected.ci95[0] < at95.ci95[0]
+        # the bar says at which confidence it was checked
+        assert bar.name == "icc >= 0.5 (lower 97.5% bound)" and bar.confidence == 0.975
+        assert "lower 97.5% bound" in bar.message
         # recorded on the registered version's tags too
         tags = tracker.prompt_version_tags("recipes-overall", reg)
         assert tags["judgecal.holdout_looks"] == "2"

@@ -83,14 +83,14 @@ def print_result(result: CalibrationResult) -> None:
     t = Table(title=f"Calibration of {result.experiment}: {result.primary} "
               f"(target {result.threshold:g})", title_justify="left")
     for col in ("iter", "version", "split", f"{result.primary} [95% CI]", "spearman", "MAE",
-                "bias", "invalid"):
+                "bias", "alt-test ω", "invalid"):
         t.add_column(col, justify="left" if col in ("version", "split") else "right",
                      no_wrap=True)
     rows = final_table_rows(result)
     for row in rows:
         t.add_row(*[_cell(row.get(k)) for k in (
             "iteration", "version", "split", "primary_text", "spearman", "mae", "bias",
-            "n_invalid")])
+            "alt_test_text", "n_invalid")])
     out.print(t)
     seen = set()
     for rec in result.iterations:

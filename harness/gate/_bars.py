@@ -366,15 +366,18 @@ class BarResult:
     ceiling_method: str | None = None
     position: str | None = None
     checked_ci95: tuple[float, float] | None = None
+    #: The confidence of ``ci95`` and ``checked_ci95`` (0.95, or tightened by holdout looks).
+    confidence: float = 0.95
 
     @property
     def name(self) -> str:
         """The bar's name, with how it was checked, e.g. ``icc >= 0.7 (lower 95% bound)``."""
+        pct = percent(self.confidence)
         if self.bar.kind == "max_regression":
-            how = "" if self.on == "point" else " (upper 95% bound)"
+            how = "" if self.on == "point" else f" (upper {pct} bound)"
             return f"{self.bar.name} vs {self.baseline}{how}"
         how = "point" if self.on == "point" else (
-            "lower 95% bound" if self.bar.kind == "min" else "upper 95% bound")
+            f"lower {pct} bound" if self.bar.kind == "min" else f"upper {pct} bound")
         return f"{self.bar.name} ({how})"
 
     def to_dict(self) -> dict[str, Any]:
@@ -388,8 +391,19 @@ class BarResult:
             "passed": self.passed, "message": self.message,
             "baseline": self.baseline, "baseline_value": self.baseline_value,
             "ceiling": self.ceiling, "ceiling_method": self.ceiling_method,
-            "position": self.position,
+            "position": self.position, "confidence": self.confidence,
         }
+
+
+def percent(confidence: float) -> str:
+    """``95%``, ``97.5%``: a confidence level for labels.
+
+    Examples
+    --------
+    >>> percent(0.95), percent(1 - 0.05 / 2)
+    ('95%', '97.5%')
+    """
+    return f"{confidence * 100:.4g}%"
 
 
 def _fmt(v: float | None) -> str:
@@ -410,6 +424,7 @@ def evaluate_bar(
     position: str | None = None,
     baseline: str | None = None,
     baseline_figure: AgreementResult | None = None,
+    confidence: float = 0.95,
 ) -> BarResult:
     """Check a ``min`` or ``max`` bar against the judge's figure.
 
@@ -449,7 +464,8 @@ def evaluate_bar(
     label = FIGURE_LABELS.get(bar.metric, bar.metric)
     base_value = baseline_figure.value if baseline_figure is not None else None
     common = {"baseline": baseline, "baseline_value": base_value, "ceiling": ceiling,
-              "ceiling_method": ceiling_method, "position": position}
+              "ceiling_method": ceiling_method, "position": position,
+              "confidence": confidence}
     value, ci = figure.value, figure.ci95
     ci = (float(ci[0]), float(ci[1])) if ci is not None else None
     if value is None:
@@ -468,7 +484,7 @@ def evaluate_bar(
         if ci is None:
             why = (figure.details.get("bootstrap", {}) or {}).get("reason") or "not computed"
             return BarResult(bar, on, value, None, None, False,
-                             f"{label} {_fmt(value)} has no 95% CI ({why}); "
+                             f"{label} {_fmt(value)} has no {percent(confidence)} CI ({why}); "
                              "--on lower-bound cannot be checked", **common)
         if bar.kind == "min":
             checked, end = ci[0], "lower"
@@ -476,7 +492,7 @@ def evaluate_bar(
             checked, end = max(abs(ci[0]), abs(ci[1])), "largest |bias| in the"
         else:
             checked, end = ci[1], "upper"
-        what = f"{label}: {end} 95% bound {_fmt(checked)} (point {_fmt(value)})"
+        what = f"{label}: {end} {percent(confidence)} bound {_fmt(checked)} (point {_fmt(value)})"
     if bar.kind == "min":
         passed = checked >= bar.threshold
         verb = "reaches" if passed else "is below"
@@ -500,6 +516,7 @@ def evaluate_regression(
     loss_ci95: tuple[float, float] | None = None,
     ceiling: dict[str, Any] | None = None,
     ceiling_method: str | None = None,
+    confidence: float = 0.95,
 ) -> BarResult:
     """Check a ``max_regression`` bar: the candidate may lose at most ``threshold``.
 
@@ -541,7 +558,7 @@ def evaluate_regression(
     label = FIGURE_LABELS.get(bar.metric, bar.metric)
     common = {"baseline": baseline, "baseline_value": baseline_figure.value,
               "ceiling": ceiling, "ceiling_method": ceiling_method,
-              "checked_ci95": loss_ci95}
+              "checked_ci95": loss_ci95, "confidence": confidence}
     cand, base = candidate.value, baseline_figure.value
     if cand is None or base is None:
         which = "the candidate's" if cand is None else f"{baseline}'s"
@@ -561,11 +578,11 @@ def evaluate_regression(
         what = f"worse by {_fmt(loss)}" if loss > 0 else "no regression"
     elif loss_ci95 is None:
         return BarResult(bar, on, cand, None, None, False,
-                         f"{change}: the loss has no 95% CI; --on lower-bound cannot be "
-                         "checked", **common)
+                         f"{change}: the loss has no {percent(confidence)} CI; --on "
+                         "lower-bound cannot be checked", **common)
     else:
         checked = loss_ci95[1]
-        what = f"loss {_fmt(loss)}, upper 95% bound {_fmt(checked)}"
+        what = f"loss {_fmt(loss)}, upper {percent(confidence)} bound {_fmt(checked)}"
     passed = checked <= bar.threshold + 1e-12
     if checked > 0:
         what += (", within" if passed else ", more than") + f" the allowed {bar.threshold:g}"

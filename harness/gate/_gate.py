@@ -737,7 +737,9 @@ def run_gate(
     report = agreement_report(run.table, judge_scores=run.judge_scores,
                               settings=ReportSettings(n_resamples=max(0, n_resamples),
                                                       confidence=confidence,
-                                                      primary=exp.target.metric))
+                                                      primary=exp.target.metric,
+                                                      alt_test_epsilon=exp.target
+                                                      .alt_test_epsilon))
     assert report.judge is not None
     report.judge["rater_id"] = f"{run.judge_identity['provider']}:{exp.judge.model}"
     consensus = np.asarray(run.table.consensus, dtype=float)
@@ -765,13 +767,14 @@ def run_gate(
             bars.append(evaluate_regression(bar, c, b, baseline=baseline.ref.label,
                                             n_items=int(both.sum()), on=settings.on,
                                             loss_ci95=ci, ceiling=ceiling,
-                                            ceiling_method=method))
+                                            ceiling_method=method, confidence=confidence))
         else:
             bars.append(evaluate_bar(
                 bar, report.judge["figures"][bar.metric], settings.on, ceiling=ceiling,
                 ceiling_method=method, position=pos,
                 baseline=baseline.ref.label if baseline else None,
-                baseline_figure=baseline.figures[bar.metric] if baseline else None,
+                baseline_figure=baseline.figures.get(bar.metric) if baseline else None,
+                confidence=confidence,
             ))
     record_look(journal, aset, looks, ref.prompt, jcheck.hash, command)
     _tag_look(registry, looks, ref.prompt, record, warnings)

@@ -18,7 +18,7 @@ from rich.text import Text
 from harness.reports import FIGURE_LABELS
 from harness.tracking import JudgeRecord
 
-from ._bars import BarResult, direction
+from ._bars import BarResult, direction, percent
 from ._result import GateResult
 
 #: The environment variable GitHub Actions reads the job summary from.
@@ -60,11 +60,6 @@ class GateErrorOutcome:
 
 def _num(v: float | None, digits: int = 2) -> str:
     return "—" if v is None else f"{v:.{digits}f}"
-
-
-def percent(confidence: float) -> str:
-    """``95%``, ``97.5%``: a confidence level for labels."""
-    return f"{confidence * 100:.4g}%"
 
 
 def _conf(result: GateResult) -> float:

@@ -236,7 +236,8 @@ def _calibrate(exp: Experiment, aset: AnchorSet, *, console: Any, show_progress:
                                        exp.revision.api_key_env or "") if n and os.environ.get(n)]
     tracker = Tracker(exp.tracking.experiment_name or exp.name, exp.tracking.tracking_uri,
                       secrets=secrets)
-    settings = ReportSettings(primary=exp.target.metric)
+    settings = ReportSettings(primary=exp.target.metric,
+                              alt_test_epsilon=exp.target.alt_test_epsilon)
     ctx = _Context(exp=exp, aset=aset, judge=judge, journal=journal, settings=settings,
                    report_dir=Path(exp.report.dir), console=console,
                    show_progress=show_progress, say=say)
