@@ -2,7 +2,7 @@ r"""Self-validation: do judgecal's 95% intervals cover the truth 95% of the time
 
 Run from the project root::
 
-    uv run python benchmarks/coverage.py            # the full table (~15 min on 2 cores)
+    uv run python benchmarks/coverage.py            # the full table (~9 min on 2 cores)
     uv run python benchmarks/coverage.py --quick    # a small version (< 1 min)
     uv run python benchmarks/coverage.py --json out.json
 
@@ -89,10 +89,11 @@ For each cell (continuous/ordinal x n items x k raters) and replication: the hum
 ``harness.reports._agreement._human_section`` computes them (``icc_all`` with its F-test
 intervals; Krippendorff's alpha with ``alpha_interval_bootstrap``, the percentile
 bootstrap over items), and the judge panel as ``_judge_section`` computes it
-(``compare_to_reference(judge, consensus, scale=(1, 5), n_resamples=1000, seed=0)``, percentile
-bootstrap over items; Kendall falls back to its Fisher z interval when the table of distinct
-pairs is too large). Coverage is the share of replications whose 95% interval contains the
-truth, among those with an interval; "no CI" counts the others. ``ICC(1,1)``/``ICC(1,k)`` of
+(``compare_to_reference(judge, consensus, scale=(1, 5), n_resamples=1000, seed=0)``: percentile
+bootstrap over items, the Wilson interval for exact and within-one agreement; Kendall falls back
+to its Fisher z interval when the table of distinct pairs is too large). Coverage is the share
+of replications whose 95% interval contains the truth, among those with an interval; "no CI"
+counts the others. ``ICC(1,1)``/``ICC(1,k)`` of
 ``icc_oneway`` equal those of ``icc_all`` on complete data and are not repeated. Alpha among
 humans is not simulated in the continuous case: with n k distinct values its bootstrap falls
 back to the generic scipy path (about 0.25 s per resample at n = 200, k = 5).
@@ -102,6 +103,14 @@ wrong side of the truth (``min`` bar = truth + 0.01 for higher-is-better figures
 = truth - 0.01 for MAE and |bias|), evaluated with :func:`harness.gate.evaluate_bar`; a pass is
 a false ship. The lower end of a 95% two-sided interval is a 97.5% one-sided bound, so the
 nominal rate is at most 2.5%.
+
+The alt-test (:func:`harness.agreement.alt_test`, epsilon = 0.2): a judge worse than the raters
+(``ALT_JUDGES["worse"]``) and one better (``ALT_JUDGES["better"]``). Its truth for a panel is,
+per rater j, the gap rho_f - rho_h between the probabilities that the judge, resp. j, aligns at
+least as well with the other raters' mean (ties count for both), from a 10,000-item simulation
+with the same panel (:func:`alt_test_truth`). A pass when the judge is worse than every rater by
+more than epsilon is a false pass (target <= 5%); passes when it is at least as good as every
+rater measure power.
 """
 
 from __future__ import annotations
