@@ -53,6 +53,7 @@ import json
 import math
 import random
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -77,6 +78,38 @@ def recipe_output(body: dict[str, Any]) -> str:
     ``<recipe>...</recipe>`` of the last message (earlier ones are few-shot examples)."""
     user = body["messages"][-1]["content"]
     return re.findall(r"<recipe>(.*?)</recipe>", user, re.S)[-1].strip()
+
+
+def experiment_file(tmp_path: Path, project_root: Path, sections: dict[str, str]) -> Path:
+    """``tmp_path/exp.toml`` on the recipe demo anchors with a copy of the prompts.
+
+    The anchors, prompt folder, MLflow store, reports and state live under ``tmp_path``;
+    ``sections`` gives (or overrides) the other tables' bodies, e.g. ``{"judge": ...}``.
+    """
+    prompts = tmp_path / "prompts"
+    if not prompts.exists():
+        shutil.copytree(project_root / "prompts", prompts)
+    body = {
+        "anchors": f'path = "{project_root / "anchors/recipes/recipes-overall.jsonl"}"',
+        "prompt": f'name = "recipes-overall"\nversion = "v1"\ndir = "{prompts}"',
+        "tracking": f'tracking_uri = "sqlite:///{tmp_path / "mlflow.db"}"',
+        "report": f'dir = "{tmp_path / "reports"}"',
+        "state": f'dir = "{tmp_path / "state"}"',
+        **sections,
+    }
+    p = tmp_path / "exp.toml"
+    p.write_text("\n".join(f"[{k}]\n{v}\n" for k, v in body.items()))
+    return p
+
+
+def stop_process(proc: subprocess.Popen[Any], grace_s: float = 10.0) -> None:
+    """Terminate a child process, and kill it if it has not ended after ``grace_s``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def free_port() -> int:

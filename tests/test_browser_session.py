@@ -25,6 +25,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import fakeserver as fs
 import pytest
 from fakeserver import free_port
 from typer.testing import CliRunner
@@ -119,12 +120,7 @@ def served(tmp_path: Path, project_root: Path) -> Iterator[dict]:
         yield {"base": base, "sid": sid, "fac": fac, "tokens": tokens, "state": state,
                "src": src, "proc": proc}
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        fs.stop_process(proc)
 
 
 def _fill(page, scores: dict[str, str], prefix: str = "score-") -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -48,13 +47,8 @@ def split_ids(demo, split):
 
 
 def write_experiment(tmp_path: Path, project_root: Path, base_url: str, **sections) -> Path:
-    prompts = tmp_path / "prompts"
-    if not prompts.exists():
-        shutil.copytree(project_root / "prompts", prompts)
-    body = {
+    return fs.experiment_file(tmp_path, project_root, {
         "experiment": 'name = "faults"',
-        "anchors": f'path = "{project_root / "anchors/recipes/recipes-overall.jsonl"}"',
-        "prompt": f'name = "recipes-overall"\nversion = "v1"\ndir = "{prompts}"',
         "judge": (f'provider = "openai"\nmodel = "fake"\nbase_url = "{base_url}"\n'
                   'api_key_env = "JC_FAULT_KEY"\ntimeout_s = 5'),
         "run": ("concurrency = 4\nmax_attempts = 3\ncall_deadline_s = 5\n"
@@ -62,14 +56,8 @@ def write_experiment(tmp_path: Path, project_root: Path, base_url: str, **sectio
         "target": 'metric = "icc"\nthreshold = 0.7',
         "stopping": "max_iterations = 3",
         "revision": 'strategy = "fewshot"\nk = 2\nmax_examples = 2',
-        "tracking": f'tracking_uri = "sqlite:///{tmp_path / "mlflow.db"}"',
-        "report": f'dir = "{tmp_path / "reports"}"',
-        "state": f'dir = "{tmp_path / "state"}"',
-    }
-    body.update(sections)
-    p = tmp_path / "exp.toml"
-    p.write_text("\n".join(f"[{k}]\n{v}\n" for k, v in body.items()))
-    return p
+        **sections,
+    })
 
 
 def cli(project_root: Path, *args: str) -> list[str]:

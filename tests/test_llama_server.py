@@ -89,12 +89,7 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServ
         _wait_until_serving(proc, url, log)
         yield LlamaServer(url, log)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        fs.stop_process(proc)
 
 
 def _tiny_experiment(tmp_path: Path, project_root: Path) -> Path:

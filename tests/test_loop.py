@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -53,27 +52,16 @@ def learner(demo, *, learns=True, calls=None):
 
 
 def write_experiment(tmp_path, project_root, server, **sections):
-    prompts = tmp_path / "prompts"
-    if not prompts.exists():
-        shutil.copytree(project_root / "prompts", prompts)
-    body = {
+    return fs.experiment_file(tmp_path, project_root, {
         "experiment": 'name = "loop-test"',
-        "anchors": f'path = "{project_root / "anchors/recipes/recipes-overall.jsonl"}"',
-        "prompt": f'name = "recipes-overall"\nversion = "v1"\ndir = "{prompts}"',
         "judge": (f'provider = "openai"\nmodel = "fake"\nbase_url = "{server.openai_url}"\n'
                   'api_key_env = "JC_LOOP_KEY"'),
         "run": "concurrency = 8\nmax_attempts = 2",
         "target": 'metric = "icc"\nthreshold = 0.7',
         "stopping": "max_iterations = 4",
         "revision": 'strategy = "fewshot"\nk = 2\nmax_examples = 2',
-        "tracking": f'tracking_uri = "sqlite:///{tmp_path / "mlflow.db"}"',
-        "report": f'dir = "{tmp_path / "reports"}"',
-        "state": f'dir = "{tmp_path / "state"}"',
-    }
-    body.update(sections)
-    p = tmp_path / "exp.toml"
-    p.write_text("\n".join(f"[{k}]\n{v}\n" for k, v in body.items()))
-    return p
+        **sections,
+    })
 
 
 def test_loop_revises_until_the_threshold_then_validates_on_holdout(
