@@ -24,6 +24,7 @@ from harness.agreement import (
     round_to_scale,
 )
 from harness.agreement._bootstrap import check_resamples
+from harness.agreement._loo import compare_to_references
 from harness.anchors import RatingsTable
 
 #: How each paired figure is labelled and which direction is better.
@@ -82,6 +83,75 @@ class ReportSettings:
         return 0.10 * (scale[1] - scale[0])
 
 
+@dataclass(frozen=True)
+class GoldReliability:
+    """Is the human consensus a gold standard? The humans' reliability and its verdict.
+
+    Attributes
+    ----------
+    reliable : bool
+        True when the lower end of the figure's CI is above 0: the humans agree beyond
+        chance, so a judge can be measured against them.
+    figure : str
+        The figure used: ``"ICC(1,1)"`` (one-way, every rating; analytic F interval), or
+        ``"Krippendorff α"`` (interval, bootstrap CI) when ICC(1,1) has no value or no CI.
+    value : float or None
+    ci95 : tuple of float or None
+        The interval at the report's confidence level.
+    reason : str
+        One sentence saying why the gold is, or is not, reliable.
+    """
+
+    reliable: bool
+    figure: str
+    value: float | None
+    ci95: tuple[float, float] | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``"gold"`` object of the report's JSON."""
+        return {"reliable": self.reliable, "figure": self.figure, "value": self.value,
+                "ci95": list(self.ci95) if self.ci95 is not None else None,
+                "reason": self.reason}
+
+
+def gold_reliability(human: dict[str, Any], confidence: float = 0.95) -> GoldReliability:
+    """Whether the human consensus can serve as the gold for judging a judge.
+
+    The figure is the humans' one-way ICC(1,1) (it uses every rating, crossed or sparse
+    design alike, and has an analytic interval); Krippendorff α (interval) stands in when
+    ICC(1,1) is undefined or has no interval. Human reliability is *established* when the
+    figure's CI lies above 0; when it reaches 0 or below (or there is no CI), the report
+    does not place a judge against the humans.
+
+    Parameters
+    ----------
+    human : dict
+        ``AgreementReport.human``.
+    confidence : float
+        The level of the report's intervals (for the wording).
+    """
+    pct = f"{confidence * 100:g}%"
+    candidates = (("ICC(1,1)", human["icc_oneway"]["ICC(1,1)"]),
+                  ("Krippendorff α", human["krippendorff_alpha"]))
+    chosen = next(((n, r) for n, r in candidates if r.defined and r.ci95 is not None), None)
+    if chosen is None:
+        name, res = candidates[0]
+        why = res.reason if not res.defined else "it has no confidence interval"
+        return GoldReliability(False, name, res.value, None,
+                               f"the anchors are not reliable enough to judge a judge: human "
+                               f"reliability is not established ({name}: {why})")
+    name, res = chosen
+    lo, hi = res.ci95  # type: ignore[misc]
+    text = f"the humans' {name} is {res.value:.2f} [{lo:.2f}, {hi:.2f}]"
+    if lo > 0:
+        return GoldReliability(True, name, res.value, (lo, hi),
+                               f"{text}: its {pct} CI is above 0, the humans agree beyond chance")
+    return GoldReliability(False, name, res.value, (lo, hi),
+                           f"the anchors are not reliable enough to judge a judge: {text}, "
+                           f"its {pct} CI reaches 0")
+
+
 @dataclass
 class AgreementReport:
     """Every figure of ``judgecal agree``; :meth:`to_dict` is the ``--json`` document."""
@@ -96,6 +166,7 @@ class AgreementReport:
     judge: dict[str, Any] | None = None
     warnings: list[str] = field(default_factory=list)
     human_warnings: list[str] = field(default_factory=list)
+    gold: GoldReliability | None = None
 
     def to_dict(self) -> dict[str, Any]:
         doc = {
@@ -115,6 +186,7 @@ class AgreementReport:
             "n_items": len(self.item_ids),
             "n_human_raters": len(self.human_rater_ids),
             "human": self.human,
+            "gold": self.gold.to_dict() if self.gold is not None else None,
             "judge": self.judge,
             "warnings": self.warnings,
         }
@@ -200,13 +272,15 @@ def agreement_report(
         human=human,
         warnings=warnings,
         human_warnings=human_warnings,
+        gold=gold_reliability(human, settings.confidence),
     )
     if judge_scores is not None:
         if "ceiling" not in human:
             human["ceiling"] = human_ceiling(table, human["raters"], scale, seed=settings.seed)
+        references = like_for_like_references(table, human["raters"], seed=settings.seed)
         report.judge = _judge_section(
-            judge or "judge", np.asarray(judge_scores, dtype=float), consensus, scale,
-            human["ceiling"], settings, table.item_ids,
+            judge or "judge", np.asarray(judge_scores, dtype=float), consensus, references,
+            scale, human["ceiling"], report.gold, settings, table.item_ids,
         )
         _add_alt_test(report.judge, table, np.asarray(judge_scores, dtype=float), settings)
         warnings.extend(report.judge["warnings"])
@@ -402,6 +476,63 @@ def _band(name: str, vals: list[float]) -> list[float]:
     return [abs(v) for v in vals] if name in CLOSER_TO_ZERO_IS_BETTER else vals
 
 
+def _eligible(rows: list[dict[str, Any]], n_items: int) -> list[int]:
+    """Indices of the raters that enter the per-rater ceiling (enough items each)."""
+    return [j for j, r in enumerate(rows)
+            if r["n_items"] >= max(3, CEILING_MIN_COVERAGE * n_items)]
+
+
+def _sampled_draws(scores: np.ndarray, seed: int):  # noqa: ANN202 - a generator
+    """The seeded draws of the sampled single rater: ``(one, rest)`` per draw.
+
+    Per item one human rating is drawn at random (``one``) and the mean of the item's other
+    ratings is its reference (``rest``); items with fewer than 2 ratings are NaN in both.
+    :func:`human_ceiling` and :func:`like_for_like_references` use the same draws.
+    """
+    present = ~np.isnan(scores)
+    n = present.sum(axis=1)
+    sums = np.where(present, scores, 0.0).sum(axis=1)
+    rng = np.random.default_rng(seed)
+    usable = n >= 2
+    for _ in range(CEILING_DRAWS if usable.sum() >= 3 else 0):
+        keys = np.where(present, rng.random(scores.shape), -1.0)
+        col = keys.argmax(axis=1)
+        one = scores[np.arange(scores.shape[0]), col]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rest = np.where(usable, (sums - one) / (n - 1), np.nan)
+        yield np.where(usable, one, np.nan), rest
+
+
+def like_for_like_references(
+    table: RatingsTable, rows: list[dict[str, Any]], *, seed: int = 0
+) -> tuple[np.ndarray, str]:
+    """The references a judge is compared with, on the same footing as a single human.
+
+    Exactly the references of :func:`human_ceiling`: with a crossed design, one column per
+    rater j of the ceiling (those who rated at least half of the items), holding the mean of
+    the *other* raters on the items j rated (NaN elsewhere), so the judge meets the very
+    reference j met, on the same items; with a sparse design, one column per seeded draw of
+    the sampled single rater, holding the mean of each item's ratings other than the drawn
+    one. :func:`~harness.agreement._loo.compare_to_references` averages the judge's figures
+    over the columns.
+
+    Returns
+    -------
+    (ndarray of shape (items, m), str)
+        The references and the ceiling's method (``"per-rater"`` or
+        ``"sampled single rater"``); m = 0 when no reference exists (a single rater).
+    """
+    scores = table.scores
+    eligible = _eligible(rows, len(table.item_ids))
+    if len(eligible) >= 2:
+        cols = [np.where(np.isnan(scores[:, j]), np.nan, leave_one_out_consensus(scores, j))
+                for j in eligible]
+        return np.column_stack(cols), "per-rater"
+    cols = [rest for _, rest in _sampled_draws(scores, seed)]
+    refs = np.column_stack(cols) if cols else np.empty((scores.shape[0], 0))
+    return refs, "sampled single rater"
+
+
 def human_ceiling(
     table: RatingsTable,
     rows: list[dict[str, Any]],
@@ -420,8 +551,7 @@ def human_ceiling(
     item's other ratings, over all items at once; over 200 seeded draws the median and the
     2.5-97.5 percentile band are reported. For ``bias`` the band is of ``|bias|``.
     """
-    n_items = len(table.item_ids)
-    eligible = [r for r in rows if r["n_items"] >= max(3, CEILING_MIN_COVERAGE * n_items)]
+    eligible = [rows[j] for j in _eligible(rows, len(table.item_ids))]
     if len(eligible) >= 2:
         method = "per-rater"
         values = {name: [r["figures"][name].value for r in eligible
@@ -431,19 +561,7 @@ def human_ceiling(
     else:
         method = "sampled single rater"
         bands = {name: [] for name in PAIRED_FIGURES}
-        scores = table.scores
-        present = ~np.isnan(scores)
-        n = present.sum(axis=1)
-        sums = np.where(present, scores, 0.0).sum(axis=1)
-        rng = np.random.default_rng(seed)
-        usable = n >= 2
-        for _ in range(CEILING_DRAWS if usable.sum() >= 3 else 0):
-            keys = np.where(present, rng.random(scores.shape), -1.0)
-            col = keys.argmax(axis=1)
-            one = scores[np.arange(scores.shape[0]), col]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rest = np.where(usable, (sums - one) / (n - 1), np.nan)
-            one = np.where(usable, one, np.nan)
+        for one, rest in _sampled_draws(table.scores, seed):
             figs = compare_to_reference(one, rest, scale=scale, n_resamples=0)
             for name in PAIRED_FIGURES:
                 if figs[name].defined:
@@ -465,31 +583,74 @@ def human_ceiling(
     return out
 
 
-def position(name: str, value: float | None, band: dict[str, Any]) -> str | None:
-    """Where a judge's figure falls against the human range: below, within or above.
+#: With fewer raters than this the per-rater human range is a handful of numbers, and the
+#: report says so.
+FEW_RATERS = 5
 
-    "below" always means worse than every human, whatever the figure's direction.
+
+def _as_quality(name: str, lo: float, hi: float) -> tuple[float, float]:
+    """An interval of a figure as an interval of what its human band holds (|bias| for bias)."""
+    if name not in CLOSER_TO_ZERO_IS_BETTER:
+        return lo, hi
+    if lo <= 0 <= hi:
+        return 0.0, max(abs(lo), abs(hi))
+    return min(abs(lo), abs(hi)), max(abs(lo), abs(hi))
+
+
+def position(name: str, value: float | None, band: dict[str, Any], *,
+             ci: tuple[float, float] | None = None) -> str | None:
+    """Where a judge's figure falls against the human range.
+
+    Parameters
+    ----------
+    name : str
+        The figure (direction: see :data:`LOWER_IS_BETTER`, :data:`CLOSER_TO_ZERO_IS_BETTER`).
+    value : float or None
+        The judge's figure.
+    band : dict
+        The human ceiling of the figure (``min``, ``max``; ``reliable`` False when the
+        human gold is not reliable, see :func:`gold_reliability`).
+    ci : (lo, hi), optional
+        The judge's interval. Given, the *whole* interval must lie inside, above or below
+        the range for "within", "above" or "below"; an interval that straddles an end of
+        the range gives "overlaps" (undecided). Without an interval the point decides.
+
+    Returns
+    -------
+    str or None
+        ``"below"`` (worse than every human, whatever the figure's direction),
+        ``"within"``, ``"above"``, ``"overlaps"``, ``"unreliable"`` (the humans do not
+        agree well enough to judge a judge against them), or None (no value or no range).
     """
     if value is None or band.get("min") is None:
         return None
+    if band.get("reliable") is False:
+        return "unreliable"
     lo, hi = band["min"], band["max"]
-    if name in CLOSER_TO_ZERO_IS_BETTER:
-        value = abs(value)  # the band is of |bias|
+    v_lo, v_hi = _as_quality(name, *(ci if ci is not None else (value, value)))
+    if ci is None and name in CLOSER_TO_ZERO_IS_BETTER:
+        v_lo = v_hi = abs(value)
     if name in LOWER_IS_BETTER or name in CLOSER_TO_ZERO_IS_BETTER:
-        if value > hi:
+        if v_lo > hi:
             return "below"
-        return "above" if value < lo else "within"
-    if value < lo:
-        return "below"
-    return "above" if value > hi else "within"
+        if v_hi < lo:
+            return "above"
+    else:
+        if v_hi < lo:
+            return "below"
+        if v_lo > hi:
+            return "above"
+    return "within" if lo <= v_lo and v_hi <= hi else "overlaps"
 
 
 def _judge_section(
     judge_id: str,
     judge_scores: np.ndarray,
     consensus: np.ndarray,
+    references: tuple[np.ndarray, str],
     scale: tuple[float, float],
     ceiling_info: dict[str, Any],
+    gold: GoldReliability,
     settings: ReportSettings,
     item_ids: list[str],
 ) -> dict[str, Any]:
@@ -501,12 +662,34 @@ def _judge_section(
         warnings.append(
             f"{n_missing} item(s) have no judge score and are left out of the judge figures"
         )
-    figures = compare_to_reference(
-        judge_scores, consensus, scale=scale, n_resamples=settings.n_resamples,
-        seed=settings.seed, confidence=settings.confidence,
-    )
-    ceiling = ceiling_info["figures"]
-    pos = {name: position(name, figures[name].value, ceiling[name]) for name in PAIRED_FIGURES}
+    boot = {"n_resamples": settings.n_resamples, "seed": settings.seed,
+            "confidence": settings.confidence}
+    full = compare_to_reference(judge_scores, consensus, scale=scale, **boot)
+    refs, ref_method = references
+    if refs.shape[1]:
+        figures = compare_to_references(judge_scores, refs, scale=scale, **boot)
+        footing = {
+            "figures": "leave-one-out",
+            "method": ref_method,
+            "n_references": int(refs.shape[1]),
+            "description": (
+                "the judge against each reference a single human met in the human ceiling "
+                + ("(the mean of the other raters, on the items that rater scored)"
+                   if ref_method == "per-rater" else
+                   "(per item the mean of the ratings other than one drawn at random)")
+                + f", averaged over the {refs.shape[1]} references; "
+                "figures_full_consensus: against the consensus of every rater"),
+        }
+    else:
+        figures = dict(full)
+        footing = {"figures": "full consensus", "method": None, "n_references": 0,
+                   "description": "no leave-one-out reference exists (fewer than 2 ratings "
+                                  "per item): the judge is compared with the full consensus"}
+        warnings.append(footing["description"])
+    ceiling = {name: {**band, "reliable": gold.reliable}
+               for name, band in ceiling_info["figures"].items()}
+    pos = {name: position(name, figures[name].value, ceiling[name], ci=figures[name].ci95)
+           for name in PAIRED_FIGURES}
 
     both = has_judge & has_ref
     rounded_ref = round_to_scale(consensus[both], scale)
@@ -515,7 +698,10 @@ def _judge_section(
     baseline: dict[str, Any] = {"score": modal, "figures": {}}
     if modal is not None:
         const = np.where(both, modal, np.nan)
-        baseline["figures"] = compare_to_reference(const, consensus, scale=scale, n_resamples=0)
+        baseline["figures"] = (compare_to_references(const, refs, scale=scale, n_resamples=0)
+                               if refs.shape[1] else
+                               compare_to_reference(const, consensus, scale=scale,
+                                                    n_resamples=0))
 
     categories = list(np.arange(scale[0], scale[1] + 1, dtype=float))
     confusion = confusion_matrix(
@@ -533,13 +719,16 @@ def _judge_section(
             f"on a {scale[0]:g}–{scale[1]:g} scale"
         )
     verdict = _verdict(settings.primary, figures[settings.primary], ceiling[settings.primary],
-                       pos[settings.primary], ceiling_info["method"])
+                       pos[settings.primary], ceiling_info["method"], gold,
+                       full[settings.primary])
     disagreements = _disagreements(judge_scores, consensus, item_ids)
     return {
         "rater_id": judge_id,
         "n_items": int(both.sum()),
         "n_missing": n_missing,
         "figures": figures,
+        "figures_full_consensus": full,
+        "reference": footing,
         "ceiling": ceiling,
         "ceiling_method": ceiling_info["method"],
         "position": pos,
@@ -615,18 +804,31 @@ def _disagreements(
 
 
 def _verdict(name: str, res: AgreementResult, band: dict[str, Any], pos: str | None,
-             method: str) -> str:
+             method: str, gold: GoldReliability, full: AgreementResult | None = None) -> str:
+    """The one-sentence verdict on the primary figure (see :func:`position` for the rule)."""
     label = FIGURE_LABELS[name]
     if not res.defined:
         return f"{label} of the judge is undefined ({res.reason}): the judge cannot be trusted."
     ci = f" [{res.ci95[0]:.2f}, {res.ci95[1]:.2f}]" if res.ci95 else ""
-    head = f"Judge {label} {res.value:.2f}{ci}"
+    also = (f" (like-for-like; vs the consensus of all raters {full.value:.2f})"
+            if full is not None and full.defined else "")
+    head = f"Judge {label} {res.value:.2f}{ci}{also}"
+    if not gold.reliable:
+        return (f"{head}: not compared with the humans — {gold.reason}. Fix the anchors "
+                "(rubric, rater training, more raters) before certifying a judge on them.")
     if band.get("min") is None:
         return f"{head}; no human ceiling could be computed (too few raters per item)."
     what = "human range" if method == "per-rater" else "single-human 95% band"
-    rng = f"{what} {band['min']:.2f}–{band['max']:.2f}, median {band['median']:.2f}"
+    few = (f"; only {band.get('n')} raters, so the range is {band.get('n')} numbers"
+           if method == "per-rater" and (band.get("n") or 0) < FEW_RATERS else "")
+    rng = f"{what} {band['min']:.2f}–{band['max']:.2f}, median {band['median']:.2f}{few}"
+    whole = "its whole CI is" if res.ci95 else "it is"
     if pos == "within":
-        return f"{head} is INSIDE the human range ({rng})."
+        return f"{head} is INSIDE the human range: {whole} within the {rng}."
     if pos == "above":
-        return f"{head} is ABOVE the human range ({rng})."
-    return f"{head} is BELOW the human range ({rng}): not yet a substitute for a human."
+        return f"{head} is ABOVE the human range: {whole} above the {rng}."
+    if pos == "overlaps":
+        return (f"{head}: UNDECIDED — its CI overlaps the edge of the {rng}; more anchors "
+                "would narrow it.")
+    return (f"{head} is BELOW the human range: {whole} below the {rng}: not yet a substitute "
+            "for a human.")

@@ -1,0 +1,151 @@
+"""One set of scores against several references at once, averaged: the like-for-like footing.
+
+A human rater is scored against the consensus of the *other* raters (k - 1 of them); a judge
+scored against the consensus of all k raters meets a less noisy reference, which lifts its
+figures. :func:`compare_to_references` puts the judge on the humans' footing: it compares
+the scores with each of m references (the m leave-one-out consensuses) on the items each one
+covers, and averages each figure over the references. Its interval is an item bootstrap
+with one resampling unit, the items: the same resample of items serves every reference, and
+the m figures are averaged within each resample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from ._bootstrap import check_resamples, resample_weights, with_percentile_ci
+from ._paired import (
+    PAIRED_FIGURES,
+    SHARE_FIGURES,
+    compare_to_reference,
+    weighted_figures,
+    with_wilson_ci,
+)
+from ._result import AgreementResult, undefined
+
+#: At most this many references enter the bootstrap (evenly spaced among them); the point
+#: estimate always averages all of them.
+MAX_BOOTSTRAP_REFERENCES = 25
+
+
+def compare_to_references(
+    scores: Any,
+    references: Any,
+    *,
+    scale: tuple[float, float],
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[str, AgreementResult]:
+    """Agreement of ``scores`` with each column of ``references``, averaged over the columns.
+
+    Parameters
+    ----------
+    scores : array-like, shape (n,)
+        One score per item (NaN = none).
+    references : array-like, shape (n, m)
+        m references for the same items, NaN where a reference does not cover an item
+        (e.g. column j = the mean of the raters other than j, on the items j rated).
+    scale : (min, max)
+        The integer rating scale (see :func:`compare_to_reference`).
+    n_resamples : int
+        Bootstrap resamples B; 0 gives point estimates only.
+    confidence : float
+        Level of the intervals.
+    seed : int
+        Seed of the resampling.
+
+    Returns
+    -------
+    dict of str to AgreementResult
+        Keyed by :data:`PAIRED_FIGURES`. Each value is the mean, over the references on
+        which the figure is defined, of :func:`compare_to_reference` of ``scores`` with that
+        reference; ``n_items`` is the number of items covered by at least one reference and
+        ``details`` gives ``n_references`` (used), ``per_reference`` values and
+        ``footing="leave-one-out mean"``. Intervals: the items (those with a score and at
+        least one reference) are resampled with replacement, every reference's figure is
+        computed on the same resample (the weighted kernels of :func:`compare_to_reference`)
+        and averaged, and the percentile interval is read from those averages; exact and
+        within-one agreement get the Wilson interval at the mean number of items per
+        reference. With more than :data:`MAX_BOOTSTRAP_REFERENCES` references the resamples
+        average an evenly spaced subset of them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> refs = np.array([[1.5, 2.0], [2.5, 3.0], [4.0, 3.5], [5.0, 4.5]])
+    >>> figs = compare_to_references([1, 3, 4, 5], refs, scale=(1, 5), n_resamples=0)
+    >>> round(figs["mae"].value, 3)  # (0.25 + 0.375) / 2
+    0.312
+    """
+    x = np.asarray(scores, dtype=float)
+    refs = np.asarray(references, dtype=float)
+    if refs.ndim != 2 or x.ndim != 1 or refs.shape[0] != x.shape[0]:
+        raise ValueError(f"scores (n,) and references (n, m) must share n, got {x.shape} and "
+                         f"{refs.shape}")
+    check_resamples(n_resamples)
+    m = refs.shape[1]
+    covered = ~np.isnan(x)[:, None] & ~np.isnan(refs)
+    per_ref = [compare_to_reference(np.where(covered[:, r], x, np.nan), refs[:, r],
+                                    scale=scale, n_resamples=0) for r in range(m)]
+    used_rows = covered.any(axis=1)
+    n_items = int(used_rows.sum())
+    n_per_ref = covered.sum(axis=0)
+    points: dict[str, AgreementResult] = {}
+    for name in PAIRED_FIGURES:
+        ok = [r for r in range(m) if per_ref[r][name].defined]
+        if not ok:
+            reason = per_ref[0][name].reason if m else "no reference"
+            points[name] = undefined(name, f"undefined against every reference ({reason})",
+                                     n_items=n_items, n_raters=2, n_references=0)
+            continue
+        vals = [float(per_ref[r][name].value) for r in ok]
+        points[name] = AgreementResult(
+            statistic=per_ref[ok[0]][name].statistic, value=float(np.mean(vals)),
+            n_items=n_items, n_raters=2,
+            details={"footing": "leave-one-out mean", "n_references": len(ok),
+                     "per_reference": vals, "ok": ok},
+        )
+    if n_resamples <= 0 or n_items < 3:
+        return {k: _drop_ok(v) for k, v in points.items()}
+
+    rows = np.flatnonzero(used_rows)
+    w = resample_weights(np.ones(rows.size), n_resamples, seed)  # (B, n_used)
+    cov = covered[rows]
+    boot_refs = range(m) if m <= MAX_BOOTSTRAP_REFERENCES else sorted(
+        {int(i) for i in np.linspace(0, m - 1, MAX_BOOTSTRAP_REFERENCES).round()})
+    reps: dict[str, list[np.ndarray]] = {name: [] for name in PAIRED_FIGURES}
+    for r in boot_refs:
+        mask = cov[:, r]
+        if mask.sum() < 3:
+            continue
+        figs = weighted_figures(x[rows][mask], refs[rows, r][mask], w[:, mask], scale=scale)
+        for name in PAIRED_FIGURES:
+            if r in points[name].details.get("ok", ()):
+                reps[name].append(figs.get(name))  # None: no kernel (a huge table)
+    out: dict[str, AgreementResult] = {}
+    n_mean = int(round(float(n_per_ref[n_per_ref > 0].mean()))) if (n_per_ref > 0).any() else 0
+    for name, res in points.items():
+        res = _drop_ok(res)
+        if not res.defined:
+            out[name] = res
+        elif name in SHARE_FIGURES:
+            out[name] = with_wilson_ci(res, max(n_mean, 1), confidence)
+        elif not reps[name] or any(v is None for v in reps[name]):
+            out[name] = replace(res, details={**res.details, "bootstrap": {
+                "reason": "no bootstrap for this figure on these data"}})
+        else:
+            avg = np.mean(np.vstack(reps[name]), axis=0)  # NaN if undefined on any reference
+            out[name] = with_percentile_ci(res, avg, n_resamples=n_resamples, seed=seed,
+                                           confidence=confidence)
+    return out
+
+
+def _drop_ok(res: AgreementResult) -> AgreementResult:
+    if "ok" not in res.details:
+        return res
+    details = {k: v for k, v in res.details.items() if k != "ok"}
+    return replace(res, details=details)
