@@ -686,7 +686,8 @@ def _judge_section(
                    "description": "no leave-one-out reference exists (fewer than 2 ratings "
                                   "per item): the judge is compared with the full consensus"}
         warnings.append(footing["description"])
-    ceiling = {name: {**band, "reliable": gold.reliable}
+    unreliable = {} if gold.reliable else {"gold_reason": gold.reason}
+    ceiling = {name: {**band, "reliable": gold.reliable, **unreliable}
                for name, band in ceiling_info["figures"].items()}
     pos = {name: position(name, figures[name].value, ceiling[name], ci=figures[name].ci95)
            for name in PAIRED_FIGURES}

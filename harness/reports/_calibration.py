@@ -21,7 +21,13 @@ import numpy as np
 from harness.agreement import AgreementResult
 from harness.prompts import diff as prompt_diff
 
-from ._agreement import CLOSER_TO_ZERO_IS_BETTER, FIGURE_LABELS, LOWER_IS_BETTER, position
+from ._agreement import (
+    CLOSER_TO_ZERO_IS_BETTER,
+    FEW_RATERS,
+    FIGURE_LABELS,
+    LOWER_IS_BETTER,
+    position,
+)
 from ._plots import (
     bland_altman_plot,
     confusion_plot,
@@ -347,15 +353,27 @@ def _verdict(result: CalibrationResult) -> tuple[list[tuple[str, bool]], list[st
     what = _band_label(best.ceiling_method)
     if res.value is None:
         pass
+    elif band.get("reliable") is False:
+        out.append((f"The judge's {label} is not compared with the humans: the anchors are "
+                    "not reliable enough to judge a judge"
+                    + (f" ({band['gold_reason']})" if band.get("gold_reason") else "")
+                    + ".", True))
     elif band.get("min") is None or band.get("max") is None:
         out.append(("No human ceiling could be computed (too few raters per item).", False))
     else:
-        rng = f"{what} {band['min']:.2f}–{band['max']:.2f}, median {band['median']:.2f}"
-        pos = position(name, res.value, band)
+        few = (f"; only {band['n']} raters, so the range is {band['n']} numbers"
+               if best.ceiling_method == "per-rater" and band.get("n") is not None
+               and band["n"] < FEW_RATERS else "")
+        rng = f"{what} {band['min']:.2f}–{band['max']:.2f}, median {band['median']:.2f}{few}"
+        pos = position(name, res.value, band, ci=res.ci95)
+        whole = "whole CI" if res.ci95 else "value"
         if pos == "within":
-            out.append((f"The judge's {label} is INSIDE the {rng}.", False))
+            out.append((f"The judge's {label} is INSIDE the {rng} (its {whole}).", False))
         elif pos == "above":
-            out.append((f"The judge's {label} is ABOVE the {rng}.", False))
+            out.append((f"The judge's {label} is ABOVE the {rng} (its {whole}).", False))
+        elif pos == "overlaps":
+            out.append((f"The judge's {label} {_value_ci(res.value, res.ci95)} is UNDECIDED "
+                        f"against the {rng}: its CI overlaps the edge of the range.", False))
         else:
             worst = band["max"] if name in LOWER_IS_BETTER | CLOSER_TO_ZERO_IS_BETTER \
                 else band["min"]

@@ -32,7 +32,9 @@ def _fmt_result(res: AgreementResult, digits: int = 2) -> Text:
     return Text(out)
 
 
-_POSITION_STYLE = {"below": "bold red", "within": "green", "above": "bold green"}
+_POSITION_STYLE = {"below": "bold red", "within": "green", "above": "bold green",
+                   "overlaps": "yellow", "unreliable": "yellow"}
+_POSITION_TEXT = {"overlaps": "undecided (CI overlaps)", "unreliable": "— (gold unreliable)"}
 
 
 def render_report(report: AgreementReport, *, max_rows: int = 10) -> RenderableType:
@@ -48,6 +50,10 @@ def render_report(report: AgreementReport, *, max_rows: int = 10) -> RenderableT
     parts.append(head)
     for w in report.warnings:
         parts.append(Text(f"! {w}", style="yellow"))
+    gold = getattr(report, "gold", None)
+    if gold is not None:
+        parts.append(Text(f"Gold: {gold.reason}.",
+                          style="green" if gold.reliable else "bold yellow"))
     if report.judge is not None:
         parts.extend(_judge_tables(report))
     parts.extend(_human_tables(report, max_rows))
@@ -61,7 +67,11 @@ def _judge_tables(report: AgreementReport) -> list[RenderableType]:
     t = Table(title=f"Judge '{j['rater_id']}' vs human consensus ({j['n_items']} items)",
               title_justify="left")
     t.add_column("figure")
-    t.add_column(f"judge [{conf}% CI]", justify="right")
+    ref = j.get("reference") or {}
+    like = ref.get("figures") == "leave-one-out"
+    t.add_column(f"judge [{conf}% CI]" + (" like-for-like" if like else ""), justify="right")
+    if like:
+        t.add_column(f"vs all {len(report.human_rater_ids)} humans", justify="right")
     sampled = j["ceiling_method"] != "per-rater"
     t.add_column("single human: median (95% band)" if sampled
                  else "human ceiling: median (range)", justify="right")
@@ -76,13 +86,20 @@ def _judge_tables(report: AgreementReport) -> list[RenderableType]:
         )
         base = j["baseline"]["figures"].get(name)
         pos = j["position"][name]
+        full = ([_fmt(j["figures_full_consensus"][name].value)] if like else [])
         t.add_row(
             FIGURE_LABELS[name],
             _fmt_result(j["figures"][name]),
+            *full,
             ceiling,
             _fmt_result(base) if base is not None else "—",
-            Text(pos or "—", style=_POSITION_STYLE.get(pos or "", "")),
+            Text(_POSITION_TEXT.get(pos or "", pos or "—"),
+                 style=_POSITION_STYLE.get(pos or "", "")),
         )
+    if like:
+        t.caption = ("like-for-like: the judge against each leave-one-out consensus a single "
+                     f"human met ({ref['n_references']} references, averaged), as in the "
+                     "human ceiling; 'vs all humans': against the consensus of every rater")
     out: list[RenderableType] = [t]
     cm = Table(title="Confusion matrix (rows: judge, columns: consensus; both rounded)",
                title_justify="left")
@@ -93,8 +110,9 @@ def _judge_tables(report: AgreementReport) -> list[RenderableType]:
     for c, row in zip(cats, j["confusion"]["counts"], strict=True):
         cm.add_row(f"{c:g}", *[str(int(v)) for v in row])
     out.append(cm)
-    good = j["position"].get(report.settings.primary) in ("within", "above")
-    verdict_style = "bold green" if good else "bold red"
+    pos = j["position"].get(report.settings.primary)
+    verdict_style = ("bold green" if pos in ("within", "above")
+                     else "bold yellow" if pos in ("overlaps", "unreliable") else "bold red")
     out.append(Text(j["verdict"], style=verdict_style))
     if j.get("alt_test") is not None:
         out.extend(_alt_test_lines(j["alt_test"], j.get("alt_test_verdict", "")))
