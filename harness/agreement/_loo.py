@@ -78,8 +78,8 @@ def compare_to_references(
     >>> import numpy as np
     >>> refs = np.array([[1.5, 2.0], [2.5, 3.0], [4.0, 3.5], [5.0, 4.5]])
     >>> figs = compare_to_references([1, 3, 4, 5], refs, scale=(1, 5), n_resamples=0)
-    >>> round(figs["mae"].value, 3)  # (0.25 + 0.375) / 2
-    0.312
+    >>> round(figs["mae"].value, 3)  # (0.25 + 0.5) / 2
+    0.375
     """
     x = np.asarray(scores, dtype=float)
     refs = np.asarray(references, dtype=float)
