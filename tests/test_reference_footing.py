@@ -143,17 +143,20 @@ def test_position_compares_the_judge_ci_with_the_range():
     assert position("icc", 0.80, band, ci=(0.72, 0.88)) == "above"
     assert position("icc", 0.40, band, ci=(0.30, 0.55)) == "below"
     # lower is better: a CI wholly above the humans' MAE range is worse than every human
-    mae = {"min": 0.40, "max": 0.50, "median": 0.45}
+    mae = {"min": 0.40, "max": 0.50, "median": 0.45, "n": 3}
     assert position("mae", 0.60, mae, ci=(0.55, 0.65)) == "below"
     assert position("mae", 0.30, mae, ci=(0.25, 0.35)) == "above"
     assert position("mae", 0.45, mae, ci=(0.35, 0.55)) == "overlaps"
     # bias: the band is of |bias|; a CI straddling 0 reaches |bias| = 0
-    bias = {"min": 0.10, "max": 0.30, "median": 0.2}
+    bias = {"min": 0.10, "max": 0.30, "median": 0.2, "n": 3}
     assert position("bias", 0.0, bias, ci=(-0.05, 0.05)) == "above"
     assert position("bias", -0.2, bias, ci=(-0.25, -0.15)) == "within"
     assert position("bias", 0.2, bias, ci=(-0.05, 0.45)) == "overlaps"
-    # no CI: the point decides, as before; an unreliable gold places nothing
+    # no CI, or a range of 5 or more raters: the point decides, as before
     assert position("icc", 0.65, band) == "within"
+    assert position("icc", 0.65, {**band, "n": 5}, ci=(0.50, 0.80)) == "within"
+    assert position("icc", 0.75, {**band, "n": 200}, ci=(0.72, 0.88)) == "above"
+    # an unreliable gold places nothing
     assert position("icc", 0.65, {**band, "reliable": False}, ci=(0.62, 0.68)) == "unreliable"
 
 

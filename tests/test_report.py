@@ -36,20 +36,33 @@ def _panel(n=120, k=5, seed=0, judge_noise=0.6, judge_offset=0.0):
 SETTINGS = ReportSettings(n_resamples=200, seed=0)
 
 
-def test_a_humanlike_judge_overlaps_the_human_range():
-    # The judge's point (0.83) is inside the range of the 5 humans (0.74-0.84), but its CI
-    # [0.77, 0.87] reaches past the best human: undecided, not INSIDE (issue 12).
+def test_a_humanlike_judge_is_inside_the_range_of_5_humans():
+    # 5 raters: the point decides (the judge's 0.83 is inside the humans' 0.74-0.84).
     humans, judge = _panel()
     table = _table(np.column_stack([humans, judge]), rater_ids=[*"abcde", "judge"])
     rep = agreement_report(table, judge="judge", settings=SETTINGS)
     assert rep.human_rater_ids == list("abcde")
     j = rep.judge
     band = j["ceiling"]["icc"]
-    assert band["min"] <= j["figures"]["icc"].value <= band["max"]
-    assert j["position"]["icc"] == "overlaps"
-    assert "UNDECIDED" in j["verdict"] and "INSIDE" not in j["verdict"]
+    assert band["n"] == 5 and band["min"] <= j["figures"]["icc"].value <= band["max"]
+    assert j["position"]["icc"] == "within"
+    assert "INSIDE" in j["verdict"]
     lo, hi = j["figures"]["icc"].ci95
     assert lo < j["figures"]["icc"].value < hi
+
+
+def test_with_3_humans_the_judges_ci_not_its_point_meets_the_range():
+    # 3 raters: the range is three numbers, and the judge's whole CI must be inside it.
+    humans, judge = _panel(k=3)
+    table = _table(np.column_stack([humans, judge]), rater_ids=[*"abc", "judge"])
+    rep = agreement_report(table, judge="judge", settings=SETTINGS)
+    j = rep.judge
+    band, fig = j["ceiling"]["icc"], j["figures"]["icc"]
+    assert band["n"] == 3
+    lo, hi = fig.ci95
+    assert lo < band["min"] or hi > band["max"]  # the CI is wider than the range
+    assert j["position"]["icc"] == "overlaps"
+    assert "UNDECIDED" in j["verdict"] and "only 3 raters" in j["verdict"]
 
 
 def test_a_random_judge_is_below_every_human():

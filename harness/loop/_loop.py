@@ -34,6 +34,7 @@ from harness.reports import (
     bland_altman_plot,
     confusion_plot,
     iterations_plot,
+    position,
     scatter_plot,
     write_calibration_report,
 )
@@ -579,9 +580,12 @@ def _honesty_warnings(result: CalibrationResult) -> None:
         return
     band = best.ceiling.get(result.primary, {})
     value = best.primary_value
-    if value is not None and band.get("min") is not None and not better(
-        result.primary, value, band["min"]
-    ) and value != band["min"]:
+    pos = position(result.primary, value, band, ci=best.primary_result.ci95)
+    if pos == "unreliable":
+        result.warnings.append(
+            f"the judge is not compared with the humans: {band.get('gold_reason')}"
+        )
+    elif pos == "below":
         result.warnings.append(
             f"the best version's {result.primary} ({value:.2f}) is below the human range "
             f"({band['min']:.2f}–{band['max']:.2f}): this judge is not a substitute for a "

@@ -583,9 +583,20 @@ def human_ceiling(
     return out
 
 
-#: With fewer raters than this the per-rater human range is a handful of numbers, and the
-#: report says so.
+#: With fewer raters than this the per-rater human range is a handful of numbers: the report
+#: says so, and compares the judge's CI (not its point) with the range.
 FEW_RATERS = 5
+
+
+def ci_decides(band: dict[str, Any]) -> bool:
+    """Whether the judge's CI (not its point) is compared with this human range.
+
+    True when the range is the figures of fewer than :data:`FEW_RATERS` raters: three
+    numbers are no band, and a judge whose CI is wider than them is not "inside" on its
+    point estimate. A range of 5 or more raters (or a sampled single-human 95% band, which
+    carries its own sampling spread) is compared with the point.
+    """
+    return band.get("n") is not None and band["n"] < FEW_RATERS
 
 
 def _as_quality(name: str, lo: float, hi: float) -> tuple[float, float]:
@@ -611,9 +622,10 @@ def position(name: str, value: float | None, band: dict[str, Any], *,
         The human ceiling of the figure (``min``, ``max``; ``reliable`` False when the
         human gold is not reliable, see :func:`gold_reliability`).
     ci : (lo, hi), optional
-        The judge's interval. Given, the *whole* interval must lie inside, above or below
-        the range for "within", "above" or "below"; an interval that straddles an end of
-        the range gives "overlaps" (undecided). Without an interval the point decides.
+        The judge's interval. Used when the range has fewer than :data:`FEW_RATERS` raters
+        (:func:`ci_decides`): the *whole* interval must lie inside, above or below the range
+        for "within", "above" or "below"; an interval that straddles an end of the range
+        gives "overlaps" (undecided). Otherwise the point decides.
 
     Returns
     -------
@@ -627,6 +639,8 @@ def position(name: str, value: float | None, band: dict[str, Any], *,
     if band.get("reliable") is False:
         return "unreliable"
     lo, hi = band["min"], band["max"]
+    if not ci_decides(band):
+        ci = None
     v_lo, v_hi = _as_quality(name, *(ci if ci is not None else (value, value)))
     if ci is None and name in CLOSER_TO_ZERO_IS_BETTER:
         v_lo = v_hi = abs(value)
@@ -823,7 +837,7 @@ def _verdict(name: str, res: AgreementResult, band: dict[str, Any], pos: str | N
     few = (f"; only {band.get('n')} raters, so the range is {band.get('n')} numbers"
            if method == "per-rater" and (band.get("n") or 0) < FEW_RATERS else "")
     rng = f"{what} {band['min']:.2f}–{band['max']:.2f}, median {band['median']:.2f}{few}"
-    whole = "its whole CI is" if res.ci95 else "it is"
+    whole = "its whole CI is" if res.ci95 and ci_decides(band) else "it is"
     if pos == "within":
         return f"{head} is INSIDE the human range: {whole} within the {rng}."
     if pos == "above":

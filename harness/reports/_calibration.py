@@ -26,6 +26,7 @@ from ._agreement import (
     FEW_RATERS,
     FIGURE_LABELS,
     LOWER_IS_BETTER,
+    ci_decides,
     position,
 )
 from ._plots import (
@@ -366,7 +367,7 @@ def _verdict(result: CalibrationResult) -> tuple[list[tuple[str, bool]], list[st
                and band["n"] < FEW_RATERS else "")
         rng = f"{what} {band['min']:.2f}–{band['max']:.2f}, median {band['median']:.2f}{few}"
         pos = position(name, res.value, band, ci=res.ci95)
-        whole = "whole CI" if res.ci95 else "value"
+        whole = "whole CI" if res.ci95 and ci_decides(band) else "value"
         if pos == "within":
             out.append((f"The judge's {label} is INSIDE the {rng} (its {whole}).", False))
         elif pos == "above":
