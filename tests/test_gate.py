@@ -212,13 +212,15 @@ def test_lower_bound_fails_where_the_point_estimate_passes(tmp_path, project_roo
         lo, value = bar["ci95"][0], bar["value"]
         assert lo < value
         mid = round((lo + value) / 2, 4)
-        res = gate(exp, "--min", f"icc={mid}", "--json")
+        res = gate(exp, "--min", f"icc={mid}", "--on", "point", "--json")
         assert res.exit_code == 0, res.output
+        # the CI straddles the bar: inconclusive (exit 4), no longer a failure
         res = gate(exp, "--min", f"icc={mid}", "--on", "lower-bound", "--json")
-        assert res.exit_code == 1, res.output
+        assert res.exit_code == 4, res.output
         doc = as_json(res)
         assert doc["bars"][0]["checked"] == pytest.approx(lo)
-        assert "lower 95% bound" in doc["bars"][0]["message"]
+        assert doc["bars"][0]["outcome"] == "inconclusive" and doc["outcome"] == "inconclusive"
+        assert "95% CI" in doc["bars"][0]["message"]
         # a --max bar under lower-bound is checked on the upper end of its CI
         res = gate(exp, "--max", "mae=5", "--on", "lower-bound", "--json")
         mae = as_json(res)["bars"][0]

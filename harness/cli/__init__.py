@@ -6,6 +6,8 @@ Exit codes (the same for every command):
 * 1 — a judge fell below a bar
 * 2 — usage or input error (bad file, unknown metric, missing version); nothing written
 * 3 — judge or provider failure (including too many invalid or failed judgments)
+* 4 — inconclusive (gate, promote): a bar's CI straddles it (the output says about how many
+  more anchors would decide it), or the human anchors are not reliable enough
 * 130, 143 — interrupted by SIGINT or SIGTERM (runs marked FAILED, state saved)
 """
 
@@ -21,6 +23,7 @@ from ._calibrate import calibrate_cmd
 from ._drift import drift_cmd
 from ._gate import gate_cmd, promote_cmd, validate_cmd
 from ._judge import judge
+from ._plan import plan_cmd
 from ._prompts import prompts_app
 from ._session import session_app
 from ._signals import Interrupted, handle_signals
@@ -39,6 +42,7 @@ app.command(name="validate")(validate_cmd)
 app.command(name="gate")(gate_cmd)
 app.command(name="promote")(promote_cmd)
 app.command(name="drift")(drift_cmd)
+app.command(name="plan")(plan_cmd)
 app.add_typer(anchors_app, name="anchors")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(session_app, name="session")

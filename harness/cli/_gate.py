@@ -59,8 +59,13 @@ MaxOpt = Annotated[list[str] | None, typer.Option(
     help="A lower-is-better figure (mae, bias as |bias|) must stay <= VALUE (repeatable).")]
 OnOpt = Annotated[str | None, typer.Option(
     "--on", metavar="point|lower-bound",
-    help="Check the point estimate, or the conservative end of the 95% CI (lower end for "
-         "--min, upper end for --max).")]
+    help="lower-bound (default): the CI decides, three outcomes — pass when its conservative "
+         "end clears the bar, fail when its other end misses it too, inconclusive (exit 4) "
+         "when it straddles the bar. point: pass or fail on the point estimate.")]
+AllowGoldOpt = Annotated[bool, typer.Option(
+    "--allow-unreliable-gold",
+    help="Decide on the bars even when the human anchors' own reliability is not "
+         "established (otherwise the gate is inconclusive, exit 4).")]
 RegressionOpt = Annotated[list[str] | None, typer.Option(
     "--max-regression", metavar="METRIC=DELTA",
     help="Fail when worse than --baseline by more than DELTA on the same items.")]
@@ -183,6 +188,7 @@ def _gate(
     allow_changed_anchors: bool,
     allow_judge_change: bool,
     fresh_holdout: bool,
+    allow_unreliable_gold: bool,
     as_json: bool,
     junit: Path | None,
     summary: Path | None,
@@ -198,7 +204,8 @@ def _gate(
                           allow_changed_anchors=allow_changed_anchors,
                           allow_judge_change=allow_judge_change, n_resamples=resamples,
                           command=command, show_progress=progress and not as_json,
-                          console=err, fresh_holdout=fresh_holdout)
+                          console=err, fresh_holdout=fresh_holdout,
+                          allow_unreliable_gold=allow_unreliable_gold)
         if then is not None:
             then(result)
     except GateError as exc:
@@ -264,6 +271,7 @@ def gate_cmd(
     allow_changed_anchors: AllowChangedOpt = False,
     allow_judge_change: AllowJudgeChangeOpt = False,
     fresh_holdout: FreshHoldoutOpt = False,
+    allow_unreliable_gold: AllowGoldOpt = False,
     as_json: JsonOpt = False,
     junit: JunitOpt = None,
     summary: SummaryOpt = None,
@@ -274,14 +282,15 @@ def gate_cmd(
 
     Exit codes: 0 every bar passed; 1 a bar not met; 2 usage or input error; 3 judge or
     provider failure (too many invalid judgments, budget spent, provider unreachable, a
-    call needed under --offline).
+    call needed under --offline); 4 inconclusive (a bar's CI straddles it, with about how
+    many more anchors would decide it, or the human anchors are not reliable).
     """
     _gate("gate", experiment, overrides=_overrides(provider, model, base_url, api_key_env),
           prompt=prompt, alias=alias, split=split, min_=min_, max_=max_, on=on,
           max_regression=max_regression, baseline=baseline, max_invalid=max_invalid,
           offline=offline, allow_changed_anchors=allow_changed_anchors,
           allow_judge_change=allow_judge_change, fresh_holdout=fresh_holdout,
-          as_json=as_json, junit=junit,
+          allow_unreliable_gold=allow_unreliable_gold, as_json=as_json, junit=junit,
           summary=summary, resamples=resamples, progress=progress)
 
 
@@ -304,6 +313,7 @@ def promote_cmd(
     allow_changed_anchors: AllowChangedOpt = False,
     allow_judge_change: AllowJudgeChangeOpt = False,
     fresh_holdout: FreshHoldoutOpt = False,
+    allow_unreliable_gold: AllowGoldOpt = False,
     as_json: JsonOpt = False,
     junit: JunitOpt = None,
     summary: SummaryOpt = None,
@@ -328,5 +338,5 @@ def promote_cmd(
           max_regression=max_regression, baseline=baseline, max_invalid=max_invalid,
           offline=offline, allow_changed_anchors=allow_changed_anchors,
           allow_judge_change=allow_judge_change, fresh_holdout=fresh_holdout,
-          as_json=as_json, junit=junit,
+          allow_unreliable_gold=allow_unreliable_gold, as_json=as_json, junit=junit,
           summary=summary, resamples=resamples, progress=progress, then=then)

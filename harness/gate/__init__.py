@@ -27,13 +27,22 @@ Holdout ledger
     the journal's ``holdout_looks``); with m distinct versions looked at, the CIs are at
     ``1 - 0.05/m`` (:func:`holdout_confidence`, Bonferroni over the looks).
 
+Outcomes
+    Every bar ends ``pass``, ``fail`` or ``inconclusive`` (its CI straddles the bar, or the
+    figure is undefined); an inconclusive bar says about how many more anchors would decide
+    it (:func:`plan_bar`, :mod:`harness.plan`). The gate: fail if any bar fails, else
+    inconclusive if any is (or the report finds the human gold unreliable, unless
+    ``allow_unreliable_gold``), else pass. ``on="point"`` keeps two outcomes.
+
 Exit codes: 0 pass, 1 a bar not met, 2 usage or input error (:class:`GateInputError`),
-3 judge or provider failure (:class:`GateJudgeError`, or too many invalid judgments).
+3 judge or provider failure (:class:`GateJudgeError`, or too many invalid judgments),
+4 inconclusive (:data:`EXIT_INCONCLUSIVE`).
 See ``docs/gate.md`` and ``docs/ci.md``.
 """
 
 from ._bars import (
     ON_CHOICES,
+    OUTCOMES,
     Bar,
     BarError,
     BarResult,
@@ -59,6 +68,7 @@ from ._gate import (
     holdout_ledger,
     holdout_look_tags,
     load_gate,
+    plan_bar,
     promote,
     record_look,
     resolve_version,
@@ -70,12 +80,14 @@ from ._outputs import (
     gate_table,
     junit_xml,
     markdown,
+    outcome_text,
     table_text,
     write_junit,
     write_summary,
 )
 from ._result import (
     EXIT_BELOW_BAR,
+    EXIT_INCONCLUSIVE,
     EXIT_INPUT,
     EXIT_JUDGE,
     EXIT_PASS,
@@ -91,6 +103,7 @@ from ._result import (
 
 __all__ = [
     "EXIT_BELOW_BAR",
+    "EXIT_INCONCLUSIVE",
     "EXIT_INPUT",
     "EXIT_JUDGE",
     "EXIT_PASS",
@@ -98,6 +111,7 @@ __all__ = [
     "HOLDOUT_LOOKS_HASH_TAG",
     "HOLDOUT_LOOKS_TAG",
     "ON_CHOICES",
+    "OUTCOMES",
     "PRODUCTION_ALIAS",
     "STEP_SUMMARY_ENV",
     "Bar",
@@ -130,7 +144,9 @@ __all__ = [
     "junit_xml",
     "load_gate",
     "markdown",
+    "outcome_text",
     "parse_assignment",
+    "plan_bar",
     "promote",
     "record_look",
     "resolve_version",

@@ -17,6 +17,8 @@ from harness.reports import CLOSER_TO_ZERO_IS_BETTER, FIGURE_LABELS, LOWER_IS_BE
 BarKind = Literal["min", "max", "max_regression"]
 On = Literal["point", "lower-bound"]
 ON_CHOICES: tuple[str, ...] = ("point", "lower-bound")
+Outcome = Literal["pass", "fail", "inconclusive"]
+OUTCOMES: tuple[str, ...] = ("pass", "fail", "inconclusive")
 SPLITS: tuple[str, ...] = ("calibration", "holdout", "all")
 
 _ASSIGN = re.compile(r"^\s*([^=\s][^=]*?)\s*=\s*(\S+)\s*$")
@@ -116,8 +118,10 @@ class GateSettings:
     bars : list of Bar
         In the order min, max, max_regression; one per (kind, metric).
     on : {"point", "lower-bound"}
-        ``lower-bound``: ``min`` bars are checked on the lower end of the 95% CI, ``max``
-        bars on the upper end (the conservative end, either way).
+        ``lower-bound``: the CI decides, with three outcomes — pass when its
+        conservative end clears the bar (the lower end for ``min`` bars, the upper end for
+        ``max`` bars), fail when its other end misses it too, inconclusive when it
+        straddles the bar. ``point``: two outcomes, on the point estimate.
     max_invalid : float
         The largest share of invalid or failed judgments (above: exit 3).
     baseline : str, optional
@@ -259,6 +263,7 @@ def gate_settings(
     min, max, max_regression : mapping or iterable of str, optional
         Bars as ``{"icc": 0.7}`` or as ``["icc=0.7"]``.
     on : {"point", "lower-bound"}, optional
+        Default: the file's ``[gate] on`` (whose own default is ``GateSection.on``).
     max_invalid : float, optional
         A share in [0, 1].
     baseline : str, optional
@@ -351,6 +356,16 @@ class BarResult:
         below / within / above the human range.
     checked_ci95 : tuple of float, optional
         Regression bars: the paired-bootstrap 95% CI of the loss.
+    confidence : float
+        The level of ``ci95`` and ``checked_ci95`` (0.95, or tightened by holdout looks).
+    outcome : {"pass", "fail", "inconclusive"}
+        ``inconclusive``: the CI straddles the bar, or the figure (or its CI) is undefined.
+        Defaults to ``pass`` or ``fail`` from ``passed``.
+    more_anchors_to_decide : int, optional
+        For an inconclusive bar: about how many more anchors, at the current number of
+        raters, would likely decide it (None: not computed, or more than the planner's cap).
+    planned : bool
+        The planner ran (so a None ``more_anchors_to_decide`` means "beyond the cap").
     """
 
     bar: Bar
@@ -366,8 +381,42 @@ class BarResult:
     ceiling_method: str | None = None
     position: str | None = None
     checked_ci95: tuple[float, float] | None = None
-    #: The confidence of ``ci95`` and ``checked_ci95`` (0.95, or tightened by holdout looks).
     confidence: float = 0.95
+    outcome: str | None = None
+    more_anchors_to_decide: int | None = None
+    planned: bool = False
+
+    def __post_init__(self) -> None:
+        if self.outcome is None:
+            self.outcome = "pass" if self.passed else "fail"
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"outcome must be one of {OUTCOMES}, got {self.outcome!r}")
+        self.passed = self.outcome == "pass"
+
+    @property
+    def inconclusive(self) -> bool:
+        """The CI straddles the bar (or the figure is undefined): more anchors may decide."""
+        return self.outcome == "inconclusive"
+
+    def decide_text(self) -> str | None:
+        """``about 40 more anchors would decide ICC(2,1) >= 0.7`` for an inconclusive bar."""
+        if not self.inconclusive or not self.planned:
+            return None
+        label = FIGURE_LABELS.get(self.bar.metric, self.bar.metric)
+        if self.bar.kind == "max_regression":
+            what = f"the {label} regression <= {self.bar.threshold:g} vs {self.baseline}"
+        elif self.bar.kind == "min":
+            what = f"{label} >= {self.bar.threshold:g}"
+        else:
+            shown = f"|{label}|" if self.bar.metric in CLOSER_TO_ZERO_IS_BETTER else label
+            what = f"{shown} <= {self.bar.threshold:g}"
+        if self.more_anchors_to_decide is None:
+            from harness.plan import CAP
+
+            return (f"more than {CAP:,} anchors in all would be needed to decide {what} "
+                    "(the figure sits on the bar)")
+        n = self.more_anchors_to_decide
+        return f"about {n} more anchor{'s' if n != 1 else ''} would decide {what}"
 
     @property
     def name(self) -> str:
@@ -392,6 +441,9 @@ class BarResult:
             "baseline": self.baseline, "baseline_value": self.baseline_value,
             "ceiling": self.ceiling, "ceiling_method": self.ceiling_method,
             "position": self.position, "confidence": self.confidence,
+            "outcome": self.outcome,
+            **({"more_anchors_to_decide": self.more_anchors_to_decide,
+                "to_decide": self.decide_text()} if self.inconclusive else {}),
         }
 
 
@@ -449,17 +501,22 @@ def evaluate_bar(
     Returns
     -------
     BarResult
-        Undefined figures, and a missing CI under ``lower-bound``, fail the bar.
+        Under ``point``: pass or fail on the point (an undefined figure fails). Under
+        ``lower-bound``: pass when the conservative CI end clears the bar, fail when the
+        other end misses it too, inconclusive when the CI straddles it or the figure (or
+        its CI) is undefined.
 
     Examples
     --------
     >>> from harness.agreement import AgreementResult
     >>> f = AgreementResult("icc", 0.75, ci95=(0.62, 0.85))
-    >>> evaluate_bar(Bar("min", "icc", 0.7), f, "point").passed
-    True
+    >>> evaluate_bar(Bar("min", "icc", 0.7), f, "point").outcome
+    'pass'
     >>> r = evaluate_bar(Bar("min", "icc", 0.7), f, "lower-bound")
-    >>> r.passed, r.checked
-    (False, 0.62)
+    >>> r.outcome, r.passed, r.checked
+    ('inconclusive', False, 0.62)
+    >>> evaluate_bar(Bar("min", "icc", 0.9), f, "lower-bound").outcome
+    'fail'
     """
     label = FIGURE_LABELS.get(bar.metric, bar.metric)
     base_value = baseline_figure.value if baseline_figure is not None else None
@@ -469,9 +526,13 @@ def evaluate_bar(
     value, ci = figure.value, figure.ci95
     ci = (float(ci[0]), float(ci[1])) if ci is not None else None
     if value is None:
+        if on == "point":
+            return BarResult(bar, on, None, ci, None, False,
+                             f"{label} is undefined ({figure.reason}): the bar cannot be met",
+                             **common)
         return BarResult(bar, on, None, ci, None, False,
-                         f"{label} is undefined ({figure.reason}): the bar cannot be met",
-                         **common)
+                         f"{label} is undefined ({figure.reason}): the bar cannot be decided",
+                         outcome="inconclusive", **common)
     abs_bias = bar.metric in CLOSER_TO_ZERO_IS_BETTER
     if bar.metric in NO_CI_FIGURES:
         checked = value
@@ -485,14 +546,36 @@ def evaluate_bar(
             why = (figure.details.get("bootstrap", {}) or {}).get("reason") or "not computed"
             return BarResult(bar, on, value, None, None, False,
                              f"{label} {_fmt(value)} has no {percent(confidence)} CI ({why}); "
-                             "--on lower-bound cannot be checked", **common)
+                             "the bar cannot be decided on the CI", outcome="inconclusive",
+                             **common)
         if bar.kind == "min":
-            checked, end = ci[0], "lower"
+            checked, other, end = ci[0], ci[1], "lower"
         elif abs_bias:
-            checked, end = max(abs(ci[0]), abs(ci[1])), "largest |bias| in the"
+            checked = max(abs(ci[0]), abs(ci[1]))
+            other = 0.0 if ci[0] <= 0.0 <= ci[1] else min(abs(ci[0]), abs(ci[1]))
+            end = "largest |bias| in the"
         else:
-            checked, end = ci[1], "upper"
-        what = f"{label}: {end} {percent(confidence)} bound {_fmt(checked)} (point {_fmt(value)})"
+            checked, other, end = ci[1], ci[0], "upper"
+        pct = percent(confidence)
+        what = f"{label}: {end} {pct} bound {_fmt(checked)} (point {_fmt(value)})"
+        # three outcomes: the conservative end clears the bar, or even the other end
+        # misses it, or the CI straddles it
+        clears = checked >= bar.threshold if bar.kind == "min" else checked <= bar.threshold
+        misses = other < bar.threshold if bar.kind == "min" else other > bar.threshold
+        if not clears and not misses:
+            shown = f"|{label}|" if abs_bias else label
+            lo, hi = (other, checked) if bar.kind != "min" else (checked, other)
+            return BarResult(bar, on, value, ci, checked, False,
+                             f"{shown} {pct} CI [{_fmt(lo)}, {_fmt(hi)}] (point {_fmt(value)})"
+                             f" straddles the bar {bar.threshold:g}: inconclusive",
+                             outcome="inconclusive", **common)
+        if misses:
+            verb = "is below" if bar.kind == "min" else "is above"
+            end_other = "upper" if bar.kind == "min" else (
+                "smallest |bias| in the" if abs_bias else "lower")
+            return BarResult(bar, on, value, ci, checked, False,
+                             f"{label}: even the {end_other} {pct} bound {_fmt(other)} (point "
+                             f"{_fmt(value)}) {verb} the bar {bar.threshold:g}", **common)
     if bar.kind == "min":
         passed = checked >= bar.threshold
         verb = "reaches" if passed else "is below"
@@ -535,8 +618,9 @@ def evaluate_regression(
     n_items : int
         How many items both versions scored.
     on : {"point", "lower-bound"}
-        ``lower-bound``: check the upper end of the loss's paired-bootstrap 95% CI (the
-        largest plausible loss) instead of the point loss.
+        ``lower-bound``: check the loss's paired-bootstrap CI instead of the point loss:
+        pass when its upper end (the largest plausible loss) is within the allowed loss,
+        fail when even its lower end is beyond it, inconclusive when it straddles it.
     loss_ci95 : tuple of float, optional
         The 95% CI of the loss (paired item bootstrap).
     ceiling, ceiling_method
@@ -578,11 +662,17 @@ def evaluate_regression(
         what = f"worse by {_fmt(loss)}" if loss > 0 else "no regression"
     elif loss_ci95 is None:
         return BarResult(bar, on, cand, None, None, False,
-                         f"{change}: the loss has no {percent(confidence)} CI; --on "
-                         "lower-bound cannot be checked", **common)
+                         f"{change}: the loss has no {percent(confidence)} CI; it cannot be "
+                         "decided on the CI", outcome="inconclusive", **common)
     else:
         checked = loss_ci95[1]
         what = f"loss {_fmt(loss)}, upper {percent(confidence)} bound {_fmt(checked)}"
+        if checked > bar.threshold + 1e-12 and loss_ci95[0] <= bar.threshold + 1e-12:
+            return BarResult(bar, on, cand, None, checked, False,
+                             f"{change}: loss {_fmt(loss)}, {percent(confidence)} CI "
+                             f"[{_fmt(loss_ci95[0])}, {_fmt(checked)}] straddles the allowed "
+                             f"{bar.threshold:g}: inconclusive", outcome="inconclusive",
+                             **common)
     passed = checked <= bar.threshold + 1e-12
     if checked > 0:
         what += (", within" if passed else ", more than") + f" the allowed {bar.threshold:g}"

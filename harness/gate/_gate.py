@@ -24,6 +24,7 @@ from harness.reports import ReportSettings, agreement_report
 from harness.tracking import JudgeRecord, judge_params, judge_record, judge_tags
 
 from ._bars import (
+    NO_CI_FIGURES,
     BarError,
     BarResult,
     GateSettings,
@@ -583,6 +584,77 @@ def loss_ci(metric: str, candidate: np.ndarray, baseline: np.ndarray, consensus:
     return float(lo), float(hi)
 
 
+def _statistic(metric: str, scale: tuple[float, float], cols: list[np.ndarray]
+               ) -> Callable[[np.ndarray], np.ndarray]:
+    """Weights over distinct rows -> the bar's figure (or a regression's loss), vectorized."""
+    from harness.agreement._paired import weighted_figures
+
+    d = direction(metric)
+
+    def stat(w: np.ndarray) -> np.ndarray:
+        fig = weighted_figures(cols[0], cols[1], w, scale=scale)[metric]
+        if len(cols) == 2:
+            return np.abs(fig) if d == "closer_to_zero" else fig
+        base = weighted_figures(cols[2], cols[1], w, scale=scale)[metric]
+        return base - fig if d == "higher" else fig - base if d == "lower" \
+            else np.abs(fig) - np.abs(base)
+
+    return stat
+
+
+def plan_bar(b: BarResult, scores: np.ndarray, consensus: np.ndarray, *,
+             scale: tuple[float, float], confidence: float,
+             baseline_scores: np.ndarray | None = None, seed: int = 0) -> BarResult:
+    """Fill ``more_anchors_to_decide`` on an inconclusive bar (:func:`anchors_to_decide`).
+
+    The judge's scores and the consensus (and, for a regression bar, the baseline's scores)
+    are resampled together from the current items and grown until the CI half-width of the
+    figure (or the loss) is under the margin between its point value and the bar.
+
+    Parameters
+    ----------
+    b : BarResult
+        Left as it is unless inconclusive with a defined value.
+    scores, consensus : ndarray
+        Per item, aligned (NaN: missing).
+    scale : tuple of float
+    confidence : float
+        The bar's CI level.
+    baseline_scores : ndarray, optional
+        For a ``max_regression`` bar.
+    seed : int
+
+    Returns
+    -------
+    BarResult
+        ``b``, updated in place.
+    """
+    from harness.plan import anchors_to_decide, distinct_rows
+
+    if not b.inconclusive or b.value is None or b.bar.metric in NO_CI_FIGURES:
+        return b
+    cols = [np.asarray(scores, dtype=float), np.asarray(consensus, dtype=float)]
+    if b.bar.kind == "max_regression":
+        if baseline_scores is None or b.baseline_value is None:
+            return b
+        cols.append(np.asarray(baseline_scores, dtype=float))
+        d = direction(b.bar.metric)
+        base, cand = b.baseline_value, b.value
+        estimate = base - cand if d == "higher" else cand - base if d == "lower" \
+            else abs(cand) - abs(base)
+    else:
+        estimate = abs(b.value) if direction(b.bar.metric) == "closer_to_zero" else b.value
+    keep = np.all([~np.isnan(c) for c in cols], axis=0)
+    if keep.sum() < 3:
+        return b
+    rows, counts = distinct_rows(*[c[keep] for c in cols])
+    b.more_anchors_to_decide = anchors_to_decide(
+        _statistic(b.bar.metric, scale, rows), counts, estimate, b.bar.threshold,
+        confidence=confidence, seed=seed)
+    b.planned = True
+    return b
+
+
 def run_gate(
     exp: Experiment,
     settings: GateSettings,
@@ -598,6 +670,7 @@ def run_gate(
     console: Any = None,
     judge: Judge | None = None,
     fresh_holdout: bool = False,
+    allow_unreliable_gold: bool = False,
 ) -> GateResult:
     """Judge one split with a fixed prompt version and check the bars.
 
@@ -639,6 +712,12 @@ def run_gate(
     fresh_holdout : bool
         Assert that no other version (or judge) has been evaluated on this holdout; refused
         (exit 2) when one has.
+    allow_unreliable_gold : bool
+        Decide on the bars even when the report finds the human consensus unreliable
+        (``report.gold.reliable`` False); without it such a gate is inconclusive (exit 4).
+
+    Each bar ends pass, fail or inconclusive (:func:`evaluate_bar`); an inconclusive bar
+    carries about how many more anchors would decide it (:func:`plan_bar`).
 
     Every evaluation of the holdout is recorded in the holdout ledger (the journal's
     ``holdout_looks``, and ``judgecal.holdout_looks`` on the version's registry tags when it
@@ -666,7 +745,8 @@ def run_gate(
             "--max-regression METRIC=DELTA, or a [gate] table in the experiment file"
         )
     if settings.on == "lower-bound" and n_resamples <= 0 and settings.bars:
-        raise GateInputError("--on lower-bound needs confidence intervals: --resamples > 0")
+        raise GateInputError("--on lower-bound (the default: the CI decides) needs "
+                             "confidence intervals: --resamples > 0, or --on point")
     try:
         aset = load_anchor_set(exp.anchors.path)
     except AnchorError as exc:
@@ -764,10 +844,13 @@ def run_gate(
                                      scale=report.scale, n_resamples=0)[bar.metric]
             ci = loss_ci(bar.metric, cand_scores, base_scores, consensus, scale=report.scale,
                          n_resamples=n_resamples, confidence=confidence)
-            bars.append(evaluate_regression(bar, c, b, baseline=baseline.ref.label,
-                                            n_items=int(both.sum()), on=settings.on,
-                                            loss_ci95=ci, ceiling=ceiling,
-                                            ceiling_method=method, confidence=confidence))
+            bars.append(plan_bar(
+                evaluate_regression(bar, c, b, baseline=baseline.ref.label,
+                                    n_items=int(both.sum()), on=settings.on,
+                                    loss_ci95=ci, ceiling=ceiling,
+                                    ceiling_method=method, confidence=confidence),
+                cand_scores, consensus, scale=report.scale, confidence=confidence,
+                baseline_scores=base_scores))
         else:
             bars.append(evaluate_bar(
                 bar, report.judge["figures"][bar.metric], settings.on, ceiling=ceiling,
@@ -776,12 +859,15 @@ def run_gate(
                 baseline_figure=baseline.figures.get(bar.metric) if baseline else None,
                 confidence=confidence,
             ))
+            plan_bar(bars[-1], run.judge_scores, consensus, scale=report.scale,
+                     confidence=confidence)
     record_look(journal, aset, looks, ref.prompt, jcheck.hash, command)
     _tag_look(registry, looks, ref.prompt, record, warnings)
     return GateResult(command=command, experiment=exp, settings=settings, version=ref,
                       run=run, report=report, bars=bars,
                       invalid=run.invalid_check(settings.max_invalid), baseline=baseline,
-                      checks=checks, judge=jcheck, warnings=warnings, holdout_looks=looks)
+                      checks=checks, judge=jcheck, warnings=warnings, holdout_looks=looks,
+                      allow_unreliable_gold=allow_unreliable_gold)
 
 
 def promote(result: GateResult, *, alias: str = PRODUCTION_ALIAS) -> dict[str, Any]:
@@ -912,6 +998,7 @@ def check(
     n_resamples: int = 1000,
     render: Callable[[GateResult], str] | None = None,
     fresh_holdout: bool = False,
+    allow_unreliable_gold: bool = False,
 ) -> GateResult:
     """Run a gate from Python (what the ``judge_gate`` pytest fixture calls).
 
@@ -936,6 +1023,8 @@ def check(
         Turns a failed result into the exception text (default: the plain-text gate table).
     fresh_holdout : bool
         Assert that no other version has been evaluated on this holdout (else exit 2).
+    allow_unreliable_gold : bool
+        Decide on the bars even when the human consensus is not reliable.
 
     Returns
     -------
@@ -945,7 +1034,8 @@ def check(
     Raises
     ------
     GateFailed
-        A bar failed, or too many judgments were invalid; the message is the gate table.
+        A bar failed or is inconclusive (``result.outcome`` says which), or too many
+        judgments were invalid; the message is the gate table.
     GateError
         The gate could not run (``exit_code`` 2 or 3).
     """
@@ -954,7 +1044,8 @@ def check(
     result = run_gate(exp, settings, prompt=prompt, alias=alias, offline=offline,
                       allow_changed_anchors=allow_changed_anchors,
                       allow_judge_change=allow_judge_change, n_resamples=n_resamples,
-                      fresh_holdout=fresh_holdout)
+                      fresh_holdout=fresh_holdout,
+                      allow_unreliable_gold=allow_unreliable_gold)
     if not result.passed:
         if render is None:
             from ._outputs import table_text

@@ -51,7 +51,7 @@ class GateErrorOutcome:
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` document of a gate that could not decide."""
         return {"judgecal_gate": 1, "command": self.command, "status": "error",
-                "passed": False, "exit_code": self.exit_code,
+                "outcome": "error", "passed": False, "exit_code": self.exit_code,
                 "experiment_file": self.experiment, "error": self.message}
 
 
@@ -183,12 +183,39 @@ def _judge_line(result: GateResult) -> str:
 
 
 def _verdict(result: GateResult) -> str:
-    if result.exit_code == 0:
-        return f"PASSED: all {len(result.bars)} bar(s) met"
-    if result.exit_code == 1:
-        n = len(result.failed_bars)
-        return f"FAILED: {n} of {len(result.bars)} bar(s) not met"
+    n = len(result.bars)
+    if result.outcome == "pass":
+        return f"PASSED: all {n} bar(s) met"
+    if result.outcome == "fail":
+        return f"FAILED: {len(result.failed_bars)} of {n} bar(s) not met"
+    if result.outcome == "inconclusive":
+        if result.gold_unreliable:
+            return "INCONCLUSIVE (exit 4): the human anchors are not reliable enough to judge " \
+                   "a judge"
+        return (f"INCONCLUSIVE (exit 4): {len(result.inconclusive_bars)} of {n} bar(s) "
+                "undecided at this number of anchors")
     return "JUDGE FAILURE: too many invalid or failed judgments"
+
+
+def _notes(result: GateResult) -> list[str]:
+    """One line per failed or inconclusive bar (with the anchors that would decide it)."""
+    lines = []
+    for b in result.bars:
+        if b.outcome == "fail":
+            lines.append(f"! {b.name}: {b.message}")
+        elif b.inconclusive:
+            decide = b.decide_text()
+            lines.append(f"? {b.name}: {b.message}" + (f"; {decide}" if decide else ""))
+    gold = result.gold_message()
+    if gold:
+        lines.append(f"! {gold}")
+    return lines
+
+
+def outcome_text(outcome: str) -> Text:
+    """The result cell: ``pass`` (green), ``FAIL`` (red), ``INCONCLUSIVE`` (yellow)."""
+    return {"pass": Text("pass", style="bold green"), "fail": Text("FAIL", style="bold red"),
+            }.get(outcome, Text("INCONCLUSIVE", style="bold yellow"))
 
 
 # --------------------------------------------------------------------------- console
@@ -212,9 +239,7 @@ def gate_table(result: GateResult) -> Table:
     for b in result.bars:
         t.add_row(b.name, _label(b), value_cell(b), checked_cell(b, _conf(result)),
                   threshold_cell(b),
-                  baseline_cell(b), ceiling_cell(b),
-                  Text("pass", style="bold green") if b.passed
-                  else Text("FAIL", style="bold red"))
+                  baseline_cell(b), ceiling_cell(b), outcome_text(b.outcome or "fail"))
     inv = result.invalid
     t.add_row(inv.name, "invalid or failed", f"{inv.share:.1%}", f"{inv.share:.3f}",
               f"<= {inv.max_share:g}", "—", "—",
@@ -223,7 +248,7 @@ def gate_table(result: GateResult) -> Table:
     lines = [_run_line(result), _judge_line(result), _ceiling_note(result)]
     if result.holdout_looks is not None:
         lines.append(result.holdout_looks.describe())
-    lines += [f"! {b.name}: {b.message}" for b in result.failed_bars]
+    lines += _notes(result)
     lines += [f"! {w}" for w in result.warnings]
     lines.append(_verdict(result))
     t.caption = "\n".join(lines)
@@ -265,7 +290,8 @@ def _details(result: GateResult, b: BarResult) -> str:
         f"human ceiling: {ceiling_cell(b)}"
         + (f" ({b.ceiling_method})" if b.ceiling_method else ""),
         f"position vs humans: {b.position or '—'}",
-        f"verdict: {'pass' if b.passed else 'FAIL'}: {b.message}",
+        f"verdict: {b.outcome if b.outcome != 'fail' else 'FAIL'}: {b.message}",
+        *([f"to decide: {b.decide_text()}"] if b.decide_text() else []),
     ]
     return "\n".join(rows)
 
@@ -277,8 +303,10 @@ def _classname(name: str) -> str:
 def junit_xml(outcome: GateResult | GateErrorOutcome) -> str:
     """JUnit XML for CI systems: one ``testcase`` per bar plus the invalid-share check.
 
-    A failed bar carries ``<failure message=... type="BelowBar">``, a failed invalid-share
-    check ``type="JudgeFailure"``; every testcase has its details (value, CI, threshold,
+    A failed bar carries ``<failure message=... type="BelowBar">``, an inconclusive bar
+    ``<skipped message=...>`` (the reason, and the anchors that would decide it), a failed
+    invalid-share check ``type="JudgeFailure"``; unreliable human gold (not allowed) adds a
+    skipped ``human gold`` testcase. Every testcase has its details (value, CI, threshold,
     baseline, human ceiling) in ``system-out``. A gate that could not decide is one
     testcase with an ``<error>``.
 
@@ -309,15 +337,17 @@ def junit_xml(outcome: GateResult | GateErrorOutcome) -> str:
 
     result = outcome
     v = result.version
-    n_tests = len(result.bars) + 1
+    gold_case = result.gold_message() is not None
+    n_tests = len(result.bars) + 1 + int(gold_case)
     n_fail = len(result.failed_bars) + (0 if result.invalid.passed else 1)
+    n_skip = len(result.inconclusive_bars) + int(result.gold_unreliable)
     elapsed = f"{result.run.result.elapsed_s:.3f}"
     suite = ET.SubElement(
         root, "testsuite",
         name=f"judgecal {result.command}: {result.experiment.name} {v.prompt.name} {v.label} "
         f"({result.run.split})",
-        tests=str(n_tests), failures=str(n_fail), errors="0", skipped="0", time=elapsed,
-        timestamp=result.created_at, hostname=socket.gethostname(),
+        tests=str(n_tests), failures=str(n_fail), errors="0", skipped=str(n_skip),
+        time=elapsed, timestamp=result.created_at, hostname=socket.gethostname(),
     )
     props = ET.SubElement(suite, "properties")
     r = result.run.result
@@ -338,14 +368,19 @@ def junit_xml(outcome: GateResult | GateErrorOutcome) -> str:
         ("anchors", result.checks.get("anchors", "")),
         *_looks_properties(result),
         ("exit_code", result.exit_code), ("status", result.status),
+        ("outcome", result.outcome),
     ]:
         ET.SubElement(props, "property", name=name, value=str(value))
     classname = _classname(result.experiment.name)
     for b in result.bars:
         case = ET.SubElement(suite, "testcase", classname=classname, name=b.name, time="0")
-        if not b.passed:
+        if b.outcome == "fail":
             fail = ET.SubElement(case, "failure", message=b.message, type="BelowBar")
             fail.text = _details(result, b)
+        elif b.inconclusive:
+            decide = b.decide_text()
+            ET.SubElement(case, "skipped", message=f"inconclusive: {b.message}"
+                          + (f"; {decide}" if decide else ""))
         out = ET.SubElement(case, "system-out")
         out.text = _details(result, b)
     inv = result.invalid
@@ -354,13 +389,20 @@ def junit_xml(outcome: GateResult | GateErrorOutcome) -> str:
         fail = ET.SubElement(case, "failure", message=inv.message, type="JudgeFailure")
         fail.text = inv.message
     ET.SubElement(case, "system-out").text = inv.message
+    if gold_case:
+        case = ET.SubElement(suite, "testcase", classname=classname, name="human gold",
+                             time="0")
+        if result.gold_unreliable:
+            ET.SubElement(case, "skipped", message=f"inconclusive: {result.gold_message()}")
+        ET.SubElement(case, "system-out").text = result.gold_message()
     notes = [_run_line(result), _judge_line(result), _ceiling_note(result),
              *([result.holdout_looks.describe()] if result.holdout_looks is not None else []),
-             *[f"! {w}" for w in result.warnings], _verdict(result)]
+             *_notes(result), *[f"! {w}" for w in result.warnings], _verdict(result)]
     ET.SubElement(suite, "system-out").text = "\n".join(notes)
     root.set("tests", str(n_tests))
     root.set("failures", str(n_fail))
     root.set("errors", "0")
+    root.set("skipped", str(n_skip))
     root.set("time", elapsed)
     return _serialize(root)
 
@@ -414,6 +456,9 @@ def write_junit(path: str | Path, outcome: GateResult | GateErrorOutcome) -> Pat
 # --------------------------------------------------------------------------- Markdown
 
 
+_MD_OUTCOME = {"pass": "✅ pass", "fail": "❌ **FAIL**", "inconclusive": "❔ **INCONCLUSIVE**"}
+
+
 def _md(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -436,7 +481,7 @@ def markdown(outcome: GateResult | GateErrorOutcome) -> str:
                 f"Exit code {outcome.exit_code} ({outcome.kind}):\n\n"
                 f"```\n{outcome.message}\n```\n\n")
     result = outcome
-    icon = {0: "✅", 1: "❌"}.get(result.exit_code, "⚠️")
+    icon = {0: "✅", 1: "❌", 4: "❔"}.get(result.exit_code, "⚠️")
     lines = [f"### {icon} judgecal {result.command} {result.status}: {_md(result.title)}", ""]
     lines.append(f"| bar | value [{percent(_conf(result))} CI] | checked | threshold | "
                  "baseline | human ceiling | result |")
@@ -445,14 +490,21 @@ def markdown(outcome: GateResult | GateErrorOutcome) -> str:
         lines.append(
             f"| {_md(b.name)} | {_md(value_cell(b))} | {_md(checked_cell(b, _conf(result)))} | "
             f"{_md(threshold_cell(b))} | {_md(baseline_cell(b))} | {_md(ceiling_cell(b))} | "
-            + ("✅ pass" if b.passed else "❌ **FAIL**") + " |")
+            + _MD_OUTCOME.get(b.outcome or "fail", "❌ **FAIL**") + " |")
     inv = result.invalid
     lines.append(f"| {_md(inv.name)} | {inv.share:.1%} | {inv.share:.3f} | "
                  f"<= {inv.max_share:g} | — | — | "
                  + ("✅ pass" if inv.passed else "⚠️ **FAIL** (exit 3)") + " |")
     lines.append("")
-    for b in result.failed_bars:
-        lines.append(f"- ❌ **{_md(b.name)}**: {_md(b.message)}")
+    for b in result.bars:
+        if b.outcome == "fail":
+            lines.append(f"- ❌ **{_md(b.name)}**: {_md(b.message)}")
+        elif b.inconclusive:
+            decide = b.decide_text()
+            lines.append(f"- ❔ **{_md(b.name)}** inconclusive: {_md(b.message)}"
+                         + (f"; **{_md(decide)}**" if decide else ""))
+    if result.gold_message():
+        lines.append(f"- ❔ {_md(result.gold_message())}")
     lines.append(f"- {_md(_run_line(result))}")
     lines.append(f"- {_md(_judge_line(result))}")
     if result.judge is not None and result.judge.changed:

@@ -23,6 +23,8 @@ EXIT_PASS = 0
 EXIT_BELOW_BAR = 1
 EXIT_INPUT = 2
 EXIT_JUDGE = 3
+#: A bar's CI straddles it (or the figure is undefined), or the human gold is not reliable.
+EXIT_INCONCLUSIVE = 4
 
 #: The family-wise error rate the gate's CIs hold across all looks at one holdout.
 HOLDOUT_ALPHA = 0.05
@@ -219,6 +221,9 @@ class GateResult:
     holdout_looks : HoldoutLooks, optional
         The holdout ledger (None on the calibration split); its ``confidence`` is that of
         every CI in the result.
+    allow_unreliable_gold : bool
+        Decide on the bars even when the report says the human consensus is not reliable
+        (``report.gold.reliable`` False); otherwise that makes the gate inconclusive.
     """
 
     command: str
@@ -235,19 +240,51 @@ class GateResult:
     warnings: list[str] = field(default_factory=list)
     promoted: dict[str, Any] | None = None
     holdout_looks: HoldoutLooks | None = None
+    allow_unreliable_gold: bool = False
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(
         timespec="seconds"))
 
     @property
     def failed_bars(self) -> list[BarResult]:
-        return [b for b in self.bars if not b.passed]
+        return [b for b in self.bars if b.outcome == "fail"]
+
+    @property
+    def inconclusive_bars(self) -> list[BarResult]:
+        return [b for b in self.bars if b.outcome == "inconclusive"]
+
+    @property
+    def gold(self) -> Any:
+        """The report's check of the human gold (``.reliable``, ``.figure``, ``.reason``),
+        or None when the report has none."""
+        return getattr(self.report, "gold", None)
+
+    @property
+    def gold_unreliable(self) -> bool:
+        """The human consensus is not reliable and ``allow_unreliable_gold`` was not given."""
+        gold = self.gold
+        return gold is not None and not bool(getattr(gold, "reliable", True)) \
+            and not self.allow_unreliable_gold
+
+    @property
+    def outcome(self) -> str:
+        """``pass``, ``fail``, ``inconclusive`` (or ``error``: too many invalid judgments).
+
+        Unreliable gold (unless allowed): inconclusive. Else fail if any bar failed,
+        inconclusive if any is inconclusive, pass otherwise.
+        """
+        if not self.invalid.passed:
+            return "error"
+        if self.gold_unreliable:
+            return "inconclusive"
+        if self.failed_bars:
+            return "fail"
+        return "inconclusive" if self.inconclusive_bars else "pass"
 
     @property
     def exit_code(self) -> int:
-        """0 every bar passed; 1 a bar failed; 3 too many invalid or failed judgments."""
-        if not self.invalid.passed:
-            return EXIT_JUDGE
-        return EXIT_BELOW_BAR if self.failed_bars else EXIT_PASS
+        """0 pass; 1 a bar failed; 3 too many invalid or failed judgments; 4 inconclusive."""
+        return {"pass": EXIT_PASS, "fail": EXIT_BELOW_BAR, "inconclusive": EXIT_INCONCLUSIVE
+                }.get(self.outcome, EXIT_JUDGE)
 
     @property
     def passed(self) -> bool:
@@ -255,7 +292,8 @@ class GateResult:
 
     @property
     def status(self) -> str:
-        return {EXIT_PASS: "pass", EXIT_BELOW_BAR: "fail"}.get(self.exit_code, "error")
+        """The outcome: ``pass``, ``fail``, ``inconclusive`` or ``error``."""
+        return self.outcome
 
     @property
     def title(self) -> str:
@@ -272,6 +310,8 @@ class GateResult:
             "status": self.status,
             "passed": self.passed,
             "exit_code": self.exit_code,
+            "outcome": self.outcome,
+            "gold": self._gold_dict(),
             "created_at": self.created_at,
             "experiment": self.experiment.name,
             "experiment_file": str(self.experiment.source) if self.experiment.source else None,
@@ -300,4 +340,21 @@ class GateResult:
                                            self.baseline.figures.items()}}
         return doc
 
+    def _gold_dict(self) -> dict[str, Any] | None:
+        gold = self.gold
+        if gold is None:
+            return None
+        return {"reliable": bool(getattr(gold, "reliable", True)),
+                "figure": getattr(gold, "figure", None), "reason": getattr(gold, "reason", None),
+                "allowed": self.allow_unreliable_gold}
 
+    def gold_message(self) -> str | None:
+        """Why unreliable gold made the gate inconclusive (or was allowed), else None."""
+        gold = self.gold
+        if gold is None or bool(getattr(gold, "reliable", True)):
+            return None
+        what = f"the human anchors are not reliable enough to judge a judge " \
+               f"({getattr(gold, 'figure', '?')}: {getattr(gold, 'reason', '')})"
+        if self.allow_unreliable_gold:
+            return what + "; decided on the bars anyway (--allow-unreliable-gold)"
+        return what + ": inconclusive (--allow-unreliable-gold decides on the bars anyway)"
