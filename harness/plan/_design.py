@@ -22,8 +22,8 @@ Then
 the given number of raters; ``--expect human_icc=H`` the raters' reliability
 (:math:`\sigma_e^2 = 1/H - 1`). Without ``human_icc`` the judge is taken to be as noisy as
 one rater (:math:`\sigma_d = \sigma_e`) and both are solved from the judge's figure. From
-a pilot anchor set, :math:`\mathrm{ICC}_h` is the set's single-rater ICC(2,1) and
-:math:`k` its median number of raters per item.
+a pilot anchor set, :math:`\mathrm{ICC}_h` is the set's one-way ICC(1) (unequal ratings
+per item allowed) and :math:`k` its median number of raters per item.
 
 What is simulated
 -----------------
@@ -277,8 +277,9 @@ class Plan:
                 "model": self.model.to_dict(), "raters": self.raters,
                 "half_width": self.half_width, "confidence": 0.95, "cap": self.cap,
                 "seed": self.seed, "figures": figs,
-                "alt_test": {**self.alt_test[first], "epsilon": self.epsilon,
-                             "power": TARGET_POWER, "by_raters": self.alt_test}}
+                "alt_test": ({**self.alt_test[first], "epsilon": self.epsilon,
+                              "power": TARGET_POWER, "by_raters": self.alt_test}
+                             if self.alt_test else None)}
 
 
 def make_plan(model: Model, raters: list[int], *, half_width: float, epsilon: float = 0.2,
@@ -346,26 +347,59 @@ def make_plan(model: Model, raters: list[int], *, half_width: float, epsilon: fl
     return plan
 
 
+def oneway_icc(scores: np.ndarray) -> float | None:
+    r"""One rater's reliability from a possibly sparse items x raters matrix (NaN: missing).
+
+    The one-way random-effects ICC(1) for unequal numbers of ratings per item:
+    :math:`(MSB - MSW) / (MSB + (n_0 - 1) MSW)` with
+    :math:`n_0 = (N - \sum_i n_i^2 / N) / (a - 1)` over the :math:`a` items that have at
+    least two ratings (:math:`N` ratings in all). None when fewer than 3 such items.
+    """
+    scores = np.asarray(scores, dtype=float)
+    rows = [r[~np.isnan(r)] for r in scores]
+    rows = [r for r in rows if r.size >= 2]
+    a = len(rows)
+    if a < 3:
+        return None
+    sizes = np.array([r.size for r in rows], dtype=float)
+    total = sizes.sum()
+    grand = sum(r.sum() for r in rows) / total
+    ssb = sum(r.size * (r.mean() - grand) ** 2 for r in rows)
+    ssw = sum(((r - r.mean()) ** 2).sum() for r in rows)
+    msb, msw = ssb / (a - 1), ssw / (total - a)
+    n0 = (total - (sizes**2).sum() / total) / (a - 1)
+    den = msb + (n0 - 1.0) * msw
+    return float((msb - msw) / den) if den > 0 else None
+
+
 def pilot_model(scores: np.ndarray) -> tuple[Model, dict[str, Any]]:
-    """The model from a pilot's ratings (items x raters, NaN missing): human ICC(2,1).
+    """The model from a pilot's ratings (items x raters, NaN missing).
+
+    One rater's reliability is the pilot's one-way ICC(1) (:func:`oneway_icc`, valid for
+    sparse designs too), which sets the rater noise; the judge is taken to be as noisy as
+    one rater; the raters per item are the pilot's median.
 
     Returns
     -------
     tuple of (Model, dict)
-        The judge is as noisy as one rater; the dict says what the pilot gave.
-    """
-    from harness.agreement import icc
+        The model, and what the pilot gave (``items``, ``raters``, ``human_icc``).
 
+    Raises
+    ------
+    PlanError
+        Fewer than 3 items with two ratings, or a reliability not in (0, 1).
+    """
     scores = np.asarray(scores, dtype=float)
     per_item = (~np.isnan(scores)).sum(axis=1)
-    res = icc(scores, form="ICC(2,1)", missing="listwise") if scores.shape[1] >= 2 else None
-    if res is None or res.value is None or res.value <= 0 or res.value >= 1:
-        why = res.reason if res is not None and res.value is None else (
-            "fewer than 2 raters" if res is None else f"ICC(2,1) = {res.value:.3f}")
+    value = oneway_icc(scores)
+    if value is None or not 0.0 < value < 1.0:
+        why = "fewer than 3 items with two ratings" if value is None else \
+            f"one-way ICC(1) = {value:.3f}"
         raise PlanError(f"the pilot's human reliability cannot set the model ({why}): "
                         "use --expect human_icc=H instead")
-    ve = 1.0 / res.value - 1.0
+    ve = 1.0 / value - 1.0
     k = int(np.median(per_item[per_item > 0])) if (per_item > 0).any() else 0
     return Model(math.sqrt(ve), math.sqrt(ve)), {
-        "items": int(scores.shape[0]), "raters": k, "human_icc": res.value,
-        "human_icc_items": res.n_items}
+        "items": int(scores.shape[0]), "raters": k, "human_icc": value,
+        "human_icc_method": "one-way ICC(1)",
+        "human_icc_items": int(sum(1 for n in per_item if n >= 2))}
