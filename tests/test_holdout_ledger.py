@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 
 import fakeserver as fs
-import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
 from test_gate import as_json, gate, judge_handler, write_experiment
 
-from harness.agreement import compare_to_reference
 from harness.anchors import load_anchor_set
 from harness.experiments import load_experiment
 from harness.gate import holdout_confidence, load_gate, run_gate
 from harness.journal import Journal
 from harness.loop import calibrate
+from harness.reports import ReportSettings, agreement_report
 
 KEY = "sk-test-ledger-0123456789abcdef"
 
@@ -82,12 +81,13 @@ def test_two_versions_on_one_holdout_tighten_the_gate(tmp_path, project_root, de
         result = run_gate(exp, settings, prompt="v2", n_resamples=200)
         assert result.holdout_looks.n_versions == 2
         assert result.report.settings.confidence == 0.975
-        expected = compare_to_reference(
-            result.run.judge_scores, np.asarray(result.run.table.consensus, dtype=float),
-            scale=result.report.scale, n_resamples=200, seed=0, confidence=0.975)["icc"]
-        at95 = compare_to_reference(
-            result.run.judge_scores, np.asarray(result.run.table.consensus, dtype=float),
-            scale=result.report.scale, n_resamples=200, seed=0, confidence=0.95)["icc"]
+        def judge_icc(confidence):  # the report's own figure, at a given confidence
+            return agreement_report(
+                result.run.table, judge_scores=result.run.judge_scores,
+                settings=ReportSettings(n_resamples=200, seed=0, confidence=confidence,
+                                        primary="icc")).judge["figures"]["icc"]
+
+        expected, at95 = judge_icc(0.975), judge_icc(0.95)
         bar = result.bars[0]
         assert bar.ci95 == pytest.approx(expected.ci95)
         assert bar.checked == pytest.approx(expected.ci95[0])
