@@ -130,7 +130,7 @@ def test_gate_passes_and_an_offline_rerun_makes_zero_calls(tmp_path, project_roo
         assert doc["passed"] and doc["exit_code"] == 0 and doc["split"] == "holdout"
         assert doc["prompt"]["version"] == "v2" and doc["n_items"] == n_hold
         names = [b["name"] for b in doc["bars"]]
-        assert names == ["icc >= 0.7 (point)", "spearman >= 0.8 (point)", "mae <= 0.9 (point)"]
+        assert names == ["icc >= 0.7 (lower 95% bound)", "spearman >= 0.8 (lower 95% bound)", "mae <= 0.9 (upper 95% bound)"]
         icc = doc["bars"][0]
         assert icc["value"] > 0.9 and icc["ci95"][0] <= icc["value"] <= icc["ci95"][1]
         assert icc["ceiling"]["median"] is not None and icc["ceiling_method"]
@@ -146,10 +146,10 @@ def test_gate_passes_and_an_offline_rerun_makes_zero_calls(tmp_path, project_roo
     root, suite, cases = parse_junit(junit)
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("4", "0", "0")
     assert root.get("tests") == "4" and root.get("failures") == "0"
-    assert set(cases) == {"icc >= 0.7 (point)", "spearman >= 0.8 (point)",
-                          "mae <= 0.9 (point)", "invalid share <= 0.05"}
+    assert set(cases) == {"icc >= 0.7 (lower 95% bound)", "spearman >= 0.8 (lower 95% bound)",
+                          "mae <= 0.9 (upper 95% bound)", "invalid share <= 0.05"}
     assert all(c.find("failure") is None for c in cases.values())
-    assert "human ceiling" in cases["icc >= 0.7 (point)"].find("system-out").text
+    assert "human ceiling" in cases["icc >= 0.7 (lower 95% bound)"].find("system-out").text
     props = {p.get("name"): p.get("value") for p in suite.find("properties")}
     assert props["prompt_version"] == "v2" and props["n_requests"] == "0"
     assert props["n_cached"] == str(n_hold)
@@ -182,7 +182,7 @@ def test_a_bar_not_met_exits_1_with_junit_and_summaries(tmp_path, project_root, 
         exp = write_experiment(tmp_path, project_root, demo, server.openai_url)
         junit, summary = tmp_path / "gate.xml", tmp_path / "summary.md"
         res = gate(exp, "--min", "icc=0.99", "--max", "mae=0.05", "--min", "rho=0.5",
-                   "--junit", junit, "--summary", summary)
+                   "--on", "point", "--junit", junit, "--summary", summary)
         assert res.exit_code == 1, res.output
         # --summary pointing at the step summary itself: appended once, nothing clobbered
         res = gate(exp, "--min", "icc=0.5", "--summary", step)
@@ -235,7 +235,7 @@ def test_regression_against_a_baseline_on_the_same_items(tmp_path, project_root,
         exp = write_experiment(tmp_path, project_root, demo, server.openai_url)
         # v1 (no examples, noisier) is worse than v2 by far more than 0.01
         res = gate(exp, "--prompt", "v1", "--max-regression", "icc=0.01", "--baseline", "v2",
-                   "--json")
+                   "--on", "point", "--json")
         assert res.exit_code == 1, res.output
         bar = as_json(res)["bars"][0]
         assert bar["name"] == "icc regression <= 0.01 vs v2"
@@ -243,7 +243,8 @@ def test_regression_against_a_baseline_on_the_same_items(tmp_path, project_root,
         assert f"on {n_hold} shared items" in bar["message"]
         # the other way round: no regression; the bar in the file, the baseline on the CLI
         exp.write_text(exp.read_text() + "\n[gate]\nmax_regression = { icc = 0.01 }\n")
-        res = gate(exp, "--prompt", "v2", "--baseline", "v1", "--min", "icc=0.7", "--json")
+        res = gate(exp, "--prompt", "v2", "--baseline", "v1", "--min", "icc=0.7",
+                   "--on", "point", "--json")
         assert res.exit_code == 0, res.output
         doc = as_json(res)
         assert [(b["kind"], b["passed"]) for b in doc["bars"]] == [("min", True),
@@ -469,7 +470,8 @@ def test_junit_of_an_input_error_and_library_settings(tmp_path):
 
 def test_the_judge_gate_fixture_in_a_team_test_suite(tmp_path, project_root, demo, pytester):
     with fs.FakeServer(judge_handler(demo)) as server:
-        exp = write_experiment(tmp_path, project_root, demo, server.openai_url)
+        exp = write_experiment(tmp_path, project_root, demo, server.openai_url,
+                               gate='on = "point"')
         pytester.makepyfile(test_team=f"""
             def test_judge_may_ship(judge_gate):
                 result = judge_gate({str(exp)!r}, min={{"spearman": 0.7}}, max={{"mae": 0.9}})

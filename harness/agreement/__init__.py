@@ -22,6 +22,7 @@ from ._errors import confusion_matrix, mae, mean_bias
 from ._icc import ICC_FORMS, icc, icc_all, icc_oneway
 from ._kappa import cohen_kappa, fleiss_kappa, gwet_ac1, gwet_ac2
 from ._krippendorff import krippendorff_alpha
+from ._loo import compare_to_references
 from ._paired import PAIRED_FIGURES, compare_to_reference, round_to_scale
 from ._percent import percent_agreement
 from ._result import AgreementResult, jsonable, undefined
@@ -39,6 +40,7 @@ __all__ = [
     "bootstrap_ci",
     "cohen_kappa",
     "compare_to_reference",
+    "compare_to_references",
     "confusion_matrix",
     "fleiss_kappa",
     "gwet_ac1",

@@ -140,14 +140,15 @@ class GateSection(_Section):
 
     ``min``: figures that must reach a value (higher is better); ``max``: lower-is-better
     figures (``mae``, and ``bias`` as ``|bias|``) that must stay at or under one; ``on``:
-    gate on the point estimate or on the conservative end of the 95% CI; ``max_invalid``:
+    gate on the 95% CI with three outcomes (``lower-bound``, the default) or on the point
+    estimate with two (``point``); ``max_invalid``:
     the largest share of invalid or failed judgments; ``max_regression``: the largest
     loss against the ``baseline`` version (a version like ``"v1"`` or an alias).
     """
 
     min: dict[str, float] = Field(default_factory=dict)
     max: dict[str, float] = Field(default_factory=dict)
-    on: Literal["point", "lower-bound"] = "point"
+    on: Literal["point", "lower-bound"] = "lower-bound"
     max_invalid: float = Field(default=0.05, ge=0.0, le=1.0)
     max_regression: dict[str, float] = Field(default_factory=dict)
     baseline: str | None = None

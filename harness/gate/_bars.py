@@ -131,7 +131,7 @@ class GateSettings:
     """
 
     bars: list[Bar] = field(default_factory=list)
-    on: On = "point"
+    on: On = "lower-bound"
     max_invalid: float = 0.05
     baseline: str | None = None
     split: str = "holdout"

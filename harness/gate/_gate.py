@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.agreement import compare_to_reference
+from harness.agreement import compare_to_reference, compare_to_references
 from harness.anchors import AnchorError, AnchorSet, load_anchor_set
 from harness.experiments import Experiment, ExperimentError, load_experiment
 from harness.journal import HoldoutLook, Journal
@@ -20,7 +20,7 @@ from harness.judges import FatalError, Judge, JudgeReply, JudgeRequest, Provider
 from harness.judgments import JudgeRun, judge_anchors, resolve_prompt, scoring_mode
 from harness.prompts import PromptError, PromptVersion
 from harness.prompts._examples import examples_in
-from harness.reports import ReportSettings, agreement_report
+from harness.reports import ReportSettings, agreement_report, like_for_like_references
 from harness.tracking import JudgeRecord, judge_params, judge_record, judge_tags
 
 from ._bars import (
@@ -826,8 +826,13 @@ def run_gate(
 
     baseline: BaselineRun | None = None
     if base_run is not None and base_ref is not None:
-        figs = compare_to_reference(base_run.judge_scores, consensus, scale=report.scale,
-                                    n_resamples=0)
+        # on the candidate's footing: against the leave-one-out references a human met
+        refs, _ = like_for_like_references(run.table, report.human["raters"],
+                                           seed=report.settings.seed)
+        figs = (compare_to_references(base_run.judge_scores, refs, scale=report.scale,
+                                      n_resamples=0) if refs.shape[1]
+                else compare_to_reference(base_run.judge_scores, consensus,
+                                          scale=report.scale, n_resamples=0))
         baseline = BaselineRun(base_ref, base_run, figs)
 
     bars: list[BarResult] = []

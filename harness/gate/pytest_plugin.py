@@ -58,7 +58,8 @@ def judge_gate(request: pytest.FixtureRequest) -> Callable[..., Any]:
         try:
             return check(_resolve(experiment, rootpath), **kwargs)
         except GateFailed as exc:
-            pytest.fail(f"judge gate failed (exit {exc.result.exit_code}):\n{exc}",
+            word = "inconclusive" if exc.result.outcome == "inconclusive" else "failed"
+            pytest.fail(f"judge gate {word} (exit {exc.result.exit_code}):\n{exc}",
                         pytrace=False)
         except GateError as exc:
             what = "input error" if exc.exit_code == 2 else "judge failure"
