@@ -129,10 +129,8 @@ def items_for(
         w = width_at(m)
         return bool(np.isfinite(w) and w <= target)
 
-    lo = max(3, int(start))
-    if ok(lo):
-        # already narrow enough: search down to the smallest size that still is
-        hi, lo = lo, 2
+    def bisect(lo: int, hi: int) -> int:
+        """The smallest size in (lo, hi] that is narrow enough (hi is, lo is not)."""
         while hi - lo > 1:
             mid = (lo + hi) // 2
             if ok(mid):
@@ -140,20 +138,18 @@ def items_for(
             else:
                 lo = mid
         return hi
+
+    lo = max(3, int(start))
+    if ok(lo):
+        # already narrow enough: search down to the smallest size that still is
+        return bisect(2, lo)
     hi = lo
     while True:
         if hi >= cap:
             return None
         lo, hi = hi, min(cap, hi * 2)
         if ok(hi):
-            break
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+            return bisect(lo, hi)
 
 
 def anchors_to_decide(
