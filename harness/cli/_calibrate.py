@@ -32,6 +32,7 @@ from ._common import (
     fail,
     load_with_judge_overrides,
     out,
+    print_wide,
 )
 
 _STOP_TEXT = {
@@ -91,7 +92,7 @@ def print_result(result: CalibrationResult) -> None:
         t.add_row(*[_cell(row.get(k)) for k in (
             "iteration", "version", "split", "primary_text", "spearman", "mae", "bias",
             "alt_test_text", "n_invalid")])
-    out.print(t)
+    print_wide(t)
     seen = set()
     for rec in result.iterations:
         if rec.prompt.label in seen:

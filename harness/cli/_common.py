@@ -32,6 +32,16 @@ out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
 
 
+def print_wide(renderable: Any, width: int = 120) -> None:
+    """Print on stdout; when that is not a terminal (a CI log, a pipe), at least ``width``
+    columns wide, so that a table is not squeezed into 80 columns and cut."""
+    if out.is_terminal:
+        out.print(renderable)
+        return
+    Console(file=out.file, width=max(out.width, width), highlight=False,
+            soft_wrap=False).print(renderable)
+
+
 def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
     """Print ``message`` on stderr and exit with ``code``."""
     from rich.markup import escape

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from harness.experiments import Experiment, ExperimentError
@@ -38,6 +37,7 @@ from ._common import (
     fail,
     load_with_judge_overrides,
     out,
+    print_wide,
 )
 from ._judge import render_run
 
@@ -221,7 +221,7 @@ def _gate(
         out.print(render_run(result.run))
         if result.baseline is not None:
             out.print(render_run(result.baseline.run))
-        _print_wide(gate_table(result))
+        print_wide(gate_table(result), GATE_WIDTH)
         if result.promoted:
             p = result.promoted
             out.print(f"promoted: alias '{p['alias']}' -> {p['name']} {p['version']} "
@@ -230,16 +230,6 @@ def _gate(
             out.print(f"not promoted: alias '{PRODUCTION_ALIAS}' unchanged")
     if result.exit_code:
         raise typer.Exit(result.exit_code)
-
-
-def _print_wide(renderable: Any) -> None:
-    """Print on stdout; when that is not a terminal (a CI log), at least GATE_WIDTH wide."""
-    if out.is_terminal:
-        out.print(renderable)
-        return
-    wide = Console(file=out.file, width=max(out.width, GATE_WIDTH), highlight=False,
-                   soft_wrap=False)
-    wide.print(renderable)
 
 
 def _write(outcome: GateResult | GateErrorOutcome, junit: Path | None,
