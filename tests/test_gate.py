@@ -130,7 +130,8 @@ def test_gate_passes_and_an_offline_rerun_makes_zero_calls(tmp_path, project_roo
         assert doc["passed"] and doc["exit_code"] == 0 and doc["split"] == "holdout"
         assert doc["prompt"]["version"] == "v2" and doc["n_items"] == n_hold
         names = [b["name"] for b in doc["bars"]]
-        assert names == ["icc >= 0.7 (lower 95% bound)", "spearman >= 0.8 (lower 95% bound)", "mae <= 0.9 (upper 95% bound)"]
+        assert names == ["icc >= 0.7 (lower 95% bound)", "spearman >= 0.8 (lower 95% bound)",
+                         "mae <= 0.9 (upper 95% bound)"]
         icc = doc["bars"][0]
         assert icc["value"] > 0.9 and icc["ci95"][0] <= icc["value"] <= icc["ci95"][1]
         assert icc["ceiling"]["median"] is not None and icc["ceiling_method"]
