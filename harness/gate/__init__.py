@@ -53,26 +53,25 @@ from ._bars import (
     gate_settings,
     parse_assignment,
 )
+from ._errors import GateError, GateInputError, GateJudgeError
 from ._gate import (
-    HOLDOUT_LOOKS_HASH_TAG,
-    HOLDOUT_LOOKS_TAG,
     PRODUCTION_ALIAS,
-    GateError,
     GateFailed,
-    GateInputError,
-    GateJudgeError,
     OfflineJudge,
     check,
     check_examples,
     gate_judge,
-    holdout_ledger,
-    holdout_look_tags,
     load_gate,
-    plan_bar,
     promote,
-    record_look,
     resolve_version,
     run_gate,
+)
+from ._ledger import (
+    HOLDOUT_LOOKS_HASH_TAG,
+    HOLDOUT_LOOKS_TAG,
+    holdout_ledger,
+    holdout_look_tags,
+    record_look,
 )
 from ._outputs import (
     STEP_SUMMARY_ENV,
@@ -100,6 +99,7 @@ from ._result import (
     VersionRef,
     holdout_confidence,
 )
+from ._stats import plan_bar
 
 __all__ = [
     "EXIT_BELOW_BAR",

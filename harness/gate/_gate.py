@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +13,7 @@ import numpy as np
 from harness.agreement import compare_to_reference, compare_to_references
 from harness.anchors import AnchorError, AnchorSet, load_anchor_set
 from harness.experiments import Experiment, ExperimentError, load_experiment
-from harness.journal import HoldoutLook, Journal
+from harness.journal import Journal
 from harness.judges import FatalError, Judge, JudgeReply, JudgeRequest, ProviderError, make_judge
 from harness.judgments import JudgeRun, judge_anchors, resolve_prompt, scoring_mode
 from harness.prompts import PromptError, PromptVersion
@@ -24,53 +22,33 @@ from harness.reports import ReportSettings, agreement_report, like_for_like_refe
 from harness.tracking import JudgeRecord, judge_params, judge_record, judge_tags
 
 from ._bars import (
-    NO_CI_FIGURES,
     BarError,
     BarResult,
     GateSettings,
     ceiling_of,
-    direction,
     evaluate_bar,
     evaluate_regression,
     gate_settings,
 )
+from ._errors import GateError, GateInputError, GateJudgeError
+from ._ledger import (
+    _tag_look,
+    holdout_ledger,
+    holdout_look_tags,
+    record_look,
+)
 from ._result import (
-    EXIT_INPUT,
-    EXIT_JUDGE,
     BaselineRun,
     GateResult,
-    HoldoutLooks,
     JudgeCheck,
     VersionRef,
 )
+from ._stats import loss_ci, plan_bar
 
 #: The registry alias ``promote`` sets.
 PRODUCTION_ALIAS = "production"
 
-#: Registry version and run tags of the holdout ledger: the number of distinct versions
-#: evaluated on the holdout (this one included) when it was last evaluated, and which holdout.
-HOLDOUT_LOOKS_TAG = "judgecal.holdout_looks"
-HOLDOUT_LOOKS_HASH_TAG = "judgecal.holdout_looks_items_hash"
-
 _VERSION = re.compile(r"^v?\d+$")
-
-
-class GateError(Exception):
-    """The gate could not decide; :attr:`exit_code` is the command's exit status."""
-
-    exit_code: int = EXIT_INPUT
-
-
-class GateInputError(GateError):
-    """Usage or input error: bad file, unknown metric, missing version, a refused version."""
-
-    exit_code = EXIT_INPUT
-
-
-class GateJudgeError(GateError):
-    """The judge or its provider failed: unreachable, budget spent, a call needed offline."""
-
-    exit_code = EXIT_JUDGE
 
 
 # --------------------------------------------------------------------------- judges
@@ -317,132 +295,6 @@ def _check_anchors(ref: VersionRef, record: tuple[int, dict[str, str]] | None,
     return out
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds")
-
-
-def _look_dict(look: HoldoutLook, current: bool) -> dict[str, Any]:
-    return {"prompt_name": look.prompt_name, "prompt_version": look.prompt_version,
-            "prompt_hash": look.prompt_hash, "judge_hash": look.judge_hash,
-            "command": look.command, "looked_at": _iso(look.looked_at), "current": current}
-
-
-def holdout_ledger(journal: Journal, aset: AnchorSet, split: str, pv: PromptVersion,
-                   judge_hash: str, command: str, *, fresh_holdout: bool = False
-                   ) -> HoldoutLooks | None:
-    """The looks at the holdout so far, this one included, before anything is judged.
-
-    A look is a distinct (prompt hash, judge hash) pair evaluated on the holdout
-    (``aset.items_hash("holdout")``); the same version with the same judge looking again,
-    by any command, is not a new look.
-
-    Parameters
-    ----------
-    journal : Journal
-        Where the ledger is kept.
-    aset : AnchorSet
-    split : {"holdout", "all", "calibration"}
-        The calibration split is not the holdout: no ledger (None).
-    pv : PromptVersion
-        The version about to be evaluated.
-    judge_hash : str
-        ``judgecal.judge_hash`` of the judge it is evaluated with.
-    command : str
-    fresh_holdout : bool
-        Assert that the holdout is new: no other (version, judge) has looked at it.
-
-    Returns
-    -------
-    HoldoutLooks or None
-
-    Raises
-    ------
-    GateInputError
-        ``fresh_holdout`` on the calibration split, or on a holdout other versions (or
-        judges) have already looked at.
-    """
-    if split == "calibration" or not any(it.split == "holdout" for it in aset.items):
-        if fresh_holdout:
-            raise GateInputError(f"--fresh-holdout: the {split} split of {aset.path} has no "
-                                 "holdout items to be fresh")
-        return None
-    items_hash = aset.items_hash("holdout")
-    key = (pv.hash, judge_hash)
-    prior = journal.holdout_versions(items_hash)
-    others = [look for look in prior if look.version_key != key]
-    if fresh_holdout and others:
-        seen = "; ".join(f"{look.prompt_name} {look.prompt_version} (judge "
-                         f"{look.judge_hash[:12]}, {look.command} {_iso(look.looked_at)})"
-                         for look in others)
-        raise GateInputError(
-            f"--fresh-holdout: the holdout of {aset.path} (items hash {items_hash[:12]}) is "
-            f"not fresh: {len(others)} other version(s) were evaluated on it: {seen}. "
-            "Each look is another chance to ship a judge by luck, so its CIs must count "
-            "them: drop --fresh-holdout (the gate then tightens its confidence), or label a "
-            "new holdout"
-        )
-    versions = [_look_dict(look, look.version_key == key) for look in prior]
-    if len(others) == len(prior):
-        versions.append({"prompt_name": pv.name, "prompt_version": pv.label,
-                         "prompt_hash": pv.hash, "judge_hash": judge_hash,
-                         "command": command, "looked_at": _iso(time.time()),
-                         "current": True})
-    return HoldoutLooks(items_hash, versions, fresh_holdout=fresh_holdout)
-
-
-def record_look(journal: Journal, aset: AnchorSet, looks: HoldoutLooks | None,
-                pv: PromptVersion, judge_hash: str, command: str, *,
-                run_id: str | None = None) -> None:
-    """Write this look to the holdout ledger (idempotent; sets ``looks.recorded``).
-
-    Parameters
-    ----------
-    journal : Journal
-    aset : AnchorSet
-    looks : HoldoutLooks, optional
-        From :func:`holdout_ledger`; None (not the holdout) records nothing.
-    pv : PromptVersion
-    judge_hash : str
-    command : str
-    run_id : str, optional
-        The MLflow run that looked (the calibration's parent run).
-    """
-    if looks is None:
-        return
-    looks.recorded = journal.record_holdout_look(
-        items_hash=looks.items_hash, anchor_set=aset.meta.name, prompt_name=pv.name,
-        prompt_version=pv.label, prompt_hash=pv.hash, judge_hash=judge_hash,
-        command=command, run_id=run_id)
-
-
-def _tag_look(registry: _Registry, looks: HoldoutLooks | None, pv: PromptVersion,
-              record: tuple[int, dict[str, str]] | None, warnings: list[str]) -> None:
-    """The ledger's count on the version's registry tags, when it is registered."""
-    if looks is None or record is None:
-        return
-    try:
-        registry.tracker().set_prompt_version_tags(pv.name, record[0], holdout_look_tags(looks))
-    except Exception as exc:  # noqa: BLE001 - the journal has the look; MLflow is a copy
-        warnings.append(f"cannot record the holdout look on {pv.name} {pv.label} in the MLflow "
-                        f"Prompt Registry at {registry.uri}: {exc}")
-
-
-def holdout_look_tags(looks: HoldoutLooks) -> dict[str, str]:
-    """The tags recording the holdout ledger on a registry version or a run.
-
-    Parameters
-    ----------
-    looks : HoldoutLooks
-
-    Returns
-    -------
-    dict of str to str
-        :data:`HOLDOUT_LOOKS_TAG` (the number of distinct versions) and
-        :data:`HOLDOUT_LOOKS_HASH_TAG` (the holdout's items hash).
-    """
-    return {HOLDOUT_LOOKS_TAG: str(looks.n_versions), HOLDOUT_LOOKS_HASH_TAG: looks.items_hash}
-
-
 def _judge_now(exp: Experiment, judge: Judge, pv: PromptVersion
                ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The identity and parameters of ``judge`` judging ``pv`` with the experiment's settings."""
@@ -535,124 +387,6 @@ def _judge_split(exp: Experiment, split: str, ref: VersionRef, judge: Judge, *,
                              f"{r.n_invalid} invalid" + (f"; first error: {first}"
                                                          if first else ""))
     return run
-
-
-def loss_ci(metric: str, candidate: np.ndarray, baseline: np.ndarray, consensus: np.ndarray,
-            *, scale: tuple[float, float], n_resamples: int, seed: int = 0,
-            confidence: float = 0.95) -> tuple[float, float] | None:
-    """Paired item-bootstrap CI of the candidate's loss against the baseline on one figure.
-
-    Both versions are resampled with the same item draws, so the interval is that of the
-    difference on the same items (narrow when the two versions agree on most items).
-
-    Parameters
-    ----------
-    metric : str
-        The figure key.
-    candidate, baseline, consensus : ndarray
-        Scores aligned by item (NaN: missing); items missing from any are left out.
-    scale : tuple of float
-    n_resamples : int
-        Resamples B; 0 gives no interval.
-    seed : int
-    confidence : float
-
-    Returns
-    -------
-    tuple of float or None
-        ``(lo, hi)`` of the loss (positive: worse), or None when it cannot be computed
-        (fewer than 3 items, no resamples, or the figure undefined on some resample).
-    """
-    from harness.agreement._bootstrap import resample_weights
-    from harness.agreement._paired import weighted_figures
-
-    keep = ~(np.isnan(candidate) | np.isnan(baseline) | np.isnan(consensus))
-    if n_resamples <= 0 or keep.sum() < 3:
-        return None
-    x_c, x_b, y = candidate[keep], baseline[keep], consensus[keep]
-    w = resample_weights(np.ones(x_c.size), n_resamples, seed)
-    rc = weighted_figures(x_c, y, w, scale=scale).get(metric)
-    rb = weighted_figures(x_b, y, w, scale=scale).get(metric)
-    if rc is None or rb is None:
-        return None
-    d = direction(metric)
-    loss = rb - rc if d == "higher" else rc - rb if d == "lower" else np.abs(rc) - np.abs(rb)
-    if np.isnan(loss).any():
-        return None
-    tail = (1.0 - confidence) / 2.0
-    lo, hi = np.quantile(loss, [tail, 1.0 - tail])
-    return float(lo), float(hi)
-
-
-def _statistic(metric: str, scale: tuple[float, float], cols: list[np.ndarray]
-               ) -> Callable[[np.ndarray], np.ndarray]:
-    """Weights over distinct rows -> the bar's figure (or a regression's loss), vectorized."""
-    from harness.agreement._paired import weighted_figures
-
-    d = direction(metric)
-
-    def stat(w: np.ndarray) -> np.ndarray:
-        fig = weighted_figures(cols[0], cols[1], w, scale=scale)[metric]
-        if len(cols) == 2:
-            return np.abs(fig) if d == "closer_to_zero" else fig
-        base = weighted_figures(cols[2], cols[1], w, scale=scale)[metric]
-        return base - fig if d == "higher" else fig - base if d == "lower" \
-            else np.abs(fig) - np.abs(base)
-
-    return stat
-
-
-def plan_bar(b: BarResult, scores: np.ndarray, consensus: np.ndarray, *,
-             scale: tuple[float, float], confidence: float,
-             baseline_scores: np.ndarray | None = None, seed: int = 0) -> BarResult:
-    """Fill ``more_anchors_to_decide`` on an inconclusive bar (:func:`anchors_to_decide`).
-
-    The judge's scores and the consensus (and, for a regression bar, the baseline's scores)
-    are resampled together from the current items and grown until the CI half-width of the
-    figure (or the loss) is under the margin between its point value and the bar.
-
-    Parameters
-    ----------
-    b : BarResult
-        Left as it is unless inconclusive with a defined value.
-    scores, consensus : ndarray
-        Per item, aligned (NaN: missing).
-    scale : tuple of float
-    confidence : float
-        The bar's CI level.
-    baseline_scores : ndarray, optional
-        For a ``max_regression`` bar.
-    seed : int
-
-    Returns
-    -------
-    BarResult
-        ``b``, updated in place.
-    """
-    from harness.plan import anchors_to_decide, distinct_rows
-
-    if not b.inconclusive or b.value is None or b.bar.metric in NO_CI_FIGURES:
-        return b
-    cols = [np.asarray(scores, dtype=float), np.asarray(consensus, dtype=float)]
-    if b.bar.kind == "max_regression":
-        if baseline_scores is None or b.baseline_value is None:
-            return b
-        cols.append(np.asarray(baseline_scores, dtype=float))
-        d = direction(b.bar.metric)
-        base, cand = b.baseline_value, b.value
-        estimate = base - cand if d == "higher" else cand - base if d == "lower" \
-            else abs(cand) - abs(base)
-    else:
-        estimate = abs(b.value) if direction(b.bar.metric) == "closer_to_zero" else b.value
-    keep = np.all([~np.isnan(c) for c in cols], axis=0)
-    if keep.sum() < 3:
-        return b
-    rows, counts = distinct_rows(*[c[keep] for c in cols])
-    b.more_anchors_to_decide = anchors_to_decide(
-        _statistic(b.bar.metric, scale, rows), counts, estimate, b.bar.threshold,
-        confidence=confidence, seed=seed)
-    b.planned = True
-    return b
 
 
 def run_gate(
