@@ -13,7 +13,7 @@ from rich.table import Table
 from harness.anchors import AnchorError
 from harness.experiments import ExperimentError
 from harness.judges import ProviderError
-from harness.judgments import JudgeRun, judge_anchors, unusable_reason
+from harness.judgments import JudgeRun, judge_anchors
 from harness.prompts import PromptError
 from harness.reports import ReportSettings, agreement_report, render_report
 
@@ -78,8 +78,7 @@ def judge(
     if out_csv is not None:
         run.write_csv(out_csv)
     check = run.invalid_check(exp.run.max_invalid)
-    reason = unusable_reason(run.result, exp.run.max_invalid,
-                             f"{run.prompt.name} {run.prompt.label} on the {run.split} split")
+    reason = run.unusable_reason(exp.run.max_invalid)
     settings = ReportSettings(n_resamples=resamples, alt_test_epsilon=(
         exp.target.alt_test_epsilon if epsilon is None else epsilon))
     report = agreement_report(run.table, judge_scores=run.judge_scores, settings=settings)
@@ -98,8 +97,6 @@ def judge(
             out.print(f"judgments written to {out_csv}")
     if reason is not None:
         err.print(f"[bold red]error:[/] {escape(reason)}", soft_wrap=True)
-        if check.causes and run.result.stopped:
-            err.print(f"causes: {escape(check.causes_text())}", soft_wrap=True)
         err.print("every judgment and its error: "
                   + (str(out_csv) if out_csv is not None else "rerun with --out FILE.csv"))
         raise typer.Exit(EXIT_JUDGE)

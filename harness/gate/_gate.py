@@ -372,20 +372,9 @@ def _judge_split(exp: Experiment, split: str, ref: VersionRef, judge: Judge, *,
         raise GateJudgeError(str(exc)) from None
     except ValueError as exc:  # e.g. max_cost for a model without a price
         raise GateInputError(str(exc)) from None
-    r = run.result
-    what = f"{ref.prompt.name} {ref.label} on the {split} split"
-    if r.stopped:
-        raise GateJudgeError(
-            f"the judge run of {what} stopped: {r.stopped} ({r.n_ok} of {len(r.judgments)} "
-            "judged; those are journaled: a re-run continues from them)"
-        )
-    if r.n_ok == 0:
-        first = next((j.error for j in r.judgments if j.error), None)
-        cause = ("the provider failed on every call (unreachable?)" if r.n_failed
-                 else "no reply could be parsed")
-        raise GateJudgeError(f"no valid judgment for {what}: {cause}; {r.n_failed} failed, "
-                             f"{r.n_invalid} invalid" + (f"; first error: {first}"
-                                                         if first else ""))
+    reason = run.unusable_reason()  # the invalid share is a bar of its own
+    if reason is not None:
+        raise GateJudgeError(reason)
     return run
 
 

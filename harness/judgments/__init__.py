@@ -60,6 +60,12 @@ class JudgeRun:
         """The share of judgments without a score against ``max_share`` (see InvalidCheck)."""
         return InvalidCheck.of(self.result, max_share)
 
+    def unusable_reason(self, max_share: float | None = None) -> str | None:
+        """Why this run cannot be used for agreement figures, or None (see
+        :func:`unusable_reason`; ``max_share`` None: only a stop or no valid judgment)."""
+        return unusable_reason(self.result, f"{self.prompt.name} {self.prompt.label} on the "
+                               f"{self.split} split", max_share)
+
     @property
     def n_items(self) -> int:
         return len(self.table.item_ids)

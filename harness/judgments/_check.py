@@ -81,9 +81,14 @@ class InvalidCheck:
         return f"invalid share <= {self.max_share:g}"
 
     @property
+    def counts_text(self) -> str:
+        """``"2 invalid and 1 failed of 21 judgments (14.3%)"``."""
+        return (f"{self.n_invalid} invalid and {self.n_failed} failed of {self.n} judgments "
+                f"({self.share:.1%})")
+
+    @property
     def message(self) -> str:
-        text = (f"{self.n_invalid} invalid and {self.n_failed} failed of {self.n} judgments "
-                f"({self.share:.1%}); allowed {self.max_share:.1%}")
+        text = f"{self.counts_text}; allowed {self.max_share:.1%}"
         if self.causes and not self.passed:
             text += "; causes: " + self.causes_text()
         return text
@@ -104,33 +109,37 @@ class InvalidCheck:
                 "causes": [{"cause": c, "n": n} for c, n in self.causes]}
 
 
-def unusable_reason(result: RunResult, max_share: float, what: str) -> str | None:
+def unusable_reason(result: RunResult, what: str, max_share: float | None = None
+                    ) -> str | None:
     """Why a run cannot be used for agreement figures, or None when it can.
 
     Parameters
     ----------
     result : RunResult
-    max_share : float
-        The allowed share of invalid or failed judgments.
     what : str
         What was judged, for the message (e.g. ``"recipes v2 on the calibration split"``).
+    max_share : float, optional
+        The allowed share of invalid or failed judgments. None: only a stopped run or one
+        without a single valid judgment is unusable (the gate, where the share is a bar of
+        its own).
 
     Returns
     -------
     str or None
-        A sentence naming the stop (budget, circuit breaker) or the share and its causes.
+        A sentence naming the stop (budget, circuit breaker) or the share, with the causes.
     """
+    check = InvalidCheck.of(result, 1.0 if max_share is None else max_share)
+    causes = f"; causes: {check.causes_text()}" if check.causes else ""
     if result.stopped:
         done = result.n_ok + result.n_invalid + result.n_failed
         return (f"the judge run of {what} stopped: {result.stopped} ({done} of "
                 f"{len(result.judgments)} judgments finished and journaled; a re-run "
-                "continues from there)")
-    check = InvalidCheck.of(result, max_share)
-    if check.passed:
-        return None
-    head = ("no valid judgment" if result.n_ok == 0
-            else "too many judgments without a score")
-    return f"{head} for {what}: {check.message}"
+                f"continues from there){causes}")
+    if result.n_ok == 0:
+        return f"no valid judgment for {what}: {check.counts_text}{causes}"
+    if max_share is not None and not check.passed:
+        return f"too many judgments without a score for {what}: {check.message}"
+    return None
 
 
 __all__ = ["InvalidCheck", "unusable_reason"]

@@ -23,7 +23,6 @@ from harness.judgments import (
     build_judge,
     judge_anchors,
     resolve_prompt,
-    unusable_reason,
 )
 from harness.prompts import PromptVersion, load_prompt, load_prompt_file
 from harness.reports import (
@@ -339,8 +338,6 @@ def _iterate(ctx: _Context, crun: Any, tracker: Tracker, result: CalibrationResu
             stop = "plateau"
         elif it == exp.stopping.max_iterations:
             stop = "max_iterations"
-        elif rec.run.get("stopped"):
-            stop = "budget"
 
         next_label = recorded.get(it, {}).get("next_version")
         if (next_label is None and manual_next is not None
@@ -425,8 +422,7 @@ def _judge(ctx: _Context, split: str, prompt: PromptVersion, csv_name: str) -> J
     csv_path = Path(ctx.exp.state.dir) / "runs" / ctx.exp.name / csv_name
     run.write_csv(csv_path)
     run.csv_path = csv_path
-    reason = unusable_reason(run.result, ctx.exp.run.max_invalid,
-                             f"{prompt.name} {prompt.label} on the {split} split")
+    reason = run.unusable_reason(ctx.exp.run.max_invalid)
     if reason is not None:
         raise LoopStopped(f"{reason}; every judgment and its error: {csv_path}")
     return run
