@@ -276,9 +276,6 @@ class _Run:
     def redact(self, text: str) -> str:
         return redact(text, self.secrets) or ""
 
-    def redact_opt(self, text: str | None) -> str | None:
-        return None if text is None else self.redact(text)
-
     # ------------------------------------------------------------ one task
 
     async def attempt(self, request: JudgeRequest, spend: _Spend, key: str) -> JudgeReply:
@@ -411,7 +408,7 @@ class _Run:
     ) -> Judgment:
         # Replies are stored and shown: a proxy or an injected model may echo the key. The
         # reply was parsed before this point; only what is kept is redacted.
-        error, raw, reasoning = map(self.redact_opt, (error, raw, reasoning))
+        error, raw, reasoning = (redact(t, self.secrets) for t in (error, raw, reasoning))
         judgment = Judgment(
             key=key, item_id=task.item_id, sample_index=task.sample_index, status=status,
             score=score, reasoning=reasoning, raw_reply=raw, error=error, cached=False,
@@ -456,8 +453,9 @@ class _Run:
             key=record.key, item_id=task.item_id, sample_index=task.sample_index,
             status=record.status, score=record.score,
             # journals written before replies were redacted on the way in
-            reasoning=self.redact_opt(record.reasoning),
-            raw_reply=self.redact_opt(record.raw_reply), error=self.redact_opt(record.error),
+            reasoning=redact(record.reasoning, self.secrets),
+            raw_reply=redact(record.raw_reply, self.secrets),
+            error=redact(record.error, self.secrets),
             cached=True,
             attempts=record.attempts, input_tokens=record.input_tokens,
             output_tokens=record.output_tokens,
