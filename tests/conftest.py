@@ -21,3 +21,11 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def demo(project_root: Path):
+    """The demo anchor set (recipes, criterion 'overall'), loaded once; tests only read it."""
+    from harness.anchors import load_anchor_set
+
+    return load_anchor_set(project_root / "anchors/recipes/recipes-overall.jsonl")

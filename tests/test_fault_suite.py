@@ -23,18 +23,12 @@ import fakeserver as fs
 import pytest
 from mlflow.tracking import MlflowClient
 
-from harness.anchors import load_anchor_set
 from harness.experiments import load_experiment
 from harness.journal import Journal
 from harness.loop import LoopState
 
 KEY = "sk-test-faults-0123456789abcdef"
 WAIT_S = 120  # upper bound on waiting for a child process; never an assertion
-
-
-@pytest.fixture(scope="module")
-def demo(project_root):
-    return load_anchor_set(project_root / "anchors/recipes/recipes-overall.jsonl")
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from harness.anchors import load_anchor_set
 from harness.cli._gate import gate_cmd, promote_cmd, validate_cmd
 from harness.gate import check, gate_settings, junit_xml, run_gate
 from harness.loop._revise import examples_line
@@ -31,11 +30,6 @@ def _env(monkeypatch):
     monkeypatch.setenv("JC_GATE_KEY", KEY)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-
-
-@pytest.fixture(scope="module")
-def demo(project_root):
-    return load_anchor_set(project_root / "anchors/recipes/recipes-overall.jsonl")
 
 
 @pytest.fixture(scope="module")

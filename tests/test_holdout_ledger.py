@@ -27,11 +27,6 @@ def _env(monkeypatch):
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
 
 
-@pytest.fixture(scope="module")
-def demo(project_root):
-    return load_anchor_set(project_root / "anchors/recipes/recipes-overall.jsonl")
-
-
 def _look(journal, *, prompt_hash="p1", judge_hash="j1", command="gate", version="v1"):
     return journal.record_holdout_look(
         items_hash="h", anchor_set="a", prompt_name="p", prompt_version=version,

@@ -10,17 +10,11 @@ import fakeserver as fs
 import pytest
 from typer.testing import CliRunner
 
-from harness.anchors import load_anchor_set
 from harness.cli import app
 from harness.journal import Journal
 
 KEY = "sk-test-judgecal-0123456789abcdef"
 runner = CliRunner()
-
-
-@pytest.fixture
-def demo(project_root):
-    return load_anchor_set(project_root / "anchors/recipes/recipes-overall.jsonl")
 
 
 def _consensus_judge(demo, offset=0):

@@ -13,7 +13,6 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from harness.anchors import load_anchor_set
 from harness.cli import app
 from harness.experiments import load_experiment
 from harness.journal import Journal
@@ -27,11 +26,6 @@ runner = CliRunner()
 def _env(monkeypatch):
     monkeypatch.setenv("JC_LOOP_KEY", KEY)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-
-
-@pytest.fixture
-def demo(project_root):
-    return load_anchor_set(project_root / "anchors/recipes/recipes-overall.jsonl")
 
 
 def learner(demo, *, learns=True, calls=None):

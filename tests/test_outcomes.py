@@ -13,7 +13,6 @@ import pytest
 from test_gate import as_json, gate, judge_handler, write_experiment
 
 from harness.agreement import AgreementResult
-from harness.anchors import load_anchor_set
 from harness.gate import (
     EXIT_INCONCLUSIVE,
     Bar,
@@ -30,11 +29,6 @@ def _env(monkeypatch):
     monkeypatch.setenv("JC_GATE_KEY", "sk-test-gate-0123456789abcdef")
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-
-
-@pytest.fixture(scope="module")
-def demo(project_root):
-    return load_anchor_set(project_root / "anchors/recipes/recipes-overall.jsonl")
 
 
 # --------------------------------------------------------------------------- bars
