@@ -133,10 +133,12 @@ from harness.agreement import (
     AgreementResult,
     alpha_interval_bootstrap,
     compare_to_reference,
+    compare_to_references,
     icc_all,
     krippendorff_alpha,
     round_to_scale,
 )
+from harness.reports import leave_one_out_consensus
 
 SCALE = (1.0, 5.0)
 HUMAN_FIGURES = ("ICC(1,1)", "ICC(2,1)", "ICC(3,1)", "ICC(1,k)", "ICC(2,k)", "ICC(3,k)",
@@ -336,6 +338,15 @@ def judge_truth(model: Model, biases: np.ndarray) -> dict[str, float]:
     return {name: float(out[name]) for name in JUDGE_FIGURES}
 
 
+def judge_truth_loo(model: Model, biases: np.ndarray) -> dict[str, float]:
+    """Values of the like-for-like judge figures for this panel (module docstring).
+
+    The mean over j of :func:`judge_truth` against the consensus of the raters other than j.
+    """
+    per = [judge_truth(model, np.delete(biases, j)) for j in range(biases.size)]
+    return {name: float(np.mean([p[name] for p in per])) for name in JUDGE_FIGURES}
+
+
 # --------------------------------------------------------------------------- figures
 
 
@@ -353,9 +364,23 @@ def human_figures(sim: Simulation, *, n_resamples: int = 1000, seed: int = 0,
     return out
 
 
+def loo_references(humans: np.ndarray) -> np.ndarray:
+    """The report's like-for-like references on a complete crossed table: column j holds the
+    mean of the raters other than j (``harness.reports.like_for_like_references``)."""
+    return np.column_stack([leave_one_out_consensus(humans, j) for j in range(humans.shape[1])])
+
+
 def judge_figures(sim: Simulation, *, n_resamples: int = 1000, seed: int = 0
                   ) -> dict[str, AgreementResult]:
-    """The judge-vs-consensus panel with its CIs, as the agreement report computes it."""
+    """The judge's figures with their CIs as the report's ``figures`` give them: against each
+    leave-one-out consensus, averaged (``compare_to_references``)."""
+    return compare_to_references(sim.judge, loo_references(sim.humans), scale=SCALE,
+                                 n_resamples=n_resamples, seed=seed, confidence=0.95)
+
+
+def judge_figures_full(sim: Simulation, *, n_resamples: int = 1000, seed: int = 0
+                       ) -> dict[str, AgreementResult]:
+    """The report's ``figures_full_consensus``: the judge against the mean of all k raters."""
     consensus = sim.humans.mean(axis=1)
     return compare_to_reference(sim.judge, consensus, scale=SCALE, n_resamples=n_resamples,
                                 seed=seed, confidence=0.95)
@@ -496,31 +521,43 @@ def _gate_false_ship(name: str, res: AgreementResult, truth: float) -> bool | No
 
 
 def run_cell(model: Model, n: int, k: int, reps: int, *, seed: int, n_resamples: int = 1000,
-             ) -> dict[str, Any]:
-    """Replicate one cell and tally coverage and false ships per figure."""
+             with_full: bool = True) -> dict[str, Any]:
+    """Replicate one cell and tally coverage and false ships per figure.
+
+    ``judge`` holds the like-for-like figures the report shows (and the gate checks);
+    ``judge_full`` (if ``with_full``) the full-consensus ones, coverage only.
+    """
     rng = np.random.default_rng([seed, n, k, int(model.ordinal)])
     htruth = human_truth(model, k)
     with_alpha = model.ordinal
     human = {name: Tally() for name in HUMAN_FIGURES if with_alpha or name != "alpha"}
     judge = {name: Tally() for name in JUDGE_FIGURES}
+    full = {name: Tally() for name in JUDGE_FIGURES} if with_full else None
     t0 = time.perf_counter()
     for _ in range(reps):
         sim = simulate(model, n, k, rng)
         for name, res in human_figures(sim, n_resamples=n_resamples,
                                        with_alpha=with_alpha).items():
             human[name].add(res, htruth[name])
-        jtruth = judge_truth(model, sim.biases)
+        jtruth = judge_truth_loo(model, sim.biases)
         for name, res in judge_figures(sim, n_resamples=n_resamples).items():
             judge[name].add(res, jtruth[name])
             shipped = _gate_false_ship(name, res, jtruth[name])
             if shipped is not None:
                 judge[name].gate_checked += 1
                 judge[name].false_ship += int(shipped)
-    return {"case": "ordinal" if model.ordinal else "continuous", "n": n, "k": k,
-            "reps": reps, "seconds": time.perf_counter() - t0,
-            "human_truth": htruth,
-            "human": {name: asdict(t) for name, t in human.items()},
-            "judge": {name: asdict(t) for name, t in judge.items()}}
+        if full is not None:
+            ftruth = judge_truth(model, sim.biases)
+            for name, res in judge_figures_full(sim, n_resamples=n_resamples).items():
+                full[name].add(res, ftruth[name])
+    out = {"case": "ordinal" if model.ordinal else "continuous", "n": n, "k": k,
+           "reps": reps, "seconds": time.perf_counter() - t0,
+           "human_truth": htruth,
+           "human": {name: asdict(t) for name, t in human.items()},
+           "judge": {name: asdict(t) for name, t in judge.items()}}
+    if full is not None:
+        out["judge_full"] = {name: asdict(t) for name, t in full.items()}
+    return out
 
 
 # --------------------------------------------------------------------------- tables
@@ -569,7 +606,12 @@ def markdown(cells: list[dict[str, Any]], alt_cells: list[dict[str, Any]] | None
                 seen[mth] = seen.get(mth, 0) + cnt
         return ", ".join(sorted(seen)) or "—"
 
-    for section, names in (("human", HUMAN_FIGURES), ("judge", JUDGE_FIGURES)):
+    sections = [("human", HUMAN_FIGURES), ("judge", JUDGE_FIGURES)]
+    if all("judge_full" in c for c in cells):
+        sections.append(("judge_full", JUDGE_FIGURES))
+    labels = {"human": "human", "judge": "judge (like-for-like)",
+              "judge_full": "judge (full consensus)"}
+    for section, names in sections:
         for name in names:
             row = []
             for c in cells:
@@ -582,10 +624,10 @@ def markdown(cells: list[dict[str, Any]], alt_cells: list[dict[str, Any]] | None
                 if t["no_ci"]:
                     txt += f" no CI {t['no_ci']}"
                 row.append(txt)
-            label = f"{section}: {name} ({method_of(section, name)})"
+            label = f"{labels[section]}: {name} ({method_of(section, name)})"
             lines.append(f"| {label} | " + " | ".join(row) + " |")
-    lines += ["", "### Gate false-ship rate with --on lower-bound (%), bar 0.01 beyond the truth",
-              "", head]
+    lines += ["", "### Gate false-ship rate with --on lower-bound (%), like-for-like figures, "
+              "bar 0.01 beyond the truth", "", head]
     for name in JUDGE_FIGURES:
         row = [_pct(c["judge"][name]["false_ship"], c["judge"][name]["gate_checked"])
                for c in cells]
@@ -609,6 +651,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap B (1000)")
     parser.add_argument("--seed", type=int, default=20261203)
     parser.add_argument("--json", metavar="FILE", help="also write every count as JSON")
+    parser.add_argument("--no-full", action="store_true",
+                        help="skip the full-consensus judge rows")
     args = parser.parse_args(argv)
     reps = args.reps or (100 if args.quick else 800)
     sizes = (20, 50) if args.quick else (20, 50, 200)
@@ -622,7 +666,8 @@ def main(argv: list[str] | None = None) -> int:
         for k in ks:
             for n in sizes:
                 model = replace(Model(), ordinal=ordinal)
-                cell = run_cell(model, n, k, reps, seed=args.seed, n_resamples=args.resamples)
+                cell = run_cell(model, n, k, reps, seed=args.seed, n_resamples=args.resamples,
+                                with_full=not args.no_full)
                 alt = run_alt_cell(model, n, k, reps, seed=args.seed)
                 print(f"  {cell['case']} n={n} k={k}: {cell['seconds']:.1f} s, alt-test "
                       f"{alt.get('seconds', 0.0):.1f} s", file=sys.stderr)

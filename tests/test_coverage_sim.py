@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.agreement import compare_to_reference, icc
+from harness.agreement import compare_to_reference, compare_to_references, icc
 
 # Loaded under its own name: "coverage" is also the coverage.py package.
 _PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "coverage.py"
@@ -61,6 +61,24 @@ def test_judge_truth_matches_a_large_simulation(ordinal):
     truth = cov.judge_truth(m, biases)
     for name in cov.JUDGE_FIGURES:
         assert est[name].value == pytest.approx(truth[name], abs=0.006), name
+
+
+@pytest.mark.parametrize("ordinal", [False, True])
+def test_like_for_like_judge_truth_matches_a_large_simulation(ordinal):
+    # The report's figures: the judge against each leave-one-out consensus, averaged over the
+    # k choices. Another seed than the full-consensus check; the panel is fixed.
+    m = replace(cov.Model(), ordinal=ordinal)
+    biases = np.array([-0.4, 0.1, 0.5])
+    sim = cov.simulate(m, 200_000, 3, np.random.default_rng(23), biases)
+    est = compare_to_references(sim.judge, cov.loo_references(sim.humans), scale=cov.SCALE,
+                                n_resamples=0)
+    truth = cov.judge_truth_loo(m, biases)
+    for name in cov.JUDGE_FIGURES:
+        assert est[name].value == pytest.approx(truth[name], abs=0.006), name
+    # The leave-one-out reference is noisier: the like-for-like truth is the lower one.
+    full = cov.judge_truth(m, biases)
+    assert truth["icc"] < full["icc"] and truth["spearman"] < full["spearman"]
+    assert truth["mae"] > full["mae"]
 
 
 def test_continuous_rank_truths_are_the_bivariate_normal_forms():
