@@ -245,13 +245,22 @@ def test_regression_against_a_baseline_on_the_same_items(tmp_path, project_root,
         assert [(b["kind"], b["passed"]) for b in doc["bars"]] == [("min", True),
                                                                    ("max_regression", True)]
         assert doc["bars"][1]["baseline"] == "v1" and doc["baseline"]["version"] == "v1"
-        # on the conservative end: the upper end of the paired-bootstrap CI of the loss
+        # the default: a paired test; v2 gains on v1, so its loss is negative, bounded
+        # below the allowed 0.01, and passes
         res = gate(exp, "--prompt", "v2", "--baseline", "v1", "--min", "icc=0.7",
                    "--on", "lower-bound", "--json")
         assert res.exit_code == 0, res.output
         (reg,) = [b for b in as_json(res)["bars"] if b["kind"] == "max_regression"]
         lo, hi = reg["checked_ci95"]
-        assert lo <= hi < 0 and reg["checked"] == pytest.approx(hi)
+        assert lo <= reg["checked"] <= hi < 0 and reg["test"]["ci"] == [lo, hi]
+        assert reg["test"]["p_value"] > 0.5 and not reg["test"]["significant"]
+        assert reg["name"] == "icc regression <= 0.01 vs v1 (paired test)"
+        # and v1 against v2 fails: worse by more than 0.01, and significant
+        res = gate(exp, "--prompt", "v1", "--baseline", "v2", "--json")
+        assert res.exit_code == 1, res.output
+        (reg,) = [b for b in as_json(res)["bars"] if b["kind"] == "max_regression"]
+        assert reg["outcome"] == "fail" and reg["test"]["significant"]
+        assert reg["test"]["p_value"] <= 0.05 and "significant (one-sided p" in reg["message"]
         assert server.stats.total == 2 * n_hold  # each version judged once
 
 

@@ -12,6 +12,7 @@ Judge-vs-consensus figures: :func:`mae`, :func:`mean_bias`, :func:`confusion_mat
 :func:`compare_to_reference` for all of them at once with bootstrap CIs.
 Item-level bootstrap CIs for any statistic: :func:`bootstrap_ci`.
 Can the judge replace a human rater: :func:`alt_test` (the alternative annotator test).
+Multiple testing: :func:`holm`.
 """
 
 from ._alpha_boot import alpha_interval_bootstrap
@@ -23,6 +24,7 @@ from ._icc import ICC_FORMS, icc, icc_all, icc_oneway
 from ._kappa import cohen_kappa, fleiss_kappa, gwet_ac1, gwet_ac2
 from ._krippendorff import krippendorff_alpha
 from ._loo import compare_to_references
+from ._multiple import holm
 from ._paired import PAIRED_FIGURES, compare_to_reference, round_to_scale
 from ._percent import percent_agreement
 from ._result import AgreementResult, jsonable, undefined
@@ -45,6 +47,7 @@ __all__ = [
     "fleiss_kappa",
     "gwet_ac1",
     "gwet_ac2",
+    "holm",
     "icc",
     "icc_all",
     "icc_oneway",

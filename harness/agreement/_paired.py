@@ -16,7 +16,7 @@ that with unit weights they reproduce the point estimates.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -169,7 +169,8 @@ def with_wilson_ci(point: AgreementResult, n: int, confidence: float) -> Agreeme
 
 
 def weighted_figures(
-    x: np.ndarray, y: np.ndarray, w: np.ndarray, *, scale: tuple[float, float]
+    x: np.ndarray, y: np.ndarray, w: np.ndarray, *, scale: tuple[float, float],
+    figures: Collection[str] | None = None,
 ) -> dict[str, np.ndarray]:
     """Every paired figure for B weightings of the same U value pairs at once.
 
@@ -179,6 +180,9 @@ def weighted_figures(
         Distinct (score, reference) pairs.
     w : ndarray, shape (B, U)
         Frequency weights (resample counts) of each pair; each row is one resample.
+    figures : collection of str, optional
+        Compute only these (default: all); Kendall's τ-b is the costly one on many
+        distinct values.
 
     Returns
     -------
@@ -188,20 +192,28 @@ def weighted_figures(
     w = np.atleast_2d(np.asarray(w, dtype=float))
     n = w.sum(axis=1)
     d = x - y
-    out: dict[str, np.ndarray] = {
-        "mae": w @ np.abs(d) / n,
-        "bias": w @ d / n,
-    }
+    want = set(PAIRED_FIGURES if figures is None else figures)
+    out: dict[str, np.ndarray] = {}
+    if "mae" in want:
+        out["mae"] = w @ np.abs(d) / n
+    if "bias" in want:
+        out["bias"] = w @ d / n
     rx, ry = round_to_scale(x, scale), round_to_scale(y, scale)
-    out["exact_agreement"] = w @ (rx == ry).astype(float) / n
-    out["within_one"] = w @ (np.abs(rx - ry) <= 1).astype(float) / n
+    if "exact_agreement" in want:
+        out["exact_agreement"] = w @ (rx == ry).astype(float) / n
+    if "within_one" in want:
+        out["within_one"] = w @ (np.abs(rx - ry) <= 1).astype(float) / n
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["spearman"] = _weighted_spearman(x, y, w, n)
-        out["icc"] = _weighted_icc21(x, y, w, n)
-        out["krippendorff_alpha"] = _weighted_alpha_interval(x, y, w, n)
-        out["weighted_kappa"] = _weighted_kappa_quadratic(rx, ry, w, n, scale)
-        tau = _weighted_kendall_tau_b(x, y, w, n)
+        if "spearman" in want:
+            out["spearman"] = _weighted_spearman(x, y, w, n)
+        if "icc" in want:
+            out["icc"] = _weighted_icc21(x, y, w, n)
+        if "krippendorff_alpha" in want:
+            out["krippendorff_alpha"] = _weighted_alpha_interval(x, y, w, n)
+        if "weighted_kappa" in want:
+            out["weighted_kappa"] = _weighted_kappa_quadratic(rx, ry, w, n, scale)
+        tau = _weighted_kendall_tau_b(x, y, w, n) if "kendall_tau_b" in want else None
         if tau is not None:
             out["kendall_tau_b"] = tau
     for key, vals in out.items():

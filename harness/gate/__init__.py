@@ -30,7 +30,10 @@ Holdout ledger
 Outcomes
     Every bar ends ``pass``, ``fail`` or ``inconclusive`` (its CI straddles the bar, or the
     figure is undefined); an inconclusive bar says about how many more anchors would decide
-    it (:func:`plan_bar`, :mod:`harness.plan`). The gate: fail if any bar fails, else
+    it (:func:`plan_bar`, :mod:`harness.plan`). A regression bar fails only on a loss beyond
+    the allowed one that is significant (:func:`loss_test`: one-sided paired bootstrap,
+    Holm across the regression bars, :func:`holm_family`), and is inconclusive when the
+    test is underpowered (:class:`LossTest`). The gate: fail if any bar fails, else
     inconclusive if any is (or the report finds the human gold unreliable, unless
     ``allow_unreliable_gold``), else pass. ``on="point"`` keeps two outcomes.
 
@@ -47,10 +50,12 @@ from ._bars import (
     BarError,
     BarResult,
     GateSettings,
+    LossTest,
     direction,
     evaluate_bar,
     evaluate_regression,
     gate_settings,
+    holm_family,
     parse_assignment,
 )
 from ._errors import GateError, GateInputError, GateJudgeError
@@ -99,7 +104,7 @@ from ._result import (
     VersionRef,
     holdout_confidence,
 )
-from ._stats import plan_bar
+from ._stats import loss_test, plan_bar
 
 __all__ = [
     "EXIT_BELOW_BAR",
@@ -125,6 +130,7 @@ __all__ = [
     "GateJudgeError",
     "GateResult",
     "GateSettings",
+    "LossTest",
     "HoldoutLooks",
     "InvalidCheck",
     "JudgeCheck",
@@ -137,6 +143,7 @@ __all__ = [
     "evaluate_regression",
     "gate_judge",
     "gate_settings",
+    "holm_family",
     "gate_table",
     "holdout_confidence",
     "holdout_ledger",
@@ -146,6 +153,7 @@ __all__ = [
     "markdown",
     "outcome_text",
     "parse_assignment",
+    "loss_test",
     "plan_bar",
     "promote",
     "record_look",

@@ -326,6 +326,91 @@ def gate_settings(
 
 
 @dataclass
+class LossTest:
+    """The paired test of a regression bar: is the candidate's loss against the baseline real?
+
+    Attributes
+    ----------
+    loss : float
+        The point loss (positive: the candidate is worse), on the items both versions scored.
+    ci : tuple of float
+        Its paired-bootstrap CI at the gate's confidence.
+    p_value : float
+        One-sided bootstrap p-value of H0 "no loss" (loss <= 0): the share of resampled
+        losses at or below 0, ``(1 + #{loss* <= 0}) / (B + 1)``.
+    se : float
+        The bootstrap standard error of the loss.
+    n_items : int
+    alpha : float
+        The family-wise level (``1 - confidence``: 0.05, or tightened by holdout looks).
+    family : int
+        How many regression bars are tested together (Holm's m).
+    p_holm : float, optional
+        ``p_value`` after Holm's adjustment across the family; set by :func:`holm_family`.
+    upper : float
+        The one-sided upper ``1 - alpha/family`` bound of the loss (percentile).
+    detectable : float
+        The smallest loss this test would detect with 80% power at one-sided level
+        ``alpha / family`` (the first Holm step): ``(z[1 - alpha/m] + z[0.8]) * se``.
+    """
+
+    loss: float
+    ci: tuple[float, float]
+    p_value: float
+    se: float
+    n_items: int
+    alpha: float
+    family: int
+    upper: float
+    detectable: float
+    p_holm: float | None = None
+
+    @property
+    def significant(self) -> bool:
+        """The loss is significantly above 0 after Holm's adjustment."""
+        p = self.p_value if self.p_holm is None else self.p_holm
+        return p <= self.alpha
+
+    def anchors_to_detect(self, drop: float) -> int | None:
+        """About how many more anchors would make ``drop`` detectable (80% power).
+
+        The standard error shrinks as 1/√n, so the detectable loss reaches ``drop`` at
+        ``n' = n (detectable / drop)²``; None when ``drop`` is not positive or n' is beyond
+        the planner's cap.
+        """
+        from harness.plan import CAP
+
+        if drop <= 0 or self.n_items <= 0:
+            return None
+        needed = math.ceil(self.n_items * (self.detectable / drop) ** 2 - 1e-9)
+        if needed > CAP:
+            return None
+        return max(0, needed - self.n_items)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary."""
+        return {"loss": self.loss, "ci": list(self.ci), "p_value": self.p_value,
+                "p_holm": self.p_holm, "alpha": self.alpha, "family": self.family,
+                "significant": self.significant, "se": self.se, "upper": self.upper,
+                "smallest_detectable": self.detectable, "n_items": self.n_items}
+
+
+def holm_family(tests: Iterable[LossTest | None]) -> None:
+    """Adjust the regression bars' p-values together (Holm), in place.
+
+    Parameters
+    ----------
+    tests : iterable of LossTest or None
+        One per regression bar of a gate; None (not testable) is skipped.
+    """
+    from harness.agreement import holm
+
+    family = [t for t in tests if t is not None]
+    for t, p in zip(family, holm([t.p_value for t in family]), strict=True):
+        t.p_holm = float(p)
+
+
+@dataclass
 class BarResult:
     """The verdict on one bar.
 
@@ -340,8 +425,7 @@ class BarResult:
         Its 95% CI.
     checked : float or None
         What was compared with the threshold: the point, the conservative CI end (``|bias|``
-        for bias), or the loss against the baseline (positive: worse; under
-        ``lower-bound`` the upper end of its CI).
+        for bias), or the point loss against the baseline (positive: worse).
     passed : bool
     message : str
         One line saying why it passed or failed.
@@ -366,6 +450,8 @@ class BarResult:
         raters, would likely decide it (None: not computed, or more than the planner's cap).
     planned : bool
         The planner ran (so a None ``more_anchors_to_decide`` means "beyond the cap").
+    test : LossTest, optional
+        Regression bars under ``lower-bound``: the paired significance test of the loss.
     """
 
     bar: Bar
@@ -385,6 +471,7 @@ class BarResult:
     outcome: str | None = None
     more_anchors_to_decide: int | None = None
     planned: bool = False
+    test: LossTest | None = None
 
     def __post_init__(self) -> None:
         if self.outcome is None:
@@ -423,7 +510,7 @@ class BarResult:
         """The bar's name, with how it was checked, e.g. ``icc >= 0.7 (lower 95% bound)``."""
         pct = percent(self.confidence)
         if self.bar.kind == "max_regression":
-            how = "" if self.on == "point" else f" (upper {pct} bound)"
+            how = "" if self.on == "point" else " (paired test)"
             return f"{self.bar.name} vs {self.baseline}{how}"
         how = "point" if self.on == "point" else (
             f"lower {pct} bound" if self.bar.kind == "min" else f"upper {pct} bound")
@@ -442,6 +529,7 @@ class BarResult:
             "ceiling": self.ceiling, "ceiling_method": self.ceiling_method,
             "position": self.position, "confidence": self.confidence,
             "outcome": self.outcome,
+            **({"test": self.test.to_dict()} if self.test is not None else {}),
             **({"more_anchors_to_decide": self.more_anchors_to_decide,
                 "to_decide": self.decide_text()} if self.inconclusive else {}),
         }
@@ -596,7 +684,7 @@ def evaluate_regression(
     baseline: str,
     n_items: int,
     on: str = "point",
-    loss_ci95: tuple[float, float] | None = None,
+    test: LossTest | None = None,
     ceiling: dict[str, Any] | None = None,
     ceiling_method: str | None = None,
     confidence: float = 0.95,
@@ -618,11 +706,20 @@ def evaluate_regression(
     n_items : int
         How many items both versions scored.
     on : {"point", "lower-bound"}
-        ``lower-bound``: check the loss's paired-bootstrap CI instead of the point loss:
-        pass when its upper end (the largest plausible loss) is within the allowed loss,
-        fail when even its lower end is beyond it, inconclusive when it straddles it.
-    loss_ci95 : tuple of float, optional
-        The 95% CI of the loss (paired item bootstrap).
+        ``point``: fail when the point loss exceeds the allowed loss. ``lower-bound`` (the
+        default of the gate): a regression must be real to fail, and a pass must be
+        within the test's power (``test``):
+
+        * **fail** when the loss exceeds the allowed loss *and* is significant (one-sided
+          paired bootstrap, Holm-adjusted across the gate's regression bars, at
+          ``1 - confidence``);
+        * **pass** when the loss is within the allowed loss and either a loss of that
+          size would be detected here (the smallest detectable loss is at most the
+          allowed one) or the loss's one-sided upper bound is within it;
+        * **inconclusive** otherwise ("underpowered: the smallest loss detectable here is
+          X"), or when the loss cannot be tested.
+    test : LossTest, optional
+        The paired test of the loss (:func:`harness.gate.loss_test`), Holm-adjusted.
     ceiling, ceiling_method
         The human ceiling of the figure, shown beside it.
 
@@ -642,13 +739,15 @@ def evaluate_regression(
     label = FIGURE_LABELS.get(bar.metric, bar.metric)
     common = {"baseline": baseline, "baseline_value": baseline_figure.value,
               "ceiling": ceiling, "ceiling_method": ceiling_method,
-              "checked_ci95": loss_ci95, "confidence": confidence}
+              "checked_ci95": test.ci if test is not None else None,
+              "confidence": confidence, "test": test}
     cand, base = candidate.value, baseline_figure.value
     if cand is None or base is None:
         which = "the candidate's" if cand is None else f"{baseline}'s"
         reason = candidate.reason if cand is None else baseline_figure.reason
         return BarResult(bar, on, cand, None, None, False,
-                         f"{which} {label} is undefined ({reason}): no comparison", **common)
+                         f"{which} {label} is undefined ({reason}): no comparison",
+                         outcome="fail" if on == "point" else "inconclusive", **common)
     d = direction(bar.metric)
     if d == "higher":
         loss = base - cand
@@ -657,26 +756,54 @@ def evaluate_regression(
     else:
         loss = abs(cand) - abs(base)
     change = f"{label} {_fmt(base)} ({baseline}) -> {_fmt(cand)} on {n_items} shared items"
+    allowed = bar.threshold + 1e-12
     if on == "point":
-        checked = loss
         what = f"worse by {_fmt(loss)}" if loss > 0 else "no regression"
-    elif loss_ci95 is None:
-        return BarResult(bar, on, cand, None, None, False,
-                         f"{change}: the loss has no {percent(confidence)} CI; it cannot be "
-                         "decided on the CI", outcome="inconclusive", **common)
-    else:
-        checked = loss_ci95[1]
-        what = f"loss {_fmt(loss)}, upper {percent(confidence)} bound {_fmt(checked)}"
-        if checked > bar.threshold + 1e-12 and loss_ci95[0] <= bar.threshold + 1e-12:
-            return BarResult(bar, on, cand, None, checked, False,
-                             f"{change}: loss {_fmt(loss)}, {percent(confidence)} CI "
-                             f"[{_fmt(loss_ci95[0])}, {_fmt(checked)}] straddles the allowed "
-                             f"{bar.threshold:g}: inconclusive", outcome="inconclusive",
-                             **common)
-    passed = checked <= bar.threshold + 1e-12
-    if checked > 0:
-        what += (", within" if passed else ", more than") + f" the allowed {bar.threshold:g}"
-    return BarResult(bar, on, cand, None, checked, passed, f"{change}: {what}", **common)
+        passed = loss <= allowed
+        if loss > 0:
+            what += (", within" if passed else ", more than") + f" the allowed {bar.threshold:g}"
+        return BarResult(bar, on, cand, None, loss, passed, f"{change}: {what}", **common)
+    if test is None:
+        return BarResult(bar, on, cand, None, loss, False,
+                         f"{change}: the loss cannot be tested (too few shared items, or no "
+                         "resamples); it cannot be decided", outcome="inconclusive", **common)
+    p = test.p_value if test.p_holm is None else test.p_holm
+    p_text = (f"one-sided p = {_p(test.p_value)}"
+              + (f", Holm-adjusted over {test.family} bars {_p(p)}" if test.family > 1 else ""))
+    power = (f"the smallest loss detectable here is {_fmt(test.detectable)} "
+             f"(80% power, n = {test.n_items})")
+    if loss > allowed:
+        if test.significant:
+            return BarResult(bar, on, cand, None, loss, False,
+                             f"{change}: worse by {_fmt(loss)}, more than the allowed "
+                             f"{bar.threshold:g}, and significant ({p_text})", **common)
+        result = BarResult(bar, on, cand, None, loss, False,
+                           f"{change}: worse by {_fmt(loss)}, more than the allowed "
+                           f"{bar.threshold:g} but not significant ({p_text}); underpowered: "
+                           f"{power}", outcome="inconclusive", **common)
+        result.more_anchors_to_decide = test.anchors_to_detect(loss)
+        result.planned = True
+        return result
+    what = "no regression" if loss <= 0 else f"worse by {_fmt(loss)}"
+    if test.detectable <= allowed:
+        return BarResult(bar, on, cand, None, loss, True,
+                         f"{change}: {what}, within the allowed {bar.threshold:g}; a loss of "
+                         f"{bar.threshold:g} would be detected here ({power})", **common)
+    if test.upper <= allowed:
+        return BarResult(bar, on, cand, None, loss, True,
+                         f"{change}: {what}; the loss's upper bound {_fmt(test.upper)} is "
+                         f"within the allowed {bar.threshold:g}", **common)
+    result = BarResult(bar, on, cand, None, loss, False,
+                       f"{change}: {what}, but underpowered: {power}, more than the allowed "
+                       f"{bar.threshold:g}", outcome="inconclusive", **common)
+    result.more_anchors_to_decide = test.anchors_to_detect(bar.threshold)
+    result.planned = True
+    return result
+
+
+def _p(p: float) -> str:
+    """A p-value for messages: ``0.031``, ``< 0.001``."""
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def ceiling_of(judge_section: Mapping[str, Any], metric: str

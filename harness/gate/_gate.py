@@ -22,13 +22,16 @@ from harness.reports import ReportSettings, agreement_report, like_for_like_refe
 from harness.tracking import JudgeRecord, judge_params, judge_record, judge_tags
 
 from ._bars import (
+    Bar,
     BarError,
     BarResult,
     GateSettings,
+    LossTest,
     ceiling_of,
     evaluate_bar,
     evaluate_regression,
     gate_settings,
+    holm_family,
 )
 from ._errors import GateError, GateInputError, GateJudgeError
 from ._ledger import (
@@ -43,7 +46,7 @@ from ._result import (
     JudgeCheck,
     VersionRef,
 )
-from ._stats import loss_ci, plan_bar
+from ._stats import loss_test, plan_bar
 
 #: The registry alias ``promote`` sets.
 PRODUCTION_ALIAS = "production"
@@ -558,6 +561,15 @@ def run_gate(
                                           scale=report.scale, n_resamples=0))
         baseline = BaselineRun(base_ref, base_run, figs)
 
+    regressions = [bar for bar in settings.bars if bar.kind == "max_regression"]
+    tests: dict[Bar, LossTest | None] = {}
+    if regressions and settings.on != "point":
+        assert baseline is not None
+        tests = {bar: loss_test(bar.metric, run.judge_scores, baseline.run.judge_scores,
+                                consensus, scale=report.scale, n_resamples=n_resamples,
+                                confidence=confidence, family=len(regressions))
+                 for bar in regressions}
+        holm_family(tests.values())
     bars: list[BarResult] = []
     for bar in settings.bars:
         ceiling, method, pos = ceiling_of(report.judge, bar.metric)
@@ -570,15 +582,10 @@ def run_gate(
                                      scale=report.scale, n_resamples=0)[bar.metric]
             b = compare_to_reference(np.where(both, base_scores, np.nan), consensus,
                                      scale=report.scale, n_resamples=0)[bar.metric]
-            ci = loss_ci(bar.metric, cand_scores, base_scores, consensus, scale=report.scale,
-                         n_resamples=n_resamples, confidence=confidence)
-            bars.append(plan_bar(
-                evaluate_regression(bar, c, b, baseline=baseline.ref.label,
-                                    n_items=int(both.sum()), on=settings.on,
-                                    loss_ci95=ci, ceiling=ceiling,
-                                    ceiling_method=method, confidence=confidence),
-                cand_scores, consensus, scale=report.scale, confidence=confidence,
-                baseline_scores=base_scores))
+            bars.append(evaluate_regression(bar, c, b, baseline=baseline.ref.label,
+                                            n_items=int(both.sum()), on=settings.on,
+                                            test=tests.get(bar), ceiling=ceiling,
+                                            ceiling_method=method, confidence=confidence))
         else:
             bars.append(evaluate_bar(
                 bar, report.judge["figures"][bar.metric], settings.on, ceiling=ceiling,

@@ -92,10 +92,16 @@ def checked_cell(b: BarResult, confidence: float = 0.95) -> str:
         return "—"
     if b.bar.kind == "max_regression":
         loss = _point_loss(b)
-        ci = (f" [{b.checked_ci95[0]:+.3f}, {b.checked_ci95[1]:+.3f}]"
-              if b.checked_ci95 is not None else "")
-        how = "" if b.on == "point" else " (upper end checked)"
-        return f"loss {loss:+.3f}{ci}{how}" if loss is not None else f"{b.checked:+.3f}"
+        if loss is None:
+            return f"{b.checked:+.3f}"
+        t = b.test
+        if t is None:
+            return f"loss {loss:+.3f}"
+        p = t.p_value if t.p_holm is None else t.p_holm
+        holm = " Holm" if t.family > 1 else ""
+        p_text = "< 0.001" if p < 0.001 else f"{p:.3f}"
+        return (f"loss {loss:+.3f} [{t.ci[0]:+.3f}, {t.ci[1]:+.3f}], p{holm} {p_text}, "
+                f"detectable {t.detectable:.3f}")
     if b.on == "point":
         return f"{b.checked:.3f} (point)"
     end = "lower" if b.bar.kind == "min" else "upper"
