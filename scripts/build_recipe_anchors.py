@@ -6,6 +6,9 @@ Reads the shared data package (``ratings.csv``, ``items.jsonl``, ``criteria.json
 
 * ``recipes-<criterion>.jsonl`` for every criterion: one anchor set each (format in
   ``anchors/README.md``), consensus rule ``mean``, every rater's score kept;
+* ``recipes-scorecard.jsonl``: the six criteria as one scorecard set (format in
+  ``docs/scorecards.md``), the same items, ratings, rationales, edge-case notes and split as
+  the six sets, so that each criterion's view equals its single-criterion set;
 * ``ATTRIBUTION.md`` (CC BY 4.0 notice, list of changes, citation), ``README.md`` (what the
   sets hold and how they were split), and byte-identical copies of ``LICENSE`` and
   ``LICENSE.cc-by``.
@@ -233,11 +236,16 @@ def choose_split(
 # --------------------------------------------------------------------------- sets
 
 
-def rubric_text(criteria: dict, crit: dict) -> str:
+def criterion_rubric(crit: dict) -> str:
+    """The criterion's own part of the rubric: task instruction and statement."""
     statement = f"Statement: {crit['statement']}"
     if crit.get("statement_source_string", statement) != statement:
         raise SystemExit(f"criterion {crit['name']}: statement and source string differ")
-    return "\n\n".join([criteria["general_instruction"], crit["task_instruction"], statement])
+    return "\n\n".join([crit["task_instruction"], statement])
+
+
+def rubric_text(criteria: dict, crit: dict) -> str:
+    return "\n\n".join([criteria["general_instruction"], criterion_rubric(crit)])
 
 
 def attribution_notice(provenance: str) -> str:
@@ -344,6 +352,104 @@ def build_items(source: Source, crit_name: str, split: Split) -> list[dict]:
     return rows
 
 
+#: The demo scorecard's choices (not the study's): 'success' is the critical question (a
+#: recipe most raters could not cook from fails as a whole), and 'overall', the raters' own
+#: summary judgement, is kept as a question but out of the total (weight 0), so that the
+#: computed total can be compared with it.
+SCORECARD_CRITICAL = "success"
+SCORECARD_PASS_MARK = 2.5
+SCORECARD_ZERO_WEIGHT = "overall"
+
+
+def scorecard_header(source: Source, crits: dict[str, dict], split: Split) -> dict:
+    """The scorecard's header: the six criteria, each with its own rubric and scale."""
+    base = header(source, crits[SPLIT_CRITERION], split)
+    criteria = []
+    for name, crit in crits.items():
+        if crit["scale_labels"] is not None:
+            raise SystemExit("scale labels were expected to be null")
+        entry = {
+            "id": name,
+            "label": crit["statement"],
+            "rubric": criterion_rubric(crit),
+            "scale": {"min": crit["scale_min"], "max": crit["scale_max"], "labels": None},
+            "na_allowed": False,
+            "weight": 0 if name == SCORECARD_ZERO_WEIGHT else 1,
+            "critical": name == SCORECARD_CRITICAL,
+        }
+        if name == SCORECARD_CRITICAL:
+            entry["pass_mark"] = SCORECARD_PASS_MARK
+        criteria.append(entry)
+    description = (
+        "The six criteria of the recipe study (Stein et al., DMR 2023) as one scorecard: the "
+        "same 52 texts, crowd ratings, consensus rule (mean) and calibration/holdout split as "
+        "the six single-criterion sets recipes-<criterion>.jsonl, so each criterion's view "
+        "equals its set. The study rated each statement separately and defined no total; the "
+        f"total here is a demo choice: '{SCORECARD_CRITICAL}' is critical (a consensus below "
+        f"{fmt(SCORECARD_PASS_MARK)} on 1-6 fails the text), '{SCORECARD_ZERO_WEIGHT}' (the "
+        "raters' own summary) has weight 0, the other four weight 1. "
+        "Built by scripts/build_recipe_anchors.py."
+    )
+    return {
+        "judgecal_anchor_set": 1,
+        "name": "recipes-scorecard",
+        "description": description,
+        "rubric": source.criteria["general_instruction"],
+        "criteria": criteria,
+        "consensus": "mean",
+        "source": base["source"],
+        "attribution": base["attribution"],
+        "licence": base["licence"],
+    }
+
+
+def scorecard_items(per_criterion: dict[str, list[dict]]) -> list[dict]:
+    """One item per text, with every criterion's ratings, rationale and edge-case note."""
+    names = list(per_criterion)
+    rows = []
+    for parts in zip(*per_criterion.values(), strict=True):
+        first = parts[0]
+        if any(p["id"] != first["id"] or p["split"] != first["split"] for p in parts):
+            raise SystemExit("the criteria's items are not in the same order")
+        rows.append({
+            "id": first["id"],
+            "input": first["input"],
+            "output": first["output"],
+            "reference": None,
+            "context": None,
+            "ratings": {n: p["ratings"] for n, p in zip(names, parts, strict=True)},
+            "consensus": {},
+            "rationale": {n: p["rationale"] for n, p in zip(names, parts, strict=True)},
+            "edge_case": {n: p["edge_case"] for n, p in zip(names, parts, strict=True)},
+            "source": first["source"],
+            "split": first["split"],
+            "tags": first["tags"],
+        })
+    return rows
+
+
+def scorecard_summary(source: Source) -> dict:
+    """The demo total's consensus per item, computed here from the means (a cross-check of
+    ``harness.anchors``' own total): 0 when the critical criterion's mean is below the pass
+    mark, else the mean of ``(mean - min) / (max - min)`` over the criteria of weight 1."""
+    crits = [c for c in source.criteria["criteria"]]
+    means = {c["name"]: item_stats(source, c["name"]) for c in crits}
+    totals = []
+    n_critical = 0
+    for it in source.items:
+        iid = it["item_id"]
+        if means[SCORECARD_CRITICAL][iid]["mean"] < SCORECARD_PASS_MARK:
+            n_critical += 1
+            totals.append(0.0)
+            continue
+        units = [(means[c["name"]][iid]["mean"] - c["scale_min"])
+                 / (c["scale_max"] - c["scale_min"])
+                 for c in crits if c["name"] != SCORECARD_ZERO_WEIGHT]
+        totals.append(float(np.mean(units)))
+    q = " / ".join(f"{v:.2f}" for v in quartiles(np.array(totals)))
+    return {"n_critical": n_critical, "quartiles": q, "totals": totals}
+
+
 def dump_jsonl(path: Path, head: dict, rows: list[dict]) -> None:
     lines = [json.dumps(head, ensure_ascii=False)]
     lines += [json.dumps(r, ensure_ascii=False) for r in rows]
@@ -370,6 +476,9 @@ and recipe texts of {UPSTREAM_REPO} @ `{UPSTREAM_COMMIT}`.
 - One file per criterion: only that criterion's scores, regrouped per item into a `ratings`
   object keyed by the original anonymised rater ids (`participant_N`). No score was altered,
   added or dropped.
+- `recipes-scorecard.jsonl` holds the same scores, per item and criterion (`ratings` keyed by
+  criterion, then rater), with the same added fields per criterion. Its weights, the critical
+  criterion and the pass mark are choices of this demo, not of the study.
 - The rater columns `list_number`, `presentation_order`, `rater_experience` and
   `rater_time_s`, and the item fields `lists`, `reported_in_paper`, `text_source` and
   `recipe_texts_file`, were not carried over.
@@ -403,7 +512,8 @@ quoted for documentation.
 """
 
 
-def readme_md(source: Source, split: Split, summary: dict[str, dict]) -> str:
+def readme_md(source: Source, split: Split, summary: dict[str, dict],
+              scorecard: dict | None = None) -> str:
     rows = []
     for name, s in summary.items():
         cq = " / ".join(f"{q:.2f}" for q in s["cal_q"])
@@ -412,6 +522,11 @@ def readme_md(source: Source, split: Split, summary: dict[str, dict]) -> str:
     table = "\n".join(rows)
     cal = ", ".join(f"`{r}`" for r in split.calibration_recipes)
     hold = ", ".join(f"`{r}`" for r in split.holdout_recipes)
+    sc_line = ""
+    if scorecard is not None:
+        sc_line = (f"{scorecard['n_critical']} of the 52 texts fail `{SCORECARD_CRITICAL}`; "
+                   f"the total's consensus\nquartiles (both splits) are "
+                   f"{scorecard['quartiles']}.")
     return f"""# Recipe anchor sets (demo, real crowd ratings)
 
 Generated by `scripts/build_recipe_anchors.py`; do not edit by hand. Source, licence and
@@ -421,6 +536,15 @@ Each set holds 52 recipe texts (10 recipes x 5 conditions + 2 fillers) rated by 
 (15–20 per text, 88 per filler) on a 1–6 agreement scale for one criterion of Stein et al.
 (DMR 2023). The consensus is the mean of the ratings (rule `mean`); every rater's score is
 kept. The scale points had no labels in the study, so `labels` is null.
+
+`recipes-scorecard.jsonl` holds the six criteria as one scorecard (format:
+`docs/scorecards.md`): the same items, ratings, rationales, edge-case notes and split, so each
+criterion's view (`load_scorecard(...).criterion("grammar")`) equals `recipes-grammar.jsonl`.
+The study defined no total. The demo's total (a choice made here, not the study's) averages
+the 0–1 shares of the criteria of weight 1, all but `{SCORECARD_ZERO_WEIGHT}` (the raters' own
+summary, weight 0), and is 0 for a text whose consensus on the critical criterion
+`{SCORECARD_CRITICAL}` is below {fmt(SCORECARD_PASS_MARK)}.
+{sc_line}
 
 ## Split
 
@@ -461,8 +585,10 @@ def build(src: Path, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, dict] = {}
     names = []
+    per_criterion: dict[str, list[dict]] = {}
     for name, crit in crits.items():
         rows = build_items(source, name, split)
+        per_criterion[name] = rows
         fname = f"recipes-{name}.jsonl"
         dump_jsonl(out / fname, header(source, crit, split), rows)
         names.append(fname)
@@ -471,10 +597,14 @@ def build(src: Path, out: Path) -> dict:
         hold = np.array([stats[r["id"]]["mean"] for r in rows if r["split"] == "holdout"])
         summary[name] = {"cal_q": quartiles(cal), "hold_q": quartiles(hold),
                          "n_edge": sum(1 for r in rows if r["edge_case"])}
+    dump_jsonl(out / "recipes-scorecard.jsonl", scorecard_header(source, crits, split),
+               scorecard_items(per_criterion))
+    names.append("recipes-scorecard.jsonl")
     for lic in ("LICENSE", "LICENSE.cc-by"):
         shutil.copyfile(src / lic, out / lic)
     (out / "ATTRIBUTION.md").write_text(attribution_md(source, names), "utf-8", newline="\n")
-    (out / "README.md").write_text(readme_md(source, split, summary), "utf-8", newline="\n")
+    (out / "README.md").write_text(readme_md(source, split, summary, scorecard_summary(source)),
+                                   "utf-8", newline="\n")
     return {"split": split, "summary": summary, "files": names}
 
 

@@ -8,6 +8,13 @@ Reading
     ratings file (CSV or JSONL) into a :class:`RatingsTable`; :func:`open_ratings` reads
     either. Bad files raise :class:`AnchorError`, listing every :class:`Problem` with its
     file, line and field.
+Scorecards
+    A header may declare ``criteria`` (several questions, each with its own scale, N/A rule,
+    weight and criticality). :func:`load_scorecard` -> :class:`Scorecard`, whose
+    :meth:`Scorecard.criterion` gives an ordinary :class:`AnchorSet` per criterion (and
+    ``"total"``, the weighted 0–1 total; see :func:`scorecard_total`).
+    :func:`load_scorecard_ratings` reads long (``criterion`` column) or wide ratings files
+    into one table per criterion. ``docs/scorecards.md`` has the format and the formula.
 Checking
     :func:`lint_anchor_set` -> list of :class:`LintFinding` (warnings and notes against the
     calibration guidance).
@@ -17,7 +24,16 @@ from ._errors import MAX_PROBLEMS, AnchorError, Problem
 from ._lint import LintFinding, lint_anchor_set, spectrum_bands
 from ._load import AnchorSet, load_anchor_set, normalize_output, open_ratings
 from ._ratings import RatingsTable, load_ratings
-from ._schema import AnchorItem, AnchorSetMeta, Scale
+from ._schema import (
+    AnchorItem,
+    AnchorSetMeta,
+    Criterion,
+    CriterionScale,
+    Scale,
+    ScorecardItem,
+    ScorecardMeta,
+)
+from ._scorecard import TOTAL, Scorecard, load_scorecard, scorecard_total
 
 __all__ = [
     "MAX_PROBLEMS",
@@ -25,14 +41,22 @@ __all__ = [
     "AnchorItem",
     "AnchorSet",
     "AnchorSetMeta",
+    "Criterion",
+    "CriterionScale",
     "LintFinding",
     "Problem",
     "RatingsTable",
     "Scale",
+    "Scorecard",
+    "ScorecardItem",
+    "ScorecardMeta",
+    "TOTAL",
     "lint_anchor_set",
     "load_anchor_set",
     "load_ratings",
+    "load_scorecard",
     "normalize_output",
     "open_ratings",
+    "scorecard_total",
     "spectrum_bands",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -22,6 +22,8 @@ from ._schema import (
     SPLITS,
     AnchorItem,
     AnchorSetMeta,
+    Criterion,
+    CriterionScale,
     fmt_num,
     map_validation_error,
     show,
@@ -56,6 +58,18 @@ class AnchorSet:
         ``rubric_file``, by a NUL byte and the rubric file's bytes.
     subset : str or None
         ``"calibration"`` or ``"holdout"`` for a set made by :meth:`split`, else None.
+    criterion_spec : Criterion or None
+        For a view on one criterion (or the total) of a scorecard: that criterion as the
+        scorecard declares it. None for a single-criterion file (:attr:`spec` then describes
+        the header's criterion).
+
+    Notes
+    -----
+    A single-criterion set is the one-question case of a scorecard: :attr:`criteria` is its
+    own criterion and :meth:`criterion` returns the set itself. A view made by
+    :meth:`Scorecard.criterion <harness.anchors.Scorecard.criterion>` is an ordinary
+    ``AnchorSet`` (its ``meta.scale``, ratings and consensus are that criterion's), so every
+    consumer of anchor sets can use it unchanged.
     """
 
     path: Path
@@ -63,6 +77,7 @@ class AnchorSet:
     items: list[AnchorItem]
     content_hash: str
     subset: str | None = field(default=None)
+    criterion_spec: Criterion | None = field(default=None)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -82,8 +97,7 @@ class AnchorSet:
             "rubric": self.meta.rubric,
             "items": [it.model_dump(mode="json") for it in items],
         }
-        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return _sha(payload)
 
     def split(self, name: str) -> AnchorSet:
         """The items of one split, as an anchor set with the same meta.
@@ -100,8 +114,73 @@ class AnchorSet:
         """
         if name not in SPLITS:
             raise ValueError(f"unknown split {name!r}; use 'calibration' or 'holdout'")
-        return AnchorSet(self.path, self.meta, [it for it in self.items if it.split == name],
-                         self.content_hash, subset=name)
+        return replace(self, items=[it for it in self.items if it.split == name], subset=name)
+
+    # ---------------------------------------------------------------- criteria
+
+    @property
+    def spec(self) -> Criterion:
+        """The criterion this set scores (for a single-criterion file, built from its header).
+
+        A label criterion's view has a numeric ``meta.scale`` of codes ``0 .. k-1``;
+        ``spec.kind`` (``"numeric"``, ``"ordinal"`` or ``"nominal"``) tells which statistic
+        fits it.
+        """
+        if self.criterion_spec is not None:
+            return self.criterion_spec
+        m = self.meta
+        return Criterion.model_construct(
+            id=m.criterion, label=m.criterion, rubric=m.rubric or "",
+            scale=CriterionScale.model_construct(min=m.scale.min, max=m.scale.max,
+                                                 labels=m.scale.labels, levels=None,
+                                                 ordered=None),
+            na_allowed=m.na_allowed, weight=1.0, critical=False, pass_mark=None, values=None,
+            consensus=None,
+        )
+
+    @property
+    def criteria(self) -> list[Criterion]:
+        """The criteria of the set: one, its own (see :attr:`spec`)."""
+        return [self.spec]
+
+    @property
+    def criterion_ids(self) -> list[str]:
+        """``[spec.id]``."""
+        return [self.spec.id]
+
+    def criterion(self, criterion_id: str) -> AnchorSet:
+        """The view on one criterion: for a one-criterion set, the set itself.
+
+        Raises
+        ------
+        KeyError
+            When ``criterion_id`` is not this set's criterion.
+        """
+        if criterion_id != self.spec.id:
+            raise KeyError(f"{self.path} scores the criterion {self.spec.id!r}, not "
+                           f"{criterion_id!r}")
+        return self
+
+    def spec_hash(self) -> str:
+        """SHA-256 of what a judge is asked: criterion id, scale, N/A rule and rubric text.
+
+        Changes when the criterion's wording or scale changes, not when ratings do: the
+        key under which judgments of this criterion can be kept.
+        """
+        spec = self.spec
+        payload = {"criterion": spec.id, "scale": spec.scale.model_dump(mode="json"),
+                   "na_allowed": self.meta.na_allowed, "rubric": self.meta.rubric}
+        return _sha(payload)
+
+    def criterion_hash(self) -> str:
+        """SHA-256 of the criterion (:meth:`spec_hash`) and all its items (:meth:`items_hash`).
+
+        Changes when the criterion's rubric, scale, consensus rule or any of its items,
+        ratings or consensus change, and not when another criterion of the same scorecard
+        does. A numeric criterion of a scorecard and a single-criterion file with the same
+        rubric, scale and items have the same hash.
+        """
+        return _sha({"spec": self.spec_hash(), "items": self.items_hash(None)})
 
     @property
     def rater_ids(self) -> list[str]:
@@ -138,6 +217,11 @@ class AnchorSet:
             scale=(self.meta.scale.min, self.meta.scale.max),
             source=source,
         )
+
+
+def _sha(payload: Any) -> str:
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # --------------------------------------------------------------------------- reading
@@ -324,32 +408,16 @@ def _check_item(
                                      "has no score to calibrate against", item_id)
 
 
-def load_anchor_set(path: str | Path) -> AnchorSet:
-    """Read and validate an anchor set file.
-
-    Parameters
-    ----------
-    path : str or Path
-        A JSONL anchor set: a header line, then one item per line (see ``anchors/README.md``).
-
-    Returns
-    -------
-    AnchorSet
-        The validated set.
+def read_set_lines(path: str | Path) -> tuple[Path, bytes, _Collector, list[tuple[int, str]]]:
+    """The bytes and non-blank lines of an anchor-set or scorecard file.
 
     Raises
     ------
     AnchorError
-        With every problem found (up to 50), each naming the file, line and field:
-        malformed JSON (with the column), a missing or wrong header, unknown or missing
-        fields, wrong types, off-scale scores or consensus, ``"NA"`` when N/A is not
-        allowed, items without any score, duplicate ids, bad split values, and
-        calibration/holdout leakage (the same output in both splits). A missing or empty
-        file is a single problem.
+        For a missing, unreadable or empty file (one problem).
     """
     p = Path(path)
-    shown = str(path)
-    probs = _Collector(shown)
+    probs = _Collector(str(path))
     try:
         data = p.read_bytes()
     except FileNotFoundError:
@@ -362,8 +430,78 @@ def load_anchor_set(path: str | Path) -> AnchorSet:
     if not data.strip():
         raise probs.fail(None, None, f'file is empty; an anchor set starts with a header line '
                                      f'{{"{HEADER_KEY}": 1, ...}} followed by one item per line')
+    return p, data, probs, _lines(data, probs)
 
-    lines = _lines(data, probs)
+
+def file_digest(data: bytes, rubric_file: str | None, rubric: str | None) -> str:
+    """:attr:`AnchorSet.content_hash` of a file's bytes (and its rubric file's text)."""
+    digest = hashlib.sha256(data)
+    if rubric_file is not None:
+        digest.update(b"\x00" + (rubric or "").encode("utf-8"))
+    return digest.hexdigest()
+
+
+def load_anchor_set(path: str | Path, criterion: str | None = None) -> AnchorSet:
+    """Read and validate an anchor set file.
+
+    Parameters
+    ----------
+    path : str or Path
+        A JSONL anchor set: a header line, then one item per line (see ``anchors/README.md``).
+    criterion : str, optional
+        For a scorecard file (a header with ``criteria``): the criterion whose view to
+        return, or ``"total"`` for the scorecard total (see :func:`load_scorecard`). For a
+        single-criterion file it must name the file's own criterion.
+
+    Returns
+    -------
+    AnchorSet
+        The validated set (or the scorecard's view on ``criterion``).
+
+    Raises
+    ------
+    AnchorError
+        With every problem found (up to 50), each naming the file, line and field:
+        malformed JSON (with the column), a missing or wrong header, unknown or missing
+        fields, wrong types, off-scale scores or consensus, ``"NA"`` when N/A is not
+        allowed, items without any score, duplicate ids, bad split values, and
+        calibration/holdout leakage (the same output in both splits). A missing or empty
+        file is a single problem. A scorecard file read without ``criterion``, or a
+        ``criterion`` the file does not have, is an error too.
+    """
+    p, data, probs, lines = read_set_lines(path)
+    if lines and is_scorecard_header(lines[0][1]):
+        from ._scorecard import load_scorecard
+
+        card = load_scorecard(path)
+        if criterion is None:
+            raise probs.fail(lines[0][0], "criteria", (
+                f"this is a scorecard with {len(card.criteria)} criteria "
+                f"({', '.join(card.criterion_ids)}): read it with load_scorecard, or choose "
+                "one criterion (or 'total')"))
+        try:
+            return card.criterion(criterion)
+        except KeyError as exc:
+            raise probs.fail(lines[0][0], "criteria", exc.args[0]) from None
+    aset = _load_single(p, data, probs, lines)
+    if criterion is not None and criterion != aset.meta.criterion:
+        raise probs.fail(lines[0][0], "criterion", (
+            f"the set scores the criterion {aset.meta.criterion!r}, not {criterion!r}"))
+    return aset
+
+
+def is_scorecard_header(text: str) -> bool:
+    """Whether a first line is a scorecard header (an anchor-set header with ``criteria``)."""
+    try:
+        obj = parse_json_line(text)
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and HEADER_KEY in obj and "criteria" in obj
+
+
+def _load_single(
+    p: Path, data: bytes, probs: _Collector, lines: list[tuple[int, str]]
+) -> AnchorSet:
     meta: AnchorSetMeta | None = None
     header_ok = False
     if lines:
@@ -414,10 +552,7 @@ def load_anchor_set(path: str | Path) -> AnchorSet:
     _check_leakage(items, probs)
     probs.raise_if_any()
     assert meta is not None
-    digest = hashlib.sha256(data)
-    if meta.rubric_file is not None:
-        digest.update(b"\x00" + (meta.rubric or "").encode("utf-8"))
-    return AnchorSet(p, meta, items, digest.hexdigest())
+    return AnchorSet(p, meta, items, file_digest(data, meta.rubric_file, meta.rubric))
 
 
 def _check_leakage(items: list[AnchorItem], probs: _Collector) -> None:

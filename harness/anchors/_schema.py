@@ -279,3 +279,244 @@ def map_validation_error(
             msg = err["msg"]
         out.append((field, msg))
     return out
+
+
+# ------------------------------------------------------------------ scorecards (several criteria)
+
+#: Criterion ids a scorecard may not use: the total's id and the columns of a ratings file.
+RESERVED_CRITERION_IDS = ("total", "item_id", "rater_id", "criterion", "score")
+#: Consensus rules of a label criterion (the set's mean/median apply to numeric criteria).
+LABEL_CONSENSUS_RULES = ("majority", "explicit")
+ScaleKind = Literal["numeric", "ordinal", "nominal"]
+
+
+def _check_card_value(value: Any) -> float | str | None:
+    """One rating or consensus value of a scorecard item: a finite number, a string or null.
+
+    Whether a string is one of the criterion's labels (or ``"NA"``) is checked by the loader,
+    which knows the criterion.
+    """
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        raise PydanticCustomError(
+            "score_type", "score {value} is not a number or a label (a boolean, not a score)",
+            {"value": show(value)},
+        )
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise PydanticCustomError("score_type", "score {value} is not a finite number",
+                                      {"value": show(value)})
+        return float(value)
+    raise PydanticCustomError(
+        "score_type", "score {value} is not a number, a label, \"NA\" or null",
+        {"value": show(value)},
+    )
+
+
+#: A scorecard rating as stored: a number, a label (or ``"NA"``), or None (missing).
+CardValue = Annotated[float | str | None, PlainValidator(_check_card_value)]
+
+
+class CriterionScale(BaseModel):
+    """The scale of one scorecard criterion: numeric, or labels (ordered or not).
+
+    Give either ``min`` and ``max`` (a numeric scale; ``labels`` may word its points, as in
+    :class:`Scale`) or ``levels`` (a label scale such as ``["fail", "pass"]`` or
+    ``["no", "partial", "yes"]``, worst first when ``ordered``).
+    """
+
+    model_config = _CONFIG
+
+    min: float | None = Field(default=None, allow_inf_nan=False)
+    max: float | None = Field(default=None, allow_inf_nan=False)
+    labels: dict[str, str] | None = None
+    levels: list[str] | None = None
+    ordered: bool | None = None
+
+    @property
+    def kind(self) -> ScaleKind:
+        """``"numeric"``, ``"ordinal"`` (ordered labels) or ``"nominal"`` (unordered labels)."""
+        if self.levels is None:
+            return "numeric"
+        return "nominal" if self.ordered is False else "ordinal"
+
+    def code_scale(self) -> Scale:
+        """The numeric :class:`Scale` the criterion's view uses.
+
+        A numeric scale as it is; a label scale as the codes ``0 .. k-1`` of its levels, in
+        the declared order, with the levels as the points' labels.
+        """
+        if self.levels is None:
+            assert self.min is not None and self.max is not None
+            return Scale(min=self.min, max=self.max, labels=self.labels)
+        return Scale(min=0.0, max=float(len(self.levels) - 1),
+                     labels={str(i): lv for i, lv in enumerate(self.levels)})
+
+    def describe(self) -> str:
+        """``1–5``, ``fail < pass`` or ``billing | technical | other``."""
+        if self.levels is None:
+            return f"{fmt_num(self.min or 0.0)}–{fmt_num(self.max or 0.0)}"
+        return (" | " if self.kind == "nominal" else " < ").join(self.levels)
+
+
+class Criterion(BaseModel):
+    """One question of a scorecard (an entry of the header's ``criteria``).
+
+    Attributes
+    ----------
+    id : str
+        A short identifier (letters, digits, ``_`` and ``-``, starting with a letter), used
+        as a CSV column, in gate bars (``tone.icc``) and as the journal's key.
+    label : str
+        The question as people read it ("Greeted the customer?").
+    rubric : str
+        The criterion's own rubric text (the header's ``rubric``, when given, comes first).
+    scale : CriterionScale
+        Numeric range or labels.
+    na_allowed : bool
+        Whether a rater may mark the question not applicable (``"NA"``).
+    weight : float
+        Weight in the scorecard total (``>= 0``; 0 keeps the question out of the total
+        while it can still fail it when critical).
+    critical : bool
+        A failed critical question makes the item's total 0.
+    pass_mark : float, str, list of str or None
+        What passes: a number (a numeric score at or above it), a level (an ordered level at
+        or above it), or a label or list of labels (unordered). Required when ``critical``.
+    values : dict of str to float or None
+        For unordered labels: each label's value on the total's 0–1 scale.
+    consensus : {"mean", "median", "majority", "explicit"} or None
+        The criterion's own consensus rule; None for the header's rule (numeric criteria)
+        or ``"majority"`` (label criteria).
+    """
+
+    model_config = _CONFIG
+
+    id: str = Field(min_length=1)
+    label: str = Field(min_length=1)
+    rubric: str = Field(min_length=1)
+    scale: CriterionScale
+    na_allowed: bool = False
+    weight: float = Field(default=1.0, allow_inf_nan=False)
+    critical: bool = False
+    pass_mark: float | str | list[str] | None = None
+    values: dict[str, float] | None = None
+    consensus: Literal["mean", "median", "majority", "explicit"] | None = None
+
+    @property
+    def kind(self) -> ScaleKind:
+        """The scale's kind (see :attr:`CriterionScale.kind`)."""
+        return self.scale.kind
+
+    def code(self, label: str) -> float:
+        """The code (``0 .. k-1``) of one of a label scale's levels."""
+        assert self.scale.levels is not None
+        return float(self.scale.levels.index(label))
+
+    def level(self, code: float) -> str:
+        """The level of a label scale with this code."""
+        assert self.scale.levels is not None
+        return self.scale.levels[int(code)]
+
+    def fails(self, value: float) -> bool:
+        """Whether a value on the view's scale (a score, or a label's code) fails the pass mark.
+
+        Numeric: ``value < pass_mark``; ordered labels: the level lies below the pass level;
+        unordered labels: the label is not among the passing ones. Always False when no pass
+        mark is declared.
+        """
+        if self.pass_mark is None:
+            return False
+        if self.kind == "numeric":
+            assert isinstance(self.pass_mark, float | int)
+            return value < float(self.pass_mark)
+        if self.kind == "ordinal":
+            assert isinstance(self.pass_mark, str)
+            return value < self.code(self.pass_mark)
+        passing = [self.pass_mark] if isinstance(self.pass_mark, str) else list(self.pass_mark)
+        return self.level(value) not in passing
+
+    def unit(self, value: float) -> float:
+        """A value on the view's scale as a share of the common 0–1 scale of the total.
+
+        Numeric: ``(x - min) / (max - min)``; ordered labels: ``rank / (k - 1)``;
+        unordered labels: ``values[label]``, else 1 for a passing label and 0 otherwise.
+        """
+        s = self.scale
+        if s.kind == "numeric":
+            assert s.min is not None and s.max is not None
+            return (value - s.min) / (s.max - s.min)
+        assert s.levels is not None
+        if s.kind == "ordinal":
+            return value / (len(s.levels) - 1)
+        label = self.level(value)
+        if self.values is not None:
+            return float(self.values[label])
+        return 0.0 if self.fails(value) else 1.0
+
+
+class ScorecardMeta(BaseModel):
+    """The header line of a scorecard set: an anchor-set header with ``criteria``.
+
+    ``rubric`` (or ``rubric_file``) is optional here: text common to every criterion (the
+    raters' general instruction), put before each criterion's own rubric.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+    format_version: Literal[1] = Field(alias="judgecal_anchor_set")
+    name: str = Field(min_length=1)
+    description: str | None = None
+    rubric: str | None = None
+    rubric_file: str | None = None
+    criteria: list[Criterion] = Field(min_length=1)
+    consensus: ConsensusRule = "mean"
+    source: str | None = None
+    attribution: str | None = None
+    licence: str | None = None
+    version: int = Field(default=1, ge=1)
+    parent: str | None = None
+
+
+#: A per-criterion note (rationale, edge case): one text for every criterion, or one each.
+PerCriterionText = str | dict[str, str | None] | None
+
+
+class ScorecardItem(BaseModel):
+    """One item of a scorecard set: per-criterion ratings, consensus and notes.
+
+    ``ratings`` maps criterion id -> rater id -> a score (numeric criteria), a label (label
+    criteria), ``"NA"`` or None (missing). ``consensus`` maps criterion id -> an explicit
+    consensus. ``rationale`` and ``edge_case`` are one text for the whole item or an object
+    from criterion id to text.
+    """
+
+    model_config = _CONFIG
+
+    id: str = Field(min_length=1)
+    input: str
+    output: str
+    reference: str | None = None
+    context: str | None = None
+    ratings: dict[str, dict[str, CardValue]] = Field(default_factory=dict)
+    consensus: dict[str, CardValue] = Field(default_factory=dict)
+    rationale: PerCriterionText = None
+    edge_case: PerCriterionText = None
+    source: str | None = None
+    split: SplitName
+    tags: list[str] = Field(default_factory=list)
+
+    _line: int = PrivateAttr(default=0)
+
+    @property
+    def line(self) -> int:
+        """The file line this item was read from (0 if not read from a file)."""
+        return self._line
+
+    def note(self, name: str, criterion: str) -> str | None:
+        """``rationale`` or ``edge_case`` for one criterion."""
+        value = getattr(self, name)
+        if isinstance(value, dict):
+            return value.get(criterion)
+        return value
