@@ -78,10 +78,17 @@ def test_loop_revises_until_the_threshold_then_validates_on_holdout(
     assert not holdout & set(re.findall(r'"id": "([^"]+)"', v2))
     assert result.holdout is not None and result.holdout.prompt.label == "v2"
     assert sum(1 for c in calls if c in holdout) == len(holdout)
+    # the target on the holdout CI, three outcomes as the gate decides them
+    lo, hi = result.holdout.figures["icc"].ci95
+    v = result.holdout.verdict
+    assert v.name == "icc >= 0.7 (lower 95% bound)" and v.checked == lo
+    assert result.holdout.outcome == ("pass" if lo >= 0.7 else
+                                      "fail" if hi < 0.7 else "inconclusive")
     # MLflow: a parent run with a nested run per iteration, all FINISHED
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     parent = client.get_run(result.parent_run_id)
     assert parent.info.status == "FINISHED"
+    assert parent.data.tags["judgecal.holdout_outcome"] == result.holdout.outcome
     children = client.search_runs(
         [parent.info.experiment_id],
         filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
@@ -109,6 +116,11 @@ def test_loop_stops_on_a_plateau(tmp_path, project_root, demo):
     assert result.stop_reason == "plateau"
     assert len(result.iterations) == 3  # no improvement >= 0.01 for 2 iterations
     assert any("below the human range" in w for w in result.warnings)
+    # a judge saying 1 or 2 is far below 0.7 even at the upper end of its holdout CI
+    assert result.holdout.outcome == "fail"
+    assert result.holdout.figures["icc"].ci95[1] < 0.7
+    assert "threshold ICC(2,1) ≥ 0.7 checked on the 95% CI: FAIL (ICC(2,1): even the upper" \
+        in result.report_md.read_text()
 
 
 def test_a_provider_failure_marks_the_mlflow_run_failed(tmp_path, project_root, demo):
@@ -152,6 +164,9 @@ def test_manual_reviser_waits_for_the_user_then_continues(tmp_path, project_root
         (tmp_path / "prompts/recipes-overall/v2.j2").write_text(v2)
         res = runner.invoke(app, ["calibrate", str(path), "--no-progress"])
         assert res.exit_code == 0, res.output
+        flat = " ".join(res.output.split())
+        assert re.search(r"holdout verdict, icc >= 0\.7 \(lower 95% bound\): "
+                         r"(PASS|FAIL|INCONCLUSIVE) — ICC\(2,1\)", flat), flat
     exp = load_experiment(path)
     assert LoopState.load(exp).status == "finished"
     assert [d["version"] for d in LoopState.load(exp).iterations] == ["v1", "v2"]

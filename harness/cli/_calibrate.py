@@ -101,6 +101,13 @@ def print_result(result: CalibrationResult) -> None:
         out.print(f"  {rec.prompt.label} ({rec.prompt.hash[:12]}): {rec.prompt.changelog}",
                   overflow="ellipsis", no_wrap=True)
     out.print(f"stopped because {_STOP_TEXT.get(result.stop_reason, result.stop_reason)}")
+    verdict = result.holdout.verdict if result.holdout is not None else None
+    if verdict is not None:
+        style = {"pass": "green", "fail": "red"}.get(verdict.outcome, "yellow")
+        out.print(f"holdout verdict, {verdict.name}: [bold {style}]{verdict.outcome.upper()}[/] "
+                  f"— {verdict.message}", highlight=False)
+        if verdict.decide_text():
+            out.print(f"  {verdict.decide_text()}", highlight=False)
     if result.best is not None:
         out.print(f"best version: {result.best.prompt.name} {result.best.prompt.label}"
                   + (" (MLflow alias 'candidate')" if result.holdout else ""))

@@ -12,7 +12,7 @@ from harness._numbers import parse_number
 from harness.agreement import PAIRED_FIGURES, AgreementResult
 from harness.experiments import GateSection
 from harness.experiments._config import _figure_name
-from harness.reports import CLOSER_TO_ZERO_IS_BETTER, FIGURE_LABELS, LOWER_IS_BETTER
+from harness.reports import CLOSER_TO_ZERO_IS_BETTER, FIGURE_LABELS, LOWER_IS_BETTER, percent
 
 BarKind = Literal["min", "max", "max_regression"]
 On = Literal["point", "lower-bound"]
@@ -533,17 +533,6 @@ class BarResult:
             **({"more_anchors_to_decide": self.more_anchors_to_decide,
                 "to_decide": self.decide_text()} if self.inconclusive else {}),
         }
-
-
-def percent(confidence: float) -> str:
-    """``95%``, ``97.5%``: a confidence level for labels.
-
-    Examples
-    --------
-    >>> percent(0.95), percent(1 - 0.05 / 2)
-    ('95%', '97.5%')
-    """
-    return f"{confidence * 100:.4g}%"
 
 
 def _fmt(v: float | None) -> str:

@@ -15,7 +15,17 @@ import numpy as np
 from harness._locks import LockHeld, file_lock
 from harness.anchors import AnchorSet, load_anchor_set
 from harness.experiments import Experiment
-from harness.gate import holdout_ledger, holdout_look_tags, record_look
+from harness.gate import (
+    Bar,
+    BarResult,
+    ceiling_of,
+    direction,
+    evaluate_bar,
+    holdout_ledger,
+    holdout_look_tags,
+    plan_bar,
+    record_look,
+)
 from harness.journal import Journal, canonical_json
 from harness.judges import Judge, make_judge
 from harness.judgments import (
@@ -521,7 +531,11 @@ def _finish(ctx: _Context, crun: Any, tracker: Tracker, result: CalibrationResul
             ceiling_method=j["ceiling_method"], run=run.summary(),
             item_ids=list(run.table.item_ids), judge_scores=run.judge_scores,
             consensus=np.asarray(run.table.consensus, dtype=float), confusion=j["confusion"],
+            verdict=holdout_verdict(rep, run.judge_scores,
+                                    np.asarray(run.table.consensus, dtype=float),
+                                    exp.target.metric, exp.target.threshold),
         )
+        crun.set_tags({"judgecal.holdout_outcome": result.holdout.outcome})
         cal, hold = best.primary_value, j["figures"][exp.target.metric].value
         if cal is not None and hold is not None:
             result.gap = cal - hold
@@ -568,6 +582,46 @@ def _finish(ctx: _Context, crun: Any, tracker: Tracker, result: CalibrationResul
     if state.status != "awaiting_manual":
         state.status = "finished"
     state.save(exp)
+
+
+def holdout_verdict(report: AgreementReport, judge_scores: np.ndarray, consensus: np.ndarray,
+                    metric: str, threshold: float) -> BarResult:
+    """The target checked on the holdout CI, as the gate checks a bar (three outcomes).
+
+    Parameters
+    ----------
+    report : AgreementReport
+        The holdout report (its ``judge`` section, its gold check).
+    judge_scores, consensus : ndarray
+        The judge's holdout scores and the consensus, aligned by item (for the planner).
+    metric : str
+        The target figure.
+    threshold : float
+        The target: a minimum for higher-is-better figures, a maximum for MAE and |bias|.
+
+    Returns
+    -------
+    BarResult
+        ``harness.gate.evaluate_bar`` under ``lower-bound``, with about how many more anchors
+        would decide it when inconclusive (``plan_bar``); inconclusive whatever the CI when
+        the report finds the human gold unreliable (the gate's rule without
+        ``--allow-unreliable-gold``).
+    """
+    assert report.judge is not None
+    bar = Bar("min" if direction(metric) == "higher" else "max", metric, threshold)
+    ceiling, method, pos = ceiling_of(report.judge, metric)
+    confidence = report.settings.confidence
+    verdict = evaluate_bar(bar, report.judge["figures"][metric], "lower-bound",
+                           ceiling=ceiling, ceiling_method=method, position=pos,
+                           confidence=confidence)
+    gold = report.gold
+    if gold is not None and not gold.reliable:
+        verdict.outcome, verdict.passed = "inconclusive", False
+        verdict.message = (f"the human gold is not reliable ({gold.reason}): a judge cannot be "
+                           f"judged against it; on the CI alone: {verdict.message}")
+        return verdict
+    plan_bar(verdict, judge_scores, consensus, scale=report.scale, confidence=confidence)
+    return verdict
 
 
 def _honesty_warnings(result: CalibrationResult) -> None:

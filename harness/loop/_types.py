@@ -80,6 +80,15 @@ class HoldoutRecord:
     consensus: np.ndarray
     confusion: dict[str, Any]
     judgments_csv: Path | None = None
+    #: The target checked on the holdout CI, with three outcomes (a ``harness.gate.BarResult``):
+    #: pass when the CI's conservative end meets it, fail when even its other end misses it,
+    #: inconclusive when the CI straddles it or the human gold is not reliable.
+    verdict: Any = None
+
+    @property
+    def outcome(self) -> str | None:
+        """``pass``, ``fail`` or ``inconclusive``: the target on the holdout CI."""
+        return self.verdict.outcome if self.verdict is not None else None
 
 
 @dataclass

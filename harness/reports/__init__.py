@@ -21,6 +21,7 @@ from ._calibration import (
     render_calibration_markdown,
     write_calibration_report,
 )
+from ._format import percent
 from ._plots import (
     bland_altman_plot,
     confusion_plot,
@@ -49,6 +50,7 @@ __all__ = [
     "iterations_plot",
     "leave_one_out_consensus",
     "like_for_like_references",
+    "percent",
     "position",
     "render_calibration_html",
     "render_calibration_markdown",

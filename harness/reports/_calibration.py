@@ -29,6 +29,7 @@ from ._agreement import (
     ci_decides,
     position,
 )
+from ._format import percent
 from ._plots import (
     bland_altman_plot,
     confusion_plot,
@@ -333,6 +334,13 @@ def _verdict(result: CalibrationResult) -> tuple[list[tuple[str, bool]], list[st
         if hres is None or hres.value is None:
             reason = "missing" if hres is None else hres.reason
             out.append((f"On the holdout split {label} is undefined ({reason}).", True))
+        elif h.verdict is not None:
+            v = h.verdict
+            decide = f" {v.decide_text()[0].upper()}{v.decide_text()[1:]}." \
+                if v.decide_text() else ""
+            out.append((f"On the holdout split: {_value_ci(hres.value, hres.ci95)}; the "
+                        f"threshold {target} checked on the {percent(v.confidence)} CI: "
+                        f"{v.outcome.upper()} ({v.message}).{decide}", v.outcome != "pass"))
         else:
             ok = _meets(name, hres.value, result.threshold)
             out.append((f"On the holdout split: {_value_ci(hres.value, hres.ci95)}, "
