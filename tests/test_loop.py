@@ -165,6 +165,7 @@ def test_manual_reviser_waits_for_the_user_then_continues(tmp_path, project_root
         res = runner.invoke(app, ["calibrate", str(path), "--no-progress"])
         assert res.exit_code == 0, res.output
         flat = " ".join(res.output.split())
+        assert "Alt-test of the best version on the holdout split (ε = 0.2)" in flat
         assert re.search(r"holdout verdict, icc >= 0\.7 \(lower 95% bound\): "
                          r"(PASS|FAIL|INCONCLUSIVE) — ICC\(2,1\)", flat), flat
     exp = load_experiment(path)

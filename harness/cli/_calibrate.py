@@ -19,7 +19,7 @@ from harness.loop import (
     calibrate,
 )
 from harness.prompts import PromptError
-from harness.reports import final_table_rows
+from harness.reports import alt_test_sentences, final_table_rows
 
 from ._common import (
     EXIT_INPUT,
@@ -101,6 +101,8 @@ def print_result(result: CalibrationResult) -> None:
         out.print(f"  {rec.prompt.label} ({rec.prompt.hash[:12]}): {rec.prompt.changelog}",
                   overflow="ellipsis", no_wrap=True)
     out.print(f"stopped because {_STOP_TEXT.get(result.stop_reason, result.stop_reason)}")
+    for sentence, alarming in alt_test_sentences(result):
+        out.print(f"[yellow]{sentence}[/]" if alarming else sentence, highlight=False)
     verdict = result.holdout.verdict if result.holdout is not None else None
     if verdict is not None:
         style = {"pass": "green", "fail": "red"}.get(verdict.outcome, "yellow")

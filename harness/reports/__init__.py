@@ -16,6 +16,7 @@ from ._agreement import (
     position,
 )
 from ._calibration import (
+    alt_test_sentences,
     final_table_rows,
     render_calibration_html,
     render_calibration_markdown,
@@ -40,6 +41,7 @@ __all__ = [
     "GoldReliability",
     "ReportSettings",
     "agreement_report",
+    "alt_test_sentences",
     "bland_altman_plot",
     "confusion_plot",
     "figure_data_uri",

@@ -296,8 +296,20 @@ def _alt_test_sentence(split: str, fig: AgreementResult) -> tuple[str, bool]:
             f"ρ = {_num(rho)}.", not ok)
 
 
-def _alt_test_sentences(result: CalibrationResult) -> list[tuple[str, bool]]:
-    """The alt-test of the best version on the calibration and holdout splits, when run."""
+def alt_test_sentences(result: CalibrationResult) -> list[tuple[str, bool]]:
+    """The alt-test of the best version on the calibration and holdout splits, when run.
+
+    Parameters
+    ----------
+    result : CalibrationResult
+
+    Returns
+    -------
+    list of (str, bool)
+        One sentence per split (``Alt-test of the best version on the holdout split
+        (ε = 0.2): winning rate ω = 0.67 …`` or ``…: undefined (reason).``), and whether
+        it is alarming (a failed test).
+    """
     out = []
     if result.best is not None and result.best.figures.get("alt_test") is not None:
         out.append(_alt_test_sentence("calibration", result.best.figures["alt_test"]))
@@ -347,7 +359,7 @@ def _verdict(result: CalibrationResult) -> tuple[list[tuple[str, bool]], list[st
                         f"{'meets' if ok else 'does NOT meet'} the threshold {target}.", not ok))
     else:
         out.append(("The best version was not validated on a holdout split.", False))
-    out.extend(_alt_test_sentences(result))
+    out.extend(alt_test_sentences(result))
     gap, worse = _gap(result)
     if gap is not None:
         out.append((f"Calibration − holdout gap: {gap:+.2f}.", False))
