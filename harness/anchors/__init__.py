@@ -23,7 +23,7 @@ Checking
 from ._errors import MAX_PROBLEMS, AnchorError, Problem
 from ._lint import LintFinding, lint_anchor_set, spectrum_bands
 from ._load import AnchorSet, load_anchor_set, normalize_output, open_ratings
-from ._ratings import RatingsTable, load_ratings
+from ._ratings import RatingsTable, load_ratings, load_scorecard_ratings
 from ._schema import (
     AnchorItem,
     AnchorSetMeta,
@@ -55,6 +55,7 @@ __all__ = [
     "load_anchor_set",
     "load_ratings",
     "load_scorecard",
+    "load_scorecard_ratings",
     "normalize_output",
     "open_ratings",
     "scorecard_total",

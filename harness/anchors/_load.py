@@ -591,6 +591,7 @@ def open_ratings(
     path: str | Path,
     scale: tuple[float, float] | None = None,
     split: str | None = None,
+    criterion: str | None = None,
 ) -> RatingsTable:
     """Ratings from an anchor set or from a long-format ratings file, whichever ``path`` is.
 
@@ -604,6 +605,9 @@ def open_ratings(
         must match the set's own scale.
     split : {"calibration", "holdout"}, optional
         Only that split of an anchor set (an error for a ratings file).
+    criterion : str, optional
+        One criterion of a scorecard (or ``"total"``), or of a ratings file with a
+        ``criterion`` column (see :func:`load_anchor_set` and :func:`load_ratings`).
 
     Returns
     -------
@@ -624,8 +628,8 @@ def open_ratings(
         if split is not None:
             raise AnchorError([Problem(shown, None, "split", f"split {split!r} applies only to "
                                        "anchor sets; this is a long-format ratings file")])
-        return load_ratings(p, scale=scale)
-    aset = load_anchor_set(p)
+        return load_ratings(p, scale=scale, criterion=criterion)
+    aset = load_anchor_set(p, criterion=criterion)
     if scale is not None and (float(scale[0]), float(scale[1])) != (aset.meta.scale.min,
                                                                     aset.meta.scale.max):
         raise AnchorError([Problem(

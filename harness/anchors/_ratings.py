@@ -6,10 +6,11 @@ import csv
 import io
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from difflib import get_close_matches
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,10 +18,15 @@ from harness._numbers import parse_number
 
 from ._errors import _Collector
 from ._json import parse_json_line
-from ._schema import fmt_num, show
+from ._schema import Criterion, fmt_num, show
+
+if TYPE_CHECKING:
+    from ._scorecard import Scorecard
 
 #: Required columns of a long-format ratings file.
 RATINGS_COLUMNS = ("item_id", "rater_id", "score")
+#: The optional column of a long-format file that names the criterion of each score.
+CRITERION_COLUMN = "criterion"
 _NA_WORDS = ("NA", "N/A")
 
 
@@ -260,7 +266,27 @@ def _read_text(path: Path, probs: _Collector) -> str:
         raise probs.fail(line, None, f"not valid UTF-8 ({exc.reason})") from None
 
 
-def _csv_rows(text: str, probs: _Collector) -> list[tuple[int, dict[str, Any]]] | None:
+@dataclass(frozen=True)
+class _Row:
+    """One score read from a ratings file, before it is checked."""
+
+    line: int
+    item: Any
+    rater: Any
+    criterion: str | None
+    value: Any
+    field: str
+
+
+def _csv_rows(
+    text: str, probs: _Collector, wide: set[str] | bool
+) -> list[_Row] | None:
+    """Rows of a long CSV (``item_id,rater_id[,criterion],score``) or, when ``wide`` allows
+    it, of a wide one (``item_id,rater_id,<criterion>...``: one score per criterion column).
+
+    ``wide`` is False (long only), True (any further column is a criterion) or the set of
+    criterion ids whose columns are read (further columns are ignored).
+    """
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
@@ -279,12 +305,34 @@ def _csv_rows(text: str, probs: _Collector) -> list[tuple[int, dict[str, Any]]] 
         if name and name in seen:
             probs.add(1, name, "column appears twice in the header")
         seen.add(name)
-    missing = [c for c in RATINGS_COLUMNS if c not in names]
-    for col in missing:
-        probs.add(1, col, f"missing column {col!r} (header: {', '.join(header)})")
-    if missing or probs:
+    raw_names = [h.strip().lstrip("\ufeff") for h in header]
+    wide_cols: list[tuple[str, str]] = []  # (column, criterion id as written)
+    if wide is not False and "score" not in names and "item_id" in names and "rater_id" in names:
+        for name, raw in zip(names, raw_names, strict=True):
+            if name in ("item_id", "rater_id", CRITERION_COLUMN) or not name:
+                continue
+            if wide is True:
+                wide_cols.append((name, raw))
+            else:
+                match = next((cid for cid in wide if cid.lower() == name), None)
+                if match is not None:
+                    wide_cols.append((name, match))
+        if not wide_cols:
+            known = "" if wide is True else f" ({', '.join(sorted(wide))})"
+            probs.add(1, None, "no score column: a long file has item_id,rater_id,score; a "
+                               f"wide one item_id,rater_id and one column per criterion{known} "
+                               f"(header: {', '.join(header)})")
+            return None
+    if not wide_cols:
+        missing = [c for c in RATINGS_COLUMNS if c not in names]
+        for col in missing:
+            probs.add(1, col, f"missing column {col!r} (header: {', '.join(header)})")
+        if missing:
+            return None
+    if probs:
         return None
-    rows: list[tuple[int, dict[str, Any]]] = []
+    has_criterion = CRITERION_COLUMN in names and not wide_cols
+    rows: list[_Row] = []
     while True:
         start = reader.line_num + 1
         try:
@@ -299,13 +347,26 @@ def _csv_rows(text: str, probs: _Collector) -> list[tuple[int, dict[str, Any]]] 
         if len(row) != len(names):
             probs.add(start, None, f"row has {len(row)} fields but the header has {len(names)}")
             continue
-        rows.append((start, dict(zip(names, row, strict=True))))
+        rec = dict(zip(names, row, strict=True))
+        if wide_cols:
+            for col, cid in wide_cols:
+                rows.append(_Row(start, rec["item_id"], rec["rater_id"], cid, rec[col], col))
+            continue
+        crit = None
+        if has_criterion:
+            crit = rec[CRITERION_COLUMN].strip()
+            if not crit:
+                probs.add(start, CRITERION_COLUMN, "the criterion is empty")
+                continue
+        rows.append(_Row(start, rec["item_id"], rec["rater_id"], crit, rec["score"], "score"))
     return rows
 
 
-def _jsonl_rows(text: str, probs: _Collector) -> list[tuple[int, dict[str, Any]]] | None:
-    rows: list[tuple[int, dict[str, Any]]] = []
+def _jsonl_rows(text: str, probs: _Collector) -> list[_Row] | None:
+    rows: list[_Row] = []
     any_line = False
+    with_criterion: list[int] = []
+    without: list[int] = []
     for lineno, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
@@ -327,11 +388,26 @@ def _jsonl_rows(text: str, probs: _Collector) -> list[tuple[int, dict[str, Any]]
             probs.add(lineno, col, f"missing key {col!r}")
         if missing:
             continue
-        rows.append((lineno, obj))
+        crit = None
+        if CRITERION_COLUMN in obj:
+            crit = obj[CRITERION_COLUMN]
+            if not isinstance(crit, str) or not crit.strip():
+                probs.add(lineno, CRITERION_COLUMN, f"the criterion must be a non-empty "
+                                                    f"string, got {show(crit)}")
+                continue
+            crit = crit.strip()
+            with_criterion.append(lineno)
+        else:
+            without.append(lineno)
+        rows.append(_Row(lineno, obj["item_id"], obj["rater_id"], crit, obj["score"], "score"))
     if not any_line:
         probs.add(None, None, "file is empty; expected one JSON object per line with "
                               "item_id, rater_id and score")
         return None
+    if with_criterion and without:
+        for lineno in without[:5]:
+            probs.add(lineno, CRITERION_COLUMN, f"missing key {CRITERION_COLUMN!r} (line "
+                                                f"{with_criterion[0]} names a criterion)")
     return rows
 
 
@@ -343,20 +419,152 @@ def _as_id(value: Any) -> str | None:
     return None
 
 
+def _criterion_value(spec: Criterion, raw: Any, wide: bool) -> tuple[float | str | None,
+                                                                     str | None]:
+    """A cell on a known criterion: (value as the criterion's view holds it, None) or
+    (None, error). Labels become their codes; ``NA`` is checked against ``na_allowed``; an
+    empty wide cell is N/A when the criterion allows N/A, else missing."""
+    text = raw.strip(" \t\r\n") if isinstance(raw, str) else raw
+    if (text is None or text == "") and wide and spec.na_allowed:
+        return "NA", None
+    if spec.scale.levels is not None and isinstance(text, str) and text in spec.scale.levels:
+        return spec.code(text), None
+    if spec.scale.levels is not None and isinstance(text, str) and text and \
+            text.upper() not in _NA_WORDS:
+        close = get_close_matches(text, spec.scale.levels, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return None, (f"{text!r} is not a label of criterion {spec.id!r} "
+                      f"({spec.scale.describe()}){hint}")
+    value, error = _parse_score(raw)
+    if error:
+        return None, error
+    if value == "NA" and not spec.na_allowed:
+        return None, (f"{raw.strip() if isinstance(raw, str) else raw!r} (not applicable) is "
+                      f"not allowed: criterion {spec.id!r} has na_allowed false")
+    if isinstance(value, float):
+        if spec.scale.levels is not None:
+            return None, (f"score {fmt_num(value)} is not a label; criterion {spec.id!r} "
+                          f"takes {spec.scale.describe()}")
+        lo, hi = spec.scale.min, spec.scale.max
+        assert lo is not None and hi is not None
+        if not lo <= value <= hi:
+            return None, f"score {fmt_num(value)} is off the scale {spec.scale.describe()}"
+    return value, None
+
+
+def _read_tables(
+    path: str | Path,
+    *,
+    scale: tuple[float, float] | None,
+    specs: dict[str, Criterion] | None,
+    wide: bool,
+) -> tuple[dict[str | None, RatingsTable], bool]:
+    """Every criterion's table of a ratings file (key None when it names no criterion), and
+    whether the file has a criterion column (or is wide)."""
+    p = Path(path)
+    shown = str(path)
+    probs = _Collector(shown)
+    suffix = p.suffix.lower()
+    if suffix not in (".csv", ".jsonl"):
+        raise probs.fail(None, None, f"unsupported ratings file type {p.suffix or '(none)'!r}; "
+                                     "use .csv or .jsonl (long format: item_id, rater_id, score)")
+    text = _read_text(p, probs)
+    wide_arg: set[str] | bool = (set(specs) if specs is not None else True) if wide else False
+    rows = _csv_rows(text, probs, wide_arg) if suffix == ".csv" else _jsonl_rows(text, probs)
+    if rows is None:
+        probs.raise_if_any()
+        raise AssertionError("unreachable")  # pragma: no cover
+    is_wide = any(r.field != "score" for r in rows)
+
+    cells: dict[str | None, dict[tuple[str, str], float | str | None]] = {}
+    orders: dict[str | None, list[str]] = {}
+    first_line: dict[tuple[str, str, str | None], int] = {}
+    seen_items: set[tuple[str | None, str]] = set()
+    for row in rows:
+        lineno = row.line
+        item = _as_id(row.item)
+        rater = _as_id(row.rater)
+        crit = row.criterion
+        ok = True
+        if item is None:
+            probs.add(lineno, "item_id", f"item_id must be a non-empty string, got "
+                                         f"{show(row.item)}")
+            ok = False
+        if rater is None:
+            probs.add(lineno, "rater_id", f"rater_id must be a non-empty string, got "
+                                          f"{show(row.rater)}")
+            ok = False
+        spec = None
+        if specs is not None and crit is not None:
+            spec = specs.get(crit)
+            if spec is None:
+                close = get_close_matches(crit, list(specs), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                probs.add(lineno, CRITERION_COLUMN, f"unknown criterion {crit!r}{hint}; the "
+                                                    f"criteria are {', '.join(specs)}")
+                continue
+        if spec is not None:
+            value, error = _criterion_value(spec, row.value, is_wide)
+        else:
+            value, error = _parse_score(row.value)
+        if error:
+            probs.add(lineno, row.field, error)
+            ok = False
+        elif (spec is None and isinstance(value, float) and scale is not None
+              and not scale[0] <= value <= scale[1]):
+            probs.add(lineno, row.field, f"score {fmt_num(value)} is off the scale "
+                                         f"{fmt_num(scale[0])}–{fmt_num(scale[1])}")
+            ok = False
+        if item is None or rater is None:
+            continue
+        key = (item, rater, crit)
+        if key in first_line:
+            on = f" on criterion {crit!r}" if crit is not None else ""
+            probs.add(lineno, None, f"duplicate rating of item {item!r} by rater {rater!r}{on} "
+                                    f"(first on line {first_line[key]})")
+            continue
+        first_line[key] = lineno
+        if not ok:
+            continue
+        cells.setdefault(crit, {})[(item, rater)] = value
+        if (crit, item) not in seen_items:
+            seen_items.add((crit, item))
+            orders.setdefault(crit, []).append(item)
+    if not rows and not probs:
+        probs.add(None, None, "no ratings in the file (only a header)")
+    probs.raise_if_any()
+    tables: dict[str | None, RatingsTable] = {}
+    for crit, crit_cells in cells.items():
+        tscale = scale
+        if specs is not None and crit is not None:
+            cs = specs[crit].scale.code_scale()
+            tscale = (cs.min, cs.max)
+        tables[crit] = build_table(crit_cells, orders[crit], scale=tscale,
+                                   source=shown if crit is None else f"{shown} ({crit})")
+    has_criterion = any(r.criterion is not None for r in rows)
+    return tables, has_criterion
+
+
 def load_ratings(
-    path: str | Path, scale: tuple[float, float] | None = None
+    path: str | Path,
+    scale: tuple[float, float] | None = None,
+    criterion: str | None = None,
 ) -> RatingsTable:
     """Read a long-format ratings file: one row per (item, rater) score.
 
     Parameters
     ----------
     path : str or Path
-        A ``.csv`` file (header line required; columns ``item_id``, ``rater_id``, ``score``;
-        further columns are ignored) or a ``.jsonl`` file (one object per line with those
-        keys; further keys are ignored).
+        A ``.csv`` file (header line required; columns ``item_id``, ``rater_id``, ``score``
+        and optionally ``criterion``; further columns are ignored) or a ``.jsonl`` file (one
+        object per line with those keys; further keys are ignored).
     scale : tuple of float, optional
         ``(min, max)``: when given, every score must lie on it, and it becomes the table's
         scale.
+    criterion : str, optional
+        For a file with a ``criterion`` column: read only that criterion's rows. Needed
+        when the file holds more than one criterion (read them all with
+        :func:`load_scorecard_ratings`).
 
     Returns
     -------
@@ -368,70 +576,84 @@ def load_ratings(
     AnchorError
         Listing every problem with ``file:line`` (CSV lines count the header as line 1):
         a missing column, a non-numeric score, a duplicate (item_id, rater_id) pair (both
-        lines named), an off-scale score, an empty file.
+        lines named), an off-scale score, an empty file; a file of several criteria without
+        ``criterion``, or a ``criterion`` the file does not hold.
 
     Notes
     -----
     An empty score (or JSON null) is *missing*; ``NA`` or ``N/A`` (any case) is *not
     applicable*. Both are NaN in ``scores``; ``na`` marks the N/A cells.
     """
-    p = Path(path)
-    shown = str(path)
-    probs = _Collector(shown)
     if scale is not None:
         lo, hi = float(scale[0]), float(scale[1])
         if not lo < hi:
             raise ValueError(f"scale min must be below max, got {scale!r}")
         scale = (lo, hi)
-    suffix = p.suffix.lower()
-    if suffix not in (".csv", ".jsonl"):
-        raise probs.fail(None, None, f"unsupported ratings file type {p.suffix or '(none)'!r}; "
-                                     "use .csv or .jsonl (long format: item_id, rater_id, score)")
-    text = _read_text(p, probs)
-    rows = _csv_rows(text, probs) if suffix == ".csv" else _jsonl_rows(text, probs)
-    if rows is None:
-        probs.raise_if_any()
-        raise AssertionError("unreachable")  # pragma: no cover
+    tables, has_criterion = _read_tables(path, scale=scale, specs=None, wide=False)
+    probs = _Collector(str(path))
+    if not has_criterion:
+        if criterion is not None:
+            raise probs.fail(1, CRITERION_COLUMN, f"criterion {criterion!r} was asked for, but "
+                                                  f"the file has no {CRITERION_COLUMN!r} column")
+        return tables[None]
+    found = [c for c in tables if c is not None]
+    if criterion is None:
+        if len(found) == 1:
+            return tables[found[0]]
+        raise probs.fail(None, CRITERION_COLUMN, (
+            f"the file holds ratings of {len(found)} criteria ({', '.join(found)}): choose one "
+            "(criterion=..., --criterion) or read them all with load_scorecard_ratings"))
+    if criterion not in tables:
+        close = get_close_matches(criterion, found, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise probs.fail(None, CRITERION_COLUMN, f"no ratings of criterion {criterion!r}{hint}; "
+                                                 f"the file holds {', '.join(found)}")
+    return tables[criterion]
 
-    cells: dict[tuple[str, str], float | str | None] = {}
-    first_line: dict[tuple[str, str], int] = {}
-    item_order: list[str] = []
-    seen_items: set[str] = set()
-    for lineno, row in rows:
-        item = _as_id(row["item_id"])
-        rater = _as_id(row["rater_id"])
-        ok = True
-        if item is None:
-            probs.add(lineno, "item_id", f"item_id must be a non-empty string, got "
-                                         f"{show(row['item_id'])}")
-            ok = False
-        if rater is None:
-            probs.add(lineno, "rater_id", f"rater_id must be a non-empty string, got "
-                                          f"{show(row['rater_id'])}")
-            ok = False
-        value, error = _parse_score(row["score"])
-        if error:
-            probs.add(lineno, "score", error)
-            ok = False
-        elif isinstance(value, float) and scale is not None and not scale[0] <= value <= scale[1]:
-            probs.add(lineno, "score", f"score {fmt_num(value)} is off the scale "
-                                       f"{fmt_num(scale[0])}–{fmt_num(scale[1])}")
-            ok = False
-        if item is None or rater is None:
-            continue
-        key = (item, rater)
-        if key in first_line:
-            probs.add(lineno, None, f"duplicate rating of item {item!r} by rater {rater!r} "
-                                    f"(first on line {first_line[key]})")
-            continue
-        first_line[key] = lineno
-        if not ok:
-            continue
-        cells[key] = value
-        if item not in seen_items:
-            seen_items.add(item)
-            item_order.append(item)
-    if not rows and not probs:
-        probs.add(None, None, "no ratings in the file (only a header)")
-    probs.raise_if_any()
-    return build_table(cells, item_order, scale=scale, source=shown)
+
+def load_scorecard_ratings(
+    path: str | Path,
+    criteria: Scorecard | Sequence[Criterion] | None = None,
+) -> dict[str, RatingsTable]:
+    """Read a ratings file of several criteria: one table per criterion.
+
+    Parameters
+    ----------
+    path : str or Path
+        A long file (``item_id,rater_id,criterion,score``, CSV or JSONL) or a wide CSV
+        (``item_id,rater_id,<criterion>,<criterion>...``: one row per (item, rater), one
+        column per criterion).
+    criteria : Scorecard or sequence of Criterion, optional
+        The scorecard the scores belong to. When given, every criterion named must be one
+        of its criteria; labels become their codes (the criterion views' scales); ``NA``
+        is an error on a criterion without ``na_allowed``; scores must lie on each scale;
+        in a wide file, columns that are not criteria are ignored and an empty cell of a
+        criterion with ``na_allowed`` is N/A (elsewhere an empty cell is missing). Without
+        it, every score must be a number and every further column of a wide CSV is a
+        criterion.
+
+    Returns
+    -------
+    dict of str to RatingsTable
+        Criterion id -> its table (items in order of first appearance, raters sorted), in
+        the scorecard's order when ``criteria`` is given, else in order of appearance.
+
+    Raises
+    ------
+    AnchorError
+        Every problem with ``file:line``: those of :func:`load_ratings`, an unknown
+        criterion (with a "did you mean"), a label the criterion does not have, ``NA``
+        where it is not allowed, a long file without a ``criterion`` column.
+    """
+    specs: dict[str, Criterion] | None = None
+    if criteria is not None:
+        seq = criteria.criteria if hasattr(criteria, "criteria") else criteria
+        specs = {c.id: c for c in seq}
+    tables, has_criterion = _read_tables(path, scale=None, specs=specs, wide=True)
+    if not has_criterion:
+        raise _Collector(str(path)).fail(1, CRITERION_COLUMN, (
+            f"no {CRITERION_COLUMN!r} column: a scorecard's long file has "
+            "item_id,rater_id,criterion,score (or use a wide CSV: item_id,rater_id,<criterion>"
+            "...); a one-criterion file is read with load_ratings"))
+    order = list(specs) if specs is not None else [c for c in tables if c is not None]
+    return {c: tables[c] for c in order if c in tables}

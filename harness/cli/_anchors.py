@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from harness.anchors import AnchorError, lint_anchor_set, load_anchor_set
+from harness.anchors import AnchorError, lint_anchor_set, load_scorecard
 
 from ._common import fail, out
 
@@ -26,36 +26,42 @@ def lint(
 ) -> None:
     """Check an anchor set against the calibration guidance (warnings, not errors)."""
     try:
-        aset = load_anchor_set(anchor_set)
+        aset = load_scorecard(anchor_set)
     except AnchorError as exc:
         fail(str(exc))
     findings = lint_anchor_set(aset)
     splits = {s: sum(1 for it in aset.items if it.split == s) for s in ("calibration", "holdout")}
+    ids = aset.criterion_ids
+    what = f"criterion {ids[0]!r}" if aset.is_single else f"criteria {', '.join(ids)}"
     out.print(
-        f"[bold]{aset.meta.name}[/] ({anchor_set}): criterion {aset.meta.criterion!r}, "
+        f"[bold]{aset.meta.name}[/] ({anchor_set}): {what}, "
         f"{splits['calibration']} calibration + {splits['holdout']} holdout items, "
         f"{len(aset.rater_ids)} raters"
     )
     if not findings:
         out.print("[green]no findings[/]")
         return
+    per_criterion = any(f.criterion for f in findings)
     t = Table(show_header=True)
     t.add_column("level")
+    if per_criterion:
+        t.add_column("criterion")
     t.add_column("code")
     t.add_column("item")
     t.add_column("message")
-    by_code: dict[str, list] = {}
+    by_code: dict[tuple[str | None, str], list] = {}
     for f in findings:
-        by_code.setdefault(f.code, []).append(f)
+        by_code.setdefault((f.criterion, f.code), []).append(f)
     for f in findings:
-        same = by_code[f.code]
+        same = by_code[(f.criterion, f.code)]
+        crit = [f.criterion or "(set)"] if per_criterion else []
         if f.level == "info" and not all_notes and len(same) > _NOTE_LIMIT:
             if f is same[0]:
-                t.add_row("[cyan]info[/]", f.code, f"{len(same)} items",
+                t.add_row("[cyan]info[/]", *crit, f.code, f"{len(same)} items",
                           f"e.g. {f.item_id}: {f.message} (--all lists every one)")
             continue
         style = "yellow" if f.level == "warning" else "cyan"
-        t.add_row(f"[{style}]{f.level}[/]", f.code, f.item_id or "", f.message)
+        t.add_row(f"[{style}]{f.level}[/]", *crit, f.code, f.item_id or "", f.message)
     out.print(t)
     n_warn = sum(1 for f in findings if f.level == "warning")
     out.print(f"{n_warn} warning(s), {len(findings) - n_warn} note(s)")
