@@ -458,9 +458,15 @@ def _read_tables(
     scale: tuple[float, float] | None,
     specs: dict[str, Criterion] | None,
     wide: bool,
+    one: bool = False,
+    only: str | None = None,
 ) -> tuple[dict[str | None, RatingsTable], bool]:
     """Every criterion's table of a ratings file (key None when it names no criterion), and
-    whether the file has a criterion column (or is wide)."""
+    whether the file has a criterion column (or is wide).
+
+    ``one``: the caller wants a single table, so a file of several criteria is an error
+    unless ``only`` names the criterion to read (the other rows are skipped unread).
+    """
     p = Path(path)
     shown = str(path)
     probs = _Collector(shown)
@@ -475,6 +481,21 @@ def _read_tables(
         probs.raise_if_any()
         raise AssertionError("unreachable")  # pragma: no cover
     is_wide = any(r.field != "score" for r in rows)
+    has_criterion = any(r.criterion is not None for r in rows)
+    if one and has_criterion:
+        found = list(dict.fromkeys(r.criterion for r in rows if r.criterion is not None))
+        if only is None and len(found) > 1:
+            raise probs.fail(None, CRITERION_COLUMN, (
+                f"the file holds ratings of {len(found)} criteria ({', '.join(found)}): choose "
+                "one (criterion=..., --criterion) or read them all with load_scorecard_ratings"))
+        if only is not None:
+            if only not in found:
+                close = get_close_matches(only, found, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise probs.fail(None, CRITERION_COLUMN, f"no ratings of criterion {only!r}"
+                                                         f"{hint}; the file holds "
+                                                         f"{', '.join(found)}")
+            rows = [r for r in rows if r.criterion == only]
 
     cells: dict[str | None, dict[tuple[str, str], float | str | None]] = {}
     orders: dict[str | None, list[str]] = {}
@@ -541,7 +562,6 @@ def _read_tables(
             tscale = (cs.min, cs.max)
         tables[crit] = build_table(crit_cells, orders[crit], scale=tscale,
                                    source=shown if crit is None else f"{shown} ({crit})")
-    has_criterion = any(r.criterion is not None for r in rows)
     return tables, has_criterion
 
 
@@ -589,26 +609,13 @@ def load_ratings(
         if not lo < hi:
             raise ValueError(f"scale min must be below max, got {scale!r}")
         scale = (lo, hi)
-    tables, has_criterion = _read_tables(path, scale=scale, specs=None, wide=False)
-    probs = _Collector(str(path))
-    if not has_criterion:
-        if criterion is not None:
-            raise probs.fail(1, CRITERION_COLUMN, f"criterion {criterion!r} was asked for, but "
-                                                  f"the file has no {CRITERION_COLUMN!r} column")
-        return tables[None]
-    found = [c for c in tables if c is not None]
-    if criterion is None:
-        if len(found) == 1:
-            return tables[found[0]]
-        raise probs.fail(None, CRITERION_COLUMN, (
-            f"the file holds ratings of {len(found)} criteria ({', '.join(found)}): choose one "
-            "(criterion=..., --criterion) or read them all with load_scorecard_ratings"))
-    if criterion not in tables:
-        close = get_close_matches(criterion, found, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise probs.fail(None, CRITERION_COLUMN, f"no ratings of criterion {criterion!r}{hint}; "
-                                                 f"the file holds {', '.join(found)}")
-    return tables[criterion]
+    tables, has_criterion = _read_tables(path, scale=scale, specs=None, wide=False, one=True,
+                                         only=criterion)
+    if not has_criterion and criterion is not None:
+        raise _Collector(str(path)).fail(1, CRITERION_COLUMN, (
+            f"criterion {criterion!r} was asked for, but the file has no "
+            f"{CRITERION_COLUMN!r} column"))
+    return next(iter(tables.values()))
 
 
 def load_scorecard_ratings(
