@@ -80,6 +80,24 @@ rater distributions in the ordinal case). With ``d = E J - E C``:
 * Quadratic-weighted kappa, exact and within-one agreement are of both series rounded to the
   scale (as the report does): computed from the joint table of the rounded values.
 
+True values: the like-for-like judge figures (what the report's ``figures`` give)
+---------------------------------------------------------------------------------
+The report compares the judge with the reference each human met: for each rater j, the mean
+of the *other* k - 1 raters, ``C_i^(-j) = mean_{r != j} X_ir``, and averages each figure over
+the k choices of j (``harness.agreement.compare_to_references``). Each of the k figures is a
+smooth function of sample moments (or a U-statistic) of the pairs (J_i, C_i^(-j)), so it
+converges to the value above for the panel ``b_{-j}`` (the drawn offsets without b_j), and
+their mean converges to the mean of those limits:
+
+.. math::
+
+    F^{LOO}(b_1..b_k) = \frac1k \sum_{j=1}^k F(b_{-j})
+
+with ``F`` any of the formulas above applied to a panel of k - 1 raters
+(:func:`judge_truth_loo`). A consensus of k - 1 raters is noisier than one of k, so the
+like-for-like ICC, alpha, kappa and rank figures are lower and MAE higher than the
+full-consensus ones (the point of the footing).
+
 So every truth is a closed form or a one-dimensional integral; ``tests/test_coverage_sim.py``
 checks each against a very large simulation (a different seed) to within its sampling error.
 
@@ -88,17 +106,25 @@ What is measured
 For each cell (continuous/ordinal x n items x k raters) and replication: the human figures as
 ``harness.reports._agreement._human_section`` computes them (``icc_all`` with its F-test
 intervals; Krippendorff's alpha with ``alpha_interval_bootstrap``, the percentile
-bootstrap over items), and the judge panel as ``_judge_section`` computes it
-(``compare_to_reference(judge, consensus, scale=(1, 5), n_resamples=1000, seed=0)``: percentile
-bootstrap over items, the Wilson interval for exact and within-one agreement; Kendall falls back
-to its Fisher z interval when the table of distinct pairs is too large). Coverage is the share
+bootstrap over items), plus alpha with :func:`harness.agreement._alpha_boot.alpha_interval_ci`
+(the two-way random-effects interval, for the report to adopt); and the judge's figures as
+``_judge_section`` computes them: ``figures`` =
+``compare_to_references(judge, references, scale=(1, 5), n_resamples=1000, seed=0)`` with the
+k leave-one-out consensuses as references (the jackknife t interval on Fisher z / log /
+identity scale while a reference has at most 200 distinct pairs, else the percentile
+bootstrap; the Wilson interval for exact and within-one agreement), scored against
+:func:`judge_truth_loo`; and, labelled "full consensus", ``figures_full_consensus`` =
+``compare_to_reference(judge, consensus, ...)`` (percentile bootstrap; Kendall falls back
+to its Fisher z interval when the table of distinct pairs is too large) against
+:func:`judge_truth`. Coverage is the share
 of replications whose 95% interval contains the truth, among those with an interval; "no CI"
 counts the others. ``ICC(1,1)``/``ICC(1,k)`` of
 ``icc_oneway`` equal those of ``icc_all`` on complete data and are not repeated. Alpha among
 humans is not simulated in the continuous case: with n k distinct values its bootstrap falls
 back to the generic scipy path (about 0.25 s per resample at n = 200, k = 5).
 
-The gate's false-ship rate with ``--on lower-bound``: for each judge figure, a bar just on the
+The gate's false-ship rate with ``--on lower-bound``: for each like-for-like judge figure (what
+the gate checks), a bar just on the
 wrong side of the truth (``min`` bar = truth + 0.01 for higher-is-better figures, ``max`` bar
 = truth - 0.01 for MAE and |bias|), evaluated with :func:`harness.gate.evaluate_bar`; a pass is
 a false ship. The lower end of a 95% two-sided interval is a 97.5% one-sided bound, so the
@@ -138,11 +164,12 @@ from harness.agreement import (
     krippendorff_alpha,
     round_to_scale,
 )
+from harness.agreement._alpha_boot import alpha_interval_ci
 from harness.reports import leave_one_out_consensus
 
 SCALE = (1.0, 5.0)
 HUMAN_FIGURES = ("ICC(1,1)", "ICC(2,1)", "ICC(3,1)", "ICC(1,k)", "ICC(2,k)", "ICC(3,k)",
-                 "alpha")
+                 "alpha", "alpha (alpha_interval_ci)")
 JUDGE_FIGURES = ("spearman", "kendall_tau_b", "icc", "weighted_kappa", "krippendorff_alpha",
                  "exact_agreement", "within_one", "mae", "bias")
 GATE_MARGIN = 0.01
@@ -242,7 +269,7 @@ def human_truth(model: Model, k: int) -> dict[str, float]:
     return {
         "ICC(1,1)": rho2, "ICC(2,1)": rho2, "ICC(3,1)": rho3,
         "ICC(1,k)": spearman_brown(rho2, k), "ICC(2,k)": spearman_brown(rho2, k),
-        "ICC(3,k)": spearman_brown(rho3, k), "alpha": rho2,
+        "ICC(3,k)": spearman_brown(rho3, k), "alpha": rho2, "alpha (alpha_interval_ci)": rho2,
     }
 
 
@@ -361,6 +388,9 @@ def human_figures(sim: Simulation, *, n_resamples: int = 1000, seed: int = 0,
             alpha = alpha_interval_bootstrap(sim.humans, alpha, n_resamples=n_resamples,
                                              seed=seed, confidence=0.95)
         out["alpha"] = alpha
+        if n_resamples > 0:
+            out["alpha (alpha_interval_ci)"] = alpha_interval_ci(
+                sim.humans, n_resamples=n_resamples, seed=seed, confidence=0.95)
     return out
 
 

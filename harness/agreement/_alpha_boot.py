@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from ._bootstrap import bootstrap_ci, resample_weights, with_percentile_ci
@@ -74,3 +76,82 @@ def alpha_interval_bootstrap(
     reps = weighted_alpha_interval(uniq, values, resample_weights(counts, n_resamples, seed))
     return with_percentile_ci(point, reps, n_resamples=n_resamples, seed=seed,
                               confidence=confidence)
+
+
+def alpha_interval_ci(
+    matrix: np.ndarray,
+    point: AgreementResult | None = None,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> AgreementResult:
+    r"""Krippendorff's alpha (interval) with a CI that counts the raters as a sample.
+
+    On a complete crossed table (every rater scored every item) interval alpha is a function
+    of the two-way mean squares,
+
+    .. math::
+
+        \alpha = \frac{MSR - MSC/n - (n-1)\,MSE/n}{MSR + (k-1)\,MSE + (k-1)\,MSC/(n-1)},
+
+    and with items and raters random (the two-way random-effects model) it estimates
+    :math:`\sigma_T^2 / (\sigma_T^2 + \sigma_b^2 + \sigma_e^2)`, the same reliability as
+    ICC(2,1). The interval is then the two-way random-effects interval for that parameter,
+    the F-test interval of ICC(2,1) with Satterthwaite's degrees of freedom (Shrout & Fleiss
+    1979; McGraw & Wong 1996, case 2A), which reflects the sampling of raters as well as of
+    items. The item bootstrap (:func:`alpha_interval_bootstrap`) holds the raters fixed: it
+    estimates alpha for this panel, and covered the population alpha in only 82-90% of
+    simulated data sets (``benchmarks/coverage.py``) against 94-96% for this interval.
+    With a missing rating, or when the F-test interval is undefined, the item bootstrap of
+    :func:`alpha_interval_bootstrap` is used.
+
+    Parameters
+    ----------
+    matrix : array-like, shape (n, k)
+        Items x raters; NaN = missing.
+    point : AgreementResult, optional
+        ``krippendorff_alpha(matrix, level="interval")`` if already computed.
+    n_resamples, seed, confidence
+        As for :func:`alpha_interval_bootstrap` (B and seed serve only the fallback).
+
+    Returns
+    -------
+    AgreementResult
+        The point estimate with ``ci95``; ``ci_method`` "F-test, two-way random (Shrout &
+        Fleiss 1979)" or the bootstrap's.
+
+    References
+    ----------
+    Shrout, P. E., & Fleiss, J. L. (1979). Intraclass correlations: uses in assessing rater
+    reliability. *Psychological Bulletin* 86, 420-428. McGraw, K. O., & Wong, S. P. (1996).
+    Forming inferences about some intraclass correlation coefficients. *Psychological
+    Methods* 1, 30-46. Krippendorff, K. (2011). Computing Krippendorff's alpha-reliability.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.array([[1, 2, 1], [3, 3, 4], [5, 4, 5], [2, 2, 3], [4, 5, 4], [3, 2, 3]])
+    >>> res = alpha_interval_ci(m)
+    >>> res.ci_method
+    'F-test, two-way random (Shrout & Fleiss 1979)'
+    >>> res.ci95[0] < res.value < res.ci95[1]
+    True
+    """
+    from ._icc import icc
+
+    matrix = as_matrix(matrix)
+    point = point or krippendorff_alpha(matrix, level="interval")
+    if not point.defined:
+        return point
+    if not np.isnan(matrix).any() and min(matrix.shape) >= 2:
+        two_way = icc(matrix, form="ICC(2,1)", confidence=confidence)
+        ci = two_way.ci95
+        if ci is not None and ci[0] <= point.value <= ci[1]:
+            details = {**point.details, "interval": {
+                "model": "two-way random effects (raters and items sampled)",
+                "ci_df": two_way.details.get("ci_df"), "confidence": confidence}}
+            return replace(point, details=details).with_ci(
+                ci, "F-test, two-way random (Shrout & Fleiss 1979)")
+    return alpha_interval_bootstrap(matrix, point, n_resamples=n_resamples, seed=seed,
+                                    confidence=confidence)
