@@ -223,8 +223,9 @@ def with_percentile_ci(
     return res.with_ci(ci, f"bootstrap percentile (B={n_resamples}, seed={seed})")
 
 
-#: Variance-stabilising scales of :func:`with_jackknife_t_ci`: (forward, inverse, label).
-_SCALES: dict[str, tuple[Callable[[np.ndarray], np.ndarray],
+#: Variance-stabilising scales of :func:`jackknife_t_interval`: (forward, inverse, label for
+#: the CI method string).
+JACKKNIFE_TRANSFORMS: dict[str, tuple[Callable[[np.ndarray], np.ndarray],
                          Callable[[np.ndarray], np.ndarray], str]] = {
     "fisher_z": (np.arctanh, np.tanh, " on Fisher z"),
     "log": (np.log, np.exp, " on log scale"),
@@ -283,7 +284,7 @@ def jackknife_t_interval(
     >>> bool(np.isclose(lo, t.low) and np.isclose(hi, t.high))
     True
     """
-    fwd, inv, _ = _SCALES[transform]
+    fwd, inv, _ = JACKKNIFE_TRANSFORMS[transform]
     vals = np.asarray(leave_one_out, dtype=float)
     n = vals.size
     if n < 3:
