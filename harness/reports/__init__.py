@@ -1,10 +1,12 @@
 """Reports: the agreement report (human reliability, judge vs humans), the calibration report
-(self-contained HTML and Markdown) and the plots they share."""
+(self-contained HTML and Markdown), the scorecard report (one report per question and the
+total, the questions ranked) and the plots they share."""
 
 from ._agreement import (
     CLOSER_TO_ZERO_IS_BETTER,
     FIGURE_LABELS,
     LOWER_IS_BETTER,
+    SCALE_KINDS,
     AgreementReport,
     GoldReliability,
     ReportSettings,
@@ -31,15 +33,18 @@ from ._plots import (
     iterations_plot,
     scatter_plot,
 )
-from ._render import render_report
+from ._render import render_report, render_scorecard
+from ._scorecard import ScorecardReport, primary_for, scorecard_report
 
 __all__ = [
     "CLOSER_TO_ZERO_IS_BETTER",
     "FIGURE_LABELS",
     "LOWER_IS_BETTER",
+    "SCALE_KINDS",
     "AgreementReport",
     "GoldReliability",
     "ReportSettings",
+    "ScorecardReport",
     "agreement_report",
     "alt_test_sentences",
     "bland_altman_plot",
@@ -54,9 +59,12 @@ __all__ = [
     "like_for_like_references",
     "percent",
     "position",
+    "primary_for",
     "render_calibration_html",
     "render_calibration_markdown",
     "render_report",
+    "render_scorecard",
     "scatter_plot",
+    "scorecard_report",
     "write_calibration_report",
 ]

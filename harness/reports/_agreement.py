@@ -17,11 +17,15 @@ from harness.agreement import (
     alt_test,
     compare_to_reference,
     confusion_matrix,
+    fleiss_kappa,
+    gwet_ac1,
     icc_all,
     icc_oneway,
     jsonable,
     krippendorff_alpha,
+    percent_agreement,
     round_to_scale,
+    undefined,
 )
 from harness.agreement._bootstrap import check_resamples
 from harness.agreement._loo import compare_to_references
@@ -45,6 +49,8 @@ CLOSER_TO_ZERO_IS_BETTER = {"bias"}
 
 #: Modified z-score above which a rater is flagged as an outlier (Iglewicz & Hoaglin 1993).
 OUTLIER_Z = 3.5
+#: The kinds of scale a report knows (a scorecard criterion's ``scale.kind``).
+SCALE_KINDS: tuple[str, ...] = ("numeric", "ordinal", "nominal")
 
 
 @dataclass
@@ -58,9 +64,15 @@ class ReportSettings:
     primary: str = "icc"
     alt_test_epsilon: float = DEFAULT_EPSILON  # the alt-test's cost-benefit penalty
     alt_test_alignment: str = "absolute"
+    #: ``numeric``, or a label scale coded 0..k-1: ``ordinal`` (ordered labels, pass/fail)
+    #: or ``nominal``; label scales add the categorical figures among humans.
+    scale_kind: str = "numeric"
 
     def __post_init__(self) -> None:
         check_resamples(self.n_resamples)
+        if self.scale_kind not in SCALE_KINDS:
+            raise ValueError(f"unknown scale kind {self.scale_kind!r}; use one of "
+                             f"{', '.join(SCALE_KINDS)}")
         eps = self.alt_test_epsilon
         if isinstance(eps, bool) or not (isinstance(eps, float | int) and 0 <= eps < 1):
             raise ValueError(f"alt_test_epsilon (--epsilon) must be a number in [0, 1), "
@@ -347,7 +359,7 @@ def _human_section(
         "by_item": {k: v for k, v in table.na_counts_by_item().items() if v},
         "by_rater": {k: v for k, v in table.na_counts_by_rater().items() if v},
     }
-    return {
+    out = {
         "icc": iccs,
         "icc_oneway": oneway,
         "krippendorff_alpha": alpha,
@@ -357,6 +369,48 @@ def _human_section(
         "n_items_over_threshold": sum(1 for it in items if it["flagged"]),
         "na": na,
         "n_missing": int(table.n_missing),
+    }
+    if settings.scale_kind != "numeric":
+        out["categorical"] = categorical_figures(scores, scale)
+    return out
+
+
+def categorical_figures(scores: np.ndarray, scale: tuple[float, float]) -> dict[str, Any]:
+    """Agreement among raters on a label scale (codes 0..k-1): the figures QA teams read.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (items, raters)
+        Label codes; NaN for missing or N/A.
+    scale : tuple of float
+        ``(0, k-1)``.
+
+    Returns
+    -------
+    dict
+        ``percent_agreement`` (pairwise, Gwet 2014: every item with 2 or more ratings),
+        ``gwet_ac1`` (Gwet 2008; robust to skewed prevalence, e.g. almost every item a pass),
+        ``fleiss_kappa`` (Fleiss 1971; on the items rated by every rater, which it needs)
+        and ``krippendorff_alpha_nominal``.
+    """
+    categories = list(np.arange(scale[0], scale[1] + 1, dtype=float))
+    complete = ~np.isnan(scores).any(axis=1)
+    try:
+        fleiss = fleiss_kappa(scores[complete], categories=categories)
+        if not complete.all():
+            fleiss.details["n_dropped"] = int((~complete).sum())
+    except ValueError as exc:
+        fleiss = undefined("fleiss_kappa", str(exc))
+    try:
+        ac1 = gwet_ac1(scores, categories=categories)
+    except ValueError as exc:
+        ac1 = undefined("gwet_ac1", str(exc))
+    return {
+        "percent_agreement": percent_agreement(scores, multi_rater="pairwise",
+                                               missing="units_with_at_least_2_ratings"),
+        "gwet_ac1": ac1,
+        "fleiss_kappa": fleiss,
+        "krippendorff_alpha_nominal": krippendorff_alpha(scores, level="nominal"),
     }
 
 

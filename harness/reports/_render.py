@@ -220,3 +220,69 @@ def _top(counts: dict[str, int], k: int = 5) -> str:
     items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     text = ", ".join(f"{key} {val}" for key, val in items[:k])
     return text + (f", … {len(items) - k} more" if len(items) > k else "")
+
+
+def render_scorecard(report: Any, *, max_rows: int = 10) -> RenderableType:
+    """A scorecard report (:class:`~harness.reports.ScorecardReport`) as one renderable: one
+    row per question and the total, then the questions ranked. ``agree --criterion ID``
+    shows one question's full report (:func:`render_report`)."""
+    from ._scorecard import human_figure
+
+    parts: list[RenderableType] = [Text.assemble(
+        ("Scorecard agreement report", "bold"),
+        f" — {report.source}: {_count(len(report.criteria), 'question')}"
+        + (" and the total" if report.total is not None else ""))]
+    rows = dict(report.criteria)
+    if report.total is not None:
+        rows["total"] = report.total
+    has_judge = any(r.judge is not None for r in rows.values())
+    t = Table(title="Per question (full report: agree --criterion ID)", title_justify="left")
+    for col in ("question", "scale", "items", "humans: α", "flagged"):
+        t.add_column(col, justify="left" if col in ("question", "scale") else "right")
+    if has_judge:
+        for col in ("judge: primary figure [CI]", "human ceiling", "judge vs humans"):
+            t.add_column(col, justify="right" if col != "judge vs humans" else "left")
+    for cid, rep in rows.items():
+        kind = rep.settings.scale_kind
+        lo, hi = rep.scale
+        scale = f"{lo:g}–{hi:g}" + ("" if kind == "numeric" else f" {kind}")
+        _, alpha = human_figure(rep)
+        cells: list[Any] = [cid,
+                            scale, str(len(rep.item_ids)), _fmt(alpha),
+                            str(rep.human["n_items_over_threshold"])]
+        if has_judge:
+            if rep.judge is None:
+                cells += ["—", "—", "—"]
+            else:
+                p = rep.settings.primary
+                band = rep.judge["ceiling"][p]
+                pos = rep.judge["position"][p]
+                figure = _fmt_result(rep.judge["figures"][p])
+                cells += [Text.assemble(f"{FIGURE_LABELS[p]} ", figure),
+                          _fmt(band.get("median")),
+                          Text(_POSITION_TEXT.get(pos or "", pos or "—"),
+                               style=_POSITION_STYLE.get(pos or "", ""))]
+        t.add_row(*cells)
+    t.caption = ("humans: α at the scale's level (interval, ordinal or nominal); flagged: "
+                 "items whose rater SD is over the spread threshold")
+    parts.append(t)
+    ranking = report.ranking()
+    r = Table(title="Questions that confuse raters (least human agreement first)",
+              title_justify="left")
+    for col in ("#", "question", "α", "flagged items"):
+        r.add_column(col, justify="left" if col == "question" else "right")
+    for k, row in enumerate(ranking["by_human_agreement"][:max_rows], start=1):
+        r.add_row(str(k), row["criterion"], _fmt(row["value"]),
+                  f"{row['flagged_items']} of {row['n_items']}")
+    parts.append(r)
+    if "by_judge_gap" in ranking:
+        g = Table(title="Judge–human gap (judge minus the human ceiling's median; worst first)",
+                  title_justify="left")
+        for col in ("#", "question", "figure", "judge", "ceiling", "gap"):
+            g.add_column(col, justify="left" if col in ("question", "figure") else "right")
+        for k, row in enumerate(ranking["by_judge_gap"][:max_rows], start=1):
+            g.add_row(str(k), row["criterion"], FIGURE_LABELS.get(row["figure"], row["figure"]),
+                      _fmt(row["judge"]), _fmt(row["ceiling"]),
+                      "—" if row["gap"] is None else f"{row['gap']:+.2f}")
+        parts.append(g)
+    return Group(*parts)
