@@ -387,7 +387,7 @@ def scorecard_header(source: Source, crits: dict[str, dict], split: Split) -> di
         "equals its set. The study rated each statement separately and defined no total; the "
         f"total here is a demo choice: '{SCORECARD_CRITICAL}' is critical (a consensus below "
         f"{fmt(SCORECARD_PASS_MARK)} on 1-6 fails the text), '{SCORECARD_ZERO_WEIGHT}' (the "
-        "raters' own summary) has weight 0, the other four weight 1. "
+        "raters' own summary) has weight 0, the other five weight 1. "
         "Built by scripts/build_recipe_anchors.py."
     )
     return {

@@ -177,7 +177,7 @@ def lint_scorecard(card: Scorecard) -> list[LintFinding]:
     has_edge = [any((it.note("edge_case", c) or "").strip() for c in card.criterion_ids)
                 for it in cal]
     _check_edge_cases(has_edge, warnings)
-    _check_holdout(cal, hold, warnings)  # type: ignore[arg-type]
+    _check_holdout(cal, hold, warnings)
     _check_provenance(card.meta.source, card.meta.licence, infos)
     whole = len(warnings), len(infos)
     per: list[tuple[list[LintFinding], list[LintFinding]]] = []

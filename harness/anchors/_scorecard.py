@@ -468,7 +468,7 @@ def load_scorecard(path: str | Path) -> Scorecard:
             items.append(item)
     if meta is not None and n_item_lines == 0:
         probs.add(None, None, "no items after the header")
-    _check_leakage(items, probs)  # type: ignore[arg-type]
+    _check_leakage(items, probs)
     probs.raise_if_any()
     assert meta is not None
     return Scorecard(p, meta, items, file_digest(data, meta.rubric_file, meta.rubric))
