@@ -10,12 +10,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from harness.anchors import AnchorError, load_ratings
+from harness.anchors import AnchorError
 
 from ._common import EXIT_BELOW_BAR, EXIT_INPUT, fail, out, parse_scale
 
 if TYPE_CHECKING:
-    from harness.drift import DriftReport
+    from harness.anchors import RatingsTable, Scorecard
+    from harness.drift import DriftReport, ScorecardDriftReport
 
 
 #: Streams with more windows than this list only the windows with something to see.
@@ -27,26 +28,41 @@ def _fmt(v: float | None) -> str:
 
 
 def drift_cmd(
-    file: Annotated[Path, typer.Argument(help="Long-format CSV/JSONL of item_id, rater_id, "
-                                         "score; item order in the file is time order.")],
+    file: Annotated[Path, typer.Argument(help="Ratings CSV/JSONL: item_id, rater_id, score "
+                                         "(optionally criterion), or a wide CSV item_id, "
+                                         "rater_id, <criterion>...; item order in the file "
+                                         "is time order.")],
     window: Annotated[int, typer.Option(help="Items per window.")] = 200,
     step: Annotated[int | None, typer.Option(help="Items between window starts "
                                              "(default: window // 4).")] = None,
     drop: Annotated[float, typer.Option(help="Alert when a window's ICC is this far below "
                                         "the baseline (first) window's.")] = 0.05,
-    far: Annotated[float, typer.Option(help="A score is far when it differs from the other "
-                                       "raters' consensus by more than this.")] = 1.0,
+    far: Annotated[list[str] | None, typer.Option(
+        help="A score is far when it differs from the other raters' consensus by more than "
+             "this (default 1). On a scorecard, ID=X sets one criterion's (total=X the "
+             "total's, default 0.25); repeatable.")] = None,
     min_far: Annotated[int, typer.Option("--min-far", help="Far items in one window that "
                                          "flag a rater.")] = 3,
     consensus: Annotated[str, typer.Option(help="Other raters' consensus: median or mean.")]
     = "median",
-    scale: Annotated[str | None, typer.Option(help="Scale MIN:MAX (scores must lie on it).")]
+    scale: Annotated[str | None, typer.Option(help="Scale MIN:MAX (scores must lie on it; "
+                                              "on a scorecard file, on every criterion).")]
     = None,
+    scorecard: Annotated[Path | None, typer.Option(
+        help="Scorecard set (JSONL anchors) the ratings belong to: its criteria's scales, "
+             "labels, weights and pass marks; the total is watched only with it.")] = None,
+    bias: Annotated[list[str] | None, typer.Option(
+        help="Scorecard: flag a rater whose mean signed deviation from the others' "
+             "consensus on one question is beyond this in a window (default 0.5; ID=X per "
+             "criterion, total=X for the total, default 0.125); repeatable.")] = None,
+    min_bias: Annotated[int, typer.Option("--min-bias", help="Scorecard: compared items a "
+                                          "rater needs in a window for a bias flag.")] = 10,
     charts: Annotated[Path | None, typer.Option(help="Write one control-chart PNG per rater "
-                                                "into this directory.")] = None,
+                                                "into this directory (a scorecard: one "
+                                                "subdirectory per criterion).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     fail_on_alert: Annotated[bool, typer.Option(
-        "--fail-on-alert", help="Exit 1 when the ICC alert fires or a rater is flagged.")]
+        "--fail-on-alert", help="Exit 1 when an ICC alert fires or a rater is flagged.")]
     = False,
     all_windows: Annotated[bool, typer.Option(
         "--all-windows", help=f"List every window (by default a stream of more than "
@@ -56,14 +72,43 @@ def drift_cmd(
     """Drift in a live ratings stream: rolling ICC alert, flagged raters, control charts."""
     if consensus not in ("median", "mean"):
         fail(f"--consensus must be median or mean, got {consensus!r}")
+    far_default, far_by = _thresholds("--far", far)
+    bias_default, bias_by = _thresholds("--bias", bias)
+    from harness.drift import read_stream
+
+    card = None
+    if scorecard is not None:
+        if scale is not None:
+            fail("give --scorecard or --scale, not both: the scorecard has each criterion's "
+                 "scale")
+        from harness.anchors import load_scorecard
+
+        try:
+            card = load_scorecard(scorecard)
+        except AnchorError as exc:
+            fail(str(exc), EXIT_INPUT)
     try:
-        table = load_ratings(file, scale=parse_scale(scale))
+        stream = read_stream(file, scale=parse_scale(scale), scorecard=card)
     except AnchorError as exc:
         fail(str(exc), EXIT_INPUT)
+    except ValueError as exc:
+        fail(f"--scorecard {scorecard}: {exc}", EXIT_INPUT)
+    if isinstance(stream, dict):
+        _scorecard(stream, card, file, window=window, step=step, drop=drop,
+                   far={**({} if far_default is None else {"*": far_default}), **far_by},
+                   min_far=min_far, consensus=consensus,
+                   bias={**({} if bias_default is None else {"*": bias_default}), **bias_by},
+                   min_bias=min_bias, charts=charts, as_json=as_json,
+                   fail_on_alert=fail_on_alert, all_windows=all_windows)
+        return
+    if far_by or bias_by or bias_default is not None:
+        fail("--bias and per-criterion --far ID=X apply to a ratings file of several "
+             "criteria; this one has one")
     from harness.drift import detect_drift, write_control_charts
 
     try:
-        report = detect_drift(table, window=window, step=step, drop=drop, far=far,
+        report = detect_drift(stream, window=window, step=step, drop=drop,
+                              far=1.0 if far_default is None else far_default,
                               min_far_items=min_far, consensus=consensus)
     except ValueError as exc:
         fail(str(exc), EXIT_INPUT)
@@ -81,6 +126,67 @@ def drift_cmd(
     else:
         _print(report, paths, all_windows)
     if fail_on_alert and (report.alert or report.flagged):
+        raise typer.Exit(EXIT_BELOW_BAR)
+
+
+def _thresholds(option: str, values: list[str] | None) -> tuple[float | None, dict[str, float]]:
+    """``--far 1 --far tone=0.5``: the bare number (or None) and the per-criterion ones."""
+    from harness._numbers import parse_number
+
+    default: float | None = None
+    by: dict[str, float] = {}
+    for text in values or []:
+        key, sep, num = text.rpartition("=")
+        try:
+            value = parse_number(num.strip())
+        except ValueError:
+            fail(f"{option} takes a number or ID=NUMBER, got {text!r}")
+        if value < 0:
+            fail(f"{option} {text}: must be >= 0")
+        if not sep:
+            if default is not None:
+                fail(f"{option}: give at most one bare number (and ID=NUMBER per criterion)")
+            default = value
+        elif not key.strip():
+            fail(f"{option} takes a number or ID=NUMBER, got {text!r}")
+        else:
+            by[key.strip()] = value
+    return default, by
+
+
+def _scorecard(tables: dict[str, RatingsTable], card: Scorecard | None, file: Path, *,
+               window: int, step: int | None, drop: float, far: dict[str, float],
+               min_far: int, consensus: str, bias: dict[str, float], min_bias: int,
+               charts: Path | None, as_json: bool, fail_on_alert: bool,
+               all_windows: bool) -> None:
+    from harness.drift import detect_scorecard_drift, write_scorecard_charts
+
+    def expand(given: dict[str, float]) -> dict[str, float]:
+        # a bare number is every criterion's; the library's defaults fill the rest
+        base = given.pop("*", None)
+        return {**({} if base is None else {cid: base for cid in tables}), **given}
+
+    try:
+        report = detect_scorecard_drift(
+            tables, criteria=None if card is None else card.criteria, window=window,
+            step=step, drop=drop, far=expand(far), min_far_items=min_far,
+            bias=expand(bias), min_bias_items=min_bias, consensus=consensus,
+            source=str(file))
+    except ValueError as exc:
+        fail(str(exc), EXIT_INPUT)
+    paths: list[Path] = []
+    if charts is not None:
+        try:
+            paths = write_scorecard_charts(report, charts)
+        except OSError as exc:
+            fail(f"--charts {charts}: {exc}", EXIT_INPUT)
+    if as_json:
+        doc = report.to_dict()
+        doc["chart_files"] = [str(p) for p in paths]
+        out.print_json(json.dumps(doc, ensure_ascii=False))
+    else:
+        _print_scorecard(report, paths, all_windows)
+    if fail_on_alert and (report.alert or report.any_flag):
         raise typer.Exit(EXIT_BELOW_BAR)
 
 
@@ -142,3 +248,58 @@ def _print(report: DriftReport, paths: list[Path], all_windows: bool = False) ->
         out.print("[green]No rater flagged.[/]")
     if paths:
         out.print(f"Control charts: {len(paths)} PNG file(s) in {escape(str(paths[0].parent))}")
+
+
+def _print_scorecard(report: ScorecardDriftReport, paths: list[Path],
+                     all_windows: bool = False) -> None:
+    reports = report.reports()
+    any_rep = next(iter(reports.values()))
+    out.print(f"[bold]Drift[/] {escape(report.source)}: scorecard of {len(report.criteria)} "
+              f"criteria{' and the total' if report.total is not None else ''}, window "
+              f"{any_rep.window}, step {any_rep.step}")
+    for note in report.notes:
+        out.print(f"[yellow]note:[/] {escape(note)}")
+    biased: dict[str, list[str]] = {}
+    for f in report.flags:
+        biased.setdefault(f.criterion, []).append(f"{f.rater} ({f.direction})")
+    t = Table(title=f"Per question: rolling ICC(1,1) (alert when it drops by more than "
+              f"{any_rep.drop:g}), raters far from consensus, biased raters")
+    for col in ("question", "items", "raters", "baseline ICC", "last ICC", "ICC alert",
+                "far-flagged raters", "biased raters"):
+        t.add_column(col)
+    for cid, rep in reports.items():
+        last = rep.windows[-1].icc.value if rep.windows else None
+        alert = "—"
+        if rep.alert:
+            w = rep.windows[rep.first_alert]
+            alert = f"[bold red]from items {w.start + 1}–{w.stop}[/]"
+        t.add_row(escape(cid), str(len(rep.item_ids)), str(len(rep.rater_ids)),
+                  _fmt(rep.baseline_icc), _fmt(last), alert,
+                  escape(", ".join(rep.flagged)), escape(", ".join(biased.get(cid, []))))
+    out.print(t)
+    if report.flags:
+        ft = Table(title=f"Raters consistently harsher or more lenient on a question (mean "
+                   f"deviation from the others' consensus beyond the threshold, "
+                   f"{report.min_bias_items}+ items in a window)")
+        for col in ("rater", "question", "direction", "windows flagged",
+                    "first flagged (items)", "worst mean deviation", "over the stream",
+                    "threshold"):
+            ft.add_column(col)
+        for f in report.flags:
+            rep = reports[f.criterion]
+            w0 = rep.windows[f.windows[0]]
+            i = f.biases.index(f.worst)
+            stream = "—" if f.stream_bias is None else f"{f.stream_bias:+.2f} ({f.stream_n})"
+            ft.add_row(escape(f.rater), escape(f.criterion), f.direction,
+                       f"{len(f.windows)} of {len(rep.windows)}", f"{w0.start + 1}–{w0.stop}",
+                       f"{f.worst:+.2f} ({f.n_items[i]} items)", stream, f"{f.threshold:g}")
+        out.print(ft)
+    else:
+        out.print("[green]No rater biased on a question.[/]")
+    for cid, rep in reports.items():
+        if rep.alert or rep.flagged:
+            out.rule(f"{escape(cid)}")
+            _print(rep, [], all_windows)
+    if paths:
+        out.print(f"Control charts: {len(paths)} PNG file(s) in "
+                  f"{escape(str(paths[0].parent.parent))}/<question>/")
