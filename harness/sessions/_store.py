@@ -26,10 +26,11 @@ from typing import Any, Literal
 
 from harness._numbers import parse_number
 from harness._sqlite import ThreadLocalSQLite
-from harness.anchors import AnchorSet, load_anchor_set
+from harness.anchors import AnchorSet, Criterion, Scorecard, load_anchor_set, load_scorecard
 from harness.anchors._schema import NA, fmt_num
 from harness.journal import default_state_dir
 
+from . import _card
 from ._errors import SessionError
 
 State = Literal["draft", "scoring", "review", "resolved", "closed"]
@@ -65,7 +66,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     forced_missing TEXT,
     output_path TEXT,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    criteria TEXT,
+    threshold_share REAL
 );
 CREATE TABLE IF NOT EXISTS participants (
     session_id TEXT NOT NULL,
@@ -85,7 +88,8 @@ CREATE TABLE IF NOT EXISTS scores (
     score REAL,
     na INTEGER NOT NULL DEFAULT 0,
     at REAL NOT NULL,
-    PRIMARY KEY (session_id, round, pid, item_id)
+    criterion TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (session_id, round, pid, item_id, criterion)
 );
 CREATE TABLE IF NOT EXISTS resolutions (
     session_id TEXT NOT NULL,
@@ -94,7 +98,8 @@ CREATE TABLE IF NOT EXISTS resolutions (
     rationale TEXT,
     note TEXT,
     at REAL NOT NULL,
-    PRIMARY KEY (session_id, item_id)
+    criterion TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (session_id, item_id, criterion)
 );
 CREATE TABLE IF NOT EXISTS notes (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -111,7 +116,13 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 """
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# version 1 -> 2 (scorecard sessions): the sessions' criteria and threshold share; scores and
+# resolutions keyed by criterion too ('' in a single-criterion session)
+_V1_TABLES = {
+    "scores": "session_id, round, pid, item_id, score, na, at",
+    "resolutions": "session_id, item_id, consensus, rationale, note, at",
+}
 
 Score = float | str  # a float score or "NA"
 
@@ -138,13 +149,18 @@ class Participant:
 
 @dataclass(frozen=True)
 class Resolution:
-    """The facilitator's decision on one item."""
+    """The facilitator's decision on one item (on one question of a scorecard session).
+
+    ``consensus`` is a number, or for a label question the level; ``criterion`` is the
+    question's id in a scorecard session, else None.
+    """
 
     item_id: str
-    consensus: float | None
+    consensus: float | str | None
     rationale: str | None
     note: str | None
     at: float
+    criterion: str | None = None
 
 
 @dataclass(frozen=True)
@@ -172,10 +188,35 @@ class SessionInfo:
     created_at: float
     updated_at: float
     participants: list[Participant] = field(default_factory=list)
+    #: The questions of a scorecard session (None for a single-criterion session).
+    criteria: list[Criterion] | None = None
+    #: A scorecard session's flag threshold as a share of each question's range.
+    threshold_share: float | None = None
 
     @property
     def participant_ids(self) -> list[str]:
         return [p.id for p in self.participants]
+
+    @property
+    def is_scorecard(self) -> bool:
+        """Whether the session scores several questions (a scorecard) per item."""
+        return self.criteria is not None
+
+    @property
+    def criterion_ids(self) -> list[str]:
+        """The questions' ids (empty for a single-criterion session)."""
+        return [c.id for c in self.criteria or []]
+
+    def spec(self, criterion: str) -> Criterion:
+        """The question with this id (SessionError naming the known ones otherwise)."""
+        for c in self.criteria or []:
+            if c.id == criterion:
+                return c
+        if self.criteria is None:
+            raise SessionError(f"session {self.id} scores one criterion; it has no "
+                               f"question {criterion!r}")
+        raise SessionError(f"unknown question {criterion!r} in session {self.id}; the "
+                           f"questions are {', '.join(self.criterion_ids)}")
 
 
 @dataclass(frozen=True)
@@ -206,6 +247,27 @@ class SessionStore(ThreadLocalSQLite):
         conn.executescript(_SCHEMA)
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                      (str(SCHEMA_VERSION),))
+        if "criterion" not in _columns(conn, "scores"):
+            self._migrate_v1()
+
+    def _migrate_v1(self) -> None:
+        """Bring a version-1 store (single-criterion sessions only) to version 2."""
+        with self._tx() as conn:
+            if "criterion" in _columns(conn, "scores"):
+                return  # another process migrated it meanwhile
+            if "criteria" not in _columns(conn, "sessions"):
+                conn.execute("ALTER TABLE sessions ADD COLUMN criteria TEXT")
+                conn.execute("ALTER TABLE sessions ADD COLUMN threshold_share REAL")
+            for table, cols in _V1_TABLES.items():
+                conn.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
+                create = re.search(rf"CREATE TABLE IF NOT EXISTS {table} \(.*?\n\);",
+                                   _SCHEMA, re.S)
+                assert create is not None
+                conn.execute(create.group(0))
+                conn.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {table}_v1")
+                conn.execute(f"DROP TABLE {table}_v1")
+            conn.execute("UPDATE meta SET v = ? WHERE k = 'schema_version'",
+                         (str(SCHEMA_VERSION),))
 
     def __enter__(self) -> SessionStore:
         return self
@@ -228,7 +290,7 @@ class SessionStore(ThreadLocalSQLite):
 
     def create(
         self,
-        anchor_set: AnchorSet | str | Path,
+        anchor_set: AnchorSet | Scorecard | str | Path,
         participants: Iterable[str | tuple[str, str]],
         *,
         item_ids: Iterable[str] | None = None,
@@ -238,15 +300,18 @@ class SessionStore(ThreadLocalSQLite):
         threshold: float | None = None,
         outlier_distance: float = DEFAULT_OUTLIER_DISTANCE,
         na_items: bool | Iterable[str] = False,
-        baseline: Mapping[str, float] | None = None,
+        baseline: Mapping[str, Any] | None = None,
         baseline_label: str | None = None,
+        threshold_share: float | None = None,
     ) -> tuple[Session, str]:
         """Create a session in ``draft``; returns it and the facilitator token (shown once).
 
         Parameters
         ----------
-        anchor_set : AnchorSet or path
-            The set the items come from (loaded with :func:`load_anchor_set`).
+        anchor_set : AnchorSet, Scorecard or path
+            The set the items come from. A path is read with :func:`load_scorecard`: a
+            scorecard file (several questions) makes a scorecard session, a
+            single-criterion file today's session.
         participants : iterable of str or (id, name)
             Participant ids (letters, digits, ``_.-``), optionally with display names.
         item_ids : iterable of str, optional
@@ -257,19 +322,31 @@ class SessionStore(ThreadLocalSQLite):
         rubric : str, optional
             The rubric text in force, e.g. a judge prompt's instructions from
             :func:`prompt_rubric` (give ``rubric_label`` with it); default the anchor set's
-            rubric.
+            rubric (a scorecard's common rubric; each question keeps its own).
         threshold : float, optional
             Flag items whose score SD exceeds this; default 10% of the scale range.
+            Single-criterion sessions only (a scorecard's questions have different scales:
+            see ``threshold_share``).
         outlier_distance : float
             A rater is an outlier on an item when ``|score - median of the others|`` is at
-            least this many scale points (default 2; needs 3+ numeric scores).
+            least this many scale points (default 2; needs 3+ numeric scores). In a
+            scorecard session this applies to numeric questions (label questions: see
+            :func:`harness.sessions._card.outliers`).
         na_items : bool or iterable of str
             Items that may be scored N/A: True for all, False for none, or a list of ids.
-        baseline : dict item_id -> score, optional
-            A named reviewer's or a judge's scores to compare against; ``baseline_label``
-            names them (e.g. ``"reviewer:alice"`` or ``"judge:helpfulness@v3"``).
+            Single-criterion sessions only: a scorecard question is N/A-eligible when its
+            criterion declares ``na_allowed``.
+        baseline : mapping, optional
+            A named reviewer's or a judge's scores to compare against: item id -> score,
+            or in a scorecard session item id -> question id -> value (a number or a
+            level); ``baseline_label`` names them (e.g. ``"reviewer:alice"`` or
+            ``"judge:helpfulness@v3"``).
+        threshold_share : float, optional
+            Scorecard sessions: flag an (item, question) pair whose SD exceeds this share
+            of the question's range (default 0.10: on pass/fail, any disagreement).
         """
-        aset = anchor_set if isinstance(anchor_set, AnchorSet) else _load(anchor_set)
+        aset = _load_any(anchor_set)
+        card = aset if isinstance(aset, Scorecard) else None
         if rubric is not None and not rubric.strip():
             raise SessionError("the rubric text is empty")
         if rubric is not None and not rubric_label:
@@ -284,29 +361,54 @@ class SessionStore(ThreadLocalSQLite):
             raise SessionError("duplicate item ids in the chosen subset")
         if not ids:
             raise SessionError("a session needs at least one item")
-        lo, hi = aset.meta.scale.min, aset.meta.scale.max
-        if threshold is None:
-            threshold = DEFAULT_THRESHOLD_SHARE * (hi - lo)
-        if not (math.isfinite(threshold) and threshold >= 0):
-            raise SessionError(f"threshold must be a non-negative number, got {threshold!r}")
         if not (math.isfinite(outlier_distance) and outlier_distance > 0):
             raise SessionError("outlier distance must be a positive number")
-        if na_items is True:
-            na_list = list(ids)
-        elif na_items is False:
-            na_list = []
+        share: float | None = None
+        criteria_json: str | None = None
+        base: dict[str, Any] | None = None
+        if card is None:
+            assert isinstance(aset, AnchorSet)
+            if threshold_share is not None:
+                raise SessionError("threshold_share is for a scorecard session; give a "
+                                   "threshold (an SD on the set's scale)")
+            lo, hi = aset.meta.scale.min, aset.meta.scale.max
+            if threshold is None:
+                threshold = DEFAULT_THRESHOLD_SHARE * (hi - lo)
+            if na_items is True:
+                na_list = list(ids)
+            elif na_items is False:
+                na_list = []
+            else:
+                na_list = list(na_items)
+                bad = [i for i in na_list if i not in ids]
+                if bad:
+                    raise SessionError(f"N/A-eligible item(s) not in the session: "
+                                       f"{', '.join(bad)}")
+            if baseline is not None:
+                base = {}
+                for item, value in baseline.items():
+                    if item not in ids:
+                        raise SessionError(f"baseline item {item!r} is not in the session")
+                    base[item] = _check_number(value, lo, hi, f"baseline score for {item!r}")
+            set_rubric = aset.meta.rubric
         else:
-            na_list = list(na_items)
-            bad = [i for i in na_list if i not in ids]
-            if bad:
-                raise SessionError(f"N/A-eligible item(s) not in the session: {', '.join(bad)}")
-        base: dict[str, float] | None = None
-        if baseline is not None:
-            base = {}
-            for item, value in baseline.items():
-                if item not in ids:
-                    raise SessionError(f"baseline item {item!r} is not in the session")
-                base[item] = _check_number(value, lo, hi, f"baseline score for {item!r}")
+            if threshold is not None:
+                raise SessionError("a scorecard's questions have different scales: give "
+                                   "threshold_share (a share of each question's range), not "
+                                   "threshold")
+            if na_items is not False:
+                raise SessionError("in a scorecard session a question is N/A-eligible when "
+                                   "its criterion declares na_allowed; na_items does not apply")
+            share = DEFAULT_THRESHOLD_SHARE if threshold_share is None else threshold_share
+            threshold = share
+            lo, hi = 0.0, 1.0  # the total's scale
+            na_list = []
+            criteria_json = _card.criteria_to_json(card.criteria)
+            if baseline is not None:
+                base = _card_baseline(card.criteria, baseline, ids)
+            set_rubric = card.meta.rubric
+        if not (math.isfinite(threshold) and threshold >= 0):
+            raise SessionError(f"threshold must be a non-negative number, got {threshold!r}")
         people = [_participant(p) for p in participants]
         seen: set[str] = set()
         for pid, _ in people:
@@ -317,21 +419,28 @@ class SessionStore(ThreadLocalSQLite):
         sid = secrets.token_hex(4)
         token = new_token()
         now = time.time()
+        row = {
+            "id": sid, "name": name or f"{aset.meta.name} calibration", "state": "draft",
+            "anchor_path": str(aset.path), "anchor_hash": aset.content_hash,
+            "anchor_name": aset.meta.name, "item_ids": json.dumps(ids),
+            "rubric": rubric if rubric is not None else set_rubric,
+            "rubric_source": rubric_label or f"anchor set {aset.meta.name} rubric",
+            "scale_min": lo, "scale_max": hi, "threshold": float(threshold),
+            "outlier_distance": float(outlier_distance), "na_items": json.dumps(na_list),
+            "baseline": json.dumps(base) if base is not None else None,
+            "baseline_label": baseline_label, "facilitator_hash": _hash(token),
+            "rescore_items": None, "forced_missing": None, "output_path": None,
+            "created_at": now, "updated_at": now, "criteria": criteria_json,
+            "threshold_share": share,
+        }
         with self._tx() as conn:
-            conn.execute(
-                "INSERT INTO sessions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (sid, name or f"{aset.meta.name} calibration", "draft", str(aset.path),
-                 aset.content_hash, aset.meta.name, json.dumps(ids),
-                 rubric if rubric is not None else aset.meta.rubric,
-                 rubric_label or f"anchor set {aset.meta.name} rubric", lo, hi,
-                 float(threshold), float(outlier_distance), json.dumps(na_list),
-                 json.dumps(base) if base is not None else None, baseline_label,
-                 _hash(token), None, None, None, now, now),
-            )
+            conn.execute(f"INSERT INTO sessions ({', '.join(row)}) VALUES "
+                         f"({', '.join('?' * len(row))})", tuple(row.values()))
             for pos, (pid, pname) in enumerate(people):
                 conn.execute("INSERT INTO participants VALUES (?,?,?,?,?,?,?)",
                              (sid, pid, pname, pos, None, None, None))
-            _event(conn, sid, "created", f"{len(ids)} items, {len(people)} participants")
+            what = f"{len(card.criteria)} questions, " if card is not None else ""
+            _event(conn, sid, "created", f"{len(ids)} items, {what}{len(people)} participants")
         return Session(self, sid), token
 
     def get(self, session_id: str) -> Session:
@@ -346,6 +455,48 @@ class SessionStore(ThreadLocalSQLite):
         """Every session, newest first."""
         rows = self._connect().execute("SELECT id FROM sessions ORDER BY created_at DESC")
         return [Session(self, r["id"]).info for r in rows.fetchall()]
+
+
+def _load_any(source: AnchorSet | Scorecard | str | Path) -> AnchorSet | Scorecard:
+    """A set given as an object or a path: a single-criterion file as an AnchorSet, a
+    scorecard file as a Scorecard."""
+    if isinstance(source, AnchorSet | Scorecard):
+        if isinstance(source, Scorecard) and source.single is not None:
+            return source.single
+        return source
+    from harness.anchors import AnchorError
+
+    try:
+        card = load_scorecard(source)
+    except AnchorError as exc:
+        raise SessionError(str(exc)) from None
+    return card.single if card.single is not None else card
+
+
+def _card_baseline(criteria: list[Criterion], baseline: Mapping[str, Any],
+                   ids: list[str]) -> dict[str, dict[str, float]]:
+    specs = {c.id: c for c in criteria}
+    out: dict[str, dict[str, float]] = {}
+    for item, values in baseline.items():
+        if item not in ids:
+            raise SessionError(f"baseline item {item!r} is not in the session")
+        if not isinstance(values, Mapping):
+            raise SessionError(f"baseline for {item!r}: give question -> value (a scorecard "
+                               "session)")
+        for cid, value in values.items():
+            if cid not in specs:
+                raise SessionError(f"baseline for {item!r}: unknown question {cid!r}")
+            code = _card.encode(specs[cid], value, f"baseline for item {item!r}, question "
+                                                   f"{cid!r}")
+            if code == NA:
+                continue  # the baseline found the question not applicable: no distance
+            assert isinstance(code, float)
+            out.setdefault(item, {})[cid] = code
+    return out
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
 
 
 def _load(path: str | Path) -> AnchorSet:
@@ -453,6 +604,8 @@ class Session:
             forced_missing=json.loads(row["forced_missing"]) if row["forced_missing"] else [],
             output_path=row["output_path"], created_at=row["created_at"],
             updated_at=row["updated_at"], participants=parts,
+            criteria=_card.criteria_from_json(row["criteria"]) if row["criteria"] else None,
+            threshold_share=row["threshold_share"],
         )
 
     @property
@@ -461,32 +614,76 @@ class Session:
                                             (self.id,)).fetchone()
         return row["state"]
 
-    def scores(self, round: int = 1) -> dict[str, dict[str, Score]]:
+    def coded_scores(self, round: int = 1) -> dict[str, dict[str, dict[str, _card.Code]]]:
+        """Participant -> item -> question -> stored value (a code or ``"NA"``) of a round.
+
+        The question key is ``""`` in a single-criterion session. Unfiltered, like
+        :meth:`scores`.
+        """
+        out: dict[str, dict[str, dict[str, _card.Code]]] = {
+            p: {} for p in self.info.participant_ids}
+        rows = self.store._connect().execute(
+            "SELECT pid, item_id, criterion, score, na FROM scores WHERE session_id = ? AND "
+            "round = ? ORDER BY rowid", (self.id, round))
+        for r in rows:
+            out.setdefault(r["pid"], {}).setdefault(r["item_id"], {})[r["criterion"]] = (
+                NA if r["na"] else float(r["score"]))
+        return out
+
+    def scores(self, round: int = 1) -> dict[str, dict[str, Any]]:
         """Participant -> item -> score (float or ``"NA"``) of one round; unfiltered.
+
+        In a scorecard session: participant -> item -> question id -> value (a number, a
+        level of a label question, or ``"NA"``).
 
         This is the raw view (for the review and the export); participants should be
         shown :func:`scores_visible_to` instead.
         """
-        out: dict[str, dict[str, Score]] = {p: {} for p in self.info.participant_ids}
-        rows = self.store._connect().execute(
-            "SELECT pid, item_id, score, na FROM scores WHERE session_id = ? AND round = ? "
-            "ORDER BY rowid", (self.id, round))
-        for r in rows:
-            out.setdefault(r["pid"], {})[r["item_id"]] = NA if r["na"] else float(r["score"])
-        return out
+        return self._shown(self.coded_scores(round))
 
-    def final_scores(self) -> dict[str, dict[str, Score]]:
-        """Each participant's latest score per item (round 2 where given, else round 1)."""
-        final = self.scores(1)
-        for pid, items in self.scores(2).items():
-            final.setdefault(pid, {}).update(items)
+    def _shown(self, coded: dict[str, dict[str, dict[str, _card.Code]]]) -> dict[str, Any]:
+        info = self.info
+        if not info.is_scorecard:
+            return {p: {item: qs[""] for item, qs in items.items() if "" in qs}
+                    for p, items in coded.items()}
+        specs = {c.id: c for c in info.criteria or []}
+        return {p: {item: {c: _card.decode(specs[c], v) for c, v in qs.items() if c in specs}
+                    for item, qs in items.items()} for p, items in coded.items()}
+
+    def final_coded_scores(self) -> dict[str, dict[str, dict[str, _card.Code]]]:
+        """:meth:`coded_scores` of the final round (round 2 where given, else round 1)."""
+        final = self.coded_scores(1)
+        for pid, items in self.coded_scores(2).items():
+            for item, qs in items.items():
+                final.setdefault(pid, {}).setdefault(item, {}).update(qs)
         return final
 
+    def final_scores(self) -> dict[str, dict[str, Any]]:
+        """Each participant's latest score per item (round 2 where given, else round 1);
+        per item and question in a scorecard session."""
+        return self._shown(self.final_coded_scores())
+
     def resolutions(self) -> dict[str, Resolution]:
+        """Item -> resolution, in a single-criterion session (empty in a scorecard session:
+        see :meth:`pair_resolutions`)."""
+        return {item: r for (item, c), r in self.pair_resolutions().items() if c is None}
+
+    def pair_resolutions(self) -> dict[tuple[str, str | None], Resolution]:
+        """(item, question) -> resolution; the question is None in a single-criterion
+        session. A label question's consensus is its level."""
+        info = self.info
+        specs = {c.id: c for c in info.criteria or []}
         rows = self.store._connect().execute(
             "SELECT * FROM resolutions WHERE session_id = ? ORDER BY at", (self.id,))
-        return {r["item_id"]: Resolution(r["item_id"], r["consensus"], r["rationale"],
-                                         r["note"], r["at"]) for r in rows}
+        out: dict[tuple[str, str | None], Resolution] = {}
+        for r in rows:
+            crit = r["criterion"] or None
+            cons = r["consensus"]
+            if crit is not None and cons is not None and crit in specs:
+                cons = _card.decode(specs[crit], float(cons))
+            out[(r["item_id"], crit)] = Resolution(r["item_id"], cons, r["rationale"],
+                                                   r["note"], r["at"], crit)
+        return out
 
     def notes(self) -> list[tuple[float, str]]:
         """Rubric-change notes: (time, text), oldest first."""
@@ -502,13 +699,37 @@ class Session:
         return [(r["at"], r["kind"], r["detail"]) for r in rows]
 
     def load_anchor_set(self) -> AnchorSet:
-        """The session's anchor set, checked to be unchanged since the session was created."""
+        """The session's anchor set, checked to be unchanged since the session was created.
+
+        A single-criterion session only; see :meth:`load_scorecard`.
+        """
         info = self.info
+        if info.is_scorecard:
+            raise SessionError(f"session {self.id} is on a scorecard; use load_scorecard")
         aset = _load(info.anchor_path)
         if aset.content_hash != info.anchor_hash:
             raise SessionError(f"the anchor set {info.anchor_path} changed since session "
                                f"{self.id} was created; restore it or start a new session")
         return aset
+
+    def load_scorecard(self) -> Scorecard:
+        """The session's set as a :class:`Scorecard` (a single-criterion set as the
+        one-question case), checked to be unchanged since the session was created."""
+        from harness.anchors import AnchorError
+
+        info = self.info
+        try:
+            card = load_scorecard(info.anchor_path)
+        except AnchorError as exc:
+            raise SessionError(str(exc)) from None
+        if card.content_hash != info.anchor_hash:
+            raise SessionError(f"the anchor set {info.anchor_path} changed since session "
+                               f"{self.id} was created; restore it or start a new session")
+        return card
+
+    def item_texts(self) -> dict[str, tuple[str, str]]:
+        """Item id -> (input, output) of the session's set (SessionError if it changed)."""
+        return {it.id: (it.input, it.output) for it in self.load_scorecard().items}
 
     # ------------------------------------------------------------------ guards
 
@@ -615,24 +836,44 @@ class Session:
         return ReviewTransition(forced=bool(missing), missing=missing)
 
     def resolve_item(self, item_id: str, facilitator_token: str, *,
-                     consensus: float | None = None, rationale: str | None = None,
-                     note: str | None = None) -> Resolution:
-        """Record (or replace) the resolution of one item (in ``review``)."""
+                     consensus: float | str | None = None, rationale: str | None = None,
+                     note: str | None = None, criterion: str | None = None) -> Resolution:
+        """Record (or replace) the resolution of one item (in ``review``).
+
+        In a scorecard session, of one (item, question) pair: ``criterion`` names the
+        question, and ``consensus`` is a number on its scale or one of its levels.
+        """
+        info = self.info
+        if info.is_scorecard and criterion is None:
+            raise SessionError(f"session {self.id} is on a scorecard: name the question to "
+                               f"resolve ({', '.join(info.criterion_ids)})")
+        spec = info.spec(criterion) if criterion is not None else None
         with self.store._tx() as conn:
             row = self._require(conn, "record a resolution", "review")
             self._check_facilitator(row, facilitator_token, "record a resolution")
             if item_id not in json.loads(row["item_ids"]):
                 raise SessionError(f"item {item_id!r} is not in session {self.id}")
-            if consensus is not None:
-                consensus = _check_number(consensus, row["scale_min"], row["scale_max"],
-                                          f"consensus for {item_id!r}")
-            if consensus is None and not (note or rationale):
+            code: float | None = None
+            if consensus is not None and spec is not None:
+                where = f"consensus for item {item_id!r}, question {spec.id!r}"
+                if isinstance(consensus, str) and consensus.strip().upper() in ("NA", "N/A"):
+                    raise SessionError(f"{where}: a consensus cannot be N/A")
+                c = _card.encode(spec, consensus, where)
+                assert isinstance(c, float)
+                code = c
+            elif consensus is not None:
+                code = _check_number(consensus, row["scale_min"], row["scale_max"],
+                                     f"consensus for {item_id!r}")
+            if code is None and not (note or rationale):
                 raise SessionError("a resolution needs a consensus score, a rationale or a note")
             now = time.time()
-            conn.execute("INSERT OR REPLACE INTO resolutions VALUES (?,?,?,?,?,?)",
-                         (self.id, item_id, consensus, rationale, note, now))
-            _event(conn, self.id, "resolution", item_id)
-        return Resolution(item_id, consensus, rationale, note, now)
+            conn.execute("INSERT OR REPLACE INTO resolutions (session_id, item_id, criterion, "
+                         "consensus, rationale, note, at) VALUES (?,?,?,?,?,?,?)",
+                         (self.id, item_id, criterion or "", code, rationale, note, now))
+            _event(conn, self.id, "resolution",
+                   item_id if criterion is None else f"{item_id} / {criterion}")
+        shown = code if spec is None or code is None else _card.decode(spec, code)
+        return Resolution(item_id, shown, rationale, note, now, criterion)
 
     def add_note(self, text: str, facilitator_token: str) -> None:
         """Record a rubric change (free text) agreed in the discussion."""
@@ -675,10 +916,12 @@ class Session:
             row = self._require(conn, "resolve the session", "review")
             self._check_facilitator(row, facilitator_token, "resolve the session")
         rv = review(self)
-        done = self.resolutions()
-        open_items = [r.item_id for r in rv.items if r.flagged and r.item_id not in done]
+        done = self.pair_resolutions()
+        open_items = [r.label for r in rv.items
+                      if r.flagged and (r.item_id, r.criterion) not in done]
         if open_items:
-            raise SessionError(f"cannot resolve session {self.id}: flagged item(s) without a "
+            what = "(item, question) pair(s)" if self.info.is_scorecard else "item(s)"
+            raise SessionError(f"cannot resolve session {self.id}: flagged {what} without a "
                                f"resolution: {', '.join(open_items)}")
         info = self.info
         if info.rescore_items:
@@ -714,6 +957,9 @@ class Session:
         """Record (or overwrite) a participant's scores; before they submit.
 
         ``scores`` maps item id -> number on the scale, or ``"NA"`` on an N/A-eligible item.
+        In a scorecard session it maps item id -> question id -> a number (numeric
+        question), a level (label question) or ``"NA"`` (where the question allows it);
+        any subset may be saved, the rest later.
         Round 1 needs state ``scoring``; round 2 (the re-score round) needs ``review`` with
         the round opened, and only its items.
         """
@@ -736,30 +982,26 @@ class Session:
                         else "")
                 raise SessionError(f"participant {participant!r} has already submitted round "
                                    f"{round}; the scores are locked{hint}")
-            na_ok = set(json.loads(row["na_items"]))
-            lo, hi = row["scale_min"], row["scale_max"]
             open_items = set(allowed)
-            clean: list[tuple[str, float | None, int]] = []
-            for item, value in scores.items():
+            for item in scores:
                 if item not in open_items:
                     raise SessionError(f"item {item!r} is not open for scoring in round {round} "
                                        f"of session {self.id}")
-                if isinstance(value, str):
-                    value = parse_score(value)
-                if value == NA:
-                    if item not in na_ok:
-                        raise SessionError(f"item {item!r} is not N/A-eligible in session "
-                                           f"{self.id}; give a score on the scale")
-                    clean.append((item, None, 1))
-                else:
-                    clean.append((item, _check_number(value, lo, hi, f"score for {item!r}"), 0))
+            if row["criteria"]:
+                clean = _clean_card_scores(_card.criteria_from_json(row["criteria"]), scores)
+            else:
+                clean = _clean_scores(scores, set(json.loads(row["na_items"])),
+                                      row["scale_min"], row["scale_max"], self.id)
             now = time.time()
-            conn.executemany("INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?)",
-                             [(self.id, round, participant, item, v, na, now)
-                              for item, v, na in clean])
+            conn.executemany(
+                "INSERT OR REPLACE INTO scores (session_id, round, pid, item_id, criterion, "
+                "score, na, at) VALUES (?,?,?,?,?,?,?,?)",
+                [(self.id, round, participant, item, crit, v, na, now)
+                 for item, crit, v, na in clean])
 
     def submit(self, participant: str, token: str, round: int = 1) -> None:
-        """Lock a participant's scores of a round; every open item must be scored."""
+        """Lock a participant's scores of a round; every open item must be scored (every
+        question of every item in a scorecard session)."""
         with self.store._tx() as conn:
             if round == 1:
                 row = self._require(conn, "submit", "scoring")
@@ -774,22 +1016,62 @@ class Session:
             if prow[col] is not None:
                 raise SessionError(f"participant {participant!r} has already submitted round "
                                    f"{round}")
-            have = {r["item_id"] for r in conn.execute(
-                "SELECT item_id FROM scores WHERE session_id = ? AND round = ? AND pid = ?",
-                (self.id, round, participant))}
-            missing = [i for i in needed if i not in have]
+            have = {(r["item_id"], r["criterion"]) for r in conn.execute(
+                "SELECT item_id, criterion FROM scores WHERE session_id = ? AND round = ? AND "
+                "pid = ?", (self.id, round, participant))}
+            crits = ([c.id for c in _card.criteria_from_json(row["criteria"])]
+                     if row["criteria"] else [""])
+            missing = [f"{i} / {c}" if c else i for i in needed for c in crits
+                       if (i, c) not in have]
             if missing:
+                what = "(item, question) pair(s)" if row["criteria"] else "item(s)"
                 raise SessionError(f"cannot submit: {participant!r} has not scored "
-                                   f"{len(missing)} item(s): {', '.join(missing[:10])}"
+                                   f"{len(missing)} {what}: {', '.join(missing[:10])}"
                                    f"{' …' if len(missing) > 10 else ''}")
             conn.execute(f"UPDATE participants SET {col} = ? WHERE session_id = ? AND pid = ?",
                          (time.time(), self.id, participant))
             _event(conn, self.id, "submitted", f"{participant} (round {round})")
 
 
-def scores_visible_to(session: Session, participant: str) -> dict[str, dict[str, Score]]:
+def _clean_scores(scores: Mapping[str, Any], na_ok: set[str], lo: float, hi: float,
+                  sid: str) -> list[tuple[str, str, float | None, int]]:
+    """A single-criterion session's scores as rows ``(item, "", score, na)``."""
+    clean: list[tuple[str, str, float | None, int]] = []
+    for item, value in scores.items():
+        if isinstance(value, str):
+            value = parse_score(value)
+        if value == NA:
+            if item not in na_ok:
+                raise SessionError(f"item {item!r} is not N/A-eligible in session "
+                                   f"{sid}; give a score on the scale")
+            clean.append((item, "", None, 1))
+        else:
+            clean.append((item, "", _check_number(value, lo, hi, f"score for {item!r}"), 0))
+    return clean
+
+
+def _clean_card_scores(criteria: list[Criterion], scores: Mapping[str, Any]
+                       ) -> list[tuple[str, str, float | None, int]]:
+    """A scorecard session's scores as rows ``(item, question, code, na)``."""
+    specs = {c.id: c for c in criteria}
+    clean: list[tuple[str, str, float | None, int]] = []
+    for item, values in scores.items():
+        if not isinstance(values, Mapping):
+            raise SessionError(f"item {item!r}: this session is on a scorecard; give a value "
+                               f"per question ({', '.join(specs)})")
+        for cid, value in values.items():
+            if cid not in specs:
+                raise SessionError(f"item {item!r}: unknown question {cid!r}; the questions "
+                                   f"are {', '.join(specs)}")
+            code = _card.encode(specs[cid], value, f"item {item!r}, question {cid!r}")
+            clean.append((item, cid, None, 1) if code == NA else (item, cid, float(code), 0))
+    return clean
+
+
+def scores_visible_to(session: Session, participant: str) -> dict[str, dict[str, Any]]:
     """The round-1 scores ``participant`` may see: only their own before review (blind
-    scoring), everyone's from review on. Participant -> item -> score."""
+    scoring), everyone's from review on. Participant -> item -> score (-> question ->
+    value in a scorecard session, as :meth:`Session.scores`)."""
     state = session.state
     all_scores = session.scores(1)
     if participant not in session.info.participant_ids:
