@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 from harness.anchors import RatingsTable
+from harness.cli import app
 from harness.reports import ReportSettings, agreement_report
 from harness.reports._scorecard import human_figure, primary_for, scorecard_report
 
@@ -91,3 +95,70 @@ def test_primary_figure_by_kind():
     assert primary_for("nominal", (0, 1)) == "exact_agreement"
     with pytest.raises(ValueError, match="scale kind"):
         ReportSettings(scale_kind="interval")
+
+
+# --------------------------------------------------------------------------- the CLI
+
+runner = CliRunner()
+
+
+def _agree(*args):
+    res = runner.invoke(app, ["agree", *map(str, args)])
+    return res, (json.loads(res.stdout) if res.exit_code == 0 and "--json" in args else None)
+
+
+def test_agree_on_the_demo_scorecard_equals_the_one_criterion_runs(project_root):
+    card = project_root / "anchors/recipes/recipes-scorecard.jsonl"
+    res, doc = _agree(card, "--split", "holdout", "--resamples", "0", "--json")
+    assert res.exit_code == 0, res.output
+    assert doc["kind"] == "scorecard"
+    assert list(doc["criteria"]) == ["grammar", "fluency", "verbosity", "structure",
+                                     "success", "overall"]
+    for cid in ("grammar", "success"):
+        _, alone = _agree(project_root / f"anchors/recipes/recipes-{cid}.jsonl", "--split",
+                          "holdout", "--resamples", "0", "--json")
+        mine = doc["criteria"][cid]
+        assert mine["human"] == alone["human"] and mine["gold"] == alone["gold"]
+        assert mine["n_items"] == alone["n_items"]
+    assert doc["total"]["scale"] == {"min": 0.0, "max": 1.0, "inferred": False}
+    ranked = [r["criterion"] for r in doc["ranking"]["by_human_agreement"]]
+    assert sorted(ranked) == sorted(doc["criteria"])
+    # --criterion ID: that question's report, in today's one-criterion shape
+    res, one = _agree(card, "--split", "holdout", "--resamples", "0", "--criterion",
+                      "grammar", "--json")
+    assert res.exit_code == 0 and one["kind"] == "agreement"
+    assert one["human"] == doc["criteria"]["grammar"]["human"]
+    res, _ = _agree(card, "--criterion", "tone")
+    assert res.exit_code == 2 and "no question 'tone'" in res.output
+
+
+def _long_file(tmp_path, harsh_judge=False):
+    rng = np.random.default_rng(5)
+    rows = ["item_id,rater_id,criterion,score"]
+    for i in range(25):
+        truth = rng.normal(0, 1)
+        for r in ("ann", "bob", "cy", "llm"):
+            tone = int(np.clip(round(3 + truth + rng.normal(0, 0.5)), 1, 5))
+            greet = int(truth + rng.normal(0, 0.4) > -0.5)
+            if r == "llm":
+                greet = int(rng.random() < 0.5)  # the judge guesses on greeting
+            rows += [f"q{i:02d},{r},tone,{tone}", f"q{i:02d},{r},greeted,{greet}"]
+    path = tmp_path / "card.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def test_agree_on_a_long_ratings_file_with_a_judge(tmp_path):
+    path = _long_file(tmp_path)
+    res, doc = _agree(path, "--judge", "llm", "--resamples", "100", "--json")
+    assert res.exit_code == 0, res.output
+    assert set(doc["criteria"]) == {"tone", "greeted"} and doc["total"] is None
+    for c in doc["criteria"].values():
+        assert c["n_human_raters"] == 3 and c["judge"]["rater_id"] == "llm"
+    gaps = doc["ranking"]["by_judge_gap"]
+    assert gaps[0]["criterion"] == "greeted"  # the guessing judge's worst question
+    res, _ = _agree(path, "--judge", "dan")
+    assert res.exit_code == 2 and "no rater 'dan'" in res.output
+    res, _ = _agree(path, "--judge", "llm", "--resamples", "100")
+    assert res.exit_code == 0 and "Judge–human gap" in res.output
+    assert "Questions that confuse raters" in res.output

@@ -14,7 +14,10 @@ Scorecards
     :meth:`Scorecard.criterion` gives an ordinary :class:`AnchorSet` per criterion (and
     ``"total"``, the weighted 0–1 total; see :func:`scorecard_total`).
     :func:`load_scorecard_ratings` reads long (``criterion`` column) or wide ratings files
-    into one table per criterion. ``docs/scorecards.md`` has the format and the formula.
+    into one table per criterion; :func:`open_scorecard` reads any of them as
+    :class:`ScorecardTables` (one table per question, and the total when the criteria are
+    known), :func:`is_scorecard_input` tells a several-question file from a one-question
+    one. ``docs/scorecards.md`` has the format and the formula.
 Checking
     :func:`lint_anchor_set` -> list of :class:`LintFinding` (warnings and notes against the
     calibration guidance).
@@ -23,6 +26,7 @@ Checking
 from ._errors import MAX_PROBLEMS, AnchorError, Problem
 from ._lint import LintFinding, lint_anchor_set, spectrum_bands
 from ._load import AnchorSet, load_anchor_set, normalize_output, open_ratings
+from ._open import ScorecardTables, is_scorecard_input, open_scorecard
 from ._ratings import RatingsTable, load_ratings, load_scorecard_ratings
 from ._schema import (
     AnchorItem,
@@ -50,7 +54,9 @@ __all__ = [
     "Scorecard",
     "ScorecardItem",
     "ScorecardMeta",
+    "ScorecardTables",
     "TOTAL",
+    "is_scorecard_input",
     "lint_anchor_set",
     "load_anchor_set",
     "load_ratings",
@@ -58,6 +64,7 @@ __all__ = [
     "load_scorecard_ratings",
     "normalize_output",
     "open_ratings",
+    "open_scorecard",
     "scorecard_total",
     "spectrum_bands",
 ]

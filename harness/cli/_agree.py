@@ -9,8 +9,20 @@ from typing import Annotated
 import typer
 
 from harness.agreement import DEFAULT_EPSILON, PAIRED_FIGURES
-from harness.anchors import AnchorError, open_ratings
-from harness.reports import ReportSettings, agreement_report, render_report
+from harness.anchors import (
+    AnchorError,
+    is_scorecard_input,
+    load_scorecard,
+    open_ratings,
+    open_scorecard,
+)
+from harness.reports import (
+    ReportSettings,
+    agreement_report,
+    render_report,
+    render_scorecard,
+    scorecard_report,
+)
 
 from ._common import EXIT_INPUT, Resamples, fail, out, parse_scale
 
@@ -38,26 +50,36 @@ def agree(
     = None,
     rows: Annotated[int, typer.Option(help="Rows shown per table.")] = 10,
     epsilon: Annotated[float, typer.Option(help=EPSILON_HELP)] = DEFAULT_EPSILON,
+    criterion: Annotated[str | None, typer.Option(
+        help="On a scorecard: the full report of one question (or 'total').")] = None,
+    scorecard: Annotated[Path | None, typer.Option(
+        help="For a ratings file of several questions: the scorecard anchor set its "
+             "criteria come from (scales, labels, N/A rules; enables the total).")] = None,
 ) -> None:
-    """Agreement among human raters, and of a judge with their consensus."""
+    """Agreement among human raters, and of a judge with their consensus.
+
+    On a scorecard (an anchor set with criteria, a ratings file with a criterion column,
+    or a wide file with one column per question): the report of every question and of the
+    total, and the questions ranked by human agreement and by the judge's gap."""
     if split not in ("calibration", "holdout", "all"):
         fail(f"--split must be calibration, holdout or all, got {split!r}")
     if primary not in PAIRED_FIGURES:
         fail(f"unknown --primary {primary!r}; use one of {', '.join(PAIRED_FIGURES)}")
+    if is_scorecard_input(file):
+        _agree_scorecard(file, judge=judge, as_json=as_json, split=split,
+                         resamples=resamples, seed=seed, primary=primary,
+                         spread_threshold=spread_threshold, rows=rows, epsilon=epsilon,
+                         criterion=criterion, scorecard=scorecard)
+        return
     try:
         table = open_ratings(file, scale=parse_scale(scale),
-                             split=None if split == "all" else split)
+                             split=None if split == "all" else split, criterion=criterion)
     except AnchorError as exc:
         fail(str(exc), EXIT_INPUT)
     if judge is not None and judge not in table.rater_ids:
         known = ", ".join(table.rater_ids[:10]) + (" …" if len(table.rater_ids) > 10 else "")
         fail(f"{file}: no rater {judge!r} (raters: {known})")
-    try:
-        settings = ReportSettings(n_resamples=resamples, seed=seed, primary=primary,
-                                  spread_threshold=spread_threshold,
-                                  alt_test_epsilon=epsilon)
-    except ValueError as exc:
-        fail(f"--spread-threshold: {exc}" if "spread_threshold" in str(exc) else str(exc))
+    settings = _settings(resamples, seed, primary, spread_threshold, epsilon)
     try:
         report = agreement_report(table, judge=judge, settings=settings)
     except ValueError as exc:
@@ -66,3 +88,53 @@ def agree(
         out.print_json(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         out.print(render_report(report, max_rows=rows))
+
+
+def _settings(resamples: int, seed: int, primary: str, spread_threshold: float | None,
+              epsilon: float) -> ReportSettings:
+    try:
+        return ReportSettings(n_resamples=resamples, seed=seed, primary=primary,
+                              spread_threshold=spread_threshold, alt_test_epsilon=epsilon)
+    except ValueError as exc:
+        fail(f"--spread-threshold: {exc}" if "spread_threshold" in str(exc) else str(exc))
+        raise  # unreachable: fail exits
+
+
+def _agree_scorecard(file: Path, *, judge: str | None, as_json: bool, split: str,
+                     resamples: int, seed: int, primary: str,
+                     spread_threshold: float | None, rows: int, epsilon: float,
+                     criterion: str | None, scorecard: Path | None) -> None:
+    """``agree`` on several questions: a report per question, the total, the rankings."""
+    try:
+        card = load_scorecard(scorecard) if scorecard is not None else None
+        if card is not None and card.is_single:
+            fail(f"{scorecard}: --scorecard needs an anchor set with criteria")
+        data = open_scorecard(file, split=None if split == "all" else split, scorecard=card)
+    except AnchorError as exc:
+        fail(str(exc), EXIT_INPUT)
+    known = [*data.tables, *(["total"] if data.total is not None else [])]
+    if criterion is not None and criterion not in known:
+        fail(f"{file}: no question {criterion!r}; the questions are {', '.join(known)}")
+    if judge is not None:
+        raters = {r for t in data.tables.values() for r in t.rater_ids}
+        if judge not in raters:
+            fail(f"{file}: no rater {judge!r} in any question")
+    settings = _settings(resamples, seed, primary, spread_threshold, epsilon)
+    try:
+        report = scorecard_report(data.tables, kinds=data.kinds, labels=data.labels,
+                                  total=data.total, judge=judge, settings=settings,
+                                  source=data.source)
+    except ValueError as exc:
+        fail(f"{file}: {exc}", EXIT_INPUT)
+    if criterion is not None:
+        one = report.total if criterion == "total" else report.criteria[criterion]
+        assert one is not None
+        if as_json:
+            out.print_json(json.dumps(one.to_dict(), ensure_ascii=False))
+        else:
+            out.print(render_report(one, max_rows=rows))
+        return
+    if as_json:
+        out.print_json(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        out.print(render_scorecard(report, max_rows=rows))
