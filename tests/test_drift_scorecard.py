@@ -108,7 +108,7 @@ def test_rater_harsher_on_one_question_is_flagged_there_and_nowhere_else(seed):
     (f,) = doc["rater_question_flags"]
     assert f["criterion"] == "tone" and f["rater"] == "r2" and f["only_question"] is True
     assert f["n_windows"] == len(tone.windows) and f["first"]["start"] == 0
-    assert f["threshold"] == 0.5 and doc["settings"]["min_bias_items"] == 10
+    assert f["threshold"] == 0.5 and doc["settings"]["min_bias_items"] == 30
 
 
 def test_bias_is_the_mean_loo_deviation_over_the_window():
@@ -134,6 +134,21 @@ def test_bias_is_the_mean_loo_deviation_over_the_window():
 def test_no_bias_no_question_flag(seed, missing):
     rep = detect_scorecard_drift(_stream(seed, missing=missing), window=WINDOW)
     assert rep.flags == []
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_default_min_bias_items_on_a_sparse_noisy_stream(seed):
+    """Each rater scores 1 item in 5, with noise SD 0.8: at the default window (200) a
+    window holds about 25 of a rater's items with someone else's score beside them. The
+    default (30 items) flags no honest pair and finds a one-point lean; 10 items flag honest
+    pairs on this stream (the reason the default is 30)."""
+    quiet = _stream(seed, n=1000, sigma=0.8, missing=0.8)
+    assert detect_scorecard_drift(quiet).flags == []
+    assert detect_scorecard_drift(_stream(0, n=1000, sigma=0.8, missing=0.8),
+                                  min_bias_items=10).flags != []
+    harsh = _stream(seed, n=1000, sigma=0.8, missing=0.8, harsh={("tone", "r2"): -1.0})
+    assert [(f.criterion, f.rater, f.direction) for f in detect_scorecard_drift(harsh).flags] \
+        == [("tone", "r2", "harsher")]
 
 
 def test_rater_harsher_on_every_question_is_flagged_on_each_and_not_only_question():
@@ -339,6 +354,7 @@ def test_cli_input_errors(tmp_path):
     plain = _write_long(tmp_path / "plain.csv", _stream(0, n=20), only="tone")
     code, msg = run(plain, "--bias", "0.3")
     assert code == 2 and "several criteria" in msg
+    assert run(plain, "--min-bias", "5")[0] == 2
     single = tmp_path / "single.jsonl"
     single.write_text(json.dumps({"judgecal_anchor_set": 1, "name": "s", "criterion": "c",
                                   "rubric": "r", "scale": {"min": 1, "max": 5},

@@ -55,8 +55,9 @@ def drift_cmd(
         help="Scorecard: flag a rater whose mean signed deviation from the others' "
              "consensus on one question is beyond this in a window (default 0.5; ID=X per "
              "criterion, total=X for the total, default 0.125); repeatable.")] = None,
-    min_bias: Annotated[int, typer.Option("--min-bias", help="Scorecard: compared items a "
-                                          "rater needs in a window for a bias flag.")] = 10,
+    min_bias: Annotated[int | None, typer.Option(
+        "--min-bias", help="Scorecard: compared items a rater needs in a window for a bias "
+                           "flag (default 30).")] = None,
     charts: Annotated[Path | None, typer.Option(help="Write one control-chart PNG per rater "
                                                 "into this directory (a scorecard: one "
                                                 "subdirectory per criterion).")] = None,
@@ -101,8 +102,8 @@ def drift_cmd(
                    min_bias=min_bias, charts=charts, as_json=as_json,
                    fail_on_alert=fail_on_alert, all_windows=all_windows)
         return
-    if far_by or bias_by or bias_default is not None:
-        fail("--bias and per-criterion --far ID=X apply to a ratings file of several "
+    if far_by or bias_by or bias_default is not None or min_bias is not None:
+        fail("--bias, --min-bias and --far ID=X apply to a ratings file of several "
              "criteria; this one has one")
     from harness.drift import detect_drift, write_control_charts
 
@@ -156,7 +157,7 @@ def _thresholds(option: str, values: list[str] | None) -> tuple[float | None, di
 
 def _scorecard(tables: dict[str, RatingsTable], card: Scorecard | None, file: Path, *,
                window: int, step: int | None, drop: float, far: dict[str, float],
-               min_far: int, consensus: str, bias: dict[str, float], min_bias: int,
+               min_far: int, consensus: str, bias: dict[str, float], min_bias: int | None,
                charts: Path | None, as_json: bool, fail_on_alert: bool,
                all_windows: bool) -> None:
     from harness.drift import detect_scorecard_drift, write_scorecard_charts
@@ -170,8 +171,8 @@ def _scorecard(tables: dict[str, RatingsTable], card: Scorecard | None, file: Pa
         report = detect_scorecard_drift(
             tables, criteria=None if card is None else card.criteria, window=window,
             step=step, drop=drop, far=expand(far), min_far_items=min_far,
-            bias=expand(bias), min_bias_items=min_bias, consensus=consensus,
-            source=str(file))
+            bias=expand(bias), consensus=consensus, source=str(file),
+            **({} if min_bias is None else {"min_bias_items": min_bias}))
     except ValueError as exc:
         fail(str(exc), EXIT_INPUT)
     paths: list[Path] = []

@@ -58,7 +58,7 @@ TOTAL_BIAS = 0.125
 #: Default far-from-consensus distance on the total (0-1 scale): one point of a 1-5 scale.
 TOTAL_FAR = 0.25
 #: Default minimum number of a rater's compared items in a window for a bias flag.
-MIN_BIAS_ITEMS = 10
+MIN_BIAS_ITEMS = 30
 
 Thresholds = float | Mapping[str, float]
 
