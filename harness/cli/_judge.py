@@ -11,11 +11,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from harness.anchors import AnchorError
-from harness.experiments import ExperimentError
+from harness.experiments import Experiment, ExperimentError
 from harness.judges import ProviderError
-from harness.judgments import JudgeRun, judge_anchors
+from harness.judgments import JudgeRun, is_scorecard_experiment, judge_anchors, judge_scorecard
 from harness.prompts import PromptError
-from harness.reports import ReportSettings, agreement_report, render_report
+from harness.reports import (
+    ReportSettings,
+    agreement_report,
+    render_report,
+    render_scorecard,
+    scorecard_report,
+)
 
 from ._agree import EPSILON_HELP
 from ._common import (
@@ -55,8 +61,13 @@ def judge(
              "experiment's [run] max_invalid).")] = None,
     epsilon: Annotated[float | None, typer.Option(
         help=EPSILON_HELP + " Default: the experiment's [target] alt_test_epsilon.")] = None,
+    criterion: Annotated[str | None, typer.Option(
+        help="On a scorecard: judge this question only (its full report).")] = None,
 ) -> None:
-    """Judge the anchors once with a fixed prompt version and report agreement with humans."""
+    """Judge the anchors once with a fixed prompt version and report agreement with humans.
+
+    On a scorecard experiment every question is judged with its own prompt, and the report
+    is the scorecard's (each question, the total, the rankings)."""
     if split not in (None, "calibration", "holdout", "all"):
         fail(f"--split must be calibration, holdout or all, got {split!r}")
     if epsilon is not None and not 0.0 <= epsilon < 1.0:  # before any call is paid for
@@ -66,6 +77,19 @@ def judge(
             experiment, provider=provider, model=model, base_url=base_url,
             api_key_env=api_key_env, run={"concurrency": concurrency,
                                           "max_invalid": max_invalid})
+        scorecard = is_scorecard_experiment(exp)
+        if criterion is not None and not scorecard:
+            fail(f"{experiment}: --criterion needs a scorecard experiment (anchors with "
+                 "criteria)")
+        if scorecard and criterion is None:
+            if prompt is not None:
+                fail("--prompt names one question's version: give --criterion too")
+            _judge_scorecard(exp, split=split, refresh=refresh, progress=progress,
+                             as_json=as_json, out_csv=out_csv, resamples=resamples,
+                             epsilon=epsilon)
+            return
+        if scorecard:
+            exp = exp.for_criterion(criterion)
         run = judge_anchors(exp, split=split, prompt_version=prompt, refresh=refresh,
                             show_progress=progress and not as_json, console=err)
     except (ExperimentError, AnchorError, PromptError) as exc:
@@ -120,3 +144,47 @@ def render_run(run: JudgeRun) -> Table:
     for w in run.warnings:
         t.caption = (t.caption + "\n" if t.caption else "") + f"! {w}"
     return t
+
+
+def _judge_scorecard(exp: Experiment, *, split: str | None, refresh: bool, progress: bool,
+                     as_json: bool, out_csv: Path | None, resamples: int,
+                     epsilon: float | None) -> None:
+    """``judge`` on a scorecard experiment: every question, the total, the rankings."""
+    try:
+        sc = judge_scorecard(exp, split=split, refresh=refresh,
+                             show_progress=progress and not as_json, console=err)
+    except (AnchorError, PromptError) as exc:
+        fail(str(exc), EXIT_INPUT)
+    except ProviderError as exc:
+        fail(str(exc), EXIT_JUDGE)
+    if out_csv is not None:
+        sc.write_csv(out_csv)
+    settings = ReportSettings(n_resamples=resamples, alt_test_epsilon=(
+        exp.target.alt_test_epsilon if epsilon is None else epsilon))
+    cards = sc.scorecard
+    report = scorecard_report(
+        {cid: run.table for cid, run in sc.runs.items()},
+        kinds={cid: cards.spec(cid).kind for cid in sc.runs},
+        labels={cid: cards.spec(cid).label for cid in sc.runs},
+        total=sc.total_table, judge_scores=sc.judge_scores(), settings=settings,
+        source=f"{exp.anchors.path} ({sc.split})")
+    judge_id = f"{exp.judge.provider}:{exp.judge.model}"
+    for rep in [*report.criteria.values(), report.total]:
+        if rep is not None and rep.judge is not None:
+            rep.judge["rater_id"] = judge_id
+    reason = sc.unusable_reason(exp.run.max_invalid)
+    if as_json:
+        doc = report.to_dict()
+        doc["runs"] = sc.summary()
+        doc["invalid"] = {cid: run.invalid_check(exp.run.max_invalid).to_dict()
+                          for cid, run in sc.runs.items()}
+        out.print_json(json.dumps(doc, ensure_ascii=False))
+    else:
+        for run in sc.runs.values():
+            out.print(render_run(run))
+        out.print(render_scorecard(report))
+        if out_csv is not None:
+            out.print(f"judgments written to {out_csv}")
+    if reason is not None:
+        err.print(f"[bold red]error:[/] {escape(reason)}", soft_wrap=True)
+        raise typer.Exit(EXIT_JUDGE)

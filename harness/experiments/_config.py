@@ -25,12 +25,21 @@ class ExperimentSection(_Section):
 class AnchorsSection(_Section):
     path: Path
     split: Literal["calibration", "holdout", "all"] = "calibration"
+    #: One question of a scorecard anchor set (or ``"total"``); None: the whole set.
+    criterion: str | None = None
 
 
 class PromptSection(_Section):
     name: str = Field(min_length=1)
     version: str = "latest"
     dir: Path = Path("prompts")
+    #: On a scorecard judged per criterion: the prompt of each question (default
+    #: ``<name>-<criterion id>``).
+    criteria: dict[str, str] = Field(default_factory=dict)
+
+    def for_criterion(self, criterion: str) -> str:
+        """The prompt name of one question of a scorecard."""
+        return self.criteria.get(criterion, f"{self.name}-{criterion}")
 
     @field_validator("version")
     @classmethod
@@ -201,6 +210,16 @@ class StateSection(_Section):
     dir: Path = Path(".judgecal")
 
 
+class ScorecardSection(_Section):
+    """How a scorecard's questions are judged.
+
+    ``per_criterion``: one call per question, each with its own prompt
+    (``[prompt] criteria``), so a question's wording changes re-judge that question only.
+    """
+
+    mode: Literal["per_criterion"] = "per_criterion"
+
+
 class Experiment(_Section):
     """A validated experiment file."""
 
@@ -218,6 +237,7 @@ class Experiment(_Section):
     tracking: TrackingSection = TrackingSection()
     report: ReportSection = ReportSection()
     gate: GateSection = GateSection()
+    scorecard: ScorecardSection = ScorecardSection()
 
     #: The file it was loaded from (not part of the schema).
     source: Path | None = Field(default=None, exclude=True)
@@ -225,6 +245,25 @@ class Experiment(_Section):
     @property
     def name(self) -> str:
         return self.experiment.name
+
+    def for_criterion(self, criterion: str) -> Experiment:
+        """The experiment on one question of its scorecard.
+
+        The anchors are that question's view, the prompt is the question's
+        (:meth:`PromptSection.for_criterion`), and the name (hence the MLflow experiment and
+        the calibration state) is ``<name>/<criterion>``; the judge, journal, budget and
+        targets are shared.
+        """
+        data = self.model_dump(mode="python")
+        data["anchors"] = {**data["anchors"], "criterion": criterion}
+        data["prompt"] = {**data["prompt"], "name": self.prompt.for_criterion(criterion),
+                          "criteria": {}}
+        data["experiment"] = {**data["experiment"], "name": f"{self.name}/{criterion}"}
+        if self.tracking.experiment_name:
+            data["tracking"] = {**data["tracking"],
+                                "experiment_name": f"{self.tracking.experiment_name}/"
+                                                   f"{criterion}"}
+        return Experiment.model_validate({**data, "source": self.source})
 
     def with_overrides(self, **changes: dict[str, Any]) -> Experiment:
         """A copy with some section fields replaced, validated again.

@@ -474,7 +474,7 @@ def run_gate(
         raise GateInputError("--on lower-bound (the default: the CI decides) needs "
                              "confidence intervals: --resamples > 0, or --on point")
     try:
-        aset = load_anchor_set(exp.anchors.path)
+        aset = load_anchor_set(exp.anchors.path, criterion=exp.anchors.criterion)
     except AnchorError as exc:
         raise GateInputError(str(exc)) from None
     journal = Journal(exp.state.dir)

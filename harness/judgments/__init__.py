@@ -102,23 +102,39 @@ class JudgeRun:
             "warnings": self.warnings,
         }
 
-    def write_csv(self, path: str | Path) -> Path:
-        """One row per judgment (each sample), with the item's consensus beside it."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
+    def csv_rows(self) -> list[dict[str, Any]]:
+        """The rows of :meth:`write_csv`: one per judgment, with the item's consensus."""
         consensus = dict(zip(self.table.item_ids, self.table.consensus
                              if self.table.consensus is not None else [], strict=False))
-        rows = self.result.to_rows()
-        columns = ["item_id", "sample_index", "status", "score", "consensus", "reasoning",
-                   "error", "cached", "attempts", "input_tokens", "output_tokens", "cost",
-                   "latency_s", "raw_reply", "key"]
-        with p.open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-            writer.writeheader()
-            for row in rows:
-                c = consensus.get(row["item_id"])
-                writer.writerow({**row, "consensus": None if c is None or np.isnan(c) else c})
-        return p
+        out = []
+        for row in self.result.to_rows():
+            c = consensus.get(row["item_id"])
+            out.append({**row, "consensus": None if c is None or np.isnan(c) else c})
+        return out
+
+    def write_csv(self, path: str | Path) -> Path:
+        """One row per judgment (each sample), with the item's consensus beside it."""
+        return write_judgments_csv(path, self.csv_rows())
+
+
+#: The columns of a judgments CSV (``judge --out``); a scorecard's adds ``criterion`` second.
+CSV_COLUMNS = ["item_id", "sample_index", "status", "score", "consensus", "reasoning",
+               "error", "cached", "attempts", "input_tokens", "output_tokens", "cost",
+               "latency_s", "raw_reply", "key"]
+
+
+def write_judgments_csv(path: str | Path, rows: list[dict[str, Any]]) -> Path:
+    """Write judgments CSV rows (with a ``criterion`` column when any row has one)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    columns = list(CSV_COLUMNS)
+    if any("criterion" in r for r in rows):
+        columns.insert(1, "criterion")
+    with p.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return p
 
 
 def resolve_prompt(exp: Experiment, journal: Journal | None,
@@ -169,7 +185,7 @@ def judge_anchors(
         A missing key, an authentication failure or another fatal provider error.
     """
     split = split or exp.anchors.split
-    aset = load_anchor_set(exp.anchors.path)
+    aset = load_anchor_set(exp.anchors.path, criterion=exp.anchors.criterion)
     subset = aset if split == "all" else aset.split(split)
     journal = Journal(exp.state.dir)
     prompt = resolve_prompt(exp, journal, prompt_version)
@@ -329,5 +345,13 @@ def _key_envs(exp: Experiment) -> list[str]:
     return sorted(names)
 
 
-__all__ = ["InvalidCheck", "JudgeRun", "build_judge", "judge_anchors", "read_judgment_scores",
-           "resolve_prompt", "scoring_mode", "unusable_reason"]
+from ._scorecard import (  # noqa: E402 - needs JudgeRun and judge_anchors above
+    ScorecardRun,
+    is_scorecard_experiment,
+    judge_scorecard,
+)
+
+__all__ = ["CSV_COLUMNS", "InvalidCheck", "JudgeRun", "ScorecardRun", "build_judge",
+           "is_scorecard_experiment", "judge_anchors", "judge_scorecard",
+           "read_judgment_scores", "resolve_prompt", "scoring_mode", "unusable_reason",
+           "write_judgments_csv"]

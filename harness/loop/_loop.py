@@ -206,7 +206,7 @@ def calibrate(
     parent run is reopened. ``restart=True`` starts a new calibration instead.
     """
     say = say or (lambda _msg: None)
-    aset = load_anchor_set(exp.anchors.path)
+    aset = load_anchor_set(exp.anchors.path, criterion=exp.anchors.criterion)
     try:
         with file_lock(LoopState.lock_path(exp), wait=False, note=f"pid {os.getpid()}"):
             return _calibrate(exp, aset, console=console, show_progress=show_progress,
