@@ -349,9 +349,10 @@ from ._scorecard import (  # noqa: E402 - needs JudgeRun and judge_anchors above
     ScorecardRun,
     is_scorecard_experiment,
     judge_scorecard,
+    judge_totals,
 )
 
 __all__ = ["CSV_COLUMNS", "InvalidCheck", "JudgeRun", "ScorecardRun", "build_judge",
-           "is_scorecard_experiment", "judge_anchors", "judge_scorecard",
+           "is_scorecard_experiment", "judge_anchors", "judge_scorecard", "judge_totals",
            "read_judgment_scores", "resolve_prompt", "scoring_mode", "unusable_reason",
            "write_judgments_csv"]

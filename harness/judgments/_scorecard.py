@@ -133,13 +133,31 @@ def judge_scorecard(
         total = sub.total()
         if total.items:
             result.total_table = total.to_ratings()
-            result.total_scores = _judge_totals(sub, runs, result.total_table.item_ids)
+            result.total_scores = judge_totals(sub, runs, result.total_table.item_ids)
     return result
 
 
-def _judge_totals(card: Scorecard, runs: dict[str, JudgeRun],
-                  item_ids: list[str]) -> np.ndarray:
-    """The judge's scorecard total per item (NaN where it cannot be formed)."""
+def judge_totals(card: Scorecard, runs: dict[str, JudgeRun],
+                 item_ids: list[str]) -> np.ndarray:
+    """The judge's scorecard total per item, formed like a rater's.
+
+    Parameters
+    ----------
+    card : Scorecard
+        The scorecard (any split holding ``item_ids``).
+    runs : dict of str to JudgeRun
+        Every question's run (criterion id -> run on that question's view).
+    item_ids : list of str
+        The items to total (the total view's table order).
+
+    Returns
+    -------
+    ndarray
+        :meth:`Scorecard.total_of` of the judge's scores per item: a label question's score
+        rounded to the nearest level first; a question the humans found not applicable is
+        N/A; NaN where the total cannot be formed (a question without a valid judgment and
+        no critical question failed).
+    """
     by_item = {cid: dict(zip(run.table.item_ids, run.judge_scores, strict=True))
                for cid, run in runs.items()}
     out = np.full(len(item_ids), np.nan)
