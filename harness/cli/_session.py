@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from harness.anchors import Scorecard
 from harness.anchors._schema import NA, SPLITS, fmt_num
 from harness.sessions import (
     SessionError,
@@ -89,6 +90,60 @@ def _load_set(path: Path):
         return load_anchor_set(path)
     except AnchorError as exc:
         raise SessionError(str(exc)) from None
+
+
+def _load_any(path: Path):
+    """A single-criterion set (AnchorSet) or a scorecard (Scorecard)."""
+    from harness.anchors import AnchorError, load_scorecard
+
+    try:
+        card = load_scorecard(path)
+    except AnchorError as exc:
+        raise SessionError(str(exc)) from None
+    return card.single if card.single is not None else card
+
+
+def _read_rows(path: Path, need: tuple[str, ...]) -> list[dict[str, str]]:
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as exc:
+        raise SessionError(f"cannot read {path}: {exc.strerror}") from None
+    if not rows:
+        raise SessionError(f"{path}: no rows (expected columns {','.join(need)})")
+    missing = [c for c in need if c not in rows[0]]
+    if missing:
+        raise SessionError(f"{path}: expected columns {','.join(need)}; got "
+                           f"{', '.join(rows[0])}")
+    return rows
+
+
+def _read_card_values(path: Path) -> dict[str, dict[str, str]]:
+    """A CSV ``item_id,criterion,score`` (a scorecard's values, one row per question)."""
+    out: dict[str, dict[str, str]] = {}
+    for n, r in enumerate(_read_rows(path, ("item_id", "criterion", "score")), start=2):
+        item, crit = (r["item_id"] or "").strip(), (r["criterion"] or "").strip()
+        if not item or not crit:
+            raise SessionError(f"{path}:{n}: empty item_id or criterion")
+        out.setdefault(item, {})[crit] = (r["score"] or "").strip()
+    return out
+
+
+def _card_baseline(path: Path) -> dict[str, dict[str, str]]:
+    return _read_card_values(path)
+
+
+def _card_pairs(args: list[str]) -> dict[str, dict[str, str]]:
+    """``ITEM:QUESTION=VALUE`` arguments (a question id has no ':')."""
+    outp: dict[str, dict[str, str]] = {}
+    for a in args:
+        key, sep, value = a.rpartition("=")
+        item, colon, crit = key.rpartition(":")
+        if not sep or not colon or not item or not crit:
+            raise SessionError(f"this session is on a scorecard: expected ITEM:QUESTION=VALUE, "
+                               f"got {a!r}")
+        outp.setdefault(item, {})[crit] = value
+    return outp
 
 
 def _judge_scores(path: Path, aset) -> tuple[dict[str, float], list[str]]:
@@ -248,18 +303,32 @@ def create(
     = None,
     baseline_label: Annotated[str | None, typer.Option(
         help="Whose the baseline is, e.g. reviewer:alice or judge:v3.")] = None,
+    threshold_share: Annotated[float | None, typer.Option(
+        help="Scorecards: flag an (item, question) pair whose SD exceeds this share of the "
+             "question's range (default 0.10; on pass/fail any disagreement).")] = None,
     state_dir: StateDir = None,
 ) -> None:
-    """Create a session (draft); prints its id and the facilitator token (shown once)."""
+    """Create a session (draft) on an anchor set or a scorecard; prints its id and the
+    facilitator token (shown once)."""
     if judgments is not None and propose is None:
         fail("--judgments only works with --propose N (it steers the proposal)")
     if propose is not None and propose < 1:
         fail(f"--propose must be at least 1, got {propose}")
     try:
-        aset = _load_set(anchor_set)
+        aset = _load_any(anchor_set)
         ids: list[str] | None = list(item) or None
         if split is not None and ids:
             raise SessionError("give either --item or --split, not both")
+        if isinstance(aset, Scorecard):
+            if propose is not None or prompt is not None:
+                raise SessionError(f"{anchor_set} is a scorecard: --propose and --prompt work "
+                                   "on a single-criterion set (choose items with --item or "
+                                   "--split)")
+            if threshold is not None:
+                raise SessionError("a scorecard's questions have different scales: give "
+                                   "--threshold-share (a share of each question's range)")
+        elif threshold_share is not None:
+            raise SessionError("--threshold-share is for a scorecard; give --threshold")
         if propose is not None:
             if ids:
                 raise SessionError("give either --item or --propose, not both")
@@ -271,7 +340,8 @@ def create(
             ids = [it.id for it in aset.split(split).items]
         base = None
         if baseline is not None:
-            base = _baseline_scores(baseline, aset)
+            base = (_card_baseline(baseline) if isinstance(aset, Scorecard)
+                    else _baseline_scores(baseline, aset))
         rubric = None
         if prompt is not None:
             if rubric_label is not None:
@@ -281,14 +351,21 @@ def create(
             aset, [_split_person(p) for p in participant], item_ids=ids, name=name,
             rubric_label=rubric_label, rubric=rubric, threshold=threshold,
             na_items=True if na else (na_item or False), baseline=base,
-            baseline_label=baseline_label,
+            baseline_label=baseline_label, threshold_share=threshold_share,
         )
     except SessionError as exc:
         fail(str(exc))
     info = session.info
-    out.print(f"created session [bold]{info.id}[/] ({escape(info.name)}): "
-              f"{len(info.item_ids)} items, {len(info.participants)} participants, "
-              f"threshold SD > {info.threshold:g}")
+    if info.is_scorecard:
+        out.print(f"created session [bold]{info.id}[/] ({escape(info.name)}): "
+                  f"{len(info.item_ids)} items x {len(info.criterion_ids)} questions "
+                  f"({escape(', '.join(info.criterion_ids))}), {len(info.participants)} "
+                  f"participants, threshold SD > {info.threshold:.0%} of each question's "
+                  "range", soft_wrap=True)
+    else:
+        out.print(f"created session [bold]{info.id}[/] ({escape(info.name)}): "
+                  f"{len(info.item_ids)} items, {len(info.participants)} participants, "
+                  f"threshold SD > {info.threshold:g}")
     out.print(f"rubric in force: {escape(info.rubric_source)}")
     out.print(f"facilitator token: {token}")
     out.print("keep it: it is shown only once (only its hash is stored)")
@@ -318,6 +395,7 @@ def list_cmd(
                                "rescore_submitted": p.rescore_submitted}
                               for p in i.participants],
              "rescore_items": i.rescore_items, "output_path": i.output_path,
+             "criteria": i.criterion_ids or None,
              "created": when(i.created_at), "updated": when(i.updated_at)}
             for i in infos], ensure_ascii=False))
         return
@@ -367,14 +445,17 @@ def start(session_id: SessionId, facilitator_token: FacToken = None,
 @session_app.command("score")
 def score(
     session_id: SessionId,
-    pairs: Annotated[list[str] | None, typer.Argument(metavar="[ITEM=SCORE]...",
-                                                      help="Scores (NA for not applicable).")]
+    pairs: Annotated[list[str] | None, typer.Argument(
+        metavar="[ITEM=SCORE]...",
+        help="Scores (NA for not applicable); in a scorecard session ITEM:QUESTION=VALUE "
+             "(a number, or a level such as pass).")]
     = None,
     participant: Annotated[str, typer.Option(help="Your participant id.")] = "",
     token: Annotated[str | None, typer.Option(envvar="JUDGECAL_PARTICIPANT_TOKEN",
                                               help="Your personal token (from invite).")]
     = None,
-    csv_file: Annotated[Path | None, typer.Option("--csv", help="CSV item_id,score.")] = None,
+    csv_file: Annotated[Path | None, typer.Option(
+        "--csv", help="CSV item_id,score (a scorecard: item_id,criterion,score).")] = None,
     submit: Annotated[bool, typer.Option(help="Submit (lock) your scores afterwards.")]
     = False,
     round_: Annotated[int, typer.Option("--round", help="1, or 2 for the re-score round.")]
@@ -388,9 +469,17 @@ def score(
         fail("give --participant")
     try:
         session = _store(state_dir).get(session_id)
-        values = _pairs(pairs or [])
-        if csv_file is not None:
-            values.update(_read_pairs(csv_file))
+        values: dict[str, object]
+        if session.info.is_scorecard:
+            card_values = _card_pairs(pairs or [])
+            if csv_file is not None:
+                for k, v in _read_card_values(csv_file).items():
+                    card_values.setdefault(k, {}).update(v)
+            values = dict(card_values)
+        else:
+            values = dict(_pairs(pairs or []))
+            if csv_file is not None:
+                values.update(_read_pairs(csv_file))
         if not values and not submit:
             raise SessionError("no scores given (ITEM=SCORE pairs or --csv)")
         if values:
@@ -401,7 +490,14 @@ def score(
                 else session.scores(2).get(participant, {}))
     except SessionError as exc:
         fail(str(exc))
-    n_items = len(session.info.item_ids) if round_ == 1 else len(session.info.rescore_items or [])
+    info = session.info
+    n_items = len(info.item_ids) if round_ == 1 else len(info.rescore_items or [])
+    if info.is_scorecard:
+        n_q = len(info.criterion_ids)
+        done = sum(len(qs) for qs in mine.values())
+        out.print(f"{escape(participant)}: {done}/{n_items * n_q} (item, question) pairs "
+                  f"scored in round {round_}" + (" — submitted" if submit else ""))
+        return
     out.print(f"{escape(participant)}: {len(mine)}/{n_items} items scored in round {round_}"
               + (" — submitted" if submit else ""))
 
@@ -409,11 +505,20 @@ def score(
 def _review_tables(session_id: str, state_dir: Path | None) -> None:
     session = _store(state_dir).get(session_id)
     rv = review(session)
+    card = session.info.is_scorecard
     lo, hi = rv.scale
-    t = Table(title=f"session {rv.session_id}: {len(rv.items)} items, {len(rv.flagged)} "
-                    f"flagged (SD > {rv.threshold:g}, scale {fmt_num(lo)}–{fmt_num(hi)})")
+    if card:
+        title = (f"session {rv.session_id}: {len(rv.items)} (item, question) pairs, "
+                 f"{len(rv.flagged)} flagged (SD > {rv.threshold:.0%} of each question's "
+                 "range; unordered labels: more than one label)")
+    else:
+        title = (f"session {rv.session_id}: {len(rv.items)} items, {len(rv.flagged)} "
+                 f"flagged (SD > {rv.threshold:g}, scale {fmt_num(lo)}–{fmt_num(hi)})")
+    t = Table(title=title)
     t.add_column("item", no_wrap=True,
                  min_width=min(40, max((len(it.item_id) + 2 for it in rv.items), default=4)))
+    if card:
+        t.add_column("question", no_wrap=True)
     for p in rv.participants:
         t.add_column(p, justify="right")
     for col in ("n", "N/A", "mean", "median", "SD", "range", "share"):
@@ -431,10 +536,13 @@ def _review_tables(session_id: str, state_dir: Path | None) -> None:
 
     for it in rv.items:
         style = "bold yellow" if it.flagged else ""
-        cells = [("⚑ " if it.flagged else "") + it.item_id]
+        cells = [("⚑ " if it.flagged else "") + escape(it.item_id)]
+        if card:
+            cells.append(escape(it.criterion or ""))
         for p in rv.participants:
             v = it.scores.get(p)
-            txt = "NA" if v == NA else ("–" if v is None else fmt_num(float(v)))
+            txt = "NA" if v == NA else ("–" if v is None else (
+                escape(v) if isinstance(v, str) else fmt_num(float(v))))
             cells.append(f"[red]{txt}[/]" if p in it.outliers else txt)
         cells += [str(it.n), str(it.n_na), num(it.mean), num(it.median), num(it.sd),
                   "–" if it.range is None else fmt_num(it.range),
@@ -443,13 +551,29 @@ def _review_tables(session_id: str, state_dir: Path | None) -> None:
         if with_base:
             cells.append("–" if it.baseline_delta is None else f"{it.baseline_delta:+.2f}")
         r = it.resolution
-        cells.append("" if r is None else
-                     ("–" if r.consensus is None else fmt_num(r.consensus)) + " ✓")
+        cells.append("" if r is None else (
+            "–" if r.consensus is None else escape(r.consensus) if isinstance(r.consensus, str)
+            else fmt_num(r.consensus)) + " ✓")
         t.add_row(*cells, style=style)
     out.print(t)
-    for label, res in (("ICC(2,1)", rv.icc), ("Krippendorff's alpha", rv.alpha)):
-        val = f"{res.value:.3f}" if res.value is not None else f"undefined ({res.reason})"
-        out.print(f"{label} among participants: {val}")
+
+    def val(res) -> str:
+        return f"{res.value:.3f}" if res.value is not None else f"undefined ({res.reason})"
+
+    if card:
+        q = Table(title="agreement among participants per question and on the total")
+        for col in ("question", "scale", "flagged", "N/A", "ICC(2,1)", "alpha"):
+            q.add_column(col)
+        for qa in rv.questions.values():
+            q.add_row(escape(qa.criterion), qa.kind, str(qa.n_flagged), str(qa.n_na),
+                      escape(val(qa.icc)), escape(val(qa.alpha)))
+        out.print(q)
+    else:
+        for label, res in (("ICC(2,1)", rv.icc), ("Krippendorff's alpha", rv.alpha)):
+            out.print(f"{label} among participants: {escape(val(res))}")
+    if rv.left_out:
+        out.print(f"ICC and alpha on the participants who submitted; left out (not "
+                  f"submitted): {escape(', '.join(rv.left_out))}")
     if session.info.rescore_items:
         for line in effectiveness(session).summary():
             out.print(line)
@@ -514,7 +638,11 @@ def resolve(
     session_id: SessionId,
     item: Annotated[str | None, typer.Argument(metavar="[ITEM]", help="Item to resolve.")]
     = None,
-    score_: Annotated[float | None, typer.Option("--score", help="Consensus score.")] = None,
+    score_: Annotated[str | None, typer.Option(
+        "--score", help="Consensus score (in a scorecard session, a number or a level).")]
+    = None,
+    criterion: Annotated[str | None, typer.Option(
+        "--criterion", "-q", help="The question to resolve (scorecard sessions).")] = None,
     rationale: Annotated[str | None, typer.Option(help="Why this consensus.")] = None,
     note_: Annotated[str | None, typer.Option("--note", help="Discussion note.")] = None,
     finish: Annotated[bool, typer.Option(
@@ -530,9 +658,15 @@ def resolve(
     try:
         session = _store(state_dir).get(session_id)
         if item is not None:
-            session.resolve_item(item, facilitator_token or "", consensus=score_,
-                                 rationale=rationale, note=note_)
-            out.print(f"resolution recorded for {escape(item)}")
+            consensus: float | str | None = score_
+            if score_ is not None and not session.info.is_scorecard:
+                consensus = parse_score(score_)
+                if consensus == NA:
+                    raise SessionError("a consensus cannot be NA; give a number")
+            session.resolve_item(item, facilitator_token or "", consensus=consensus,
+                                 rationale=rationale, note=note_, criterion=criterion)
+            what = item if criterion is None else f"{item} / {criterion}"
+            out.print(f"resolution recorded for {escape(what)}")
         if finish:
             path = session.mark_resolved(facilitator_token or "", output)
             out.print(f"session {session_id} resolved; new anchor version: {path}")

@@ -21,6 +21,14 @@ resolved
 closed
     :meth:`Session.close`; read-only. :func:`calibration_log` exports Markdown any time.
 
+Scorecards: a session created on a scorecard file scores every question of every item
+(:meth:`Session.score` takes item -> question -> value); the review has one row per
+(item, question), flagged on each question's own threshold, and :attr:`Review.questions`
+holds ICC/alpha per question and on the total; resolutions are per (item, question)
+(:meth:`Session.pair_resolutions`) and finishing writes a new scorecard version
+(:func:`write_scorecard_version`). A single-criterion set is the one-question case and
+works as before.
+
 Every forbidden action raises :class:`SessionError`. The store is SQLite in WAL mode,
 default ``<state dir>/sessions.sqlite`` (``$JUDGECAL_STATE_DIR`` or ``.judgecal``).
 """
@@ -33,7 +41,9 @@ from ._review import (
     ICC_GAIN_TARGET,
     Effectiveness,
     ItemReview,
+    QuestionAgreement,
     Review,
+    agreement_raters,
     effectiveness,
     outlier_raters,
     review,
@@ -55,7 +65,7 @@ from ._store import (
     parse_score,
     scores_visible_to,
 )
-from ._version import next_version_path, rater_id, write_anchor_version
+from ._version import next_version_path, rater_id, write_anchor_version, write_scorecard_version
 
 __all__ = [
     "ANCHOR_ICC_TARGET",
@@ -70,6 +80,7 @@ __all__ = [
     "ItemReview",
     "Participant",
     "ProposedItem",
+    "QuestionAgreement",
     "Resolution",
     "Review",
     "ReviewTransition",
@@ -78,6 +89,7 @@ __all__ = [
     "SessionInfo",
     "SessionStore",
     "State",
+    "agreement_raters",
     "calibration_log",
     "effectiveness",
     "next_version_path",
@@ -89,4 +101,5 @@ __all__ = [
     "review",
     "scores_visible_to",
     "write_anchor_version",
+    "write_scorecard_version",
 ]

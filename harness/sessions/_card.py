@@ -69,7 +69,10 @@ def encode(spec: Criterion, value: Any, what: str) -> Code:
     if isinstance(value, str):
         from ._store import parse_score
 
-        value = parse_score(value)
+        try:
+            value = parse_score(value)
+        except SessionError as exc:
+            raise SessionError(f"{what}: {exc}") from None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise SessionError(f"{what}: {value!r} is not a number")
     lo, hi = code_range(spec)

@@ -22,6 +22,17 @@ def _date(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _value(v: object) -> str:
+    """A score as a log cell: ``NA``, ``–`` (missing), a level (escaped) or a number."""
+    if v == NA:
+        return "NA"
+    if v is None:
+        return "–"
+    if isinstance(v, str):
+        return md_text(v)
+    return fmt_num(float(v))  # type: ignore[arg-type]
+
+
 def _num(x: float | None, digits: int = 2) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
@@ -80,9 +91,21 @@ def calibration_log(session: Session) -> str:
         f"- Date: {_date(info.created_at)} (last change {_date(info.updated_at)})",
         f"- Anchor set: {md_text(info.anchor_name)} ({md_code(info.anchor_path)})",
         f"- Rubric in force: {md_text(info.rubric_source)}",
-        f"- Scale: {fmt_num(lo)}–{fmt_num(hi)}; variance threshold: SD > {info.threshold:g}",
-        f"- Items: {len(info.item_ids)}; flagged: {len(rv.flagged)}",
     ]
+    card = info.is_scorecard
+    if card:
+        lines += [
+            f"- Scorecard: {len(info.criterion_ids)} questions "
+            f"({md_text(', '.join(info.criterion_ids))}); variance threshold: SD > "
+            f"{info.threshold:.0%} of each question's range",
+            f"- Items: {len(info.item_ids)}; flagged (item, question) pairs: {len(rv.flagged)}",
+        ]
+    else:
+        lines += [
+            f"- Scale: {fmt_num(lo)}–{fmt_num(hi)}; variance threshold: SD > "
+            f"{info.threshold:g}",
+            f"- Items: {len(info.item_ids)}; flagged: {len(rv.flagged)}",
+        ]
     if info.baseline_label or info.baseline:
         lines.append(f"- Baseline: {md_text(info.baseline_label or 'given scores')}")
     if info.output_path:
@@ -101,16 +124,15 @@ def calibration_log(session: Session) -> str:
         lines += ["", f"Review forced; not submitted: {missing}."]
 
     lines += ["", "## Items and spreads", ""]
-    head = ["item", *map(md_text, rv.participants), "n", "N/A", "mean", "median", "SD",
-            "range", "flag", "outliers"]
+    head = ["item", *(["question"] if card else []), *map(md_text, rv.participants), "n",
+            "N/A", "mean", "median", "SD", "range", "flag", "outliers"]
     if info.baseline:
         head.append("Δ baseline")
     lines += ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for it in rv.items:
-        cells = [md_text(it.item_id)]
+        cells = [md_text(it.item_id), *([md_text(it.criterion)] if card else [])]
         for p in rv.participants:
-            v = it.scores.get(p)
-            cells.append("NA" if v == NA else ("–" if v is None else fmt_num(float(v))))
+            cells.append(_value(it.scores.get(p)))
         cells += [str(it.n), str(it.n_na), _num(it.mean), _num(it.median), _num(it.sd),
                   "–" if it.range is None else fmt_num(it.range),
                   "**flagged**" if it.flagged else "", md_text(", ".join(it.outliers))]
@@ -119,13 +141,17 @@ def calibration_log(session: Session) -> str:
         lines.append("| " + " | ".join(cells) + " |")
 
     lines += ["", "## Decisions", ""]
-    res = session.resolutions()
+    res = session.pair_resolutions()
     if res:
-        lines += ["| item | consensus | rationale | note |", "| --- | --- | --- | --- |"]
+        if card:
+            lines += ["| item | question | consensus | rationale | note |",
+                      "| --- | --- | --- | --- | --- |"]
+        else:
+            lines += ["| item | consensus | rationale | note |", "| --- | --- | --- | --- |"]
         for r in res.values():
-            cons = "–" if r.consensus is None else fmt_num(r.consensus)
-            lines.append(f"| {md_text(r.item_id)} | {cons} | {md_text(r.rationale)} | "
-                         f"{md_text(r.note)} |")
+            q = f" {md_text(r.criterion)} |" if card else ""
+            lines.append(f"| {md_text(r.item_id)} |{q} {_value(r.consensus)} | "
+                         f"{md_text(r.rationale)} | {md_text(r.note)} |")
     else:
         lines.append("No resolutions recorded.")
 
@@ -133,9 +159,20 @@ def calibration_log(session: Session) -> str:
     notes = session.notes()
     lines += [f"- {_date(at)}: {md_text(text)}" for at, text in notes] or ["None recorded."]
 
-    lines += ["", "## Agreement among participants", "",
-              f"- ICC(2,1) (two-way random, absolute agreement): {stat_text(rv.icc)}",
-              f"- Krippendorff's alpha (interval): {stat_text(rv.alpha)}"]
+    lines += ["", "## Agreement among participants", ""]
+    if card:
+        lines += ["| question | scale | flagged | N/A | ICC(2,1) | Krippendorff's alpha |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for qa in rv.questions.values():
+            lines.append(f"| {md_text(qa.criterion)} | {qa.kind} | {qa.n_flagged} | "
+                         f"{qa.n_na} | {md_text(stat_text(qa.icc))} | "
+                         f"{md_text(stat_text(qa.alpha))} |")
+    else:
+        lines += [f"- ICC(2,1) (two-way random, absolute agreement): {stat_text(rv.icc)}",
+                  f"- Krippendorff's alpha (interval): {stat_text(rv.alpha)}"]
+    if rv.left_out:
+        lines += ["", "ICC and alpha are computed on the participants who submitted; left "
+                      f"out: {md_text(', '.join(rv.left_out))}."]
     if info.rescore_items:
         lines += ["", "## Effectiveness (re-score round)", ""]
         lines += [f"- {s}" for s in eff.summary()]

@@ -318,6 +318,8 @@ class Effectiveness:
     anchor: AgreementResult
     gain_target: float = ICC_GAIN_TARGET
     anchor_target: float = ANCHOR_ICC_TARGET
+    #: True in a scorecard session, where the figures are on the scorecard total.
+    on_total: bool = False
 
     @property
     def gain(self) -> float | None:
@@ -342,7 +344,8 @@ class Effectiveness:
                 return "n/a (no re-score round)"
             return f"{r.value:.3f}" if r.value is not None else f"undefined ({r.reason})"
 
-        lines = [f"ICC(2,1) before the discussion ({len(self.items)} re-scored items): "
+        on = " on the scorecard total" if self.on_total else ""
+        lines = [f"ICC(2,1){on} before the discussion ({len(self.items)} re-scored items): "
                  f"{fmt(self.before)}",
                  f"ICC(2,1) after (re-score round): {fmt(self.after)}"]
         g = self.gain
@@ -373,4 +376,5 @@ def effectiveness(session: Session) -> Effectiveness:
                              raters) if sub else None)
     final = question_values(info, session.final_coded_scores(), which)
     anchor = participant_icc(final, info.item_ids, raters)
-    return Effectiveness(items=list(sub), before=before, after=after, anchor=anchor)
+    return Effectiveness(items=list(sub), before=before, after=after, anchor=anchor,
+                         on_total=info.is_scorecard)

@@ -61,8 +61,10 @@ from typing import Any
 import flask
 from flask import Flask, abort, redirect, request
 
+from harness.anchors import Criterion
 from harness.anchors._schema import NA, fmt_num
 
+from . import _card
 from ._errors import SessionError
 from ._log import calibration_log, stat_text
 from ._review import effectiveness, review
@@ -83,6 +85,10 @@ td.resolved { color: #1b6e20; }
 #errors { border: 2px solid #b00020; padding: 0 .75rem; }
 #message { border: 2px solid #1b6e20; padding: .5rem .75rem; }
 label { margin-right: .35rem; }
+.pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1rem; }
+.question { border: 1px solid #ddd; padding: .35rem .6rem; margin: .5rem 0; }
+.question p.rubric { margin: .2rem 0; color: #444; font-size: .92em; white-space: pre-wrap; }
+details.texts summary { cursor: pointer; }
 button { margin: .25rem .25rem .25rem 0; }
 """
 
@@ -118,10 +124,50 @@ _ITEM_FIELDS = """
 </fieldset>
 {% endfor %}
 {% endmacro %}
+{% macro card_fields(items, prefix, editable) %}
+{% for it in items %}
+<fieldset id="{{ prefix }}item-{{ it.id }}" class="card-item">
+<legend>Item {{ it.id }}</legend>
+<div class="pair"><div class="texts">
+<h3>Input</h3><pre>{{ it.input }}</pre>
+<h3>Output</h3><pre>{{ it.output }}</pre>
+</div><div class="questions">
+{% for q in it.questions %}
+<fieldset class="question" id="{{ prefix }}q-{{ q.id }}-{{ it.id }}">
+<legend>{{ q.label }}{% if q.critical %} (critical){% endif %}</legend>
+<p class="rubric">{{ q.rubric }}</p>
+{% if q.points is not none %}
+{% for value, text in q.points %}
+<input type="radio" id="{{ prefix }}c-{{ q.id }}-{{ it.id }}-{{ loop.index0 }}"
+ name="{{ q.name }}" value="{{ value }}"{% if q.value == value %} checked{% endif %}
+{%- if not editable %} disabled{% endif %}>
+<label for="{{ prefix }}c-{{ q.id }}-{{ it.id }}-{{ loop.index0 }}">{{ text }}</label>
+{% endfor %}
+{% if q.na_ok %}<input type="radio" id="{{ prefix }}na-{{ q.id }}-{{ it.id }}"
+ name="{{ q.name }}" value="NA"{% if q.is_na %} checked{% endif %}
+{%- if not editable %} disabled{% endif %}>
+<label for="{{ prefix }}na-{{ q.id }}-{{ it.id }}">N/A</label>{% endif %}
+{% else %}
+<label for="{{ prefix }}c-{{ q.id }}-{{ it.id }}">Score ({{ q.lo }}–{{ q.hi }})</label>
+<input type="number" id="{{ prefix }}c-{{ q.id }}-{{ it.id }}" name="{{ q.name }}"
+ min="{{ q.lo }}" max="{{ q.hi }}" step="any" value="{{ q.value }}"
+{%- if not editable %} disabled{% endif %}>
+{% if q.na_ok %}<input type="checkbox" id="{{ prefix }}na-{{ q.id }}-{{ it.id }}"
+ name="{{ q.na_name }}" value="1"{% if q.is_na %} checked{% endif %}
+{%- if not editable %} disabled{% endif %}>
+<label for="{{ prefix }}na-{{ q.id }}-{{ it.id }}">N/A</label>{% endif %}
+{% endif %}
+</fieldset>
+{% endfor %}
+</div></div>
+</fieldset>
+{% endfor %}
+{% endmacro %}
 {% macro score_form(form_id, action, items, prefix, editable, submit_label) %}
 <form method="post" action="{{ action }}" id="{{ form_id }}">
 <input type="hidden" name="csrf" value="{{ csrf }}">
-{{ item_fields(items, prefix, editable, lo, hi) }}
+{% if card %}{{ card_fields(items, prefix, editable) }}
+{% else %}{{ item_fields(items, prefix, editable, lo, hi) }}{% endif %}
 {% if editable %}
 <button type="submit" id="{{ form_id }}-save" name="action" value="save">Save</button>
 <button type="submit" id="{{ form_id }}-submit" name="action" value="submit">
@@ -137,7 +183,9 @@ _PARTICIPANT = _ITEM_FIELDS + _BASE + """
 <h2>Rubric</h2>
 <p id="rubric-source">In force: {{ info.rubric_source }}.</p>
 <pre id="rubric">{{ info.rubric or "(no rubric text)" }}</pre>
-<p>Scale {{ lo }}–{{ hi }}.</p>
+{% if card %}<p id="card-questions">A scorecard: score every question of every item
+({{ info.criteria|length }} questions; each shows its own rubric and scale).</p>
+{% else %}<p>Scale {{ lo }}–{{ hi }}.</p>{% endif %}
 {% if labels %}<dl id="scale-labels">{% for point, text in labels.items() %}
 <dt>{{ point }}</dt><dd>{{ text }}</dd>{% endfor %}</dl>{% endif %}
 {% if load_error %}<p class="error" id="load-error">{{ load_error }}</p>{% endif %}
@@ -161,10 +209,12 @@ discussion. Your round-2 scores are blind: nobody else sees them.</p>
 <h2>Round 1 scores of everyone</h2>
 <p>The review has begun, so every participant's round-1 scores are shown.</p>
 <table id="round1-scores">
-<thead><tr><th scope="col">item</th>{% for p in info.participants %}<th scope="col">
+<thead><tr><th scope="col">item</th>{% if card %}<th scope="col">question</th>{% endif %}
+{% for p in info.participants %}<th scope="col">
 {{ p.name }}{% if p.id == pid %} (you){% endif %}</th>{% endfor %}</tr></thead>
 <tbody>
-{% for item, cells in board %}<tr id="r1-row-{{ item }}"><th scope="row">{{ item }}</th>
+{% for item, q, cells in board %}<tr id="r1-row-{{ item }}{{ '-' ~ q if q }}">
+<th scope="row">{{ item }}</th>{% if card %}<td>{{ q }}</td>{% endif %}
 {% for c in cells %}<td>{{ c }}</td>{% endfor %}</tr>
 {% endfor %}
 </tbody></table>
@@ -191,12 +241,31 @@ Start the review</button>
 {% if rv %}
 <p><a id="log-link" href="/f/{{ token }}/log">Calibration log (Markdown)</a></p>
 <h2>Review</h2>
-<p>Threshold (SD): {{ fmt(rv.threshold) }}; {{ rv.flagged|length }} flagged item(s),
+{% if card %}<p>Threshold: SD above {{ pct(rv.threshold) }} of each question's range (on
+pass/fail, any disagreement; unordered labels: more than one label);
+{{ rv.flagged|length }} flagged (item, question) pair(s), {{ open_items|length }} without a
+resolution.</p>
+<p id="agreement">Among participants, on the scorecard total: ICC(2,1) {{ stat(rv.icc) }};
+Krippendorff's alpha (interval) {{ stat(rv.alpha) }}.</p>
+<table id="questions">
+<thead><tr><th scope="col">question</th><th scope="col">scale</th>
+<th scope="col">flagged</th><th scope="col">N/A</th><th scope="col">ICC(2,1)</th>
+<th scope="col">Krippendorff's alpha</th></tr></thead>
+<tbody>{% for q in rv.questions.values() %}
+<tr id="question-{{ q.criterion }}"><th scope="row">{{ q.label }} ({{ q.criterion }})</th>
+<td>{{ q.kind }}</td><td class="num">{{ q.n_flagged }}</td><td class="num">{{ q.n_na }}</td>
+<td>{{ stat(q.icc) }}</td><td>{{ stat(q.alpha) }}</td></tr>
+{% endfor %}</tbody></table>
+{% else %}<p>Threshold (SD): {{ fmt(rv.threshold) }}; {{ rv.flagged|length }} flagged item(s),
 {{ open_items|length }} without a resolution.</p>
 <p id="agreement">Among participants: ICC(2,1) {{ stat(rv.icc) }};
-Krippendorff's alpha (interval) {{ stat(rv.alpha) }}.</p>
+Krippendorff's alpha (interval) {{ stat(rv.alpha) }}.</p>{% endif %}
+{% if rv.left_out %}<p id="left-out">ICC and alpha are computed on the participants who
+submitted; left out (not submitted when the review began):
+{{ rv.left_out|join(", ") }}.</p>{% endif %}
 <table id="review">
-<thead><tr><th scope="col">item</th><th scope="col">flag</th>
+<thead><tr><th scope="col">item</th>{% if card %}<th scope="col">question</th>{% endif %}
+<th scope="col">flag</th>
 {% for p in rv.participants %}<th scope="col">{{ p }}</th>{% endfor %}
 <th scope="col">n</th><th scope="col">N/A</th><th scope="col">mean</th>
 <th scope="col">median</th><th scope="col">SD</th><th scope="col">range</th>
@@ -206,8 +275,10 @@ Krippendorff's alpha (interval) {{ stat(rv.alpha) }}.</p>
 <th scope="col">resolution</th></tr></thead>
 <tbody>
 {% for it in rv.items %}
-<tr class="{{ 'flagged' if it.flagged else 'ok' }}" id="row-{{ it.item_id }}">
-<th scope="row">{{ it.item_id }}</th><td>{{ "⚑" if it.flagged else "" }}</td>
+{% set key = it.item_id ~ ('-' ~ it.criterion if it.criterion else '') %}
+<tr class="{{ 'flagged' if it.flagged else 'ok' }}" id="row-{{ key }}">
+<th scope="row">{{ it.item_id }}</th>{% if card %}<td>{{ it.criterion }}</td>{% endif %}
+<td>{{ "⚑" if it.flagged else "" }}</td>
 {% for p in rv.participants %}<td class="num{{ ' outlier' if p in it.outliers else '' }}">
 {{- fmt(it.scores[p]) }}</td>{% endfor %}
 <td class="num">{{ it.n }}</td><td class="num">{{ it.n_na }}</td>
@@ -218,7 +289,7 @@ Krippendorff's alpha (interval) {{ stat(rv.alpha) }}.</p>
 <td class="num">{{ pct(it.range_share) }}</td>
 <td>{{ it.outliers|join(", ") }}</td>
 {% if with_base %}<td class="num">{{ dec(it.baseline_delta, "+.2f") }}</td>{% endif %}
-<td id="resolution-{{ it.item_id }}" class="{{ 'resolved' if it.resolution else
+<td id="resolution-{{ key }}" class="{{ 'resolved' if it.resolution else
 ('open' if it.flagged else '') }}">{% if it.resolution %}resolved: consensus
 {{ fmt(it.resolution.consensus) }}
 {% if it.resolution.rationale %}: {{ it.resolution.rationale }}{% endif %}
@@ -229,20 +300,33 @@ Krippendorff's alpha (interval) {{ stat(rv.alpha) }}.</p>
 </tbody></table>
 {% if info.state == "review" %}
 <h2>Resolutions</h2>
-{% for it in rv.flagged %}{% set v = res_values[it.item_id] %}
-<form method="post" action="/f/{{ token }}/resolve" id="resolve-{{ it.item_id }}">
+{% for it in rv.flagged %}
+{% set key = it.item_id ~ ('-' ~ it.criterion if it.criterion else '') %}
+{% set v = res_values[key] %}{% set q = questions.get(it.criterion) %}
+<form method="post" action="/f/{{ token }}/resolve" id="resolve-{{ key }}">
 <input type="hidden" name="csrf" value="{{ csrf }}">
 <input type="hidden" name="item" value="{{ it.item_id }}">
-<fieldset><legend>Item {{ it.item_id }}{% if it.resolution %} (resolved){% endif %}</legend>
-<label for="res-consensus-{{ it.item_id }}">Consensus</label>
-<input type="number" id="res-consensus-{{ it.item_id }}" name="consensus" min="{{ lo }}"
- max="{{ hi }}" step="any" value="{{ v.consensus }}">
-<label for="res-rationale-{{ it.item_id }}">Rationale</label>
-<input type="text" id="res-rationale-{{ it.item_id }}" name="rationale"
+{% if it.criterion %}<input type="hidden" name="criterion" value="{{ it.criterion }}">{% endif %}
+<fieldset><legend>Item {{ it.item_id }}{% if q %}, question {{ q.label }}{% endif %}
+{%- if it.resolution %} (resolved){% endif %}</legend>
+{% if it.item_id in texts %}<details class="texts" id="texts-{{ key }}">
+<summary>Input and output</summary>
+<div class="pair"><pre>{{ texts[it.item_id][0] }}</pre><pre>{{ texts[it.item_id][1] }}</pre></div>
+</details>{% endif %}
+<label for="res-consensus-{{ key }}">Consensus</label>
+{% if q and q.levels %}<select id="res-consensus-{{ key }}" name="consensus">
+<option value=""{% if not v.consensus %} selected{% endif %}>(none)</option>
+{% for lv in q.levels %}<option value="{{ lv }}"{% if v.consensus == lv %} selected{% endif %}>
+{{- lv }}</option>{% endfor %}</select>
+{% else %}<input type="number" id="res-consensus-{{ key }}" name="consensus"
+ min="{{ q.lo if q else lo }}" max="{{ q.hi if q else hi }}" step="any"
+ value="{{ v.consensus }}">{% endif %}
+<label for="res-rationale-{{ key }}">Rationale</label>
+<input type="text" id="res-rationale-{{ key }}" name="rationale"
  value="{{ v.rationale }}">
-<label for="res-note-{{ it.item_id }}">Note</label>
-<input type="text" id="res-note-{{ it.item_id }}" name="note" value="{{ v.note }}">
-<button type="submit" id="res-button-{{ it.item_id }}" name="action" value="resolve">
+<label for="res-note-{{ key }}">Note</label>
+<input type="text" id="res-note-{{ key }}" name="note" value="{{ v.note }}">
+<button type="submit" id="res-button-{{ key }}" name="action" value="resolve">
 {{ "Update resolution" if it.resolution else "Record resolution" }}</button>
 </fieldset></form>
 {% endfor %}
@@ -321,7 +405,14 @@ def _fmt(value: Any) -> str:
         return "–"
     if value == NA:
         return "N/A"
+    if isinstance(value, str):
+        return value  # a level of a label question
     return fmt_num(float(value))
+
+
+def _row_key(item: str, criterion: str | None) -> str:
+    """The id suffix of a review row: ``item``, or ``item-question`` in a scorecard."""
+    return item if criterion is None else f"{item}-{criterion}"
 
 
 def _dec(value: float | None, spec: str = ".2f") -> str:
@@ -382,6 +473,59 @@ def parse_form_scores(form: Mapping[str, str], *, open_items: list[str],
             errors.append(f"item {item}: {text} is off the scale {fmt_num(lo)}–{fmt_num(hi)}")
             continue
         scores[item] = v
+    return scores, errors
+
+
+def card_field(criterion: str, item: str) -> str:
+    """The form field of one (item, question) pair: ``c-<question>:<item>`` (a question id
+    has no ``:``)."""
+    return f"c-{criterion}:{item}"
+
+
+def parse_form_card_scores(form: Mapping[str, str], *, open_items: list[str],
+                           session_items: Iterable[str], criteria: list[Criterion],
+                           round: int) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """A scorecard session's posted values (``c-<question>:<item>``, and
+    ``na-<question>:<item>`` beside a number field) and the errors.
+
+    Values are checked as the library checks them (:func:`harness.sessions._card.encode`):
+    a level of a label question, a number on a numeric one, N/A (the radio button, the
+    checkbox or ``NA`` typed) only where the question allows it, and not together with a
+    number. Empty fields are skipped (saved later); only ``open_items`` may be scored.
+    """
+    allowed, known = set(open_items), set(session_items)
+    specs = {c.id: c for c in criteria}
+    errors: list[str] = []
+    reported: set[str] = set()
+    for key in form:
+        if key.startswith(("c-", "na-")):
+            cid, sep, item = key.split("-", 1)[1].partition(":")
+            if not sep or cid not in specs:
+                if key not in reported:
+                    reported.add(key)
+                    errors.append(f"unknown field {key!r}")
+            elif item not in allowed and item not in reported:
+                reported.add(item)
+                errors.append(f"item {item!r} is not open for scoring in round {round}"
+                              if item in known else f"unknown item {item!r}")
+    scores: dict[str, dict[str, str]] = {}
+    for item in open_items:
+        for spec in criteria:
+            text = form.get(card_field(spec.id, item), "").strip()
+            where = f"item {item}, question {spec.id}"
+            if form.get(f"na-{spec.id}:{item}"):
+                if text:
+                    errors.append(f"{where}: give a value or N/A, not both")
+                    continue
+                text = NA
+            if not text:
+                continue
+            try:
+                _card.encode(spec, text, where)
+            except SessionError as exc:
+                errors.append(str(exc))
+                continue
+            scores.setdefault(item, {})[spec.id] = text
     return scores, errors
 
 
@@ -611,6 +755,33 @@ def create_app(store: SessionStore, session_id: str, *,
                          "is_na": is_na, "na_ok": item in na_items})
         return rows
 
+    def card_rows(ids: list[str], saved: Mapping[str, Mapping[str, Any]],
+                  form: Mapping[str, str] | None, texts: Mapping[str, tuple[str, str]],
+                  criteria: list[Criterion]) -> list[dict]:
+        rows = []
+        for item in ids:
+            questions = []
+            for spec in criteria:
+                name = card_field(spec.id, item)
+                if form is not None:
+                    value = form.get(name, "")
+                    is_na = value == NA or bool(form.get(f"na-{spec.id}:{item}"))
+                else:
+                    v = saved.get(item, {}).get(spec.id)
+                    is_na = v == NA
+                    value = "" if v is None or is_na else (
+                        v if isinstance(v, str) else fmt_num(float(v)))
+                lo_, hi_ = _card.code_range(spec)
+                questions.append({
+                    "id": spec.id, "label": spec.label, "rubric": spec.rubric,
+                    "critical": spec.critical, "points": _card.points(spec), "name": name,
+                    "na_name": f"na-{spec.id}:{item}", "value": "" if is_na else value,
+                    "is_na": is_na, "na_ok": spec.na_allowed, "lo": fmt_num(lo_),
+                    "hi": fmt_num(hi_)})
+            inp, outp = texts.get(item, ("", ""))
+            rows.append({"id": item, "input": inp, "output": outp, "questions": questions})
+        return rows
+
     def participant_page(token: str, pid: str, errors: list[str], message: str | None,
                          form: Mapping[str, str] | None = None, form_round: int = 1,
                          error_title: str = "Not saved:") -> str:
@@ -621,34 +792,45 @@ def create_app(store: SessionStore, session_id: str, *,
         texts: dict[str, tuple[str, str]] = {}
         labels: dict[str, str] = {}
         try:
-            aset = session.load_anchor_set()
-            labels = aset.meta.scale.labels or {}
-            for it in aset.items:
-                texts[it.id] = (it.input, it.output)
+            card = session.load_scorecard()
+            texts = {it.id: (it.input, it.output) for it in card.items}
+            if card.single is not None:
+                labels = card.single.meta.scale.labels or {}
         except SessionError as exc:
             load_error = str(exc)
+
+        def rows(ids: list[str], saved: Mapping[str, Any], round_: int) -> list[dict]:
+            posted = form if form_round == round_ else None
+            if info.criteria is not None:
+                return card_rows(ids, saved, posted, texts, info.criteria)
+            return item_rows(ids, saved, posted, texts, info.na_items)
+
         before_review = info.state in ("draft", "scoring")
         round1 = board = round2 = notes = None
         if before_review:
             own = session.scores(1).get(pid, {})  # blind: only this participant's scores
-            round1 = item_rows(info.item_ids, own, form if form_round == 1 else None, texts,
-                               info.na_items)
+            round1 = rows(info.item_ids, own, 1)
         else:
             visible = scores_visible_to(session, pid)  # everyone's, from review on
-            board = [(item, [_fmt(visible.get(p.id, {}).get(item))
-                             for p in info.participants]) for item in info.item_ids]
+            if info.criteria is None:
+                board = [(item, None, [_fmt(visible.get(p.id, {}).get(item))
+                                       for p in info.participants]) for item in info.item_ids]
+            else:
+                board = [(item, c, [_fmt(visible.get(p.id, {}).get(item, {}).get(c))
+                                    for p in info.participants])
+                         for item in info.item_ids for c in info.criterion_ids]
             notes = [text for _, text in session.notes()]
             if info.rescore_items:
                 own2 = session.scores(2).get(pid, {})  # round 2 stays blind: own only
-                round2 = item_rows(info.rescore_items, own2,
-                                   form if form_round == 2 else None, texts, info.na_items)
+                round2 = rows(info.rescore_items, own2, 2)
         return participant_tpl.render(
             title="Calibration scoring", info=info, errors=errors,
             error_title=error_title, message=message, name=me.name, pid=pid,
             submitted=me.submitted, token=token, csrf=csrf_for(token), lo=fmt_num(lo),
             hi=fmt_num(hi), load_error=load_error, labels=labels, notes=notes, round1=round1,
             editable=info.state == "scoring" and not me.submitted, round2=round2,
-            round2_editable=info.state == "review" and not me.rescore_submitted, board=board)
+            round2_editable=info.state == "review" and not me.rescore_submitted, board=board,
+            card=info.criteria is not None)
 
     @app.get("/p/<token>")
     def participant_get(token: str) -> str:
@@ -660,9 +842,15 @@ def create_app(store: SessionStore, session_id: str, *,
         check_post(token)
         info = session.info
         open_items = info.item_ids if round == 1 else (info.rescore_items or [])
-        scores, errors = parse_form_scores(
-            request.form, open_items=open_items, session_items=info.item_ids,
-            na_items=info.na_items, scale=info.scale, round=round)
+        scores: Mapping[str, Any]
+        if info.criteria is not None:
+            scores, errors = parse_form_card_scores(
+                request.form, open_items=open_items, session_items=info.item_ids,
+                criteria=info.criteria, round=round)
+        else:
+            scores, errors = parse_form_scores(
+                request.form, open_items=open_items, session_items=info.item_ids,
+                na_items=info.na_items, scale=info.scale, round=round)
         submit = request.form.get("action") == "submit"
         title = "Not saved:"
         if not errors:
@@ -709,17 +897,30 @@ def create_app(store: SessionStore, session_id: str, *,
         open_items: list[str] = []
         eff_lines: list[tuple[str, str]] = []
         rescore_checked: set[str] = set()
+        texts: dict[str, tuple[str, str]] = {}
+        questions: dict[str, dict[str, Any]] = {}
+        for spec in info.criteria or []:
+            qlo, qhi = _card.code_range(spec)
+            questions[spec.id] = {"label": spec.label, "levels": spec.scale.levels,
+                                  "lo": fmt_num(qlo), "hi": fmt_num(qhi)}
         if rv is not None:
+            try:
+                texts = session.item_texts()
+            except SessionError as exc:
+                errors = [*errors, str(exc)]
             for it in rv.items:
                 r = it.resolution
-                res_values[it.item_id] = {
-                    "consensus": fmt_num(r.consensus) if r and r.consensus is not None else "",
+                key = _row_key(it.item_id, it.criterion)
+                res_values[key] = {
+                    "consensus": _fmt(r.consensus) if r and r.consensus is not None else "",
                     "rationale": (r.rationale or "") if r else "",
                     "note": (r.note or "") if r else ""}
                 if it.flagged and r is None:
-                    open_items.append(it.item_id)
-            if posted == "resolve" and request.form.get("item") in res_values:
-                res_values[request.form["item"]] = {
+                    open_items.append(it.label)
+            posted_key = _row_key(request.form.get("item", ""),
+                                  request.form.get("criterion") or None)
+            if posted == "resolve" and posted_key in res_values:
+                res_values[posted_key] = {
                     k: request.form.get(k, "") for k in ("consensus", "rationale", "note")}
             rescore_checked = ({it.item_id for it in rv.flagged} if posted != "rescore"
                                else set(request.form.getlist("item")))
@@ -733,7 +934,8 @@ def create_app(store: SessionStore, session_id: str, *,
             note_text=request.form.get("text", "") if posted == "note" else "",
             rescore_checked=rescore_checked, eff_lines=eff_lines, dec=_dec, pct=_pct,
             stat=stat_text, with_base=rv is not None and (
-                rv.baseline_label is not None or any(it.baseline is not None for it in rv.items)))
+                rv.baseline_label is not None or any(it.baseline is not None for it in rv.items)),
+            card=info.criteria is not None, questions=questions, texts=texts)
 
     @app.get("/f/<token>")
     def facilitator_get(token: str) -> str:
@@ -785,9 +987,25 @@ def create_app(store: SessionStore, session_id: str, *,
         item = request.form.get("item", "")
         if item not in info.item_ids:
             errors.append(f"unknown item {item!r}")
-        consensus: float | None = None
+        consensus: float | str | None = None
         text = request.form.get("consensus", "").strip()
-        if text:
+        criterion = request.form.get("criterion") or None
+        if info.criteria is not None:
+            try:
+                spec = info.spec(criterion or "")
+            except SessionError as exc:
+                errors.append(str(exc))
+            else:
+                if text:
+                    try:
+                        _card.encode(spec, text, f"consensus for item {item}, question "
+                                                 f"{spec.id}")
+                        consensus = text  # the library codes it (and refuses N/A)
+                    except SessionError as exc:
+                        errors.append(str(exc))
+        elif criterion is not None:
+            errors.append("this session scores one criterion: no question to name")
+        elif text:
             try:
                 consensus = float(text)
             except ValueError:
@@ -800,7 +1018,8 @@ def create_app(store: SessionStore, session_id: str, *,
         note = request.form.get("note", "").strip() or None
         return facilitator_action(
             token, lambda: session.resolve_item(item, token, consensus=consensus,
-                                                rationale=rationale, note=note),
+                                                rationale=rationale, note=note,
+                                                criterion=criterion),
             "resolved", "resolve", errors)
 
     @app.post("/f/<token>/note")
@@ -842,4 +1061,5 @@ def create_app(store: SessionStore, session_id: str, *,
     return app
 
 
-__all__ = ["LOOPBACK_NAMES", "ServePlan", "create_app", "parse_form_scores", "serve_plan"]
+__all__ = ["LOOPBACK_NAMES", "ServePlan", "card_field", "create_app", "parse_form_card_scores",
+           "parse_form_scores", "serve_plan"]
