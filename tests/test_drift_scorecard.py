@@ -9,14 +9,19 @@ import typer
 from typer.testing import CliRunner
 
 from harness.agreement import icc_oneway
-from harness.anchors import RatingsTable, load_ratings, load_scorecard, load_scorecard_ratings
+from harness.anchors import (
+    RatingsTable,
+    load_ratings,
+    load_scorecard,
+    load_scorecard_ratings,
+    total_ratings,
+)
 from harness.cli._drift import drift_cmd
 from harness.drift import (
     bias_flags,
     detect_drift,
     detect_scorecard_drift,
     read_stream,
-    total_table,
     window_bias,
 )
 
@@ -262,7 +267,7 @@ def test_total_from_the_scorecard_with_critical_failure(tmp_path):
                  "q2,a,greet,1\nq2,a,resolved,pass\n"
                  "q2,b,greet,2\nq2,b,tone,4\nq2,b,resolved,pass\n")
     tables = read_stream(f, scorecard=card)
-    t = total_table(tables, card.criteria)
+    t = total_ratings(tables, card.criteria)
     assert t.item_ids == ["q1", "q2"] and t.rater_ids == ["a", "b"] and t.scale == (0.0, 1.0)
     # (1 * 1 + 1 * 0.5 + 2 * 1) / 4; b failed the critical question; a missed tone on q2
     assert t.scores[0].tolist() == [0.875, 0.0]
@@ -276,7 +281,7 @@ def test_total_is_watched_with_scorecard_and_a_one_question_bias_stays_off_it(tm
     assert list(doc["criteria"]) == ["greet", "tone", "resolved"]
     card = load_scorecard(card_path)
     tables = load_scorecard_ratings(f, card)
-    total = total_table(tables, card.criteria)
+    total = total_ratings(tables, card.criteria)
     expected = detect_drift(total, window=WINDOW, far=0.25).to_dict()
     expected.pop("source"), doc["total"].pop("source")
     assert doc["total"] == expected

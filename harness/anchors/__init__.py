@@ -26,8 +26,8 @@ Checking
 from ._errors import MAX_PROBLEMS, AnchorError, Problem
 from ._lint import LintFinding, lint_anchor_set, spectrum_bands
 from ._load import AnchorSet, load_anchor_set, normalize_output, open_ratings
-from ._open import ScorecardTables, is_scorecard_input, open_scorecard
-from ._ratings import RatingsTable, load_ratings, load_scorecard_ratings
+from ._open import ScorecardTables, is_scorecard_input, open_scorecard, total_ratings
+from ._ratings import RatingsTable, load_ratings, load_scorecard_ratings, natural_key
 from ._schema import (
     AnchorItem,
     AnchorSetMeta,
@@ -62,9 +62,11 @@ __all__ = [
     "load_ratings",
     "load_scorecard",
     "load_scorecard_ratings",
+    "natural_key",
     "normalize_output",
     "open_ratings",
     "open_scorecard",
+    "total_ratings",
     "scorecard_total",
     "spectrum_bands",
 ]

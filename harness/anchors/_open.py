@@ -6,14 +6,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ._errors import AnchorError, Problem
 from ._load import is_scorecard_header
-from ._ratings import RatingsTable, build_table, load_scorecard_ratings
-from ._schema import NA
-from ._scorecard import TOTAL, Scorecard, load_scorecard
+from ._ratings import RatingsTable, load_scorecard_ratings, natural_key
+from ._schema import Criterion
+from ._scorecard import TOTAL, Scorecard, load_scorecard, scorecard_total
 
 
 @dataclass
@@ -29,8 +33,9 @@ class ScorecardTables:
     labels : dict of str to str
         Criterion id -> its label.
     total : RatingsTable or None
-        Each rater's total per item and the consensus total (0–1); None when the criteria
-        (scales, weights, criticality) are not known, as for a bare ratings file.
+        Each rater's total per item (0–1; :func:`total_ratings`), with the consensus total
+        for an anchor set; None when the criteria (scales, weights, criticality) are not
+        known, as for a bare ratings file, or a criterion has no column in the file.
     source : str
     scorecard : Scorecard or None
         The scorecard the criteria come from.
@@ -98,9 +103,8 @@ def open_scorecard(path: str | Path, *, split: str | None = None,
         One split of an anchor set (an error for a ratings file).
     scorecard : Scorecard, optional
         For a ratings file: the scorecard its criteria belong to (labels are coded, scales
-        and N/A rules checked, and the total is formed per rater with
-        :meth:`Scorecard.total_of`; the consensus total is that of the raters' mean per
-        criterion).
+        and N/A rules checked, and each rater's total is formed, :func:`total_ratings`, when
+        the file rates every criterion).
 
     Returns
     -------
@@ -137,37 +141,71 @@ def open_scorecard(path: str | Path, *, split: str | None = None,
     return ScorecardTables(
         tables=tables, kinds={c: scorecard.spec(c).kind for c in tables},
         labels={c: scorecard.spec(c).label for c in tables},
-        total=_total_table(tables, scorecard, str(p)), source=str(p), scorecard=scorecard)
+        total=(total_ratings(tables, scorecard.criteria, f"{p} ({TOTAL})")
+               if all(c in tables for c in scorecard.criterion_ids) else None),
+        source=str(p), scorecard=scorecard)
 
 
-def _total_table(tables: dict[str, RatingsTable], card: Scorecard,
-                 source: str) -> RatingsTable | None:
-    """Each rater's scorecard total per item (criteria the file lacks count as N/A)."""
-    items: list[str] = []
-    for t in tables.values():
-        items.extend(i for i in t.item_ids if i not in items)
-    raters = sorted({r for t in tables.values() for r in t.rater_ids})
-    index = {cid: ({i: k for k, i in enumerate(t.item_ids)},
-                   {r: k for k, r in enumerate(t.rater_ids)}) for cid, t in tables.items()}
-    cells: dict[tuple[str, str], float | str | None] = {}
-    for item in items:
-        for rater in raters:
+def total_ratings(tables: Mapping[str, RatingsTable], criteria: Sequence[Criterion],
+                  source: str = "") -> RatingsTable:
+    """Each rater's scorecard total per item, as a ratings table on the 0-1 scale.
+
+    Parameters
+    ----------
+    tables : mapping of str to RatingsTable
+        Criterion id -> its table (label criteria as their codes, as
+        :func:`load_scorecard_ratings` reads them with the scorecard).
+    criteria : sequence of Criterion
+        The scorecard's criteria (scales, weights, pass marks, criticality).
+    source : str
+        The table's ``source``.
+
+    Returns
+    -------
+    RatingsTable
+        Items in stream order: an item's place is its earliest place in any criterion's
+        stream (ties in criterion order). Per (item, rater), :func:`scorecard_total` of the
+        rater's scores on every criterion: a number in ``[0, 1]`` (0 when a critical
+        criterion fails), N/A when every criterion is N/A, missing when a criterion has no
+        score from the rater and no critical one failed.
+    """
+    crits = list(criteria)
+    order: dict[str, tuple[int, int]] = {}
+    for ci, c in enumerate(crits):
+        t = tables.get(c.id)
+        if t is None:
+            continue
+        for pos, item in enumerate(t.item_ids):
+            key = (pos, ci)
+            if item not in order or key < order[item]:
+                order[item] = key
+    items = sorted(order, key=order.__getitem__)
+    raters = sorted({r for t in tables.values() for r in t.rater_ids}, key=natural_key)
+    look = {}
+    for c in crits:
+        t = tables.get(c.id)
+        if t is not None:
+            look[c.id] = (t, {it: i for i, it in enumerate(t.item_ids)},
+                          {r: j for j, r in enumerate(t.rater_ids)})
+    scores = np.full((len(items), len(raters)), np.nan)
+    na = np.zeros(scores.shape, dtype=bool)
+    for i, item in enumerate(items):
+        for j, rater in enumerate(raters):
             values: dict[str, float | str | None] = {}
-            for cid in card.criterion_ids:
-                t = tables.get(cid)
-                if t is None:  # the file does not rate this criterion at all
-                    values[cid] = NA
+            for c in crits:
+                values[c.id] = None
+                if c.id not in look:
                     continue
-                i, j = index[cid][0].get(item), index[cid][1].get(rater)
-                if i is None or j is None:
-                    values[cid] = None
-                elif t.na[i, j]:
-                    values[cid] = NA
-                else:
-                    v = t.scores[i, j]
-                    values[cid] = None if v != v else float(v)
-            cells[(item, rater)] = card.total_of(values)
-    if not cells:
-        return None
-    return build_table(cells, items, rater_ids=raters, scale=(0.0, 1.0),
-                       source=f"{source} ({TOTAL})")
+                t, ii, rj = look[c.id]
+                if item in ii and rater in rj:
+                    x = t.scores[ii[item], rj[rater]]
+                    if not math.isnan(x):
+                        values[c.id] = float(x)
+                    elif t.na[ii[item], rj[rater]]:
+                        values[c.id] = "NA"
+            total = scorecard_total(crits, values)
+            if isinstance(total, float):
+                scores[i, j] = total
+            elif total == "NA":
+                na[i, j] = True
+    return RatingsTable(items, raters, scores, na, None, (0.0, 1.0), source)

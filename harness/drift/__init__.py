@@ -27,7 +27,6 @@ from ._scorecard import (
     bias_flags,
     detect_scorecard_drift,
     read_stream,
-    total_table,
     window_bias,
     write_scorecard_charts,
 )
@@ -44,7 +43,6 @@ __all__ = [
     "detect_scorecard_drift",
     "loo_deviations",
     "read_stream",
-    "total_table",
     "window_bias",
     "write_control_charts",
     "write_scorecard_charts",

@@ -30,9 +30,9 @@ from harness.anchors import (
     Scorecard,
     load_ratings,
     load_scorecard_ratings,
-    scorecard_total,
+    total_ratings,
 )
-from harness.anchors._ratings import CRITERION_COLUMN, natural_key
+from harness.anchors._ratings import CRITERION_COLUMN
 
 from ._drift import DriftReport, detect_drift, write_control_charts
 
@@ -46,7 +46,6 @@ __all__ = [
     "bias_flags",
     "detect_scorecard_drift",
     "read_stream",
-    "total_table",
     "window_bias",
     "write_scorecard_charts",
 ]
@@ -145,71 +144,6 @@ def _with_scale(t: RatingsTable, scale: tuple[float, float]) -> RatingsTable:
 
 
 # --------------------------------------------------------------------------- the total
-
-
-def total_table(tables: Mapping[str, RatingsTable], criteria: Sequence[Criterion],
-                source: str = "") -> RatingsTable:
-    """Each rater's scorecard total per item, as a ratings table on the 0-1 scale.
-
-    Parameters
-    ----------
-    tables : mapping of str to RatingsTable
-        Criterion id -> its table (label criteria as their codes, as
-        :func:`~harness.anchors.load_scorecard_ratings` reads them with the scorecard).
-    criteria : sequence of Criterion
-        The scorecard's criteria (scales, weights, pass marks, criticality).
-    source : str
-        The table's ``source``.
-
-    Returns
-    -------
-    RatingsTable
-        Items in stream order: an item's place is its earliest place in any criterion's
-        stream (ties in criterion order). Per (item, rater), :func:`scorecard_total` of the
-        rater's scores on every criterion: a number in ``[0, 1]`` (0 when a critical
-        criterion fails), N/A when every criterion is N/A, missing when a criterion has no
-        score from the rater and no critical one failed.
-    """
-    crits = list(criteria)
-    order: dict[str, tuple[int, int]] = {}
-    for ci, c in enumerate(crits):
-        t = tables.get(c.id)
-        if t is None:
-            continue
-        for pos, item in enumerate(t.item_ids):
-            key = (pos, ci)
-            if item not in order or key < order[item]:
-                order[item] = key
-    items = sorted(order, key=order.__getitem__)
-    raters = sorted({r for t in tables.values() for r in t.rater_ids}, key=natural_key)
-    look = {}
-    for c in crits:
-        t = tables.get(c.id)
-        if t is not None:
-            look[c.id] = (t, {it: i for i, it in enumerate(t.item_ids)},
-                          {r: j for j, r in enumerate(t.rater_ids)})
-    scores = np.full((len(items), len(raters)), np.nan)
-    na = np.zeros(scores.shape, dtype=bool)
-    for i, item in enumerate(items):
-        for j, rater in enumerate(raters):
-            values: dict[str, float | str | None] = {}
-            for c in crits:
-                values[c.id] = None
-                if c.id not in look:
-                    continue
-                t, ii, rj = look[c.id]
-                if item in ii and rater in rj:
-                    x = t.scores[ii[item], rj[rater]]
-                    if not math.isnan(x):
-                        values[c.id] = float(x)
-                    elif t.na[ii[item], rj[rater]]:
-                        values[c.id] = "NA"
-            total = scorecard_total(crits, values)
-            if isinstance(total, float):
-                scores[i, j] = total
-            elif total == "NA":
-                na[i, j] = True
-    return RatingsTable(items, raters, scores, na, None, (0.0, 1.0), source)
 
 
 # --------------------------------------------------------------------------- bias
@@ -466,8 +400,8 @@ def detect_scorecard_drift(
         (:func:`~harness.anchors.load_scorecard_ratings`).
     criteria : sequence of Criterion, optional
         The scorecard's criteria; when given, the total is watched too
-        (:func:`total_table`). Without them the total is None (its scales, weights and pass
-        marks are unknown) and a note says so.
+        (:func:`harness.anchors.total_ratings`). Without them the total is None (its
+        scales, weights and pass marks are unknown) and a note says so.
     window, step, drop, min_far_items, consensus
         As in :func:`~harness.drift.detect_drift`, for every criterion and the total.
     far : float or mapping of str to float
@@ -523,7 +457,7 @@ def detect_scorecard_drift(
                          "not watched (every rater's total would be missing)")
         else:
             src = f"{source} ({TOTAL})" if source else TOTAL
-            total = detect_drift(total_table(tables, criteria, src), far=fars[TOTAL],
+            total = detect_drift(total_ratings(tables, criteria, src), far=fars[TOTAL],
                                  **settings)
     flags: list[BiasFlag] = []
     for cid, rep in {**reports, **({TOTAL: total} if total is not None else {})}.items():
