@@ -3,7 +3,9 @@
 The session is made with the CLI, served by ``judgecal session serve`` in its own process,
 and used through the pages only: two participants score blind, the facilitator reviews and
 resolves, a re-score round measures the discussion, the session is finished (the anchor set
-gains a version) and closed. A page on another origin tries to post into the app.
+gains a version) and closed. A page on another origin tries to post into the app. A session
+on a three-question scorecard is scored with radio buttons (levels, 1-5 points, N/A) and
+resolved per (item, question), and the new scorecard version carries the consensus.
 
 Chromium comes from Debian (``scripts/install-chromium.sh``, run by the README's test command);
 Playwright's own browser download is not used. Without a Chromium the test is skipped, except
@@ -30,7 +32,7 @@ import pytest
 from fakeserver import free_port
 from typer.testing import CliRunner
 
-from harness.anchors import load_anchor_set
+from harness.anchors import load_anchor_set, load_scorecard
 from harness.cli import app as cli_app
 from harness.sessions import SessionStore
 
@@ -96,10 +98,40 @@ def served(tmp_path: Path, project_root: Path) -> Iterator[dict]:
     anchors.mkdir()
     src = anchors / "recipes-overall.jsonl"
     shutil.copy(project_root / "anchors" / "recipes" / "recipes-overall.jsonl", src)
+    yield from _serve(tmp_path, src, ITEMS)
+
+
+CARD_CRITERIA = [
+    {"id": "greeted", "label": "Greeted the customer?", "rubric": "yes when the reply greets",
+     "scale": {"levels": ["no", "yes"]}, "pass_mark": "yes"},
+    {"id": "tone", "label": "Tone", "rubric": "1 rude .. 5 warm", "scale": {"min": 1, "max": 5},
+     "na_allowed": True, "weight": 2},
+    {"id": "resolved", "label": "Resolved the issue?", "rubric": "pass when resolved",
+     "scale": {"levels": ["fail", "pass"]}, "critical": True, "pass_mark": "pass"},
+]
+
+
+@pytest.fixture
+def served_card(tmp_path: Path) -> Iterator[dict]:
+    """A session on a three-question support scorecard, in scoring, served."""
+    src = tmp_path / "anchors" / "support.jsonl"
+    src.parent.mkdir()
+    header = {"judgecal_anchor_set": 1, "name": "support", "criteria": CARD_CRITERIA,
+              "consensus": "mean"}
+    items = [{"id": f"c{k}", "input": f"Where is my parcel {k}?",
+              "output": f"Hello! It ships on day {k}.", "split": "calibration",
+              "ratings": {"greeted": {"r1": "yes"}, "tone": {"r1": 4},
+                          "resolved": {"r1": "pass"}}} for k in (1, 2)]
+    src.write_text("\n".join(json.dumps(o) for o in [header, *items]) + "\n",
+                   encoding="utf-8")
+    yield from _serve(tmp_path, src, ["c1", "c2"])
+
+
+def _serve(tmp_path: Path, src: Path, items: list[str]) -> Iterator[dict]:
     state = str(tmp_path / "state")
     out = _cli("session", "create", str(src), "--state-dir", state, "--name", "browser",
                "-p", "ann=Ann Archer", "-p", "bob=Bob Baker",
-               *[a for item in ITEMS for a in ("--item", item)])
+               *[a for item in items for a in ("--item", item)])
     sid = re.search(r"created session (\S+)", out).group(1)
     fac = re.search(r"facilitator token: (\S+)", out).group(1)
     tokens = {}
@@ -279,3 +311,76 @@ def test_cross_site_post_is_refused_in_chromium(browser, served, tmp_path: Path)
         session = store.get(served["sid"])
         assert not any(session.scores(1).values())
         assert not any(p.submitted for p in session.info.participants)
+
+
+def _pick(page, answers: dict[tuple[str, str], str]) -> None:
+    """Click the radio button of each (item, question) answer."""
+    for (item, question), value in answers.items():
+        page.check(f'input[type="radio"][name="c-{question}:{item}"][value="{value}"]')
+
+
+def test_scorecard_session_with_radio_buttons_in_chromium(browser, served_card) -> None:
+    base, tok, fac = served_card["base"], served_card["tokens"], served_card["fac"]
+    ann_ctx, bob_ctx, fac_ctx = (browser.new_context() for _ in range(3))
+    for ctx in (ann_ctx, bob_ctx, fac_ctx):
+        ctx.set_default_timeout(10_000)
+    ann, bob, f = ann_ctx.new_page(), bob_ctx.new_page(), fac_ctx.new_page()
+
+    ann.goto(f"{base}/p/{tok['ann']}")
+    # the item's input and output beside its questions; each question its own controls
+    assert "Where is my parcel 1?" in ann.text_content("#item-c1")
+    assert "Hello! It ships on day 1." in ann.text_content("#item-c1")
+    assert ann.locator('input[name="c-greeted:c1"]').count() == 2
+    assert ann.locator('input[name="c-tone:c1"]').count() == 6  # 1..5 and N/A
+    assert ann.locator('input[name="c-resolved:c1"][value="NA"]').count() == 0
+    _pick(ann, {("c1", "greeted"): "yes", ("c1", "tone"): "4", ("c1", "resolved"): "pass",
+                ("c2", "greeted"): "no", ("c2", "tone"): "NA"})
+    ann.click("#round1-save")
+    assert ann.text_content("#message") == "Scores saved."
+    assert ann.is_checked('input[name="c-tone:c2"][value="NA"]')  # shown again as saved
+    ann.click("#round1-submit")  # c2 / resolved is missing: refused, named
+    assert "c2 / resolved" in ann.text_content("#errors")
+    _pick(ann, {("c2", "resolved"): "pass"})
+    ann.click("#round1-submit")
+    assert ann.text_content("#message") == "Scores submitted and locked."
+    assert ann.is_disabled('input[name="c-greeted:c1"][value="yes"]')
+
+    bob.goto(f"{base}/p/{tok['bob']}")
+    assert bob.locator("input:checked").count() == 0  # blind: none of Ann's answers
+    _pick(bob, {("c1", "greeted"): "yes", ("c1", "tone"): "2", ("c1", "resolved"): "fail",
+                ("c2", "greeted"): "no", ("c2", "tone"): "NA", ("c2", "resolved"): "pass"})
+    bob.click("#round1-submit")
+    assert bob.text_content("#message") == "Scores submitted and locked."
+
+    with SessionStore(served_card["state"]) as store:
+        stored = store.get(served_card["sid"]).scores(1)
+    assert stored == {
+        "ann": {"c1": {"greeted": "yes", "tone": 4.0, "resolved": "pass"},
+                "c2": {"greeted": "no", "tone": "NA", "resolved": "pass"}},
+        "bob": {"c1": {"greeted": "yes", "tone": 2.0, "resolved": "fail"},
+                "c2": {"greeted": "no", "tone": "NA", "resolved": "pass"}}}
+
+    f.goto(f"{base}/f/{fac}")
+    f.click("#begin-review-button")
+    assert f.text_content("#message") == "Review started."
+    flagged = [r.get_attribute("id") for r in f.locator("#review tbody tr.flagged").all()]
+    # pass vs fail (SD 0.71 of a range of 1), then tone 4 vs 2 (SD 1.41 of a range of 4)
+    assert flagged == ["row-c1-resolved", "row-c1-tone"]
+    # per question: kind, flagged pairs, N/A counted apart (both said N/A on c2's tone)
+    cells = [c.strip() for c in f.locator("#question-tone td").all_text_contents()]
+    assert cells[:3] == ["numeric", "1", "2"]
+    assert "N/A" in f.text_content("#row-c2-tone")
+    f.select_option("#res-consensus-c1-resolved", "pass")
+    f.fill("#res-rationale-c1-resolved", "the parcel was traced")
+    f.click("#res-button-c1-resolved")
+    assert f.text_content("#message") == "Resolution recorded."
+    f.fill("#res-consensus-c1-tone", "3")
+    f.click("#res-button-c1-tone")
+    f.click("#finish-button")
+    new_path = served_card["src"].with_name("support.v2.jsonl")
+    assert f.text_content("#output-path") == str(new_path)
+    card = load_scorecard(new_path)
+    assert card.item("c1").consensus == {"resolved": "pass", "tone": 3.0}
+    assert card.item("c1").rationale["resolved"] == "the parcel was traced"
+    for ctx in (ann_ctx, bob_ctx, fac_ctx):
+        ctx.close()
