@@ -454,3 +454,50 @@ def test_version_1_store_is_migrated(tmp_path: Path) -> None:
         version = again._connect().execute(
             "SELECT v FROM meta WHERE k = 'schema_version'").fetchone()[0]
         assert version == "2"
+
+
+def test_rescore_round_on_a_scorecard(store: SessionStore, tmp_path: Path) -> None:
+    session, fac, tok = in_review(store, tmp_path)
+    session.open_rescore(["i1"], fac)
+    with pytest.raises(SessionError, match=r"not scored 3 \(item, question\) pair"):
+        session.submit("ann", tok["ann"], round=2)
+    for p in TABLE:
+        session.score(p, tok[p], {"i1": {"greeted": "yes", "tone": 4, "resolved": "pass"}},
+                      round=2)
+        session.submit(p, tok[p], round=2)
+    # the final round: i1 now 0.875 for everyone, the other items as in round 1
+    final = [[0.875] * 3, [0.375, 1.0, 0.25], [1.0] * 3, [0.0] * 3]
+    eff = effectiveness(session)
+    assert eff.anchor.value == pytest.approx(icc(final, form="ICC(2,1)").value)
+    assert "on the scorecard total" in eff.summary()[0]
+    assert session.final_scores()["cy"]["i1"]["resolved"] == "pass"
+    assert session.scores(1)["cy"]["i1"]["resolved"] == "fail"  # round 1 kept
+
+
+def test_label_question_rules() -> None:
+    from harness.anchors import Criterion
+    from harness.sessions import _card
+
+    kind = Criterion.model_validate({
+        "id": "kind", "label": "Kind", "rubric": "r", "weight": 0,
+        "scale": {"levels": ["billing", "tech", "other"], "ordered": False}})
+    three = Criterion.model_validate({
+        "id": "done", "label": "Done?", "rubric": "r",
+        "scale": {"levels": ["no", "partial", "yes"]}})
+    pct = Criterion.model_validate({
+        "id": "pct", "label": "Percent", "rubric": "r", "scale": {"min": 0, "max": 100}})
+    # unordered labels: flagged on any second label; the outlier is the one the others
+    # (all alike) do not share
+    assert _card.is_flagged(kind, [0.0, 0.0, 1.0], None, 0.0)
+    assert not _card.is_flagged(kind, [2.0, 2.0], None, 0.0)
+    assert _card.outliers(kind, {"a": 0.0, "b": 0.0, "c": 1.0}, 2.0) == ["c"]
+    assert _card.outliers(kind, {"a": 0.0, "b": 1.0, "c": 2.0}, 2.0) == []
+    # ordered labels: more than half the range from the others' median
+    assert _card.outliers(three, {"a": 0.0, "b": 2.0, "c": 2.0}, 2.0) == ["a"]
+    assert _card.outliers(three, {"a": 1.0, "b": 2.0, "c": 2.0}, 2.0) == []
+    assert _card.threshold(three, 0.1) == pytest.approx(0.2)
+    # controls: radio buttons for levels and short integer scales, a number field otherwise
+    assert _card.points(three) == [("no", "no"), ("partial", "partial"), ("yes", "yes")]
+    assert _card.points(pct) is None
+    assert _card.encode(three, "partial", "x") == 1.0
+    assert _card.decode(three, 2.0) == "yes"
