@@ -122,3 +122,19 @@ def test_a_scorecard_experiment_refuses_what_it_cannot_do(tmp_path, project_root
         res = runner.invoke(app, ["judge", str(single), "--criterion", "grammar"])
         assert res.exit_code == 2 and "needs a scorecard experiment" in res.output
         assert server.stats.total == 0
+
+
+def test_a_scorecard_judgments_csv_is_read_one_question_at_a_time(tmp_path):
+    from harness.judgments import read_judgment_scores
+
+    path = tmp_path / "j.csv"
+    path.write_text("item_id,criterion,sample_index,status,score\n"
+                    "a,tone,0,ok,4\na,greeted,0,ok,1\nb,tone,0,ok,2\nb,greeted,0,invalid,\n")
+    assert read_judgment_scores(path, criterion="tone") == ({"a": 4.0, "b": 2.0}, [])
+    assert read_judgment_scores(path, criterion="greeted") == ({"a": 1.0}, ["b"])
+    with pytest.raises(ValueError, match="name the question"):
+        read_judgment_scores(path)
+    plain = tmp_path / "p.csv"
+    plain.write_text("item_id,sample_index,status,score\na,0,ok,4\n")
+    with pytest.raises(ValueError, match="no criterion column"):
+        read_judgment_scores(plain, criterion="tone")

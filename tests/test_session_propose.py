@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from harness.anchors import load_anchor_set
 from harness.judges._runner import Judgment, RunResult
-from harness.judgments import JudgeRun, read_judgment_scores
+from harness.judgments import JudgeRun, read_judgment_scores, write_judgments_csv
 from harness.sessions import SessionStore, propose_items
 
 runner = CliRunner()
@@ -89,7 +89,8 @@ def test_reader_reads_what_judge_writes(tmp_path: Path) -> None:
                        cost=None, elapsed_s=0.1)
     fake_run = SimpleNamespace(result=result, table=SimpleNamespace(
         item_ids=["a", "b", "c"], consensus=np.array([3.0, np.nan, 4.0])))
-    path = JudgeRun.write_csv(fake_run, tmp_path / "out" / "judgments.csv")  # type: ignore[arg-type]
+    path = write_judgments_csv(tmp_path / "out" / "judgments.csv",
+                               JudgeRun.csv_rows(fake_run))  # type: ignore[arg-type]
     scores, no_valid = read_judgment_scores(path, item_ids=["a", "b", "c", "d"])
     assert scores == {"a": 3.5, "c": 4.0}
     assert no_valid == ["b"]

@@ -245,6 +245,7 @@ def judge_anchors(
 
 def read_judgment_scores(
     path: str | Path, item_ids: Iterable[str] | None = None, how: Aggregation = "mean",
+    criterion: str | None = None,
 ) -> tuple[dict[str, float], list[str]]:
     """Judge scores per item from a judgments CSV (:meth:`JudgeRun.write_csv`, ``judge --out``).
 
@@ -262,6 +263,10 @@ def read_judgment_scores(
         most likely belongs to another set).
     how : {"mean", "median", "mode"}
         How an item's ``ok`` samples are combined.
+    criterion : str, optional
+        For a scorecard's judgments CSV (a ``criterion`` column): the question to read.
+        Such a CSV without ``criterion`` is an error (its questions' scores must not be
+        averaged together).
 
     Returns
     -------
@@ -295,11 +300,20 @@ def read_judgment_scores(
                 if missing:
                     raise ValueError(f"{p}:1: missing column(s) {', '.join(missing)}; not a "
                                      "judgments CSV (judgecal judge --out)")
+                per_question = "criterion" in header
+                if per_question and criterion is None:
+                    raise ValueError(f"{p}:1: the judgments of a scorecard (a criterion "
+                                     "column): name the question to read")
+                if criterion is not None and not per_question:
+                    raise ValueError(f"{p}:1: no criterion column: not the judgments of a "
+                                     f"scorecard, so no question {criterion!r}")
                 start = reader.line_num + 1
                 for row in reader:
                     line, start = start, reader.line_num + 1
                     if None in row:
                         raise ValueError(f"{p}:{line}: more fields than the header has")
+                    if per_question and (row["criterion"] or "").strip() != criterion:
+                        continue
                     item = (row["item_id"] or "").strip()
                     status = (row["status"] or "").strip()
                     score = (row["score"] or "").strip()
