@@ -144,6 +144,22 @@ def _figure_name(v: str) -> str:
     return _FIGURE_ALIASES[key]
 
 
+_CRITERION_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
+def _bar_name(v: str) -> str:
+    """A gate bar's figure: ``icc`` or, on a scorecard, ``CRITERION.METRIC`` (``tone.icc``,
+    ``total.icc``), the metric part normalised as :func:`_figure_name` does."""
+    if "." not in v:
+        return _figure_name(v)
+    criterion, metric = (part.strip() for part in v.split(".", 1))
+    if not _CRITERION_ID.fullmatch(criterion):
+        raise ValueError(f"{v!r}: {criterion!r} is not a criterion id (a letter, then letters, "
+                         "digits, _ or -); a scorecard bar is CRITERION.METRIC, e.g. tone.icc "
+                         "or total.icc")
+    return f"{criterion}.{_figure_name(metric)}"
+
+
 class GateSection(_Section):
     """Bars a judge must pass to ship (``judgecal gate`` / ``promote``); see docs/gate.md.
 
@@ -163,10 +179,19 @@ class GateSection(_Section):
     baseline: str | None = None
     split: Literal["calibration", "holdout", "all"] = "holdout"
 
-    @field_validator("min", "max", "max_regression")
+    @field_validator("min", "max", "max_regression", mode="before")
     @classmethod
-    def _bars(cls, v: dict[str, float]) -> dict[str, float]:
-        return {_figure_name(k): float(x) for k, x in v.items()}
+    def _bars(cls, v: Any) -> Any:
+        # ``tone.icc = 0.6`` in an inline table is TOML's dotted key: {"tone": {"icc": 0.6}}
+        if not isinstance(v, dict):
+            return v
+        flat: dict[str, Any] = {}
+        for k, x in v.items():
+            if isinstance(x, dict):
+                flat.update({f"{k}.{m}": y for m, y in x.items()})
+            else:
+                flat[str(k)] = x
+        return {_bar_name(k): x for k, x in flat.items()}
 
     @field_validator("max_regression")
     @classmethod

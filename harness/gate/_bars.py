@@ -11,7 +11,7 @@ from typing import Any, Literal
 from harness._numbers import parse_number
 from harness.agreement import PAIRED_FIGURES, AgreementResult
 from harness.experiments import GateSection
-from harness.experiments._config import _figure_name
+from harness.experiments._config import _bar_name
 from harness.reports import CLOSER_TO_ZERO_IS_BETTER, FIGURE_LABELS, LOWER_IS_BETTER, percent
 
 BarKind = Literal["min", "max", "max_regression"]
@@ -89,10 +89,12 @@ class Bar:
     kind: BarKind
     metric: str
     threshold: float
+    criterion: str | None = None
 
     @property
     def name(self) -> str:
-        """A short name, e.g. ``icc >= 0.7`` or ``mae <= 0.9`` or ``icc regression <= 0.05``.
+        """A short name, e.g. ``icc >= 0.7`` or ``mae <= 0.9`` or ``icc regression <= 0.05``;
+        on a scorecard question (or the total) the criterion comes first: ``tone.icc >= 0.6``.
 
         Examples
         --------
@@ -100,7 +102,19 @@ class Bar:
         ('icc >= 0.7', '|bias| <= 0.25')
         >>> Bar("max_regression", "spearman", 0.05).name
         'spearman regression <= 0.05'
+        >>> Bar("min", "icc", 0.6, criterion="tone").name
+        'tone.icc >= 0.6'
         """
+        return self.label if self.criterion is None else f"{self.criterion}.{self.label}"
+
+    @property
+    def key(self) -> str:
+        """The bar's figure as written in ``--min``: ``icc`` or ``tone.icc``."""
+        return self.metric if self.criterion is None else f"{self.criterion}.{self.metric}"
+
+    @property
+    def label(self) -> str:
+        """The name without the criterion (``icc >= 0.6``)."""
         label = metric_label(self.metric)
         if self.kind == "min":
             return f"{label} >= {self.threshold:g}"
@@ -139,7 +153,9 @@ class GateSettings:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary."""
         return {"bars": [{"kind": b.kind, "metric": b.metric, "threshold": b.threshold,
-                          "name": b.name} for b in self.bars],
+                          "name": b.name,
+                          **({"criterion": b.criterion} if b.criterion is not None else {})}
+                         for b in self.bars],
                 "on": self.on, "max_invalid": self.max_invalid, "baseline": self.baseline,
                 "split": self.split}
 
@@ -147,17 +163,20 @@ class GateSettings:
 def parse_assignment(text: str, kind: BarKind) -> tuple[str, float]:
     """Parse ``METRIC=VALUE`` (as given to ``--min``, ``--max``, ``--max-regression``).
 
+    On a scorecard the figure is qualified by the question (or ``total``):
+    ``CRITERION.METRIC=VALUE``.
+
     Parameters
     ----------
     text : str
-        E.g. ``"icc=0.7"``.
+        E.g. ``"icc=0.7"`` or ``"tone.icc=0.6"``.
     kind : {"min", "max", "max_regression"}
         Which option it came from (for the messages).
 
     Returns
     -------
     tuple of (str, float)
-        The figure key and the value.
+        The figure key (``icc``, or ``tone.icc`` when qualified) and the value.
 
     Raises
     ------
@@ -170,6 +189,8 @@ def parse_assignment(text: str, kind: BarKind) -> tuple[str, float]:
     ('icc', 0.7)
     >>> parse_assignment("rho=0.6", "min")
     ('spearman', 0.6)
+    >>> parse_assignment("resolved.kappa=0.6", "min")
+    ('resolved.weighted_kappa', 0.6)
     """
     option = _OPTION[kind]
     m = _ASSIGN.match(text)
@@ -179,6 +200,20 @@ def parse_assignment(text: str, kind: BarKind) -> tuple[str, float]:
     name, raw = m.group(1), m.group(2)
     value = _number(raw, f"{option} {text}")
     return _metric(name, option), value
+
+
+def split_name(key: str) -> tuple[str | None, str]:
+    """``tone.icc`` -> ``("tone", "icc")``; ``icc`` -> ``(None, "icc")``.
+
+    Examples
+    --------
+    >>> split_name("total.icc"), split_name("mae")
+    (('total', 'icc'), (None, 'mae'))
+    """
+    if "." in key:
+        criterion, metric = key.split(".", 1)
+        return criterion, metric
+    return None, key
 
 
 def _number(raw: Any, where: str) -> float:
@@ -193,13 +228,15 @@ def _number(raw: Any, where: str) -> float:
 
 
 def _metric(name: str, where: str) -> str:
+    """The bar's key, ``metric`` or ``criterion.metric``, normalised."""
     try:
-        metric = _figure_name(str(name))
+        key = _bar_name(str(name))
     except ValueError as exc:
         raise BarError(f"{where}: {exc}") from None
+    metric = split_name(key)[1]
     if metric not in PAIRED_FIGURES and metric not in EXTRA_FIGURES:  # pragma: no cover
         raise BarError(f"{where}: {name!r} is not a judge-vs-human figure")
-    return metric
+    return key
 
 
 def _check_direction(bar: Bar, where: str) -> None:
@@ -208,13 +245,13 @@ def _check_direction(bar: Bar, where: str) -> None:
         what = "lower is better" if d == "lower" else "closer to zero is better (|bias|)"
         raise BarError(
             f"{where}: {bar.metric} is a figure where {what}; a minimum makes no sense — "
-            f"use --max {bar.metric}=VALUE (or max = {{ {bar.metric} = VALUE }} in [gate]); "
+            f"use --max {bar.key}=VALUE (or max = {{ {bar.key} = VALUE }} in [gate]); "
             "with --on lower-bound it is checked on the upper end of the 95% CI"
         )
     if bar.kind == "max" and d == "higher":
         raise BarError(
             f"{where}: {bar.metric} is a figure where higher is better; use --min "
-            f"{bar.metric}=VALUE (or min = {{ {bar.metric} = VALUE }} in [gate])"
+            f"{bar.key}=VALUE (or min = {{ {bar.key} = VALUE }} in [gate])"
         )
     if bar.kind == "max_regression" and bar.metric in NO_CI_FIGURES:
         raise BarError(
@@ -293,16 +330,18 @@ def gate_settings(
     merged: dict[tuple[BarKind, str], tuple[float, str]] = {}
     kinds: tuple[BarKind, ...] = ("min", "max", "max_regression")
     for kind in kinds:
-        for metric, value in getattr(section, kind).items():
-            merged[(kind, metric)] = (float(value), f"{source} {kind}")
+        for key, value in getattr(section, kind).items():
+            merged[(kind, _metric(key, f"{source} {kind}"))] = (float(value),
+                                                                 f"{source} {kind}")
     cli = {"min": min, "max": max, "max_regression": max_regression}
     for kind in kinds:
-        for metric, value in _as_pairs(cli[kind], kind):
-            merged[(kind, metric)] = (value, f"{_OPTION[kind]} {metric}")
+        for key, value in _as_pairs(cli[kind], kind):
+            merged[(kind, key)] = (value, f"{_OPTION[kind]} {key}")
     bars = []
-    for (kind, metric), (value, where) in sorted(merged.items(),
-                                                 key=lambda kv: kinds.index(kv[0][0])):
-        bar = Bar(kind, metric, value)
+    for (kind, key), (value, where) in sorted(merged.items(),
+                                              key=lambda kv: kinds.index(kv[0][0])):
+        criterion, metric = split_name(key)
+        bar = Bar(kind, metric, value, criterion)
         _check_direction(bar, where)
         bars.append(bar)
     on = on if on is not None else section.on

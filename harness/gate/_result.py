@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+
 from harness.agreement import AgreementResult
+from harness.anchors import RatingsTable
 from harness.experiments import Experiment
 from harness.judgments import InvalidCheck, JudgeRun
 from harness.prompts import PromptVersion
@@ -358,3 +361,196 @@ class GateResult:
         if self.allow_unreliable_gold:
             return what + "; decided on the bars anyway (--allow-unreliable-gold)"
         return what + ": inconclusive (--allow-unreliable-gold decides on the bars anyway)"
+
+
+# --------------------------------------------------------------------------- scorecards
+
+
+@dataclass
+class TotalGate:
+    """The scorecard total's part of a gate: the judge's totals against the humans'.
+
+    Attributes
+    ----------
+    table : RatingsTable
+        The humans' totals (``Scorecard.total()`` of the judged split).
+    scores : ndarray
+        The judge's total per item (:func:`harness.judgments.judge_totals` of the
+        questions' runs).
+    report : AgreementReport
+    bars : list of BarResult
+    versions : dict of str to str
+        Question -> the version label whose scores make the judge's total.
+    holdout_looks : HoldoutLooks, optional
+        The total's own ledger: a look is a distinct combination of the questions' versions
+        (and judges).
+    confidence : float
+        The confidence of the total's CIs: the lowest of the total's ledger and of the
+        questions' (the most-looked-at holdout decides).
+    baseline : str, optional
+        The baseline's label, when regression bars compare against one.
+    baseline_figures : dict, optional
+    """
+
+    table: RatingsTable
+    scores: np.ndarray
+    report: AgreementReport
+    bars: list[BarResult]
+    versions: dict[str, str]
+    holdout_looks: HoldoutLooks | None = None
+    confidence: float = 0.95
+    baseline: str | None = None
+    baseline_figures: dict[str, AgreementResult] | None = None
+
+    @property
+    def n_items(self) -> int:
+        return len(self.table.item_ids)
+
+
+@dataclass
+class ScorecardGateResult:
+    """A gate on a scorecard: one gate per question with bars, and the total's bars.
+
+    Attributes
+    ----------
+    command : str
+    experiment : Experiment
+        The scorecard experiment.
+    settings : GateSettings
+        Every bar, each qualified by its question (``Bar.criterion``) or ``total``.
+    questions : dict of str to GateResult
+        Every judged question (those with bars, and every question when a total bar needs
+        them), in the scorecard's order; each is the one-question gate of
+        ``Experiment.for_criterion`` with that question's bars.
+    total : TotalGate, optional
+        When a bar is on ``total``.
+    warnings : list of str
+        The gate's own (each question's are in its result).
+    allow_unreliable_gold : bool
+    """
+
+    command: str
+    experiment: Experiment
+    settings: GateSettings
+    questions: dict[str, GateResult]
+    total: TotalGate | None = None
+    warnings: list[str] = field(default_factory=list)
+    allow_unreliable_gold: bool = False
+    promoted: dict[str, Any] | None = None
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(
+        timespec="seconds"))
+
+    @property
+    def gated(self) -> list[str]:
+        """The questions with bars (in the scorecard's order), then ``total`` if it has."""
+        out = [q for q, r in self.questions.items() if r.bars]
+        return out + (["total"] if self.total is not None and self.total.bars else [])
+
+    @property
+    def bars(self) -> list[BarResult]:
+        """Every bar's result, question by question, the total's last."""
+        out = [b for r in self.questions.values() for b in r.bars]
+        return out + (self.total.bars if self.total is not None else [])
+
+    @property
+    def failed_bars(self) -> list[BarResult]:
+        return [b for b in self.bars if b.outcome == "fail"]
+
+    @property
+    def inconclusive_bars(self) -> list[BarResult]:
+        return [b for b in self.bars if b.outcome == "inconclusive"]
+
+    @property
+    def total_gold_unreliable(self) -> bool:
+        """The humans' totals are not reliable (and that is not allowed)."""
+        gold = getattr(self.total.report, "gold", None) if self.total is not None else None
+        return gold is not None and not bool(getattr(gold, "reliable", True)) \
+            and not self.allow_unreliable_gold
+
+    def part_outcomes(self) -> dict[str, str]:
+        """Each gated question's outcome (:attr:`GateResult.outcome`), and the total's."""
+        out = {q: self.questions[q].outcome for q in self.gated if q in self.questions}
+        if self.total is not None and self.total.bars:
+            bars = self.total.bars
+            out["total"] = ("inconclusive" if self.total_gold_unreliable else
+                            "fail" if any(b.outcome == "fail" for b in bars) else
+                            "inconclusive" if any(b.inconclusive for b in bars) else "pass")
+        return out
+
+    @property
+    def invalid_failed(self) -> list[str]:
+        """The judged questions with too many invalid or failed judgments."""
+        return [q for q, r in self.questions.items() if not r.invalid.passed]
+
+    @property
+    def outcome(self) -> str:
+        """``error`` when a judged question had too many invalid judgments; else ``fail``
+        when any bar fails, ``inconclusive`` when any bar is (or a gated question's, or the
+        total's, human gold is unreliable), ``pass`` otherwise."""
+        if self.invalid_failed:
+            return "error"
+        outcomes = set(self.part_outcomes().values())
+        if "fail" in outcomes:
+            return "fail"
+        return "inconclusive" if "inconclusive" in outcomes else "pass"
+
+    @property
+    def exit_code(self) -> int:
+        """0 pass; 1 a bar failed; 3 too many invalid or failed judgments; 4 inconclusive."""
+        return {"pass": EXIT_PASS, "fail": EXIT_BELOW_BAR, "inconclusive": EXIT_INCONCLUSIVE
+                }.get(self.outcome, EXIT_JUDGE)
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == EXIT_PASS
+
+    @property
+    def status(self) -> str:
+        return self.outcome
+
+    @property
+    def split(self) -> str:
+        return self.settings.split
+
+    @property
+    def title(self) -> str:
+        versions = ", ".join(f"{q} {r.version.label}" for q, r in self.questions.items())
+        alias = {r.version.alias for r in self.questions.values()}
+        via = f" (alias {alias.pop()})" if len(alias) == 1 and None not in alias else ""
+        return (f"{self.experiment.name}: scorecard, {versions}{via} on the {self.split} "
+                "split")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` document: ``bars`` each with its ``criterion``; ``questions`` (each
+        question's gate document) and ``total``."""
+        total = None
+        if self.total is not None:
+            t = self.total
+            total = {"n_items": t.n_items, "versions": t.versions,
+                     "bars": [b.to_dict() for b in t.bars],
+                     "figures": {k: v.value for k, v in t.report.judge["figures"].items()}
+                     if t.report.judge else None,
+                     "confidence": t.confidence,
+                     "holdout_looks": (t.holdout_looks.to_dict()
+                                       if t.holdout_looks is not None else None),
+                     "baseline": t.baseline}
+        return {
+            "judgecal_gate": 1,
+            "kind": "scorecard",
+            "command": self.command,
+            "status": self.status,
+            "passed": self.passed,
+            "exit_code": self.exit_code,
+            "outcome": self.outcome,
+            "outcomes": self.part_outcomes(),
+            "created_at": self.created_at,
+            "experiment": self.experiment.name,
+            "experiment_file": str(self.experiment.source) if self.experiment.source else None,
+            "split": self.split,
+            "settings": self.settings.to_dict(),
+            "bars": [{**b.to_dict(), "criterion": b.bar.criterion} for b in self.bars],
+            "questions": {q: r.to_dict() for q, r in self.questions.items()},
+            "total": total,
+            "warnings": self.warnings,
+            "promoted": self.promoted,
+        }
