@@ -453,7 +453,7 @@ def test_version_1_store_is_migrated(tmp_path: Path) -> None:
         s.score("bob", tok["bob"], {"i0": 3})
         version = again._connect().execute(
             "SELECT v FROM meta WHERE k = 'schema_version'").fetchone()[0]
-        assert version == "2"
+        assert version == "3"  # then migrated on to version 3 (tests/test_session_visibility.py)
 
 
 def test_rescore_round_on_a_scorecard(store: SessionStore, tmp_path: Path) -> None:

@@ -708,6 +708,46 @@ def export(
         out.print(f"calibration log written to {output}")
 
 
+@session_app.command("insights")
+def insights_cmd(
+    last: Annotated[int | None, typer.Option(
+        "--last", metavar="N", help="Only the N newest reviewed sessions (default: all).")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    state_dir: StateDir = None,
+) -> None:
+    """Across sessions: the questions flagged most often, and each rater's outliers per
+    question (sessions from review on)."""
+    from harness.sessions import insights
+
+    if last is not None and last < 1:
+        fail(f"--last must be at least 1, got {last}")
+    try:
+        ins = insights(_store(state_dir), last=last)
+    except SessionError as exc:
+        fail(str(exc))
+    if as_json:
+        out.print_json(json.dumps(ins.to_json(), ensure_ascii=False))
+        return
+    if not ins.sessions:
+        out.print("no reviewed sessions yet (insights count sessions from review on)")
+        return
+    t = Table(title=f"{len(ins.sessions)} reviewed session(s): questions flagged most often",
+              title_justify="left")
+    for col in ("question", "sessions", "pairs", "flagged", "share"):
+        t.add_column(col, justify="left" if col == "question" else "right")
+    for q in ins.questions:
+        t.add_row(escape(q.question), str(q.sessions), str(q.pairs), str(q.flagged),
+                  f"{q.flagged_share:.0%}")
+    out.print(t)
+    r = Table(title="raters: outliers per question (most first)", title_justify="left")
+    for col in ("rater", "question", "scored", "outliers"):
+        r.add_column(col, justify="right" if col in ("scored", "outliers") else "left")
+    for x in ins.raters:
+        r.add_row(escape(x.rater), escape(x.question), str(x.scored), str(x.outliers))
+    out.print(r)
+
+
 from ._session_serve import serve_cmd  # noqa: E402 - registered after the other commands
 
 session_app.command("serve")(serve_cmd)

@@ -34,6 +34,7 @@ default ``<state dir>/sessions.sqlite`` (``$JUDGECAL_STATE_DIR`` or ``.judgecal`
 """
 
 from ._errors import SessionError
+from ._insights import Insights, QuestionInsight, RaterInsight, insights
 from ._log import calibration_log
 from ._review import (
     ANCHOR_ICC_TARGET,
@@ -54,7 +55,11 @@ from ._store import (
     DEFAULT_OUTLIER_DISTANCE,
     DEFAULT_THRESHOLD_SHARE,
     MIN_PARTICIPANTS,
+    OBSERVER_SEES,
     STATES,
+    VISIBILITIES,
+    ItemRef,
+    Observer,
     Participant,
     Resolution,
     ReviewTransition,
@@ -62,8 +67,11 @@ from ._store import (
     SessionInfo,
     SessionStore,
     State,
+    format_due,
+    parse_due,
     parse_score,
     scores_visible_to,
+    scores_visible_to_observer,
 )
 from ._version import next_version_path, rater_id, write_anchor_version, write_scorecard_version
 
@@ -74,13 +82,20 @@ __all__ = [
     "ICC_FORM",
     "ICC_GAIN_TARGET",
     "MIN_PARTICIPANTS",
+    "OBSERVER_SEES",
     "PLACEHOLDER_ITEM",
     "STATES",
+    "VISIBILITIES",
     "Effectiveness",
+    "Insights",
+    "ItemRef",
     "ItemReview",
+    "Observer",
     "Participant",
     "ProposedItem",
     "QuestionAgreement",
+    "QuestionInsight",
+    "RaterInsight",
     "Resolution",
     "Review",
     "ReviewTransition",
@@ -92,14 +107,18 @@ __all__ = [
     "agreement_raters",
     "calibration_log",
     "effectiveness",
+    "format_due",
+    "insights",
     "next_version_path",
     "outlier_raters",
+    "parse_due",
     "parse_score",
     "prompt_rubric",
     "propose_items",
     "rater_id",
     "review",
     "scores_visible_to",
+    "scores_visible_to_observer",
     "write_anchor_version",
     "write_scorecard_version",
 ]

@@ -10,6 +10,7 @@ Tokens are random (``secrets.token_urlsafe``); only their SHA-256 is stored.
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import hmac
 import json
@@ -18,7 +19,7 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,11 @@ DEFAULT_THRESHOLD_SHARE = 0.10
 #: Default outlier distance in scale points (|score - median of the others| >= this).
 DEFAULT_OUTLIER_DISTANCE = 2.0
 MIN_PARTICIPANTS = 2
+#: Visibility rules before review: participants see only their own scores (``blind``), or
+#: also their peers' submitted scores once they have submitted their own (``after-submit``).
+VISIBILITIES = ("blind", "after-submit")
+#: What an observer sees before review: every saved score, or submitted scores only.
+OBSERVER_SEES = ("always", "submitted")
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -68,7 +74,11 @@ CREATE TABLE IF NOT EXISTS sessions (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL,
     criteria TEXT,
-    threshold_share REAL
+    threshold_share REAL,
+    due_at REAL,
+    visibility TEXT NOT NULL DEFAULT 'blind',
+    item_refs TEXT,
+    criterion TEXT
 );
 CREATE TABLE IF NOT EXISTS participants (
     session_id TEXT NOT NULL,
@@ -78,7 +88,17 @@ CREATE TABLE IF NOT EXISTS participants (
     token_hash TEXT,
     submitted_at REAL,
     rescore_submitted_at REAL,
+    imported_at REAL,
     PRIMARY KEY (session_id, pid)
+);
+CREATE TABLE IF NOT EXISTS observers (
+    session_id TEXT NOT NULL,
+    oid TEXT NOT NULL,
+    name TEXT NOT NULL,
+    sees TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    token_hash TEXT NOT NULL,
+    PRIMARY KEY (session_id, oid)
 );
 CREATE TABLE IF NOT EXISTS scores (
     session_id TEXT NOT NULL,
@@ -116,9 +136,16 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 """
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # version 1 -> 2 (scorecard sessions): the sessions' criteria and threshold share; scores and
 # resolutions keyed by criterion too ('' in a single-criterion session)
+# version 2 -> 3: a due date, the visibility rule, the items' evaluation references and the
+# criterion of a single-criterion session; imported participants; observers (a new table)
+_V3_COLUMNS = {
+    "sessions": {"due_at": "REAL", "visibility": "TEXT NOT NULL DEFAULT 'blind'",
+                 "item_refs": "TEXT", "criterion": "TEXT"},
+    "participants": {"imported_at": "REAL"},
+}
 _V1_TABLES = {
     "scores": "session_id, round, pid, item_id, score, na, at",
     "resolutions": "session_id, item_id, consensus, rationale, note, at",
@@ -145,6 +172,29 @@ class Participant:
     invited: bool
     submitted: bool
     rescore_submitted: bool
+    #: Whether round 1 is a prior review imported by the facilitator (submitted on import).
+    imported: bool = False
+
+
+@dataclass(frozen=True)
+class Observer:
+    """An observer (a lead, a manager): reads with their own token, changes nothing.
+
+    ``sees`` is ``"always"`` (every participant's saved round-1 scores, at any time) or
+    ``"submitted"`` (a participant's scores once that participant has submitted them).
+    """
+
+    id: str
+    name: str
+    sees: str
+
+
+@dataclass(frozen=True)
+class ItemRef:
+    """The evaluation an item came from: the conversation id and its date (ISO text)."""
+
+    conversation: str | None
+    date: str | None
 
 
 @dataclass(frozen=True)
@@ -192,6 +242,16 @@ class SessionInfo:
     criteria: list[Criterion] | None = None
     #: A scorecard session's flag threshold as a share of each question's range.
     threshold_share: float | None = None
+    #: When round-1 scores are due (seconds since the epoch, UTC), or None.
+    due_at: float | None = None
+    #: Who sees whose scores before review: ``"blind"`` or ``"after-submit"``.
+    visibility: str = "blind"
+    #: Item id -> the evaluation it came from (only items that have one).
+    item_refs: dict[str, ItemRef] = field(default_factory=dict)
+    observers: list[Observer] = field(default_factory=list)
+    #: The criterion of a single-criterion session's set (None for a scorecard, and for a
+    #: session created before schema version 3).
+    criterion: str | None = None
 
     @property
     def participant_ids(self) -> list[str]:
@@ -237,18 +297,26 @@ class SessionStore(ThreadLocalSQLite):
         ``<dir>/sessions.sqlite``); default ``$JUDGECAL_STATE_DIR`` or ``.judgecal``.
     """
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, *,
+                 clock: Callable[[], float] = time.time) -> None:
         p = Path(path) if path is not None else default_state_dir()
         if p.suffix not in (".sqlite", ".db"):
             p = p / "sessions.sqlite"
         p.parent.mkdir(parents=True, exist_ok=True)
         super().__init__(p)
+        #: "Now" for due dates (seconds since the epoch); tests inject a fixed clock.
+        self.clock = clock
         conn = self._connect()
         conn.executescript(_SCHEMA)
         conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                      (str(SCHEMA_VERSION),))
         if "criterion" not in _columns(conn, "scores"):
             self._migrate_v1()
+        version = conn.execute("SELECT v FROM meta WHERE k = 'schema_version'").fetchone()[0]
+        if int(version) < SCHEMA_VERSION or any(
+                col not in _columns(conn, table)
+                for table, cols in _V3_COLUMNS.items() for col in cols):
+            self._migrate_v2()
 
     def _migrate_v1(self) -> None:
         """Bring a version-1 store (single-criterion sessions only) to version 2."""
@@ -266,6 +334,17 @@ class SessionStore(ThreadLocalSQLite):
                 conn.execute(create.group(0))
                 conn.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {table}_v1")
                 conn.execute(f"DROP TABLE {table}_v1")
+            conn.execute("UPDATE meta SET v = '2' WHERE k = 'schema_version'")
+
+    def _migrate_v2(self) -> None:
+        """Bring a version-2 store to version 3 (new columns; the observers table is
+        created by the schema script)."""
+        with self._tx() as conn:
+            for table, cols in _V3_COLUMNS.items():
+                have = _columns(conn, table)
+                for col, decl in cols.items():
+                    if col not in have:  # another process may have added it meanwhile
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {col} {decl}")
             conn.execute("UPDATE meta SET v = ? WHERE k = 'schema_version'",
                          (str(SCHEMA_VERSION),))
 
@@ -303,6 +382,11 @@ class SessionStore(ThreadLocalSQLite):
         baseline: Mapping[str, Any] | None = None,
         baseline_label: str | None = None,
         threshold_share: float | None = None,
+        due: float | _dt.datetime | str | None = None,
+        visibility: str = "blind",
+        item_refs: Mapping[str, ItemRef | Mapping[str, Any]] | None = None,
+        prior_reviews: Mapping[str, Mapping[str, Any]] | None = None,
+        review_sources: Mapping[tuple[str, str, str], str] | None = None,
     ) -> tuple[Session, str]:
         """Create a session in ``draft``; returns it and the facilitator token (shown once).
 
@@ -344,6 +428,22 @@ class SessionStore(ThreadLocalSQLite):
         threshold_share : float, optional
             Scorecard sessions: flag an (item, question) pair whose SD exceeds this share
             of the question's range (default 0.10: on pass/fail, any disagreement).
+        due : float, datetime or str, optional
+            When round-1 scores are due (see :func:`parse_due`); shown to participants,
+            extendable (:meth:`Session.extend_due`), and the participants who have not
+            submitted by then are :meth:`Session.overdue`.
+        visibility : {"blind", "after-submit"}
+            Before review, participants see only their own scores (``blind``, the
+            default), or also the scores of every peer who has submitted once they have
+            submitted their own (``after-submit``: asynchronous calibration).
+        item_refs : mapping, optional
+            Item id -> the evaluation it came from: an :class:`ItemRef` or a mapping with
+            ``conversation`` and/or ``date`` (ISO); kept in the log.
+        prior_reviews : mapping, optional
+            Reviewer id -> item id -> score (-> question -> value on a scorecard): existing
+            reviews imported as each reviewer's round 1, submitted (see
+            :meth:`Session.import_reviews`); ``review_sources`` labels each
+            ``(reviewer, item, question)`` (e.g. ``file:line``) in error messages.
         """
         aset = _load_any(anchor_set)
         card = aset if isinstance(aset, Scorecard) else None
@@ -409,6 +509,11 @@ class SessionStore(ThreadLocalSQLite):
             set_rubric = card.meta.rubric
         if not (math.isfinite(threshold) and threshold >= 0):
             raise SessionError(f"threshold must be a non-negative number, got {threshold!r}")
+        if visibility not in VISIBILITIES:
+            raise SessionError(f"visibility must be one of {', '.join(VISIBILITIES)}, got "
+                               f"{visibility!r}")
+        due_at = parse_due(due) if due is not None else None
+        refs = _clean_refs(item_refs or {}, ids)
         people = [_participant(p) for p in participants]
         seen: set[str] = set()
         for pid, _ in people:
@@ -431,16 +536,20 @@ class SessionStore(ThreadLocalSQLite):
             "baseline_label": baseline_label, "facilitator_hash": _hash(token),
             "rescore_items": None, "forced_missing": None, "output_path": None,
             "created_at": now, "updated_at": now, "criteria": criteria_json,
-            "threshold_share": share,
+            "threshold_share": share, "due_at": due_at, "visibility": visibility,
+            "item_refs": json.dumps(refs) if refs else None,
+            "criterion": None if card is not None else aset.meta.criterion,
         }
+        imports = (_clean_reviews(row, prior_reviews, review_sources)
+                   if prior_reviews is not None else {})
         with self._tx() as conn:
             conn.execute(f"INSERT INTO sessions ({', '.join(row)}) VALUES "
                          f"({', '.join('?' * len(row))})", tuple(row.values()))
             for pos, (pid, pname) in enumerate(people):
-                conn.execute("INSERT INTO participants VALUES (?,?,?,?,?,?,?)",
-                             (sid, pid, pname, pos, None, None, None))
+                _add_participant(conn, sid, pid, pname, pos)
             what = f"{len(card.criteria)} questions, " if card is not None else ""
             _event(conn, sid, "created", f"{len(ids)} items, {what}{len(people)} participants")
+            _store_imports(conn, sid, imports)
         return Session(self, sid), token
 
     def get(self, session_id: str) -> Session:
@@ -453,7 +562,8 @@ class SessionStore(ThreadLocalSQLite):
 
     def list(self) -> list[SessionInfo]:
         """Every session, newest first."""
-        rows = self._connect().execute("SELECT id FROM sessions ORDER BY created_at DESC")
+        rows = self._connect().execute("SELECT id FROM sessions ORDER BY created_at DESC, "
+                                      "rowid DESC")
         return [Session(self, r["id"]).info for r in rows.fetchall()]
 
 
@@ -526,6 +636,173 @@ def _check_number(value: Any, lo: float, hi: float, what: str) -> float:
     return v
 
 
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_due(value: float | _dt.datetime | str) -> float:
+    """A due date as seconds since the epoch.
+
+    A number is taken as such; a ``datetime`` without a time zone, and ISO text without an
+    offset, are UTC; a date alone (``2025-07-01``) means the end of that day
+    (23:59:59 UTC).
+
+    Raises
+    ------
+    SessionError
+        Anything else.
+    """
+    if isinstance(value, bool):
+        raise SessionError(f"due date {value!r}: give a date")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise SessionError(f"due date {value!r} is not a time")
+        return float(value)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if _DATE_RE.fullmatch(text):
+                d = _dt.date.fromisoformat(text)
+                value = _dt.datetime(d.year, d.month, d.day, 23, 59, 59)
+            else:
+                value = _dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise SessionError(f"due date {text!r}: give YYYY-MM-DD (the end of that day, "
+                               "UTC) or YYYY-MM-DDTHH:MM[+HH:MM] (UTC unless an offset is "
+                               "given)") from None
+    if not isinstance(value, _dt.datetime):
+        raise SessionError(f"due date {value!r}: give a date")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.UTC)
+    return value.timestamp()
+
+
+def format_due(ts: float) -> str:
+    """A due date as people read it: ``2025-07-01 23:59 UTC``."""
+    return _dt.datetime.fromtimestamp(ts, tz=_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _clean_refs(refs: Mapping[str, ItemRef | Mapping[str, Any]],
+                ids: list[str]) -> dict[str, dict[str, str | None]]:
+    """Item references as stored: item -> {conversation, date}; the date ISO-checked."""
+    out: dict[str, dict[str, str | None]] = {}
+    for item, ref in refs.items():
+        if item not in ids:
+            raise SessionError(f"evaluation reference for item {item!r}: not a session item")
+        if isinstance(ref, ItemRef):
+            conv, when = ref.conversation, ref.date
+        elif isinstance(ref, Mapping):
+            extra = set(ref) - {"conversation", "date"}
+            if extra:
+                raise SessionError(f"evaluation reference for item {item!r}: unknown "
+                                   f"field(s) {', '.join(sorted(map(str, extra)))} (give "
+                                   "conversation and date)")
+            conv, when = ref.get("conversation"), ref.get("date")
+        else:
+            raise SessionError(f"evaluation reference for item {item!r}: give a "
+                               "conversation id and a date")
+        conv = str(conv).strip() if conv is not None and str(conv).strip() else None
+        when = str(when).strip() if when is not None and str(when).strip() else None
+        if conv is None and when is None:
+            raise SessionError(f"evaluation reference for item {item!r}: give a conversation "
+                               "id, a date or both")
+        if when is not None:
+            try:
+                (_dt.date if _DATE_RE.fullmatch(when) else _dt.datetime).fromisoformat(when)
+            except ValueError:
+                raise SessionError(f"evaluation reference for item {item!r}: date {when!r} "
+                                   "is not an ISO date (YYYY-MM-DD)") from None
+        out[item] = {"conversation": conv, "date": when}
+    return out
+
+
+Rows = list[tuple[str, str, float | None, int]]
+
+
+def _clean_reviews(row: Mapping[str, Any] | sqlite3.Row,
+                   reviews: Mapping[str, Mapping[str, Any]],
+                   sources: Mapping[tuple[str, str, str], str] | None) -> dict[str, Rows]:
+    """Prior reviews checked against a session's row: reviewer -> score rows covering every
+    item (every question of every item on a scorecard), as a submitted round 1 must."""
+    ids = json.loads(row["item_ids"])
+    crits = _card.criteria_from_json(row["criteria"]) if row["criteria"] else None
+    na_ok = set(json.loads(row["na_items"]))
+    out: dict[str, Rows] = {}
+    for reviewer, items in reviews.items():
+        pid, _ = _participant(reviewer)
+        if pid in out:
+            raise SessionError(f"prior reviews of {pid!r} given twice")
+        if not isinstance(items, Mapping):
+            raise SessionError(f"prior review of {pid!r}: give item -> score")
+        clean: Rows = []
+        for item, value in items.items():
+            pairs = value if crits is not None and isinstance(value, Mapping) else {"": value}
+            for crit, v in pairs.items():
+                src = (sources or {}).get((reviewer, item, crit))
+                where = f"{src}: " if src else ""
+                try:
+                    if item not in ids:
+                        raise SessionError(f"item {item!r} is not in the session")
+                    if crits is None:
+                        clean += _clean_scores({item: v}, na_ok, row["scale_min"],
+                                               row["scale_max"], row["id"])
+                    elif crit == "":
+                        raise SessionError(f"item {item!r}: this session is on a scorecard; "
+                                           "give a value per question")
+                    else:
+                        clean += _clean_card_scores(crits, {item: {crit: v}})
+                except SessionError as exc:
+                    raise SessionError(f"{where}prior review of {pid!r}: {exc}") from None
+        have = {(i, c) for i, c, _, _ in clean}
+        missing = [f"{i} / {c}" if c else i for i in ids
+                   for c in ([q.id for q in crits] if crits else [""]) if (i, c) not in have]
+        if missing:
+            what = "(item, question) pair(s)" if crits else "item(s)"
+            raise SessionError(
+                f"prior review of {pid!r} does not cover {len(missing)} {what} of the session: "
+                f"{', '.join(missing[:10])}{' …' if len(missing) > 10 else ''}; an imported "
+                "review becomes a submitted round 1, which needs every one (choose the "
+                "session's items to match the reviews)")
+        out[pid] = clean
+    if not out:
+        raise SessionError("no prior reviews given")
+    return out
+
+
+def _add_participant(conn: sqlite3.Connection, sid: str, pid: str, name: str, pos: int,
+                     token_hash: str | None = None, imported_at: float | None = None) -> None:
+    if conn.execute("SELECT 1 FROM observers WHERE session_id = ? AND oid = ?",
+                    (sid, pid)).fetchone():
+        raise SessionError(f"{pid!r} is an observer of session {sid}; a participant needs "
+                           "another id")
+    conn.execute("INSERT INTO participants (session_id, pid, name, position, token_hash, "
+                 "submitted_at, rescore_submitted_at, imported_at) VALUES (?,?,?,?,?,?,?,?)",
+                 (sid, pid, name, pos, token_hash, imported_at, None, imported_at))
+
+
+def _store_imports(conn: sqlite3.Connection, sid: str, imports: Mapping[str, Rows]) -> None:
+    """Write checked prior reviews as submitted round-1 scores (adding the reviewers)."""
+    now = time.time()
+    for pid, clean in imports.items():
+        prow = conn.execute("SELECT submitted_at FROM participants WHERE session_id = ? AND "
+                            "pid = ?", (sid, pid)).fetchone()
+        if prow is None:
+            pos = conn.execute("SELECT COUNT(*) FROM participants WHERE session_id = ?",
+                               (sid,)).fetchone()[0]
+            _add_participant(conn, sid, pid, pid, pos, imported_at=now)
+        elif prow["submitted_at"] is not None:
+            raise SessionError(f"participant {pid!r} has already submitted round 1; a prior "
+                               "review cannot replace submitted scores")
+        else:
+            conn.execute("DELETE FROM scores WHERE session_id = ? AND round = 1 AND pid = ?",
+                          (sid, pid))
+            conn.execute("UPDATE participants SET submitted_at = ?, imported_at = ? WHERE "
+                         "session_id = ? AND pid = ?", (now, now, sid, pid))
+        conn.executemany(
+            "INSERT INTO scores (session_id, round, pid, item_id, criterion, score, na, at) "
+            "VALUES (?,1,?,?,?,?,?,?)", [(sid, pid, i, c, v, na, now) for i, c, v, na in clean])
+        _event(conn, sid, "imported", f"{pid}: a prior review as round 1 ({len(clean)} scores)")
+
+
 def _event(conn: sqlite3.Connection, sid: str, kind: str, detail: str | None = None) -> None:
     conn.execute("INSERT INTO events (session_id, kind, detail, at) VALUES (?,?,?,?)",
                  (sid, kind, detail, time.time()))
@@ -559,7 +836,8 @@ class Session:
         return f"Session({self.id!r}, state={self.state!r})"
 
     def identify(self, token: str) -> tuple[str, str | None] | None:
-        """Who holds ``token``: ``("facilitator", None)``, ``("participant", pid)`` or None.
+        """Who holds ``token``: ``("facilitator", None)``, ``("participant", pid)``,
+        ``("observer", oid)`` or None.
 
         Read-only; tokens are compared as hashes in constant time. Writes check their token
         again themselves.
@@ -575,7 +853,13 @@ class Session:
                               (self.id,)):
             if r["token_hash"] and hmac.compare_digest(h, r["token_hash"]):
                 found = r["pid"]
-        return ("participant", found) if found is not None else None
+        if found is not None:
+            return ("participant", found)
+        for r in conn.execute("SELECT oid, token_hash FROM observers WHERE session_id = ?",
+                              (self.id,)):
+            if hmac.compare_digest(h, r["token_hash"]):
+                found = r["oid"]
+        return ("observer", found) if found is not None else None
 
     # ------------------------------------------------------------------ reading
 
@@ -587,10 +871,14 @@ class Session:
             raise SessionError(f"no session {self.id!r}")
         parts = [
             Participant(r["pid"], r["name"], r["token_hash"] is not None,
-                        r["submitted_at"] is not None, r["rescore_submitted_at"] is not None)
+                        r["submitted_at"] is not None, r["rescore_submitted_at"] is not None,
+                        r["imported_at"] is not None)
             for r in conn.execute("SELECT * FROM participants WHERE session_id = ? "
                                   "ORDER BY position", (self.id,))
         ]
+        observers = [Observer(r["oid"], r["name"], r["sees"]) for r in conn.execute(
+            "SELECT * FROM observers WHERE session_id = ? ORDER BY position", (self.id,))]
+        refs = json.loads(row["item_refs"]) if row["item_refs"] else {}
         return SessionInfo(
             id=row["id"], name=row["name"], state=row["state"],
             anchor_path=row["anchor_path"], anchor_hash=row["anchor_hash"],
@@ -605,7 +893,10 @@ class Session:
             output_path=row["output_path"], created_at=row["created_at"],
             updated_at=row["updated_at"], participants=parts,
             criteria=_card.criteria_from_json(row["criteria"]) if row["criteria"] else None,
-            threshold_share=row["threshold_share"],
+            threshold_share=row["threshold_share"], due_at=row["due_at"],
+            visibility=row["visibility"],
+            item_refs={k: ItemRef(v.get("conversation"), v.get("date")) for k, v in refs.items()},
+            observers=observers, criterion=row["criterion"],
         )
 
     @property
@@ -790,8 +1081,7 @@ class Session:
                                        "only in 'draft'")
                 pos = conn.execute("SELECT COUNT(*) FROM participants WHERE session_id = ?",
                                    (self.id,)).fetchone()[0]
-                conn.execute("INSERT INTO participants VALUES (?,?,?,?,?,?,?)",
-                             (self.id, pid, pname, pos, _hash(token), None, None))
+                _add_participant(conn, self.id, pid, pname, pos, _hash(token))
             _event(conn, self.id, "invited", pid)
         return token
 
@@ -800,18 +1090,106 @@ class Session:
         with self.store._tx() as conn:
             row = self._require(conn, "start scoring", "draft")
             self._check_facilitator(row, facilitator_token, "start scoring")
-            parts = conn.execute("SELECT pid, token_hash FROM participants WHERE "
-                                 "session_id = ?", (self.id,)).fetchall()
+            parts = conn.execute("SELECT pid, token_hash, imported_at FROM participants "
+                                 "WHERE session_id = ?", (self.id,)).fetchall()
             if len(parts) < MIN_PARTICIPANTS:
                 raise SessionError(f"cannot start scoring: session {self.id} is in state "
                                    f"'draft' with {len(parts)} participant(s); at least "
                                    f"{MIN_PARTICIPANTS} are needed")
-            uninvited = [p["pid"] for p in parts if p["token_hash"] is None]
+            # an imported reviewer has submitted already: no token needed to score
+            uninvited = [p["pid"] for p in parts
+                         if p["token_hash"] is None and p["imported_at"] is None]
             if uninvited:
                 raise SessionError(f"cannot start scoring: participant(s) not invited yet "
                                    f"(no token): {', '.join(uninvited)}; run 'invite' first")
             conn.execute("UPDATE sessions SET state = 'scoring' WHERE id = ?", (self.id,))
             _event(conn, self.id, "scoring")
+
+    def add_observer(self, observer: str | tuple[str, str], facilitator_token: str, *,
+                     sees: str = "always") -> str:
+        """Issue (or re-issue) an observer's token; returns it (shown once).
+
+        An observer (a lead, a manager) reads the session with their own token and cannot
+        change anything. Before review they see every participant's saved round-1 scores
+        (``sees="always"``) or only those of the participants who have submitted
+        (``"submitted"``); from review on, everyone's, like a participant. Re-issuing
+        updates ``sees``. Any state before ``closed``.
+        """
+        oid, oname = _participant(observer)
+        if sees not in OBSERVER_SEES:
+            raise SessionError(f"an observer sees {' or '.join(OBSERVER_SEES)}, got {sees!r}")
+        with self.store._tx() as conn:
+            row = self._require(conn, "add an observer", "draft", "scoring", "review",
+                                "resolved")
+            self._check_facilitator(row, facilitator_token, "add an observer")
+            if conn.execute("SELECT 1 FROM participants WHERE session_id = ? AND pid = ?",
+                            (self.id, oid)).fetchone():
+                raise SessionError(f"{oid!r} is a participant of session {self.id}; an "
+                                   "observer needs another id")
+            token = new_token()
+            pos = conn.execute("SELECT COUNT(*) FROM observers WHERE session_id = ?",
+                               (self.id,)).fetchone()[0]
+            conn.execute("INSERT INTO observers (session_id, oid, name, sees, position, "
+                         "token_hash) VALUES (?,?,?,?,?,?) ON CONFLICT (session_id, oid) DO "
+                         "UPDATE SET sees = excluded.sees, token_hash = excluded.token_hash",
+                         (self.id, oid, oname, sees, pos, _hash(token)))
+            _event(conn, self.id, "observer", f"{oid} (sees {sees})")
+        return token
+
+    def import_reviews(self, reviews: Mapping[str, Mapping[str, Any]],
+                       facilitator_token: str, *,
+                       sources: Mapping[tuple[str, str, str], str] | None = None) -> list[str]:
+        """Import existing reviews as the reviewers' round-1 scores, submitted.
+
+        ``reviews`` maps reviewer id -> item id -> score (-> question id -> value on a
+        scorecard), one review per reviewer and item, covering every session item (every
+        question). A reviewer who is not a participant becomes one (no token needed: their
+        round 1 is already submitted; ``invite`` gives them one to read the pages); a
+        participant who has not submitted has their saved round-1 scores replaced. In
+        ``draft`` or ``scoring``. ``sources`` labels each ``(reviewer, item, question)``
+        (question ``""`` in a single-criterion session), e.g. ``file:line``, in errors.
+        Returns the reviewers imported.
+        """
+        with self.store._tx() as conn:
+            row = self._require(conn, "import prior reviews", "draft", "scoring")
+            self._check_facilitator(row, facilitator_token, "import prior reviews")
+            imports = _clean_reviews(row, reviews, sources)
+            _store_imports(conn, self.id, imports)
+        return list(imports)
+
+    def extend_due(self, due: float | _dt.datetime | str, facilitator_token: str) -> float:
+        """Set the due date, or move it later (never earlier); in ``draft`` or ``scoring``.
+        Returns it (seconds since the epoch; see :func:`parse_due`)."""
+        when = parse_due(due)
+        with self.store._tx() as conn:
+            row = self._require(conn, "change the due date", "draft", "scoring")
+            self._check_facilitator(row, facilitator_token, "change the due date")
+            if row["due_at"] is not None and when <= row["due_at"]:
+                raise SessionError(f"the due date can only be extended: {format_due(when)} is "
+                                   f"not after the current {format_due(row['due_at'])}")
+            conn.execute("UPDATE sessions SET due_at = ? WHERE id = ?", (when, self.id))
+            _event(conn, self.id, "due", format_due(when))
+        return when
+
+    def overdue(self, now: float | None = None) -> list[str]:
+        """The participants who have not submitted round 1 although it is due.
+
+        Empty without a due date, before it (``now``, default the store's clock) and from
+        review on.
+        """
+        info = self.info
+        t = self.store.clock() if now is None else now
+        if info.due_at is None or t <= info.due_at or info.state not in ("draft", "scoring"):
+            return []
+        return [p.id for p in info.participants if not p.submitted]
+
+    def is_overdue(self, now: float | None = None) -> bool:
+        """Whether the due date has passed (``now``, default the store's clock) while round
+        1 is still open (``draft`` or ``scoring``)."""
+        info = self.info
+        t = self.store.clock() if now is None else now
+        return (info.due_at is not None and t > info.due_at
+                and info.state in ("draft", "scoring"))
 
     def begin_review(self, facilitator_token: str, force: bool = False) -> ReviewTransition:
         """``scoring -> review``: when every participant has submitted, or with ``force``.
@@ -1069,13 +1447,42 @@ def _clean_card_scores(criteria: list[Criterion], scores: Mapping[str, Any]
 
 
 def scores_visible_to(session: Session, participant: str) -> dict[str, dict[str, Any]]:
-    """The round-1 scores ``participant`` may see: only their own before review (blind
-    scoring), everyone's from review on. Participant -> item -> score (-> question ->
-    value in a scorecard session, as :meth:`Session.scores`)."""
-    state = session.state
-    all_scores = session.scores(1)
-    if participant not in session.info.participant_ids:
+    """The round-1 scores ``participant`` may see. Participant -> item -> score (->
+    question -> value in a scorecard session, as :meth:`Session.scores`).
+
+    From review on, everyone's. Before review, by the session's visibility rule: only
+    their own (``blind``); under ``after-submit``, once they have submitted, also those of
+    every peer who has submitted (never a peer's unsubmitted scores).
+    """
+    info = session.info
+    me = next((p for p in info.participants if p.id == participant), None)
+    if me is None:
         raise SessionError(f"{participant!r} is not a participant of session {session.id}")
-    if state in ("draft", "scoring"):
-        return {participant: dict(all_scores.get(participant, {}))}
-    return all_scores
+    if info.state in ("draft", "scoring"):
+        if info.visibility == "after-submit" and me.submitted:
+            return _visible(session, [p.id for p in info.participants if p.submitted])
+        return _visible(session, [participant])
+    return _visible(session, None)
+
+
+def scores_visible_to_observer(session: Session, observer: str) -> dict[str, dict[str, Any]]:
+    """The round-1 scores an observer may see (as :func:`scores_visible_to`).
+
+    From review on, everyone's; before, every participant's saved scores (``sees``
+    ``always``) or those of the participants who have submitted (``submitted``).
+    """
+    info = session.info
+    obs = next((o for o in info.observers if o.id == observer), None)
+    if obs is None:
+        raise SessionError(f"{observer!r} is not an observer of session {session.id}")
+    if info.state in ("draft", "scoring") and obs.sees == "submitted":
+        return _visible(session, [p.id for p in info.participants if p.submitted])
+    return _visible(session, None)
+
+
+def _visible(session: Session, who: list[str] | None) -> dict[str, dict[str, Any]]:
+    """Round-1 scores of ``who`` (None: everyone), participant -> item -> score."""
+    all_scores = session.scores(1)
+    if who is None:
+        return all_scores
+    return {p: dict(all_scores.get(p, {})) for p in who}

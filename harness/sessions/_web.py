@@ -66,9 +66,20 @@ from harness.anchors._schema import NA, fmt_num
 
 from . import _card
 from ._errors import SessionError
+from ._insights import insights
 from ._log import calibration_log, stat_text
 from ._review import effectiveness, review
-from ._store import Score, SessionStore, parse_score, scores_visible_to
+from ._store import (
+    ItemRef,
+    Participant,
+    Score,
+    SessionInfo,
+    SessionStore,
+    format_due,
+    parse_score,
+    scores_visible_to,
+    scores_visible_to_observer,
+)
 
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 72rem;
@@ -112,6 +123,8 @@ _ITEM_FIELDS = """
 {% for it in items %}
 <fieldset id="{{ prefix }}item-{{ it.id }}">
 <legend>Item {{ it.id }}</legend>
+{% if it.ref %}<p class="ref" id="{{ prefix }}ref-{{ it.id }}">Evaluation:
+{{ it.ref }}</p>{% endif %}
 <h3>Input</h3><pre>{{ it.input }}</pre>
 <h3>Output</h3><pre>{{ it.output }}</pre>
 <label for="{{ prefix }}score-{{ it.id }}">Score ({{ lo }}–{{ hi }})</label>
@@ -128,6 +141,8 @@ _ITEM_FIELDS = """
 {% for it in items %}
 <fieldset id="{{ prefix }}item-{{ it.id }}" class="card-item">
 <legend>Item {{ it.id }}</legend>
+{% if it.ref %}<p class="ref" id="{{ prefix }}ref-{{ it.id }}">Evaluation:
+{{ it.ref }}</p>{% endif %}
 <div class="pair"><div class="texts">
 <h3>Input</h3><pre>{{ it.input }}</pre>
 <h3>Output</h3><pre>{{ it.output }}</pre>
@@ -163,6 +178,18 @@ _ITEM_FIELDS = """
 </fieldset>
 {% endfor %}
 {% endmacro %}
+{% macro board_table(board, people, pid, card) %}
+<table id="round1-scores">
+<thead><tr><th scope="col">item</th>{% if card %}<th scope="col">question</th>{% endif %}
+{% for p in people %}<th scope="col">
+{{ p.name }}{% if p.id == pid %} (you){% endif %}</th>{% endfor %}</tr></thead>
+<tbody>
+{% for item, q, cells in board %}<tr id="r1-row-{{ item }}{{ '-' ~ q if q }}">
+<th scope="row">{{ item }}</th>{% if card %}<td>{{ q }}</td>{% endif %}
+{% for c in cells %}<td>{{ c }}</td>{% endfor %}</tr>
+{% endfor %}
+</tbody></table>
+{% endmacro %}
 {% macro score_form(form_id, action, items, prefix, editable, submit_label) %}
 <form method="post" action="{{ action }}" id="{{ form_id }}">
 <input type="hidden" name="csrf" value="{{ csrf }}">
@@ -180,6 +207,8 @@ _ITEM_FIELDS = """
 _PARTICIPANT = _ITEM_FIELDS + _BASE + """
 <p>Participant: <strong id="participant-name">{{ name }}</strong>
 {% if submitted %}(submitted; your round-1 scores are locked){% endif %}</p>
+{% if due %}<p id="due">Scores due: {{ due }}{% if overdue %}
+<strong id="overdue-note">(overdue)</strong>{% endif %}.</p>{% endif %}
 <h2>Rubric</h2>
 <p id="rubric-source">In force: {{ info.rubric_source }}.</p>
 <pre id="rubric">{{ info.rubric or "(no rubric text)" }}</pre>
@@ -206,27 +235,118 @@ discussion. Your round-2 scores are blind: nobody else sees them.</p>
               "Submit round 2 (locks your re-scores)") }}
 {% endif %}
 {% if board is not none %}
+{% if info.state in ("draft", "scoring") %}
+<h2>Round 1 scores of the participants who have submitted</h2>
+<p id="async-note">You have submitted, so the scores of every participant who has submitted
+are shown (asynchronous calibration); the others appear once they submit.</p>
+{% else %}
 <h2>Round 1 scores of everyone</h2>
 <p>The review has begun, so every participant's round-1 scores are shown.</p>
-<table id="round1-scores">
-<thead><tr><th scope="col">item</th>{% if card %}<th scope="col">question</th>{% endif %}
-{% for p in info.participants %}<th scope="col">
-{{ p.name }}{% if p.id == pid %} (you){% endif %}</th>{% endfor %}</tr></thead>
-<tbody>
-{% for item, q, cells in board %}<tr id="r1-row-{{ item }}{{ '-' ~ q if q }}">
-<th scope="row">{{ item }}</th>{% if card %}<td>{{ q }}</td>{% endif %}
-{% for c in cells %}<td>{{ c }}</td>{% endfor %}</tr>
-{% endfor %}
-</tbody></table>
+{% endif %}
+{{ board_table(board, board_people, pid, card) }}
 {% endif %}
 </body></html>
 """
 
-_FACILITATOR = _BASE + """
+_OBSERVER = _ITEM_FIELDS + _BASE + """
+<p>Observer: <strong id="observer-name">{{ name }}</strong>. You can read this session; you
+cannot change anything.</p>
+<p id="observer-sees">{{ sees_text }}</p>
+{% if due %}<p id="due">Scores due: {{ due }}.</p>{% endif %}
+{% if overdue %}<p id="overdue">Overdue (not submitted): {{ overdue|join(", ") }}</p>{% endif %}
 <h2>Participants</h2>
 <ul id="participants">{% for p in info.participants %}<li id="participant-{{ p.id }}">
-{{ p.name }} ({{ p.id }}): {{ "submitted" if p.submitted else "not submitted" }}</li>
+{{ p.name }} ({{ p.id }}): {{ "submitted" if p.submitted else "not submitted" }}
+{%- if p.imported %} (prior review){% endif %}</li>
 {% endfor %}</ul>
+<h2>Rubric</h2>
+<p id="rubric-source">In force: {{ info.rubric_source }}.</p>
+<pre id="rubric">{{ info.rubric or "(no rubric text)" }}</pre>
+{% if refs %}<h2>Evaluations</h2>
+<table id="refs"><thead><tr><th scope="col">item</th><th scope="col">conversation</th>
+<th scope="col">date</th></tr></thead><tbody>
+{% for item, r in refs %}<tr id="ref-{{ item }}"><th scope="row">{{ item }}</th>
+<td>{{ r.conversation or "–" }}</td><td>{{ r.date or "–" }}</td></tr>{% endfor %}
+</tbody></table>{% endif %}
+<h2>Round 1 scores</h2>
+{% if board_people %}{{ board_table(board, board_people, none, card) }}
+{% else %}<p id="no-scores">No scores to show yet.</p>{% endif %}
+{% if rv %}<h2>Review</h2>
+<p id="review-summary">{{ rv.flagged|length }} flagged
+{{ "(item, question) pair(s)" if card else "item(s)" }}{% if rv.flagged %}:
+{{ rv.flagged|map(attribute="label")|join(", ") }}{% endif %}. Among participants:
+ICC(2,1) {{ stat(rv.icc) }}.</p>{% endif %}
+{% if notes %}<h2>Rubric changes</h2>
+<ul id="notes">{% for n in notes %}<li>{{ n }}</li>{% endfor %}</ul>{% endif %}
+</body></html>
+"""
+
+_INSIGHTS = _BASE + """
+<p><a id="back" href="/f/{{ token }}">Back to the session</a></p>
+<p>Across the sessions of this store, from review on (before review the scores are blind
+and nothing is flagged): which questions are flagged most often, and each rater's outliers
+per question.</p>
+<form method="get" action="/f/{{ token }}/insights" id="insights-form">
+<label for="last">The last N sessions</label>
+<input type="number" id="last" name="last" min="1" step="1" value="{{ last or '' }}">
+<button type="submit" id="insights-button">Show</button>
+</form>
+<p id="insights-sessions">{{ ins.sessions|length }} reviewed session(s){% if last %} (at
+most the last {{ last }}){% endif %}{% if ins.sessions %}:
+{% for x in ins.sessions %}{{ x.name }} (<code>{{ x.id }}</code>, {{ x.flagged }}
+flagged){{ "; " if not loop.last }}{% endfor %}{% endif %}.</p>
+<h2>Questions flagged most often</h2>
+<table id="insights-questions">
+<thead><tr><th scope="col">question</th><th scope="col">sessions</th>
+<th scope="col">pairs</th><th scope="col">flagged</th><th scope="col">share</th></tr></thead>
+<tbody>{% for q in ins.questions %}
+<tr id="iq-{{ q.question }}"><th scope="row">{{ q.question }}</th>
+<td class="num">{{ q.sessions }}</td><td class="num">{{ q.pairs }}</td>
+<td class="num">{{ q.flagged }}</td><td class="num">{{ pct(q.flagged_share) }}</td></tr>
+{% endfor %}</tbody></table>
+<h2>Raters: outliers per question</h2>
+<table id="insights-raters">
+<thead><tr><th scope="col">rater</th><th scope="col">question</th>
+<th scope="col">scored</th><th scope="col">outliers</th></tr></thead>
+<tbody>{% for r in ins.raters %}
+<tr id="ir-{{ r.rater }}-{{ r.question }}"><th scope="row">{{ r.rater }}</th>
+<td>{{ r.question }}</td><td class="num">{{ r.scored }}</td>
+<td class="num">{{ r.outliers }}</td></tr>
+{% endfor %}</tbody></table>
+</body></html>
+"""
+
+_FACILITATOR = _BASE + """
+<p><a id="insights-link" href="/f/{{ token }}/insights">Across sessions: the questions
+flagged most often</a></p>
+<h2>Participants</h2>
+<ul id="participants">{% for p in info.participants %}<li id="participant-{{ p.id }}">
+{{ p.name }} ({{ p.id }}): {{ "submitted" if p.submitted else "not submitted" }}
+{%- if p.imported %} (prior review){% endif %}</li>
+{% endfor %}</ul>
+<p id="visibility">Visibility before review: {{ vis_text }}</p>
+{% if due %}<p id="due">Scores due: {{ due }}.</p>{% endif %}
+{% if overdue %}<p id="overdue">Overdue (not submitted): {{ overdue|join(", ") }}</p>{% endif %}
+{% if info.state in ("draft", "scoring") %}
+<form method="post" action="/f/{{ token }}/due" id="due-form">
+<input type="hidden" name="csrf" value="{{ csrf }}">
+<label for="due-text">Due date (YYYY-MM-DD: the end of that day, UTC; or
+YYYY-MM-DDTHH:MM)</label>
+<input type="text" id="due-text" name="due" value="{{ due_text }}">
+<button type="submit" id="due-button" name="action" value="due">
+{{ "Extend the due date" if due else "Set a due date" }}</button>
+</form>
+{% endif %}
+{% if info.observers %}<h2>Observers</h2>
+<ul id="observers">{% for o in info.observers %}<li id="observer-{{ o.id }}">{{ o.name }}
+({{ o.id }}): sees {{ "every saved score" if o.sees == "always" else
+"submitted scores" }} before review</li>{% endfor %}</ul>{% endif %}
+{% if refs %}<h2>Evaluations</h2>
+<table id="refs"><thead><tr><th scope="col">item</th><th scope="col">conversation</th>
+<th scope="col">date</th></tr></thead><tbody>
+{% for item, r in refs %}<tr id="ref-{{ item }}"><th scope="row">{{ item }}</th>
+<td>{{ r.conversation or "–" }}</td><td>{{ r.date or "–" }}</td></tr>{% endfor %}
+</tbody></table>{% endif %}
 {% if info.state == "scoring" %}
 <form method="post" action="/f/{{ token }}/review" id="begin-review">
 <input type="hidden" name="csrf" value="{{ csrf }}">
@@ -397,7 +517,37 @@ _P_MESSAGES = {"1": "Scores saved.", "submitted": "Scores submitted and locked."
 _F_MESSAGES = {"review": "Review started.", "resolved": "Resolution recorded.",
                "note": "Note recorded.", "rescore": "Re-score round opened.",
                "finished": "Session resolved; the new anchor-set version is written.",
-               "closed": "Session closed."}
+               "closed": "Session closed.", "due": "Due date set."}
+_VIS_TEXT = {
+    "blind": "participants see only their own scores until the review.",
+    "after-submit": "a participant who has submitted sees the scores of every peer who has "
+                    "submitted (asynchronous calibration).",
+}
+_SEES_TEXT = {
+    "always": "Before the review you see every participant's saved round-1 scores; from the "
+              "review on, everyone's.",
+    "submitted": "Before the review you see the round-1 scores of the participants who have "
+                 "submitted them; from the review on, everyone's.",
+}
+
+
+def _ref_text(ref: ItemRef | None) -> str:
+    """An item's evaluation reference as one line (empty without one)."""
+    if ref is None:
+        return ""
+    parts = [f"conversation {ref.conversation}" if ref.conversation else "",
+             ref.date or ""]
+    return ", ".join(p for p in parts if p)
+
+
+def _board(info: SessionInfo, visible: Mapping[str, Mapping[str, Any]],
+           people: Sequence[Participant]) -> list[tuple[str, str | None, list[str]]]:
+    """Rows ``(item, question, cells)`` of the round-1 scores of ``people``, one cell each."""
+    if info.criteria is None:
+        return [(item, None, [_fmt(visible.get(p.id, {}).get(item)) for p in people])
+                for item in info.item_ids]
+    return [(item, c, [_fmt(visible.get(p.id, {}).get(item, {}).get(c)) for p in people])
+            for item in info.item_ids for c in info.criterion_ids]
 
 
 def _fmt(value: Any) -> str:
@@ -681,6 +831,8 @@ def create_app(store: SessionStore, session_id: str, *,
     # Flask's environment escapes templates without a file name
     participant_tpl = app.jinja_env.from_string(_PARTICIPANT)
     facilitator_tpl = app.jinja_env.from_string(_FACILITATOR)
+    observer_tpl = app.jinja_env.from_string(_OBSERVER)
+    insights_tpl = app.jinja_env.from_string(_INSIGHTS)
     if not (app.jinja_env.autoescape is True or app.jinja_env.autoescape(None)):
         raise RuntimeError("the session pages need an autoescaping Jinja environment")
 
@@ -740,7 +892,8 @@ def create_app(store: SessionStore, session_id: str, *,
     # ------------------------------------------------------------------ participant
 
     def item_rows(ids: list[str], saved: Mapping[str, Score], form: Mapping[str, str] | None,
-                  texts: Mapping[str, tuple[str, str]], na_items: list[str]) -> list[dict]:
+                  texts: Mapping[str, tuple[str, str]], na_items: list[str],
+                  refs: Mapping[str, ItemRef]) -> list[dict]:
         rows = []
         for item in ids:
             if form is not None:
@@ -752,12 +905,13 @@ def create_app(store: SessionStore, session_id: str, *,
                 is_na = s == NA
             inp, outp = texts.get(item, ("", ""))
             rows.append({"id": item, "input": inp, "output": outp, "value": value,
-                         "is_na": is_na, "na_ok": item in na_items})
+                         "is_na": is_na, "na_ok": item in na_items,
+                         "ref": _ref_text(refs.get(item))})
         return rows
 
     def card_rows(ids: list[str], saved: Mapping[str, Mapping[str, Any]],
                   form: Mapping[str, str] | None, texts: Mapping[str, tuple[str, str]],
-                  criteria: list[Criterion]) -> list[dict]:
+                  criteria: list[Criterion], refs: Mapping[str, ItemRef]) -> list[dict]:
         rows = []
         for item in ids:
             questions = []
@@ -779,7 +933,8 @@ def create_app(store: SessionStore, session_id: str, *,
                     "is_na": is_na, "na_ok": spec.na_allowed, "lo": fmt_num(lo_),
                     "hi": fmt_num(hi_)})
             inp, outp = texts.get(item, ("", ""))
-            rows.append({"id": item, "input": inp, "output": outp, "questions": questions})
+            rows.append({"id": item, "input": inp, "output": outp, "questions": questions,
+                         "ref": _ref_text(refs.get(item))})
         return rows
 
     def participant_page(token: str, pid: str, errors: list[str], message: str | None,
@@ -802,23 +957,24 @@ def create_app(store: SessionStore, session_id: str, *,
         def rows(ids: list[str], saved: Mapping[str, Any], round_: int) -> list[dict]:
             posted = form if form_round == round_ else None
             if info.criteria is not None:
-                return card_rows(ids, saved, posted, texts, info.criteria)
-            return item_rows(ids, saved, posted, texts, info.na_items)
+                return card_rows(ids, saved, posted, texts, info.criteria, info.item_refs)
+            return item_rows(ids, saved, posted, texts, info.na_items, info.item_refs)
 
         before_review = info.state in ("draft", "scoring")
         round1 = board = round2 = notes = None
+        board_people: list[Participant] = []
+        # the visibility rule: only their own before review (blind), their submitted peers'
+        # too once they have submitted (after-submit), everyone's from review on
+        visible = scores_visible_to(session, pid)
         if before_review:
-            own = session.scores(1).get(pid, {})  # blind: only this participant's scores
+            own = visible[pid]
             round1 = rows(info.item_ids, own, 1)
+            if set(visible) != {pid}:
+                board_people = [p for p in info.participants if p.id in visible]
+                board = _board(info, visible, board_people)
         else:
-            visible = scores_visible_to(session, pid)  # everyone's, from review on
-            if info.criteria is None:
-                board = [(item, None, [_fmt(visible.get(p.id, {}).get(item))
-                                       for p in info.participants]) for item in info.item_ids]
-            else:
-                board = [(item, c, [_fmt(visible.get(p.id, {}).get(item, {}).get(c))
-                                    for p in info.participants])
-                         for item in info.item_ids for c in info.criterion_ids]
+            board_people = list(info.participants)
+            board = _board(info, visible, board_people)
             notes = [text for _, text in session.notes()]
             if info.rescore_items:
                 own2 = session.scores(2).get(pid, {})  # round 2 stays blind: own only
@@ -830,7 +986,9 @@ def create_app(store: SessionStore, session_id: str, *,
             hi=fmt_num(hi), load_error=load_error, labels=labels, notes=notes, round1=round1,
             editable=info.state == "scoring" and not me.submitted, round2=round2,
             round2_editable=info.state == "review" and not me.rescore_submitted, board=board,
-            card=info.criteria is not None)
+            board_people=board_people, card=info.criteria is not None,
+            due=format_due(info.due_at) if info.due_at is not None else None,
+            overdue=session.is_overdue() and not me.submitted)
 
     @app.get("/p/<token>")
     def participant_get(token: str) -> str:
@@ -935,7 +1093,14 @@ def create_app(store: SessionStore, session_id: str, *,
             rescore_checked=rescore_checked, eff_lines=eff_lines, dec=_dec, pct=_pct,
             stat=stat_text, with_base=rv is not None and (
                 rv.baseline_label is not None or any(it.baseline is not None for it in rv.items)),
-            card=info.criteria is not None, questions=questions, texts=texts)
+            card=info.criteria is not None, questions=questions, texts=texts,
+            vis_text=_VIS_TEXT[info.visibility],
+            due=format_due(info.due_at) if info.due_at is not None else None,
+            overdue=session.overdue(), refs=sorted_refs(info),
+            due_text=request.form.get("due", "") if posted == "due" else "")
+
+    def sorted_refs(info: SessionInfo) -> list[tuple[str, ItemRef]]:
+        return [(i, info.item_refs[i]) for i in info.item_ids if i in info.item_refs]
 
     @app.get("/f/<token>")
     def facilitator_get(token: str) -> str:
@@ -1051,6 +1216,48 @@ def create_app(store: SessionStore, session_id: str, *,
                                    f"{exc.strerror or exc}") from exc
 
         return facilitator_action(token, finish, "finished")
+
+    @app.post("/f/<token>/due")
+    def facilitator_due(token: str) -> Any:
+        require(token, "facilitator")
+        check_post(token)
+        return facilitator_action(
+            token, lambda: session.extend_due(request.form.get("due", ""), token), "due",
+            "due")
+
+    @app.get("/f/<token>/insights")
+    def facilitator_insights(token: str) -> Any:
+        require(token, "facilitator")
+        text = request.args.get("last", "").strip()
+        last: int | None = None
+        if text:
+            if not text.isascii() or not text.isdigit() or int(text) < 1:
+                return flask.Response(f"last must be a whole number of at least 1, got "
+                                      f"{text!r}\n", status=400,
+                                      content_type="text/plain; charset=utf-8")
+            last = int(text)
+        return insights_tpl.render(
+            title="Across sessions", info=session.info, errors=[], message=None,
+            token=token, ins=insights(store, last=last), last=last, pct=_pct)
+
+    # ------------------------------------------------------------------ observer
+
+    @app.get("/o/<token>")
+    def observer_get(token: str) -> str:
+        oid = require(token, "observer")
+        assert oid is not None
+        info = session.info
+        me = next(o for o in info.observers if o.id == oid)
+        visible = scores_visible_to_observer(session, oid)
+        people = [p for p in info.participants if p.id in visible]
+        rv = review(session) if info.state in ("review", "resolved", "closed") else None
+        return observer_tpl.render(
+            title="Calibration (observer)", info=info, errors=[], message=None,
+            name=me.name, sees_text=_SEES_TEXT[me.sees], board=_board(info, visible, people),
+            board_people=people, card=info.criteria is not None, rv=rv, stat=stat_text,
+            due=format_due(info.due_at) if info.due_at is not None else None,
+            overdue=session.overdue(), refs=sorted_refs(info),
+            notes=[text for _, text in session.notes()] if rv is not None else [])
 
     @app.post("/f/<token>/close")
     def facilitator_close(token: str) -> Any:
