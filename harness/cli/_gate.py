@@ -16,6 +16,7 @@ from harness.gate import (
     GateErrorOutcome,
     GateInputError,
     GateResult,
+    ScorecardGateResult,
     gate_table,
     load_gate,
     promote,
@@ -47,13 +48,19 @@ GATE_WIDTH = 150
 ExperimentArg = Annotated[Path, typer.Argument(help="Experiment file (.toml).")]
 PromptOpt = Annotated[str | None, typer.Option(
     "--prompt", help="Prompt version, e.g. v2 (default: the experiment's).")]
+GatePromptOpt = Annotated[list[str] | None, typer.Option(
+    "--prompt", metavar="vN|QUESTION=vN",
+    help="Prompt version, e.g. v2 (default: the experiment's). On a scorecard: "
+         "QUESTION=vN, repeatable (the others keep the experiment's version); a bare vN only "
+         "when one question is gated.")]
 AliasOpt = Annotated[str | None, typer.Option(
     "--alias", help="MLflow Prompt Registry alias instead of --prompt, e.g. candidate.")]
 SplitOpt = Annotated[str | None, typer.Option(
     help="calibration, holdout or all (default: [gate] split, else holdout).")]
 MinOpt = Annotated[list[str] | None, typer.Option(
     "--min", metavar="METRIC=VALUE",
-    help="A higher-is-better figure must reach VALUE (repeatable), e.g. icc=0.7.")]
+    help="A higher-is-better figure must reach VALUE (repeatable), e.g. icc=0.7; on a "
+         "scorecard QUESTION.METRIC=VALUE or total.METRIC=VALUE, e.g. tone.icc=0.6.")]
 MaxOpt = Annotated[list[str] | None, typer.Option(
     "--max", metavar="METRIC=VALUE",
     help="A lower-is-better figure (mae, bias as |bias|) must stay <= VALUE (repeatable).")]
@@ -175,7 +182,7 @@ def _gate(
     experiment: Path,
     *,
     overrides: dict[str, str | None],
-    prompt: str | None,
+    prompt: str | list[str] | None,
     alias: str | None,
     split: str | None,
     min_: list[str] | None,
@@ -218,9 +225,12 @@ def _gate(
     if as_json:
         out.print_json(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
-        out.print(render_run(result.run))
-        if result.baseline is not None:
-            out.print(render_run(result.baseline.run))
+        parts = (list(result.questions.values()) if isinstance(result, ScorecardGateResult)
+                 else [result])
+        for part in parts:
+            out.print(render_run(part.run))
+            if part.baseline is not None:
+                out.print(render_run(part.baseline.run))
         print_wide(gate_table(result), GATE_WIDTH)
         if result.promoted:
             p = result.promoted
@@ -232,7 +242,7 @@ def _gate(
         raise typer.Exit(result.exit_code)
 
 
-def _write(outcome: GateResult | GateErrorOutcome, junit: Path | None,
+def _write(outcome: GateResult | ScorecardGateResult | GateErrorOutcome, junit: Path | None,
            summary: Path | None) -> None:
     try:
         if junit is not None:
@@ -244,7 +254,7 @@ def _write(outcome: GateResult | GateErrorOutcome, junit: Path | None,
 
 def gate_cmd(
     experiment: ExperimentArg,
-    prompt: PromptOpt = None,
+    prompt: GatePromptOpt = None,
     alias: AliasOpt = None,
     min_: MinOpt = None,
     max_: MaxOpt = None,
@@ -274,6 +284,9 @@ def gate_cmd(
     provider failure (too many invalid judgments, budget spent, provider unreachable, a
     call needed under --offline); 4 inconclusive (a bar's CI straddles it, with about how
     many more anchors would decide it, or the human anchors are not reliable).
+
+    On a scorecard experiment every bar names its question or the total: --min tone.icc=0.6
+    --min total.icc=0.7.
     """
     _gate("gate", experiment, overrides=_overrides(provider, model, base_url, api_key_env),
           prompt=prompt, alias=alias, split=split, min_=min_, max_=max_, on=on,

@@ -37,6 +37,12 @@ Outcomes
     inconclusive if any is (or the report finds the human gold unreliable, unless
     ``allow_unreliable_gold``), else pass. ``on="point"`` keeps two outcomes.
 
+Scorecards
+    On a scorecard experiment (anchors with criteria) every bar names its question or the
+    total (``tone.icc``, ``total.icc``; :func:`split_name`); :func:`run_gate` then runs
+    :func:`run_scorecard_gate`: each question gated as its one-question experiment, the
+    total on the judge's totals, one :class:`ScorecardGateResult`.
+
 Exit codes: 0 pass, 1 a bar not met, 2 usage or input error (:class:`GateInputError`),
 3 judge or provider failure (:class:`GateJudgeError`, or too many invalid judgments),
 4 inconclusive (:data:`EXIT_INCONCLUSIVE`).
@@ -58,6 +64,7 @@ from ._bars import (
     gate_settings,
     holm_family,
     parse_assignment,
+    split_name,
 )
 from ._errors import GateError, GateInputError, GateJudgeError
 from ._gate import (
@@ -102,8 +109,16 @@ from ._result import (
     HoldoutLooks,
     InvalidCheck,
     JudgeCheck,
+    ScorecardGateResult,
+    TotalGate,
     VersionRef,
     holdout_confidence,
+)
+from ._scorecard import (
+    check_scorecard_bars,
+    is_scorecard_gate,
+    run_scorecard_gate,
+    scorecard_versions,
 )
 from ._stats import loss_test, plan_bar
 
@@ -136,9 +151,12 @@ __all__ = [
     "InvalidCheck",
     "JudgeCheck",
     "OfflineJudge",
+    "ScorecardGateResult",
+    "TotalGate",
     "VersionRef",
     "ceiling_of",
     "check",
+    "check_scorecard_bars",
     "check_examples",
     "direction",
     "evaluate_bar",
@@ -150,6 +168,7 @@ __all__ = [
     "holdout_confidence",
     "holdout_ledger",
     "holdout_look_tags",
+    "is_scorecard_gate",
     "junit_xml",
     "load_gate",
     "markdown",
@@ -161,6 +180,9 @@ __all__ = [
     "record_look",
     "resolve_version",
     "run_gate",
+    "run_scorecard_gate",
+    "scorecard_versions",
+    "split_name",
     "table_text",
     "write_junit",
     "write_summary",

@@ -499,6 +499,9 @@ def run_gate(
             f"bar {qualified[0]}: a bar qualified by a question (CRITERION.METRIC) needs a "
             f"scorecard experiment; {exp.anchors.path} is gated as one question: drop the "
             "qualifier (e.g. --min icc=0.7)")
+    if isinstance(prompt, Mapping):
+        raise GateInputError("--prompt QUESTION=VERSION is for a scorecard experiment; give "
+                             "the version, e.g. --prompt v2")
     if isinstance(prompt, list | tuple):
         if len(prompt) > 1:
             raise GateInputError(f"--prompt given {len(prompt)} times: a one-question "

@@ -19,7 +19,7 @@ from harness.reports import FIGURE_LABELS
 from harness.tracking import JudgeRecord
 
 from ._bars import BarResult, direction, percent
-from ._result import GateResult
+from ._result import GateResult, ScorecardGateResult
 
 #: The environment variable GitHub Actions reads the job summary from.
 STEP_SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
@@ -227,17 +227,24 @@ def outcome_text(outcome: str) -> Text:
 # --------------------------------------------------------------------------- console
 
 
-def gate_table(result: GateResult) -> Table:
+def gate_table(result: GateResult | ScorecardGateResult) -> Table:
     """The gate as a rich table: one row per bar, then the invalid-share check.
+
+    On a scorecard, a ``question`` column names each bar's question (or ``total``), and
+    every judged question has its invalid-share row.
 
     Parameters
     ----------
-    result : GateResult
+    result : GateResult or ScorecardGateResult
 
     Returns
     -------
     rich.table.Table
     """
+    if isinstance(result, ScorecardGateResult):
+        from ._scorecard_outputs import scorecard_table
+
+        return scorecard_table(result)
     t = Table(title=f"Gate: {result.title}", title_justify="left")
     for col in ("bar", "figure", f"value [{percent(_conf(result))} CI]", "checked",
                 "threshold", "baseline", "human ceiling", "result"):
@@ -262,12 +269,12 @@ def gate_table(result: GateResult) -> Table:
     return t
 
 
-def table_text(result: GateResult, *, width: int = 140) -> str:
+def table_text(result: GateResult | ScorecardGateResult, *, width: int = 140) -> str:
     """The gate table as plain text (for test failures and logs).
 
     Parameters
     ----------
-    result : GateResult
+    result : GateResult or ScorecardGateResult
     width : int
         Line width.
 
@@ -286,11 +293,16 @@ def table_text(result: GateResult, *, width: int = 140) -> str:
 
 
 def _details(result: GateResult, b: BarResult) -> str:
+    return _details_at(_conf(result), b)
+
+
+def _details_at(conf: float, b: BarResult) -> str:
     rows = [
         f"bar: {b.name}",
+        *([f"question: {b.bar.criterion}"] if b.bar.criterion is not None else []),
         f"figure: {_label(b)} ({b.bar.metric})",
-        f"value [{percent(_conf(result))} CI]: {value_cell(b)}",
-        f"checked: {checked_cell(b, _conf(result))}",
+        f"value [{percent(conf)} CI]: {value_cell(b)}",
+        f"checked: {checked_cell(b, conf)}",
         f"threshold: {threshold_cell(b)}",
         f"baseline: {baseline_cell(b)}",
         f"human ceiling: {ceiling_cell(b)}"
@@ -306,8 +318,12 @@ def _classname(name: str) -> str:
     return "judgecal.gate." + (re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "experiment")
 
 
-def junit_xml(outcome: GateResult | GateErrorOutcome) -> str:
+def junit_xml(outcome: GateResult | ScorecardGateResult | GateErrorOutcome) -> str:
     """JUnit XML for CI systems: one ``testcase`` per bar plus the invalid-share check.
+
+    On a scorecard: one testcase per (question, bar), its classname
+    ``judgecal.gate.<experiment>.<question>`` (``total`` for the total's bars), and one
+    invalid-share testcase per judged question.
 
     A failed bar carries ``<failure message=... type="BelowBar">``, an inconclusive bar
     ``<skipped message=...>`` (the reason, and the anchors that would decide it), a failed
@@ -318,13 +334,17 @@ def junit_xml(outcome: GateResult | GateErrorOutcome) -> str:
 
     Parameters
     ----------
-    outcome : GateResult or GateErrorOutcome
+    outcome : GateResult, ScorecardGateResult or GateErrorOutcome
 
     Returns
     -------
     str
         The document, UTF-8, with an XML declaration.
     """
+    if isinstance(outcome, ScorecardGateResult):
+        from ._scorecard_outputs import scorecard_junit
+
+        return scorecard_junit(outcome)
     root = ET.Element("testsuites", name="judgecal")
     if isinstance(outcome, GateErrorOutcome):
         suite = ET.SubElement(root, "testsuite", name=f"judgecal {outcome.command}: "
@@ -441,7 +461,8 @@ def _serialize(root: ET.Element) -> str:
     return f'<?xml version="1.0" encoding="UTF-8"?>\n{body}\n'
 
 
-def write_junit(path: str | Path, outcome: GateResult | GateErrorOutcome) -> Path:
+def write_junit(path: str | Path,
+                outcome: GateResult | ScorecardGateResult | GateErrorOutcome) -> Path:
     """Write :func:`junit_xml` to ``path`` (parent directories created).
 
     Parameters
@@ -469,18 +490,24 @@ def _md(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(outcome: GateResult | GateErrorOutcome) -> str:
+def markdown(outcome: GateResult | ScorecardGateResult | GateErrorOutcome) -> str:
     """The gate as a Markdown section (for ``--summary`` and ``$GITHUB_STEP_SUMMARY``).
+
+    On a scorecard: one table per question (and the total), each headed by its outcome.
 
     Parameters
     ----------
-    outcome : GateResult or GateErrorOutcome
+    outcome : GateResult, ScorecardGateResult or GateErrorOutcome
 
     Returns
     -------
     str
         Ends with a blank line, so that appended sections stay separate.
     """
+    if isinstance(outcome, ScorecardGateResult):
+        from ._scorecard_outputs import scorecard_markdown
+
+        return scorecard_markdown(outcome)
     if isinstance(outcome, GateErrorOutcome):
         return (f"### ⚠️ judgecal {outcome.command} could not decide: "
                 f"`{_md(outcome.experiment)}`\n\n"
@@ -534,8 +561,9 @@ def markdown(outcome: GateResult | GateErrorOutcome) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def write_summary(outcome: GateResult | GateErrorOutcome, path: str | Path | None = None,
-                  *, step_summary: bool = True) -> list[Path]:
+def write_summary(outcome: GateResult | ScorecardGateResult | GateErrorOutcome,
+                  path: str | Path | None = None, *, step_summary: bool = True
+                  ) -> list[Path]:
     """Write the Markdown summary to ``path`` and append it to ``$GITHUB_STEP_SUMMARY``.
 
     ``path`` is overwritten, except when it is the step-summary file itself: that one is

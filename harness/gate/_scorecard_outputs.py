@@ -1,0 +1,272 @@
+"""What a scorecard gate writes: the console table with a question column, JUnit with one
+testcase per (question, bar), and the Markdown summary grouped by question."""
+
+from __future__ import annotations
+
+import re
+import socket
+import xml.etree.ElementTree as ET
+
+from rich.table import Table
+from rich.text import Text
+
+from harness.anchors import TOTAL
+
+from ._bars import BarResult, percent
+from ._outputs import (
+    _MD_OUTCOME,
+    _ceiling_note,
+    _classname,
+    _details_at,
+    _judge_line,
+    _label,
+    _md,
+    _run_line,
+    _serialize,
+    baseline_cell,
+    ceiling_cell,
+    checked_cell,
+    outcome_text,
+    threshold_cell,
+    value_cell,
+)
+from ._result import ScorecardGateResult
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name) or "question"
+
+
+def _conf(result: ScorecardGateResult, cid: str) -> float:
+    """The confidence of one part's CIs (each question's ledger; the total's own)."""
+    if cid == TOTAL:
+        assert result.total is not None
+        return result.total.confidence
+    return float(result.questions[cid].report.settings.confidence)
+
+
+def _parts(result: ScorecardGateResult) -> list[tuple[str, list[BarResult]]]:
+    """(question or ``total``, its bars), for every part with bars, in the scorecard's order."""
+    out = [(q, r.bars) for q, r in result.questions.items() if r.bars]
+    if result.total is not None and result.total.bars:
+        out.append((TOTAL, result.total.bars))
+    return out
+
+
+def _gold_messages(result: ScorecardGateResult) -> list[tuple[str, str, bool]]:
+    """(part, message, makes it inconclusive) for each gated part whose human gold is weak."""
+    out = []
+    for q in result.gated:
+        if q == TOTAL:
+            assert result.total is not None
+            gold = getattr(result.total.report, "gold", None)
+            if gold is not None and not bool(getattr(gold, "reliable", True)):
+                what = (f"the humans' totals are not reliable enough to judge a judge "
+                        f"({getattr(gold, 'figure', '?')}: {getattr(gold, 'reason', '')})")
+                out.append((q, what + ("; decided on the bars anyway (--allow-unreliable-gold)"
+                                       if result.allow_unreliable_gold else
+                                       ": inconclusive (--allow-unreliable-gold decides on "
+                                       "the bars anyway)"), result.total_gold_unreliable))
+            continue
+        r = result.questions[q]
+        msg = r.gold_message()
+        if msg:
+            out.append((q, msg, r.gold_unreliable))
+    return out
+
+
+def _verdict(result: ScorecardGateResult) -> str:
+    n = len(result.bars)
+    questions = sum(1 for cid, _ in _parts(result) if cid != TOTAL)
+    where = f"{questions} question(s)" + (" and the total" if result.total is not None
+                                          and result.total.bars else "")
+    if result.outcome == "pass":
+        return f"PASSED: all {n} bar(s) met on {where}"
+    if result.outcome == "fail":
+        failed = sorted({b.bar.criterion or "" for b in result.failed_bars},
+                        key=[*result.questions, TOTAL].index)
+        return (f"FAILED: {len(result.failed_bars)} of {n} bar(s) not met "
+                f"(on {', '.join(failed)})")
+    if result.outcome == "inconclusive":
+        if result.inconclusive_bars:
+            return (f"INCONCLUSIVE (exit 4): {len(result.inconclusive_bars)} of {n} bar(s) "
+                    "undecided at this number of anchors")
+        return "INCONCLUSIVE (exit 4): the human anchors are not reliable enough to judge a judge"
+    return (f"JUDGE FAILURE: too many invalid or failed judgments on "
+            f"{', '.join(result.invalid_failed)}")
+
+
+def _notes(result: ScorecardGateResult) -> list[str]:
+    lines = []
+    for b in result.bars:
+        if b.outcome == "fail":
+            lines.append(f"! {b.name}: {b.message}")
+        elif b.inconclusive:
+            decide = b.decide_text()
+            lines.append(f"? {b.name}: {b.message}" + (f"; {decide}" if decide else ""))
+    lines += [f"! {q}: {msg}" for q, msg, _ in _gold_messages(result)]
+    return lines
+
+
+def _caption(result: ScorecardGateResult) -> list[str]:
+    first = next(iter(result.questions.values()))
+    lines = [f"{q}: {_run_line(r)}" for q, r in result.questions.items()]
+    lines += [_judge_line(first), _ceiling_note(first)]
+    for q, r in result.questions.items():
+        if r.holdout_looks is not None:
+            lines.append(f"{q}: {r.holdout_looks.describe()}")
+    if result.total is not None:
+        t = result.total
+        if t.holdout_looks is not None:
+            lines.append(f"{TOTAL}: {t.holdout_looks.describe()}")
+        lines.append(f"{TOTAL}: the judge's total per item from "
+                     f"{', '.join(f'{q} {v}' for q, v in t.versions.items())} "
+                     f"({t.n_items} items; CIs at {t.confidence:.4g}, the lowest of its "
+                     "ledger and the questions')")
+    lines += _notes(result)
+    lines += [f"! {q}: {w}" for q, r in result.questions.items() for w in r.warnings]
+    lines += [f"! {w}" for w in result.warnings]
+    lines.append(_verdict(result))
+    return lines
+
+
+def scorecard_table(result: ScorecardGateResult) -> Table:
+    """The scorecard gate as a rich table: one row per (question, bar), then each judged
+    question's invalid-share check."""
+    t = Table(title=f"Gate: {result.title}", title_justify="left")
+    for col in ("question", "bar", "figure", "value [CI]", "checked", "threshold",
+                "baseline", "human ceiling", "result"):
+        t.add_column(col, justify="left" if col in ("question", "bar", "figure", "result")
+                     else "right")
+    for cid, bars in _parts(result):
+        conf = _conf(result, cid)
+        for b in bars:
+            t.add_row(cid, b.bar.label, _label(b), value_cell(b), checked_cell(b, conf),
+                      threshold_cell(b), baseline_cell(b), ceiling_cell(b),
+                      outcome_text(b.outcome or "fail"))
+    for q, r in result.questions.items():
+        inv = r.invalid
+        t.add_row(q, inv.name, "invalid or failed", f"{inv.share:.1%}", f"{inv.share:.3f}",
+                  f"<= {inv.max_share:g}", "—", "—",
+                  Text("pass", style="bold green") if inv.passed
+                  else Text("FAIL (exit 3)", style="bold red"))
+    t.caption = "\n".join(_caption(result))
+    t.caption_justify = "left"
+    return t
+
+
+def scorecard_junit(result: ScorecardGateResult) -> str:
+    """JUnit XML: one testcase per (question, bar), classname ``judgecal.gate.<experiment>.
+    <question>``; one invalid-share testcase per judged question; a ``human gold`` testcase
+    per gated part whose gold is not reliable."""
+    root = ET.Element("testsuites", name="judgecal")
+    golds = _gold_messages(result)
+    n_tests = len(result.bars) + len(result.questions) + len(golds)
+    n_fail = len(result.failed_bars) + len(result.invalid_failed)
+    n_skip = len(result.inconclusive_bars) + sum(1 for _, _, inc in golds if inc)
+    elapsed = f"{sum(r.run.result.elapsed_s for r in result.questions.values()):.3f}"
+    suite = ET.SubElement(
+        root, "testsuite",
+        name=f"judgecal {result.command}: {result.experiment.name} scorecard ({result.split})",
+        tests=str(n_tests), failures=str(n_fail), errors="0", skipped=str(n_skip),
+        time=elapsed, timestamp=result.created_at, hostname=socket.gethostname())
+    props = ET.SubElement(suite, "properties")
+    first = next(iter(result.questions.values()))
+    pairs: list[tuple[str, object]] = [
+        ("experiment", result.experiment.name),
+        ("experiment_file", str(result.experiment.source or "")),
+        ("split", result.split),
+        ("judge", f"{first.run.judge_identity.get('provider')}:"
+                  f"{first.run.judge_identity.get('model')}"),
+        ("on", result.settings.on), ("max_invalid", result.settings.max_invalid),
+        ("baseline", result.settings.baseline or ""),
+    ]
+    for q, r in result.questions.items():
+        pairs += [(f"prompt.{q}", r.version.prompt.name),
+                  (f"prompt_version.{q}", r.version.label),
+                  (f"prompt_hash.{q}", r.version.prompt.hash),
+                  (f"ci_confidence.{q}", f"{_conf(result, q):.6g}")]
+    if result.total is not None:
+        pairs.append((f"ci_confidence.{TOTAL}", f"{result.total.confidence:.6g}"))
+    pairs += [("exit_code", result.exit_code), ("status", result.status),
+              ("outcome", result.outcome)]
+    for name, value in pairs:
+        ET.SubElement(props, "property", name=name, value=str(value))
+    base = _classname(result.experiment.name)
+    for cid, bars in _parts(result):
+        conf = _conf(result, cid)
+        for b in bars:
+            case = ET.SubElement(suite, "testcase", classname=f"{base}.{_safe(cid)}",
+                                 name=b.name, time="0")
+            if b.outcome == "fail":
+                fail = ET.SubElement(case, "failure", message=b.message, type="BelowBar")
+                fail.text = _details_at(conf, b)
+            elif b.inconclusive:
+                decide = b.decide_text()
+                ET.SubElement(case, "skipped", message=f"inconclusive: {b.message}"
+                              + (f"; {decide}" if decide else ""))
+            ET.SubElement(case, "system-out").text = _details_at(conf, b)
+    for q, r in result.questions.items():
+        inv = r.invalid
+        case = ET.SubElement(suite, "testcase", classname=f"{base}.{_safe(q)}",
+                             name=inv.name, time="0")
+        if not inv.passed:
+            fail = ET.SubElement(case, "failure", message=inv.message, type="JudgeFailure")
+            fail.text = inv.message
+        ET.SubElement(case, "system-out").text = inv.message
+    for cid, msg, inconclusive in golds:
+        case = ET.SubElement(suite, "testcase", classname=f"{base}.{_safe(cid)}",
+                             name="human gold", time="0")
+        if inconclusive:
+            ET.SubElement(case, "skipped", message=f"inconclusive: {msg}")
+        ET.SubElement(case, "system-out").text = msg
+    ET.SubElement(suite, "system-out").text = "\n".join(_caption(result))
+    root.set("tests", str(n_tests))
+    root.set("failures", str(n_fail))
+    root.set("errors", "0")
+    root.set("skipped", str(n_skip))
+    root.set("time", elapsed)
+    return _serialize(root)
+
+
+def scorecard_markdown(result: ScorecardGateResult) -> str:
+    """The Markdown summary, one table per question (and the total)."""
+    icon = {0: "✅", 1: "❌", 4: "❔"}.get(result.exit_code, "⚠️")
+    lines = [f"### {icon} judgecal {result.command} {result.status}: {_md(result.title)}", ""]
+    for cid, bars in _parts(result):
+        conf = _conf(result, cid)
+        part = result.part_outcomes().get(cid, "pass")
+        lines += [f"#### {'total' if cid == TOTAL else f'question `{cid}`'}: "
+                  + _MD_OUTCOME.get(part, part), ""]
+        lines.append(f"| bar | value [{percent(conf)} CI] | checked | threshold | baseline | "
+                     "human ceiling | result |")
+        lines.append("|---|---:|---:|---:|---:|---:|---|")
+        for b in bars:
+            lines.append(
+                f"| {_md(b.name)} | {_md(value_cell(b))} | {_md(checked_cell(b, conf))} | "
+                f"{_md(threshold_cell(b))} | {_md(baseline_cell(b))} | "
+                f"{_md(ceiling_cell(b))} | " + _MD_OUTCOME.get(b.outcome or "fail",
+                                                               "❌ **FAIL**") + " |")
+        if cid != TOTAL:
+            inv = result.questions[cid].invalid
+            lines.append(f"| {_md(inv.name)} | {inv.share:.1%} | {inv.share:.3f} | "
+                         f"<= {inv.max_share:g} | — | — | "
+                         + ("✅ pass" if inv.passed else "⚠️ **FAIL** (exit 3)") + " |")
+        lines.append("")
+    for b in result.bars:
+        if b.outcome == "fail":
+            lines.append(f"- ❌ **{_md(b.name)}**: {_md(b.message)}")
+        elif b.inconclusive:
+            decide = b.decide_text()
+            lines.append(f"- ❔ **{_md(b.name)}** inconclusive: {_md(b.message)}"
+                         + (f"; **{_md(decide)}**" if decide else ""))
+    for line in _caption(result)[:-1]:
+        if not line.startswith(("! ", "? ")):
+            lines.append(f"- {_md(line)}")
+    for q, msg, _ in _gold_messages(result):
+        lines.append(f"- ❔ {_md(q)}: {_md(msg)}")
+    for q, r in result.questions.items():
+        for w in r.warnings:
+            lines.append(f"- ⚠️ {_md(q)}: {_md(w)}")
+    lines.append(f"- **{_md(_verdict(result))}**")
+    return "\n".join(lines) + "\n\n"
