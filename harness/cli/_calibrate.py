@@ -12,14 +12,17 @@ from harness.anchors import AnchorError
 from harness.experiments import ExperimentError
 from harness.judges import ProviderError
 from harness.loop import (
+    SCORECARD_STOP_TEXT,
     CalibrationLocked,
     CalibrationResult,
     LoopStopped,
     ManualRevisionPending,
+    ScorecardCalibrationResult,
     calibrate,
 )
 from harness.prompts import PromptError
 from harness.reports import alt_test_sentences, final_table_rows
+from harness.reports._calibration import scorecard_table_rows
 
 from ._common import (
     EXIT_INPUT,
@@ -56,7 +59,8 @@ def calibrate_cmd(
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
 ) -> None:
     """Revise the judge prompt until agreement passes the target or plateaus; validate on
-    the holdout split; log everything to MLflow."""
+    the holdout split; log everything to MLflow. On a scorecard: every question so, the
+    worst first, then the judge's total."""
     try:
         exp = load_with_judge_overrides(
             experiment, provider=provider, model=model, base_url=base_url,
@@ -77,7 +81,10 @@ def calibrate_cmd(
         fail(str(exc), EXIT_JUDGE)
     except ValueError as exc:  # e.g. [revision] strategy 'llm' without a model
         fail(str(exc), EXIT_INPUT)
-    print_result(result)
+    if isinstance(result, ScorecardCalibrationResult):
+        print_scorecard_result(result)
+    else:
+        print_result(result)
 
 
 def print_result(result: CalibrationResult) -> None:
@@ -129,3 +136,57 @@ def _cell(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"
     return str(value)
+
+
+def print_scorecard_result(result: ScorecardCalibrationResult) -> None:
+    """The final table of a scorecard: a row per question (worst first) and the total."""
+    t = Table(title=f"Calibration of scorecard {result.experiment}: each question's primary "
+              f"figure (target {result.threshold:g})", title_justify="left")
+    for col in ("question", "version", "figure", "calibration [95% CI]", "holdout [95% CI]",
+                "holdout verdict", "stopped"):
+        t.add_column(col, justify="left", no_wrap=True)
+    rows = scorecard_table_rows(result)
+    for row in rows:
+        if row["kind"] == "pending":
+            t.add_row(row["question"], "—", "—", "—", "—", "—", "manual revision pending")
+            continue
+        t.add_row(row["question"], _cell(row["version"]), _cell(row["primary_name"]),
+                  _cell(row["calibration_text"]), _cell(row["holdout_text"]),
+                  _cell(row["outcome"]),
+                  _cell(_STOP_TEXT.get(row["stop_reason"], row["stop_reason"])
+                        if row["stop_reason"] else None))
+    print_wide(t)
+    revised = result.revised
+    if revised:
+        out.print("revised: " + ", ".join(f"{c} ({', '.join(v)})" for c, v in revised.items()),
+                  highlight=False)
+    kept = [r["question"] for r in rows if r["kind"] == "question" and not r["revised"]]
+    if kept:
+        out.print(f"not revised: {', '.join(kept)}", highlight=False)
+    if result.replayed:
+        out.print(f"finished before (read back from the journal, not run again): "
+                  f"{', '.join(result.replayed)}", highlight=False)
+    for cid, message in result.pending.items():
+        out.print(f"{cid}: {message}", highlight=False)
+    verdict = result.total_verdict
+    if verdict is not None:
+        style = {"pass": "green", "fail": "red"}.get(verdict.outcome, "yellow")
+        out.print(f"total on the holdout, {verdict.name}: [bold {style}]"
+                  f"{verdict.outcome.upper()}[/] — {verdict.message}", highlight=False)
+        if verdict.decide_text():
+            out.print(f"  {verdict.decide_text()}", highlight=False)
+    out.print(f"stopped because "
+              f"{SCORECARD_STOP_TEXT.get(result.stop_reason, result.stop_reason)}")
+    for w in result.warnings:
+        out.print(f"[yellow]! {w}[/]")
+    for cid, res in result.questions.items():
+        for w in res.warnings:
+            out.print(f"[yellow]! {cid}: {w}[/]")
+        if res.report_html:
+            out.print(f"{cid} report: {res.report_html}", highlight=False)
+        if res.parent_run_id:
+            out.print(f"{cid} MLflow: run {res.parent_run_id} in {res.tracking_uri}",
+                      highlight=False)
+    ui = next((r.ui_command for r in result.questions.values() if r.ui_command), None)
+    if ui:
+        out.print(f"open the MLflow UI with: uv run {ui}")

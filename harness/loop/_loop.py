@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -59,6 +59,9 @@ from ._disagree import analysis_markdown, analyze_disagreements
 from ._revise import RevisionContext, make_reviser
 from ._types import CalibrationResult, HoldoutRecord, IterationRecord
 
+if TYPE_CHECKING:
+    from ._scorecard import ScorecardCalibrationResult
+
 #: Calibration-holdout gap in the primary figure above which the anchors were overfitted.
 OVERFIT_GAP = 0.10
 
@@ -82,6 +85,10 @@ class LoopState:
     start_version: str | None = None
     # per finished iteration: {"iteration", "version", "hash", "next_version"}
     iterations: list[dict[str, Any]] = field(default_factory=list)
+    #: Why a finished calibration stopped, and its reports (read back by :func:`replay`).
+    stop_reason: str | None = None
+    report_html: str | None = None
+    report_md: str | None = None
 
     @staticmethod
     def path_for(exp: Experiment) -> Path:
@@ -107,6 +114,26 @@ class LoopState:
         os.replace(tmp, p)
 
 
+def report_settings(exp: Experiment, aset: AnchorSet) -> ReportSettings:
+    """The agreement report's settings of a calibration: the target's figure, and the
+    scale's kind (a label question of a scorecard is compared by exact match).
+
+    Parameters
+    ----------
+    exp : Experiment
+    aset : AnchorSet
+        The calibrated set (a one-criterion set or a scorecard question's view).
+
+    Returns
+    -------
+    ReportSettings
+    """
+    kind = aset.spec.kind
+    return ReportSettings(primary=exp.target.metric,
+                          alt_test_epsilon=exp.target.alt_test_epsilon, scale_kind=kind,
+                          alt_test_alignment="absolute" if kind == "numeric" else "exact")
+
+
 def config_hash(exp: Experiment, aset: AnchorSet) -> str:
     """What must not change for a calibration to be continued."""
     relevant = exp.model_dump(mode="json", exclude={"budget", "run", "report"})
@@ -130,6 +157,29 @@ def meets(name: str, value: float | None, bar: float) -> bool:
     if value is None:
         return False
     return value <= bar if name in LOWER_IS_BETTER else value >= bar
+
+
+def target_met(primary: str, threshold: float, secondary: dict[str, float],
+               figures: dict[str, Any]) -> bool:
+    """Whether figures meet the target: the primary figure and every secondary bar.
+
+    Parameters
+    ----------
+    primary : str
+        The target's figure.
+    threshold : float
+        Its bar (a minimum, or a maximum for lower-is-better figures).
+    secondary : dict of str to float
+        Extra bars, figure -> bar.
+    figures : dict of str to AgreementResult
+        The version's figures.
+
+    Returns
+    -------
+    bool
+    """
+    return meets(primary, figures[primary].value, threshold) and all(
+        meets(name, figures[name].value, bar) for name, bar in secondary.items())
 
 
 def plateaued(values: list[float | None], name: str, delta: float, patience: int) -> bool:
@@ -192,7 +242,7 @@ def calibrate(
     reviser_judge: Judge | None = None,
     say: Callable[[str], None] | None = None,
     restart: bool = False,
-) -> CalibrationResult:
+) -> CalibrationResult | ScorecardCalibrationResult:
     """Run the calibration loop of an experiment.
 
     One iteration judges the calibration split with the current prompt version, computes
@@ -204,7 +254,19 @@ def calibrate(
     A calibration killed halfway is continued by calling this again with the same
     experiment: finished iterations are re-read from the journal (no calls) and the MLflow
     parent run is reopened. ``restart=True`` starts a new calibration instead.
+
+    On a scorecard experiment (``harness.judgments.is_scorecard_experiment``) this is
+    :func:`calibrate_scorecard`: every question with this loop, the worst first, and a
+    :class:`ScorecardCalibrationResult`.
     """
+    from harness.judgments import is_scorecard_experiment
+
+    if is_scorecard_experiment(exp):
+        from ._scorecard import calibrate_scorecard
+
+        return calibrate_scorecard(exp, console=console, show_progress=show_progress,
+                                   judge=judge, reviser_judge=reviser_judge, say=say,
+                                   restart=restart)
     say = say or (lambda _msg: None)
     aset = load_anchor_set(exp.anchors.path, criterion=exp.anchors.criterion)
     try:
@@ -246,8 +308,7 @@ def _calibrate(exp: Experiment, aset: AnchorSet, *, console: Any, show_progress:
                                        exp.revision.api_key_env or "") if n and os.environ.get(n)]
     tracker = Tracker(exp.tracking.experiment_name or exp.name, exp.tracking.tracking_uri,
                       secrets=secrets)
-    settings = ReportSettings(primary=exp.target.metric,
-                              alt_test_epsilon=exp.target.alt_test_epsilon)
+    settings = report_settings(exp, aset)
     ctx = _Context(exp=exp, aset=aset, judge=judge, journal=journal, settings=settings,
                    report_dir=Path(exp.report.dir), console=console,
                    show_progress=show_progress, say=say)
@@ -336,10 +397,8 @@ def _iterate(ctx: _Context, crun: Any, tracker: Tracker, result: CalibrationResu
         rec = _judge_iteration(ctx, it, prompt)
         iterations.append(rec)
         values = [r.primary_value for r in iterations]
-        passed = meets(exp.target.metric, rec.primary_value, exp.target.threshold) and all(
-            meets(name, rec.figures[name].value, bar)
-            for name, bar in exp.target.secondary.items()
-        )
+        passed = target_met(exp.target.metric, exp.target.threshold, exp.target.secondary,
+                            rec.figures)
         stop = None
         if passed:
             stop = "threshold"
@@ -396,6 +455,73 @@ def _iterate(ctx: _Context, crun: Any, tracker: Tracker, result: CalibrationResu
         version_label = next_label
 
     _finish(ctx, crun, tracker, result, state)
+
+
+def replay(
+    exp: Experiment,
+    *,
+    console: Any = None,
+    show_progress: bool = True,
+    judge: Judge | None = None,
+    say: Callable[[str], None] | None = None,
+) -> CalibrationResult | None:
+    """The result of a finished calibration, read back without calling the judge.
+
+    Every recorded iteration's version is judged again on the calibration split and the
+    best one on the holdout split, all from the journal (no calls); nothing is logged to
+    MLflow and the holdout ledger records no new look.
+
+    Parameters
+    ----------
+    exp : Experiment
+        A one-question experiment (or one question of a scorecard).
+    console, show_progress, judge, say
+        As for :func:`calibrate`.
+
+    Returns
+    -------
+    CalibrationResult or None
+        None when the experiment has no finished calibration of its current configuration
+        and anchors (then :func:`calibrate` would start one).
+    """
+    aset = load_anchor_set(exp.anchors.path, criterion=exp.anchors.criterion)
+    state = LoopState.load(exp)
+    if (state is None or state.status != "finished" or not state.iterations
+            or state.config_hash != config_hash(exp, aset)):
+        return None
+    journal = Journal(exp.state.dir)
+    ctx = _Context(exp=exp, aset=aset, judge=judge or build_judge(exp), journal=journal,
+                   settings=report_settings(exp, aset), report_dir=Path(exp.report.dir),
+                   console=console, show_progress=show_progress,
+                   say=say or (lambda _msg: None))
+    tracker = Tracker(exp.tracking.experiment_name or exp.name, exp.tracking.tracking_uri)
+    result = CalibrationResult(experiment=exp.name, primary=exp.target.metric,
+                               threshold=exp.target.threshold,
+                               stop_reason=state.stop_reason or "finished", iterations=[],
+                               best=None, parent_run_id=state.parent_run_id,
+                               tracking_uri=tracker.tracking_uri,
+                               ui_command=tracker.ui_command(),
+                               secondary=dict(exp.target.secondary))
+    for entry in sorted(state.iterations, key=lambda d: d["iteration"]):
+        prompt = load_prompt(exp.prompt.name, entry["version"], prompts_dir=exp.prompt.dir,
+                             journal=journal)
+        if prompt.hash != entry["hash"]:
+            return None
+        rec = _judge_iteration(ctx, entry["iteration"], prompt)
+        if entry.get("next_version"):
+            rec.revision = {"strategy": exp.revision.strategy, "resumed": True,
+                            "new_version": entry["next_version"]}
+        result.iterations.append(rec)
+    result.best = best = _best(result.iterations, exp.target.metric)
+    assert best is not None
+    _, result.holdout = _holdout(ctx, best)
+    _gap(result)
+    _honesty_warnings(result)
+    for attr in ("report_html", "report_md"):
+        path = getattr(state, attr)
+        if path and Path(path).is_file():
+            setattr(result, attr, Path(path))
+    return result
 
 
 def _manual_next(exp: Experiment, last_label: str) -> str | None:
@@ -514,9 +640,8 @@ def _finish(ctx: _Context, crun: Any, tracker: Tracker, result: CalibrationResul
         result.warnings.append("no holdout validation: the calibration is not finished")
     else:
         ctx.say(f"validating {best.prompt.label} once on the holdout split")
-        run = _judge(ctx, "holdout", best.prompt, f"holdout-{best.prompt.label}.csv")
-        rep = _report(ctx, run, holdout=True)
-        j = rep.judge
+        run, hold = _holdout(ctx, best)
+        result.holdout = hold
         # the holdout ledger: this calibration's one look at the holdout
         jparams = judge_params(exp, best.prompt.scoring)
         jhash = JudgeRecord.of(run.judge_identity, jparams).hash  # as the gate's
@@ -526,27 +651,10 @@ def _finish(ctx: _Context, crun: Any, tracker: Tracker, result: CalibrationResul
                     run_id=crun.run_id)
         if looks is not None:
             crun.set_tags(holdout_look_tags(looks))
-        result.holdout = HoldoutRecord(
-            prompt=best.prompt, figures=j["figures"], ceiling=j["ceiling"],
-            ceiling_method=j["ceiling_method"], run=run.summary(),
-            item_ids=list(run.table.item_ids), judge_scores=run.judge_scores,
-            consensus=np.asarray(run.table.consensus, dtype=float), confusion=j["confusion"],
-            verdict=holdout_verdict(rep, run.judge_scores,
-                                    np.asarray(run.table.consensus, dtype=float),
-                                    exp.target.metric, exp.target.threshold),
-        )
         crun.set_tags({"judgecal.holdout_outcome": result.holdout.outcome})
-        cal, hold = best.primary_value, j["figures"][exp.target.metric].value
-        if cal is not None and hold is not None:
-            result.gap = cal - hold
-            if abs(result.gap) > OVERFIT_GAP:
-                result.warnings.append(
-                    f"calibration–holdout gap in {exp.target.metric} is {result.gap:+.2f} "
-                    f"(> {OVERFIT_GAP:.2f}): the prompt may be overfitted to the calibration "
-                    "anchors"
-                )
+        _gap(result)
         crun.log_metrics({f"holdout_{k}": v for k, v in
-                          metrics_from_figures(j["figures"]).items()},
+                          metrics_from_figures(hold.figures).items()},
                          step=best.iteration)
         if exp.tracking.register_prompts:
             reg = tracker.register_prompt_version(
@@ -555,7 +663,7 @@ def _finish(ctx: _Context, crun: Any, tracker: Tracker, result: CalibrationResul
                       **judge_tags(run.judge_identity, jparams)})
             tracker.set_prompt_alias(best.prompt.name, "candidate", reg)
             htags = {f"holdout_{k}": f"{v:.6g}" for k, v in
-                     metrics_from_figures(j["figures"]).items()}
+                     metrics_from_figures(hold.figures).items()}
             htags.update({"holdout_anchor_set_hash": ctx.aset.content_hash,
                           "holdout_items_hash": ctx.aset.items_hash("holdout"),
                           "holdout_n_items": str(len(run.table.item_ids)),
@@ -581,7 +689,42 @@ def _finish(ctx: _Context, crun: Any, tracker: Tracker, result: CalibrationResul
     crun.set_tags({"judgecal.report_html": str(html)})
     if state.status != "awaiting_manual":
         state.status = "finished"
+    state.stop_reason = result.stop_reason
+    state.report_html, state.report_md = str(html), str(md)
     state.save(exp)
+
+
+def _holdout(ctx: _Context, best: IterationRecord) -> tuple[JudgeRun, HoldoutRecord]:
+    """Judge the holdout split with the best version; its record with the target's verdict."""
+    exp = ctx.exp
+    run = _judge(ctx, "holdout", best.prompt, f"holdout-{best.prompt.label}.csv")
+    rep = _report(ctx, run, holdout=True)
+    j = rep.judge
+    consensus = np.asarray(run.table.consensus, dtype=float)
+    return run, HoldoutRecord(
+        prompt=best.prompt, figures=j["figures"], ceiling=j["ceiling"],
+        ceiling_method=j["ceiling_method"], run=run.summary(),
+        item_ids=list(run.table.item_ids), judge_scores=run.judge_scores,
+        consensus=consensus, confusion=j["confusion"],
+        verdict=holdout_verdict(rep, run.judge_scores, consensus, exp.target.metric,
+                                exp.target.threshold),
+    )
+
+
+def _gap(result: CalibrationResult) -> None:
+    """The calibration–holdout gap in the primary figure, with a warning when it is large."""
+    if result.best is None or result.holdout is None:
+        return
+    cal = result.best.primary_value
+    hold = result.holdout.figures[result.primary].value
+    if cal is not None and hold is not None:
+        result.gap = cal - hold
+        if abs(result.gap) > OVERFIT_GAP:
+            result.warnings.append(
+                f"calibration–holdout gap in {result.primary} is {result.gap:+.2f} "
+                f"(> {OVERFIT_GAP:.2f}): the prompt may be overfitted to the calibration "
+                "anchors"
+            )
 
 
 def holdout_verdict(report: AgreementReport, judge_scores: np.ndarray, consensus: np.ndarray,

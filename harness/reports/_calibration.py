@@ -296,6 +296,65 @@ def _alt_test_sentence(split: str, fig: AgreementResult) -> tuple[str, bool]:
             f"ρ = {_num(rho)}.", not ok)
 
 
+def scorecard_table_rows(result: Any) -> list[dict[str, Any]]:
+    """The rows of a scorecard calibration's final table: one per question, then the total.
+
+    Parameters
+    ----------
+    result : ScorecardCalibrationResult
+        ``harness.loop.calibrate`` on a scorecard.
+
+    Returns
+    -------
+    list of dict
+        Per question, in the order calibrated (worst first): ``kind="question"``,
+        ``question``, ``version`` (the best), ``primary_name``, ``calibration_text`` and
+        ``holdout_text`` (``"0.71 [0.60, 0.80]"``, ``"undefined (reason)"``, or None when not
+        validated), ``outcome`` (the holdout verdict: pass, fail, inconclusive; None),
+        ``passes`` (the target on the calibration split), ``stop_reason``, ``revised`` (the
+        versions its revisions wrote), ``replayed`` (finished before, read back). Then the
+        total (``kind="total"``, ``question="total"``, no version, no stop reason), when
+        every question has a best version. A question waiting for a manual revision is
+        ``kind="pending"`` with its message as ``stop_reason``.
+    """
+    rows: list[dict[str, Any]] = []
+    revised = result.revised
+    for cid, res in result.questions.items():
+        best, hold = res.best, res.holdout
+        cal = best.figures.get(res.primary) if best is not None else None
+        hres = hold.figures.get(res.primary) if hold is not None else None
+        rows.append({
+            "kind": "question", "question": cid,
+            "version": best.prompt.label if best is not None else None,
+            "primary_name": res.primary,
+            "calibration_text": _result_text(cal),
+            "holdout_text": _result_text(hres),
+            "outcome": hold.outcome if hold is not None else None,
+            "passes": result.passes(cid), "stop_reason": res.stop_reason,
+            "revised": revised.get(cid, []), "replayed": cid in result.replayed,
+        })
+    for cid, message in result.pending.items():
+        rows.append({"kind": "pending", "question": cid, "version": None,
+                     "primary_name": None, "calibration_text": None, "holdout_text": None,
+                     "outcome": None, "passes": False, "stop_reason": message,
+                     "revised": [], "replayed": False})
+    if result.total_calibration is not None:
+        name = result.total_primary
+        rows.append({
+            "kind": "total", "question": "total", "version": None, "primary_name": name,
+            "calibration_text": _result_text(result.total_calibration.get(name)),
+            "holdout_text": _result_text((result.total_holdout or {}).get(name)),
+            "outcome": result.total_verdict.outcome if result.total_verdict else None,
+            "passes": result.total_passes, "stop_reason": None, "revised": [],
+            "replayed": False,
+        })
+    return rows
+
+
+def _result_text(res: AgreementResult | None) -> str | None:
+    return None if res is None else _primary_text(res.value, res.ci95, res.reason)
+
+
 def alt_test_sentences(result: CalibrationResult) -> list[tuple[str, bool]]:
     """The alt-test of the best version on the calibration and holdout splits, when run.
 
