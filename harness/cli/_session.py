@@ -15,10 +15,14 @@ from rich.table import Table
 from harness.anchors import Scorecard
 from harness.anchors._schema import NA, SPLITS, fmt_num
 from harness.sessions import (
+    OBSERVER_SEES,
+    ItemRef,
     SessionError,
     SessionStore,
     calibration_log,
     effectiveness,
+    format_due,
+    item_ref,
     parse_score,
     propose_items,
     review,
@@ -127,6 +131,55 @@ def _read_card_values(path: Path) -> dict[str, dict[str, str]]:
             raise SessionError(f"{path}:{n}: empty item_id or criterion")
         out.setdefault(item, {})[crit] = (r["score"] or "").strip()
     return out
+
+
+def _read_refs(path: Path, ids: list[str]) -> dict[str, ItemRef]:
+    """A CSV ``item_id,conversation_id,date`` (either of the last two may be empty)."""
+    rows = _read_rows(path, ("item_id",))
+    if "conversation_id" not in rows[0] and "date" not in rows[0]:
+        raise SessionError(f"{path}: expected columns item_id,conversation_id,date; got "
+                           f"{', '.join(rows[0])}")
+    refs: dict[str, ItemRef] = {}
+    for n, r in enumerate(rows, start=2):
+        item = (r["item_id"] or "").strip()
+        if item not in ids:
+            raise SessionError(f"{path}:{n}: item {item!r} is not in the session")
+        if item in refs:
+            raise SessionError(f"{path}:{n}: item {item!r} has a reference already")
+        try:
+            refs[item] = item_ref(r.get("conversation_id"), r.get("date"))
+        except SessionError as exc:
+            raise SessionError(f"{path}:{n}: {exc}") from None
+    return refs
+
+
+def _read_reviews(path: Path, card: bool) -> tuple[dict[str, dict[str, object]],
+                                                   dict[tuple[str, str, str], str]]:
+    """Prior reviews: ``item_id,reviewer,score`` (a scorecard: ``item_id,reviewer,criterion,
+    score``) -> reviewer -> item -> score (-> question -> value), and each value's
+    ``file:line``."""
+    need = ("item_id", "reviewer", "criterion", "score") if card else (
+        "item_id", "reviewer", "score")
+    reviews: dict[str, dict[str, object]] = {}
+    sources: dict[tuple[str, str, str], str] = {}
+    for n, r in enumerate(_read_rows(path, need), start=2):
+        item, who = (r["item_id"] or "").strip(), (r["reviewer"] or "").strip()
+        crit = (r["criterion"] or "").strip() if card else ""
+        if not item or not who or (card and not crit):
+            raise SessionError(f"{path}:{n}: empty {'/'.join(c for c in need[:-1])}")
+        if (who, item, crit) in sources:
+            raise SessionError(f"{path}:{n}: a second review of item {item!r}"
+                               + (f", question {crit!r}," if card else "")
+                               + f" by {who!r} (first on {sources[(who, item, crit)]})")
+        sources[(who, item, crit)] = f"{path}:{n}"
+        value = (r["score"] or "").strip()
+        if card:
+            per_q = reviews.setdefault(who, {}).setdefault(item, {})
+            assert isinstance(per_q, dict)
+            per_q[crit] = value
+        else:
+            reviews.setdefault(who, {})[item] = value
+    return reviews, sources
 
 
 def _card_baseline(path: Path) -> dict[str, dict[str, str]]:
@@ -306,6 +359,22 @@ def create(
     threshold_share: Annotated[float | None, typer.Option(
         help="Scorecards: flag an (item, question) pair whose SD exceeds this share of the "
              "question's range (default 0.10; on pass/fail any disagreement).")] = None,
+    due: Annotated[str | None, typer.Option(
+        "--due", metavar="DATE",
+        help="When scores are due: YYYY-MM-DD (the end of that day, UTC) or "
+             "YYYY-MM-DDTHH:MM[+HH:MM]; shown to participants, extendable ('session due').")]
+    = None,
+    visibility: Annotated[str, typer.Option(
+        "--visibility", metavar="blind|after-submit",
+        help="Before review, participants see only their own scores (blind), or their "
+             "submitted peers' too once they have submitted (after-submit).")] = "blind",
+    refs: Annotated[Path | None, typer.Option(
+        "--refs", help="CSV item_id,conversation_id,date: the evaluation each item came "
+                       "from (kept in the log).")] = None,
+    import_reviews: Annotated[Path | None, typer.Option(
+        "--import-reviews",
+        help="CSV item_id,reviewer,score (a scorecard: item_id,reviewer,criterion,score): "
+             "existing reviews imported as each reviewer's submitted round 1.")] = None,
     state_dir: StateDir = None,
 ) -> None:
     """Create a session (draft) on an anchor set or a scorecard; prints its id and the
@@ -347,11 +416,17 @@ def create(
             if rubric_label is not None:
                 raise SessionError("give either --prompt or --rubric-label, not both")
             rubric_label, rubric = _prompt_rubric(prompt, prompts_dir, aset)
+        session_ids = ids if ids is not None else [it.id for it in aset.items]
+        item_refs = _read_refs(refs, session_ids) if refs is not None else None
+        reviews, sources = (_read_reviews(import_reviews, isinstance(aset, Scorecard))
+                            if import_reviews is not None else (None, None))
         session, token = _store(state_dir).create(
             aset, [_split_person(p) for p in participant], item_ids=ids, name=name,
             rubric_label=rubric_label, rubric=rubric, threshold=threshold,
             na_items=True if na else (na_item or False), baseline=base,
-            baseline_label=baseline_label, threshold_share=threshold_share,
+            baseline_label=baseline_label, threshold_share=threshold_share, due=due,
+            visibility=visibility, item_refs=item_refs, prior_reviews=reviews,
+            review_sources=sources,
         )
     except SessionError as exc:
         fail(str(exc))
@@ -367,6 +442,11 @@ def create(
                   f"{len(info.item_ids)} items, {len(info.participants)} participants, "
                   f"threshold SD > {info.threshold:g}")
     out.print(f"rubric in force: {escape(info.rubric_source)}")
+    out.print(f"visibility before review: {info.visibility}"
+              + (f"; scores due {format_due(info.due_at)}" if info.due_at is not None else ""))
+    imported = [p.id for p in info.participants if p.imported]
+    if imported:
+        out.print(f"prior reviews imported as submitted round 1: {escape(', '.join(imported))}")
     out.print(f"facilitator token: {token}")
     out.print("keep it: it is shown only once (only its hash is stored)")
 
@@ -380,7 +460,8 @@ def list_cmd(
     from datetime import UTC, datetime
 
     try:
-        infos = _store(state_dir).list()
+        store = _store(state_dir)
+        infos = store.list()
     except SessionError as exc:
         fail(str(exc))
 
@@ -395,7 +476,9 @@ def list_cmd(
                                "rescore_submitted": p.rescore_submitted}
                               for p in i.participants],
              "rescore_items": i.rescore_items, "output_path": i.output_path,
-             "criteria": i.criterion_ids or None,
+             "criteria": i.criterion_ids or None, "visibility": i.visibility,
+             "due": None if i.due_at is None else format_due(i.due_at),
+             "overdue": store.get(i.id).overdue(),
              "created": when(i.created_at), "updated": when(i.updated_at)}
             for i in infos], ensure_ascii=False))
         return
@@ -403,12 +486,15 @@ def list_cmd(
         out.print("no sessions yet ('judgecal session create SET ...' starts one)")
         return
     t = Table(title=f"{len(infos)} session(s)", title_justify="left")
-    for col in ("id", "name", "state", "items", "submitted", "anchor set", "updated"):
+    for col in ("id", "name", "state", "items", "submitted", "due", "anchor set", "updated"):
         t.add_column(col, overflow="fold")
     for i in infos:
         done = sum(p.submitted for p in i.participants)
+        late = store.get(i.id).overdue()
+        due_cell = "–" if i.due_at is None else format_due(i.due_at) + (
+            f" (overdue: {escape(', '.join(late))})" if late else "")
         t.add_row(i.id, escape(i.name), i.state, str(len(i.item_ids)),
-                  f"{done}/{len(i.participants)}",
+                  f"{done}/{len(i.participants)}", due_cell,
                   escape(i.output_path and f"{i.anchor_path} → {i.output_path}"
                          or i.anchor_path), when(i.updated_at))
     out.print(t)
@@ -429,6 +515,79 @@ def invite(
         fail(str(exc))
     pid = _split_person(participant)[0]
     out.print(f"token for {escape(pid)}: {token}")
+
+
+@session_app.command("due")
+def due_cmd(
+    session_id: SessionId,
+    extend: Annotated[str | None, typer.Option(
+        "--extend", metavar="DATE",
+        help="Set the due date, or move it later: YYYY-MM-DD (the end of that day, UTC) or "
+             "YYYY-MM-DDTHH:MM[+HH:MM] (needs the facilitator token).")] = None,
+    facilitator_token: FacToken = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Show when scores are due and who is overdue; --extend sets or extends the date."""
+    try:
+        session = _store(state_dir).get(session_id)
+        if extend is not None:
+            session.extend_due(extend, facilitator_token or "")
+        info = session.info
+        late = session.overdue()
+    except SessionError as exc:
+        fail(str(exc))
+    if info.due_at is None:
+        out.print(f"session {session_id}: no due date")
+        return
+    out.print(f"session {session_id}: scores due {format_due(info.due_at)}")
+    if late:
+        out.print(f"overdue (not submitted): {escape(', '.join(late))}")
+    elif session.is_overdue():
+        out.print("past due; everyone has submitted")
+
+
+@session_app.command("observer")
+def observer_cmd(
+    session_id: SessionId,
+    observer: Annotated[str, typer.Argument(help="Observer ID or ID=NAME (a lead, a "
+                                                 "manager).")],
+    sees: Annotated[str, typer.Option(
+        "--sees", metavar="always|submitted",
+        help="Before review: every saved score (always), or the scores of the participants "
+             "who have submitted (submitted).")] = "always",
+    facilitator_token: FacToken = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Give an observer a read-only token (adds them, or re-issues a lost token)."""
+    if sees not in OBSERVER_SEES:
+        fail(f"--sees must be {' or '.join(OBSERVER_SEES)}, got {sees!r}")
+    try:
+        token = _store(state_dir).get(session_id).add_observer(
+            _split_person(observer), facilitator_token or "", sees=sees)
+    except SessionError as exc:
+        fail(str(exc))
+    oid = _split_person(observer)[0]
+    out.print(f"observer token for {escape(oid)}: {token}")
+    out.print("the observer opens /o/<token> of 'judgecal session serve'; read-only")
+
+
+@session_app.command("import")
+def import_cmd(
+    session_id: SessionId,
+    csv_file: Annotated[Path, typer.Argument(
+        metavar="CSV", help="item_id,reviewer,score (a scorecard: item_id,reviewer,criterion,"
+                            "score), one review per reviewer and item.")],
+    facilitator_token: FacToken = None,
+    state_dir: StateDir = None,
+) -> None:
+    """Import existing reviews as the reviewers' round-1 scores, already submitted."""
+    try:
+        session = _store(state_dir).get(session_id)
+        reviews, sources = _read_reviews(csv_file, session.info.is_scorecard)
+        who = session.import_reviews(reviews, facilitator_token or "", sources=sources)
+    except SessionError as exc:
+        fail(str(exc))
+    out.print(f"imported as submitted round 1: {escape(', '.join(who))}")
 
 
 @session_app.command("start")

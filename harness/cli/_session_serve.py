@@ -49,7 +49,10 @@ def serve_cmd(
     out.print("participants open (with the personal token printed by 'invite'):")
     for p in info.participants:
         out.print(f"  {p.name} ({p.id}): {plan.base}/p/<participant token>", markup=False)
-    out.print(f"facilitator: {plan.base}/f/<facilitator token>", markup=False)
+    out.print(f"facilitator: {plan.base}/f/<facilitator token> (across sessions: "
+              f"{plan.base}/f/<facilitator token>/insights)", markup=False)
+    for o in info.observers:
+        out.print(f"  observer {o.name} ({o.id}): {plan.base}/o/<observer token>", markup=False)
     out.print(f"answering to Host: {', '.join(plan.hosts)}", markup=False)
     out.print("Ctrl-C to stop.")
     # werkzeug's request log prints each URL, and the URLs carry the personal tokens

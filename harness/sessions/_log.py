@@ -15,7 +15,7 @@ from harness.agreement import AgreementResult
 from harness.anchors._schema import NA, fmt_num
 
 from ._review import effectiveness, review
-from ._store import Session
+from ._store import Session, format_due
 
 
 def _date(ts: float) -> str:
@@ -91,7 +91,10 @@ def calibration_log(session: Session) -> str:
         f"- Date: {_date(info.created_at)} (last change {_date(info.updated_at)})",
         f"- Anchor set: {md_text(info.anchor_name)} ({md_code(info.anchor_path)})",
         f"- Rubric in force: {md_text(info.rubric_source)}",
+        f"- Visibility before review: {info.visibility}",
     ]
+    if info.due_at is not None:
+        lines.append(f"- Scores due: {format_due(info.due_at)}")
     card = info.is_scorecard
     if card:
         lines += [
@@ -115,13 +118,28 @@ def calibration_log(session: Session) -> str:
               "| id | name | submitted |" + (" re-score submitted |" if r2 else ""),
               "| --- | --- | --- |" + (" --- |" if r2 else "")]
     for p in info.participants:
-        row = f"| {md_text(p.id)} | {md_text(p.name)} | {'yes' if p.submitted else 'no'} |"
+        done = "yes (a prior review, imported)" if p.imported else (
+            "yes" if p.submitted else "no")
+        row = f"| {md_text(p.id)} | {md_text(p.name)} | {done} |"
         if r2:
             row += f" {'yes' if p.rescore_submitted else 'no'} |"
         lines.append(row)
     if info.forced_missing:
         missing = md_text(", ".join(info.forced_missing))
         lines += ["", f"Review forced; not submitted: {missing}."]
+
+    if info.observers:
+        lines += ["", "Observers (read-only): " + ", ".join(
+            f"{md_text(o.name)} ({md_text(o.id)}, sees {o.sees})" for o in info.observers)
+            + "."]
+    if info.item_refs:
+        lines += ["", "## Evaluations", "", "| item | conversation | date |",
+                  "| --- | --- | --- |"]
+        for item in info.item_ids:
+            ref = info.item_refs.get(item)
+            if ref is not None:
+                lines.append(f"| {md_text(item)} | {md_text(ref.conversation or '–')} | "
+                             f"{md_text(ref.date or '–')} |")
 
     lines += ["", "## Items and spreads", ""]
     head = ["item", *(["question"] if card else []), *map(md_text, rv.participants), "n",

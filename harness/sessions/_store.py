@@ -700,19 +700,27 @@ def _clean_refs(refs: Mapping[str, ItemRef | Mapping[str, Any]],
         else:
             raise SessionError(f"evaluation reference for item {item!r}: give a "
                                "conversation id and a date")
-        conv = str(conv).strip() if conv is not None and str(conv).strip() else None
-        when = str(when).strip() if when is not None and str(when).strip() else None
-        if conv is None and when is None:
-            raise SessionError(f"evaluation reference for item {item!r}: give a conversation "
-                               "id, a date or both")
-        if when is not None:
-            try:
-                (_dt.date if _DATE_RE.fullmatch(when) else _dt.datetime).fromisoformat(when)
-            except ValueError:
-                raise SessionError(f"evaluation reference for item {item!r}: date {when!r} "
-                                   "is not an ISO date (YYYY-MM-DD)") from None
-        out[item] = {"conversation": conv, "date": when}
+        try:
+            ref = item_ref(conv, when)
+        except SessionError as exc:
+            raise SessionError(f"evaluation reference for item {item!r}: {exc}") from None
+        out[item] = {"conversation": ref.conversation, "date": ref.date}
     return out
+
+
+def item_ref(conversation: object, date: object) -> ItemRef:
+    """An :class:`ItemRef` from a conversation id and an ISO date (``YYYY-MM-DD``, or a
+    date and time), either of which may be empty (not both); SessionError otherwise."""
+    conv = str(conversation).strip() if conversation is not None else ""
+    when = str(date).strip() if date is not None else ""
+    if not conv and not when:
+        raise SessionError("give a conversation id, a date or both")
+    if when:
+        try:
+            (_dt.date if _DATE_RE.fullmatch(when) else _dt.datetime).fromisoformat(when)
+        except ValueError:
+            raise SessionError(f"date {when!r} is not an ISO date (YYYY-MM-DD)") from None
+    return ItemRef(conv or None, when or None)
 
 
 Rows = list[tuple[str, str, float | None, int]]
