@@ -5,7 +5,9 @@ and used through the pages only: two participants score blind, the facilitator r
 resolves, a re-score round measures the discussion, the session is finished (the anchor set
 gains a version) and closed. A page on another origin tries to post into the app. A session
 on a three-question scorecard is scored with radio buttons (levels, 1-5 points, N/A) and
-resolved per (item, question), and the new scorecard version carries the consensus.
+resolved per (item, question), and the new scorecard version carries the consensus. Under
+the after-submit visibility rule a participant sees nothing of a peer before submitting and
+the submitted peers' scores after.
 
 Chromium comes from Debian (``scripts/install-chromium.sh``, run by the README's test command);
 Playwright's own browser download is not used. Without a Chromium the test is skipped, except
@@ -127,11 +129,22 @@ def served_card(tmp_path: Path) -> Iterator[dict]:
     yield from _serve(tmp_path, src, ["c1", "c2"])
 
 
-def _serve(tmp_path: Path, src: Path, items: list[str]) -> Iterator[dict]:
+@pytest.fixture
+def served_async(tmp_path: Path, project_root: Path) -> Iterator[dict]:
+    """As ``served``, under the after-submit visibility rule."""
+    anchors = tmp_path / "anchors"
+    anchors.mkdir()
+    src = anchors / "recipes-overall.jsonl"
+    shutil.copy(project_root / "anchors" / "recipes" / "recipes-overall.jsonl", src)
+    yield from _serve(tmp_path, src, ITEMS, ("--visibility", "after-submit"))
+
+
+def _serve(tmp_path: Path, src: Path, items: list[str],
+           extra: tuple[str, ...] = ()) -> Iterator[dict]:
     state = str(tmp_path / "state")
     out = _cli("session", "create", str(src), "--state-dir", state, "--name", "browser",
                "-p", "ann=Ann Archer", "-p", "bob=Bob Baker",
-               *[a for item in items for a in ("--item", item)])
+               *[a for item in items for a in ("--item", item)], *extra)
     sid = re.search(r"created session (\S+)", out).group(1)
     fac = re.search(r"facilitator token: (\S+)", out).group(1)
     tokens = {}
@@ -269,6 +282,52 @@ def test_session_end_to_end_in_chromium(browser, served) -> None:
     with SessionStore(served["state"]) as store:
         assert store.get(served["sid"]).state == "closed"
     for ctx in (ann_ctx, bob_ctx, fac_ctx):
+        ctx.close()
+
+
+def test_after_submit_visibility_in_chromium(browser, served_async) -> None:
+    """Asynchronous calibration: a participant sees nothing of a peer before submitting,
+    and the peers who have submitted after; an observer's page has no form."""
+    base, tok, fac = served_async["base"], served_async["tokens"], served_async["fac"]
+    obs = re.search(r"observer token for lead: (\S+)", _cli(
+        "session", "observer", served_async["sid"], "lead=Lee Lead", "--sees", "submitted",
+        "--state-dir", served_async["state"], "--facilitator-token", fac)).group(1)
+    ann_ctx, bob_ctx, obs_ctx = (browser.new_context() for _ in range(3))
+    for ctx in (ann_ctx, bob_ctx, obs_ctx):
+        ctx.set_default_timeout(10_000)
+    ann, bob, lead = ann_ctx.new_page(), bob_ctx.new_page(), obs_ctx.new_page()
+
+    bob.goto(f"{base}/p/{tok['bob']}")
+    _fill(bob, {ITEMS[0]: "5.5", ITEMS[1]: "4.5", ITEMS[2]: "3.5"})
+    bob.click("#round1-submit")
+    assert bob.text_content("#message") == "Scores submitted and locked."
+    assert bob.locator("#round1-scores").count() == 0  # nobody else has submitted yet
+
+    # Ann has not submitted: nothing of Bob's, although he has
+    ann.goto(f"{base}/p/{tok['ann']}")
+    body = ann.text_content("body")
+    assert "Bob Baker" not in body and "5.5" not in body
+    assert ann.locator("#round1-scores").count() == 0
+    _fill(ann, {ITEMS[0]: "1", ITEMS[1]: "2", ITEMS[2]: "3"})
+    ann.click("#round1-save")
+    assert ann.locator("#round1-scores").count() == 0  # saved is not submitted
+    # the observer (submitted scores only) sees Bob's, not Ann's saved ones
+    lead.goto(f"{base}/o/{obs}")
+    assert lead.locator("form").count() == 0
+    assert lead.locator(f"#r1-row-{ITEMS[0]} td").all_text_contents() == ["5.5"]
+
+    ann.click("#round1-submit")
+    assert ann.text_content("#message") == "Scores submitted and locked."
+    assert ann.locator("#async-note").count() == 1
+    assert ann.locator(f"#r1-row-{ITEMS[0]} td").all_text_contents() == ["1", "5.5"]
+    assert "Bob Baker" in ann.text_content("#round1-scores")
+    bob.goto(f"{base}/p/{tok['bob']}")
+    assert bob.locator(f"#r1-row-{ITEMS[0]} td").all_text_contents() == ["1", "5.5"]
+    lead.goto(f"{base}/o/{obs}")
+    assert lead.locator(f"#r1-row-{ITEMS[0]} td").all_text_contents() == ["1", "5.5"]
+    with SessionStore(served_async["state"]) as store:
+        assert store.get(served_async["sid"]).state == "scoring"  # the review has not begun
+    for ctx in (ann_ctx, bob_ctx, obs_ctx):
         ctx.close()
 
 
