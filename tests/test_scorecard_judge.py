@@ -138,3 +138,21 @@ def test_a_scorecard_judgments_csv_is_read_one_question_at_a_time(tmp_path):
     plain.write_text("item_id,sample_index,status,score\na,0,ok,4\n")
     with pytest.raises(ValueError, match="no criterion column"):
         read_judgment_scores(plain, criterion="tone")
+
+
+def test_a_question_may_have_its_own_target(tmp_path, project_root):
+    from harness.experiments import load_experiment
+
+    exp_path = fs.experiment_file(tmp_path, project_root, {
+        "experiment": 'name = "card"',
+        "anchors": f'path = "{project_root / "anchors/recipes/recipes-scorecard.jsonl"}"',
+        "judge": 'provider = "openai"\nmodel = "fake"',
+        "target": 'metric = "icc"\nthreshold = 0.7\ncriteria = { success = 0.5, total = 0.6 }',
+    })
+    exp = load_experiment(exp_path)
+    assert exp.for_criterion("success").target.threshold == 0.5
+    assert exp.for_criterion("grammar").target.threshold == 0.7
+    assert exp.for_criterion("grammar").target.criteria == {}
+    from harness.loop._scorecard import total_threshold
+
+    assert total_threshold(exp) == 0.6

@@ -21,8 +21,7 @@ from harness.loop import (
     calibrate,
 )
 from harness.prompts import PromptError
-from harness.reports import alt_test_sentences, final_table_rows
-from harness.reports._calibration import scorecard_table_rows
+from harness.reports import alt_test_sentences, final_table_rows, scorecard_table_rows
 
 from ._common import (
     EXIT_INPUT,

@@ -105,6 +105,9 @@ class TargetSection(_Section):
     secondary: dict[str, float] = Field(default_factory=dict)
     #: The alt-test's cost-benefit penalty: 0.2 expert raters, 0.15 skilled, 0.1 crowd.
     alt_test_epsilon: float = Field(default=0.2, ge=0.0, lt=1.0)
+    #: On a scorecard: a question's own threshold (its primary figure's), instead of
+    #: ``threshold``; ``total`` for the total.
+    criteria: dict[str, float] = Field(default_factory=dict)
 
     @field_validator("metric")
     @classmethod
@@ -275,12 +278,16 @@ class Experiment(_Section):
         """The experiment on one question of its scorecard.
 
         The anchors are that question's view, the prompt is the question's
-        (:meth:`PromptSection.for_criterion`), and the name (hence the MLflow experiment and
-        the calibration state) is ``<name>/<criterion>``; the judge, journal, budget and
-        targets are shared.
+        (:meth:`PromptSection.for_criterion`), the target threshold the question's own
+        (``[target] criteria``) or the shared one, and the name (hence the MLflow experiment
+        and the calibration state) is ``<name>/<criterion>``; the judge, journal and budget
+        are shared.
         """
         data = self.model_dump(mode="python")
         data["anchors"] = {**data["anchors"], "criterion": criterion}
+        data["target"] = {**data["target"], "criteria": {},
+                          "threshold": self.target.criteria.get(criterion,
+                                                                self.target.threshold)}
         data["prompt"] = {**data["prompt"], "name": self.prompt.for_criterion(criterion),
                           "criteria": {}}
         data["experiment"] = {**data["experiment"], "name": f"{self.name}/{criterion}"}

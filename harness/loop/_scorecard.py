@@ -155,13 +155,18 @@ class ScorecardCalibrationResult:
         return meets(self.total_primary, res.value, self.threshold)
 
 
+def total_threshold(exp: Experiment) -> float:
+    """The total's target: ``[target] criteria.total``, else the shared threshold."""
+    return exp.target.criteria.get("total", exp.target.threshold)
+
+
 def question_experiment(exp: Experiment, card: Scorecard, criterion: str) -> Experiment:
     """One question of a scorecard experiment, as the loop calibrates it.
 
     :meth:`Experiment.for_criterion`, with the target's figure the one the question's scale
     calls for (:func:`harness.reports.primary_for`: ``[target] metric`` on a numeric
     question, κ on ordered labels, exact agreement on unordered ones); the threshold is the
-    scorecard's.
+    question's own (``[target] criteria``) or the scorecard's.
 
     Parameters
     ----------
@@ -256,7 +261,8 @@ def _calibrate_scorecard(exp: Experiment, *, console: Any, show_progress: bool, 
                          restart: bool) -> ScorecardCalibrationResult:
     card = load_scorecard(exp.anchors.path)
     subs = {cid: question_experiment(exp, card, cid) for cid in card.criterion_ids}
-    result = ScorecardCalibrationResult(experiment=exp.name, threshold=exp.target.threshold,
+    result = ScorecardCalibrationResult(experiment=exp.name,
+                                        threshold=total_threshold(exp),
                                         total_primary=exp.target.metric)
     journal = Journal(exp.state.dir)
     opts = {"console": console, "show_progress": show_progress, "judge": judge}
@@ -316,9 +322,10 @@ def _calibrate_scorecard(exp: Experiment, *, console: Any, show_progress: bool, 
         result.stop_reason = "all_pass" if result.total_passes else "total_fails"
         if not result.total_passes:
             result.warnings.append(
-                f"every question reaches {exp.target.threshold:g} but the total's "
-                f"{exp.target.metric} does not: no question is left to revise (the weights and "
-                "critical questions decide the total); see the per-item totals")
+                "every question reaches its target but the total's "
+                f"{exp.target.metric} does not reach {total_threshold(exp):g}: no question is "
+                "left to revise (the weights and critical questions decide the total); see the "
+                "per-item totals")
     else:
         result.stop_reason = "not_all_pass"
     return result
@@ -373,7 +380,7 @@ def _totals(exp: Experiment, card: Scorecard, subs: dict[str, Experiment],
             result.total_holdout = rep.judge["figures"]
             result.total_verdict = holdout_verdict(
                 rep, scores, np.asarray(table.consensus, dtype=float), exp.target.metric,
-                exp.target.threshold)
+                total_threshold(exp))
 
 
 def _num(value: float | None) -> str:

@@ -22,6 +22,7 @@ from ._calibration import (
     final_table_rows,
     render_calibration_html,
     render_calibration_markdown,
+    scorecard_table_rows,
     write_calibration_report,
 )
 from ._format import percent
@@ -65,6 +66,7 @@ __all__ = [
     "render_report",
     "render_scorecard",
     "scatter_plot",
+    "scorecard_table_rows",
     "scorecard_report",
     "write_calibration_report",
 ]
