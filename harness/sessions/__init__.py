@@ -29,6 +29,13 @@ holds ICC/alpha per question and on the total; resolutions are per (item, questi
 (:func:`write_scorecard_version`). A single-criterion set is the one-question case and
 works as before.
 
+A session may carry a due date (:meth:`Session.extend_due`, :meth:`Session.overdue` on the
+store's injectable clock), evaluation references per item (:class:`ItemRef`), a visibility
+rule (``blind`` or ``after-submit``, see :func:`scores_visible_to`), read-only observers
+(:meth:`Session.add_observer`, :func:`scores_visible_to_observer`) and prior reviews imported
+as submitted round-1 scores (:meth:`Session.import_reviews`). :func:`insights` counts flags
+per question and outliers per rater across the store's last N reviewed sessions.
+
 Every forbidden action raises :class:`SessionError`. The store is SQLite in WAL mode,
 default ``<state dir>/sessions.sqlite`` (``$JUDGECAL_STATE_DIR`` or ``.judgecal``).
 """

@@ -15,8 +15,14 @@ Routes (every token is the personal token printed by ``invite`` / ``create``):
 ``POST /f/<token>/rescore``     open the re-score round on the checked items
 ``POST /f/<token>/finish``      ``review -> resolved``: write the new anchor-set version
 ``POST /f/<token>/close``       ``resolved -> closed`` (read-only from then on)
+``POST /f/<token>/due``         set or extend the due date (draft, scoring)
+``GET /f/<token>/insights``     across the store's reviewed sessions: the questions flagged
+                                most often and each rater's outliers (``?last=N``)
+``GET /o/<token>``              an observer's read-only page (no POST route: an observer
+                                token gets 403 on every other route)
 
-What a participant sees: before review, only their own round-1 scores (blind scoring). From
+What a participant sees: before review, only their own round-1 scores (blind scoring; under
+the ``after-submit`` rule, once submitted, also the submitted peers' scores). From
 review on, everyone's round-1 scores side by side, read-only (the review has begun; this is
 what :func:`scores_visible_to` allows), and the rubric changes recorded so far. Round-2 scores
 stay blind for good: a participant only ever sees their own, never another participant's,
