@@ -260,6 +260,11 @@ def _calibrate_scorecard(exp: Experiment, *, console: Any, show_progress: bool, 
                          reviser_judge: Judge | None, say: Callable[[str], None],
                          restart: bool) -> ScorecardCalibrationResult:
     card = load_scorecard(exp.anchors.path)
+    unknown = sorted(set(exp.target.criteria) - {*card.criterion_ids, "total"})
+    if unknown:
+        raise ValueError(f"{exp.source}: [target] criteria names {', '.join(unknown)}, not a "
+                         f"question of {exp.anchors.path} (the questions: "
+                         f"{', '.join(card.criterion_ids)}, and total)")
     subs = {cid: question_experiment(exp, card, cid) for cid in card.criterion_ids}
     result = ScorecardCalibrationResult(experiment=exp.name,
                                         threshold=total_threshold(exp),
