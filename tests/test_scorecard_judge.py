@@ -156,3 +156,15 @@ def test_a_question_may_have_its_own_target(tmp_path, project_root):
     from harness.loop._scorecard import total_threshold
 
     assert total_threshold(exp) == 0.6
+
+
+def test_calibrate_refuses_a_target_for_an_unknown_question(tmp_path, project_root):
+    exp_path = fs.experiment_file(tmp_path, project_root, {
+        "experiment": 'name = "card"',
+        "anchors": f'path = "{project_root / "anchors/recipes/recipes-scorecard.jsonl"}"',
+        "judge": 'provider = "openai"\nmodel = "fake"\nbase_url = "http://127.0.0.1:9"',
+        "target": 'metric = "icc"\ncriteria = { tone = 0.5 }',
+    })
+    res = runner.invoke(app, ["calibrate", str(exp_path), "--no-progress"])
+    assert res.exit_code == 2, res.output
+    assert "[target] criteria names tone" in " ".join(res.output.split())
