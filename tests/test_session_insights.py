@@ -158,7 +158,8 @@ def test_insights_web_page(store: SessionStore, three) -> None:
     assert "still scoring" not in html
     assert client.get(f"/f/{fac}/insights?last=x").status_code == 400
     assert client.get(f"/f/{fac}/insights?last=0").status_code == 400
-    assert 'href="/f/' in client.get(f"/f/{fac}").get_data(as_text=True)
+    assert f'id="insights-link" href="/f/{fac}/insights"' in client.get(f"/f/{fac}").get_data(
+        as_text=True)
     # participants and unknown tokens get nothing
     tok = single.invite("ann", fac)
     assert client.get(f"/f/{tok}/insights").status_code == 403
