@@ -243,6 +243,12 @@ def calibrate_scorecard(
         finished before keep their results; a re-run continues).
     """
     say = say or (lambda _msg: None)
+    card = load_scorecard(exp.anchors.path)  # bad input is refused before any judge is built
+    unknown = sorted(set(exp.target.criteria) - {*card.criterion_ids, "total"})
+    if unknown:
+        raise ValueError(f"{exp.source}: [target] criteria names {', '.join(unknown)}, not a "
+                         f"question of {exp.anchors.path} (the questions: "
+                         f"{', '.join(card.criterion_ids)}, and total)")
     try:
         with file_lock(LoopState.lock_path(exp), wait=False, note=f"pid {os.getpid()}"):
             return _calibrate_scorecard(exp, console=console, show_progress=show_progress,
@@ -260,11 +266,6 @@ def _calibrate_scorecard(exp: Experiment, *, console: Any, show_progress: bool, 
                          reviser_judge: Judge | None, say: Callable[[str], None],
                          restart: bool) -> ScorecardCalibrationResult:
     card = load_scorecard(exp.anchors.path)
-    unknown = sorted(set(exp.target.criteria) - {*card.criterion_ids, "total"})
-    if unknown:
-        raise ValueError(f"{exp.source}: [target] criteria names {', '.join(unknown)}, not a "
-                         f"question of {exp.anchors.path} (the questions: "
-                         f"{', '.join(card.criterion_ids)}, and total)")
     subs = {cid: question_experiment(exp, card, cid) for cid in card.criterion_ids}
     result = ScorecardCalibrationResult(experiment=exp.name,
                                         threshold=total_threshold(exp),
