@@ -242,3 +242,32 @@ def test_prompt_per_question_and_a_bare_version_with_one_question(tmp_path, proj
         assert {q: d["prompt"]["version"] for q, d in doc["questions"].items()} == \
             {"grammar": "v1", "fluency": "v1"}
         assert server.stats.total == 2 * n_hold
+
+
+def test_another_version_of_one_question_is_a_new_look_at_the_total(tmp_path, project_root,
+                                                                     card, n_hold):
+    with fs.FakeServer(handler_for(card)) as server:
+        exp = experiment(tmp_path, project_root, server)
+        folder = tmp_path / "prompts" / "recipes-grammar"
+        v1 = (folder / "v1.j2").read_text()
+        (folder / "v2.j2").write_text(v1.replace("version: 1", "version: 2")
+                                      .replace("parent: none", "parent: 1")
+                                      .replace("reason briefly", "reason very briefly"))
+        res = gate(exp, "--min", "total.icc=0.3", "--json")
+        assert res.exit_code == 0, res.output
+        first = json.loads(res.stdout)
+        assert first["total"]["holdout_looks"]["n_versions"] == 1
+        res = gate(exp, "--min", "total.icc=0.3", "--prompt", "grammar=v2", "--json")
+        assert res.exit_code == 0, res.output
+        doc = json.loads(res.stdout)
+        assert server.stats.total == 7 * n_hold  # grammar v2 judged, the rest from the journal
+        looks = doc["total"]["holdout_looks"]
+        assert looks["n_versions"] == 2 and looks["confidence"] == pytest.approx(0.975)
+        assert doc["total"]["versions"]["grammar"] == "v2"
+        assert doc["total"]["confidence"] == pytest.approx(0.975)
+        assert doc["questions"]["grammar"]["holdout_looks"]["n_versions"] == 2
+        assert doc["questions"]["fluency"]["holdout_looks"]["n_versions"] == 1
+        # the same point figure, a wider CI: two looks at the total's holdout
+        a, b = first["bars"][0], doc["bars"][0]
+        assert a["value"] == pytest.approx(b["value"])
+        assert b["ci95"][0] < a["ci95"][0] and b["ci95"][1] > a["ci95"][1]

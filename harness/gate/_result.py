@@ -385,8 +385,8 @@ class TotalGate:
         The total's own ledger: a look is a distinct combination of the questions' versions
         (and judges).
     confidence : float
-        The confidence of the total's CIs: the lowest of the total's ledger and of the
-        questions' (the most-looked-at holdout decides).
+        The confidence of the total's CIs: the highest of the total's ledger and of the
+        questions' (the most-looked-at holdout decides: the widest CIs).
     baseline : str, optional
         The baseline's label, when regression bars compare against one.
     baseline_figures : dict, optional

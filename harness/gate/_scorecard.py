@@ -185,7 +185,8 @@ def run_scorecard_gate(
     (:func:`harness.judgments.judge_totals`) and compared with the humans' totals
     (``Scorecard.total()``); its looks are kept in the ledger of the total's holdout (one
     look per distinct combination of the questions' versions and judges), and its CIs are
-    at the lowest confidence of that ledger and the questions' ledgers.
+    at the highest confidence of that ledger and the questions' ledgers (the most-looked-at
+    holdout decides: the widest CIs).
 
     Regression bars are one Holm family across the whole gate. The outcome: error when a
     judged question has too many invalid judgments; else fail if any bar fails, else
@@ -296,7 +297,7 @@ def run_scorecard_gate(
         sub = card if settings.split == "all" else card.split(settings.split)
         table = sub.total().to_ratings()
         scores = judge_totals(sub, runs, table.item_ids)
-        confidence = min([total_look.confidence if total_look is not None else 0.95,
+        confidence = max([total_look.confidence if total_look is not None else 0.95,
                           *(look.confidence for look in looks.values())])
         report = gate_report(table, scores, exp, "numeric", n_resamples, confidence)
         report.judge["rater_id"] = f"{exp.judge.provider}:{exp.judge.model}"

@@ -121,8 +121,8 @@ def _caption(result: ScorecardGateResult) -> list[str]:
             lines.append(f"{TOTAL}: {t.holdout_looks.describe()}")
         lines.append(f"{TOTAL}: the judge's total per item from "
                      f"{', '.join(f'{q} {v}' for q, v in t.versions.items())} "
-                     f"({t.n_items} items; CIs at {t.confidence:.4g}, the lowest of its "
-                     "ledger and the questions')")
+                     f"({t.n_items} items; CIs at {t.confidence:.4g}, the highest of its "
+                     "ledger's and the questions')")
     lines += _notes(result)
     lines += [f"! {q}: {w}" for q, r in result.questions.items() for w in r.warnings]
     lines += [f"! {w}" for w in result.warnings]
