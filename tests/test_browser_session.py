@@ -256,6 +256,7 @@ def test_session_end_to_end_in_chromium(browser, served) -> None:
         for item in flagged:
             page.fill(f"#r2-score-{item}", value)
         page.click("#round2-submit")
+        page.wait_for_selector("#round2-submitted")  # the click's navigation may still run
         assert page.locator("#round2-submitted").count() == 1
     assert "2.25" not in bob.text_content("body")  # Ann's round-2 score stays hidden
     f.goto(f"{base}/f/{fac}")
@@ -277,6 +278,7 @@ def test_session_end_to_end_in_chromium(browser, served) -> None:
     log = f.request.get(f"{base}/f/{fac}/log")
     assert log.ok and "Score the recipe text, not the dish." in log.text()
     f.click("#close-button")
+    f.wait_for_selector("#closed")
     assert f.locator("#closed").count() == 1
     assert f.locator("form").count() == 0
     with SessionStore(served["state"]) as store:
