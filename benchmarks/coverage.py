@@ -2,8 +2,9 @@ r"""Self-validation: do judgecal's 95% intervals cover the truth 95% of the time
 
 Run from the project root::
 
-    uv run python benchmarks/coverage.py            # the full table (~9 min on 2 cores)
-    uv run python benchmarks/coverage.py --quick    # a small version (< 1 min)
+    uv run python benchmarks/coverage.py            # the full table (~40 min on 2 cores)
+    uv run python benchmarks/coverage.py --no-full  # without the full-consensus rows (~31 min)
+    uv run python benchmarks/coverage.py --quick    # a small version (~2 min)
     uv run python benchmarks/coverage.py --json out.json
 
 Prints Markdown tables; ``benchmarks/README.md`` records the latest figures.
