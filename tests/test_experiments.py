@@ -88,4 +88,13 @@ def test_shipped_experiments_load_and_point_at_real_files(project_root, monkeypa
         exp = load_experiment(p)
         assert exp.judge.provider == "local"
         assert exp.anchors.path.is_file(), exp.anchors.path
-        assert (exp.prompt.dir / exp.prompt.name).is_dir(), exp.prompt.name
+        if exp.prompt.criteria:  # a scorecard: a prompt per question
+            from harness.anchors import load_scorecard
+
+            card = load_scorecard(exp.anchors.path)
+            assert set(exp.prompt.criteria) == set(card.criterion_ids)
+            for cid in card.criterion_ids:
+                name = exp.prompt.for_criterion(cid)
+                assert (exp.prompt.dir / name).is_dir(), name
+        else:
+            assert (exp.prompt.dir / exp.prompt.name).is_dir(), exp.prompt.name

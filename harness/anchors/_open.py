@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ._errors import AnchorError, Problem
+from ._json import parse_json_line
 from ._load import is_scorecard_header
 from ._ratings import RatingsTable, load_scorecard_ratings, natural_key
 from ._schema import Criterion
@@ -71,8 +71,8 @@ def is_scorecard_input(path: str | Path) -> bool:
         criteria = set()
         for line in [first, *rest.splitlines()[:5000]]:
             try:
-                row = json.loads(line)
-            except ValueError:
+                row = parse_json_line(line)
+            except ValueError:  # the readers report it with file and line
                 continue
             if isinstance(row, dict) and "criterion" in row:
                 criteria.add(str(row["criterion"]))
