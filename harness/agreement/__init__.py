@@ -15,7 +15,7 @@ Can the judge replace a human rater: :func:`alt_test` (the alternative annotator
 Multiple testing: :func:`holm`.
 """
 
-from ._alpha_boot import alpha_interval_bootstrap
+from ._alpha_boot import alpha_interval_bootstrap, alpha_interval_ci
 from ._alt_test import ALIGNMENTS, DEFAULT_EPSILON, AltTestResult, RaterTest, alt_test
 from ._bootstrap import bootstrap_ci
 from ._correlation import kendall_tau_b, pearson, spearman
@@ -38,6 +38,7 @@ __all__ = [
     "AltTestResult",
     "RaterTest",
     "alpha_interval_bootstrap",
+    "alpha_interval_ci",
     "alt_test",
     "bootstrap_ci",
     "cohen_kappa",
