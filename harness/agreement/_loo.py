@@ -98,8 +98,9 @@ def compare_to_references(
           otherwise
         * the percentile interval of B bootstrap resamples of the items (the weighted
           kernels of :func:`compare_to_reference`), which covers 94-96% from 200 items on;
-        * exact and within-one agreement: the Wilson interval at the mean number of items
-          per reference.
+        * exact and within-one agreement: the Wilson interval at Kish's effective number of
+          items (:func:`_effective_items`: the averaged share varies less than one
+          reference's), never fewer than the mean number of items per reference.
 
         With more than :data:`MAX_BOOTSTRAP_REFERENCES` references the resamples and the
         jackknife average an evenly spaced subset of them.
@@ -178,7 +179,9 @@ def compare_to_references(
         if not res.defined:
             out[name] = res
         elif name in SHARE_FIGURES:
-            out[name] = with_wilson_ci(res, max(n_mean, 1), confidence)
+            n_eff = _effective_items(x, refs, covered, name, scale, max(n_mean, 1))
+            out[name] = with_wilson_ci(res, n_eff, confidence)
+            out[name].details["n_effective"] = n_eff
         elif not reps[name] or any(v is None for v in reps[name]):
             out[name] = replace(res, details={**res.details, "bootstrap": {
                 "reason": "no bootstrap for this figure on these data"}})
@@ -190,6 +193,38 @@ def compare_to_references(
             out[name] = _with_jackknife_ci(out[name], jack[name], JACKKNIFE_SCALES[name],
                                            confidence)
     return out
+
+
+def _effective_items(x: np.ndarray, refs: np.ndarray, covered: np.ndarray, name: str,
+                     scale: tuple[float, float], n: int) -> int:
+    r"""Kish's effective number of items for a share averaged over references.
+
+    Per item i, :math:`q_i` is the share of the references covering it that the judge meets
+    (exact match, or within one point, after rounding to the scale). The averaged share
+    :math:`\hat p` has variance about :math:`s^2_q / n`, smaller than the binomial
+    :math:`\hat p(1-\hat p)/n` of one reference because the references are averaged; the
+    Wilson interval at :math:`n_{eff} = n\,\hat p(1-\hat p)/s^2_q` (Kish 1965's design
+    effect) has the averaged share's width. :math:`s^2_q \le \hat p(1-\hat p)` for a
+    variable in [0, 1] (Bhatia–Davis), so :math:`n_{eff} \ge n`; it is capped at the number
+    of (item, reference) pairs, and is ``n`` when :math:`s^2_q = 0` (every item agreed with
+    every reference, or with none: nothing to estimate a design effect from).
+
+    Kish, L. (1965). *Survey Sampling*, §8.2. Wiley.
+    """
+    from ._paired import round_to_scale
+
+    rows = covered.any(axis=1)
+    rx = round_to_scale(x[rows], scale)[:, None]
+    rr = round_to_scale(np.where(covered[rows], refs[rows], np.nan), scale)
+    hit = (rx == rr) if name == "exact_agreement" else (np.abs(rx - rr) <= 1)
+    cov = covered[rows]
+    q = (hit & cov).sum(axis=1) / cov.sum(axis=1)
+    p = float(q.mean())
+    var = float(q.var())
+    if var <= 0.0 or not 0.0 < p < 1.0:
+        return n
+    n_eff = q.size * p * (1.0 - p) / var
+    return int(max(n, min(round(n_eff), int(cov.sum()))))
 
 
 def _leave_one_out(x: np.ndarray, ref: np.ndarray, mask: np.ndarray,
