@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from harness._numbers import parse_number
 
@@ -30,6 +31,8 @@ from ._schema import (
 )
 
 HEADER_KEY = "judgecal_anchor_set"
+
+M = TypeVar("M", bound=BaseModel)
 
 #: A ``rubric_file`` larger than this is refused (a rubric is a page of text, not a corpus).
 MAX_RUBRIC_BYTES = 1_000_000
@@ -511,11 +514,52 @@ def _load_single(
             meta = _read_header(obj, lineno, p, probs)
         header_ok = meta is not None
 
-    items: list[AnchorItem] = []
+    check = None
+    if meta is not None:
+        def check(obj: dict[str, Any], item: AnchorItem | None, lineno: int,
+                  item_id: str | None, bad_fields: set[str]) -> None:
+            _check_item(obj, lineno, item_id, meta, bad_fields, probs)
+
+    items = _read_items(lines, AnchorItem, probs, check)
+    if header_ok and len(lines) == 1:
+        probs.add(None, None, "no items after the header")
+    _check_leakage(items, probs)
+    probs.raise_if_any()
+    assert meta is not None
+    return AnchorSet(p, meta, items, file_digest(data, meta.rubric_file, meta.rubric))
+
+
+def _read_items(
+    lines: list[tuple[int, str]],
+    model: type[M],
+    probs: _Collector,
+    check: Callable[[dict[str, Any], M | None, int, str | None, set[str]], None] | None,
+) -> list[M]:
+    """The items of a set file's lines after the header, each validated as ``model``.
+
+    Parameters
+    ----------
+    lines : list of (int, str)
+        The file's non-blank lines (the first is the header, which is skipped).
+    model : type
+        The pydantic item model (an anchor item or a scorecard item).
+    probs : _Collector
+        Where problems go, each located at its line: a bad JSON line, a second header,
+        a validation error, an empty output, a duplicate id.
+    check : callable or None
+        Called as ``check(obj, item, lineno, item_id, bad_fields)`` after validation for the
+        checks that need the header (``item`` is None when validation failed; ``bad_fields``
+        names the top-level fields that failed it); None when the header is unreadable.
+
+    Returns
+    -------
+    list
+        The items that validated, in file order, each carrying its line; an item whose id
+        repeats an earlier one is left out.
+    """
+    items: list[M] = []
     first_line_of: dict[str, int] = {}
-    n_item_lines = 0
     for lineno, text in lines[1:]:
-        n_item_lines += 1
         obj = _parse_line(text, lineno, probs)
         if obj is None:
             continue
@@ -525,16 +569,16 @@ def _load_single(
         raw_id = obj.get("id")
         item_id = raw_id if isinstance(raw_id, str) and raw_id else None
         bad_fields: set[str] = set()
-        item: AnchorItem | None = None
+        item: M | None = None
         try:
-            item = AnchorItem.model_validate(obj)
+            item = model.model_validate(obj)
         except ValidationError as exc:
-            errors = map_validation_error(AnchorItem, exc)
+            errors = map_validation_error(model, exc)
             for fld, msg in errors:
                 probs.add(lineno, fld, msg, item_id)
             bad_fields = {(fld or "").split(".")[0].split("[")[0] for fld, _ in errors}
-        if meta is not None:
-            _check_item(obj, lineno, item_id, meta, bad_fields, probs)
+        if check is not None:
+            check(obj, item, lineno, item_id, bad_fields)
         if isinstance(obj.get("output"), str) and not obj["output"].strip():
             probs.add(lineno, "output", "the output (the text being judged) is empty", item_id)
         if item_id is not None:
@@ -546,13 +590,7 @@ def _load_single(
         if item is not None:
             item._line = lineno
             items.append(item)
-
-    if header_ok and n_item_lines == 0:
-        probs.add(None, None, "no items after the header")
-    _check_leakage(items, probs)
-    probs.raise_if_any()
-    assert meta is not None
-    return AnchorSet(p, meta, items, file_digest(data, meta.rubric_file, meta.rubric))
+    return items
 
 
 def _check_leakage(items: list[AnchorItem], probs: _Collector) -> None:

@@ -23,10 +23,10 @@ from harness._numbers import parse_number
 
 from ._errors import _Collector
 from ._load import (
-    HEADER_KEY,
     AnchorSet,
     _check_leakage,
     _parse_line,
+    _read_items,
     _read_rubric_file,
     file_digest,
     is_scorecard_header,
@@ -434,39 +434,15 @@ def load_scorecard(path: str | Path) -> Scorecard:
     lineno, text = lines[0]
     obj = _parse_line(text, lineno, probs)
     meta = None if obj is None else _read_header(obj, lineno, p, probs)
-    items: list[ScorecardItem] = []
-    first_line_of: dict[str, int] = {}
-    n_item_lines = 0
-    for lineno, text in lines[1:]:
-        n_item_lines += 1
-        obj = _parse_line(text, lineno, probs)
-        if obj is None:
-            continue
-        if HEADER_KEY in obj:
-            probs.add(lineno, None, "a second header line; only the first line is the header")
-            continue
-        raw_id = obj.get("id")
-        item_id = raw_id if isinstance(raw_id, str) and raw_id else None
-        item: ScorecardItem | None = None
-        try:
-            item = ScorecardItem.model_validate(obj)
-        except ValidationError as exc:
-            for fld, msg in map_validation_error(ScorecardItem, exc):
-                probs.add(lineno, fld, msg, item_id)
-        if meta is not None and item is not None:
-            _check_item(item, lineno, meta, probs)
-        if isinstance(obj.get("output"), str) and not obj["output"].strip():
-            probs.add(lineno, "output", "the output (the text being judged) is empty", item_id)
-        if item_id is not None:
-            if item_id in first_line_of:
-                probs.add(lineno, "id", f"duplicate id {item_id!r} (also on line "
-                                        f"{first_line_of[item_id]})", item_id)
-                continue
-            first_line_of[item_id] = lineno
-        if item is not None:
-            item._line = lineno
-            items.append(item)
-    if meta is not None and n_item_lines == 0:
+    check = None
+    if meta is not None:
+        def check(obj: dict[str, Any], item: ScorecardItem | None, lineno: int,
+                  item_id: str | None, bad_fields: set[str]) -> None:
+            if item is not None:
+                _check_item(item, lineno, meta, probs)
+
+    items = _read_items(lines, ScorecardItem, probs, check)
+    if meta is not None and len(lines) == 1:
         probs.add(None, None, "no items after the header")
     _check_leakage(items, probs)
     probs.raise_if_any()
