@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from harness.judgments import InvalidCheck
 from harness.reports import FIGURE_LABELS
 from harness.tracking import JudgeRecord
 
@@ -205,17 +206,31 @@ def _verdict(result: GateResult) -> str:
 
 def _notes(result: GateResult) -> list[str]:
     """One line per failed or inconclusive bar (with the anchors that would decide it)."""
+    lines = _bar_notes(result.bars)
+    gold = result.gold_message()
+    if gold:
+        lines.append(f"! {gold}")
+    return lines
+
+
+def _bar_notes(bars: list[BarResult]) -> list[str]:
+    """``! bar: message`` per failed bar, ``? bar: message; to decide`` per inconclusive one."""
     lines = []
-    for b in result.bars:
+    for b in bars:
         if b.outcome == "fail":
             lines.append(f"! {b.name}: {b.message}")
         elif b.inconclusive:
             decide = b.decide_text()
             lines.append(f"? {b.name}: {b.message}" + (f"; {decide}" if decide else ""))
-    gold = result.gold_message()
-    if gold:
-        lines.append(f"! {gold}")
     return lines
+
+
+def _invalid_cells(inv: InvalidCheck) -> list[str | Text]:
+    """The console row of the invalid-share check, from the figure column on."""
+    return ["invalid or failed", f"{inv.share:.1%}", f"{inv.share:.3f}",
+            f"<= {inv.max_share:g}", "—", "—",
+            Text("pass", style="bold green") if inv.passed
+            else Text("FAIL (exit 3)", style="bold red")]
 
 
 def outcome_text(outcome: str) -> Text:
@@ -253,11 +268,7 @@ def gate_table(result: GateResult | ScorecardGateResult) -> Table:
         t.add_row(b.name, _label(b), value_cell(b), checked_cell(b, _conf(result)),
                   threshold_cell(b),
                   baseline_cell(b), ceiling_cell(b), outcome_text(b.outcome or "fail"))
-    inv = result.invalid
-    t.add_row(inv.name, "invalid or failed", f"{inv.share:.1%}", f"{inv.share:.3f}",
-              f"<= {inv.max_share:g}", "—", "—",
-              Text("pass", style="bold green") if inv.passed
-              else Text("FAIL (exit 3)", style="bold red"))
+    t.add_row(result.invalid.name, *_invalid_cells(result.invalid))
     lines = [_run_line(result), _judge_line(result), _ceiling_note(result)]
     if result.holdout_looks is not None:
         lines.append(result.holdout_looks.describe())
@@ -399,31 +410,50 @@ def junit_xml(outcome: GateResult | ScorecardGateResult | GateErrorOutcome) -> s
         ET.SubElement(props, "property", name=name, value=str(value))
     classname = _classname(result.experiment.name)
     for b in result.bars:
-        case = ET.SubElement(suite, "testcase", classname=classname, name=b.name, time="0")
-        if b.outcome == "fail":
-            fail = ET.SubElement(case, "failure", message=b.message, type="BelowBar")
-            fail.text = _details(result, b)
-        elif b.inconclusive:
-            decide = b.decide_text()
-            ET.SubElement(case, "skipped", message=f"inconclusive: {b.message}"
-                          + (f"; {decide}" if decide else ""))
-        out = ET.SubElement(case, "system-out")
-        out.text = _details(result, b)
-    inv = result.invalid
+        _junit_bar_case(suite, classname, b, _details(result, b))
+    _junit_invalid_case(suite, classname, result.invalid)
+    if gold_case:
+        _junit_gold_case(suite, classname, result.gold_message() or "", result.gold_unreliable)
+    notes = [_run_line(result), _judge_line(result), _ceiling_note(result),
+             *([result.holdout_looks.describe()] if result.holdout_looks is not None else []),
+             *_notes(result), *[f"! {w}" for w in result.warnings], _verdict(result)]
+    return _junit_finish(root, suite, notes, n_tests, n_fail, n_skip, elapsed)
+
+
+def _junit_bar_case(suite: ET.Element, classname: str, b: BarResult, details: str) -> None:
+    """A bar's testcase: ``failure`` (BelowBar) or ``skipped`` (inconclusive), details out."""
+    case = ET.SubElement(suite, "testcase", classname=classname, name=b.name, time="0")
+    if b.outcome == "fail":
+        fail = ET.SubElement(case, "failure", message=b.message, type="BelowBar")
+        fail.text = details
+    elif b.inconclusive:
+        decide = b.decide_text()
+        ET.SubElement(case, "skipped", message=f"inconclusive: {b.message}"
+                      + (f"; {decide}" if decide else ""))
+    ET.SubElement(case, "system-out").text = details
+
+
+def _junit_invalid_case(suite: ET.Element, classname: str, inv: InvalidCheck) -> None:
+    """The invalid-share check's testcase: a ``JudgeFailure`` failure when it fails."""
     case = ET.SubElement(suite, "testcase", classname=classname, name=inv.name, time="0")
     if not inv.passed:
         fail = ET.SubElement(case, "failure", message=inv.message, type="JudgeFailure")
         fail.text = inv.message
     ET.SubElement(case, "system-out").text = inv.message
-    if gold_case:
-        case = ET.SubElement(suite, "testcase", classname=classname, name="human gold",
-                             time="0")
-        if result.gold_unreliable:
-            ET.SubElement(case, "skipped", message=f"inconclusive: {result.gold_message()}")
-        ET.SubElement(case, "system-out").text = result.gold_message()
-    notes = [_run_line(result), _judge_line(result), _ceiling_note(result),
-             *([result.holdout_looks.describe()] if result.holdout_looks is not None else []),
-             *_notes(result), *[f"! {w}" for w in result.warnings], _verdict(result)]
+
+
+def _junit_gold_case(suite: ET.Element, classname: str, message: str,
+                     inconclusive: bool) -> None:
+    """The ``human gold`` testcase, skipped when weak gold makes the gate inconclusive."""
+    case = ET.SubElement(suite, "testcase", classname=classname, name="human gold", time="0")
+    if inconclusive:
+        ET.SubElement(case, "skipped", message=f"inconclusive: {message}")
+    ET.SubElement(case, "system-out").text = message
+
+
+def _junit_finish(root: ET.Element, suite: ET.Element, notes: list[str], n_tests: int,
+                  n_fail: int, n_skip: int, elapsed: str) -> str:
+    """The suite's notes as its ``system-out``, the counts on the root, the document."""
     ET.SubElement(suite, "system-out").text = "\n".join(notes)
     root.set("tests", str(n_tests))
     root.set("failures", str(n_fail))
@@ -490,6 +520,35 @@ def _md(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _md_table(bars: list[BarResult], conf: float, inv: InvalidCheck | None) -> list[str]:
+    """A Markdown table of bars (then the invalid-share check, if given), and a blank line."""
+    lines = [f"| bar | value [{percent(conf)} CI] | checked | threshold | baseline | "
+             "human ceiling | result |", "|---|---:|---:|---:|---:|---:|---|"]
+    for b in bars:
+        lines.append(
+            f"| {_md(b.name)} | {_md(value_cell(b))} | {_md(checked_cell(b, conf))} | "
+            f"{_md(threshold_cell(b))} | {_md(baseline_cell(b))} | {_md(ceiling_cell(b))} | "
+            + _MD_OUTCOME.get(b.outcome or "fail", "❌ **FAIL**") + " |")
+    if inv is not None:
+        lines.append(f"| {_md(inv.name)} | {inv.share:.1%} | {inv.share:.3f} | "
+                     f"<= {inv.max_share:g} | — | — | "
+                     + ("✅ pass" if inv.passed else "⚠️ **FAIL** (exit 3)") + " |")
+    return [*lines, ""]
+
+
+def _md_bar_notes(bars: list[BarResult]) -> list[str]:
+    """A bullet per failed bar and per inconclusive bar (with what would decide it)."""
+    lines = []
+    for b in bars:
+        if b.outcome == "fail":
+            lines.append(f"- ❌ **{_md(b.name)}**: {_md(b.message)}")
+        elif b.inconclusive:
+            decide = b.decide_text()
+            lines.append(f"- ❔ **{_md(b.name)}** inconclusive: {_md(b.message)}"
+                         + (f"; **{_md(decide)}**" if decide else ""))
+    return lines
+
+
 def markdown(outcome: GateResult | ScorecardGateResult | GateErrorOutcome) -> str:
     """The gate as a Markdown section (for ``--summary`` and ``$GITHUB_STEP_SUMMARY``).
 
@@ -516,26 +575,8 @@ def markdown(outcome: GateResult | ScorecardGateResult | GateErrorOutcome) -> st
     result = outcome
     icon = {0: "✅", 1: "❌", 4: "❔"}.get(result.exit_code, "⚠️")
     lines = [f"### {icon} judgecal {result.command} {result.status}: {_md(result.title)}", ""]
-    lines.append(f"| bar | value [{percent(_conf(result))} CI] | checked | threshold | "
-                 "baseline | human ceiling | result |")
-    lines.append("|---|---:|---:|---:|---:|---:|---|")
-    for b in result.bars:
-        lines.append(
-            f"| {_md(b.name)} | {_md(value_cell(b))} | {_md(checked_cell(b, _conf(result)))} | "
-            f"{_md(threshold_cell(b))} | {_md(baseline_cell(b))} | {_md(ceiling_cell(b))} | "
-            + _MD_OUTCOME.get(b.outcome or "fail", "❌ **FAIL**") + " |")
-    inv = result.invalid
-    lines.append(f"| {_md(inv.name)} | {inv.share:.1%} | {inv.share:.3f} | "
-                 f"<= {inv.max_share:g} | — | — | "
-                 + ("✅ pass" if inv.passed else "⚠️ **FAIL** (exit 3)") + " |")
-    lines.append("")
-    for b in result.bars:
-        if b.outcome == "fail":
-            lines.append(f"- ❌ **{_md(b.name)}**: {_md(b.message)}")
-        elif b.inconclusive:
-            decide = b.decide_text()
-            lines.append(f"- ❔ **{_md(b.name)}** inconclusive: {_md(b.message)}"
-                         + (f"; **{_md(decide)}**" if decide else ""))
+    lines += _md_table(result.bars, _conf(result), result.invalid)
+    lines += _md_bar_notes(result.bars)
     if result.gold_message():
         lines.append(f"- ❔ {_md(result.gold_message())}")
     lines.append(f"- {_md(_run_line(result))}")

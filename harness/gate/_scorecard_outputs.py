@@ -8,21 +8,27 @@ import socket
 import xml.etree.ElementTree as ET
 
 from rich.table import Table
-from rich.text import Text
 
 from harness.anchors import TOTAL
 
-from ._bars import BarResult, percent
+from ._bars import BarResult
 from ._outputs import (
     _MD_OUTCOME,
+    _bar_notes,
     _ceiling_note,
     _classname,
     _details_at,
+    _invalid_cells,
     _judge_line,
+    _junit_bar_case,
+    _junit_finish,
+    _junit_gold_case,
+    _junit_invalid_case,
     _label,
     _md,
+    _md_bar_notes,
+    _md_table,
     _run_line,
-    _serialize,
     baseline_cell,
     ceiling_cell,
     checked_cell,
@@ -97,15 +103,7 @@ def _verdict(result: ScorecardGateResult) -> str:
 
 
 def _notes(result: ScorecardGateResult) -> list[str]:
-    lines = []
-    for b in result.bars:
-        if b.outcome == "fail":
-            lines.append(f"! {b.name}: {b.message}")
-        elif b.inconclusive:
-            decide = b.decide_text()
-            lines.append(f"? {b.name}: {b.message}" + (f"; {decide}" if decide else ""))
-    lines += [f"! {q}: {msg}" for q, msg, _ in _gold_messages(result)]
-    return lines
+    return _bar_notes(result.bars) + [f"! {q}: {msg}" for q, msg, _ in _gold_messages(result)]
 
 
 def _caption(result: ScorecardGateResult) -> list[str]:
@@ -145,11 +143,7 @@ def scorecard_table(result: ScorecardGateResult) -> Table:
                       threshold_cell(b), baseline_cell(b), ceiling_cell(b),
                       outcome_text(b.outcome or "fail"))
     for q, r in result.questions.items():
-        inv = r.invalid
-        t.add_row(q, inv.name, "invalid or failed", f"{inv.share:.1%}", f"{inv.share:.3f}",
-                  f"<= {inv.max_share:g}", "—", "—",
-                  Text("pass", style="bold green") if inv.passed
-                  else Text("FAIL (exit 3)", style="bold red"))
+        t.add_row(q, r.invalid.name, *_invalid_cells(r.invalid))
     t.caption = "\n".join(_caption(result))
     t.caption_justify = "left"
     return t
@@ -196,37 +190,12 @@ def scorecard_junit(result: ScorecardGateResult) -> str:
     for cid, bars in _parts(result):
         conf = _conf(result, cid)
         for b in bars:
-            case = ET.SubElement(suite, "testcase", classname=f"{base}.{_safe(cid)}",
-                                 name=b.name, time="0")
-            if b.outcome == "fail":
-                fail = ET.SubElement(case, "failure", message=b.message, type="BelowBar")
-                fail.text = _details_at(conf, b)
-            elif b.inconclusive:
-                decide = b.decide_text()
-                ET.SubElement(case, "skipped", message=f"inconclusive: {b.message}"
-                              + (f"; {decide}" if decide else ""))
-            ET.SubElement(case, "system-out").text = _details_at(conf, b)
+            _junit_bar_case(suite, f"{base}.{_safe(cid)}", b, _details_at(conf, b))
     for q, r in result.questions.items():
-        inv = r.invalid
-        case = ET.SubElement(suite, "testcase", classname=f"{base}.{_safe(q)}",
-                             name=inv.name, time="0")
-        if not inv.passed:
-            fail = ET.SubElement(case, "failure", message=inv.message, type="JudgeFailure")
-            fail.text = inv.message
-        ET.SubElement(case, "system-out").text = inv.message
+        _junit_invalid_case(suite, f"{base}.{_safe(q)}", r.invalid)
     for cid, msg, inconclusive in golds:
-        case = ET.SubElement(suite, "testcase", classname=f"{base}.{_safe(cid)}",
-                             name="human gold", time="0")
-        if inconclusive:
-            ET.SubElement(case, "skipped", message=f"inconclusive: {msg}")
-        ET.SubElement(case, "system-out").text = msg
-    ET.SubElement(suite, "system-out").text = "\n".join(_caption(result))
-    root.set("tests", str(n_tests))
-    root.set("failures", str(n_fail))
-    root.set("errors", "0")
-    root.set("skipped", str(n_skip))
-    root.set("time", elapsed)
-    return _serialize(root)
+        _junit_gold_case(suite, f"{base}.{_safe(cid)}", msg, inconclusive)
+    return _junit_finish(root, suite, _caption(result), n_tests, n_fail, n_skip, elapsed)
 
 
 def scorecard_markdown(result: ScorecardGateResult) -> str:
@@ -238,28 +207,8 @@ def scorecard_markdown(result: ScorecardGateResult) -> str:
         part = result.part_outcomes().get(cid, "pass")
         lines += [f"#### {'total' if cid == TOTAL else f'question `{cid}`'}: "
                   + _MD_OUTCOME.get(part, part), ""]
-        lines.append(f"| bar | value [{percent(conf)} CI] | checked | threshold | baseline | "
-                     "human ceiling | result |")
-        lines.append("|---|---:|---:|---:|---:|---:|---|")
-        for b in bars:
-            lines.append(
-                f"| {_md(b.name)} | {_md(value_cell(b))} | {_md(checked_cell(b, conf))} | "
-                f"{_md(threshold_cell(b))} | {_md(baseline_cell(b))} | "
-                f"{_md(ceiling_cell(b))} | " + _MD_OUTCOME.get(b.outcome or "fail",
-                                                               "❌ **FAIL**") + " |")
-        if cid != TOTAL:
-            inv = result.questions[cid].invalid
-            lines.append(f"| {_md(inv.name)} | {inv.share:.1%} | {inv.share:.3f} | "
-                         f"<= {inv.max_share:g} | — | — | "
-                         + ("✅ pass" if inv.passed else "⚠️ **FAIL** (exit 3)") + " |")
-        lines.append("")
-    for b in result.bars:
-        if b.outcome == "fail":
-            lines.append(f"- ❌ **{_md(b.name)}**: {_md(b.message)}")
-        elif b.inconclusive:
-            decide = b.decide_text()
-            lines.append(f"- ❔ **{_md(b.name)}** inconclusive: {_md(b.message)}"
-                         + (f"; **{_md(decide)}**" if decide else ""))
+        lines += _md_table(bars, conf, None if cid == TOTAL else result.questions[cid].invalid)
+    lines += _md_bar_notes(result.bars)
     for line in _caption(result)[:-1]:
         if not line.startswith(("! ", "? ")):
             lines.append(f"- {_md(line)}")
