@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -113,21 +114,8 @@ def drift_cmd(
                               min_far_items=min_far, consensus=consensus)
     except ValueError as exc:
         fail(str(exc), EXIT_INPUT)
-    paths: list[Path] = []
-    if charts is not None:
-        try:
-            paths = write_control_charts(report, charts)
-        except OSError as exc:
-            fail(f"--charts {charts}: {exc}", EXIT_INPUT)
-
-    if as_json:
-        doc = report.to_dict()
-        doc["chart_files"] = [str(p) for p in paths]
-        out.print_json(json.dumps(doc, ensure_ascii=False))
-    else:
-        _print(report, paths, all_windows)
-    if fail_on_alert and (report.alert or report.flagged):
-        raise typer.Exit(EXIT_BELOW_BAR)
+    _show(report, write_control_charts, _print, charts=charts, as_json=as_json,
+          all_windows=all_windows, alerted=fail_on_alert and bool(report.alert or report.flagged))
 
 
 def _thresholds(option: str, values: list[str] | None) -> tuple[float | None, dict[str, float]]:
@@ -175,10 +163,20 @@ def _scorecard(tables: dict[str, RatingsTable], card: Scorecard | None, file: Pa
             **({} if min_bias is None else {"min_bias_items": min_bias}))
     except ValueError as exc:
         fail(str(exc), EXIT_INPUT)
+    _show(report, write_scorecard_charts, _print_scorecard, charts=charts, as_json=as_json,
+          all_windows=all_windows, alerted=fail_on_alert and bool(report.alert or report.any_flag))
+
+
+def _show(report: DriftReport | ScorecardDriftReport,
+          write_charts: Callable[[Any, Path], list[Path]],
+          print_report: Callable[[Any, list[Path], bool], None], *, charts: Path | None,
+          as_json: bool, all_windows: bool, alerted: bool) -> None:
+    """Write the charts, print the report (JSON with the chart files, or tables), and exit 1
+    when ``alerted`` (an alert or a flag under --fail-on-alert)."""
     paths: list[Path] = []
     if charts is not None:
         try:
-            paths = write_scorecard_charts(report, charts)
+            paths = write_charts(report, charts)
         except OSError as exc:
             fail(f"--charts {charts}: {exc}", EXIT_INPUT)
     if as_json:
@@ -186,8 +184,8 @@ def _scorecard(tables: dict[str, RatingsTable], card: Scorecard | None, file: Pa
         doc["chart_files"] = [str(p) for p in paths]
         out.print_json(json.dumps(doc, ensure_ascii=False))
     else:
-        _print_scorecard(report, paths, all_windows)
-    if fail_on_alert and (report.alert or report.any_flag):
+        print_report(report, paths, all_windows)
+    if alerted:
         raise typer.Exit(EXIT_BELOW_BAR)
 
 
