@@ -59,6 +59,22 @@ def holdout_confidence(n_looks: int, alpha: float = HOLDOUT_ALPHA) -> float:
     return 1.0 - alpha / max(1, int(n_looks))
 
 
+def _bars_outcome(bars: list[BarResult], gold_unreliable: bool) -> str:
+    """One part's outcome: ``inconclusive`` on unreliable gold, else ``fail`` if a bar
+    failed, ``inconclusive`` if a bar is, ``pass`` otherwise."""
+    if gold_unreliable:
+        return "inconclusive"
+    if any(b.outcome == "fail" for b in bars):
+        return "fail"
+    return "inconclusive" if any(b.inconclusive for b in bars) else "pass"
+
+
+def _exit_code(outcome: str) -> int:
+    """0 pass; 1 fail; 4 inconclusive; 3 error (too many invalid or failed judgments)."""
+    return {"pass": EXIT_PASS, "fail": EXIT_BELOW_BAR, "inconclusive": EXIT_INCONCLUSIVE
+            }.get(outcome, EXIT_JUDGE)
+
+
 @dataclass
 class HoldoutLooks:
     """The holdout ledger as this evaluation saw it (this look included).
@@ -277,17 +293,12 @@ class GateResult:
         """
         if not self.invalid.passed:
             return "error"
-        if self.gold_unreliable:
-            return "inconclusive"
-        if self.failed_bars:
-            return "fail"
-        return "inconclusive" if self.inconclusive_bars else "pass"
+        return _bars_outcome(self.bars, self.gold_unreliable)
 
     @property
     def exit_code(self) -> int:
         """0 pass; 1 a bar failed; 3 too many invalid or failed judgments; 4 inconclusive."""
-        return {"pass": EXIT_PASS, "fail": EXIT_BELOW_BAR, "inconclusive": EXIT_INCONCLUSIVE
-                }.get(self.outcome, EXIT_JUDGE)
+        return _exit_code(self.outcome)
 
     @property
     def passed(self) -> bool:
@@ -471,10 +482,7 @@ class ScorecardGateResult:
         """Each gated question's outcome (:attr:`GateResult.outcome`), and the total's."""
         out = {q: self.questions[q].outcome for q in self.gated if q in self.questions}
         if self.total is not None and self.total.bars:
-            bars = self.total.bars
-            out["total"] = ("inconclusive" if self.total_gold_unreliable else
-                            "fail" if any(b.outcome == "fail" for b in bars) else
-                            "inconclusive" if any(b.inconclusive for b in bars) else "pass")
+            out["total"] = _bars_outcome(self.total.bars, self.total_gold_unreliable)
         return out
 
     @property
@@ -497,8 +505,7 @@ class ScorecardGateResult:
     @property
     def exit_code(self) -> int:
         """0 pass; 1 a bar failed; 3 too many invalid or failed judgments; 4 inconclusive."""
-        return {"pass": EXIT_PASS, "fail": EXIT_BELOW_BAR, "inconclusive": EXIT_INCONCLUSIVE
-                }.get(self.outcome, EXIT_JUDGE)
+        return _exit_code(self.outcome)
 
     @property
     def passed(self) -> bool:
