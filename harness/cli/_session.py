@@ -53,13 +53,7 @@ def _split_person(text: str) -> tuple[str, str]:
 
 def _read_pairs(path: Path) -> dict[str, str]:
     """A CSV with columns ``item_id`` (or ``item``) and ``score``."""
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-    except OSError as exc:
-        raise SessionError(f"cannot read {path}: {exc.strerror}") from None
-    if not rows:
-        raise SessionError(f"{path}: no rows (expected columns item_id,score)")
+    rows = _csv_rows(path, "item_id,score")
     key = "item_id" if "item_id" in rows[0] else "item"
     if key not in rows[0] or "score" not in rows[0]:
         raise SessionError(f"{path}: expected columns item_id,score; got "
@@ -107,14 +101,20 @@ def _load_any(path: Path):
     return card.single if card.single is not None else card
 
 
-def _read_rows(path: Path, need: tuple[str, ...]) -> list[dict[str, str]]:
+def _csv_rows(path: Path, expected: str) -> list[dict[str, str]]:
+    """A CSV's rows as dicts; a SessionError when it cannot be read or has no rows."""
     try:
         with open(path, newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
     except OSError as exc:
         raise SessionError(f"cannot read {path}: {exc.strerror}") from None
     if not rows:
-        raise SessionError(f"{path}: no rows (expected columns {','.join(need)})")
+        raise SessionError(f"{path}: no rows (expected columns {expected})")
+    return rows
+
+
+def _read_rows(path: Path, need: tuple[str, ...]) -> list[dict[str, str]]:
+    rows = _csv_rows(path, ",".join(need))
     missing = [c for c in need if c not in rows[0]]
     if missing:
         raise SessionError(f"{path}: expected columns {','.join(need)}; got "
