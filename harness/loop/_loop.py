@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -61,6 +61,8 @@ from ._types import CalibrationResult, HoldoutRecord, IterationRecord
 
 if TYPE_CHECKING:
     from ._scorecard import ScorecardCalibrationResult
+
+T = TypeVar("T")
 
 #: Calibration-holdout gap in the primary figure above which the anchors were overfitted.
 OVERFIT_GAP = 0.10
@@ -269,11 +271,32 @@ def calibrate(
                                    restart=restart)
     say = say or (lambda _msg: None)
     aset = load_anchor_set(exp.anchors.path, criterion=exp.anchors.criterion)
+    return run_locked(exp, lambda: _calibrate(
+        exp, aset, console=console, show_progress=show_progress, judge=judge,
+        reviser_judge=reviser_judge, say=say, restart=restart))
+
+
+def run_locked(exp: Experiment, run: Callable[[], T]) -> T:
+    """``run()`` holding the experiment's calibration lock (one calibration at a time).
+
+    Parameters
+    ----------
+    exp : Experiment
+    run : callable
+        The calibration, called with no arguments while the lock is held.
+
+    Returns
+    -------
+    Whatever ``run`` returns.
+
+    Raises
+    ------
+    CalibrationLocked
+        Another process holds the lock (its holder and the lock file are named).
+    """
     try:
         with file_lock(LoopState.lock_path(exp), wait=False, note=f"pid {os.getpid()}"):
-            return _calibrate(exp, aset, console=console, show_progress=show_progress,
-                              judge=judge, reviser_judge=reviser_judge, say=say,
-                              restart=restart)
+            return run()
     except LockHeld as exc:
         raise CalibrationLocked(
             f"another calibration of {exp.name} is running"

@@ -12,14 +12,12 @@ split with the target's three-valued verdict.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from harness._locks import LockHeld, file_lock
 from harness.agreement import AgreementResult
 from harness.anchors import Scorecard, load_anchor_set, load_scorecard
 from harness.experiments import Experiment
@@ -35,7 +33,6 @@ from harness.judgments import (
 from harness.reports import LOWER_IS_BETTER, ReportSettings, agreement_report, primary_for
 
 from ._loop import (
-    CalibrationLocked,
     LoopState,
     ManualRevisionPending,
     calibrate,
@@ -44,6 +41,7 @@ from ._loop import (
     meets,
     replay,
     report_settings,
+    run_locked,
     target_met,
 )
 from ._types import CalibrationResult
@@ -249,17 +247,9 @@ def calibrate_scorecard(
         raise ValueError(f"{exp.source}: [target] criteria names {', '.join(unknown)}, not a "
                          f"question of {exp.anchors.path} (the questions: "
                          f"{', '.join(card.criterion_ids)}, and total)")
-    try:
-        with file_lock(LoopState.lock_path(exp), wait=False, note=f"pid {os.getpid()}"):
-            return _calibrate_scorecard(exp, console=console, show_progress=show_progress,
-                                        judge=judge or build_judge(exp),
-                                        reviser_judge=reviser_judge, say=say, restart=restart)
-    except LockHeld as exc:
-        raise CalibrationLocked(
-            f"another calibration of {exp.name} is running"
-            + (f", {exc.holder}" if exc.holder else "")
-            + f" (lock {exc.path}); wait for it to end, or stop it, then run again"
-        ) from None
+    return run_locked(exp, lambda: _calibrate_scorecard(
+        exp, console=console, show_progress=show_progress, judge=judge or build_judge(exp),
+        reviser_judge=reviser_judge, say=say, restart=restart))
 
 
 def _calibrate_scorecard(exp: Experiment, *, console: Any, show_progress: bool, judge: Judge,
