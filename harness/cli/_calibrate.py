@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -36,6 +36,9 @@ from ._common import (
     out,
     print_wide,
 )
+
+if TYPE_CHECKING:
+    from harness.gate import BarResult
 
 _STOP_TEXT = {
     "threshold": "the target was reached",
@@ -111,11 +114,7 @@ def print_result(result: CalibrationResult) -> None:
         out.print(f"[yellow]{sentence}[/]" if alarming else sentence, highlight=False)
     verdict = result.holdout.verdict if result.holdout is not None else None
     if verdict is not None:
-        style = {"pass": "green", "fail": "red"}.get(verdict.outcome, "yellow")
-        out.print(f"holdout verdict, {verdict.name}: [bold {style}]{verdict.outcome.upper()}[/] "
-                  f"— {verdict.message}", highlight=False)
-        if verdict.decide_text():
-            out.print(f"  {verdict.decide_text()}", highlight=False)
+        _print_verdict("holdout verdict", verdict)
     if result.best is not None:
         out.print(f"best version: {result.best.prompt.name} {result.best.prompt.label}"
                   + (" (MLflow alias 'candidate')" if result.holdout else ""))
@@ -127,6 +126,15 @@ def print_result(result: CalibrationResult) -> None:
     if result.tracking_uri:
         out.print(f"MLflow: run {result.parent_run_id} in {result.tracking_uri}")
         out.print(f"open the MLflow UI with: uv run {result.ui_command}")
+
+
+def _print_verdict(what: str, verdict: BarResult) -> None:
+    """``<what>, <bar>: PASS — message`` (coloured by outcome), then what would decide it."""
+    style = {"pass": "green", "fail": "red"}.get(verdict.outcome, "yellow")
+    out.print(f"{what}, {verdict.name}: [bold {style}]{verdict.outcome.upper()}[/] "
+              f"— {verdict.message}", highlight=False)
+    if verdict.decide_text():
+        out.print(f"  {verdict.decide_text()}", highlight=False)
 
 
 def _cell(value: object) -> str:
@@ -169,11 +177,7 @@ def print_scorecard_result(result: ScorecardCalibrationResult) -> None:
         out.print(f"{cid}: {message}", highlight=False)
     verdict = result.total_verdict
     if verdict is not None:
-        style = {"pass": "green", "fail": "red"}.get(verdict.outcome, "yellow")
-        out.print(f"total on the holdout, {verdict.name}: [bold {style}]"
-                  f"{verdict.outcome.upper()}[/] — {verdict.message}", highlight=False)
-        if verdict.decide_text():
-            out.print(f"  {verdict.decide_text()}", highlight=False)
+        _print_verdict("total on the holdout", verdict)
     out.print(f"stopped because "
               f"{SCORECARD_STOP_TEXT.get(result.stop_reason, result.stop_reason)}")
     for w in result.warnings:
