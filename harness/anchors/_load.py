@@ -33,6 +33,7 @@ from ._schema import (
 HEADER_KEY = "judgecal_anchor_set"
 
 M = TypeVar("M", bound=BaseModel)
+H = TypeVar("H", bound=BaseModel)
 
 #: A ``rubric_file`` larger than this is refused (a rubric is a page of text, not a corpus).
 MAX_RUBRIC_BYTES = 1_000_000
@@ -319,15 +320,24 @@ def _read_header(
         probs.add(lineno, "rubric", "give exactly one of 'rubric' (the text) and "
                                     "'rubric_file' (a path relative to the set file)")
         return None
-    if meta.rubric_file is not None:
-        text = _read_rubric_file(meta.rubric_file, set_path, lineno, probs)
-        if text is None:
-            return None
-        meta = meta.model_copy(update={"rubric": text})
+    meta = _inline_rubric_file(meta, set_path, lineno, probs)
+    if meta is None:
+        return None
     if not (meta.rubric or "").strip():
         probs.add(lineno, "rubric", "the rubric is empty")
         ok = False
     return meta if ok else None
+
+
+def _inline_rubric_file(meta: H, set_path: Path, lineno: int, probs: _Collector) -> H | None:
+    """The header with ``rubric`` read from its ``rubric_file`` (as it is without one);
+    None when the file cannot be read (the problem is in ``probs``)."""
+    if meta.rubric_file is None:
+        return meta
+    text = _read_rubric_file(meta.rubric_file, set_path, lineno, probs)
+    if text is None:
+        return None
+    return meta.model_copy(update={"rubric": text})
 
 
 def _read_rubric_file(name: str, set_path: Path, lineno: int, probs: _Collector) -> str | None:

@@ -25,9 +25,9 @@ from ._errors import _Collector
 from ._load import (
     AnchorSet,
     _check_leakage,
+    _inline_rubric_file,
     _parse_line,
     _read_items,
-    _read_rubric_file,
     file_digest,
     is_scorecard_header,
     read_set_lines,
@@ -513,11 +513,7 @@ def _read_header(
         probs.add(lineno, "rubric", "give at most one of 'rubric' (the common text) and "
                                     "'rubric_file'")
         return None
-    if meta.rubric_file is not None:
-        text = _read_rubric_file(meta.rubric_file, set_path, lineno, probs)
-        if text is None:
-            return None
-        meta = meta.model_copy(update={"rubric": text})
+    meta = _inline_rubric_file(meta, set_path, lineno, probs)
     return meta if ok else None
 
 
