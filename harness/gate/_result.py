@@ -69,10 +69,25 @@ def _bars_outcome(bars: list[BarResult], gold_unreliable: bool) -> str:
     return "inconclusive" if any(b.inconclusive for b in bars) else "pass"
 
 
-def _exit_code(outcome: str) -> int:
-    """0 pass; 1 fail; 4 inconclusive; 3 error (too many invalid or failed judgments)."""
-    return {"pass": EXIT_PASS, "fail": EXIT_BELOW_BAR, "inconclusive": EXIT_INCONCLUSIVE
-            }.get(outcome, EXIT_JUDGE)
+class _Outcome:
+    """``exit_code``, ``passed`` and ``status`` of a result from its ``outcome``."""
+
+    outcome: str
+
+    @property
+    def exit_code(self) -> int:
+        """0 pass; 1 a bar failed; 3 too many invalid or failed judgments; 4 inconclusive."""
+        return {"pass": EXIT_PASS, "fail": EXIT_BELOW_BAR, "inconclusive": EXIT_INCONCLUSIVE
+                }.get(self.outcome, EXIT_JUDGE)
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == EXIT_PASS
+
+    @property
+    def status(self) -> str:
+        """The outcome: ``pass``, ``fail``, ``inconclusive`` or ``error``."""
+        return self.outcome
 
 
 @dataclass
@@ -216,7 +231,7 @@ class BaselineRun:
 
 
 @dataclass
-class GateResult:
+class GateResult(_Outcome):
     """Everything one gate (or validate, or promote) decided, and why.
 
     Attributes
@@ -294,20 +309,6 @@ class GateResult:
         if not self.invalid.passed:
             return "error"
         return _bars_outcome(self.bars, self.gold_unreliable)
-
-    @property
-    def exit_code(self) -> int:
-        """0 pass; 1 a bar failed; 3 too many invalid or failed judgments; 4 inconclusive."""
-        return _exit_code(self.outcome)
-
-    @property
-    def passed(self) -> bool:
-        return self.exit_code == EXIT_PASS
-
-    @property
-    def status(self) -> str:
-        """The outcome: ``pass``, ``fail``, ``inconclusive`` or ``error``."""
-        return self.outcome
 
     @property
     def title(self) -> str:
@@ -419,7 +420,7 @@ class TotalGate:
 
 
 @dataclass
-class ScorecardGateResult:
+class ScorecardGateResult(_Outcome):
     """A gate on a scorecard: one gate per question with bars, and the total's bars.
 
     Attributes
@@ -501,19 +502,6 @@ class ScorecardGateResult:
         if "fail" in outcomes:
             return "fail"
         return "inconclusive" if "inconclusive" in outcomes else "pass"
-
-    @property
-    def exit_code(self) -> int:
-        """0 pass; 1 a bar failed; 3 too many invalid or failed judgments; 4 inconclusive."""
-        return _exit_code(self.outcome)
-
-    @property
-    def passed(self) -> bool:
-        return self.exit_code == EXIT_PASS
-
-    @property
-    def status(self) -> str:
-        return self.outcome
 
     @property
     def split(self) -> str:
