@@ -346,8 +346,16 @@ def test_two_calibrations_of_one_experiment_one_is_refused(tmp_path, project_roo
 
     rec = Recorder(ids_by_output, respond)
     with fs.FakeServer(rec) as server:
+        # the server holds its replies until the second process has run: on a busy machine
+        # starting it takes more than the suite's usual 5 s call deadline, so the held calls
+        # get the whole wait (the test is about the lock, not about deadlines)
         path = write_experiment(tmp_path, project_root, server.openai_url,
-                                stopping="max_iterations = 1")
+                                stopping="max_iterations = 1",
+                                run=f"concurrency = 4\nmax_attempts = 3\n"
+                                    f"call_deadline_s = {WAIT_S}",
+                                judge=(f'provider = "openai"\nmodel = "fake"\n'
+                                       f'base_url = "{server.openai_url}"\n'
+                                       f'api_key_env = "JC_FAULT_KEY"\ntimeout_s = {WAIT_S}'))
         first = _start_calibration(project_root, path, tmp_path)
         try:
             deadline = time.monotonic() + WAIT_S
