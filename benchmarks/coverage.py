@@ -684,16 +684,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write every count as JSON")
     parser.add_argument("--no-full", action="store_true",
                         help="skip the full-consensus judge rows")
+    parser.add_argument("--sizes", type=int, nargs="+", help="only these n (20 50 200)")
+    parser.add_argument("--raters", type=int, nargs="+", help="only these k (3 5)")
+    parser.add_argument("--kind", choices=("ordinal", "continuous"), help="only this model")
     args = parser.parse_args(argv)
     reps = args.reps or (100 if args.quick else 800)
-    sizes = (20, 50) if args.quick else (20, 50, 200)
-    ks = (3,) if args.quick else (3, 5)
+    sizes = tuple(args.sizes or ((20, 50) if args.quick else (20, 50, 200)))
+    ks = tuple(args.raters or ((3,) if args.quick else (3, 5)))
+    kinds = (True, False) if args.kind is None else (args.kind == "ordinal",)
     print(f"# coverage.py: {reps} replications per cell, B={args.resamples}, seed {args.seed}; "
           f"python {platform.python_version()}, numpy {np.__version__}, "
           f"{os.cpu_count()} cpus, {time.strftime('%Y-%m-%d')}", file=sys.stderr)
     cells, alt_cells = [], []
     t0 = time.perf_counter()
-    for ordinal in (True, False):
+    for ordinal in kinds:
         for k in ks:
             for n in sizes:
                 model = replace(Model(), ordinal=ordinal)

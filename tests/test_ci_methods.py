@@ -116,20 +116,24 @@ def test_alpha_interval_ci_falls_back_to_the_item_bootstrap_with_missing_ratings
 
 def test_an_averaged_share_gets_kishs_effective_number_of_items():
     from harness.agreement import compare_to_references
-    from harness.agreement._loo import _effective_items
+    from harness.agreement._loo import MIN_DESIGN_ITEMS, _effective_items
 
-    # per item, the share of the 2 references the judge matches exactly: 1, 1/2, 1, 0
-    x = np.array([3.0, 3.0, 4.0, 1.0])
-    refs = np.array([[3.0, 3.0], [3.0, 4.0], [4.0, 4.0], [2.0, 3.0]])
+    # per item, the share of the 2 references the judge matches exactly: 1, 1/2, 1, 0 (x10)
+    x = np.tile([3.0, 3.0, 4.0, 1.0], 10)
+    refs = np.tile([[3.0, 3.0], [3.0, 4.0], [4.0, 4.0], [2.0, 3.0]], (10, 1))
     covered = ~np.isnan(refs)
-    # p = 0.625, var(q) = 0.171875 (ddof 0): n_eff = 4 p (1 - p) / var = 5.45 -> 5
-    assert _effective_items(x, refs, covered, "exact_agreement", (1, 5), 4) == 5
-    # within one: q = 1, 1, 1, 1/2, n_eff = 4 (0.875)(0.125) / 0.046875 = 9.3, capped at
-    # the 8 (item, reference) pairs
-    assert _effective_items(x, refs, covered, "within_one", (1, 5), 4) == 8
-    # every item matching every reference: no design effect to estimate, n stays
-    assert _effective_items(refs[:, 0], np.column_stack([refs[:, 0]] * 2), covered,
-                            "exact_agreement", (1, 5), 4) == 4
+    # p = 0.625, var(q) = 0.171875 (ddof 0): n_eff = 40 p (1 - p) / var = 54.5 -> 55
+    assert _effective_items(x, refs, covered, "exact_agreement", (1, 5), 40) == 55
+    # within one: q = 1, 1, 1, 1/2: n_eff = 40 (0.875)(0.125) / 0.046875 = 93, capped at the
+    # 80 (item, reference) pairs
+    assert _effective_items(x, refs, covered, "within_one", (1, 5), 40) == 80
     figs = compare_to_references(x, refs, scale=(1, 5), n_resamples=50)
     assert figs["exact_agreement"].value == pytest.approx(0.625)
-    assert figs["exact_agreement"].ci_method == "Wilson score (n=5)"
+    assert figs["exact_agreement"].ci_method == "Wilson score (n=55)"
+    # too few items on one side to estimate the design effect: the n of one reference
+    few = MIN_DESIGN_ITEMS - 1
+    assert _effective_items(x[:4 * few], refs[:4 * few], covered[:4 * few], "within_one",
+                            (1, 5), 4 * few) == 4 * few
+    # every item matching every reference: nothing to estimate, n stays
+    assert _effective_items(refs[:, 0], np.column_stack([refs[:, 0]] * 2), covered,
+                            "exact_agreement", (1, 5), 40) == 40
