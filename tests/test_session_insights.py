@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from test_session_visibility import card_set, small_set
 from typer.testing import CliRunner
 
 from harness.cli import app as cli_app
@@ -15,32 +16,7 @@ from harness.sessions._web import create_app
 
 
 def single_set(tmp_path: Path) -> Path:
-    header = {"judgecal_anchor_set": 1, "name": "tiny", "criterion": "helpfulness",
-              "rubric": "Score 1-5.", "scale": {"min": 1, "max": 5, "labels": None},
-              "consensus": "mean"}
-    items = [{"id": f"i{k}", "input": f"q{k}", "output": f"a{k}", "split": "calibration",
-              "ratings": {"r1": 3, "r2": 3}} for k in range(4)]
-    p = tmp_path / "tiny.jsonl"
-    p.write_text("\n".join(json.dumps(o) for o in [header, *items]) + "\n", encoding="utf-8")
-    return p
-
-
-CRITERIA = [
-    {"id": "greeted", "label": "Greeted?", "rubric": "yes when it greets",
-     "scale": {"levels": ["no", "yes"]}, "pass_mark": "yes"},
-    {"id": "tone", "label": "Tone", "rubric": "1 rude .. 5 warm", "scale": {"min": 1, "max": 5},
-     "na_allowed": True},
-]
-
-
-def card_set(tmp_path: Path) -> Path:
-    header = {"judgecal_anchor_set": 1, "name": "support", "criteria": CRITERIA,
-              "consensus": "mean"}
-    items = [{"id": f"c{k}", "input": f"q{k}", "output": f"a{k}", "split": "calibration",
-              "ratings": {"greeted": {"r1": "yes"}, "tone": {"r1": 4}}} for k in (1, 2)]
-    p = tmp_path / "support.jsonl"
-    p.write_text("\n".join(json.dumps(o) for o in [header, *items]) + "\n", encoding="utf-8")
-    return p
+    return small_set(tmp_path, 4)
 
 
 def reviewed(store: SessionStore, path: Path, table: dict, *, review: bool = True, **kw):
