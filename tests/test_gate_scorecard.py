@@ -271,3 +271,32 @@ def test_another_version_of_one_question_is_a_new_look_at_the_total(tmp_path, pr
         a, b = first["bars"][0], doc["bars"][0]
         assert a["value"] == pytest.approx(b["value"])
         assert b["ci95"][0] < a["ci95"][0] and b["ci95"][1] > a["ci95"][1]
+
+
+def test_validate_a_scorecard_reports_every_question_and_the_total(tmp_path, project_root,
+                                                                   card, n_hold):
+    with fs.FakeServer(handler_for(card)) as server:
+        exp = experiment(tmp_path, project_root, server)
+        res = runner.invoke(app, ["validate", str(exp), "--json", "--resamples", "200",
+                                  "--no-progress"])
+        assert res.exit_code == 0, res.output
+        doc = json.loads(res.stdout)
+        assert server.stats.total == 6 * n_hold
+        assert doc["kind"] == "scorecard" and list(doc["criteria"]) == CRITERIA
+        assert doc["prompts"]["grammar"]["version"] == "v1"
+        # the question judged backwards is the judge's worst gap to the humans
+        assert doc["ranking"]["by_judge_gap"][0]["criterion"] == BAD
+        assert doc["total"]["judge"]["n_items"] == doc["total"]["n_items"]
+        # the same figures as the gate's on the same runs (from the journal)
+        res = gate(exp, "--min", "grammar.icc=0.1", "--json", "--offline")
+        assert res.exit_code == 0, res.output
+        bar = json.loads(res.stdout)["bars"][0]
+        assert bar["value"] == pytest.approx(doc["criteria"]["grammar"]["judge"]["figures"]
+                                             ["icc"]["value"])
+        assert server.stats.total == 6 * n_hold
+        res = runner.invoke(app, ["validate", str(exp), "--resamples", "200", "--offline",
+                                  "--no-progress"])
+        assert res.exit_code == 0 and "Judge–human gap" in res.output
+        res = runner.invoke(app, ["promote", str(exp), "--min", "grammar.icc=0.1",
+                                  "--alias", "candidate", "--no-progress"])
+        assert res.exit_code == 2 and "promote on a scorecard" in " ".join(res.output.split())

@@ -24,7 +24,7 @@ from harness.gate import (
     write_junit,
     write_summary,
 )
-from harness.reports import render_report
+from harness.reports import ScorecardReport, render_report, render_scorecard
 
 from ._common import (
     EXIT_INPUT,
@@ -152,6 +152,9 @@ def validate_cmd(
                           fresh_holdout=fresh_holdout)
     except GateError as exc:
         fail(str(exc), exc.exit_code)
+    if isinstance(result, ScorecardGateResult):
+        _print_scorecard_validation(result, as_json)
+        return
     if as_json:
         doc = result.report.to_dict()
         doc["run"] = result.run.summary()
@@ -174,6 +177,40 @@ def validate_cmd(
                 out.print(f"[yellow]! {escape(w)}[/]")
     if not result.invalid.passed:
         err.print(f"[bold red]judge failure:[/] {escape(result.invalid.message)}")
+        raise typer.Exit(EXIT_JUDGE)
+
+
+def _print_scorecard_validation(result: ScorecardGateResult, as_json: bool) -> None:
+    """``validate`` on a scorecard: every question's report, the total, the rankings."""
+    from harness.anchors import load_scorecard
+
+    card = load_scorecard(result.experiment.anchors.path)
+    report = ScorecardReport(
+        source=f"{result.experiment.anchors.path} ({result.settings.split})",
+        criteria={q: r.report for q, r in result.questions.items()},
+        total=result.total.report if result.total is not None else None,
+        labels={q: card.spec(q).label for q in result.questions})
+    if as_json:
+        doc = report.to_dict()
+        doc["runs"] = {q: r.run.summary() for q, r in result.questions.items()}
+        doc["prompts"] = {q: r.version.to_dict() for q, r in result.questions.items()}
+        doc["invalid"] = {q: r.invalid.to_dict() for q, r in result.questions.items()}
+        doc["holdout_looks"] = {q: r.holdout_looks.to_dict() if r.holdout_looks else None
+                                for q, r in result.questions.items()}
+        doc["gate_warnings"] = result.warnings + [w for r in result.questions.values()
+                                                  for w in r.warnings]
+        out.print_json(json.dumps(doc, ensure_ascii=False))
+    else:
+        for r in result.questions.values():
+            out.print(render_run(r.run))
+        out.print(render_scorecard(report))
+        for q, r in result.questions.items():
+            if r.holdout_looks is not None:
+                out.print(escape(f"{q}: {r.holdout_looks.describe()}"))
+    failed = [f"{q}: {r.invalid.message}" for q, r in result.questions.items()
+              if not r.invalid.passed]
+    if failed:
+        err.print(f"[bold red]judge failure:[/] {escape('; '.join(failed))}")
         raise typer.Exit(EXIT_JUDGE)
 
 

@@ -215,23 +215,25 @@ def run_scorecard_gate(
     Raises
     ------
     GateInputError
-        An unqualified bar, an unknown question, an ambiguous version, ``promote`` or
-        ``validate`` (not supported on a scorecard), or any refusal of a question's gate.
+        An unqualified bar, an unknown question, an ambiguous version, ``promote`` (not
+        supported on a scorecard), or any refusal of a question's gate. ``validate`` judges
+        every question and the total, with no bars.
     GateJudgeError
         A question's judge run failed.
     """
     source = str(exp.anchors.path)
-    if command in ("promote", "validate"):
+    if command == "promote":
         raise GateInputError(
-            f"{command} on a scorecard experiment is not supported yet: each question has its "
-            f"own prompt and version; {command} one question with [anchors] criterion = "
-            "\"<id>\" (or `judgecal gate` the scorecard with bars per question)")
+            "promote on a scorecard experiment is not supported yet: each question has its "
+            "own prompt and alias; promote one question with [anchors] criterion = \"<id>\" "
+            "(or `judgecal gate` the scorecard with bars per question)")
     try:
         card = load_scorecard(exp.anchors.path)
     except AnchorError as exc:
         raise GateInputError(str(exc)) from None
     check_scorecard_bars(settings.bars, card, source)
-    with_total = any(b.criterion == TOTAL for b in settings.bars)
+    # validate measures every question and the total, with no bars
+    with_total = command == "validate" or any(b.criterion == TOTAL for b in settings.bars)
     judged = [q for q in card.criterion_ids
               if with_total or any(b.criterion == q for b in settings.bars)]
     versions = scorecard_versions(prompt, judged, card)
