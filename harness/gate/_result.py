@@ -70,9 +70,19 @@ def _bars_outcome(bars: list[BarResult], gold_unreliable: bool) -> str:
 
 
 class _Outcome:
-    """``exit_code``, ``passed`` and ``status`` of a result from its ``outcome``."""
+    """``exit_code``, ``passed`` and ``status`` of a result from its ``outcome``, and its
+    failed and inconclusive bars from its ``bars``."""
 
     outcome: str
+    bars: list[BarResult]
+
+    @property
+    def failed_bars(self) -> list[BarResult]:
+        return [b for b in self.bars if b.outcome == "fail"]
+
+    @property
+    def inconclusive_bars(self) -> list[BarResult]:
+        return [b for b in self.bars if b.outcome == "inconclusive"]
 
     @property
     def exit_code(self) -> int:
@@ -279,14 +289,6 @@ class GateResult(_Outcome):
         timespec="seconds"))
 
     @property
-    def failed_bars(self) -> list[BarResult]:
-        return [b for b in self.bars if b.outcome == "fail"]
-
-    @property
-    def inconclusive_bars(self) -> list[BarResult]:
-        return [b for b in self.bars if b.outcome == "inconclusive"]
-
-    @property
     def gold(self) -> Any:
         """The report's check of the human gold (``.reliable``, ``.figure``, ``.reason``),
         or None when the report has none."""
@@ -463,14 +465,6 @@ class ScorecardGateResult(_Outcome):
         """Every bar's result, question by question, the total's last."""
         out = [b for r in self.questions.values() for b in r.bars]
         return out + (self.total.bars if self.total is not None else [])
-
-    @property
-    def failed_bars(self) -> list[BarResult]:
-        return [b for b in self.bars if b.outcome == "fail"]
-
-    @property
-    def inconclusive_bars(self) -> list[BarResult]:
-        return [b for b in self.bars if b.outcome == "inconclusive"]
 
     @property
     def total_gold_unreliable(self) -> bool:
