@@ -227,12 +227,9 @@ def scorecard_report(
 def _one(table: RatingsTable, judge: str | None,
          judge_scores: Mapping[str, np.ndarray] | None, cid: str,
          settings: ReportSettings) -> AgreementReport:
+    """One question's report; a named judge who did not rate this question gets no scores."""
     if judge is not None and judge not in table.rater_ids:
-        judge_for = None
-        scores = np.full(len(table.item_ids), np.nan)
-    else:
-        judge_for = judge
-        scores = None if judge_scores is None else judge_scores.get(cid)
-    if judge is not None and judge_for is None:
-        return agreement_report(table, judge_scores=scores, settings=settings)
-    return agreement_report(table, judge=judge_for, judge_scores=scores, settings=settings)
+        return agreement_report(table, judge_scores=np.full(len(table.item_ids), np.nan),
+                                settings=settings)
+    scores = None if judge_scores is None else judge_scores.get(cid)
+    return agreement_report(table, judge=judge, judge_scores=scores, settings=settings)
