@@ -168,3 +168,29 @@ def test_calibrate_refuses_a_target_for_an_unknown_question(tmp_path, project_ro
     res = runner.invoke(app, ["calibrate", str(exp_path), "--no-progress"])
     assert res.exit_code == 2, res.output
     assert "[target] criteria names tone" in " ".join(res.output.split())
+
+
+def test_a_stopped_question_ends_the_scorecard_pass(tmp_path, project_root):
+    # a refused port: the first question's circuit breaker trips; the other five are not
+    # started (each would trip its own breaker) and the exit is 3
+    prompts = ", ".join(f'{c} = "recipes-{c}"' for c in CRITERIA)
+    exp = fs.experiment_file(tmp_path, project_root, {
+        "experiment": 'name = "card"',
+        "anchors": f'path = "{project_root / "anchors/recipes/recipes-scorecard.jsonl"}"\n'
+                   'split = "holdout"',
+        "prompt": f'name = "recipes"\nversion = "v1"\ndir = "{tmp_path / "prompts"}"\n'
+                  f"criteria = {{ {prompts} }}",
+        "judge": ('provider = "openai"\nmodel = "fake"\nbase_url = "http://127.0.0.1:9/v1"\n'
+                  'api_key_env = "JC_CARD_KEY"'),
+        "run": "concurrency = 2\nmax_attempts = 1",
+    })
+    res = runner.invoke(app, ["judge", str(exp), "--json", "--resamples", "0",
+                              "--no-progress"])
+    assert res.exit_code == 3, res.output
+    doc = json.loads(res.stdout)
+    assert list(doc["runs"]) == ["grammar"] and doc["runs"]["grammar"]["stopped"]
+    assert doc["total"] is None
+    assert doc["run_warnings"] == [
+        f"question 'grammar' stopped ({doc['runs']['grammar']['stopped']}): "
+        "fluency, verbosity, structure, success, overall not judged"]
+    assert "question 'grammar'" in res.stderr

@@ -178,11 +178,14 @@ def _judge_scorecard(exp: Experiment, *, split: str | None, refresh: bool, progr
         doc["runs"] = sc.summary()
         doc["invalid"] = {cid: run.invalid_check(exp.run.max_invalid).to_dict()
                           for cid, run in sc.runs.items()}
+        doc["run_warnings"] = sc.warnings
         out.print_json(json.dumps(doc, ensure_ascii=False))
     else:
         for run in sc.runs.values():
             out.print(render_run(run))
         out.print(render_scorecard(report))
+        for w in sc.warnings:
+            out.print(f"[yellow]! {escape(w)}[/]")
         if out_csv is not None:
             out.print(f"judgments written to {out_csv}")
     if reason is not None:

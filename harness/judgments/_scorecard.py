@@ -104,7 +104,9 @@ def judge_scorecard(
     split : str, optional
         calibration, holdout or all (default: the experiment's).
     criteria : list of str, optional
-        Only these questions (no total unless all are judged).
+        Only these questions (no total unless all are judged). A question whose run stops
+        (circuit breaker, budget) ends the pass: the questions after it are not judged
+        (``warnings`` says which), and there is no total.
     refresh, show_progress, console, judge
         As for :func:`judge_anchors`.
 
@@ -124,12 +126,20 @@ def judge_scorecard(
                                    f"no question {unknown[0]!r}; the questions are "
                                    f"{', '.join(card.criterion_ids)}")])
     runs: dict[str, JudgeRun] = {}
+    warnings: list[str] = []
     for cid in wanted:
         runs[cid] = judge_anchors(exp.for_criterion(cid), split=split, refresh=refresh,
                                   show_progress=show_progress, console=console, judge=judge)
+        if runs[cid].result.stopped and cid != wanted[-1]:
+            # a tripped circuit breaker or a spent budget stops the run, not one question
+            rest = wanted[wanted.index(cid) + 1:]
+            warnings.append(f"question {cid!r} stopped ({runs[cid].result.stopped}): "
+                            f"{', '.join(rest)} not judged")
+            break
     sub = card if split == "all" else card.split(split)
-    result = ScorecardRun(experiment=exp, scorecard=sub, split=split, runs=runs)
-    if set(wanted) == set(card.criterion_ids):
+    result = ScorecardRun(experiment=exp, scorecard=sub, split=split, runs=runs,
+                          warnings=warnings)
+    if set(runs) == set(card.criterion_ids):
         total = sub.total()
         if total.items:
             result.total_table = total.to_ratings()
