@@ -19,6 +19,8 @@ from harness.anchors import (
 from harness.reports import (
     ReportSettings,
     agreement_report,
+    leaderboard,
+    render_leaderboard,
     render_report,
     render_scorecard,
     scorecard_report,
@@ -34,7 +36,11 @@ EPSILON_HELP = ("The alt-test's cost-benefit penalty ε in [0, 1): 0.2 for exper
 def agree(
     file: Annotated[Path, typer.Argument(help="Long-format CSV/JSONL of item_id, rater_id, "
                                          "score, or an anchor set (.jsonl).")],
-    judge: Annotated[str | None, typer.Option(help="Rater id whose scores are the judge's.")]
+    judge: Annotated[list[str] | None, typer.Option(
+        help="Rater id whose scores are a judge's; repeat it for a leaderboard of several "
+             "judges (no judge is counted as a human).")] = None,
+    judges: Annotated[str | None, typer.Option(
+        help="Every rater whose id starts with PREFIX is a judge (with --judge: both).")]
     = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     scale: Annotated[str | None, typer.Option(help="Scale MIN:MAX for a ratings file "
@@ -60,13 +66,21 @@ def agree(
 
     On a scorecard (an anchor set with criteria, a ratings file with a criterion column,
     or a wide file with one column per question): the report of every question and of the
-    total, and the questions ranked by human agreement and by the judge's gap."""
+    total, and the questions ranked by human agreement and by the judge's gap.
+
+    With several judges (--judge repeated, or --judges PREFIX): a leaderboard of the judges
+    against the same humans, the human ceiling, the chance baseline and the paired
+    difference of each pair of judges on the primary figure."""
     if split not in ("calibration", "holdout", "all"):
         fail(f"--split must be calibration, holdout or all, got {split!r}")
     if primary not in PAIRED_FIGURES:
         fail(f"unknown --primary {primary!r}; use one of {', '.join(PAIRED_FIGURES)}")
+    named = list(dict.fromkeys(judge or []))
     if is_scorecard_input(file):
-        _agree_scorecard(file, judge=judge, as_json=as_json, split=split,
+        if len(named) > 1 or judges is not None:
+            fail(f"{file}: several judges (--judge repeated, --judges) are not supported on a "
+                 "scorecard yet; run agree with one --judge, or on one question's ratings")
+        _agree_scorecard(file, judge=named[0] if named else None, as_json=as_json, split=split,
                          resamples=resamples, seed=seed, primary=primary,
                          spread_threshold=spread_threshold, rows=rows, epsilon=epsilon,
                          criterion=criterion, scorecard=scorecard)
@@ -76,18 +90,42 @@ def agree(
                              split=None if split == "all" else split, criterion=criterion)
     except AnchorError as exc:
         fail(str(exc), EXIT_INPUT)
-    if judge is not None and judge not in table.rater_ids:
-        known = ", ".join(table.rater_ids[:10]) + (" …" if len(table.rater_ids) > 10 else "")
-        fail(f"{file}: no rater {judge!r} (raters: {known})")
+    named = _judges(file, table.rater_ids, named, judges)
     settings = _settings(resamples, seed, primary, spread_threshold, epsilon)
+    if len(named) > 1:
+        try:
+            board = leaderboard(table, judges=named, settings=settings)
+        except ValueError as exc:
+            fail(f"{file}: {exc}", EXIT_INPUT)
+        if as_json:
+            out.print_json(json.dumps(board.to_dict(), ensure_ascii=False))
+        else:
+            out.print(render_leaderboard(board))
+        return
     try:
-        report = agreement_report(table, judge=judge, settings=settings)
+        report = agreement_report(table, judge=named[0] if named else None, settings=settings)
     except ValueError as exc:
         fail(f"{file}: {exc}", EXIT_INPUT)
     if as_json:
         out.print_json(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         out.print(render_report(report, max_rows=rows))
+
+
+def _judges(file: Path, raters: list[str], named: list[str], prefix: str | None) -> list[str]:
+    """The judges: the ``--judge`` ids in order, then the raters ``--judges PREFIX`` names."""
+    known = ", ".join(raters[:10]) + (" …" if len(raters) > 10 else "")
+    for j in named:
+        if j not in raters:
+            fail(f"{file}: no rater {j!r} (raters: {known})")
+    if prefix is not None:
+        matched = [r for r in raters if r.startswith(prefix)]
+        if not matched:
+            fail(f"{file}: no rater id starts with {prefix!r} (raters: {known})")
+        named = list(dict.fromkeys([*named, *matched]))
+    if len(named) > 1 and len(named) == len(raters):
+        fail(f"{file}: every rater is a judge; no human rater is left to compare them with")
+    return named
 
 
 def _settings(resamples: int, seed: int, primary: str, spread_threshold: float | None,

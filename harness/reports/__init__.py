@@ -1,6 +1,6 @@
 """Reports: the agreement report (human reliability, judge vs humans), the calibration report
 (self-contained HTML and Markdown), the scorecard report (one report per question and the
-total, the questions ranked) and the plots they share."""
+total, the questions ranked), the leaderboard of several judges, and the plots they share."""
 
 from ._agreement import (
     CLOSER_TO_ZERO_IS_BETTER,
@@ -26,6 +26,7 @@ from ._calibration import (
     write_calibration_report,
 )
 from ._format import percent
+from ._leaderboard import Leaderboard, leaderboard, leaderboard_from_scores, paired_difference
 from ._plots import (
     bland_altman_plot,
     confusion_plot,
@@ -34,7 +35,7 @@ from ._plots import (
     iterations_plot,
     scatter_plot,
 )
-from ._render import render_report, render_scorecard
+from ._render import render_leaderboard, render_report, render_scorecard
 from ._scorecard import ScorecardReport, primary_for, scorecard_report
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "SCALE_KINDS",
     "AgreementReport",
     "GoldReliability",
+    "Leaderboard",
     "ReportSettings",
     "ScorecardReport",
     "agreement_report",
@@ -56,13 +58,17 @@ __all__ = [
     "gold_reliability",
     "human_ceiling",
     "iterations_plot",
+    "leaderboard",
+    "leaderboard_from_scores",
     "leave_one_out_consensus",
     "like_for_like_references",
+    "paired_difference",
     "percent",
     "position",
     "primary_for",
     "render_calibration_html",
     "render_calibration_markdown",
+    "render_leaderboard",
     "render_report",
     "render_scorecard",
     "scatter_plot",

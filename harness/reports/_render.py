@@ -286,3 +286,145 @@ def render_scorecard(report: Any, *, max_rows: int = 10) -> RenderableType:
                       "—" if row["gap"] is None else f"{row['gap']:+.2f}")
         parts.append(g)
     return Group(*parts)
+
+
+def render_leaderboard(board: Any) -> RenderableType:
+    """A :class:`~harness.reports.Leaderboard` as one renderable: the judges ranked on the
+    primary figure beside the human ceiling and the chance baseline, every figure with its
+    CI (figures as rows and one column per judge when that fits the width, else one row per
+    figure and judge), the paired differences, and each judge's verdict."""
+    rep = board.first
+    p = rep.settings.primary
+    label = FIGURE_LABELS[p]
+    conf = f"{rep.settings.confidence * 100:g}%"
+    lo, hi = rep.scale
+    parts: list[RenderableType] = [Text.assemble(
+        ("Leaderboard", "bold"),
+        f" — {rep.source}: {_count(len(rep.item_ids), 'item')}, "
+        f"{_count(len(rep.human_rater_ids), 'human rater')}, "
+        f"{_count(len(board.reports), 'judge')}, scale {lo:g}–{hi:g}"
+        + (" (inferred)" if board.scale_inferred else ""))]
+    parts.extend(Text(f"! {w}", style="yellow") for w in board.warnings)
+    if rep.gold is not None:
+        parts.append(Text(f"Gold: {rep.gold.reason}.",
+                          style="green" if rep.gold.reliable else "bold yellow"))
+    sampled = board.ceiling["method"] != "per-rater"
+    t = Table(title=f"Judges ranked by {label} (like-for-like, {conf} CI)",
+              title_justify="left")
+    for col, just in (("#", "right"), ("judge", "left"), (label, "right"),
+                      ("vs humans", "left"), ("alt-test ω", "right")):
+        t.add_column(col, justify=just)  # type: ignore[arg-type]
+    for k, row in enumerate(board.rows, start=1):
+        pos = row["position"][p]
+        t.add_row(str(k), row["judge"], _fmt_result(row["figures"][p]), _position_text(pos),
+                  _fmt(row["figures"]["alt_test"].value))
+    t.add_row("", "single human" if sampled else "human ceiling",
+              _ceiling_text(board.ceiling["figures"][p]), "", "", style="dim")
+    base = board.baseline["figures"].get(p)
+    t.add_row("", f"chance: always {_fmt(board.baseline['score'], 0)}",
+              _fmt_result(base) if base is not None else "—", "", "", style="dim")
+    t.caption = ("human ceiling: median (95% band of a sampled single rater)" if sampled
+                 else "human ceiling: median (range over the raters)")
+    parts.append(t)
+    parts.append(_AllFigures(board))
+    if board.pairs:
+        pt = Table(title=f"Paired differences on {label} (first − second; the same item "
+                         f"resamples for both, seed {rep.settings.seed})", title_justify="left")
+        for col, just in (("judges", "left"), (f"Δ [{conf} CI]", "right"),
+                          ("items", "right"), ("better", "left")):
+            pt.add_column(col, justify=just)  # type: ignore[arg-type]
+        for pair in board.pairs:
+            pt.add_row(f"{pair['a']} − {pair['b']}", _fmt_result(pair["difference"]),
+                       str(pair["n_items"]),
+                       Text(pair["better"], style="bold") if pair["better"]
+                       else Text("no clear difference", style="dim"))
+        if p in ("bias",):
+            pt.caption = "differences of |bias|"
+        parts.append(pt)
+    for jid, r in board.reports.items():
+        pos = r.judge["position"].get(p)
+        style = ("green" if pos in ("within", "above")
+                 else "yellow" if pos in ("overlaps", "unreliable") else "red")
+        parts.append(Text.assemble((f"{jid}: ", "bold"), (r.judge["verdict"], style)))
+    return Group(*parts)
+
+
+def _position_text(pos: str | None) -> Text:
+    return Text(_POSITION_TEXT.get(pos or "", pos or "—"), style=_POSITION_STYLE.get(pos or "", ""))
+
+
+def _cell(res: AgreementResult) -> Text:
+    """A figure and its CI in a table cell: an undefined one without its reason (in JSON)."""
+    return _fmt_result(res) if res.defined else Text("undefined", style="yellow")
+
+
+def _ceiling_text(band: dict[str, Any]) -> str:
+    if band.get("median") is None:
+        return "—"
+    return (("|bias| " if band.get("of") == "|bias|" else "")
+            + f"{band['median']:.2f} ({band['min']:.2f}–{band['max']:.2f})")
+
+
+class _AllFigures:
+    """Every figure of every judge: one column per judge when it fits the width, else one
+    row per figure and judge (the vertical layout)."""
+
+    def __init__(self, board: Any) -> None:
+        self.board = board
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.measure import Measurement
+
+        wide = self._wide()
+        unbounded = options.update(width=10_000)
+        if Measurement.get(console, unbounded, wide).maximum <= options.max_width:
+            yield wide
+        else:
+            yield self._vertical()
+
+    def _title(self) -> str:
+        conf = f"{self.board.first.settings.confidence * 100:g}%"
+        return f"Every figure [{conf} CI]"
+
+    def _figure_names(self) -> list[str]:
+        return [*PAIRED_FIGURES, "alt_test"]
+
+    def _wide(self) -> Table:
+        b = self.board
+        t = Table(title=self._title(), title_justify="left")
+        t.add_column("figure")
+        for row in b.rows:
+            t.add_column(row["judge"], justify="right")
+        t.add_column("human ceiling", justify="right")
+        t.add_column("chance", justify="right")
+        for name in self._figure_names():
+            base = b.baseline["figures"].get(name)
+            t.add_row(FIGURE_LABELS[name],
+                      *[_cell(row["figures"][name]) for row in b.rows],
+                      _ceiling_text(b.ceiling["figures"].get(name, {})),
+                      _cell(base) if base is not None else "—")
+        return t
+
+    def _vertical(self) -> Table:
+        b = self.board
+        t = Table(title=self._title(), title_justify="left")
+        for col, just in (("figure", "left"), ("judge", "left"), ("value", "right"),
+                          ("vs humans", "left")):
+            t.add_column(col, justify=just)  # type: ignore[arg-type]
+        for name in self._figure_names():
+            first = True
+            for row in b.rows:
+                t.add_row(FIGURE_LABELS[name] if first else "", row["judge"],
+                          _cell(row["figures"][name]),
+                          _position_text(row["position"].get(name)))
+                first = False
+            band = b.ceiling["figures"].get(name)
+            if band is not None:
+                t.add_row("", "human ceiling", _ceiling_text(band), "", style="dim")
+            base = b.baseline["figures"].get(name)
+            if base is not None:
+                t.add_row("", "chance", _cell(base), "", style="dim",
+                          end_section=True)
+            else:
+                t.rows[-1].end_section = True
+        return t
