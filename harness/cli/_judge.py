@@ -12,7 +12,7 @@ from rich.table import Table
 
 from harness.anchors import AnchorError
 from harness.experiments import Experiment, ExperimentError
-from harness.judges import ProviderError
+from harness.judges import ProviderError, RunResult
 from harness.judgments import JudgeRun, is_scorecard_experiment, judge_anchors, judge_scorecard
 from harness.prompts import PromptError
 from harness.reports import (
@@ -66,8 +66,9 @@ def judge(
 ) -> None:
     """Judge the anchors once with a fixed prompt version and report agreement with humans.
 
-    On a scorecard experiment every question is judged with its own prompt, and the report
-    is the scorecard's (each question, the total, the rankings)."""
+    On a scorecard experiment every question is judged (with its own prompt, or all in one
+    call with ``[scorecard] mode = "one_call"``), and the report is the scorecard's (each
+    question, the total, the rankings)."""
     if split not in (None, "calibration", "holdout", "all"):
         fail(f"--split must be calibration, holdout or all, got {split!r}")
     if epsilon is not None and not 0.0 <= epsilon < 1.0:  # before any call is paid for
@@ -81,12 +82,14 @@ def judge(
         if criterion is not None and not scorecard:
             fail(f"{experiment}: --criterion needs a scorecard experiment (anchors with "
                  "criteria)")
-        if scorecard and criterion is None:
-            if prompt is not None:
+        one_call = scorecard and exp.scorecard.mode == "one_call"
+        if scorecard and (criterion is None or one_call):
+            if prompt is not None and not one_call:
                 fail("--prompt names one question's version: give --criterion too")
             _judge_scorecard(exp, split=split, refresh=refresh, progress=progress,
                              as_json=as_json, out_csv=out_csv, resamples=resamples,
-                             epsilon=epsilon)
+                             epsilon=epsilon, prompt=prompt,
+                             criteria=None if criterion is None else [criterion])
             return
         if scorecard:
             exp = exp.for_criterion(criterion)
@@ -126,10 +129,9 @@ def judge(
         raise typer.Exit(EXIT_JUDGE)
 
 
-def render_run(run: JudgeRun) -> Table:
-    r = run.result
-    t = Table(title=f"Run: {run.experiment.name} — {run.prompt.name} {run.prompt.label} "
-              f"({run.prompt.hash[:12]}) on the {run.split} split", title_justify="left")
+def _result_table(title: str, r: RunResult) -> Table:
+    """A run's calls in one row: judgments, calls, statuses, tokens, cost, time."""
+    t = Table(title=title, title_justify="left")
     for col in ("judgments", "calls", "cached", "ok", "invalid", "failed", "skipped",
                 "tokens in/out", "cost", "time"):
         t.add_column(col, justify="right")
@@ -137,6 +139,12 @@ def render_run(run: JudgeRun) -> Table:
     t.add_row(str(len(r.judgments)), str(r.n_requests), str(r.n_cached), str(r.n_ok),
               str(r.n_invalid), str(r.n_failed), str(r.n_skipped),
               f"{r.input_tokens}/{r.output_tokens}", cost, f"{r.elapsed_s:.1f} s")
+    return t
+
+
+def render_run(run: JudgeRun) -> Table:
+    t = _result_table(f"Run: {run.experiment.name} — {run.prompt.name} {run.prompt.label} "
+                      f"({run.prompt.hash[:12]}) on the {run.split} split", run.result)
     if run.retest is not None:
         res = run.retest
         t.caption = ("judge test–retest ICC(1,1) across samples: "
@@ -148,11 +156,13 @@ def render_run(run: JudgeRun) -> Table:
 
 def _judge_scorecard(exp: Experiment, *, split: str | None, refresh: bool, progress: bool,
                      as_json: bool, out_csv: Path | None, resamples: int,
-                     epsilon: float | None) -> None:
+                     epsilon: float | None, prompt: str | None = None,
+                     criteria: list[str] | None = None) -> None:
     """``judge`` on a scorecard experiment: every question, the total, the rankings."""
     try:
-        sc = judge_scorecard(exp, split=split, refresh=refresh,
-                             show_progress=progress and not as_json, console=err)
+        sc = judge_scorecard(exp, split=split, refresh=refresh, criteria=criteria,
+                             show_progress=progress and not as_json, console=err,
+                             prompt_version=prompt)
     except (AnchorError, PromptError) as exc:
         fail(str(exc), EXIT_INPUT)
     except ProviderError as exc:
@@ -176,13 +186,22 @@ def _judge_scorecard(exp: Experiment, *, split: str | None, refresh: bool, progr
     if as_json:
         doc = report.to_dict()
         doc["runs"] = sc.summary()
+        if sc.call is not None:
+            doc["call"] = sc.call_summary()
         doc["invalid"] = {cid: run.invalid_check(exp.run.max_invalid).to_dict()
                           for cid, run in sc.runs.items()}
         doc["run_warnings"] = sc.warnings
         out.print_json(json.dumps(doc, ensure_ascii=False))
     else:
-        for run in sc.runs.values():
-            out.print(render_run(run))
+        if sc.call is not None:  # one call per item: its figures once, not per question
+            first = next(iter(sc.runs.values()))
+            out.print(_result_table(
+                f"Run: {exp.name} — {first.prompt.name} {first.prompt.label} "
+                f"({first.prompt.hash[:12]}) on the {sc.split} split, every question in one "
+                "call", sc.call))
+        else:
+            for run in sc.runs.values():
+                out.print(render_run(run))
         out.print(render_scorecard(report))
         for w in sc.warnings:
             out.print(f"[yellow]! {escape(w)}[/]")

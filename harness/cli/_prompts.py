@@ -53,7 +53,8 @@ def list_cmd(
     try:
         for pv in versions:
             row: list[Text] = [Text(pv.label), Text(pv.parent_label), Text(pv.short_hash),
-                               Text(pv.scoring), Text(f"{pv.scale[0]}-{pv.scale[1]}")]
+                               Text(pv.scoring), Text("scorecard" if pv.scale is None
+                                                         else f"{pv.scale[0]}-{pv.scale[1]}")]
             if journal is not None:
                 used = journal.prompt_hashes(pv.name, pv.label)
                 n = sum(used.values())

@@ -243,9 +243,14 @@ class ScorecardSection(_Section):
 
     ``per_criterion``: one call per question, each with its own prompt
     (``[prompt] criteria``), so a question's wording changes re-judge that question only.
+    ``one_call``: one call per item scores every question (the ``[prompt] name`` prompt,
+    with ``scale: scorecard``; a JSON schema with one property per question, each
+    constrained to its scale or labels). ``judge`` and the library's ``judge_scorecard``
+    take it; calibrate, gate and validate revise and gate each question's own prompt, so
+    they need ``per_criterion`` (gate a one-call judge with ``gate --judgments``).
     """
 
-    mode: Literal["per_criterion"] = "per_criterion"
+    mode: Literal["per_criterion", "one_call"] = "per_criterion"
 
 
 class Experiment(_Section):

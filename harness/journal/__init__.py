@@ -33,7 +33,8 @@ from harness._sqlite import ThreadLocalSQLite
 
 Status = Literal["ok", "invalid", "failed"]
 
-SCHEMA_VERSION = 1
+#: 2: ``calls.scores`` (the scores of a multi-score call, canonical JSON).
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -51,6 +52,7 @@ CREATE TABLE IF NOT EXISTS calls (
     messages TEXT NOT NULL,
     raw_reply TEXT,
     score REAL,
+    scores TEXT,
     reasoning TEXT,
     error TEXT,
     attempts INTEGER NOT NULL DEFAULT 1,
@@ -157,6 +159,8 @@ class CallRecord:
     anchor_set: str | None = None
     raw_reply: str | None = None
     score: float | None = None
+    #: A multi-score call's scores (canonical JSON of field -> score); None otherwise.
+    scores: str | None = None
     reasoning: str | None = None
     error: str | None = None
     attempts: int = 1
@@ -225,7 +229,8 @@ class Journal(ThreadLocalSQLite):
         super().__init__(p)
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
-            conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+            _migrate(conn)
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
                          (str(SCHEMA_VERSION),))
 
     # ----------------------------------------------------------------- reading
@@ -416,6 +421,17 @@ class Journal(ThreadLocalSQLite):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a journal written by an earlier version up to :data:`SCHEMA_VERSION`."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(calls)")}
+    if "scores" not in have:  # version 1
+        try:
+            conn.execute("ALTER TABLE calls ADD COLUMN scores TEXT")
+        except sqlite3.OperationalError as exc:  # another process migrated it first
+            if "duplicate column" not in str(exc):
+                raise
 
 
 def _record(row: sqlite3.Row) -> CallRecord:

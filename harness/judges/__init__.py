@@ -24,6 +24,7 @@ from ._base import (
     Message,
     ProviderError,
     RetryableError,
+    ScoreField,
     UnsupportedError,
     Usage,
 )
@@ -118,6 +119,7 @@ __all__ = [
     "PriceTable",
     "ProviderError",
     "RequestSpec",
+    "ScoreField",
     "RetryableError",
     "RunAborted",
     "RunResult",

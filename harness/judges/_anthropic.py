@@ -136,7 +136,9 @@ class AnthropicJudge(KeyedSDKClient, Judge):
             "messages": [m.to_dict() for m in request.messages if m.role != "system"],
             "tools": [{
                 "name": TOOL_NAME,
-                "description": "Submit the reasoning and the integer score of the judgement.",
+                "description": ("Submit the reasoning and the score of each question."
+                                if request.fields else
+                                "Submit the reasoning and the integer score of the judgement."),
                 "input_schema": request.score_schema(),
             }],
             "tool_choice": {"type": "tool", "name": TOOL_NAME},

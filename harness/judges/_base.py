@@ -29,6 +29,33 @@ class Message:
 
 
 @dataclass(frozen=True)
+class ScoreField:
+    """One score a multi-score request asks for (a scorecard question judged in one call).
+
+    A numeric field is an integer from ``minimum`` to ``maximum``; a label field
+    (``labels`` given) is one of the labels, and its score is the label's index (the code a
+    scorecard's view uses for a label scale).
+    """
+
+    name: str
+    minimum: int = 0
+    maximum: int = 0
+    labels: tuple[str, ...] = ()
+
+    def schema(self) -> dict[str, Any]:
+        """The JSON schema of this field's value."""
+        if self.labels:
+            return {"type": "string", "enum": list(self.labels)}
+        return {"type": "integer", "minimum": self.minimum, "maximum": self.maximum}
+
+    def describe(self) -> str:
+        """The allowed values, for messages (``1-6`` or ``fail|pass``)."""
+        if self.labels:
+            return "|".join(self.labels)
+        return f"{self.minimum}-{self.maximum}"
+
+
+@dataclass(frozen=True)
 class JudgeRequest:
     """What the runner asks a provider for: one scoring call.
 
@@ -38,6 +65,10 @@ class JudgeRequest:
     ``mode="logprob"``: the provider must return the log-probabilities of the candidate next
     tokens at the score position in :attr:`JudgeReply.score_logprobs`; a provider that cannot
     raises :class:`UnsupportedError`, never falls back quietly.
+
+    ``fields`` (structured mode only): the request asks for several scores in one reply,
+    one property per field beside the reasoning (a scorecard judged in one call); the
+    scale is then unused.
     """
 
     messages: tuple[Message, ...]
@@ -50,6 +81,7 @@ class JudgeRequest:
     seed: int | None = None
     #: logprob mode: the least probability mass on score tokens for a valid judgment.
     min_score_mass: float = 0.5
+    fields: tuple[ScoreField, ...] = ()
 
     @property
     def scale_points(self) -> list[int]:
@@ -59,8 +91,14 @@ class JudgeRequest:
         """The JSON schema of a structured reply: a reasoning string and a score on the scale.
 
         One schema for every provider's constraint (OpenAI's ``json_schema`` and
-        ``json_object`` with a schema, Anthropic's tool ``input_schema``).
+        ``json_object`` with a schema, Anthropic's tool ``input_schema``). With ``fields``:
+        the reasoning first, then one required property per field (:meth:`ScoreField.schema`).
         """
+        if self.fields:
+            props: dict[str, Any] = {"reasoning": {"type": "string"}}
+            props.update({f.name: f.schema() for f in self.fields})
+            return {"type": "object", "properties": props, "required": list(props),
+                    "additionalProperties": False}
         return {
             "type": "object",
             "properties": {

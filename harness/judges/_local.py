@@ -35,6 +35,7 @@ from ._base import (
     JudgeReply,
     JudgeRequest,
     Message,
+    ScoreField,
     UnsupportedError,
     Usage,
 )
@@ -160,6 +161,57 @@ def score_grammar(scale_min: int, scale_max: int,
         f"reasoning ::= char{{0,{reasoning_max_chars}}}",
         'char ::= [^"\\\\\\x00-\\x1F\\x7F] | "\\\\" ["\\\\/bfnrt]',
         f"score ::= {points}",
+        'ws ::= " "?',
+        "",
+    ])
+
+
+def _gbnf_literal(text: str) -> str:
+    """A GBNF string literal that matches ``text`` exactly."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def fields_grammar(fields: Sequence[ScoreField],
+                   reasoning_max_chars: int = REASONING_MAX_CHARS) -> str:
+    """The GBNF grammar of a multi-score reply (a scorecard judged in one call).
+
+    The reply is exactly ``{"reasoning": "<string>", "<field>": <value>, ...}`` with the
+    fields in order, each value an integer of its range or one of its labels as a JSON
+    string (single optional spaces around the punctuation, as :func:`score_grammar`).
+
+    Parameters
+    ----------
+    fields : sequence of ScoreField
+        The fields.
+    reasoning_max_chars : int
+        Bound on the reasoning's length.
+
+    Returns
+    -------
+    str
+        Grammar text for ``llama_cpp.LlamaGrammar.from_string``.
+
+    Examples
+    --------
+    >>> from harness.judges import ScoreField
+    >>> g = fields_grammar([ScoreField("tone", 1, 3), ScoreField("ok", labels=("no", "yes"))])
+    >>> print(g.splitlines()[-2])
+    f1 ::= "\\"no\\"" | "\\"yes\\""
+    """
+    parts = ['"{" ws "\\"reasoning\\"" ws ":" ws "\\"" reasoning "\\""']
+    rules = []
+    for k, f in enumerate(fields):
+        parts.append(f'ws "," ws {_gbnf_literal(json.dumps(f.name))} ws ":" ws f{k}')
+        if f.labels:
+            values = [_gbnf_literal(json.dumps(v)) for v in f.labels]
+        else:
+            values = [f'"{p}"' for p in range(f.minimum, f.maximum + 1)]
+        rules.append(f"f{k} ::= {' | '.join(values)}")
+    return "\n".join([
+        "root ::= " + " ".join(parts) + ' ws "}"',
+        f"reasoning ::= char{{0,{reasoning_max_chars}}}",
+        'char ::= [^"\\\\\\x00-\\x1F\\x7F] | "\\\\" ["\\\\/bfnrt]',
+        *rules,
         'ws ::= " "?',
         "",
     ])
@@ -473,8 +525,9 @@ class LocalJudge(Judge):
         from llama_cpp import LlamaGrammar
 
         llm = engine.llm
-        grammar = LlamaGrammar.from_string(
-            score_grammar(request.scale_min, request.scale_max), verbose=False)
+        text = (fields_grammar(request.fields) if request.fields
+                else score_grammar(request.scale_min, request.scale_max))
+        grammar = LlamaGrammar.from_string(text, verbose=False)
         llm.reset()  # no prefix reuse: the reply must not depend on the previous call
         out = llm.create_chat_completion(
             messages=messages,

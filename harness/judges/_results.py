@@ -23,7 +23,8 @@ class Judgment:
     ``skipped`` (not run: budget spent or run stopped; not journaled). Tokens, cost,
     attempts and latency are summed over every call made for the task in this run (for a
     cached judgment: as journaled, the cost recomputed from the tokens at current prices).
-    ``cost`` is ``None`` when the model's price is unknown.
+    ``cost`` is ``None`` when the model's price is unknown. ``scores``: a multi-score
+    call's scores by field (a scorecard judged in one call; ``score`` is then None).
     """
 
     key: str
@@ -40,6 +41,13 @@ class Judgment:
     output_tokens: int
     cost: float | None
     latency_s: float | None
+    scores: dict[str, float] | None = None
+
+    def score_of(self, field: str | None = None) -> float | None:
+        """The score (``field`` None) or one field's score of a multi-score call."""
+        if field is None:
+            return self.score
+        return None if self.scores is None else self.scores.get(field)
 
 
 @dataclass
@@ -67,32 +75,43 @@ class RunResult:
     cost: float | None
     elapsed_s: float
 
-    def item_scores(self, how: Aggregation = "mean") -> dict[str, float]:
+    def item_scores(self, how: Aggregation = "mean",
+                    field: str | None = None) -> dict[str, float]:
         """One score per item with at least one ``ok`` sample.
 
         Parameters
         ----------
         how : {"mean", "median", "mode"}
             How the samples of an item are combined (see :func:`aggregate`).
+        field : str, optional
+            A multi-score run: this field's scores (:meth:`Judgment.score_of`).
 
         Returns
         -------
         dict of str to float
             Item id to score, in order of first appearance.
         """
-        by_item: dict[str, list[float]] = {}
-        for j in self.judgments:
-            if j.status == "ok" and j.score is not None:
-                by_item.setdefault(j.item_id, []).append(j.score)
-        return {item: aggregate(scores, how) for item, scores in by_item.items()}
+        return {item: aggregate(scores, how)
+                for item, scores in self.samples(field, ordered=False).items()}
 
-    def samples(self) -> dict[str, list[float]]:
-        """The ``ok`` scores of each item, in sample order (for :func:`retest_agreement`)."""
+    def samples(self, field: str | None = None, *,
+                ordered: bool = True) -> dict[str, list[float]]:
+        """The ``ok`` scores of each item (for :func:`retest_agreement`).
+
+        Parameters
+        ----------
+        field : str, optional
+            A multi-score run: this field's scores.
+        ordered : bool
+            In sample order (else in judgment order).
+        """
         by_item: dict[str, list[tuple[int, float]]] = {}
         for j in self.judgments:
-            if j.status == "ok" and j.score is not None:
-                by_item.setdefault(j.item_id, []).append((j.sample_index, j.score))
-        return {item: [s for _, s in sorted(v)] for item, v in by_item.items()}
+            score = j.score_of(field)
+            if j.status == "ok" and score is not None:
+                by_item.setdefault(j.item_id, []).append((j.sample_index, score))
+        return {item: [s for _, s in (sorted(v) if ordered else v)]
+                for item, v in by_item.items()}
 
     def to_rows(self) -> list[dict[str, Any]]:
         """One dict per judgment, with the :class:`Judgment` fields as keys (for a CSV)."""

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -47,6 +49,7 @@ from ._base import (
     Message,
     ProviderError,
     RetryableError,
+    ScoreField,
     ScoringMode,
     Usage,
 )
@@ -88,8 +91,9 @@ class JudgeTask:
 class RequestSpec:
     """The request parameters shared by every task of a run.
 
-    ``asdict(spec)`` is the ``params`` part of the journal key: changing any field makes
-    new calls.
+    :meth:`params` is the ``params`` part of the journal key: changing any field makes
+    new calls. ``fields`` (a scorecard judged in one call: one score per question) is
+    left out of the params when empty, so one-score keys are those of earlier versions.
     """
 
     mode: ScoringMode
@@ -100,10 +104,17 @@ class RequestSpec:
     top_logprobs: int = 20
     seed: int | None = None
     min_score_mass: float = 0.5
+    fields: tuple[ScoreField, ...] = ()
 
     def __post_init__(self) -> None:
         if self.mode not in ("structured", "logprob"):
             raise ValueError(f"mode must be 'structured' or 'logprob', got {self.mode!r}")
+        if self.fields:
+            names = [f.name for f in self.fields]
+            if self.mode != "structured":
+                raise ValueError("several scores in one call need mode 'structured'")
+            if len(set(names)) != len(names) or "reasoning" in names:
+                raise ValueError(f"field names must be distinct and not 'reasoning': {names}")
         if not (isinstance(self.scale_min, int) and isinstance(self.scale_max, int)):
             raise ValueError("scale_min and scale_max must be integers")
         if self.scale_min >= self.scale_max:
@@ -136,7 +147,15 @@ class RequestSpec:
             top_logprobs=self.top_logprobs,
             seed=seed,
             min_score_mass=self.min_score_mass,
+            fields=self.fields,
         )
+
+    def params(self) -> dict[str, Any]:
+        """The request parameters as the journal key holds them."""
+        out = asdict(self)
+        if not self.fields:
+            del out["fields"]
+        return out
 
 
 @dataclass
@@ -259,7 +278,7 @@ class _Run:
         self.prices = prices
         self.secrets = tuple(s for s in secrets if s)
         self.identity = judge.identity()
-        self.params = asdict(spec)
+        self.params = spec.params()
         self.params_json = canonical_json(self.params)
         self.ledger = Ledger(
             max_calls=settings.max_calls, max_cost=settings.max_cost,
@@ -386,8 +405,9 @@ class _Run:
                 log.info("%s sample %d: invalid reply (%d of %d): %s", task.item_id,
                          task.sample_index, round_no + 1, rounds, self.redact(exc.reason))
                 continue
-            return self.finish(task, key, "ok", spend, score=parsed.score,
-                               reasoning=parsed.reasoning, raw=reply.raw)
+            return self.finish(task, key, "ok", spend,
+                               score=None if parsed.scores is not None else parsed.score,
+                               scores=parsed.scores, reasoning=parsed.reasoning, raw=reply.raw)
         assert last is not None
         raw, exc = last
         error = f"invalid reply in {rounds} of {rounds} tries; last: {exc.reason}"
@@ -401,6 +421,7 @@ class _Run:
         spend: _Spend,
         *,
         score: float | None = None,
+        scores: dict[str, float] | None = None,
         reasoning: str | None = None,
         raw: str | None = None,
         error: str | None = None,
@@ -414,7 +435,7 @@ class _Run:
             score=score, reasoning=reasoning, raw_reply=raw, error=error, cached=False,
             attempts=spend.attempts, input_tokens=spend.input_tokens,
             output_tokens=spend.output_tokens, cost=spend.cost,
-            latency_s=spend.latency_s if spend.attempts else None,
+            latency_s=spend.latency_s if spend.attempts else None, scores=scores,
         )
         if journal:
             assert status != "skipped"
@@ -424,7 +445,8 @@ class _Run:
                 messages=canonical_json([m.to_dict() for m in task.messages]),
                 prompt_name=task.prompt_name, prompt_version=task.prompt_version,
                 prompt_hash=task.prompt_hash, anchor_set=task.anchor_set, raw_reply=raw,
-                score=score, reasoning=reasoning, error=error, attempts=spend.attempts,
+                score=score, scores=None if scores is None else canonical_json(scores),
+                reasoning=reasoning, error=error, attempts=spend.attempts,
                 input_tokens=spend.input_tokens, output_tokens=spend.output_tokens,
                 cost=spend.cost,  # None: unknown price
                 latency_s=judgment.latency_s,
@@ -460,6 +482,7 @@ class _Run:
             attempts=record.attempts, input_tokens=record.input_tokens,
             output_tokens=record.output_tokens,
             cost=cost, latency_s=record.latency_s,
+            scores=None if record.scores is None else json.loads(record.scores),
         )
 
 

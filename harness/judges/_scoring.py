@@ -77,12 +77,18 @@ class ParsedScore:
         Logprob mode: the normalised probability of each scale point seen among the tokens.
     mass : float, optional
         Logprob mode: the total probability of the scale-point tokens before normalising.
+    scores : dict of str to float, optional
+        A multi-score request: each field's score (a label field's score is the label's
+        index in ``ScoreField.labels``).
     """
 
     score: float
     reasoning: str | None
     distribution: dict[int, float] | None = None
     mass: float | None = None
+    #: A multi-score request (``request.fields``): field name -> score (a label's index);
+    #: ``score`` is then NaN.
+    scores: dict[str, float] | None = None
 
 
 def _quote(raw: str, limit: int = _QUOTE_CHARS) -> str:
@@ -113,7 +119,9 @@ def parse_reply(reply: JudgeReply, request: JudgeRequest) -> ParsedScore:
         ``reasoning``. Logprob mode: no logprobs, no token that is a scale point, or less
         than ``request.min_score_mass`` of the probability on the scale points' tokens
         (the model meant to say something else first, e.g. "The"); the reason gives the
-        mass and the likeliest tokens.
+        mass and the likeliest tokens. A multi-score request (``request.fields``): a field
+        missing, off its scale or not one of its labels, or a key that is no field (the
+        whole reply is invalid: it did not follow the schema).
 
     Examples
     --------
@@ -123,6 +131,8 @@ def parse_reply(reply: JudgeReply, request: JudgeRequest) -> ParsedScore:
     >>> parse_reply(JudgeReply(raw='Sure! {"reasoning": "fine", "score": 4}'), req).score
     4.0
     """
+    if request.mode == "structured" and request.fields:
+        return _parse_fields(reply, request)
     if request.mode == "structured":
         return _parse_structured(reply, request)
     if request.mode == "logprob":
@@ -155,6 +165,42 @@ def _parse_structured(reply: JudgeReply, request: JudgeRequest) -> ParsedScore:
             f"'reasoning' must be a string, got {type(reasoning).__name__}", raw
         )
     return ParsedScore(score=float(score), reasoning=reasoning)
+
+
+def _parse_fields(reply: JudgeReply, request: JudgeRequest) -> ParsedScore:
+    """A multi-score reply: ``{"reasoning": ..., "<field>": <value>, ...}``."""
+    raw = reply.raw or ""
+    obj: Any = reply.structured if reply.structured is not None else _json_object(raw)
+    if not isinstance(obj, dict):
+        raise InvalidReply(f"expected a JSON object, got {type(obj).__name__}", raw)
+    names = [f.name for f in request.fields]
+    missing = [n for n in names if n not in obj]
+    if missing:
+        raise InvalidReply(f"no {', '.join(repr(n) for n in missing)} in the JSON object "
+                           f"(expected {', '.join(names)})", raw)
+    extra = sorted(str(k) for k in obj if k not in names and k != "reasoning")
+    if extra:
+        raise InvalidReply(f"unexpected key(s) {', '.join(map(repr, extra))} in the JSON "
+                           f"object (expected reasoning, {', '.join(names)})", raw)
+    scores: dict[str, float] = {}
+    for f in request.fields:
+        value = obj[f.name]
+        if f.labels:
+            if not isinstance(value, str) or value not in f.labels:
+                raise InvalidReply(f"{f.name}: {value!r} is not one of {f.describe()}", raw)
+            scores[f.name] = float(f.labels.index(value))
+            continue
+        try:
+            point = _integral_score(value, raw)
+        except InvalidReply as exc:
+            raise InvalidReply(f"{f.name}: {exc.reason}", raw) from None
+        if not f.minimum <= point <= f.maximum:
+            raise InvalidReply(f"{f.name}: score {point} is off the scale {f.describe()}", raw)
+        scores[f.name] = float(point)
+    reasoning = obj.get("reasoning")
+    if reasoning is not None and not isinstance(reasoning, str):
+        raise InvalidReply(f"'reasoning' must be a string, got {type(reasoning).__name__}", raw)
+    return ParsedScore(score=math.nan, reasoning=reasoning, scores=scores)
 
 
 def _integral_score(value: Any, raw: str) -> int:

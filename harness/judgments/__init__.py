@@ -190,6 +190,12 @@ def judge_anchors(
     journal = Journal(exp.state.dir)
     prompt = resolve_prompt(exp, journal, prompt_version)
     mode = scoring_mode(exp, prompt)
+    if prompt.scale is None:
+        raise PromptError(prompt.path, prompt.header_lines.get("scale"),
+                          f"{prompt.name} {prompt.label} scores a whole scorecard in one call "
+                          f"(scale: scorecard); {exp.anchors.path} is judged one question at "
+                          "a time: name a one-question prompt, or judge the scorecard with "
+                          "[scorecard] mode = \"one_call\"")
     if (prompt.scale[0], prompt.scale[1]) != (int(aset.meta.scale.min),
                                               int(aset.meta.scale.max)):
         raise PromptError(prompt.path, 1,
@@ -207,18 +213,9 @@ def judge_anchors(
                        temperature=exp.judge.temperature, max_tokens=exp.judge.max_tokens,
                        top_logprobs=exp.judge.top_logprobs, seed=exp.judge.seed,
                        min_score_mass=exp.scoring.min_score_mass)
-    settings = RunSettings(
-        concurrency=exp.run.concurrency, max_attempts=exp.run.max_attempts,
-        parse_retries=exp.scoring.parse_retries, call_deadline_s=exp.run.call_deadline_s,
-        retry_after_cap_s=exp.run.retry_after_cap_s, refresh=refresh,
-        max_calls=exp.budget.max_calls, max_cost=exp.budget.max_cost,
-        circuit_breaker=exp.run.circuit_breaker, show_progress=show_progress,
-    )
     judge = judge or build_judge(exp)
-    secrets = [os.environ[name] for name in _key_envs(exp) if os.environ.get(name)]
-    prices = PriceTable.load(state_dir=exp.state.dir)
-    result = run_judge_sync(judge, tasks, spec, journal, settings, prices=prices,
-                            secrets=secrets, console=console)
+    result = run_tasks(exp, judge, tasks, spec, journal, refresh=refresh,
+                       show_progress=show_progress, console=console)
     table = subset.to_ratings()
     by_item = result.item_scores(exp.scoring.aggregate)
     scores = np.array([by_item.get(i, np.nan) for i in table.item_ids], dtype=float)
@@ -241,6 +238,24 @@ def judge_anchors(
     if result.stopped:
         run.warnings.append(f"run stopped early: {result.stopped}")
     return run
+
+
+def run_tasks(exp: Experiment, judge: Judge, tasks: list[JudgeTask], spec: RequestSpec,
+              journal: Journal, *, refresh: bool = False, show_progress: bool = True,
+              console: Any = None) -> RunResult:
+    """Run ``tasks`` through ``judge`` with the experiment's run settings, budget, prices
+    and key redaction (what :func:`judge_anchors` and a one-call scorecard pass share)."""
+    settings = RunSettings(
+        concurrency=exp.run.concurrency, max_attempts=exp.run.max_attempts,
+        parse_retries=exp.scoring.parse_retries, call_deadline_s=exp.run.call_deadline_s,
+        retry_after_cap_s=exp.run.retry_after_cap_s, refresh=refresh,
+        max_calls=exp.budget.max_calls, max_cost=exp.budget.max_cost,
+        circuit_breaker=exp.run.circuit_breaker, show_progress=show_progress,
+    )
+    secrets = [os.environ[name] for name in _key_envs(exp) if os.environ.get(name)]
+    prices = PriceTable.load(state_dir=exp.state.dir)
+    return run_judge_sync(judge, tasks, spec, journal, settings, prices=prices,
+                          secrets=secrets, console=console)
 
 
 def read_judgment_scores(

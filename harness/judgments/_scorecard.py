@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from harness.anchors import TOTAL, AnchorError, RatingsTable, Scorecard, load_scorecard
+from harness.anchors import TOTAL, AnchorError, Problem, RatingsTable, Scorecard, load_scorecard
 from harness.experiments import Experiment
+from harness.journal import Journal
+from harness.judges import JudgeTask, RequestSpec, RunResult, ScoreField
+from harness.prompts import PromptError, PromptVersion, render_scorecard
 
-from . import JudgeRun, judge_anchors, write_judgments_csv
+from . import (
+    JudgeRun,
+    build_judge,
+    judge_anchors,
+    resolve_prompt,
+    run_tasks,
+    write_judgments_csv,
+)
 
 
 def is_scorecard_experiment(exp: Experiment) -> bool:
@@ -36,7 +46,9 @@ class ScorecardRun:
         The anchors (the judged split).
     split : str
     runs : dict of str to JudgeRun
-        Criterion id -> its run (its own prompt, on the criterion's view).
+        Criterion id -> its run (its own prompt, on the criterion's view). In one-call
+        mode, each question's view of the one call: its items' judgments with that
+        question's score, and no calls, tokens or cost of its own (they are ``call``'s).
     total_table : RatingsTable or None
         The humans' totals (the total view's table), when every question was judged.
     total_scores : ndarray or None
@@ -52,6 +64,13 @@ class ScorecardRun:
     total_table: RatingsTable | None = None
     total_scores: np.ndarray | None = None
     warnings: list[str] = field(default_factory=list)
+    #: One-call mode: the pass's calls (one per item and sample, every question at once).
+    call: RunResult | None = None
+
+    @property
+    def mode(self) -> str:
+        """``"per_criterion"`` or ``"one_call"``."""
+        return "per_criterion" if self.call is None else "one_call"
 
     def unusable_reason(self, max_share: float | None = None) -> str | None:
         """The first question whose run is unusable (:meth:`JudgeRun.unusable_reason`)."""
@@ -64,6 +83,17 @@ class ScorecardRun:
     def summary(self) -> dict[str, Any]:
         """Per question, the run's summary (:meth:`JudgeRun.summary`)."""
         return {cid: run.summary() for cid, run in self.runs.items()}
+
+    def call_summary(self) -> dict[str, Any] | None:
+        """One-call mode: the calls' figures (tasks, requests, statuses, tokens, cost)."""
+        r = self.call
+        if r is None:
+            return None
+        return {"n_tasks": len(r.judgments), "n_requests": r.n_requests,
+                "n_cached": r.n_cached, "n_ok": r.n_ok, "n_invalid": r.n_invalid,
+                "n_failed": r.n_failed, "n_skipped": r.n_skipped,
+                "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
+                "cost": r.cost, "elapsed_s": r.elapsed_s, "stopped": r.stopped}
 
     def judge_scores(self) -> dict[str, np.ndarray]:
         """Criterion id (and ``"total"``) -> the judge's scores aligned with its table."""
@@ -88,14 +118,21 @@ def judge_scorecard(
     show_progress: bool = True,
     console: Any = None,
     judge: Any = None,
+    prompt_version: str | None = None,
 ) -> ScorecardRun:
     """Judge every question (or the ones named) of a scorecard experiment's split.
 
-    Each question is judged as :func:`judge_anchors` judges a one-question experiment
-    (:meth:`Experiment.for_criterion`: the question's view and its own prompt), so the
-    journal keys each judgment by item and question and a changed question re-judges only
-    itself. With every question judged, the judge's total per item is formed like a
-    rater's (:meth:`Scorecard.total_of`).
+    ``[scorecard] mode = "per_criterion"``: each question is judged as
+    :func:`judge_anchors` judges a one-question experiment (:meth:`Experiment.for_criterion`:
+    the question's view and its own prompt), so the journal keys each judgment by item and
+    question and a changed question re-judges only itself.
+    ``mode = "one_call"``: one call per item (and sample) scores every question, with the
+    ``[prompt] name`` prompt (``scale: scorecard``) and a JSON schema with one property per
+    question, each constrained to its scale or labels; the journal holds each call's
+    scores by question. A question's figures are computed on the items the humans found it
+    applicable to, as in per-criterion mode.
+    With every question judged, the judge's total per item is formed like a rater's
+    (:meth:`Scorecard.total_of`).
 
     Parameters
     ----------
@@ -106,9 +143,13 @@ def judge_scorecard(
     criteria : list of str, optional
         Only these questions (no total unless all are judged). A question whose run stops
         (circuit breaker, budget) ends the pass: the questions after it are not judged
-        (``warnings`` says which), and there is no total.
+        (``warnings`` says which), and there is no total. One-call mode: the call asks
+        only for these questions.
     refresh, show_progress, console, judge
         As for :func:`judge_anchors`.
+    prompt_version : str, optional
+        One-call mode: the scorecard prompt's version (default: the experiment's). Per
+        criterion, each question's version is the experiment's (``[prompt] version``).
 
     Raises
     ------
@@ -125,6 +166,13 @@ def judge_scorecard(
         raise AnchorError([Problem(str(exp.anchors.path), None, "criterion",
                                    f"no question {unknown[0]!r}; the questions are "
                                    f"{', '.join(card.criterion_ids)}")])
+    if exp.scorecard.mode == "one_call":
+        return _judge_one_call(exp, card, wanted, split, refresh=refresh,
+                               show_progress=show_progress, console=console, judge=judge,
+                               prompt_version=prompt_version)
+    if prompt_version is not None:
+        raise ValueError("prompt_version names the one prompt of a one-call scorecard; per "
+                         "criterion, judge one question with judge_anchors")
     runs: dict[str, JudgeRun] = {}
     warnings: list[str] = []
     for cid in wanted:
@@ -137,14 +185,121 @@ def judge_scorecard(
                             f"{', '.join(rest)} not judged")
             break
     sub = card if split == "all" else card.split(split)
-    result = ScorecardRun(experiment=exp, scorecard=sub, split=split, runs=runs,
-                          warnings=warnings)
-    if set(runs) == set(card.criterion_ids):
-        total = sub.total()
+    return _with_total(ScorecardRun(experiment=exp, scorecard=sub, split=split, runs=runs,
+                                    warnings=warnings), card)
+
+
+def _with_total(result: ScorecardRun, card: Scorecard) -> ScorecardRun:
+    """The run with the humans' and the judge's totals, when every question was judged."""
+    if set(result.runs) == set(card.criterion_ids):
+        total = result.scorecard.total()
         if total.items:
             result.total_table = total.to_ratings()
-            result.total_scores = judge_totals(sub, runs, result.total_table.item_ids)
+            result.total_scores = judge_totals(result.scorecard, result.runs,
+                                               result.total_table.item_ids)
     return result
+
+
+def score_fields(card: Scorecard, criteria: list[str]) -> tuple[ScoreField, ...]:
+    """The reply's fields for these questions: integers on a numeric scale, labels on a
+    label scale (the reply's label is scored as its code, like the question's view).
+
+    Raises
+    ------
+    AnchorError
+        A numeric question whose scale is not whole numbers (a JSON schema cannot bound
+        a judge's answer to it), or a question named ``reasoning``.
+    """
+    out = []
+    for cid in criteria:
+        spec = card.spec(cid)
+        if cid == "reasoning":
+            raise AnchorError([Problem(str(card.path), None, "criteria",
+                                       "a question named 'reasoning' clashes with the reply's "
+                                       "reasoning; rename it to judge in one call")])
+        if spec.scale.levels is not None:
+            out.append(ScoreField(cid, labels=tuple(spec.scale.levels)))
+            continue
+        lo, hi = spec.scale.min, spec.scale.max
+        if lo is None or hi is None or not (float(lo).is_integer() and float(hi).is_integer()):
+            raise AnchorError([Problem(str(card.path), None, "criteria",
+                                       f"question {cid!r}: a one-call judge answers whole "
+                                       f"numbers, and the scale {lo}-{hi} is not")])
+        out.append(ScoreField(cid, int(lo), int(hi)))
+    return tuple(out)
+
+
+def _one_call_prompt(exp: Experiment, journal: Journal,
+                     version: str | None = None) -> PromptVersion:
+    prompt = resolve_prompt(exp, journal, version)
+    if not prompt.is_scorecard:
+        raise PromptError(prompt.path, prompt.header_lines.get("scale"),
+                          f"[scorecard] mode = \"one_call\" needs a prompt that scores every "
+                          f"question (header 'scale: scorecard'); {prompt.name} {prompt.label} "
+                          f"scores one question on {prompt.scale[0]}-{prompt.scale[1]}")
+    if exp.scoring.mode not in (None, "structured"):
+        raise PromptError(prompt.path, prompt.header_lines.get("scoring"),
+                          "a scorecard judged in one call is scored in structured mode; "
+                          f"the experiment says [scoring] mode = {exp.scoring.mode!r}")
+    return prompt
+
+
+def _judge_one_call(exp: Experiment, card: Scorecard, wanted: list[str], split: str, *,
+                    refresh: bool, show_progress: bool, console: Any, judge: Any,
+                    prompt_version: str | None) -> ScorecardRun:
+    """One call per item and sample scoring every wanted question; then each question's view."""
+    journal = Journal(exp.state.dir)
+    prompt = _one_call_prompt(exp, journal, prompt_version)
+    fields = score_fields(card, wanted)
+    specs = [card.spec(cid) for cid in wanted]
+    sub = card if split == "all" else card.split(split)
+    tasks = []
+    for item in sub.items:
+        messages = render_scorecard(prompt, item, criteria=specs, rubric=card.meta.rubric)
+        for s in range(exp.scoring.samples):
+            tasks.append(JudgeTask(item_id=item.id, sample_index=s, messages=messages,
+                                   prompt_name=prompt.name, prompt_version=prompt.label,
+                                   prompt_hash=prompt.hash, anchor_set=card.meta.name))
+    codes = [c for f in fields for c in ((f.minimum, f.maximum) if not f.labels
+                                         else (0, len(f.labels) - 1))]
+    lo, hi = min(codes), max(codes)
+    spec = RequestSpec(mode="structured", scale_min=lo, scale_max=max(hi, lo + 1),
+                       temperature=exp.judge.temperature, max_tokens=exp.judge.max_tokens,
+                       seed=exp.judge.seed, fields=fields)
+    judge = judge or build_judge(exp)
+    result = run_tasks(exp, judge, tasks, spec, journal, refresh=refresh,
+                       show_progress=show_progress, console=console)
+    identity = judge.identity()
+    scoring = {"mode": "structured", "structured": judge.structured_used, "one_call": True}
+    runs: dict[str, JudgeRun] = {}
+    for cid in wanted:
+        view = card.criterion(cid)
+        table = (view if split == "all" else view.split(split)).to_ratings()
+        part = _question_view(result, cid, set(table.item_ids))
+        by_item = part.item_scores(exp.scoring.aggregate)
+        scores = np.array([by_item.get(i, np.nan) for i in table.item_ids], dtype=float)
+        runs[cid] = JudgeRun(experiment=exp, anchor_set=view, split=split, prompt=prompt,
+                             judge_identity=identity, result=part, table=table,
+                             judge_scores=scores, scoring=scoring)
+    warnings = []
+    if result.n_invalid or result.n_failed:
+        warnings.append(f"{result.n_invalid} invalid and {result.n_failed} failed call(s): "
+                        "every question of those items is left out of the figures")
+    if result.stopped:
+        warnings.append(f"run stopped early: {result.stopped}")
+    return _with_total(ScorecardRun(experiment=exp, scorecard=sub, split=split, runs=runs,
+                                    warnings=warnings, call=result), card)
+
+
+def _question_view(result: RunResult, cid: str, items: set[str]) -> RunResult:
+    """One question's part of a one-call run: its items' judgments with its score; the
+    calls, tokens and cost stay with the call (zero here, so nothing is counted twice)."""
+    js = [replace(j, score=j.score_of(cid), scores=None, attempts=0, input_tokens=0,
+                  output_tokens=0, cost=0.0, latency_s=None)
+          for j in result.judgments if j.item_id in items]
+    n = {st: sum(j.status == st for j in js) for st in ("ok", "invalid", "failed", "skipped")}
+    return RunResult(js, result.stopped, 0, sum(j.cached for j in js), n["ok"], n["invalid"],
+                     n["failed"], n["skipped"], 0, 0, 0.0, 0.0)
 
 
 def judge_totals(card: Scorecard, runs: dict[str, JudgeRun],

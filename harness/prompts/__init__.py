@@ -38,7 +38,14 @@ from ._store import (
     resolve,
     save_new_version,
 )
-from ._template import MAX_RENDER_CHARS, PLACEHOLDER_ITEM, render, untrusted
+from ._template import (
+    MAX_RENDER_CHARS,
+    PLACEHOLDER_ITEM,
+    render,
+    render_scorecard,
+    scorecard_variables,
+    untrusted,
+)
 
 if TYPE_CHECKING:
     from harness.anchors import AnchorItem, AnchorSet
@@ -97,7 +104,9 @@ __all__ = [
     "load_prompt_file",
     "render",
     "render_for_anchor",
+    "render_scorecard",
     "resolve",
     "save_new_version",
+    "scorecard_variables",
     "untrusted",
 ]

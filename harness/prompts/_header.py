@@ -11,7 +11,8 @@
     -#}
 
 Because the header is a Jinja comment the whole file stays a valid template, and template
-line numbers are file line numbers.
+line numbers are file line numbers. ``scale: scorecard`` marks a prompt that scores every
+question of a scorecard in one call (each on its own scale; ``scoring: structured``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from ._errors import PromptError
 MARK = "judgecal-prompt"
 KEYS = ("version", "parent", "changelog", "scale", "scoring")
 SCORING_MODES = ("structured", "logprob")
+#: The ``scale`` of a prompt that scores a whole scorecard in one call.
+SCORECARD = "scorecard"
 
 _OPEN = re.compile(r"^\{#-?\s*judgecal-prompt\s*$")
 _CLOSE = re.compile(r"^\s*-?#\}\s*$")
@@ -42,18 +45,19 @@ class Header:
     version: int
     parent: int | None
     changelog: str
-    scale: tuple[int, int]
+    scale: tuple[int, int] | None  # None: a scorecard prompt (``scale: scorecard``)
     scoring: str
     body_start: int  # 0-based character offset of the template body in the file text
     lines: dict[str, int] = field(default_factory=dict)
 
 
 def format_header(*, version: int, parent: int | None, changelog: str,
-                  scale: tuple[int, int], scoring: str) -> str:
+                  scale: tuple[int, int] | None, scoring: str) -> str:
     """The header text (ending in a newline) for these values; see :func:`parse_header`."""
     parent_s = "none" if parent is None else str(parent)
+    scale_s = SCORECARD if scale is None else f"{scale[0]}-{scale[1]}"
     return (f"{{#- {MARK}\nversion: {version}\nparent: {parent_s}\nchangelog: {changelog}\n"
-            f"scale: {scale[0]}-{scale[1]}\nscoring: {scoring}\n-#}}\n")
+            f"scale: {scale_s}\nscoring: {scoring}\n-#}}\n")
 
 
 def starts_with_header(text: str) -> bool:
@@ -161,18 +165,26 @@ def parse_header(path: Path, text: str) -> Header:
     changelog = check_changelog(path, values["changelog"][1], values["changelog"][0])
 
     s, ln = values["scale"]
-    m = _SCALE.match(s)
-    if not m:
-        raise PromptError(path, ln, f"scale {s!r} must be 'MIN-MAX' with integers, e.g. '1-6'")
-    lo, hi = int(m.group(1)), int(m.group(2))
-    if lo >= hi:
-        raise PromptError(path, ln, f"scale {s!r}: MIN must be below MAX")
+    scale: tuple[int, int] | None = None
+    if s != SCORECARD:
+        m = _SCALE.match(s)
+        if not m:
+            raise PromptError(path, ln, f"scale {s!r} must be 'MIN-MAX' with integers, e.g. "
+                                        f"'1-6' (or '{SCORECARD}' for a prompt that scores "
+                                        "every question of a scorecard in one call)")
+        lo, hi = int(m.group(1)), int(m.group(2))
+        if lo >= hi:
+            raise PromptError(path, ln, f"scale {s!r}: MIN must be below MAX")
+        scale = (lo, hi)
 
     mode, ln = values["scoring"]
     if mode not in SCORING_MODES:
         raise PromptError(path, ln, f"scoring {mode!r} must be one of "
                                     f"{', '.join(SCORING_MODES)}")
+    if scale is None and mode != "structured":
+        raise PromptError(path, ln, f"a scorecard prompt (scale: {SCORECARD}) scores every "
+                                    "question in one structured reply: use scoring: structured")
 
-    return Header(version=version, parent=parent, changelog=changelog, scale=(lo, hi),
+    return Header(version=version, parent=parent, changelog=changelog, scale=scale,
                   scoring=mode, body_start=offset,
                   lines={k: values[k][1] for k in KEYS} | {"close": close_line})

@@ -46,8 +46,9 @@ class PromptVersion:
         The version this one was derived from.
     changelog : str
         One line: what this version changes.
-    scale : tuple of int
-        ``(min, max)``.
+    scale : tuple of int or None
+        ``(min, max)``; None for a scorecard prompt (header ``scale: scorecard``), which
+        scores every question of a scorecard in one call (:attr:`is_scorecard`).
     scoring : {"structured", "logprob"}
         The scoring mode the template is written for.
     path : Path
@@ -65,7 +66,7 @@ class PromptVersion:
     label: str
     parent: int | None
     changelog: str
-    scale: tuple[int, int]
+    scale: tuple[int, int] | None
     scoring: str
     path: Path
     text: str = field(repr=False)
@@ -73,6 +74,11 @@ class PromptVersion:
     hash: str
     header_lines: dict[str, int] = field(default_factory=dict, compare=False, hash=False,
                                          repr=False)
+
+    @property
+    def is_scorecard(self) -> bool:
+        """Whether this prompt scores every question of a scorecard in one call."""
+        return self.scale is None
 
     @property
     def short_hash(self) -> str:

@@ -625,8 +625,57 @@ def render_text(path: str, text: str, variables: Mapping[str, Any]) -> str:
         raise PromptError(path, line, message) from None
 
 
-def trial_render(path: str, text: str, scale: tuple[int, int]) -> None:
+#: The questions a scorecard prompt is trial-rendered with (one numeric, one label scale).
+PLACEHOLDER_CRITERIA = (
+    {"id": "(question-1)", "label": "(a question on 1-5)", "rubric": "(its rubric)",
+     "scale": {"min": 1, "max": 5, "labels": None, "levels": None},
+     "na_allowed": False, "critical": False, "weight": 1.0},
+    {"id": "(question-2)", "label": "(a pass/fail question)", "rubric": "(its rubric)",
+     "scale": {"min": None, "max": None, "labels": None, "levels": ["fail", "pass"]},
+     "na_allowed": True, "critical": True, "weight": 1.0},
+)
+CRITERION_FIELDS = ("id", "label", "rubric", "na_allowed", "critical", "weight")
+
+
+def scorecard_variables(item: Any, *, criteria: Iterable[Any],
+                        rubric: str | None = None) -> dict[str, Any]:
+    """The variables a scorecard prompt (``scale: scorecard``) sees.
+
+    Parameters
+    ----------
+    item : AnchorItem, ScorecardItem or mapping
+        The item to judge; only ``id``, ``input``, ``output``, ``reference`` and
+        ``context`` are exposed.
+    criteria : iterable
+        The questions (:class:`~harness.anchors.Criterion` or mappings): each exposed with
+        ``id``, ``label``, ``rubric``, ``na_allowed``, ``critical``, ``weight`` and
+        ``scale`` (``min``, ``max`` and ``labels`` of a numeric scale; ``levels``, the
+        labels to answer with, of a label scale, else None).
+    rubric : str, optional
+        The scorecard's common rubric ("" when it has none).
+
+    Returns
+    -------
+    dict
+        ``item``, ``rubric``, ``criteria``.
+    """
+    out = []
+    for i, c in enumerate(criteria):
+        f = _fields(c, CRITERION_FIELDS)
+        sc = _fields(_fields(c, ("scale",))["scale"], ("min", "max", "labels", "levels"))
+        f["scale"] = Record(f"criteria[{i}].scale", {
+            "min": _plain(sc["min"]), "max": _plain(sc["max"]),
+            "labels": dict(sc["labels"]) if sc["labels"] else None,
+            "levels": list(sc["levels"]) if sc["levels"] else None})
+        out.append(Record(f"criteria[{i}]", f))
+    return {"item": Record("item", _fields(item, ITEM_FIELDS)), "rubric": rubric or "",
+            "criteria": out}
+
+
+def trial_render(path: str, text: str, scale: tuple[int, int] | None) -> None:
     """Render a prompt file once with :data:`PLACEHOLDER_ITEM`, to find sandbox refusals.
+
+    A scorecard prompt (``scale`` None) is rendered with :data:`PLACEHOLDER_CRITERIA`.
 
     Called when a prompt is loaded, so a template that the sandbox refuses (or that
     renders past :data:`MAX_RENDER_CHARS`) stops a command before any run starts. Other
@@ -637,8 +686,12 @@ def trial_render(path: str, text: str, scale: tuple[int, int]) -> None:
     PromptSandboxError
         Naming the file and line.
     """
-    variables = template_variables(PLACEHOLDER_ITEM, rubric="(the rubric)",
-                                   criterion="(the criterion)", scale=scale)
+    if scale is None:
+        variables = scorecard_variables(PLACEHOLDER_ITEM, criteria=PLACEHOLDER_CRITERIA,
+                                        rubric="(the rubric)")
+    else:
+        variables = template_variables(PLACEHOLDER_ITEM, rubric="(the rubric)",
+                                       criterion="(the criterion)", scale=scale)
     try:
         render_text(path, text, variables)
     except PromptSandboxError:
@@ -678,6 +731,11 @@ def render(prompt_version: PromptVersion, item: Any, *, rubric: str, criterion: 
     """
     pv = prompt_version
     path = str(pv.path)
+    if pv.scale is None:
+        raise PromptError(path, pv.header_lines.get("scale"),
+                          f"{pv.name} {pv.label} scores a whole scorecard in one call (scale: "
+                          "scorecard): use it with [scorecard] mode = \"one_call\", not for "
+                          "one question")
     variables = template_variables(item, rubric=rubric, criterion=criterion, scale=scale,
                                    examples=examples)
     lo, hi = variables["scale"]["min"], variables["scale"]["max"]
@@ -686,6 +744,43 @@ def render(prompt_version: PromptVersion, item: Any, *, rubric: str, criterion: 
                           f"the prompt is for the scale {pv.scale[0]}-{pv.scale[1]} but was "
                           f"given the scale {lo}-{hi}")
     rendered = render_text(path, pv.text, variables)
+    has_markers = any(_MARKER_LINE.match(ln) for ln in pv.text.splitlines())
+    return _split(path, rendered, has_markers)
+
+
+def render_scorecard(prompt_version: PromptVersion, item: Any, *, criteria: Iterable[Any],
+                     rubric: str | None = None) -> tuple[Message, ...]:
+    """Render a scorecard prompt (``scale: scorecard``) for one item into chat messages.
+
+    Parameters
+    ----------
+    prompt_version : PromptVersion
+        A scorecard prompt (:attr:`PromptVersion.is_scorecard`).
+    item : ScorecardItem or mapping
+        The item to judge.
+    criteria : iterable
+        The scorecard's questions (see :func:`scorecard_variables`).
+    rubric : str, optional
+        The scorecard's common rubric.
+
+    Returns
+    -------
+    tuple of Message
+
+    Raises
+    ------
+    PromptError
+        A prompt for one question, or any error of :func:`render`.
+    """
+    pv = prompt_version
+    path = str(pv.path)
+    if pv.scale is not None:
+        raise PromptError(path, pv.header_lines.get("scale"),
+                          f"{pv.name} {pv.label} scores one question (scale {pv.scale[0]}-"
+                          f"{pv.scale[1]}); a scorecard judged in one call needs a prompt "
+                          "with 'scale: scorecard'")
+    rendered = render_text(path, pv.text, scorecard_variables(item, criteria=criteria,
+                                                              rubric=rubric))
     has_markers = any(_MARKER_LINE.match(ln) for ln in pv.text.splitlines())
     return _split(path, rendered, has_markers)
 
