@@ -339,3 +339,13 @@ def test_a_version_1_journal_gains_the_scores_column(tmp_path):
     Journal(path)  # a second open (another process) does not trip on the migrated table
     meta = dict(sqlite3.connect(path).execute("SELECT k, v FROM meta"))
     assert meta["schema_version"] == "2"
+
+
+def test_calibrate_refuses_a_one_call_scorecard_before_any_call(tmp_path, project_root):
+    with fs.FakeServer() as server:
+        exp = experiment(tmp_path, project_root, server)
+        res = runner.invoke(app, ["calibrate", str(exp), "--no-progress"])
+        assert res.exit_code == 2, res.output
+        assert "calibrate works on each question's own prompt" in res.output
+        assert "gate --judgments" in res.output
+        assert server.stats.total == 0

@@ -379,9 +379,10 @@ from ._scorecard import (  # noqa: E402 - needs JudgeRun and judge_anchors above
     is_scorecard_experiment,
     judge_scorecard,
     judge_totals,
+    one_call_refusal,
 )
 
 __all__ = ["CSV_COLUMNS", "InvalidCheck", "JudgeRun", "ScorecardRun", "build_judge",
            "is_scorecard_experiment", "judge_anchors", "judge_scorecard", "judge_totals",
-           "read_judgment_scores", "resolve_prompt", "scoring_mode", "unusable_reason",
-           "write_judgments_csv"]
+           "one_call_refusal", "read_judgment_scores", "resolve_prompt", "scoring_mode",
+           "unusable_reason", "write_judgments_csv"]

@@ -34,6 +34,19 @@ def is_scorecard_experiment(exp: Experiment) -> bool:
     return is_scorecard_input(exp.anchors.path)
 
 
+def one_call_refusal(exp: Experiment, command: str) -> str | None:
+    """Why ``command`` (calibrate, gate, validate, promote) cannot take this experiment, or
+    None: they revise, gate and promote each question's own prompt, which a scorecard
+    judged in one call (``[scorecard] mode = "one_call"``) does not have."""
+    if exp.scorecard.mode != "one_call":
+        return None
+    return (f"{exp.source or exp.name}: {command} works on each question's own prompt, and "
+            f"[scorecard] mode = \"one_call\" judges every question with one prompt "
+            f"({exp.prompt.name}); use mode = \"per_criterion\" to {command} question by "
+            "question, or gate the one-call judge on its judgments: judge --split holdout "
+            "--out FILE.csv, then gate --judgments FILE.csv")
+
+
 @dataclass
 class ScorecardRun:
     """One pass of a judge over every question of a scorecard.

@@ -28,6 +28,7 @@ from harness.judgments import (
     build_judge,
     judge_anchors,
     judge_totals,
+    one_call_refusal,
     resolve_prompt,
 )
 from harness.reports import LOWER_IS_BETTER, ReportSettings, agreement_report, primary_for
@@ -241,6 +242,9 @@ def calibrate_scorecard(
         finished before keep their results; a re-run continues).
     """
     say = say or (lambda _msg: None)
+    refusal = one_call_refusal(exp, "calibrate")
+    if refusal is not None:
+        raise ValueError(refusal)
     card = load_scorecard(exp.anchors.path)  # bad input is refused before any judge is built
     unknown = sorted(set(exp.target.criteria) - {*card.criterion_ids, "total"})
     if unknown:
