@@ -11,6 +11,10 @@ Loading
 Rendering
     :func:`render` / :func:`render_for_anchor` -> tuple of
     :class:`~harness.judges._base.Message`; the :func:`untrusted` filter.
+MLflow
+    :func:`mlflow_template` (a version as an MLflow-native chat template that plain
+    ``mlflow.genai.load_prompt(...).format(...)`` renders like judgecal),
+    :func:`mlflow_variables`, :func:`format_like_mlflow`.
 Writing
     :func:`save_new_version` writes ``v<max+1>.j2`` and never overwrites; :func:`diff`.
 
@@ -26,6 +30,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._errors import PromptEditedError, PromptError, PromptNotFoundError, PromptSandboxError
+from ._mlflow import format_like_mlflow, mlflow_template, mlflow_variables
 from ._store import (
     PromptVersion,
     check_unchanged,
@@ -97,11 +102,14 @@ __all__ = [
     "PromptVersion",
     "check_unchanged",
     "diff",
+    "format_like_mlflow",
     "latest",
     "list_prompts",
     "list_versions",
     "load_prompt",
     "load_prompt_file",
+    "mlflow_template",
+    "mlflow_variables",
     "render",
     "render_for_anchor",
     "render_scorecard",

@@ -374,14 +374,18 @@ class Tracker:
 
     def register_prompt_version(self, pv: PromptVersion, *, commit_message: str,
                                 tags: Mapping[str, Any]) -> int:
-        """Register a prompt version's text, verbatim, in the MLflow Prompt Registry.
+        """Register a prompt version in the MLflow Prompt Registry as an MLflow-native chat prompt.
 
-        The whole Jinja file text (``pv.text``, header included) is stored unchanged: MLflow's
-        own ``format`` is not Jinja, judgecal renders prompts itself. The registry name is
+        The template is :func:`harness.prompts.mlflow_template` of ``pv``: one message per
+        marker, in plain Jinja, so that an application with MLflow alone gets the messages
+        judgecal sends from ``mlflow.genai.load_prompt("prompts:/NAME@ALIAS").format(item=...,
+        rubric=..., criterion=..., scale=..., examples=...)``. The judgecal file text
+        (``pv.text``, header included) is kept verbatim in the version tag ``judgecal_text``
+        (read back with :meth:`prompt_text`). The registry name is
         :func:`prompt_registry_name` of ``pv.name``. Version tags: ``judgecal_name``,
         ``judgecal_version`` (``"v1"``), ``content_hash``, ``parent`` (``"v1"`` or
-        ``"none"``), ``scoring``, ``scale`` (``"1-5"``), ``changelog``, plus ``tags``
-        (stringified, redacted).
+        ``"none"``), ``scoring``, ``scale`` (``"1-5"``), ``changelog``, ``judgecal_text``,
+        plus ``tags`` (stringified, redacted).
 
         Idempotent: when a version of that prompt with the same ``content_hash`` tag is
         registered already, its number is returned and nothing is registered.
@@ -402,12 +406,19 @@ class Tracker:
         ValueError
             When the prompt text contains one of the tracker's secrets (the text is not
             redacted, since it must stay verbatim).
+        PromptError
+            When MLflow cannot render the template as judgecal does (``path:line:`` naming
+            the construct); nothing is registered.
         """
+        from harness.prompts import mlflow_template  # lazy: harness.prompts is not needed
+        # to import the tracker
+
         found = self.find_prompt_version(pv.name, pv.hash)
         if found is not None:
             return found
         if any(s in pv.text for s in self._secrets):
             raise ValueError(f"{pv.path}: the prompt text contains a secret; not registered")
+        template = mlflow_template(pv)
         lo, hi = pv.scale
         limit = self._ml.limits.registry_tag_value
         all_tags = {mlflow_key(k): self._redact(_stringify(v))[:limit]
@@ -420,11 +431,12 @@ class Tracker:
             "scoring": pv.scoring,
             "scale": f"{lo}-{hi}",
             "changelog": self._redact(pv.changelog or "")[:limit],
+            "judgecal_text": pv.text,
         })
         with _prompt_link_experiment(self.experiment_id):
             registered = self._client.register_prompt(
                 name=prompt_registry_name(pv.name),
-                template=pv.text,
+                template=template,
                 commit_message=self._redact(commit_message or ""),
                 tags=all_tags,
             )
@@ -529,7 +541,10 @@ class Tracker:
         return dict(pv.tags or {})
 
     def prompt_text(self, name: str, registry_version: int) -> str:
-        """The template text stored for a registry version.
+        """The judgecal file text of a registry version (its ``judgecal_text`` tag).
+
+        A version registered before MLflow-native templates holds the file text as its
+        template; that is returned then.
 
         Parameters
         ----------
@@ -542,7 +557,8 @@ class Tracker:
         str
         """
         pv = self._client.get_prompt_version(prompt_registry_name(name), str(registry_version))
-        return pv.template
+        text = (pv.tags or {}).get("judgecal_text")
+        return text if text is not None else pv.template
 
     def _link_prompt(self, run_id: str, name: str, registry_version: int) -> None:
         # MlflowClient.link_prompt_version_to_run reads and writes the run through the
