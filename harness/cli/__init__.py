@@ -22,6 +22,7 @@ from ._anchors import anchors_app
 from ._calibrate import calibrate_cmd
 from ._drift import drift_cmd
 from ._gate import gate_cmd, promote_cmd, validate_cmd
+from ._import import import_cmd
 from ._judge import judge
 from ._plan import plan_cmd
 from ._prompts import prompts_app
@@ -43,6 +44,7 @@ app.command(name="gate")(gate_cmd)
 app.command(name="promote")(promote_cmd)
 app.command(name="drift")(drift_cmd)
 app.command(name="plan")(plan_cmd)
+app.command(name="import")(import_cmd)
 app.add_typer(anchors_app, name="anchors")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(session_app, name="session")
