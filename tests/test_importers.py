@@ -175,6 +175,14 @@ def test_mlflow_trace_ids_criteria_and_refusals(mlflow_store):
         import_source("mlflow", "nope", tracking_uri=mlflow_store["uri"])
 
 
+def test_mlflow_tracking_uri_given_wins_over_the_environment(mlflow_store, tmp_path,
+                                                             monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'other.db'}")
+    df = import_judgments("mlflow", "two", tracking_uri=mlflow_store["uri"])
+    assert list(df["judge"]) == ["claude", "claude"]
+    assert not (tmp_path / "other.db").exists()
+
+
 def test_mlflow_missing_store_is_not_created(tmp_path):
     db = tmp_path / "absent.db"
     with pytest.raises(ImporterError, match="no MLflow tracking store"):

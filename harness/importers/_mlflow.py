@@ -81,7 +81,6 @@ def read_mlflow(experiment: str, *, tracking_uri: str | None = None,
         DEFAULT_TRACKING_URI,
         load_mlflow,
         make_client,
-        resolve_tracking_uri,
         sqlite_path,
     )
 
@@ -93,7 +92,7 @@ def read_mlflow(experiment: str, *, tracking_uri: str | None = None,
         raise ImporterError(where, f"no MLflow tracking store at {uri} (no file "
                                    f"{db.absolute()}); give --tracking-uri")
     if db is not None:
-        uri = resolve_tracking_uri(uri)
+        uri = f"sqlite:///{db.absolute()}"  # not resolve_tracking_uri: the env would win
     ml = load_mlflow()
     try:
         client = make_client(ml, uri)
