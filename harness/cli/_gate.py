@@ -102,6 +102,24 @@ SummaryOpt = Annotated[Path | None, typer.Option(
     "--summary", metavar="PATH",
     help="Write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set).")]
 ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar.")]
+JudgmentsOpt = Annotated[str | None, typer.Option(
+    "--judgments", metavar="FILE",
+    help="Use the judgments of a file instead of calling a judge: judgecal's `judge --out` "
+         "CSV, or a CSV/JSONL with item_id,score (optional judge, criterion, sample, "
+         "rationale). The judge is the file (name and sha256); [judge] is not used.")]
+JudgmentsJudgeOpt = Annotated[str | None, typer.Option(
+    "--judge", metavar="ID", help="With --judgments: the file's judge, when it has several.")]
+JudgmentsCriterionOpt = Annotated[str | None, typer.Option(
+    "--criterion", metavar="ID",
+    help="With --judgments: the file's criterion, when it has several and the experiment's "
+         "[anchors] criterion names none.")]
+
+
+def _no_overrides(judgments: str | None, overrides: dict[str, str | None]) -> None:
+    """``--judgments`` replaces the judge: the judge overrides make no sense with it."""
+    given = [f"--{k.replace('_', '-')}" for k, v in overrides.items() if v is not None]
+    if judgments is not None and given:
+        raise GateInputError(f"--judgments replaces the judge: drop {', '.join(given)}")
 
 
 def _overrides(provider: str | None, model: str | None, base_url: str | None,
@@ -136,11 +154,16 @@ def validate_cmd(
     as_json: JsonOpt = False,
     resamples: Resamples = 1000,
     progress: ProgressOpt = True,
+    judgments: JudgmentsOpt = None,
+    judge: JudgmentsJudgeOpt = None,
+    criterion: JudgmentsCriterionOpt = None,
 ) -> None:
     """Judge the holdout split with a fixed prompt version (no revision) and report agreement
-    with the humans, with the human ceiling."""
+    with the humans, with the human ceiling; with --judgments, report on a file's judgments
+    (no judge is called)."""
     overrides = _overrides(provider, model, base_url, api_key_env)
     try:
+        _no_overrides(judgments, overrides)
         exp, settings = load_gate(_experiment(experiment, overrides), split=split,
                                   max_invalid=max_invalid)
         settings.bars = []
@@ -149,7 +172,8 @@ def validate_cmd(
                           allow_changed_anchors=True, allow_judge_change=allow_judge_change,
                           n_resamples=resamples, command="validate",
                           show_progress=progress and not as_json, console=err,
-                          fresh_holdout=fresh_holdout)
+                          fresh_holdout=fresh_holdout, judgments=judgments,
+                          judgments_judge=judge, judgments_criterion=criterion)
     except GateError as exc:
         fail(str(exc), exc.exit_code)
     if isinstance(result, ScorecardGateResult):
@@ -239,8 +263,12 @@ def _gate(
     resamples: int,
     progress: bool,
     then: Any = None,
+    judgments: str | None = None,
+    judgments_judge: str | None = None,
+    judgments_criterion: str | None = None,
 ) -> None:
     try:
+        _no_overrides(judgments, overrides)
         exp, settings = load_gate(_experiment(experiment, overrides), min=min_, max=max_,
                                   max_regression=max_regression, on=on,
                                   max_invalid=max_invalid, baseline=baseline, split=split)
@@ -249,7 +277,9 @@ def _gate(
                           allow_judge_change=allow_judge_change, n_resamples=resamples,
                           command=command, show_progress=progress and not as_json,
                           console=err, fresh_holdout=fresh_holdout,
-                          allow_unreliable_gold=allow_unreliable_gold)
+                          allow_unreliable_gold=allow_unreliable_gold, judgments=judgments,
+                          judgments_judge=judgments_judge,
+                          judgments_criterion=judgments_criterion)
         if then is not None:
             then(result)
     except GateError as exc:
@@ -314,6 +344,9 @@ def gate_cmd(
     summary: SummaryOpt = None,
     resamples: Resamples = 1000,
     progress: ProgressOpt = True,
+    judgments: JudgmentsOpt = None,
+    judge: JudgmentsJudgeOpt = None,
+    criterion: JudgmentsCriterionOpt = None,
 ) -> None:
     """Decide whether a judge may ship: judge the holdout with a fixed version, check the bars.
 
@@ -324,6 +357,10 @@ def gate_cmd(
 
     On a scorecard experiment every bar names its question or the total: --min tone.icc=0.6
     --min total.icc=0.7.
+
+    With --judgments FILE the judgments of a file are gated instead (no judge is called; the
+    prompt checks are skipped; --baseline names another judge of the file or another
+    judgments file).
     """
     _gate("gate", experiment, overrides=_overrides(provider, model, base_url, api_key_env),
           prompt=prompt, alias=alias, split=split, min_=min_, max_=max_, on=on,
@@ -331,7 +368,8 @@ def gate_cmd(
           offline=offline, allow_changed_anchors=allow_changed_anchors,
           allow_judge_change=allow_judge_change, fresh_holdout=fresh_holdout,
           allow_unreliable_gold=allow_unreliable_gold, as_json=as_json, junit=junit,
-          summary=summary, resamples=resamples, progress=progress)
+          summary=summary, resamples=resamples, progress=progress, judgments=judgments,
+          judgments_judge=judge, judgments_criterion=criterion)
 
 
 def promote_cmd(

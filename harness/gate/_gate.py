@@ -16,7 +16,17 @@ from harness.anchors import AnchorError, AnchorSet, RatingsTable, load_anchor_se
 from harness.experiments import Experiment, ExperimentError, load_experiment
 from harness.journal import Journal
 from harness.judges import FatalError, Judge, JudgeReply, JudgeRequest, ProviderError, make_judge
-from harness.judgments import JudgeRun, judge_anchors, resolve_prompt, scoring_mode
+from harness.judgments import (
+    JudgeRun,
+    JudgmentsFile,
+    JudgmentsFileError,
+    RecordedJudge,
+    judge_anchors,
+    read_judgments_file,
+    recorded_run,
+    resolve_prompt,
+    scoring_mode,
+)
 from harness.prompts import PromptError, PromptVersion
 from harness.prompts._examples import examples_in
 from harness.reports import (
@@ -405,6 +415,9 @@ def run_gate(
     judge: Judge | None = None,
     fresh_holdout: bool = False,
     allow_unreliable_gold: bool = False,
+    judgments: str | Path | JudgmentsFile | None = None,
+    judgments_judge: str | None = None,
+    judgments_criterion: str | None = None,
 ) -> GateResult:
     """Judge one split with a fixed prompt version and check the bars.
 
@@ -452,6 +465,20 @@ def run_gate(
     allow_unreliable_gold : bool
         Decide on the bars even when the report finds the human consensus unreliable
         (``report.gold.reliable`` False); without it such a gate is inconclusive (exit 4).
+    judgments : str, Path or JudgmentsFile, optional
+        Gate the judgments of a file instead of a prompt version
+        (:func:`harness.judgments.read_judgments_file`): no provider is built or called,
+        ``[judge]`` and ``[prompt]`` are not used, the judge is the file (its name and
+        SHA-256). Only the split's items count; a split item missing from the file counts
+        against ``max_invalid``. The prompt, anchors-since-calibration and judge checks do
+        not apply (the result's ``checks`` say so); bars, the holdout ledger (keyed by the
+        file's hash) and regression bars (``settings.baseline``: another judge of the file
+        or another judgments file) do. Not with ``prompt``, ``alias`` or ``promote``.
+    judgments_judge : str, optional
+        The ``judge`` of the file to gate, when it has several.
+    judgments_criterion : str, optional
+        The file's ``criterion`` to read, when it has several and ``[anchors] criterion``
+        does not name one (a scorecard reads each question's).
 
     Each bar ends pass, fail or inconclusive (:func:`evaluate_bar`); an inconclusive bar
     carries about how many more anchors would decide it (:func:`plan_bar`).
@@ -486,13 +513,26 @@ def run_gate(
                              "confidence intervals: --resamples > 0, or --on point")
     from ._scorecard import is_scorecard_gate, run_scorecard_gate
 
+    source = None
+    if judgments is not None:
+        if prompt is not None or alias is not None:
+            raise GateInputError("--judgments gates the judgments of a file, not a prompt "
+                                 "version: drop --prompt/--alias")
+        if command == "promote":
+            raise GateInputError("promote sets a prompt version's alias; judgments from a "
+                                 "file have no prompt version to promote (use gate)")
+        source = open_judgments(judgments)
+    elif judgments_judge is not None or judgments_criterion is not None:
+        raise GateInputError("--judge and --criterion pick judgments in a --judgments file")
     if is_scorecard_gate(exp):
         return run_scorecard_gate(
             exp, settings, prompt=prompt, alias=alias, offline=offline,
             allow_changed_anchors=allow_changed_anchors,
             allow_judge_change=allow_judge_change, n_resamples=n_resamples, command=command,
             show_progress=show_progress, console=console, judge=judge,
-            fresh_holdout=fresh_holdout, allow_unreliable_gold=allow_unreliable_gold)
+            fresh_holdout=fresh_holdout, allow_unreliable_gold=allow_unreliable_gold,
+            judgments=source, judgments_judge=judgments_judge,
+            judgments_criterion=judgments_criterion)
     qualified = [b.name for b in settings.bars if b.criterion is not None]
     if qualified:
         raise GateInputError(
@@ -514,17 +554,25 @@ def run_gate(
         aset = load_anchor_set(exp.anchors.path, criterion=exp.anchors.criterion)
     except AnchorError as exc:
         raise GateInputError(str(exc)) from None
-    judge = judge or gate_judge(exp, offline=offline)
-    look = prepare_look(exp, aset, settings.split, prompt=prompt, alias=alias,
-                        baseline=settings.baseline, judge=judge,
-                        allow_changed_anchors=allow_changed_anchors,
-                        allow_judge_change=allow_judge_change, command=command,
-                        fresh_holdout=fresh_holdout)
+    if source is not None:
+        recorded = pick_judgments(source, judgments_judge, judgments_criterion,
+                                  experiment_criterion=exp.anchors.criterion)
+        look = prepare_recorded_look(
+            exp, aset, settings.split, recorded, command=command, fresh_holdout=fresh_holdout,
+            base_recorded=(recorded_baseline(source, settings.baseline, recorded)
+                           if settings.baseline else None))
+    else:
+        judge = judge or gate_judge(exp, offline=offline)
+        look = prepare_look(exp, aset, settings.split, prompt=prompt, alias=alias,
+                            baseline=settings.baseline, judge=judge,
+                            allow_changed_anchors=allow_changed_anchors,
+                            allow_judge_change=allow_judge_change, command=command,
+                            fresh_holdout=fresh_holdout)
     run, base_run = judge_look(look, settings.split, judge, offline=offline,
                                show_progress=show_progress, console=console)
     report = gate_report(run.table, run.judge_scores, look.exp, aset.spec.kind,
                          n_resamples, look.confidence)
-    report.judge["rater_id"] = f"{run.judge_identity['provider']}:{exp.judge.model}"
+    report.judge["rater_id"] = rater_id(run, exp)
     baseline = (BaselineRun(look.base_ref, base_run,
                             baseline_figures(run.table, report, base_run.judge_scores))
                 if base_run is not None and look.base_ref is not None else None)
@@ -563,6 +611,10 @@ class Look:
     jcheck : JudgeCheck
     looks : HoldoutLooks, optional
     warnings : list of str
+    recorded, base_recorded : RecordedJudge, optional
+        With ``--judgments``: the file whose judgments stand for the version's run (and the
+        baseline's); ``ref`` and ``base_ref`` then hold their stand-ins
+        (:meth:`RecordedJudge.as_prompt`).
     """
 
     exp: Experiment
@@ -576,6 +628,8 @@ class Look:
     jcheck: JudgeCheck
     looks: HoldoutLooks | None
     warnings: list[str]
+    recorded: RecordedJudge | None = None
+    base_recorded: RecordedJudge | None = None
 
     @property
     def confidence(self) -> float:
@@ -654,9 +708,20 @@ def prepare_look(exp: Experiment, aset: AnchorSet, split: str, *, prompt: str | 
                 warnings)
 
 
-def judge_look(look: Look, split: str, judge: Judge, *, offline: bool, show_progress: bool,
+def judge_look(look: Look, split: str, judge: Judge | None, *, offline: bool, show_progress: bool,
                console: Any) -> tuple[JudgeRun, JudgeRun | None]:
-    """Judge the split with the look's version (and its baseline); run warnings added."""
+    """Judge the split with the look's version (and its baseline); run warnings added.
+
+    A look on a judgments file (``look.recorded``) reads its runs from the file
+    (:func:`harness.judgments.recorded_run`) and calls nothing; ``judge`` may be None then.
+    """
+    if look.recorded is not None:
+        run = _recorded_split(look, split, look.recorded)
+        base_run = (_recorded_split(look, split, look.base_recorded)
+                    if look.base_recorded is not None else None)
+        look.warnings.extend(run.warnings)
+        return run, base_run
+    assert judge is not None
     run = _judge_split(look.exp, split, look.ref, judge, offline=offline,
                        show_progress=show_progress, console=console)
     base_run = (_judge_split(look.exp, split, look.base_ref, judge, offline=offline,
@@ -664,6 +729,120 @@ def judge_look(look: Look, split: str, judge: Judge, *, offline: bool, show_prog
                 if look.base_ref is not None else None)
     look.warnings.extend(run.warnings)
     return run, base_run
+
+
+def open_judgments(judgments: str | Path | JudgmentsFile) -> JudgmentsFile:
+    """A judgments file read (``--judgments FILE``), its errors as input errors.
+
+    Parameters
+    ----------
+    judgments : str, Path or JudgmentsFile
+        A file (judgecal's ``judge --out`` CSV, a long CSV or JSONL), ``FORMAT:FILE``, or
+        one already read.
+
+    Returns
+    -------
+    JudgmentsFile
+
+    Raises
+    ------
+    GateInputError
+        ``path:line: message`` (exit 2).
+    """
+    if isinstance(judgments, JudgmentsFile):
+        return judgments
+    try:
+        return read_judgments_file(judgments)
+    except JudgmentsFileError as exc:
+        raise GateInputError(str(exc)) from None
+
+
+def pick_judgments(source: JudgmentsFile, judge: str | None, criterion: str | None, *,
+                   experiment_criterion: str | None = None, what: str = "--judgments"
+                   ) -> RecordedJudge:
+    """:meth:`JudgmentsFile.pick`, its errors as input errors naming ``what``."""
+    try:
+        return source.pick(judge, criterion, experiment_criterion=experiment_criterion)
+    except JudgmentsFileError as exc:
+        raise GateInputError(f"{what}: {exc}") from None
+
+
+def recorded_baseline(source: JudgmentsFile, baseline: str, recorded: RecordedJudge
+                      ) -> RecordedJudge:
+    """The baseline of a gate on a judgments file: another judge of the same file, or
+    another judgments file, on the same criterion (no prompt version is judged).
+
+    Raises
+    ------
+    GateInputError
+        ``baseline`` is neither (naming the file's judges).
+    """
+    if baseline in source.judges:
+        return pick_judgments(source, baseline, recorded.criterion, what="--baseline")
+    fmt, sep, _ = baseline.partition(":")
+    if Path(baseline).is_file() or (sep and fmt.isidentifier()):
+        other = open_judgments(baseline)
+        return pick_judgments(other, None, recorded.criterion if other.criteria else None,
+                              what="--baseline")
+    judges = f"its judges: {', '.join(source.judges)}" if source.judges else "it has no " \
+        "judge column"
+    raise GateInputError(
+        f"--baseline {baseline}: with --judgments no prompt version is judged; the baseline "
+        f"is another judge of {source.path} ({judges}) or another judgments file")
+
+
+def prepare_recorded_look(exp: Experiment, aset: AnchorSet, split: str,
+                          recorded: RecordedJudge, *, base_recorded: RecordedJudge | None,
+                          command: str, fresh_holdout: bool) -> Look:
+    """The look of a judgments file: no prompt, registry or judge check applies.
+
+    The file stands where a version stands (:meth:`RecordedJudge.as_prompt`: its name, its
+    SHA-256 as label and hash), so the holdout ledger keys the look by the file's hash and
+    the identity of the judge picked in it; its checks say what was not checked, and a
+    warning says where the judgments come from.
+
+    Raises
+    ------
+    GateInputError
+        ``fresh_holdout`` on a holdout other versions or files have looked at.
+    """
+    journal = Journal(exp.state.dir)
+    not_checked = "not checked (judgments from a file)"
+    ref = VersionRef(recorded.as_prompt(aset))
+    base_ref = VersionRef(base_recorded.as_prompt(aset)) if base_recorded is not None else None
+    checks: dict[str, Any] = {
+        "holdout_items_hash": aset.items_hash("holdout"), "recorded_holdout_items_hash": None,
+        "registry_version": None, "anchors": not_checked, "holdout_examples": not_checked,
+        "prompt": f"not checked ({recorded.describe()})", "judgments": recorded.to_dict(),
+    }
+    if base_recorded is not None:
+        checks["baseline_judgments"] = base_recorded.to_dict()
+    identity, params = recorded.identity(), recorded.params(exp)
+    jcheck = JudgeCheck(identity, params, JudgeRecord.of(identity, params).hash,
+                        status=not_checked,
+                        baseline_status=not_checked if base_recorded is not None else None)
+    looks = holdout_ledger(journal, aset, split, ref.prompt, jcheck.hash, command,
+                           fresh_holdout=fresh_holdout)
+    return Look(exp, aset, journal, _Registry(exp), ref, base_ref, None, checks, jcheck,
+                looks, [], recorded=recorded, base_recorded=base_recorded)
+
+
+def _recorded_split(look: Look, split: str, recorded: RecordedJudge) -> JudgeRun:
+    try:
+        run = recorded_run(look.exp, look.aset, split, recorded)
+    except JudgmentsFileError as exc:
+        raise GateInputError(str(exc)) from None
+    reason = run.unusable_reason()  # the invalid share is a bar of its own
+    if reason is not None:
+        raise GateJudgeError(reason)
+    return run
+
+
+def rater_id(run: JudgeRun, exp: Experiment) -> str:
+    """The judge's name in the report: ``provider:model`` (``file:NAME`` for a file)."""
+    if run.scoring.get("mode") == "recorded":
+        return f"{run.judge_identity.get('provider')}:{run.judge_identity.get('model')}"
+    return f"{run.judge_identity['provider']}:{exp.judge.model}"
 
 
 def finish_look(look: Look, command: str) -> None:
@@ -928,6 +1107,8 @@ def check(
     render: Callable[[GateResult], str] | None = None,
     fresh_holdout: bool = False,
     allow_unreliable_gold: bool = False,
+    judgments: str | Path | None = None,
+    judgments_judge: str | None = None,
 ) -> GateResult:
     """Run a gate from Python (what the ``judge_gate`` pytest fixture calls).
 
@@ -954,6 +1135,9 @@ def check(
         Assert that no other version has been evaluated on this holdout (else exit 2).
     allow_unreliable_gold : bool
         Decide on the bars even when the human consensus is not reliable.
+    judgments, judgments_judge : optional
+        Gate the judgments of a file (and its judge) instead of a prompt version; see
+        :func:`run_gate`.
 
     Returns
     -------
@@ -974,7 +1158,8 @@ def check(
                       allow_changed_anchors=allow_changed_anchors,
                       allow_judge_change=allow_judge_change, n_resamples=n_resamples,
                       fresh_holdout=fresh_holdout,
-                      allow_unreliable_gold=allow_unreliable_gold)
+                      allow_unreliable_gold=allow_unreliable_gold, judgments=judgments,
+                      judgments_judge=judgments_judge)
     if not result.passed:
         if render is None:
             from ._outputs import table_text

@@ -17,7 +17,7 @@ from typing import Any
 from harness.anchors import TOTAL, AnchorError, Scorecard, load_scorecard
 from harness.experiments import Experiment
 from harness.judges import Judge
-from harness.judgments import is_scorecard_experiment, judge_totals
+from harness.judgments import JudgmentsFile, is_scorecard_experiment, judge_totals
 
 from ._bars import Bar, GateSettings, LossTest, holm_family
 from ._errors import GateInputError
@@ -32,7 +32,11 @@ from ._gate import (
     gate_report,
     judge_look,
     loss_tests,
+    pick_judgments,
     prepare_look,
+    prepare_recorded_look,
+    rater_id,
+    recorded_baseline,
 )
 from ._ledger import holdout_ledger, record_look
 from ._result import GateResult, ScorecardGateResult, TotalGate
@@ -156,6 +160,28 @@ def _composite(exp: Experiment, looks: dict[str, Look]) -> tuple[_Composite, str
     return _Composite(f"{exp.prompt.name}/{TOTAL}", label, prompt_hash), judge_hash
 
 
+def _recorded_looks(exp: Experiment, card: Scorecard, judged: list[str], split: str,
+                    source: JudgmentsFile, judge: str | None, criterion: str | None,
+                    baseline: str | None, command: str, fresh_holdout: bool
+                    ) -> dict[str, Look]:
+    """Each judged question's look on a judgments file (its ``criterion`` rows)."""
+    if criterion is not None:
+        raise GateInputError(f"--criterion {criterion}: a scorecard reads every question's "
+                             f"judgments from the file's criterion column")
+    if not source.criteria:
+        raise GateInputError(
+            f"--judgments: {source.path} has no criterion column, and {exp.anchors.path} is a "
+            f"scorecard ({', '.join(card.criterion_ids)}): each row must name its question")
+    looks = {}
+    for q in judged:
+        recorded = pick_judgments(source, judge, q)
+        looks[q] = prepare_recorded_look(
+            exp.for_criterion(q), card.criterion(q), split, recorded, command=command,
+            fresh_holdout=fresh_holdout,
+            base_recorded=recorded_baseline(source, baseline, recorded) if baseline else None)
+    return looks
+
+
 def run_scorecard_gate(
     exp: Experiment,
     settings: GateSettings,
@@ -172,6 +198,9 @@ def run_scorecard_gate(
     judge: Judge | None = None,
     fresh_holdout: bool = False,
     allow_unreliable_gold: bool = False,
+    judgments: JudgmentsFile | None = None,
+    judgments_judge: str | None = None,
+    judgments_criterion: str | None = None,
 ) -> ScorecardGateResult:
     """Gate a scorecard: each question's bars on its own run, the total's on the judge's totals.
 
@@ -207,6 +236,14 @@ def run_scorecard_gate(
     show_progress, console, judge, fresh_holdout, allow_unreliable_gold
         As :func:`harness.gate.run_gate`; ``settings.baseline`` is an alias (each
         question's) or, when one question is judged, a version.
+    judgments : JudgmentsFile, optional
+        Each question's judgments from the file's ``criterion`` column instead of a judge
+        run (see :func:`harness.gate.run_gate`); ``settings.baseline`` is then another
+        judge of the file or another judgments file.
+    judgments_judge : str, optional
+        The file's judge, when it has several.
+    judgments_criterion : str, optional
+        Refused: a scorecard reads every question's criterion.
 
     Returns
     -------
@@ -248,15 +285,19 @@ def run_scorecard_gate(
             "(each question's, e.g. --baseline production)")
 
     # every check, for every question and the total, before any judge call
-    judge = judge or gate_judge(exp, offline=offline)
     looks: dict[str, Look] = {}
-    for q in judged:
-        exp_q = exp.for_criterion(q)
-        looks[q] = prepare_look(exp_q, card.criterion(q), settings.split, prompt=versions[q],
-                                alias=alias, baseline=baseline, judge=judge,
-                                allow_changed_anchors=allow_changed_anchors,
-                                allow_judge_change=allow_judge_change, command=command,
-                                fresh_holdout=fresh_holdout)
+    if judgments is not None:  # no judge is built: the file is the judge
+        looks = _recorded_looks(exp, card, judged, settings.split, judgments,
+                                judgments_judge, judgments_criterion, baseline, command,
+                                fresh_holdout)
+    else:
+        judge = judge or gate_judge(exp, offline=offline)
+        for q in judged:
+            looks[q] = prepare_look(exp.for_criterion(q), card.criterion(q), settings.split,
+                                    prompt=versions[q], alias=alias, baseline=baseline,
+                                    judge=judge, allow_changed_anchors=allow_changed_anchors,
+                                    allow_judge_change=allow_judge_change, command=command,
+                                    fresh_holdout=fresh_holdout)
     total_view = card.total() if with_total else None
     total_look = None
     composite = None
@@ -279,7 +320,7 @@ def run_scorecard_gate(
         look, run, base_run = looks[q], runs[q], base_runs[q]
         report = gate_report(run.table, run.judge_scores, look.exp, look.aset.spec.kind,
                              n_resamples, look.confidence)
-        report.judge["rater_id"] = f"{run.judge_identity['provider']}:{exp.judge.model}"
+        report.judge["rater_id"] = rater_id(run, exp)
         base = (BaselineRun(look.base_ref, base_run,
                             baseline_figures(run.table, report, base_run.judge_scores))
                 if base_run is not None and look.base_ref is not None else None)
@@ -302,7 +343,8 @@ def run_scorecard_gate(
         confidence = max([total_look.confidence if total_look is not None else 0.95,
                           *(look.confidence for look in looks.values())])
         report = gate_report(table, scores, exp, "numeric", n_resamples, confidence)
-        report.judge["rater_id"] = f"{exp.judge.provider}:{exp.judge.model}"
+        report.judge["rater_id"] = (rater_id(runs[judged[0]], exp) if judgments is not None
+                                    else f"{exp.judge.provider}:{exp.judge.model}")
         base_scores = base_figs = base_label = None
         if all(base_runs[q] is not None for q in judged) and baseline:
             base_scores = judge_totals(sub, {q: r for q, r in base_runs.items()

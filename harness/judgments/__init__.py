@@ -374,6 +374,13 @@ def _key_envs(exp: Experiment) -> list[str]:
     return sorted(names)
 
 
+from ._files import (  # noqa: E402 - needs JudgeRun above
+    JudgmentsFile,
+    JudgmentsFileError,
+    RecordedJudge,
+    read_judgments_file,
+    recorded_run,
+)
 from ._scorecard import (  # noqa: E402 - needs JudgeRun and judge_anchors above
     ScorecardRun,
     is_scorecard_experiment,
@@ -382,7 +389,8 @@ from ._scorecard import (  # noqa: E402 - needs JudgeRun and judge_anchors above
     one_call_refusal,
 )
 
-__all__ = ["CSV_COLUMNS", "InvalidCheck", "JudgeRun", "ScorecardRun", "build_judge",
-           "is_scorecard_experiment", "judge_anchors", "judge_scorecard", "judge_totals",
-           "one_call_refusal", "read_judgment_scores", "resolve_prompt", "scoring_mode",
-           "unusable_reason", "write_judgments_csv"]
+__all__ = ["CSV_COLUMNS", "InvalidCheck", "JudgeRun", "JudgmentsFile", "JudgmentsFileError",
+           "RecordedJudge", "ScorecardRun", "build_judge", "is_scorecard_experiment",
+           "judge_anchors", "judge_scorecard", "judge_totals", "one_call_refusal",
+           "read_judgment_scores", "read_judgments_file", "recorded_run", "resolve_prompt",
+           "scoring_mode", "unusable_reason", "write_judgments_csv"]
