@@ -218,11 +218,20 @@ REFUSED = {
                                        "the untrusted filter must apply to a whole"),
     "untrusted in a set": ("[user]\n{% set b = item.output | untrusted %}{{ b }}\n", 9,
                            "the untrusted filter must apply to a whole"),
+    "untrusted nested in a call": ("[user]\n{{ item.output | default(criterion | untrusted()) }}\n",
+                                   9, "the untrusted filter must apply to a whole"),
     "dynamic tag": ("[user]\n{{ item.output | untrusted(criterion) }}\n", 9,
                     "the untrusted filter's tag must be a literal name"),
     "set in one message, used in the next": (
         "[system]\n{% set word = 'recipe' %}Rate the {{ word }}.\n[user]\n{{ word }}\n", 9,
         "'word' is set in one message and used in the message of line 10"),
+    "set before the first marker, set again in a message": (
+        "{% set w = 'a' %}\n[system]\n{% set w = 'b' %}{{ w }}\n[user]\n{{ w }}\n", 10,
+        "'w' is set in one message and used in the message of line 11"),
+    "a whole record printed (checked by rendering both ways)": (
+        "[user]\n{{ item }}\n", 8,
+        "message 1 renders differently in MLflow than in judgecal (its line 1: judgecal "
+        "'<item>', MLflow \"{'id': "),
     "include": ("[user]\n{% include 'other.j2' %}\n", 9, "{% include %} needs a template loader"),
     "name untrusted taken": ("[user]\n{% set untrusted = 1 %}{{ item.output }}\n", 9,
                              "the name 'untrusted' is reserved"),

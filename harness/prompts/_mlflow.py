@@ -22,7 +22,6 @@ Every translation is checked by rendering a few probes (hostile text included) b
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -140,22 +139,21 @@ def mlflow_template(prompt_version: PromptVersion) -> list[dict[str, str]]:
     _check_markers_top_level(path, pv.text)
     head, segments = _split_source(pv.body, offset)
     head = _translate(path, head, offset + 1) if head.strip() else ""
-    head_stores = _top_level_stores(_parse(path, head, offset + 1)) if head else set()
+    head_untrusted = bool(head) and _calls_untrusted(_parse(path, head, offset + 1))
     template, earlier = [], []
     for role, line, source in segments:
         content = _translate(path, source, line + 1)
-        ast = _parse(path, head + content, line + 1)
-        used = meta.find_undeclared_variables(ast)
+        own = _parse(path, content, line + 1)
+        used = meta.find_undeclared_variables(own)
         for name, where in earlier:
-            if name in used and name not in head_stores:
+            if name in used:
                 raise PromptError(path, where, f"{name!r} is set in one message and used in "
                                                f"the message of line {line}: MLflow renders "
                                                "each message on its own (set it in the "
                                                "message that uses it, or before the first "
                                                "marker)")
-        own = _parse(path, content, line + 1)
         earlier += [(name, line + at) for name, at in _top_level_stores(own).items()]
-        macro = UNTRUSTED_MACRO if _calls_untrusted(ast) else ""
+        macro = UNTRUSTED_MACRO if head_untrusted or _calls_untrusted(own) else ""
         template.append({"role": role, "content": _OPEN + macro + head + content + _CLOSE})
     _check_renders_alike(pv, template, segments)
     return template
@@ -262,9 +260,13 @@ def _rewrite_print(path: str, tag: list[tuple[int, str, str]], first_line: int) 
     if args and not (args[0][2] == "(" and args[-1][2] == ")"):
         return raw  # more after the filter: refused by _check_constructs
     original = _ENV.parse("{{ " + "".join(t[2] for t in tag[1:-1]) + " }}").body[0].nodes[0]
-    operand = _ENV.parse("{{ " + expr + " }}").body[0].nodes[0] if expr else None
-    if not (isinstance(original, nodes.Filter) and original.name == "untrusted"
-            and original.node == operand):
+    if not (isinstance(original, nodes.Filter) and original.name == "untrusted" and expr):
+        return raw  # untrusted nested deeper: _check_constructs refuses it
+    try:
+        operand = _ENV.parse("{{ " + expr + " }}").body[0].nodes[0]
+    except TemplateSyntaxError:
+        return raw
+    if original.node != operand:
         return raw
     tag_name = "data"
     if original.args or original.kwargs or original.dyn_args or original.dyn_kwargs:
@@ -398,10 +400,11 @@ def _check_renders_alike(pv: PromptVersion, template: list[dict[str, str]],
             continue
         for i, (seg, g, w) in enumerate(zip(segments, got, want, strict=False)):
             if g != w:
-                diff = "".join(list(difflib.unified_diff(
-                    w["content"].splitlines(True), g["content"].splitlines(True),
-                    "judgecal", "mlflow", n=0))[2:6])
+                wl, gl = w["content"].splitlines() + [""], g["content"].splitlines() + [""]
+                k = next(k for k, (a, b) in enumerate(zip(wl, gl, strict=False)) if a != b)
                 raise PromptError(path, seg[1], f"message {i + 1} renders differently in "
-                                                f"MLflow than in judgecal:\n{diff}")
+                                                f"MLflow than in judgecal (its line {k + 1}: "
+                                                f"judgecal {wl[k][:80]!r}, MLflow "
+                                                f"{gl[k][:80]!r})")
         raise PromptError(path, segments[0][1], f"MLflow renders {len(got)} message(s), "
                                                 f"judgecal {len(want)}")

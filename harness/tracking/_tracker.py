@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.agreement import jsonable
 from harness.journal import redact
+from harness.prompts import mlflow_template
 
 from ._env import is_http, load_mlflow, make_client, resolve_tracking_uri, sqlite_path
 from ._names import mlflow_key, prompt_registry_name
@@ -410,9 +411,6 @@ class Tracker:
             When MLflow cannot render the template as judgecal does (``path:line:`` naming
             the construct); nothing is registered.
         """
-        from harness.prompts import mlflow_template  # lazy: harness.prompts is not needed
-        # to import the tracker
-
         found = self.find_prompt_version(pv.name, pv.hash)
         if found is not None:
             return found
