@@ -325,3 +325,27 @@ def test_jsonl_and_judgecal_csv_read_to_one_shape(tmp_path):
     assert list(f.frame["status"]) == ["ok", "failed"]
     assert f.frame["error"].isna().tolist() == [True, False] and f.frame["error"][1] == "timeout"
     assert list(f.frame["sample"]) == [0, 1]
+
+
+def test_format_file_is_routed_to_the_importers_as_one_table(tmp_path, monkeypatch):
+    import pandas as pd
+
+    import harness.importers as importers
+
+    calls = []
+
+    def fake(fmt, source):
+        calls.append((fmt, source))
+        return pd.DataFrame({"item_id": ["a", "a", "b"], "judge": ["m", "m", "m"],
+                             "criterion": [None, None, None], "sample": [0, 1, 0],
+                             "score": [4.0, 5.0, float("nan")]})
+
+    monkeypatch.setattr(importers, "import_judgments", fake)
+    src = tmp_path / "results.json"
+    src.write_text("{}")
+    f = read_judgments_file(f"promptfoo:{src}")
+    assert calls == [("promptfoo", str(src))]
+    assert list(f.frame["status"]) == ["ok", "ok", "invalid"]
+    assert f.sha256 == __import__("hashlib").sha256(b"{}").hexdigest()
+    assert f.pick().identity() == {"provider": "file", "model": "results.json",
+                                   "sha256": f.sha256, "judge": "m"}

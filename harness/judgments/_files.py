@@ -192,8 +192,9 @@ def judgments_frame(source: str | Path) -> tuple[pd.DataFrame, Path]:
     ----------
     source : str or Path
         A judgments file (CSV, or JSONL: ``.jsonl``/``.ndjson`` or a file whose first
-        character is ``{``), or ``FORMAT:FILE`` for ``harness.importers.import_judgments``
-        (when ``source`` is not itself an existing file).
+        character is ``{``), or ``FORMAT:SOURCE`` (a format of ``harness.importers``:
+        ``mlflow``, ``inspect``, ``promptfoo``) read by
+        ``harness.importers.import_judgments``, when ``source`` is not itself a file.
 
     Returns
     -------
@@ -202,7 +203,8 @@ def judgments_frame(source: str | Path) -> tuple[pd.DataFrame, Path]:
         none; ``sample`` None where it does not number samples; ``score`` None for a
         judgment without one (``status`` then says why); ``line`` is ``path:line``.
     path : Path
-        The file read (its bytes are the judge's identity).
+        The file read (its bytes are the judge's identity; for an imported MLflow
+        experiment, its name and the table's hash).
 
     Raises
     ------
@@ -213,17 +215,22 @@ def judgments_frame(source: str | Path) -> tuple[pd.DataFrame, Path]:
 
     text = str(source)
     fmt, sep, rest = text.partition(":")
-    if sep and fmt and fmt.isidentifier() and not Path(text).exists():
-        from harness.importers import import_judgments  # type: ignore[import-not-found]
+    if sep and fmt.isidentifier() and not Path(text).exists():
+        from harness.importers import FORMATS, ImporterError, import_judgments
 
-        frame = import_judgments(fmt, rest)
-        for col in FRAME_COLUMNS:
-            if col not in frame.columns:
-                frame[col] = None
-        frame["status"] = [s if s is not None else ("ok" if v is not None and v == v
-                                                    else "invalid")
-                           for s, v in zip(frame["status"], frame["score"], strict=True)]
-        return frame[FRAME_COLUMNS], Path(rest)
+        if fmt in FORMATS:
+            try:
+                frame = import_judgments(fmt, rest).copy()
+            except ImporterError as exc:
+                raise JudgmentsFileError(str(exc)) from None
+            for col in FRAME_COLUMNS:
+                if col not in frame.columns:
+                    frame[col] = None
+            ok = frame["score"].notna()
+            frame["status"] = frame["status"].where(frame["status"].notna(),
+                                                    ok.map({True: "ok", False: "invalid"}))
+            frame["line"] = [f"{text} row {n}" for n in range(1, len(frame) + 1)]
+            return frame[FRAME_COLUMNS], Path(rest)
     path = Path(source)
     try:
         rows, _ = _read_jsonl(path) if _is_jsonl(path) else _read_csv(path)
@@ -341,7 +348,9 @@ def read_judgments_file(source: str | Path) -> JudgmentsFile:
     """
     frame, path = judgments_frame(source)
     try:
-        sha = _sha256(path)
+        # an imported source that is no file (an MLflow experiment): the hash of its table
+        sha = _sha256(path) if path.is_file() else hashlib.sha256(
+            frame.drop(columns="line").to_csv(index=False).encode()).hexdigest()
     except OSError as exc:
         raise JudgmentsFileError(f"cannot read {path}: {exc.strerror or exc}") from None
     numbered = frame.dropna(subset=["sample"])
