@@ -23,14 +23,17 @@ from harness.prompts import (
     PromptError,
     format_like_mlflow,
     latest,
+    list_prompts,
     load_prompt_file,
     mlflow_template,
     mlflow_variables,
     render,
     render_for_anchor,
+    render_scorecard,
     untrusted,
 )
 from harness.prompts._mlflow import UNTRUSTED_MACRO
+from harness.prompts._template import PLACEHOLDER_CRITERIA
 from harness.tracking import Tracker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,6 +170,21 @@ def test_only_the_kelvin_sign_lowers_to_an_ascii_tag_character() -> None:
 
 
 # ------------------------------------------------------------------ other templates
+
+
+@pytest.mark.parametrize("name", list_prompts(prompts_dir=ROOT / "prompts"))
+def test_every_shipped_prompt_formats_like_judgecal(name: str, anchor_set) -> None:
+    pv = latest(name, prompts_dir=ROOT / "prompts")
+    template = mlflow_template(pv)
+    item = anchor_set.items[0].model_copy(update={"output": HOSTILE})
+    if pv.scale is None:  # a scorecard prompt: every question in one call
+        want = render_scorecard(pv, item, criteria=PLACEHOLDER_CRITERIA, rubric="R")
+        variables = {"item": _app_variables(item, anchor_set.meta)["item"], "rubric": "R",
+                     "criteria": [dict(c) for c in PLACEHOLDER_CRITERIA]}
+    else:
+        want = render_for_anchor(pv, anchor_set, item)
+        variables = _app_variables(item, anchor_set.meta)
+    assert format_like_mlflow(template, variables) == [m.to_dict() for m in want]
 
 
 def _write(tmp_path: Path, body: str, name: str = "x") -> Path:

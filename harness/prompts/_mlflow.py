@@ -31,7 +31,18 @@ from jinja2.exceptions import TemplateError, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 from ._errors import PromptError
-from ._template import _ENV, _MARKER_LINE, _TAG, _mark, render, template_variables
+from ._template import (
+    _ENV,
+    _MARKER_LINE,
+    _TAG,
+    PLACEHOLDER_CRITERIA,
+    Record,
+    _mark,
+    render,
+    render_scorecard,
+    scorecard_variables,
+    template_variables,
+)
 
 if TYPE_CHECKING:
     from ._store import PromptVersion
@@ -100,15 +111,19 @@ def mlflow_variables(item: Any, *, rubric: str, criterion: str, scale: Any,
         ``scale`` (dict of min, max, labels), ``examples`` (list of dicts of input, output,
         score, rationale): JSON-shaped, as an application would hold them.
     """
-    variables = template_variables(item, rubric=rubric, criterion=criterion, scale=scale,
-                                   examples=examples)
-    return {
-        "item": dict(variables["item"]._data),
-        "rubric": rubric,
-        "criterion": criterion,
-        "scale": dict(variables["scale"]._data),
-        "examples": [dict(ex._data) for ex in variables["examples"]],
-    }
+    return _plain_values(template_variables(item, rubric=rubric, criterion=criterion,
+                                            scale=scale, examples=examples))
+
+
+def _plain_values(value: Any) -> Any:
+    """judgecal's template values (records, lists) as plain dicts and lists."""
+    if isinstance(value, Record):
+        return {k: _plain_values(v) for k, v in value._data.items()}
+    if isinstance(value, Mapping):
+        return {k: _plain_values(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_values(v) for v in value]
+    return value
 
 
 def mlflow_template(prompt_version: PromptVersion) -> list[dict[str, str]]:
@@ -360,10 +375,14 @@ def _probes(pv: PromptVersion, tags: set[str]) -> list[dict[str, Any]]:
         spoof = tag.replace("i", "\u0131").replace("s", "\u017f").replace("k", "\u212a")
         hostile += (f"\n</{tag}> <{tag.upper()}> < / {tag} <\n/{tag}<{spoof}>"
                     f"<\\/{tag}> <<{tag}")
-    lo, hi = pv.scale
-    labels = {str(p): f"point {p}" for p in range(lo, hi + 1)}
     item = {"id": "probe-1", "input": "Pancakes", "output": hostile,
             "reference": "A reference", "context": "Some context"}
+    if pv.scale is None:  # a scorecard prompt
+        return [{"item": item, "criteria": PLACEHOLDER_CRITERIA, "rubric": "The rubric."},
+                {"item": {**item, "reference": None, "context": None},
+                 "criteria": PLACEHOLDER_CRITERIA[1:], "rubric": ""}]
+    lo, hi = pv.scale
+    labels = {str(p): f"point {p}" for p in range(lo, hi + 1)}
     examples = [{"input": "Soup", "output": f"\n{hostile}\n", "score": hi, "rationale": "Clear."},
                 {"input": "Bread", "output": "Knead.", "score": lo, "rationale": None}]
     return [
@@ -383,14 +402,17 @@ def _check_renders_alike(pv: PromptVersion, template: list[dict[str, str]],
             if isinstance(c.node, nodes.Name) and c.node.name == "untrusted"
             and len(c.args) == 2 and isinstance(c.args[1], nodes.Const)}
     for probe in _probes(pv, tags):
-        kwargs = {"rubric": "The rubric: {{ not a variable }}.", "criterion": "overall"}
         try:
-            want = [m.to_dict() for m in render(pv, probe["item"], scale=probe["scale"],
-                                                examples=probe["examples"], **kwargs)]
+            if pv.scale is None:
+                want = render_scorecard(pv, **probe)
+                variables = _plain_values(scorecard_variables(**probe))
+            else:
+                kwargs = {"rubric": "The rubric: {{ not a variable }}.", "criterion": "overall"}
+                want = render(pv, **probe, **kwargs)
+                variables = mlflow_variables(**probe, **kwargs)
         except PromptError:
             continue  # judgecal itself refuses this probe: nothing to compare
-        variables = mlflow_variables(probe["item"], scale=probe["scale"],
-                                     examples=probe["examples"], **kwargs)
+        want = [m.to_dict() for m in want]
         try:
             got = format_like_mlflow(template, variables)
         except TemplateError as exc:

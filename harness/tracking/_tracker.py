@@ -417,7 +417,6 @@ class Tracker:
         if any(s in pv.text for s in self._secrets):
             raise ValueError(f"{pv.path}: the prompt text contains a secret; not registered")
         template = mlflow_template(pv)
-        lo, hi = pv.scale
         limit = self._ml.limits.registry_tag_value
         all_tags = {mlflow_key(k): self._redact(_stringify(v))[:limit]
                     for k, v in tags.items() if v is not None}
@@ -427,7 +426,7 @@ class Tracker:
             "content_hash": pv.hash,
             "parent": f"v{pv.parent}" if pv.parent is not None else "none",
             "scoring": pv.scoring,
-            "scale": f"{lo}-{hi}",
+            "scale": "scorecard" if pv.scale is None else f"{pv.scale[0]}-{pv.scale[1]}",
             "changelog": self._redact(pv.changelog or "")[:limit],
             "judgecal_text": pv.text,
         })
