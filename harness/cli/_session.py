@@ -6,7 +6,7 @@ import csv
 import json
 import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -25,6 +25,7 @@ from harness.sessions import (
     item_ref,
     parse_score,
     propose_items,
+    propose_scorecard_items,
     review,
 )
 
@@ -79,15 +80,6 @@ SplitOpt = Annotated[str | None, typer.Option(
 JudgmentsOpt = Annotated[Path | None, typer.Option(
     "--judgments", help="Judgments CSV of the same set (judgecal judge --out FILE): adds the "
                         "items with the largest |judge - consensus| (disagreement).")]
-
-
-def _load_set(path: Path):
-    from harness.anchors import AnchorError, load_anchor_set
-
-    try:
-        return load_anchor_set(path)
-    except AnchorError as exc:
-        raise SessionError(str(exc)) from None
 
 
 def _load_any(path: Path):
@@ -216,11 +208,44 @@ def _judge_scores(path: Path, aset) -> tuple[dict[str, float], list[str]]:
     return scores, no_valid
 
 
-def _propose(aset, n: int, judgments: dict[str, float] | None, split: str | None = None):
+def _card_judge_scores(path: Path, card) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """A scorecard's judge scores per question from a judgments CSV with a ``criterion``
+    column (``judge --out`` on a scorecard); warns of (item, question) pairs never scored."""
+    from harness.judgments import read_judgment_scores
+
+    ids = [it.id for it in card.items]
+    scores: dict[str, dict[str, float]] = {}
+    missing: list[str] = []
     try:
+        for cid in card.criterion_ids:
+            scores[cid], no_valid = read_judgment_scores(path, item_ids=ids, criterion=cid)
+            missing += [f"{i}:{cid}" for i in no_valid]
+    except ValueError as exc:
+        raise SessionError(str(exc)) from None
+    if missing:
+        shown = ", ".join(missing[:10]) + (f", … ({len(missing)} in all)"
+                                           if len(missing) > 10 else "")
+        err.print(f"[yellow]warning:[/] {len(missing)} (item, question) pair(s) in "
+                  f"{escape(str(path))} have no valid judge score, so those items' judge "
+                  f"totals are missing: {escape(shown)}", soft_wrap=True)
+    return scores, missing
+
+
+def _propose(aset, n: int, judgments: Any, split: str | None = None):
+    """:func:`propose_items` (a scorecard: :func:`propose_scorecard_items` on its total)."""
+    try:
+        if isinstance(aset, Scorecard):
+            return propose_scorecard_items(aset, n=n, judgments=judgments, split=split)
         return propose_items(aset, n=n, judgments=judgments, split=split)
     except ValueError as exc:
         raise SessionError(str(exc)) from None
+
+
+def _proposal_scores(path: Path, aset) -> tuple[Any, list[str]]:
+    """Judge scores steering a proposal: per item, or per question on a scorecard."""
+    if isinstance(aset, Scorecard):
+        return _card_judge_scores(path, aset)
+    return _judge_scores(path, aset)
 
 
 def _item_args(ids: list[str]) -> str:
@@ -281,8 +306,8 @@ def propose_cmd(
     if n < 1:
         fail(f"--n must be at least 1, got {n}")
     try:
-        aset = _load_set(anchor_set)
-        scores, no_valid = (_judge_scores(judgments, aset) if judgments is not None
+        aset = _load_any(anchor_set)
+        scores, no_valid = (_proposal_scores(judgments, aset) if judgments is not None
                             else (None, []))
         picks = _propose(aset, n, scores, split)
     except SessionError as exc:
@@ -304,8 +329,9 @@ def propose_cmd(
     def num(x: float | None, fmt: str = ".2f") -> str:
         return "–" if x is None else format(x, fmt)
 
+    on_total = " (on the scorecard total, 0–1)" if isinstance(aset, Scorecard) else ""
     t = Table(title=f"proposal: {len(picks)} of {len(aset.items)} items of "
-                    f"{escape(aset.meta.name)}", title_justify="left")
+                    f"{escape(aset.meta.name)}{on_total}", title_justify="left")
     t.add_column("item", overflow="fold", ratio=3)
     t.add_column("consensus", justify="right", no_wrap=True)
     t.add_column("rater\nSD", justify="right", no_wrap=True)
@@ -389,10 +415,6 @@ def create(
         if split is not None and ids:
             raise SessionError("give either --item or --split, not both")
         if isinstance(aset, Scorecard):
-            if propose is not None or prompt is not None:
-                raise SessionError(f"{anchor_set} is a scorecard: --propose and --prompt work "
-                                   "on a single-criterion set (choose items with --item or "
-                                   "--split)")
             if threshold is not None:
                 raise SessionError("a scorecard's questions have different scales: give "
                                    "--threshold-share (a share of each question's range)")
@@ -401,7 +423,7 @@ def create(
         if propose is not None:
             if ids:
                 raise SessionError("give either --item or --propose, not both")
-            scores = _judge_scores(judgments, aset)[0] if judgments is not None else None
+            scores = _proposal_scores(judgments, aset)[0] if judgments is not None else None
             ids = [p.item_id for p in _propose(aset, propose, scores, split)]
         elif split is not None:
             if split not in SPLITS:

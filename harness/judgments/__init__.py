@@ -387,10 +387,12 @@ from ._scorecard import (  # noqa: E402 - needs JudgeRun and judge_anchors above
     judge_scorecard,
     judge_totals,
     one_call_refusal,
+    totals_from_scores,
 )
 
 __all__ = ["CSV_COLUMNS", "InvalidCheck", "JudgeRun", "JudgmentsFile", "JudgmentsFileError",
            "RecordedJudge", "ScorecardRun", "build_judge", "is_scorecard_experiment",
            "judge_anchors", "judge_scorecard", "judge_totals", "one_call_refusal",
            "read_judgment_scores", "read_judgments_file", "recorded_run", "resolve_prompt",
-           "scoring_mode", "unusable_reason", "write_judgments_csv"]
+           "scoring_mode", "totals_from_scores", "unusable_reason",
+           "write_judgments_csv"]

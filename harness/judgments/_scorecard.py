@@ -331,22 +331,45 @@ def judge_totals(card: Scorecard, runs: dict[str, JudgeRun],
     Returns
     -------
     ndarray
-        :meth:`Scorecard.total_of` of the judge's scores per item: a label question's score
-        rounded to the nearest level first; a question the humans found not applicable is
-        N/A; NaN where the total cannot be formed (a question without a valid judgment and
-        no critical question failed).
+        :func:`totals_from_scores` of the runs' scores.
     """
-    by_item = {cid: dict(zip(run.table.item_ids, run.judge_scores, strict=True))
-               for cid, run in runs.items()}
+    scores = {cid: dict(zip(run.table.item_ids, run.judge_scores, strict=True))
+              for cid, run in runs.items()}
+    return totals_from_scores(card, scores, item_ids)
+
+
+def totals_from_scores(card: Scorecard, scores: dict[str, dict[str, float]],
+                       item_ids: list[str]) -> np.ndarray:
+    """A judge's scorecard total per item from its scores per question, formed like a rater's.
+
+    Parameters
+    ----------
+    card : Scorecard
+        The scorecard (any split holding ``item_ids``).
+    scores : dict of str to dict of str to float
+        Criterion id -> item id -> the judge's score (a label question's as its code; NaN or
+        absent: no valid judgment). Every question must be present.
+    item_ids : list of str
+        The items to total.
+
+    Returns
+    -------
+    ndarray
+        :meth:`Scorecard.total_of` of the judge's scores per item: a label question's score
+        rounded to the nearest level first; a question the humans found not applicable (the
+        item is not in the question's view) is N/A; NaN where the total cannot be formed (a
+        question without a valid judgment and no critical question failed).
+    """
+    applicable = {cid: {it.id for it in card.criterion(cid).items} for cid in card.criterion_ids}
     out = np.full(len(item_ids), np.nan)
     for k, item in enumerate(item_ids):
         values: dict[str, float | str | None] = {}
         for cid in card.criterion_ids:
             spec = card.spec(cid)
-            if item not in by_item[cid]:  # the humans found the question not applicable
+            if item not in applicable[cid]:  # the humans found the question not applicable
                 values[cid] = "NA" if spec.na_allowed else None
                 continue
-            v = by_item[cid][item]
+            v = scores[cid].get(item, np.nan)
             if v != v:  # NaN: no valid judgment
                 values[cid] = None
             elif spec.scale.levels is not None:

@@ -57,7 +57,7 @@ from ._review import (
     review,
 )
 from ._rubric import PLACEHOLDER_ITEM, prompt_rubric
-from ._select import ProposedItem, propose_items
+from ._select import ProposedItem, propose_items, propose_scorecard_items
 from ._store import (
     DEFAULT_OUTLIER_DISTANCE,
     DEFAULT_THRESHOLD_SHARE,
@@ -124,6 +124,7 @@ __all__ = [
     "parse_score",
     "prompt_rubric",
     "propose_items",
+    "propose_scorecard_items",
     "rater_id",
     "review",
     "scores_visible_to",

@@ -7,7 +7,7 @@ import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from harness.anchors import AnchorSet, spectrum_bands
+from harness.anchors import AnchorSet, Scorecard, spectrum_bands
 from harness.anchors._schema import SPLITS
 
 
@@ -119,3 +119,57 @@ def propose_items(
         if not progressed:
             break
     return picked
+
+
+def propose_scorecard_items(
+    card: Scorecard, n: int = 12,
+    judgments: Mapping[str, Mapping[str, float]] | None = None, split: str | None = None,
+) -> list[ProposedItem]:
+    """Propose ``n`` items of a scorecard for a session: :func:`propose_items` on its total.
+
+    The categories are those of :func:`propose_items` on the scorecard total's view (0–1):
+    low, mid and high totals, the boundary (totals nearest 0.5), the spread of the raters'
+    own totals, and, with ``judgments``, the gap between the judge's total (formed like a
+    rater's from its score on every question) and the consensus total.
+
+    Parameters
+    ----------
+    card : Scorecard
+        The scorecard.
+    n : int
+        How many items.
+    judgments : mapping, optional
+        Criterion id -> item id -> the judge's score (a label question's as its code), for
+        every question (``judge --out`` on a scorecard, read per question).
+    split : str, optional
+        Only this split's items.
+
+    Returns
+    -------
+    list of ProposedItem
+        As :func:`propose_items`, on the total's scale.
+
+    Raises
+    ------
+    ValueError
+        ``judgments`` missing a question or naming items that are not in the scorecard.
+    """
+    from harness.judgments import totals_from_scores
+
+    total = card.total()
+    judged = None
+    if judgments is not None:
+        missing = [c for c in card.criterion_ids if c not in judgments]
+        if missing:
+            raise ValueError(f"the judgments have no score on {', '.join(missing)}: the "
+                             "judge's total needs every question")
+        known = {it.id for it in card.items}
+        unknown = sorted({i for sc in judgments.values() for i in sc if i not in known})
+        if unknown:
+            raise ValueError(f"judgments name item(s) not in the scorecard "
+                             f"{card.meta.name!r}: {', '.join(unknown[:10])}")
+        ids = [it.id for it in total.items]
+        values = totals_from_scores(card, {c: dict(v) for c, v in judgments.items()}, ids)
+        judged = dict(zip(ids, (float(v) for v in values), strict=True))
+    return propose_items(total, n=n, judgments=judged, split=split)
+
