@@ -36,6 +36,7 @@ from ._common import (
     out,
     print_wide,
 )
+from ._judge import BatchOpt, refuse_batch
 
 if TYPE_CHECKING:
     from harness.gate import BarResult
@@ -59,6 +60,7 @@ def calibrate_cmd(
     restart: Annotated[bool, typer.Option(
         help="Start a new calibration instead of continuing an unfinished one.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    batch: BatchOpt = None,
 ) -> None:
     """Revise the judge prompt until agreement passes the target or plateaus; validate on
     the holdout split; log everything to MLflow. On a scorecard: every question so, the
@@ -66,11 +68,13 @@ def calibrate_cmd(
     try:
         exp = load_with_judge_overrides(
             experiment, provider=provider, model=model, base_url=base_url,
-            api_key_env=api_key_env, stopping={"max_iterations": max_iterations})
+            api_key_env=api_key_env, stopping={"max_iterations": max_iterations},
+            run={"batch": batch})
     except ExperimentError as exc:
         fail(str(exc), EXIT_INPUT)
     except ValueError as exc:  # overrides that fail validation
         fail(f"{experiment}: {exc}", EXIT_INPUT)
+    refuse_batch(exp, experiment)
     try:
         result = calibrate(exp, console=err, show_progress=progress, restart=restart,
                            say=lambda msg: err.print(f"[cyan]·[/] {msg}", highlight=False))

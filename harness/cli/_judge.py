@@ -12,7 +12,7 @@ from rich.table import Table
 
 from harness.anchors import AnchorError
 from harness.experiments import Experiment, ExperimentError
-from harness.judges import ProviderError, RunResult
+from harness.judges import ProviderError, RunResult, batch_refusal
 from harness.judgments import JudgeRun, is_scorecard_experiment, judge_anchors, judge_scorecard
 from harness.prompts import PromptError
 from harness.reports import (
@@ -38,6 +38,21 @@ from ._common import (
     out,
 )
 
+#: ``--batch/--no-batch``: an override of the experiment's ``[run] batch`` (judge, calibrate).
+BatchOpt = Annotated[bool | None, typer.Option(
+    "--batch/--no-batch",
+    help="Judge through the provider's batch API (openai, anthropic): half price, results "
+         "within 24 hours; a killed run resumes polling the same batches (default: the "
+         "experiment's [run] batch).")]
+
+
+def refuse_batch(exp: Experiment, experiment: Path) -> None:
+    """Exit 2, before any call, when batch judging is asked of a provider without a batch
+    API (``local``)."""
+    reason = batch_refusal(exp.judge.provider) if exp.run.batch else None
+    if reason is not None:
+        fail(f"{experiment}: {reason}", EXIT_INPUT)
+
 
 def judge(
     experiment: Annotated[Path, typer.Argument(help="Experiment file (.toml).")],
@@ -49,6 +64,7 @@ def judge(
     base_url: BaseUrlOpt = None,
     api_key_env: ApiKeyEnvOpt = None,
     concurrency: Annotated[int | None, typer.Option(help="Concurrent calls.")] = None,
+    batch: BatchOpt = None,
     out_csv: Annotated[Path | None, typer.Option("--out", help="Write judgments CSV here.")]
     = None,
     refresh: Annotated[bool, typer.Option(help="Bypass the journal: call again.")] = False,
@@ -77,7 +93,8 @@ def judge(
         exp = load_with_judge_overrides(
             experiment, provider=provider, model=model, base_url=base_url,
             api_key_env=api_key_env, run={"concurrency": concurrency,
-                                          "max_invalid": max_invalid})
+                                          "max_invalid": max_invalid, "batch": batch})
+        refuse_batch(exp, experiment)
         scorecard = is_scorecard_experiment(exp)
         if criterion is not None and not scorecard:
             fail(f"{experiment}: --criterion needs a scorecard experiment (anchors with "

@@ -90,6 +90,11 @@ class RunSection(_Section):
     # consecutive failed calls (refused, timed out, 5xx) with no success that stop the run;
     # 0 never stops it
     circuit_breaker: int = Field(default=5, ge=0, le=10_000)
+    # judge through the provider's batch API (openai, anthropic): half price, results within
+    # the provider's 24-hour window; a killed run resumes by polling the same batches
+    batch: bool = False
+    # seconds between two polls of the open batches
+    batch_poll_s: float = Field(default=30.0, gt=0)
 
 
 class BudgetSection(_Section):

@@ -34,7 +34,8 @@ from harness._sqlite import ThreadLocalSQLite
 Status = Literal["ok", "invalid", "failed"]
 
 #: 2: ``calls.scores`` (the scores of a multi-score call, canonical JSON).
-SCHEMA_VERSION = 2
+#: 3: the ``batches`` table (provider batches submitted and not yet journaled).
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -139,6 +140,66 @@ class HoldoutLook:
 
 
 _LOOK_COLUMNS = [f.name for f in fields(HoldoutLook)]
+
+#: Version 3: one row per batch submitted to a provider's batch API.
+_BATCHES = """
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    model TEXT NOT NULL,
+    keys TEXT NOT NULL,
+    status TEXT NOT NULL,
+    round INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS batches_status ON batches (provider, endpoint, model, status);
+"""
+
+#: The status of a batch whose results are all in ``calls``.
+BATCH_JOURNALED = "journaled"
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    """One batch submitted to a provider's batch API, as the journal keeps it.
+
+    Attributes
+    ----------
+    batch_id : str
+        The provider's batch id.
+    provider, endpoint, model : str
+        Where it was submitted (the judge's provider, endpoint and model).
+    keys : dict of str to str
+        The batch's ``custom_id`` of each request to its journal key (the same string
+        when the key is a valid ``custom_id``).
+    status : str
+        The provider's status when last seen (``in_progress``, ``ended``, ``expired``...),
+        or :data:`BATCH_JOURNALED` once its results are written to ``calls``.
+    round : int
+        0 for a first submission; ``n`` for the ``n``-th re-ask of invalid replies.
+    created_at, updated_at : float
+        Unix times of the submission and of the last status change.
+    """
+
+    batch_id: str
+    provider: str
+    endpoint: str
+    model: str
+    keys: dict[str, str]
+    status: str
+    round: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+    @property
+    def open(self) -> bool:
+        """Whether the batch's results are still to be journaled."""
+        return self.status != BATCH_JOURNALED
+
+
+_BATCH_COLUMNS = [f.name for f in fields(BatchRecord)]
 
 
 @dataclass(frozen=True)
@@ -323,6 +384,48 @@ class Journal(ThreadLocalSQLite):
             conn.execute("ROLLBACK")
             raise
 
+    def batch(self, batch_id: str) -> BatchRecord | None:
+        """The batch ``batch_id``, or None.
+
+        Parameters
+        ----------
+        batch_id : str
+            The provider's batch id.
+
+        Returns
+        -------
+        BatchRecord or None
+        """
+        row = self._connect().execute("SELECT * FROM batches WHERE batch_id = ?",
+                                      (batch_id,)).fetchone()
+        return None if row is None else _batch_record(row)
+
+    def batches(self, *, provider: str | None = None, endpoint: str | None = None,
+                model: str | None = None, open_only: bool = False) -> list[BatchRecord]:
+        """The batches submitted (to one provider, endpoint and model), oldest first.
+
+        Parameters
+        ----------
+        provider, endpoint, model : str, optional
+            Restrict to these (None: any).
+        open_only : bool
+            Only the batches whose results are not journaled yet.
+
+        Returns
+        -------
+        list of BatchRecord
+        """
+        where = {"provider": provider, "endpoint": endpoint, "model": model}
+        clauses = [f"{k} = ?" for k, v in where.items() if v is not None]
+        values: list[Any] = [v for v in where.values() if v is not None]
+        if open_only:
+            clauses.append("status != ?")
+            values.append(BATCH_JOURNALED)
+        rows = self._connect().execute(
+            f"SELECT * FROM batches WHERE {' AND '.join(clauses) or '1'} "
+            "ORDER BY created_at, batch_id", values)
+        return [_batch_record(r) for r in rows]
+
     def holdout_looks(self, items_hash: str) -> list[HoldoutLook]:
         """Every recorded evaluation of the holdout ``items_hash``, oldest first.
 
@@ -400,6 +503,42 @@ class Journal(ThreadLocalSQLite):
         return cur.rowcount == 1
 
 
+    def record_batch(self, batch: BatchRecord) -> None:
+        """Store a batch the moment the provider has accepted it (its own transaction).
+
+        Parameters
+        ----------
+        batch : BatchRecord
+            ``created_at`` / ``updated_at`` of 0 are set to now.
+        """
+        now = time.time()
+        values = {**asdict(batch), "keys": canonical_json(batch.keys),
+                  "created_at": batch.created_at or now, "updated_at": batch.updated_at or now}
+        self._write(f"INSERT OR REPLACE INTO batches ({','.join(_BATCH_COLUMNS)}) "
+                    f"VALUES ({','.join('?' * len(_BATCH_COLUMNS))})",
+                    [values[c] for c in _BATCH_COLUMNS])
+
+    def set_batch_status(self, batch_id: str, status: str) -> None:
+        """Record a batch's new status (:data:`BATCH_JOURNALED` once its results are in).
+
+        Parameters
+        ----------
+        batch_id : str
+        status : str
+        """
+        self._write("UPDATE batches SET status = ?, updated_at = ? WHERE batch_id = ?",
+                    [status, time.time(), batch_id])
+
+    def _write(self, sql: str, values: list[Any]) -> None:
+        conn = self._connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(sql, values)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
     def put(self, record: CallRecord) -> None:
         """Store ``record`` (replacing a record with the same key) in its own transaction."""
         if not record.created_at:
@@ -432,6 +571,13 @@ def _migrate(conn: sqlite3.Connection) -> None:
         except sqlite3.OperationalError as exc:  # another process migrated it first
             if "duplicate column" not in str(exc):
                 raise
+    conn.executescript(_BATCHES)  # version 2 -> 3 (idempotent)
+
+
+def _batch_record(row: sqlite3.Row) -> BatchRecord:
+    values = {c: row[c] for c in _BATCH_COLUMNS}
+    values["keys"] = json.loads(values["keys"])
+    return BatchRecord(**values)
 
 
 def _record(row: sqlite3.Row) -> CallRecord:
@@ -439,6 +585,8 @@ def _record(row: sqlite3.Row) -> CallRecord:
 
 
 __all__ = [
+    "BATCH_JOURNALED",
+    "BatchRecord",
     "CallRecord",
     "EndpointMode",
     "HoldoutLook",

@@ -9,7 +9,9 @@ Providers (one private module each, imported only when used):
 * ``anthropic`` — :class:`AnthropicJudge`, the Messages API.
 
 :func:`make_judge` builds one by name; :func:`run_judge` / :func:`run_judge_sync` run a set
-of :class:`JudgeTask` through it with retries, a budget and the journal.
+of :class:`JudgeTask` through it with retries, a budget and the journal;
+:func:`run_judge_batch` / :func:`run_judge_batch_sync` do the same through the provider's
+batch API (``openai``, ``anthropic``) at batch prices.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ from ._base import (
     ScoreField,
     UnsupportedError,
     Usage,
+)
+from ._batch import (
+    BATCH_PROVIDERS,
+    BatchSettings,
+    batch_refusal,
+    run_judge_batch,
+    run_judge_batch_sync,
 )
 from ._prices import PriceTable
 from ._runner import (
@@ -106,7 +115,9 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BATCH_PROVIDERS",
     "PROVIDERS",
+    "BatchSettings",
     "FatalError",
     "InvalidReply",
     "Judge",
@@ -127,9 +138,12 @@ __all__ = [
     "UnsupportedError",
     "Usage",
     "aggregate",
+    "batch_refusal",
     "make_judge",
     "parse_reply",
     "retest_agreement",
     "run_judge",
+    "run_judge_batch",
+    "run_judge_batch_sync",
     "run_judge_sync",
 ]

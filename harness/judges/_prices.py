@@ -4,6 +4,10 @@ The shipped table (``prices.toml`` beside this module) holds *example* list pric
 users must check; ``<state_dir>/prices.toml`` and explicit files override it entry by entry.
 An unknown model has an unknown cost (``None``), never a cost of 0 -- except the ``local``
 provider, which is always free.
+
+The ``[batch]`` table holds each provider's batch-API price as a share of its list price
+(``openai = 0.5``: half price); :meth:`PriceTable.for_batch` is the table a batch run costs
+its calls with. A provider without a factor has no batch discount (factor 1).
 """
 
 from __future__ import annotations
@@ -51,8 +55,10 @@ class PriceTable:
         The prices. Use :meth:`load` for the shipped table and its overrides.
     """
 
-    def __init__(self, entries: Mapping[tuple[str, str], Price] | None = None) -> None:
+    def __init__(self, entries: Mapping[tuple[str, str], Price] | None = None,
+                 batch_factors: Mapping[str, float] | None = None) -> None:
         self._entries: dict[tuple[str, str], Price] = dict(entries or {})
+        self._batch: dict[str, float] = dict(batch_factors or {})
 
     @classmethod
     def load(
@@ -108,8 +114,42 @@ class PriceTable:
                 if required:
                     raise FileNotFoundError(f"price file not found: {path}")
                 continue
-            table._entries.update(_read(path))
+            entries, factors = _read(path)
+            table._entries.update(entries)
+            table._batch.update(factors)
         return table
+
+    def batch_factor(self, provider: str) -> float:
+        """The share of the list price a batch-API call of ``provider`` costs (default 1).
+
+        Examples
+        --------
+        >>> PriceTable.load().batch_factor("anthropic")
+        0.5
+        """
+        return self._batch.get(provider, 1.0)
+
+    def for_batch(self) -> PriceTable:
+        """The table at batch-API prices: every entry times its provider's batch factor.
+
+        Returns
+        -------
+        PriceTable
+            A new table (its own batch factors all 1, so it is not discounted twice).
+
+        Examples
+        --------
+        >>> from harness.judges._base import Usage
+        >>> table = PriceTable.load()
+        >>> table.for_batch().cost("openai", "gpt-4o", Usage(1_000_000, 0))
+        1.25
+        """
+        entries = {}
+        for (provider, model), p in self._entries.items():
+            f = self.batch_factor(provider)
+            entries[(provider, model)] = Price(p.input_per_mtok * f, p.output_per_mtok * f,
+                                               source=p.source)
+        return PriceTable(entries)
 
     def price(self, provider: str, model: str) -> Price | None:
         """The price of ``model`` (exact name, else the provider's ``"*"`` entry), or None."""
@@ -145,17 +185,38 @@ class PriceTable:
         return len(self._entries)
 
 
-def _read(path: Path) -> dict[tuple[str, str], Price]:
+#: The table of batch-API price factors in a price file (not a provider).
+BATCH_TABLE = "batch"
+
+
+def _read(path: Path) -> tuple[dict[tuple[str, str], Price], dict[str, float]]:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{path}: not valid TOML: {exc}") from None
     out: dict[tuple[str, str], Price] = {}
+    factors: dict[str, float] = {}
     for provider, models in data.items():
+        if provider == BATCH_TABLE:
+            factors = _factors(path, models)
+            continue
         if not isinstance(models, dict):
             raise ValueError(f"{path}: [{provider}] must be a table of models")
         for model, entry in models.items():
             out[(provider, model)] = _entry(path, provider, model, entry)
+    return out, factors
+
+
+def _factors(path: Path, table: Any) -> dict[str, float]:
+    if not isinstance(table, dict):
+        raise ValueError(f"{path}: [{BATCH_TABLE}] must be a table of provider = factor")
+    out: dict[str, float] = {}
+    for provider, v in table.items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) \
+                or not 0 <= v <= 1:
+            raise ValueError(f"{path}: {BATCH_TABLE}.{provider}: the batch price factor must "
+                             f"be a number from 0 to 1 (0.5: half the list price), got {v!r}")
+        out[provider] = float(v)
     return out
 
 

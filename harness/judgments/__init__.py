@@ -19,6 +19,7 @@ from harness.anchors import AnchorSet, RatingsTable, load_anchor_set
 from harness.experiments import Experiment
 from harness.journal import Journal
 from harness.judges import (
+    BatchSettings,
     Judge,
     JudgeTask,
     PriceTable,
@@ -28,6 +29,7 @@ from harness.judges import (
     aggregate,
     make_judge,
     retest_agreement,
+    run_judge_batch_sync,
     run_judge_sync,
 )
 from harness.judges._runner import JudgmentStatus
@@ -244,7 +246,22 @@ def run_tasks(exp: Experiment, judge: Judge, tasks: list[JudgeTask], spec: Reque
               journal: Journal, *, refresh: bool = False, show_progress: bool = True,
               console: Any = None) -> RunResult:
     """Run ``tasks`` through ``judge`` with the experiment's run settings, budget, prices
-    and key redaction (what :func:`judge_anchors` and a one-call scorecard pass share)."""
+    and key redaction (what :func:`judge_anchors` and a one-call scorecard pass share).
+
+    With ``[run] batch = true`` the tasks go through the provider's batch API
+    (:func:`harness.judges.run_judge_batch_sync`, polled every ``[run] batch_poll_s``);
+    a provider without one (``local``) raises :class:`~harness.judges.UnsupportedError`
+    before any call.
+    """
+    secrets = [os.environ[name] for name in _key_envs(exp) if os.environ.get(name)]
+    prices = PriceTable.load(state_dir=exp.state.dir)
+    if exp.run.batch:
+        batch = BatchSettings(
+            poll_s=exp.run.batch_poll_s, parse_retries=exp.scoring.parse_retries,
+            refresh=refresh, max_calls=exp.budget.max_calls, max_cost=exp.budget.max_cost,
+            show_progress=show_progress)
+        return run_judge_batch_sync(judge, tasks, spec, journal, batch, prices=prices,
+                                    secrets=secrets, console=console)
     settings = RunSettings(
         concurrency=exp.run.concurrency, max_attempts=exp.run.max_attempts,
         parse_retries=exp.scoring.parse_retries, call_deadline_s=exp.run.call_deadline_s,
@@ -252,8 +269,6 @@ def run_tasks(exp: Experiment, judge: Judge, tasks: list[JudgeTask], spec: Reque
         max_calls=exp.budget.max_calls, max_cost=exp.budget.max_cost,
         circuit_breaker=exp.run.circuit_breaker, show_progress=show_progress,
     )
-    secrets = [os.environ[name] for name in _key_envs(exp) if os.environ.get(name)]
-    prices = PriceTable.load(state_dir=exp.state.dir)
     return run_judge_sync(judge, tasks, spec, journal, settings, prices=prices,
                           secrets=secrets, console=console)
 
