@@ -17,7 +17,7 @@ import logging
 import math
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -266,7 +266,7 @@ class _Run:
         self,
         judge: Judge,
         spec: RequestSpec,
-        journal: Journal,
+        journal: Journal | None,
         settings: RunSettings,
         prices: PriceTable,
         secrets: Sequence[str],
@@ -437,23 +437,27 @@ class _Run:
             output_tokens=spend.output_tokens, cost=spend.cost,
             latency_s=spend.latency_s if spend.attempts else None, scores=scores,
         )
-        if journal:
+        if journal and self.journal is not None:  # None: a Ray worker, the driver journals
             assert status != "skipped"
-            self.journal.put(CallRecord(
-                key=key, status=status, provider=self.judge.provider, model=self.judge.model,
-                params=self.params_json, item_id=task.item_id, sample_index=task.sample_index,
-                messages=canonical_json([m.to_dict() for m in task.messages]),
-                prompt_name=task.prompt_name, prompt_version=task.prompt_version,
-                prompt_hash=task.prompt_hash, anchor_set=task.anchor_set, raw_reply=raw,
-                score=score, scores=None if scores is None else canonical_json(scores),
-                reasoning=reasoning, error=error, attempts=spend.attempts,
-                input_tokens=spend.input_tokens, output_tokens=spend.output_tokens,
-                cost=spend.cost,  # None: unknown price
-                latency_s=judgment.latency_s,
-            ))
+            self.journal.put(self.record(task, judgment))
         self.counts[status] += 1
         self.on_done(judgment)
         return judgment
+
+    def record(self, task: JudgeTask, j: Judgment) -> CallRecord:
+        """The journal record of a finished (not skipped) task's judgment."""
+        return CallRecord(
+            key=j.key, status=j.status, provider=self.judge.provider, model=self.judge.model,
+            params=self.params_json, item_id=task.item_id, sample_index=task.sample_index,
+            messages=canonical_json([m.to_dict() for m in task.messages]),
+            prompt_name=task.prompt_name, prompt_version=task.prompt_version,
+            prompt_hash=task.prompt_hash, anchor_set=task.anchor_set, raw_reply=j.raw_reply,
+            score=j.score, scores=None if j.scores is None else canonical_json(j.scores),
+            reasoning=j.reasoning, error=j.error, attempts=j.attempts,
+            input_tokens=j.input_tokens, output_tokens=j.output_tokens,
+            cost=j.cost,  # None: unknown price
+            latency_s=j.latency_s,
+        )
 
     def abort(self, task: JudgeTask, exc: FatalError) -> RunAborted:
         status = f" (status {exc.status})" if exc.status is not None else ""
@@ -510,6 +514,119 @@ def _stats_text(run: _Run, n_cached: int) -> str:
         f"| calls {led.n_requests} | tokens {led.input_tokens}+{led.output_tokens} "
         f"| cost {cost}"
     )
+
+
+@dataclass
+class _Plan:
+    """A run before its calls: the tasks' keys, the journal's answers, what is pending."""
+
+    run: _Run
+    tasks: Sequence[JudgeTask]
+    keys: list[str]
+    first: dict[str, JudgeTask]  # the first task of each key
+    results: dict[str, Judgment]  # answered from the journal so far
+    pending: deque[tuple[str, JudgeTask]]
+    n_cached: int  # distinct keys answered from the journal
+    t_start: float
+
+    def result(self, results: dict[str, Judgment]) -> RunResult:
+        """The run's result: ``results`` (by key) in task order, the rest ``skipped``."""
+        run = self.run
+        judgments: list[Judgment] = []
+        for key, task in zip(self.keys, self.tasks, strict=True):
+            j = results.get(key) or _skipped(task, key, f"not run: {run.stopped or 'aborted'}")
+            judgments.append(j if self.first[key] is task else _reused(j, task))
+        by_status = Counter(j.status for j in judgments)
+        led = run.ledger
+        return RunResult(
+            judgments=judgments, stopped=led.stop_message(by_status["skipped"]),
+            n_requests=led.n_requests, n_cached=sum(j.cached for j in judgments),
+            n_ok=by_status["ok"], n_invalid=by_status["invalid"],
+            n_failed=by_status["failed"], n_skipped=by_status["skipped"],
+            input_tokens=led.input_tokens, output_tokens=led.output_tokens,
+            cost=None if led.cost_unknown else led.spent,
+            elapsed_s=time.perf_counter() - self.t_start,
+        )
+
+    @contextlib.contextmanager
+    def progress(self, console: Console | None) -> Iterator[Callable[[Judgment], None]]:
+        """The progress bar; yields the callback that advances it by one judgment."""
+        run = self.run
+        progress = Progress(
+            TextColumn("[bold]judging"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+            disable=not run.settings.show_progress,
+        )
+        with progress:
+            bar = progress.add_task("judging", total=len(self.first), completed=self.n_cached,
+                                    stats=_stats_text(run, self.n_cached))
+
+            def on_done(_: Judgment) -> None:
+                progress.update(bar, advance=1, stats=_stats_text(run, self.n_cached))
+
+            yield on_done
+
+
+def _plan(
+    judge: Judge,
+    tasks: Sequence[JudgeTask],
+    spec: RequestSpec,
+    journal: Journal,
+    settings: RunSettings | None,
+    prices: PriceTable | None,
+    secrets: Sequence[str],
+) -> _Plan:
+    """Check the settings, key every task and answer what the journal holds.
+
+    The part of :func:`run_judge` before any call, shared with the Ray engine
+    (:mod:`._ray`). Raises as :func:`run_judge` does (``ValueError``, ``RunAborted``).
+    """
+    settings = settings if settings is not None else RunSettings()
+    settings.validate()
+    if prices is None:
+        prices = PriceTable.load(state_dir=journal.path.parent)
+    t_start = time.perf_counter()
+    if settings.max_cost is not None and not prices.knows(judge.provider, judge.model):
+        raise ValueError(
+            f"max_cost={settings.max_cost:g} is set but the price of {judge.provider}/"
+            f"{judge.model} is unknown, so a cost budget cannot be enforced; add it to a "
+            "prices.toml (USD per million input/output tokens) or drop max_cost"
+        )
+    run = _Run(judge, spec, journal, settings, prices, secrets)
+    judge.bind_journal(journal)
+
+    keys = [
+        call_key(identity=run.identity, params=run.params,
+                 messages=[m.to_dict() for m in t.messages], sample_index=t.sample_index)
+        for t in tasks
+    ]
+    first: dict[str, JudgeTask] = {}
+    for key, task in zip(keys, tasks, strict=True):
+        first.setdefault(key, task)
+    records = journal.get_many(first)
+    results: dict[str, Judgment] = {}
+    pending: deque[tuple[str, JudgeTask]] = deque()
+    for key, task in first.items():
+        rec = records.get(key)
+        if rec is not None and rec.status in ("ok", "invalid") and not settings.refresh:
+            results[key] = run.cached(task, rec)
+        else:
+            pending.append((key, task))
+    n_cached_unique = len(results)
+
+    if pending and spec.mode == "logprob" and not judge.supports_logprobs:
+        raise RunAborted(
+            f"run aborted: {judge.provider}/{judge.model} does not support logprob scoring "
+            "(supports_logprobs is False); use mode='structured' or another judge"
+        )
+
+    return _Plan(run=run, tasks=tasks, keys=keys, first=first, results=results,
+                 pending=pending, n_cached=n_cached_unique, t_start=t_start)
 
 
 async def run_judge(
@@ -571,84 +688,15 @@ async def run_judge(
         Invalid settings, or ``max_cost`` set for a model with no known price (a cost budget
         cannot be enforced without one).
     """
-    settings = settings if settings is not None else RunSettings()
-    settings.validate()
-    if prices is None:
-        prices = PriceTable.load(state_dir=journal.path.parent)
-    t_start = time.perf_counter()
-    if settings.max_cost is not None and not prices.knows(judge.provider, judge.model):
-        raise ValueError(
-            f"max_cost={settings.max_cost:g} is set but the price of {judge.provider}/"
-            f"{judge.model} is unknown, so a cost budget cannot be enforced; add it to a "
-            "prices.toml (USD per million input/output tokens) or drop max_cost"
-        )
-    run = _Run(judge, spec, journal, settings, prices, secrets)
-    judge.bind_journal(journal)
-
-    keys = [
-        call_key(identity=run.identity, params=run.params,
-                 messages=[m.to_dict() for m in t.messages], sample_index=t.sample_index)
-        for t in tasks
-    ]
-    first: dict[str, JudgeTask] = {}
-    for key, task in zip(keys, tasks, strict=True):
-        first.setdefault(key, task)
-    records = journal.get_many(first)
-    results: dict[str, Judgment] = {}
-    pending: deque[tuple[str, JudgeTask]] = deque()
-    for key, task in first.items():
-        rec = records.get(key)
-        if rec is not None and rec.status in ("ok", "invalid") and not settings.refresh:
-            results[key] = run.cached(task, rec)
-        else:
-            pending.append((key, task))
-    n_cached_unique = len(results)
-
-    if pending and spec.mode == "logprob" and not judge.supports_logprobs:
-        raise RunAborted(
-            f"run aborted: {judge.provider}/{judge.model} does not support logprob scoring "
-            "(supports_logprobs is False); use mode='structured' or another judge"
-        )
-
+    plan = _plan(judge, tasks, spec, journal, settings, prices, secrets)
+    run, pending, results = plan.run, plan.pending, plan.results
+    settings = run.settings
     limit = settings.concurrency
     if judge.max_concurrency:
         limit = min(limit, judge.max_concurrency)
 
-    def result() -> RunResult:
-        judgments: list[Judgment] = []
-        for key, task in zip(keys, tasks, strict=True):
-            j = results.get(key) or _skipped(task, key, f"not run: {run.stopped or 'aborted'}")
-            judgments.append(j if first[key] is task else _reused(j, task))
-        by_status = Counter(j.status for j in judgments)
-        led = run.ledger
-        return RunResult(
-            judgments=judgments, stopped=led.stop_message(by_status["skipped"]),
-            n_requests=led.n_requests, n_cached=sum(j.cached for j in judgments),
-            n_ok=by_status["ok"], n_invalid=by_status["invalid"],
-            n_failed=by_status["failed"], n_skipped=by_status["skipped"],
-            input_tokens=led.input_tokens, output_tokens=led.output_tokens,
-            cost=None if led.cost_unknown else led.spent,
-            elapsed_s=time.perf_counter() - t_start,
-        )
-
-    progress = Progress(
-        TextColumn("[bold]judging"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[stats]}"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-        disable=not settings.show_progress,
-    )
-    with progress:
-        bar = progress.add_task("judging", total=len(first), completed=n_cached_unique,
-                                stats=_stats_text(run, n_cached_unique))
-
-        def on_done(_: Judgment) -> None:
-            progress.update(bar, advance=1, stats=_stats_text(run, n_cached_unique))
-
-        run.on_done = on_done
+    with plan.progress(console) as progress:
+        run.on_done = progress
 
         async def worker() -> None:
             while pending and run.stopped is None:
@@ -666,13 +714,13 @@ async def run_judge(
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-            exc.partial = result()
+            exc.partial = plan.result(results)
             raise
         finally:
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-    return result()
+    return plan.result(results)
 
 
 def run_judge_sync(
