@@ -274,3 +274,30 @@ def test_a_refused_template_is_never_registered(store: str, tmp_path: Path) -> N
     with pytest.raises(PromptError, match=r"inside a \{% if %\} block"):
         tracker.register_prompt_version(pv, commit_message="v1", tags={})
     assert tracker.find_prompt_version(pv.name, pv.hash) is None
+
+
+def test_calibrate_refuses_a_prompt_mlflow_cannot_serve_before_any_call(
+        tmp_path: Path, project_root: Path) -> None:
+    """With [tracking] register_prompts (the default) the start version must translate; the
+    refusal comes before the first judge call, not after an iteration's calls."""
+    import fakeserver as fs
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    with fs.FakeServer() as server:
+        exp = fs.experiment_file(tmp_path, project_root, {
+            "experiment": 'name = "refused"',
+            "judge": (f'provider = "openai"\nmodel = "fake"\nbase_url = "{server.openai_url}"\n'
+                      'api_key_env = ""')})
+        (tmp_path / "prompts/recipes-overall/v1.j2").unlink()
+        head = ("{#- judgecal-prompt\nversion: 1\nparent: none\nchangelog: c\nscale: 1-6\n"
+                "scoring: structured\n-#}\n")
+        text = head + REFUSED["marker in a block"][0]
+        (tmp_path / "prompts/recipes-overall/v1.j2").write_text(text)
+        for later in (tmp_path / "prompts/recipes-overall").glob("v[2-9]*.j2"):
+            later.unlink()
+        res = CliRunner().invoke(app, ["calibrate", str(exp), "--no-progress"])
+        assert res.exit_code == 2, res.output
+        assert "v1.j2:11: " in res.output and "inside a {% if %} block" in res.output
+        assert server.stats.total == 0

@@ -266,8 +266,10 @@ def test_prompt_registry(tracker: Tracker, store: str, tmp_path: Path) -> None:
     client = _client(store)
     for pv, n in ((v1, n1), (v2, n2)):
         loaded = client.load_prompt(name, version=n, cache_ttl_seconds=0)
-        assert loaded.template.encode("utf-8") == pv.path.read_bytes()  # verbatim, byte for byte
-        assert "{{ item.output }}" in loaded.template and "{% if examples %}" in loaded.template
+        # the file verbatim, byte for byte, in a tag; the template is MLflow's chat form
+        assert loaded.tags["judgecal_text"].encode("utf-8") == pv.path.read_bytes()
+        assert "{{ item.output }}" in loaded.tags["judgecal_text"]
+        assert [m["role"] for m in loaded.template] == ["system", "user"]
         assert loaded.tags["judgecal_version"] == pv.label
         assert loaded.tags["content_hash"] == pv.hash
         assert loaded.tags["scoring"] == "structured"
@@ -552,7 +554,7 @@ def test_remote_tracking_server(_server: _Server | None, tmp_path: Path) -> None
         assert Path(got).read_text() == "# Iteration 1\n"
         assert [p.name for p in _server.artifacts.rglob("summary.md")] == ["summary.md"]
         loaded = client.load_prompt(pv.name, version=n, cache_ttl_seconds=0)
-        assert loaded.template == pv.text
+        assert loaded.tags["judgecal_text"] == pv.text  # template: MLflow's chat form
         assert tr.prompt_version_for_alias(pv.name, "candidate")[0] == n
         assert cal.finished_iterations() == {1: it.run_id}
         assert tr.run_link(cal.run_id).endswith(

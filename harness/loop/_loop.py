@@ -34,7 +34,7 @@ from harness.judgments import (
     judge_anchors,
     resolve_prompt,
 )
-from harness.prompts import PromptVersion, load_prompt, load_prompt_file
+from harness.prompts import PromptVersion, load_prompt, load_prompt_file, mlflow_template
 from harness.reports import (
     LOWER_IS_BETTER,
     AgreementReport,
@@ -355,6 +355,8 @@ def _calibrate(exp: Experiment, aset: AnchorSet, *, console: Any, show_progress:
             raise ManualRevisionPending(exp, state.iterations[-1]["version"], Path(exp.report.dir))
     if state.start_version is None:
         state.start_version = resolve_prompt(exp, journal).label
+    if exp.tracking.register_prompts:  # refused before any call, not at the first registration
+        mlflow_template(resolve_prompt(exp, journal, state.start_version))
     version_label = state.start_version
     state.status = "running"
 
