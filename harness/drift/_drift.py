@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from harness.agreement import AgreementResult, icc_oneway, jsonable, undefined
+from harness.agreement._crowd import loo_means, loo_medians
 from harness.anchors import RatingsTable
 
 __all__ = [
@@ -315,17 +315,10 @@ def loo_deviations(scores: np.ndarray, consensus: str = "median") -> np.ndarray:
     if consensus not in ("median", "mean"):
         raise ValueError(f"consensus must be 'median' or 'mean', got {consensus!r}")
     x = np.asarray(scores, dtype=float)
-    present = ~np.isnan(x)
-    others = present.sum(axis=1, keepdims=True) - present
-    out = np.full_like(x, np.nan)
-    combine = np.nanmedian if consensus == "median" else np.nanmean
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: handled below
-        for j in range(x.shape[1]):
-            rest = np.delete(x, j, axis=1)
-            ref = combine(rest, axis=1) if rest.shape[1] else np.full(x.shape[0], np.nan)
-            out[:, j] = x[:, j] - ref
-    return np.where(present & (others >= 1), out, np.nan)
+    if x.ndim != 2:
+        raise ValueError(f"expected an items x raters matrix, got shape {x.shape}")
+    # every rater's leave-one-out consensus at once (O(items x raters), no copy per rater)
+    return x - (loo_medians(x) if consensus == "median" else loo_means(x))
 
 
 def _window_starts(n: int, window: int, step: int) -> list[int]:

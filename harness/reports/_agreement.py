@@ -28,6 +28,7 @@ from harness.agreement import (
     undefined,
 )
 from harness.agreement._bootstrap import check_resamples
+from harness.agreement._crowd import item_sums, loo_mean_column
 from harness.agreement._loo import compare_to_references
 from harness.anchors import RatingsTable
 
@@ -424,21 +425,37 @@ def categorical_figures(scores: np.ndarray, scale: tuple[float, float]) -> dict[
 
 
 def leave_one_out_consensus(scores: np.ndarray, col: int) -> np.ndarray:
-    """Mean of the other raters per item (NaN where no other rater rated the item)."""
-    others = np.delete(scores, col, axis=1)
-    return _mean_consensus(others)
+    """Mean of the other raters per item (NaN where no other rater rated the item).
+
+    From the items' sums and counts (:func:`~harness.agreement._crowd.loo_mean_column`):
+    the table is not copied without the column.
+    """
+    sums, counts = item_sums(scores)
+    return loo_mean_column(sums, counts, scores[:, col])
 
 
 def _rater_rows(table: RatingsTable, scale: tuple[float, float]) -> list[dict[str, Any]]:
+    """Each rater against the mean of the others, O(items) per rater.
+
+    The others' mean comes from the items' sums and counts, computed once. Raters whose
+    (score, reference) pairs are the same, in the same item order (crowd raters who each
+    scored one item are a few dozen such pairs among thousands of raters), share one
+    :func:`compare_to_reference`: the figures depend on nothing else.
+    """
     scores = table.scores
+    sums, counts = item_sums(scores)
     rows: list[dict[str, Any]] = []
+    seen: dict[tuple[bytes, bytes], dict[str, AgreementResult]] = {}
     for j, rater in enumerate(table.rater_ids):
-        ref = leave_one_out_consensus(scores, j)
         mine = scores[:, j]
-        n = int((~np.isnan(mine) & ~np.isnan(ref)).sum())
-        figures = compare_to_reference(mine, ref, scale=scale, n_resamples=0)
-        rows.append({"rater_id": rater, "n_items": n, "figures": figures, "outlier": False,
-                     "outlier_reasons": []})
+        ref = loo_mean_column(sums, counts, mine)
+        both = ~np.isnan(mine) & ~np.isnan(ref)
+        key = (mine[both].tobytes(), ref[both].tobytes())
+        figures = seen.get(key)
+        if figures is None:
+            figures = seen[key] = compare_to_reference(mine, ref, scale=scale, n_resamples=0)
+        rows.append({"rater_id": rater, "n_items": int(both.sum()), "figures": dict(figures),
+                     "outlier": False, "outlier_reasons": []})
     _flag_outliers(rows, min_gap=0.10 * (scale[1] - scale[0]))
     return rows
 
@@ -551,19 +568,26 @@ def _sampled_draws(scores: np.ndarray, seed: int):  # noqa: ANN202 - a generator
     Per item one human rating is drawn at random (``one``) and the mean of the item's other
     ratings is its reference (``rest``); items with fewer than 2 ratings are NaN in both.
     :func:`human_ceiling` and :func:`like_for_like_references` use the same draws.
+
+    A draw picks, per item, one of the item's ratings uniformly (``Generator.integers``
+    over its count, the ratings taken in column order): O(items) per draw after one pass
+    over the table, and the same draws however the raters are encoded (88 crowd raters, or
+    one id per rating).
     """
-    present = ~np.isnan(scores)
-    n = present.sum(axis=1)
-    sums = np.where(present, scores, 0.0).sum(axis=1)
+    rows, cols = np.nonzero(~np.isnan(scores))  # the ratings, item by item, in column order
+    values = scores[rows, cols]
+    n = np.bincount(rows, minlength=scores.shape[0])
+    sums = np.bincount(rows, weights=values, minlength=scores.shape[0])
+    first = np.searchsorted(rows, np.arange(scores.shape[0]))  # each item's first rating
     rng = np.random.default_rng(seed)
     usable = n >= 2
     for _ in range(CEILING_DRAWS if usable.sum() >= 3 else 0):
-        keys = np.where(present, rng.random(scores.shape), -1.0)
-        col = keys.argmax(axis=1)
-        one = scores[np.arange(scores.shape[0]), col]
+        pick = rng.integers(0, np.maximum(n, 1))  # one of each item's ratings, uniformly
+        one = np.where(usable, values[np.minimum(first + pick, max(values.size - 1, 0))]
+                       if values.size else np.nan, np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             rest = np.where(usable, (sums - one) / (n - 1), np.nan)
-        yield np.where(usable, one, np.nan), rest
+        yield one, rest
 
 
 def like_for_like_references(
@@ -588,8 +612,9 @@ def like_for_like_references(
     scores = table.scores
     eligible = _eligible(rows, len(table.item_ids))
     if len(eligible) >= 2:
-        cols = [np.where(np.isnan(scores[:, j]), np.nan, leave_one_out_consensus(scores, j))
-                for j in eligible]
+        sums, counts = item_sums(scores)
+        cols = [np.where(np.isnan(scores[:, j]), np.nan,
+                         loo_mean_column(sums, counts, scores[:, j])) for j in eligible]
         return np.column_stack(cols), "per-rater"
     cols = [rest for _, rest in _sampled_draws(scores, seed)]
     refs = np.column_stack(cols) if cols else np.empty((scores.shape[0], 0))

@@ -34,7 +34,10 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from harness.agreement import AgreementResult, icc, krippendorff_alpha
+from harness.agreement._crowd import loo_medians
 from harness.anchors import TOTAL, Criterion, scorecard_total
 from harness.anchors._schema import NA
 
@@ -132,12 +135,10 @@ def outlier_raters(scores: dict[str, float], distance: float) -> list[str]:
     """
     if len(scores) < 3:
         return []
-    out = []
-    for rater, s in scores.items():
-        others = [v for r, v in scores.items() if r != rater]
-        if abs(s - statistics.median(others)) >= distance - 1e-9:
-            out.append(rater)
-    return out
+    values = np.array([list(scores.values())], dtype=float)
+    others = loo_medians(values)[0]  # each rater's others' median, one sort for all
+    return [r for r, s, m in zip(scores, values[0], others, strict=True)
+            if abs(s - m) >= distance - 1e-9]
 
 
 def _matrix(scores: dict[str, dict[str, Any]], items: list[str],

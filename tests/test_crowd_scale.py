@@ -1,0 +1,262 @@
+"""Crowd-scale statistics: the leave-one-out consensus from per-item summaries equals the
+straightforward copy-the-table-per-rater computation, and costs O(items) memory per rater.
+
+The reference implementations below are the ones the code used before (one copy of the
+items x raters table per rater); they are kept here, simple, to check the fast ones.
+"""
+
+import statistics
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+from harness.agreement import compare_to_reference
+from harness.agreement._crowd import item_sums, loo_mean_column, loo_means, loo_medians
+from harness.anchors import RatingsTable
+from harness.drift import loo_deviations
+from harness.reports import (
+    ReportSettings,
+    agreement_report,
+    human_ceiling,
+    leave_one_out_consensus,
+    like_for_like_references,
+)
+from harness.reports._agreement import CEILING_DRAWS, _sampled_draws
+from harness.sessions._review import outlier_raters
+
+# ----------------------------------------------------------------- reference implementations
+
+
+def ref_loo_mean(scores, j):
+    """Mean of the raters other than j, per item: the table copied without column j."""
+    others = np.delete(scores, j, axis=1)
+    counts = (~np.isnan(others)).sum(axis=1)
+    sums = np.nansum(others, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def ref_loo_deviations(scores, consensus):
+    """Each score minus the median (or mean) of the others, one column copy per rater."""
+    present = ~np.isnan(scores)
+    others = present.sum(axis=1, keepdims=True) - present
+    out = np.full_like(scores, np.nan)
+    combine = np.nanmedian if consensus == "median" else np.nanmean
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows
+        for j in range(scores.shape[1]):
+            rest = np.delete(scores, j, axis=1)
+            ref = combine(rest, axis=1) if rest.shape[1] else np.full(scores.shape[0], np.nan)
+            out[:, j] = scores[:, j] - ref
+    return np.where(present & (others >= 1), out, np.nan)
+
+
+def ref_outlier_raters(scores, distance):
+    if len(scores) < 3:
+        return []
+    return [r for r, s in scores.items()
+            if abs(s - statistics.median([v for q, v in scores.items() if q != r]))
+            >= distance - 1e-9]
+
+
+# ----------------------------------------------------------------- tables
+
+
+def random_table(seed, n=30, k=8, missing=0.3, halves=False, one_shot=0):
+    """Scores 1-5 around a latent truth, with missing cells, optional half points, and
+    ``one_shot`` extra raters who each scored a single item."""
+    rng = np.random.default_rng(seed)
+    truth = rng.normal(3, 1, n)
+    s = np.clip(np.rint(truth[:, None] + rng.normal(0, 0.8, (n, k))), 1, 5)
+    if halves:
+        s = np.clip(s + 0.5 * (rng.random(s.shape) < 0.3), 1, 5)
+    s[rng.random(s.shape) < missing] = np.nan
+    if one_shot:
+        extra = np.full((n, one_shot), np.nan)
+        rows = rng.integers(0, n, one_shot)
+        extra[rows, np.arange(one_shot)] = rng.integers(1, 6, one_shot)
+        s = np.column_stack([s, extra])
+    s[0, :] = np.nan  # an item nobody rated
+    s[1, 1:] = np.nan  # an item one rater rated
+    return s, np.clip(np.rint(truth + rng.normal(0, 1, n)), 1, 5)
+
+
+def as_table(scores, rater_ids=None, scale=(1.0, 5.0)):
+    n, k = scores.shape
+    return RatingsTable([f"i{i:03d}" for i in range(n)],
+                        rater_ids or [f"r{j:04d}" for j in range(k)], scores,
+                        np.zeros(scores.shape, dtype=bool), None, scale, "test")
+
+
+def one_shot_encoding(scores):
+    """The same ratings, each given its own rater id (item order, then column order)."""
+    rows, cols = np.nonzero(~np.isnan(scores))
+    out = np.full((scores.shape[0], rows.size), np.nan)
+    out[rows, np.arange(rows.size)] = scores[rows, cols]
+    return out
+
+
+TABLES = [dict(seed=s, **kw) for s, kw in enumerate([
+    {}, {"missing": 0.0}, {"missing": 0.6}, {"halves": True}, {"k": 3, "missing": 0.1},
+    {"k": 25, "missing": 0.8}, {"one_shot": 20}, {"k": 2, "missing": 0.2},
+])]
+
+
+# ----------------------------------------------------------------- the mean of the others
+
+
+@pytest.mark.parametrize("spec", TABLES)
+def test_loo_mean_from_sums_equals_the_copy_per_rater(spec):
+    scores, _ = random_table(**spec)
+    sums, counts = item_sums(scores)
+    full = loo_means(scores)
+    for j in range(scores.shape[1]):
+        expected = ref_loo_mean(scores, j)
+        np.testing.assert_allclose(loo_mean_column(sums, counts, scores[:, j]), expected,
+                                   rtol=0, atol=1e-12)
+        np.testing.assert_allclose(leave_one_out_consensus(scores, j), expected,
+                                   rtol=0, atol=1e-12)
+        rated = ~np.isnan(scores[:, j])
+        np.testing.assert_allclose(full[:, j], np.where(rated, expected, np.nan),
+                                   rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("consensus", ["median", "mean"])
+@pytest.mark.parametrize("spec", TABLES)
+def test_loo_deviations_equal_the_copy_per_rater(spec, consensus):
+    scores, _ = random_table(**spec)
+    np.testing.assert_allclose(loo_deviations(scores, consensus),
+                               ref_loo_deviations(scores, consensus), rtol=0, atol=1e-12)
+
+
+def test_loo_median_of_every_size_and_tie_pattern():
+    rng = np.random.default_rng(7)
+    for k in range(1, 9):
+        scores = rng.integers(1, 4, (200, k)).astype(float)  # many ties on a 1-3 scale
+        scores[rng.random(scores.shape) < 0.25] = np.nan
+        expected = scores - ref_loo_deviations(scores, "median")  # the others' median
+        np.testing.assert_allclose(loo_medians(scores), expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("spec", TABLES)
+def test_session_outliers_equal_the_median_of_the_others_per_rater(spec):
+    scores, _ = random_table(**spec)
+    for distance in (1.0, 1.5, 2.0):
+        for row in scores:
+            item = {f"r{j}": float(v) for j, v in enumerate(row) if not np.isnan(v)}
+            assert outlier_raters(item, distance) == ref_outlier_raters(item, distance)
+
+
+# ----------------------------------------------------------------- the report
+
+
+def _same(a, b):
+    """Two AgreementResults with the same figure, reason, CI and details (to 1e-12)."""
+    assert a.defined == b.defined and a.reason == b.reason and a.n_items == b.n_items
+    if a.defined:
+        assert abs(a.value - b.value) <= 1e-12
+    assert (a.ci95 is None) == (b.ci95 is None)
+    if a.ci95 is not None:
+        np.testing.assert_allclose(a.ci95, b.ci95, rtol=0, atol=1e-12)
+    assert a.details.keys() == b.details.keys()
+
+
+@pytest.mark.parametrize("spec", TABLES)
+def test_rater_rows_and_references_equal_the_copy_per_rater(spec):
+    scores, judge = random_table(**spec)
+    table = as_table(scores)
+    rep = agreement_report(table, judge_scores=judge, settings=ReportSettings(n_resamples=50))
+    rows = rep.human["raters"]
+    assert [r["rater_id"] for r in rows] == table.rater_ids
+    for j, row in enumerate(rows):
+        ref = ref_loo_mean(scores, j)
+        expected = compare_to_reference(scores[:, j], ref, scale=(1.0, 5.0), n_resamples=0)
+        assert row["n_items"] == int((~np.isnan(scores[:, j]) & ~np.isnan(ref)).sum())
+        for name, res in expected.items():
+            _same(row["figures"][name], res)
+    refs, method = like_for_like_references(table, rows)
+    if method == "per-rater":
+        eligible = [j for j, r in enumerate(rows) if r["n_items"] >= max(3, 0.5 * scores.shape[0])]
+        expected = np.column_stack([np.where(np.isnan(scores[:, j]), np.nan,
+                                             ref_loo_mean(scores, j)) for j in eligible])
+        np.testing.assert_allclose(refs, expected, rtol=0, atol=1e-12)
+
+
+def _draws_reference(scores, one, rest):
+    """``one`` is one of each usable item's ratings and ``rest`` the mean of the others."""
+    n = (~np.isnan(scores)).sum(axis=1)
+    for i in range(scores.shape[0]):
+        if n[i] < 2:
+            assert np.isnan(one[i]) and np.isnan(rest[i])
+            continue
+        vals = list(scores[i][~np.isnan(scores[i])])
+        assert one[i] in vals
+        vals.remove(one[i])
+        assert abs(rest[i] - np.mean(vals)) <= 1e-12
+
+
+@pytest.mark.parametrize("spec", TABLES)
+def test_sampled_draws_pick_one_rating_per_item(spec):
+    scores, _ = random_table(**spec)
+    draws = list(_sampled_draws(scores, seed=3))
+    assert len(draws) == CEILING_DRAWS
+    for one, rest in draws[:20]:
+        _draws_reference(scores, one, rest)
+
+
+def test_sampled_draws_are_uniform_over_an_items_ratings():
+    # one item with ratings 1..4: each is drawn about 1/4 of the time (200 draws x 50 items)
+    scores = np.tile(np.array([1.0, np.nan, 2.0, 3.0, np.nan, 4.0]), (50, 1))
+    picks = np.concatenate([one for one, _ in _sampled_draws(scores, seed=0)])
+    shares = np.bincount(picks.astype(int), minlength=5)[1:] / picks.size
+    np.testing.assert_allclose(shares, 0.25, atol=0.02)
+
+
+def test_the_sampled_ceiling_does_not_depend_on_how_raters_are_encoded():
+    # the demo's crowd: the same ratings as 88 raters or as one-shot raters (one id per
+    # rating) are the same draws, the same ceiling and the same like-for-like figures
+    scores, judge = random_table(seed=11, n=40, k=30, missing=0.85)
+    few, shot = as_table(scores), as_table(one_shot_encoding(scores))
+    settings = ReportSettings(n_resamples=50)
+    a = agreement_report(few, judge_scores=judge, settings=settings)
+    b = agreement_report(shot, judge_scores=judge, settings=settings)
+    assert a.judge["ceiling_method"] == b.judge["ceiling_method"] == "sampled single rater"
+    assert a.judge["ceiling"] == b.judge["ceiling"]
+    for name, res in a.judge["figures"].items():
+        if name != "alt_test":
+            _same(res, b.judge["figures"][name])
+
+
+# ----------------------------------------------------------------- memory per rater
+
+
+def _peak(fn):
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_ceiling_and_references_never_copy_the_table():
+    # 300 items x 3,000 one-shot raters: the table is 7.2 MB. One temporary of its size (the
+    # items' sums) is fine; a copy of it per rater (the table without the rater's column)
+    # or a random matrix of its size per draw is what made crowd tables slow
+    rng = np.random.default_rng(0)
+    scores = np.full((300, 3000), np.nan)
+    scores[np.repeat(np.arange(300), 10), np.arange(3000)] = rng.integers(1, 6, 3000)
+    table = as_table(scores)
+    size = scores.nbytes
+    rows = [{"rater_id": r, "n_items": 1, "figures": {}} for r in table.rater_ids]
+    assert _peak(lambda: list(_sampled_draws(scores, seed=0))) < size / 4
+    assert _peak(lambda: human_ceiling(table, rows, (1.0, 5.0))) < size / 4
+    assert _peak(lambda: like_for_like_references(table, rows)) < size / 4
+    assert _peak(lambda: [leave_one_out_consensus(scores, j) for j in range(50)]) < 1.5 * size
+    crossed = as_table(np.tile(scores[:, :1], (1, 3000)))  # every rater eligible: per-rater
+    rows = [{"rater_id": r, "n_items": 300, "figures": {}} for r in crossed.rater_ids]
+    refs, method = like_for_like_references(crossed, rows)
+    assert method == "per-rater" and refs.shape == (300, 3000)
+    assert _peak(lambda: like_for_like_references(crossed, rows)) < 2.5 * size  # refs + 1
