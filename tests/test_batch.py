@@ -324,6 +324,15 @@ def test_max_calls_limits_what_is_submitted(journal):
         res.stopped
 
 
+def test_max_cost_submits_only_what_fits_at_batch_price(journal):
+    with bs.BatchServer() as server:
+        # each request is estimated at about 0.0021 USD at batch price (512 output tokens)
+        res = batch("openai", server, tasks(5), journal, max_cost=0.005)
+        assert len(server.stats.entries) == res.n_ok == 2 and res.n_skipped == 3
+    assert res.stopped.startswith("budget: max_cost=0.005 USD reached")
+    assert res.cost <= 0.005
+
+
 def test_local_provider_has_no_batch_api(journal):
     judge = make_judge("local", "smol")
     with pytest.raises(UnsupportedError, match="no batch API"):

@@ -35,7 +35,6 @@ import json
 import logging
 import re
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,12 +42,12 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from harness.journal import BATCH_JOURNALED, BatchRecord, Journal, call_key
+from harness.journal import BATCH_JOURNALED, BatchRecord, Journal
 
 from ._base import FatalError, Judge, JudgeReply, JudgeRequest, ProviderError, with_retries
 from ._prices import PriceTable
 from ._results import Judgment, RunResult
-from ._runner import JudgeTask, RequestSpec, RunAborted, RunSettings, _reused, _Run, _skipped
+from ._runner import JudgeTask, RequestSpec, RunAborted, RunSettings, _plan, _Run
 from ._runner import _Spend as Spend
 from ._scoring import InvalidReply, parse_reply
 
@@ -393,7 +392,6 @@ class _BatchRun:
         self.active: list[BatchRecord] = []
         self.states: dict[str, BatchState] = {}
         self.submitted_at: dict[str, float] = {}
-        self.stopped: str | None = None
         self.on_done: Callable[[], None] = lambda: None
 
     @property
@@ -407,17 +405,17 @@ class _BatchRun:
         ledger, s = self.run.ledger, self.settings
         admitted: list[str] = []
         for key in keys:
-            if self.stopped is not None:
+            if ledger.stopped is not None:
                 break
             if s.max_calls is not None and ledger.n_requests >= s.max_calls:
-                self.stopped = f"budget: max_calls={s.max_calls} reached"
+                ledger._stop(f"budget: max_calls={s.max_calls} reached")
                 break
             estimate = ledger.estimate(self.requests[key]) if s.max_cost is not None else 0.0
             if s.max_cost is not None and ledger.spent + ledger.reserved + estimate > s.max_cost:
-                self.stopped = (f"budget: max_cost={s.max_cost:g} USD reached: the next "
-                                f"request, estimated at {estimate:.4f} USD at batch price, "
-                                f"would exceed it ({ledger.spent + ledger.reserved:.4f} USD "
-                                "spent or reserved)")
+                ledger._stop(f"budget: max_cost={s.max_cost:g} USD reached: the next "
+                             f"request, estimated at {estimate:.4f} USD at batch price, would "
+                             f"exceed it ({ledger.spent + ledger.reserved:.4f} USD spent or "
+                             "reserved)")
                 break
             ledger.n_requests += 1
             ledger.reserved += estimate
@@ -627,65 +625,22 @@ async def run_judge_batch(
                                max_bytes=settings.max_bytes)
     if prices is None:
         prices = PriceTable.load(state_dir=journal.path.parent)
-    prices = prices.for_batch()
-    t_start = time.perf_counter()
-    if settings.max_cost is not None and not prices.knows(judge.provider, judge.model):
-        raise ValueError(
-            f"max_cost={settings.max_cost:g} is set but the price of {judge.provider}/"
-            f"{judge.model} is unknown, so a cost budget cannot be enforced; add it to a "
-            "prices.toml (USD per million input/output tokens) or drop max_cost")
-    run = _Run(judge, spec, journal, settings.run_settings(), prices, secrets)
-    judge.bind_journal(journal)
-    keys = [call_key(identity=run.identity, params=run.params,
-                     messages=[m.to_dict() for m in t.messages], sample_index=t.sample_index)
-            for t in tasks]
-    first: dict[str, JudgeTask] = {}
-    for key, task in zip(keys, tasks, strict=True):
-        first.setdefault(key, task)
-    records = journal.get_many(first)
-    cached: dict[str, Judgment] = {}
-    pending: dict[str, JudgeTask] = {}
-    for key, task in first.items():
-        rec = records.get(key)
-        if rec is not None and rec.status in ("ok", "invalid") and not settings.refresh:
-            cached[key] = run.cached(task, rec)
-        else:
-            pending[key] = task
-    if pending and spec.mode == "logprob" and not judge.supports_logprobs:
-        raise RunAborted(
-            f"run aborted: {judge.provider}/{judge.model} does not support logprob scoring "
-            "(supports_logprobs is False); use mode='structured' or another judge")
-    state = _BatchRun(run, backend, settings, pending)
-    state.results.update(cached)
-
-    def result() -> RunResult:
-        judgments: list[Judgment] = []
-        for key, task in zip(keys, tasks, strict=True):
-            j = state.results.get(key) or _skipped(
-                task, key, f"not run: {state.stopped or 'aborted'}")
-            judgments.append(j if first[key] is task else _reused(j, task))
-        by_status = Counter(j.status for j in judgments)
-        led = run.ledger
-        stopped = None if state.stopped is None else \
-            f"{state.stopped}; {by_status['skipped']} tasks skipped"
-        return RunResult(
-            judgments=judgments, stopped=stopped, n_requests=led.n_requests,
-            n_cached=sum(j.cached for j in judgments), n_ok=by_status["ok"],
-            n_invalid=by_status["invalid"], n_failed=by_status["failed"],
-            n_skipped=by_status["skipped"], input_tokens=led.input_tokens,
-            output_tokens=led.output_tokens, cost=None if led.cost_unknown else led.spent,
-            elapsed_s=time.perf_counter() - t_start)
+    plan = _plan(judge, tasks, spec, journal, settings.run_settings(), prices.for_batch(),
+                 secrets)
+    run = plan.run
+    state = _BatchRun(run, backend, settings, dict(plan.pending))
+    state.results.update(plan.results)
+    n_cached = plan.n_cached
 
     progress = Progress(TextColumn("[bold]batch"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[stats]}"), console=console,
                         transient=False, disable=not settings.show_progress)
     with progress:
-        bar = progress.add_task("batch", total=len(first), completed=len(cached),
-                                stats=state.stats_text(len(cached)))
+        bar = progress.add_task("batch", total=len(plan.first), completed=n_cached,
+                                stats=state.stats_text(n_cached))
 
         def on_done() -> None:
-            progress.update(bar, completed=len(state.results),
-                            stats=state.stats_text(len(cached)))
+            progress.update(bar, completed=len(state.results), stats=state.stats_text(n_cached))
 
         state.on_done = on_done
         try:
@@ -693,7 +648,7 @@ async def run_judge_batch(
             covered: set[str] = set()
             for record in journal.batches(provider=backend.provider, endpoint=backend.endpoint,
                                           model=judge.model, open_only=True):
-                mine = [k for k in record.keys.values() if k in pending]
+                mine = [k for k in record.keys.values() if k in state.pending]
                 if mine and not settings.refresh:
                     state.active.append(record)
                     covered.update(mine)
@@ -702,7 +657,7 @@ async def run_judge_batch(
                         state.reserved[key] = 0.0
                     log.info("%s batch %s: resumed (%d requests of this run)",
                              backend.provider, record.batch_id, len(mine))
-            fresh = state.admit([k for k in pending if k not in covered])
+            fresh = state.admit([k for k in state.pending if k not in covered])
             if fresh:
                 await state.submit(fresh, 0)
             on_done()
@@ -717,9 +672,9 @@ async def run_judge_batch(
                 + (f" Batches still open ({open_ids}) are in the journal: a re-run polls them "
                    "again and submits nothing twice." if open_ids else ""))
             aborted = RunAborted(message, status=exc.status)
-            aborted.partial = result()
+            aborted.partial = plan.result(state.results)
             raise aborted from None
-    return result()
+    return plan.result(state.results)
 
 
 def run_judge_batch_sync(
