@@ -293,6 +293,23 @@ def test_anthropic_expired_requests_are_failed(journal):
     assert res.n_ok == 3 and j["i2"].status == "failed" and "expired" in j["i2"].error
 
 
+def test_a_journaled_batch_the_provider_no_longer_knows_fails_its_requests(journal):
+    def kill(state):
+        raise Killed
+
+    with bs.BatchServer(bs.Script(polls=3)) as server:
+        with pytest.raises(Killed):
+            batch("anthropic", server, tasks(2), journal, on_poll=kill)
+        server.batches.clear()  # deleted at the provider
+        res = batch("anthropic", server, tasks(2), journal)
+        assert res.n_failed == 2 and server.stats.created["anthropic"] == 1
+        assert all("does not know the batch any more" in j.error for j in res.judgments)
+        assert journal.batches(open_only=True) == []
+        # the next run submits them again
+        res = batch("anthropic", server, tasks(2), journal)
+        assert res.n_ok == 2 and server.stats.created["anthropic"] == 2
+
+
 def test_a_batch_that_fails_validation_fails_every_request(journal):
     with bs.BatchServer(bs.Script(openai_status="failed")) as server:
         res = batch("openai", server, tasks(3), journal)

@@ -475,12 +475,15 @@ class _BatchRun:
                                             error=error)
         self.on_done()
 
-    async def collect(self, record: BatchRecord, state: BatchState) -> list[str]:
-        """Journal an ended batch's results; the keys whose replies are to be asked again."""
+    async def collect(self, record: BatchRecord, state: BatchState,
+                      outcomes: dict[str, BatchOutcome] | None = None) -> list[str]:
+        """Journal an ended batch's results (downloaded unless ``outcomes`` are given); the
+        keys whose replies are to be asked again."""
         cids = {cid: key for cid, key in record.keys.items()
                 if key in self.pending and key not in self.results}
-        outcomes = await self.backend.results(state, {cid: self.requests[key]
-                                                      for cid, key in cids.items()})
+        if outcomes is None:
+            outcomes = await self.backend.results(state, {cid: self.requests[key]
+                                                          for cid, key in cids.items()})
         elapsed = time.time() - (self.submitted_at.get(record.batch_id) or record.created_at)
         where = f"{self.backend.provider} batch {record.batch_id}"
         reask: list[str] = []
@@ -528,27 +531,45 @@ class _BatchRun:
         """Poll the open batches until every one is journaled."""
         while self.active:
             for record in list(self.active):
-                state = await with_retries(lambda r=record: self.backend.poll(r.batch_id))
+                try:
+                    state = await with_retries(lambda r=record: self.backend.poll(r.batch_id))
+                except FatalError as exc:
+                    if exc.status != 404:
+                        raise
+                    # The provider no longer knows it (deleted, or another account's key):
+                    # its requests fail, and the next run submits them again.
+                    state = BatchState(batch_id=record.batch_id, status="not found",
+                                       ended=True, error=f"the provider does not know the "
+                                       f"batch any more ({exc})")
+                    self.states[record.batch_id] = state
+                    await self.close(record, state, collect=False)
+                    continue
                 self.states[record.batch_id] = state
                 if state.status != record.status and not state.ended:
                     self.journal.set_batch_status(record.batch_id, state.status)
                 self.on_done()
                 if self.settings.on_poll is not None:
                     self.settings.on_poll(state)
-                if not state.ended:
-                    continue
-                reask = await self.collect(record, state)
-                # Journaled before a re-ask is submitted: a run killed in between submits
-                # the re-asked requests again as new ones, never this batch's twice.
-                self.journal.set_batch_status(record.batch_id, BATCH_JOURNALED)
-                self.active.remove(record)
-                if reask:
-                    for key in reask:
-                        self.run.ledger.n_requests += 1
-                        self.reserved[key] = 0.0
-                    await self.submit(reask, record.round + 1)
+                if state.ended:
+                    await self.close(record, state)
             if self.active:
                 await sleep(self.settings.poll_s)
+
+    async def close(self, record: BatchRecord, state: BatchState, *, collect: bool = True
+                    ) -> None:
+        """Journal an ended batch's results (``collect=False``: none, every request fails)
+        and submit its invalid replies again."""
+        outcomes = None if collect else {}
+        reask = await self.collect(record, state, outcomes)
+        # Journaled before a re-ask is submitted: a run killed in between submits the
+        # re-asked requests again as new ones, never this batch's twice.
+        self.journal.set_batch_status(record.batch_id, BATCH_JOURNALED)
+        self.active.remove(record)
+        if reask:
+            for key in reask:
+                self.run.ledger.n_requests += 1
+                self.reserved[key] = 0.0
+            await self.submit(reask, record.round + 1)
 
     def stats_text(self, n_cached: int) -> str:
         c, led = self.run.counts, self.run.ledger
