@@ -65,6 +65,9 @@ def judge(
     api_key_env: ApiKeyEnvOpt = None,
     concurrency: Annotated[int | None, typer.Option(help="Concurrent calls.")] = None,
     batch: BatchOpt = None,
+    engine: Annotated[str | None, typer.Option(
+        help="local, or ray: the calls on Ray workers (RAY_ADDRESS, else a local Ray; "
+             "pip install 'judgecal[ray]'). Default: the experiment's [run] engine.")] = None,
     out_csv: Annotated[Path | None, typer.Option("--out", help="Write judgments CSV here.")]
     = None,
     refresh: Annotated[bool, typer.Option(help="Bypass the journal: call again.")] = False,
@@ -93,7 +96,8 @@ def judge(
         exp = load_with_judge_overrides(
             experiment, provider=provider, model=model, base_url=base_url,
             api_key_env=api_key_env, run={"concurrency": concurrency,
-                                          "max_invalid": max_invalid, "batch": batch})
+                                          "max_invalid": max_invalid, "batch": batch,
+                                          "engine": engine})
         refuse_batch(exp, experiment)
         scorecard = is_scorecard_experiment(exp)
         if criterion is not None and not scorecard:

@@ -95,6 +95,9 @@ class RunSection(_Section):
     batch: bool = False
     # seconds between two polls of the open batches
     batch_poll_s: float = Field(default=30.0, gt=0)
+    # where the calls run: "local" (this process) or "ray" (Ray workers, RAY_ADDRESS or a
+    # local Ray; `concurrency` is then the calls in flight over all workers)
+    engine: Literal["local", "ray"] = "local"
 
 
 class BudgetSection(_Section):

@@ -251,7 +251,8 @@ def run_tasks(exp: Experiment, judge: Judge, tasks: list[JudgeTask], spec: Reque
     With ``[run] batch = true`` the tasks go through the provider's batch API
     (:func:`harness.judges.run_judge_batch_sync`, polled every ``[run] batch_poll_s``);
     a provider without one (``local``) raises :class:`~harness.judges.UnsupportedError`
-    before any call.
+    before any call. With ``[run] engine = "ray"`` the calls run on Ray workers, each
+    building the judge from the experiment (:func:`harness.judges._ray.run_judge_ray`).
     """
     secrets = [os.environ[name] for name in _key_envs(exp) if os.environ.get(name)]
     prices = PriceTable.load(state_dir=exp.state.dir)
@@ -269,6 +270,14 @@ def run_tasks(exp: Experiment, judge: Judge, tasks: list[JudgeTask], spec: Reque
         max_calls=exp.budget.max_calls, max_cost=exp.budget.max_cost,
         circuit_breaker=exp.run.circuit_breaker, show_progress=show_progress,
     )
+    if exp.run.engine == "ray":
+        from functools import partial
+
+        from harness.judges._ray import run_judge_ray
+
+        return run_judge_ray(partial(build_judge, exp), judge, tasks, spec, journal, settings,
+                             prices=prices, secrets=secrets, secret_envs=_key_envs(exp),
+                             console=console)
     return run_judge_sync(judge, tasks, spec, journal, settings, prices=prices,
                           secrets=secrets, console=console)
 
