@@ -226,7 +226,9 @@ def test_a_cli_run_killed_by_sigterm_resumes_with_no_second_submission(tmp_path,
             while time.monotonic() < deadline and proc.poll() is None \
                     and server.stats.retrieves < 2:
                 time.sleep(0.05)
-            assert server.stats.retrieves >= 2, proc.poll()  # created, journaled, polling
+            if proc.poll() is not None:  # ended before it was killed: say why
+                raise AssertionError(f"exit {proc.returncode}: {proc.communicate()[1]}")
+            assert server.stats.retrieves >= 2  # created, journaled, polling
             proc.send_signal(signal.SIGTERM)
             _, err = proc.communicate(timeout=WAIT_S)
         finally:
