@@ -215,9 +215,6 @@ def test_bars_that_do_not_fit_the_experiment_are_input_errors(tmp_path, project_
         assert res.exit_code == 2 and "not gated" in res.output
         res = gate(exp, "--min", "grammar.icc=0.6", "--prompt", "grammar=v9")
         assert res.exit_code == 2 and "v9" in res.output
-        res = runner.invoke(app, ["promote", str(exp), "--prompt", "v1", "--min",
-                                  "grammar.icc=0.6", "--no-progress"])
-        assert res.exit_code == 2 and "not supported yet" in res.output
         bad_toml = experiment(tmp_path / "t", project_root, server,
                               gate="min = { total.foo = 0.5 }")
         res = gate(bad_toml)
@@ -299,4 +296,35 @@ def test_validate_a_scorecard_reports_every_question_and_the_total(tmp_path, pro
         assert res.exit_code == 0 and "Judge–human gap" in res.output
         res = runner.invoke(app, ["promote", str(exp), "--min", "grammar.icc=0.1",
                                   "--alias", "candidate", "--no-progress"])
-        assert res.exit_code == 2 and "promote on a scorecard" in " ".join(res.output.split())
+        assert res.exit_code == 2 and "candidate" in res.output  # no such alias yet
+
+
+def test_promote_a_scorecard_moves_every_judged_question_or_none(tmp_path, project_root, card):
+    """promote on a scorecard: the gate on every judged question and the total; on a pass
+    each question's version gets 'production' (servable with plain MLflow) and the
+    scorecard's tags; on a failure no alias moves."""
+    import mlflow
+
+    versions = [a for c in CRITERIA for a in ("--prompt", f"{c}=v1")]
+    with fs.FakeServer(handler_for(card)) as server:
+        exp = experiment(tmp_path, project_root, server)
+        res = runner.invoke(app, ["promote", str(exp), *versions, "--min", f"{BAD}.icc=0.5",
+                                  "--min", "total.icc=0.0", "--resamples", "200",
+                                  "--no-progress"])
+        assert res.exit_code == 1, res.output
+        assert "not promoted: alias 'production' unchanged" in res.output
+        res = runner.invoke(app, ["promote", str(exp), *versions, "--min", "grammar.icc=0.3",
+                                  "--min", "total.icc=0.0", "--resamples", "200",
+                                  "--no-progress", "--offline"])
+        assert res.exit_code == 0, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.startswith("promoted:")]
+    assert len(lines) == 6
+    assert lines[0].startswith("promoted: alias 'production' -> recipes-grammar v1 (question "
+                               "grammar, registry version 1, sqlite:///")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    for cid in CRITERIA:
+        pv = mlflow.genai.load_prompt(f"prompts:/recipes-{cid}@production")
+        assert pv.tags["production_scorecard"] == "card"
+        assert "total.icc" in pv.tags["production_scorecard_gate"]
+        assert pv.tags["production_scorecard_questions"] == ",".join(CRITERIA)
+        assert [m["role"] for m in pv.template] == ["system", "user"]

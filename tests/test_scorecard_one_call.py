@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from harness.anchors import load_scorecard
 from harness.cli import app
 from harness.experiments import load_experiment
-from harness.journal import Journal
+from harness.journal import SCHEMA_VERSION, Journal
 from harness.judges import InvalidReply, JudgeReply, JudgeRequest, Message, ScoreField, parse_reply
 from harness.judgments import judge_scorecard
 from harness.prompts import PromptError, load_prompt_file
@@ -176,7 +176,7 @@ def experiment(tmp_path, project_root, server, *, one_call=True, name="card"):
 
 
 def judge_json(exp, *extra):
-    res = runner.invoke(app, ["judge", str(exp), "--json", "--resamples", "200",
+    res = runner.invoke(app, ["judge", str(exp), "--json", "--resamples", "50",
                               "--no-progress", *extra])
     assert res.exit_code == 0, res.output
     return json.loads(res.stdout)
@@ -338,7 +338,7 @@ def test_a_version_1_journal_gains_the_scores_column(tmp_path):
     assert old.score == 4.0 and old.scores is None
     Journal(path)  # a second open (another process) does not trip on the migrated table
     meta = dict(sqlite3.connect(path).execute("SELECT k, v FROM meta"))
-    assert meta["schema_version"] == "2"
+    assert meta["schema_version"] == str(SCHEMA_VERSION)
 
 
 def test_calibrate_refuses_a_one_call_scorecard_before_any_call(tmp_path, project_root):
@@ -349,3 +349,24 @@ def test_calibrate_refuses_a_one_call_scorecard_before_any_call(tmp_path, projec
         assert "calibrate works on each question's own prompt" in res.output
         assert "gate --judgments" in res.output
         assert server.stats.total == 0
+
+
+def test_a_one_call_judge_is_gated_on_its_judgments_file(tmp_path, project_root, card):
+    """gate on a one-call experiment refuses a live run (it gates each question's prompt)
+    and takes the one-call judge's own holdout judgments instead, with no call."""
+    with fs.FakeServer(one_call_handler(card)) as server:
+        exp = experiment(tmp_path, project_root, server)
+        res = runner.invoke(app, ["gate", str(exp), "--min", "grammar.icc=0.1",
+                                  "--no-progress"])
+        assert res.exit_code == 2 and "gate works on each question's own prompt" in res.output
+        assert server.stats.total == 0
+        judge_json(exp, "--split", "holdout", "--out", str(tmp_path / "hold.csv"))
+        calls = server.stats.total
+        res = runner.invoke(app, ["gate", str(exp), "--judgments", str(tmp_path / "hold.csv"),
+                                  "--min", "grammar.icc=0.3", "--min", "total.icc=0.3",
+                                  "--resamples", "200", "--no-progress", "--json"])
+        assert res.exit_code == 0, res.output
+        assert server.stats.total == calls
+    doc = json.loads(res.stdout)
+    assert [b["name"].split()[0] for b in doc["bars"]] == ["grammar.icc", "total.icc"]
+    assert all(b["outcome"] == "pass" for b in doc["bars"])

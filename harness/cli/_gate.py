@@ -16,15 +16,18 @@ from harness.gate import (
     GateErrorOutcome,
     GateInputError,
     GateResult,
+    JudgesValidation,
     ScorecardGateResult,
     gate_table,
     load_gate,
     promote,
+    promoted_lines,
     run_gate,
+    validate_judges,
     write_junit,
     write_summary,
 )
-from harness.reports import ScorecardReport, render_report, render_scorecard
+from harness.reports import ScorecardReport, render_leaderboard, render_report, render_scorecard
 
 from ._common import (
     EXIT_INPUT,
@@ -109,6 +112,10 @@ JudgmentsOpt = Annotated[str | None, typer.Option(
          "rationale). The judge is the file (name and sha256); [judge] is not used.")]
 JudgmentsJudgeOpt = Annotated[str | None, typer.Option(
     "--judge", metavar="ID", help="With --judgments: the file's judge, when it has several.")]
+JudgesOpt = Annotated[list[str] | None, typer.Option(
+    "--judge", metavar="ID",
+    help="With --judgments: the file's judge, when it has several; repeat it to validate "
+         "several judges side by side (a leaderboard).")]
 JudgmentsCriterionOpt = Annotated[str | None, typer.Option(
     "--criterion", metavar="ID",
     help="With --judgments: the file's criterion, when it has several and the experiment's "
@@ -155,12 +162,12 @@ def validate_cmd(
     resamples: Resamples = 1000,
     progress: ProgressOpt = True,
     judgments: JudgmentsOpt = None,
-    judge: JudgmentsJudgeOpt = None,
+    judge: JudgesOpt = None,
     criterion: JudgmentsCriterionOpt = None,
 ) -> None:
     """Judge the holdout split with a fixed prompt version (no revision) and report agreement
     with the humans, with the human ceiling; with --judgments, report on a file's judgments
-    (no judge is called)."""
+    (no judge is called), and with --judge repeated, rank those judges on a leaderboard."""
     overrides = _overrides(provider, model, base_url, api_key_env)
     try:
         _no_overrides(judgments, overrides)
@@ -168,12 +175,20 @@ def validate_cmd(
                                   max_invalid=max_invalid)
         settings.bars = []
         settings.baseline = None
+        if judge and len(judge) > 1:
+            if judgments is None:
+                raise GateInputError("--judge names judges of a --judgments file")
+            _print_judges(validate_judges(exp, settings, judgments, judge,
+                                          criterion=criterion, n_resamples=resamples,
+                                          fresh_holdout=fresh_holdout), as_json)
+            return
         result = run_gate(exp, settings, prompt=prompt, alias=alias, offline=offline,
                           allow_changed_anchors=True, allow_judge_change=allow_judge_change,
                           n_resamples=resamples, command="validate",
                           show_progress=progress and not as_json, console=err,
                           fresh_holdout=fresh_holdout, judgments=judgments,
-                          judgments_judge=judge, judgments_criterion=criterion)
+                          judgments_judge=judge[0] if judge else None,
+                          judgments_criterion=criterion)
     except GateError as exc:
         fail(str(exc), exc.exit_code)
     if isinstance(result, ScorecardGateResult):
@@ -201,6 +216,25 @@ def validate_cmd(
                 out.print(f"[yellow]! {escape(w)}[/]")
     if not result.invalid.passed:
         err.print(f"[bold red]judge failure:[/] {escape(result.invalid.message)}")
+        raise typer.Exit(EXIT_JUDGE)
+
+
+def _print_judges(val: JudgesValidation, as_json: bool) -> None:
+    """``validate`` of several judges: the leaderboard, then who failed the invalid check."""
+    if as_json:
+        out.print_json(json.dumps(val.to_dict(), ensure_ascii=False))
+    else:
+        for res in val.results.values():
+            out.print(render_run(res.run))
+        out.print(render_leaderboard(val.board))
+        looks = {r.holdout_looks.describe() for r in val.results.values() if r.holdout_looks}
+        for line in sorted(looks):
+            out.print(escape(line))
+    failed = val.invalid_failed
+    if failed:
+        for j in failed:
+            err.print(f"[bold red]judge failure:[/] {escape(j)}: "
+                      f"{escape(val.results[j].invalid.message)}")
         raise typer.Exit(EXIT_JUDGE)
 
 
@@ -299,11 +333,9 @@ def _gate(
             if part.baseline is not None:
                 out.print(render_run(part.baseline.run))
         print_wide(gate_table(result), GATE_WIDTH)
-        if result.promoted:
-            p = result.promoted
-            out.print(f"promoted: alias '{p['alias']}' -> {p['name']} {p['version']} "
-                      f"(registry version {p['registry_version']}, {p['tracking_uri']})")
-        elif command == "promote":
+        for line in promoted_lines(result.promoted):
+            out.print(line, markup=False, soft_wrap=True)
+        if command == "promote" and not result.promoted:
             out.print(f"not promoted: alias '{PRODUCTION_ALIAS}' unchanged")
     if result.exit_code:
         raise typer.Exit(result.exit_code)

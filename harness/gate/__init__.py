@@ -79,6 +79,7 @@ from ._gate import (
     resolve_version,
     run_gate,
 )
+from ._leaderboard import JudgesValidation, validate_judges
 from ._ledger import (
     HOLDOUT_LOOKS_HASH_TAG,
     HOLDOUT_LOOKS_TAG,
@@ -93,6 +94,7 @@ from ._outputs import (
     junit_xml,
     markdown,
     outcome_text,
+    promoted_lines,
     table_text,
     write_junit,
     write_summary,
@@ -123,6 +125,7 @@ from ._scorecard import (
 from ._stats import loss_test, plan_bar
 
 __all__ = [
+    "JudgesValidation",
     "EXIT_BELOW_BAR",
     "EXIT_INCONCLUSIVE",
     "EXIT_INPUT",
@@ -183,7 +186,9 @@ __all__ = [
     "run_scorecard_gate",
     "scorecard_versions",
     "split_name",
+    "promoted_lines",
     "table_text",
+    "validate_judges",
     "write_junit",
     "write_summary",
 ]

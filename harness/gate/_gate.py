@@ -62,6 +62,7 @@ from ._result import (
     GateResult,
     HoldoutLooks,
     JudgeCheck,
+    ScorecardGateResult,
     VersionRef,
 )
 from ._stats import loss_test, plan_bar
@@ -568,6 +569,7 @@ def run_gate(
                             allow_changed_anchors=allow_changed_anchors,
                             allow_judge_change=allow_judge_change, command=command,
                             fresh_holdout=fresh_holdout)
+    check_servable([look], command)
     run, base_run = judge_look(look, settings.split, judge, offline=offline,
                                show_progress=show_progress, console=console)
     report = gate_report(run.table, run.judge_scores, look.exp, aset.spec.kind,
@@ -635,6 +637,22 @@ class Look:
     def confidence(self) -> float:
         """The confidence of this look's CIs (tightened by the holdout ledger)."""
         return self.looks.confidence if self.looks is not None else 0.95
+
+
+def check_servable(looks: Iterable[Look], command: str) -> None:
+    """Before ``promote`` judges anything: every version must translate to MLflow's chat
+    form (:func:`harness.prompts.mlflow_template`), or the alias could not serve it."""
+    if command != "promote":
+        return
+    from harness.prompts import mlflow_template
+
+    for look in looks:
+        try:
+            mlflow_template(look.ref.prompt)
+        except PromptError as exc:
+            raise GateInputError(f"{exc} (promote registers the version in MLflow's chat "
+                                 "form, which an application loads with plain MLflow)"
+                                 ) from None
 
 
 def prepare_look(exp: Experiment, aset: AnchorSet, split: str, *, prompt: str | None,
@@ -873,6 +891,15 @@ def gate_report(table: RatingsTable, judge_scores: np.ndarray, exp: Experiment, 
     -------
     AgreementReport
     """
+    settings = gate_report_settings(table, exp, kind, n_resamples, confidence)
+    report = agreement_report(table, judge_scores=judge_scores, settings=settings)
+    assert report.judge is not None
+    return report
+
+
+def gate_report_settings(table: RatingsTable, exp: Experiment, kind: str, n_resamples: int,
+                         confidence: float) -> ReportSettings:
+    """The report settings of :func:`gate_report` (shared with a leaderboard of judges)."""
     scale = table.scale or (0.0, 1.0)
     settings = ReportSettings(n_resamples=max(0, n_resamples), confidence=confidence,
                               primary=primary_for(kind, scale, exp.target.metric),
@@ -880,9 +907,7 @@ def gate_report(table: RatingsTable, judge_scores: np.ndarray, exp: Experiment, 
                               scale_kind=kind)
     if kind != "numeric":
         settings = replace(settings, alt_test_alignment="exact")
-    report = agreement_report(table, judge_scores=judge_scores, settings=settings)
-    assert report.judge is not None
-    return report
+    return settings
 
 
 def baseline_figures(table: RatingsTable, report: AgreementReport,
@@ -978,31 +1003,69 @@ def evaluate_bars(bars: list[Bar], scored: Scored, *, on: str,
     return out
 
 
-def promote(result: GateResult, *, alias: str = PRODUCTION_ALIAS) -> dict[str, Any]:
+def promote(result: GateResult | ScorecardGateResult, *,
+            alias: str = PRODUCTION_ALIAS) -> dict[str, Any]:
     """Point the registry alias (``production``) at the gated version; only after a pass.
 
     The version is registered first when it is not (idempotent: same content hash, same
     registry version), and tagged with the gate's verdict and the judge it was gated with
     (:func:`harness.tracking.judge_tags` with ``alias``: ``judgecal.alias.production.judge.*``).
+    On a scorecard, every judged question's version is promoted (each on its own prompt's
+    alias), only when the whole scorecard gate passed; every version is checked to
+    translate to MLflow's chat form before any alias moves, and each is tagged with the
+    scorecard and all of its bars.
 
     Parameters
     ----------
-    result : GateResult
+    result : GateResult or ScorecardGateResult
         A gate that passed.
     alias : str
 
     Returns
     -------
     dict
-        ``alias``, ``name``, ``version``, ``registry_version``.
+        ``alias``, ``name``, ``version``, ``registry_version``, ``tracking_uri``; on a
+        scorecard ``alias``, ``tracking_uri`` and ``questions`` (question id -> ``name``,
+        ``version``, ``registry_version``).
 
     Raises
     ------
     GateError
         When the gate did not pass (nothing is changed).
+    PromptError
+        A version MLflow cannot render like judgecal (nothing is changed).
     """
     if not result.passed:
         raise GateError(f"the gate did not pass: alias {alias!r} not set")
+    from harness.prompts import mlflow_template
+
+    if isinstance(result, ScorecardGateResult):
+        parts = result.questions
+        for part in parts.values():  # every version translates, or no alias moves
+            mlflow_template(part.version.prompt)
+        bars = _bars_text(result.bars)
+        scorecard_tags = {f"{alias}_scorecard": result.experiment.name,
+                          f"{alias}_scorecard_gate": bars,
+                          f"{alias}_scorecard_questions": ",".join(parts)}
+        done = {q: _promote_version(part, alias, scorecard_tags) for q, part in parts.items()}
+        uri = next(iter(done.values()))["tracking_uri"]
+        result.promoted = {"alias": alias, "tracking_uri": uri,
+                           "questions": {q: {k: v for k, v in d.items()
+                                             if k not in ("alias", "tracking_uri")}
+                                         for q, d in done.items()}}
+        return result.promoted
+    mlflow_template(result.version.prompt)
+    result.promoted = _promote_version(result, alias, {})
+    return result.promoted
+
+
+def _bars_text(bars: list[BarResult]) -> str:
+    return "; ".join(f"{b.name}: {b.checked:.4g}" if b.checked is not None else b.name
+                     for b in bars)
+
+
+def _promote_version(result: GateResult, alias: str, extra: dict[str, str]) -> dict[str, Any]:
+    """Register a gated version, point ``alias`` at it and tag it with its gate."""
     from harness.tracking import Tracker
 
     exp, pv = result.experiment, result.version.prompt
@@ -1015,20 +1078,18 @@ def promote(result: GateResult, *, alias: str = PRODUCTION_ALIAS) -> dict[str, A
         pv, commit_message=pv.changelog or f"{pv.label}",
         tags={"promoted_by": "judgecal", **jtags})
     tracker.set_prompt_alias(pv.name, alias, number)
-    bars = "; ".join(f"{b.name}: {b.checked:.4g}" if b.checked is not None else b.name
-                     for b in result.bars)
     tracker.set_prompt_version_tags(pv.name, number, {
-        f"{alias}_gate": bars, f"{alias}_promoted_at": result.created_at,
+        f"{alias}_gate": _bars_text(result.bars), f"{alias}_promoted_at": result.created_at,
         f"{alias}_gate_split": result.run.split,
         f"{alias}_gate_items_hash": result.checks.get("holdout_items_hash"),
         f"{alias}_gate_judge": result.checks.get("judge"),
         **(holdout_look_tags(result.holdout_looks) if result.holdout_looks else {}),
         **(judge_tags(j.identity, j.params, alias=alias) if j is not None else {}),
+        **extra,
     })
-    result.promoted = {"alias": alias, "name": pv.name, "version": pv.label,
-                       "registry_version": number, "tracking_uri": tracker.tracking_uri}
     result.version.registry_version = number
-    return result.promoted
+    return {"alias": alias, "name": pv.name, "version": pv.label, "registry_version": number,
+            "tracking_uri": tracker.tracking_uri}
 
 
 # --------------------------------------------------------------------------- one call

@@ -233,6 +233,20 @@ def _invalid_cells(inv: InvalidCheck) -> list[str | Text]:
             else Text("FAIL (exit 3)", style="bold red")]
 
 
+def promoted_lines(promoted: dict[str, Any] | None, *, md: bool = False) -> list[str]:
+    """What ``promote`` set, one line per version (a scorecard: per question)."""
+    if not promoted:
+        return []
+    q = "`" if md else "'"
+    alias = f"alias {q}{promoted['alias']}{q}"
+    if "questions" not in promoted:
+        return [f"promoted: {alias} -> {promoted['name']} {promoted['version']} (registry "
+                f"version {promoted['registry_version']}, {promoted['tracking_uri']})"]
+    return [f"promoted: {alias} -> {d['name']} {d['version']} (question {cid}, registry "
+            f"version {d['registry_version']}, {promoted['tracking_uri']})"
+            for cid, d in promoted["questions"].items()]
+
+
 def outcome_text(outcome: str) -> Text:
     """The result cell: ``pass`` (green), ``FAIL`` (red), ``INCONCLUSIVE`` (yellow)."""
     return {"pass": Text("pass", style="bold green"), "fail": Text("FAIL", style="bold red"),
@@ -594,10 +608,7 @@ def markdown(outcome: GateResult | ScorecardGateResult | GateErrorOutcome) -> st
                  + f"; anchors: {_md(result.checks.get('anchors', '—'))}")
     for w in result.warnings:
         lines.append(f"- ⚠️ {_md(w)}")
-    if result.promoted:
-        p = result.promoted
-        lines.append(f"- promoted: alias `{p['alias']}` -> {p['name']} {p['version']} "
-                     f"(registry version {p['registry_version']})")
+    lines += [f"- {_md(line)}" for line in promoted_lines(result.promoted, md=True)]
     lines.append(f"- **{_md(_verdict(result))}**")
     return "\n".join(lines) + "\n\n"
 

@@ -17,7 +17,7 @@ from typing import Any
 from harness.anchors import TOTAL, AnchorError, Scorecard, load_scorecard
 from harness.experiments import Experiment
 from harness.judges import Judge
-from harness.judgments import JudgmentsFile, is_scorecard_experiment, judge_totals
+from harness.judgments import JudgmentsFile, is_scorecard_experiment, judge_totals, one_call_refusal
 
 from ._bars import Bar, GateSettings, LossTest, holm_family
 from ._errors import GateInputError
@@ -26,6 +26,7 @@ from ._gate import (
     Look,
     Scored,
     baseline_figures,
+    check_servable,
     evaluate_bars,
     finish_look,
     gate_judge,
@@ -252,18 +253,18 @@ def run_scorecard_gate(
     Raises
     ------
     GateInputError
-        An unqualified bar, an unknown question, an ambiguous version, ``promote`` (not
-        supported on a scorecard), or any refusal of a question's gate. ``validate`` judges
+        An unqualified bar, an unknown question, an ambiguous version, a scorecard judged
+        in one call (``[scorecard] mode = "one_call"``: gate its judgments file), or any
+        refusal of a question's gate. ``promote`` promotes every judged question's version
+        (:func:`harness.gate.promote`). ``validate`` judges
         every question and the total, with no bars.
     GateJudgeError
         A question's judge run failed.
     """
     source = str(exp.anchors.path)
-    if command == "promote":
-        raise GateInputError(
-            "promote on a scorecard experiment is not supported yet: each question has its "
-            "own prompt and alias; promote one question with [anchors] criterion = \"<id>\" "
-            "(or `judgecal gate` the scorecard with bars per question)")
+    refusal = one_call_refusal(exp, command) if judgments is None else None
+    if refusal is not None:
+        raise GateInputError(refusal)
     try:
         card = load_scorecard(exp.anchors.path)
     except AnchorError as exc:
@@ -307,6 +308,7 @@ def run_scorecard_gate(
                                     composite, composite_judge, command,  # type: ignore[arg-type]
                                     fresh_holdout=fresh_holdout)
 
+    check_servable(looks.values(), command)
     runs = {}
     base_runs = {}
     for q in judged:

@@ -33,6 +33,7 @@ from ._outputs import (
     ceiling_cell,
     checked_cell,
     outcome_text,
+    promoted_lines,
     threshold_cell,
     value_cell,
 )
@@ -217,5 +218,6 @@ def scorecard_markdown(result: ScorecardGateResult) -> str:
     for q, r in result.questions.items():
         for w in r.warnings:
             lines.append(f"- ⚠️ {_md(q)}: {_md(w)}")
+    lines += [f"- {_md(line)}" for line in promoted_lines(result.promoted, md=True)]
     lines.append(f"- **{_md(_verdict(result))}**")
     return "\n".join(lines) + "\n\n"
