@@ -444,7 +444,7 @@ def test_cli_batch_true_in_the_experiment(tmp_path, project_root):
         assert server.stats.created["anthropic"] == 1 and server.stats.sync_calls > 0
 
 
-@pytest.mark.parametrize("command", ["judge", "calibrate"])
+@pytest.mark.parametrize("command", ["judge", "calibrate", "validate"])
 def test_cli_batch_with_the_local_provider_exits_2(command, tmp_path, project_root):
     with bs.BatchServer() as server:
         exp = _experiment(tmp_path, project_root, server, provider="local")
@@ -452,3 +452,24 @@ def test_cli_batch_with_the_local_provider_exits_2(command, tmp_path, project_ro
     assert res.exit_code == 2, res.output
     assert "provider local has no batch API" in res.output
     assert not (tmp_path / "state").exists() or Journal(tmp_path / "state").count() == 0
+
+
+def test_cli_validate_batch_judges_the_holdout_through_the_batch_api(tmp_path, project_root):
+    with bs.BatchServer() as server:
+        exp = _experiment(tmp_path, project_root, server)
+        res = CliRunner().invoke(app, ["validate", str(exp), "--prompt", "v1", "--batch",
+                                       "--no-progress", "--json", "--resamples", "0"])
+        assert res.exit_code == 0, res.output
+        run = json.loads(res.output)["run"]
+        assert run["split"] == "holdout" and server.stats.created["openai"] == 1
+        assert run["n_requests"] == run["n_ok"] and server.stats.sync_calls == 0
+        res = CliRunner().invoke(app, ["validate", str(exp), "--judgments", "x.csv",
+                                       "--batch", "--no-progress"])
+        assert res.exit_code == 2 and "drop --batch" in res.output
+
+
+def test_batch_and_ray_are_two_ways_to_run_the_calls(tmp_path, project_root):
+    with bs.BatchServer() as server:
+        exp = _experiment(tmp_path, project_root, server, run='batch = true\nengine = "ray"')
+        res = CliRunner().invoke(app, ["judge", str(exp), "--no-progress"])
+    assert res.exit_code == 2 and "choose one" in res.output

@@ -28,6 +28,7 @@ from ._common import (
     EXIT_JUDGE,
     ApiKeyEnvOpt,
     BaseUrlOpt,
+    BatchOpt,
     ModelOpt,
     ProviderOpt,
     err,
@@ -35,8 +36,8 @@ from ._common import (
     load_with_judge_overrides,
     out,
     print_wide,
+    refuse_batch,
 )
-from ._judge import BatchOpt, refuse_batch
 
 if TYPE_CHECKING:
     from harness.gate import BarResult

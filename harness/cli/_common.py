@@ -92,3 +92,22 @@ def load_with_judge_overrides(experiment: Path, *, provider: str | None, model: 
     return load_experiment(experiment).with_overrides(
         judge={"provider": provider, "model": model, "base_url": base_url,
                "api_key_env": api_key_env}, **sections)
+
+
+#: ``--batch/--no-batch``: an override of the experiment's ``[run] batch`` (judge, calibrate,
+#: validate).
+BatchOpt = Annotated[bool | None, typer.Option(
+    "--batch/--no-batch",
+    help="Judge through the provider's batch API (openai, anthropic): half price, results "
+         "within 24 hours; a killed run resumes polling the same batches (default: the "
+         "experiment's [run] batch).")]
+
+
+def refuse_batch(exp: Any, experiment: Path) -> None:
+    """Exit 2, before any call, when batch judging is asked of a provider without a batch
+    API (``local``)."""
+    from harness.judges import batch_refusal
+
+    reason = batch_refusal(exp.judge.provider) if exp.run.batch else None
+    if reason is not None:
+        fail(f"{experiment}: {reason}", EXIT_INPUT)

@@ -34,6 +34,7 @@ from ._common import (
     EXIT_JUDGE,
     ApiKeyEnvOpt,
     BaseUrlOpt,
+    BatchOpt,
     ModelOpt,
     ProviderOpt,
     Resamples,
@@ -42,6 +43,7 @@ from ._common import (
     load_with_judge_overrides,
     out,
     print_wide,
+    refuse_batch,
 )
 from ._judge import render_run
 
@@ -135,10 +137,11 @@ def _overrides(provider: str | None, model: str | None, base_url: str | None,
             "api_key_env": api_key_env}
 
 
-def _experiment(experiment: Path, overrides: dict[str, str | None]) -> Experiment:
+def _experiment(experiment: Path, overrides: dict[str, str | None],
+                **sections: dict[str, Any]) -> Experiment:
     """The experiment file with the command line's judge overrides laid over it."""
     try:
-        return load_with_judge_overrides(experiment, **overrides)
+        return load_with_judge_overrides(experiment, **overrides, **sections)
     except ExperimentError as exc:
         raise GateInputError(str(exc)) from None
     except ValueError as exc:  # an override that fails validation
@@ -163,6 +166,7 @@ def validate_cmd(
     progress: ProgressOpt = True,
     judgments: JudgmentsOpt = None,
     judge: JudgesOpt = None,
+    batch: BatchOpt = None,
     criterion: JudgmentsCriterionOpt = None,
 ) -> None:
     """Judge the holdout split with a fixed prompt version (no revision) and report agreement
@@ -171,8 +175,11 @@ def validate_cmd(
     overrides = _overrides(provider, model, base_url, api_key_env)
     try:
         _no_overrides(judgments, overrides)
-        exp, settings = load_gate(_experiment(experiment, overrides), split=split,
-                                  max_invalid=max_invalid)
+        if judgments is not None and batch:
+            raise GateInputError("--judgments replaces the judge: drop --batch")
+        live = _experiment(experiment, overrides, run={"batch": batch})
+        refuse_batch(live, experiment)
+        exp, settings = load_gate(live, split=split, max_invalid=max_invalid)
         settings.bars = []
         settings.baseline = None
         if judge and len(judge) > 1:

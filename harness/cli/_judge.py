@@ -12,7 +12,7 @@ from rich.table import Table
 
 from harness.anchors import AnchorError
 from harness.experiments import Experiment, ExperimentError
-from harness.judges import ProviderError, RunResult, batch_refusal
+from harness.judges import ProviderError, RunResult
 from harness.judgments import JudgeRun, is_scorecard_experiment, judge_anchors, judge_scorecard
 from harness.prompts import PromptError
 from harness.reports import (
@@ -29,6 +29,7 @@ from ._common import (
     EXIT_JUDGE,
     ApiKeyEnvOpt,
     BaseUrlOpt,
+    BatchOpt,
     ModelOpt,
     ProviderOpt,
     Resamples,
@@ -36,22 +37,8 @@ from ._common import (
     fail,
     load_with_judge_overrides,
     out,
+    refuse_batch,
 )
-
-#: ``--batch/--no-batch``: an override of the experiment's ``[run] batch`` (judge, calibrate).
-BatchOpt = Annotated[bool | None, typer.Option(
-    "--batch/--no-batch",
-    help="Judge through the provider's batch API (openai, anthropic): half price, results "
-         "within 24 hours; a killed run resumes polling the same batches (default: the "
-         "experiment's [run] batch).")]
-
-
-def refuse_batch(exp: Experiment, experiment: Path) -> None:
-    """Exit 2, before any call, when batch judging is asked of a provider without a batch
-    API (``local``)."""
-    reason = batch_refusal(exp.judge.provider) if exp.run.batch else None
-    if reason is not None:
-        fail(f"{experiment}: {reason}", EXIT_INPUT)
 
 
 def judge(

@@ -8,7 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 
 class _Section(BaseModel):
@@ -98,6 +105,13 @@ class RunSection(_Section):
     # where the calls run: "local" (this process) or "ray" (Ray workers, RAY_ADDRESS or a
     # local Ray; `concurrency` is then the calls in flight over all workers)
     engine: Literal["local", "ray"] = "local"
+
+    @model_validator(mode="after")
+    def _one_way_to_run(self) -> RunSection:
+        if self.batch and self.engine == "ray":
+            raise ValueError("batch = true sends the calls to the provider's batch API and "
+                             "engine = \"ray\" runs them on Ray workers: choose one")
+        return self
 
 
 class BudgetSection(_Section):
