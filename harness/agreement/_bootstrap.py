@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -189,6 +189,43 @@ def resample_weights(counts: np.ndarray, n_resamples: int, seed: int) -> np.ndar
     n = int(counts.sum())
     rng = np.random.default_rng(seed)
     return rng.multinomial(n, counts / n, size=n_resamples).astype(float)
+
+
+#: Cells (resamples x groups) of one block of :func:`resample_weight_blocks`: 4M float64
+#: cells are 32 MB, so 1,000 resamples of 100,000 items never sit in memory at once (800 MB).
+WEIGHT_BLOCK_CELLS = 4_000_000
+
+
+def resample_weight_blocks(counts: np.ndarray, n_resamples: int, seed: int,
+                           max_cells: int | None = None) -> Iterator[np.ndarray]:
+    """:func:`resample_weights` in blocks of resamples, in memory bounded by ``max_cells``.
+
+    The blocks, stacked, are exactly ``resample_weights(counts, n_resamples, seed)``: the
+    same generator draws the resamples one after another either way.
+
+    Parameters
+    ----------
+    counts : ndarray, shape (U,)
+        Items per group (all ones for item-level resampling).
+    n_resamples, seed
+        As for :func:`resample_weights`.
+    max_cells : int, optional
+        At most this many cells (resamples x U) per block (at least one resample); default
+        :data:`WEIGHT_BLOCK_CELLS`.
+
+    Yields
+    ------
+    ndarray of float, shape (b, U)
+        The next b resamples.
+    """
+    check_resamples(n_resamples)
+    n = int(counts.sum())
+    rng = np.random.default_rng(seed)
+    cells = WEIGHT_BLOCK_CELLS if max_cells is None else int(max_cells)
+    step = max(1, cells // max(int(counts.size), 1))
+    for start in range(0, n_resamples, step):
+        size = min(step, n_resamples - start)
+        yield rng.multinomial(n, counts / n, size=size).astype(float)
 
 
 def with_percentile_ci(

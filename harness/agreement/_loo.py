@@ -20,7 +20,7 @@ from ._bootstrap import (
     JACKKNIFE_TRANSFORMS,
     check_resamples,
     jackknife_t_interval,
-    resample_weights,
+    resample_weight_blocks,
     with_percentile_ci,
 )
 from ._paired import (
@@ -151,18 +151,19 @@ def compare_to_references(
         return {k: _drop_ok(v) for k, v in points.items()}
 
     rows = np.flatnonzero(used_rows)
-    w = resample_weights(np.ones(rows.size), n_resamples, seed)  # (B, n_used)
     cov = covered[rows]
     boot_refs = range(m) if m <= MAX_BOOTSTRAP_REFERENCES else sorted(
         {int(i) for i in np.linspace(0, m - 1, MAX_BOOTSTRAP_REFERENCES).round()})
+    boot_refs = [r for r in boot_refs if cov[:, r].sum() >= 3]
+    pairs = {r: _distinct_pairs(x[rows], refs[rows, r], cov[:, r]) for r in boot_refs}
+    weights = _pair_weights(pairs, cov, n_resamples, seed)
     reps: dict[str, list[np.ndarray]] = {name: [] for name in PAIRED_FIGURES}
     jack: dict[str, list[np.ndarray | None]] | None = {name: [] for name in JACKKNIFE_SCALES}
     for r in boot_refs:
         mask = cov[:, r]
-        if mask.sum() < 3:
-            continue
-        figs = weighted_figures(x[rows][mask], refs[rows, r][mask], w[:, mask], scale=scale)
-        loo = _leave_one_out(x[rows], refs[rows, r], mask, scale) if jack is not None else None
+        uniq, inverse = pairs[r]
+        figs = weighted_figures(uniq[:, 0], uniq[:, 1], weights[r], scale=scale)
+        loo = _leave_one_out(uniq, inverse, mask, scale) if jack is not None else None
         if loo is None:
             jack = None
         for name in PAIRED_FIGURES:
@@ -193,6 +194,39 @@ def compare_to_references(
             out[name] = _with_jackknife_ci(out[name], jack[name], JACKKNIFE_SCALES[name],
                                            confidence)
     return out
+
+
+def _distinct_pairs(x: np.ndarray, ref: np.ndarray, mask: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (score, reference) pairs of the items of ``mask``: ``(uniq, inverse)``,
+    ``uniq`` of shape (U, 2) and ``inverse[k]`` the pair of the k-th item of ``mask``."""
+    uniq, inverse = np.unique(np.column_stack([x[mask], ref[mask]]), axis=0,
+                              return_inverse=True)
+    return uniq, inverse.ravel()
+
+
+def _pair_weights(pairs: dict[int, tuple[np.ndarray, np.ndarray]], masks: np.ndarray,
+                  n_resamples: int, seed: int) -> dict[int, np.ndarray]:
+    """Each reference's item-level bootstrap resamples as counts of its distinct pairs.
+
+    One draw of the n items (rows of ``masks``) per resample, the same for every reference;
+    a resample's weight of a pair is how many of the drawn items hold it, so the weighted
+    figures on the U distinct pairs are those on the n items. The (B, n) item counts are
+    drawn in blocks of bounded size (:func:`resample_weight_blocks`) and summed into
+    (B, U) per reference, never held whole (1,000 x 100,000 items would be 800 MB).
+    """
+    if not pairs:
+        return {}
+    groups = {}
+    for r, (_, inverse) in pairs.items():
+        order = np.argsort(inverse, kind="stable")
+        groups[r] = (np.flatnonzero(masks[:, r])[order],
+                     np.searchsorted(inverse[order], np.arange(inverse.max() + 1)))
+    out: dict[int, list[np.ndarray]] = {r: [] for r in pairs}
+    for block in resample_weight_blocks(np.ones(masks.shape[0]), n_resamples, seed):
+        for r, (items, starts) in groups.items():
+            out[r].append(np.add.reduceat(block[:, items], starts, axis=1))
+    return {r: np.vstack(parts) for r, parts in out.items()}
 
 
 #: Items needed on each side (missing some reference, meeting some) to estimate a share's
@@ -236,26 +270,26 @@ def _effective_items(x: np.ndarray, refs: np.ndarray, covered: np.ndarray, name:
     return int(max(n, min(round(n_eff), int(cov.sum()))))
 
 
-def _leave_one_out(x: np.ndarray, ref: np.ndarray, mask: np.ndarray,
+def _leave_one_out(uniq: np.ndarray, inverse: np.ndarray, mask: np.ndarray,
                    scale: tuple[float, float]) -> dict[str, np.ndarray] | None:
-    """Each figure of ``x`` against ``ref`` on the items of ``mask``, with each item left out.
+    """Each figure on the items of ``mask``, with each item left out.
 
-    Items sharing a (score, reference) pair give the same value, so one weighted evaluation
-    per distinct pair serves them all. Returns arrays over all rows (the value for rows
-    outside ``mask`` is meaningless), or None with more than :data:`JACKKNIFE_MAX_PAIRS`
-    distinct pairs.
+    ``uniq`` and ``inverse`` are the items' distinct (score, reference) pairs
+    (:func:`_distinct_pairs`): items sharing a pair give the same value, so one weighted
+    evaluation per distinct pair serves them all. Returns arrays over all rows (the value
+    for rows outside ``mask`` is meaningless), or None with more than
+    :data:`JACKKNIFE_MAX_PAIRS` distinct pairs.
     """
-    pairs = np.column_stack([x[mask], ref[mask]])
-    uniq, inverse, counts = np.unique(pairs, axis=0, return_inverse=True, return_counts=True)
     if uniq.shape[0] > JACKKNIFE_MAX_PAIRS:
         return None
+    counts = np.bincount(inverse, minlength=uniq.shape[0])
     weights = counts[None, :].astype(float) - np.eye(uniq.shape[0])
     figs = weighted_figures(uniq[:, 0], uniq[:, 1], weights, scale=scale)
     out: dict[str, np.ndarray] = {}
     for name in JACKKNIFE_SCALES:
         if figs.get(name) is not None:
-            full = np.full(x.shape[0], np.nan)
-            full[mask] = figs[name][inverse.ravel()]
+            full = np.full(mask.shape[0], np.nan)
+            full[mask] = figs[name][inverse]
             out[name] = full
     return out
 
