@@ -18,6 +18,7 @@ again, by any command, is the same look.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -540,20 +541,66 @@ class Journal(ThreadLocalSQLite):
             raise
 
     def put(self, record: CallRecord) -> None:
-        """Store ``record`` (replacing a record with the same key) in its own transaction."""
-        if not record.created_at:
-            record = CallRecord(**{**asdict(record), "created_at": time.time()})
-        values = [getattr(record, c) for c in _COLUMNS]
+        """Store ``record`` (replacing a record with the same key) in its own transaction;
+        inside :meth:`bulk`, at the end of the block with the others."""
+        buffer = getattr(self._local, "bulk", None)
+        if buffer is not None:
+            buffer.append(record)
+            return
+        self.put_many([record])
+
+    def put_many(self, records: Iterable[CallRecord]) -> int:
+        """Store several records in one transaction (all or none); returns how many.
+
+        One transaction per record costs a WAL commit each; a batch of results (a provider
+        batch downloaded at once) is written this way instead (see ``benchmarks/
+        bench_journal.py``).
+        """
+        now = time.time()
+        rows = [[getattr(r, c) for c in _COLUMNS] if r.created_at else
+                [now if c == "created_at" else getattr(r, c) for c in _COLUMNS]
+                for r in records]
+        if not rows:
+            return 0
         marks = ",".join("?" * len(_COLUMNS))
         conn = self._connect()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute(f"INSERT OR REPLACE INTO calls ({','.join(_COLUMNS)}) VALUES ({marks})",
-                         values)
+            conn.executemany(f"INSERT OR REPLACE INTO calls ({','.join(_COLUMNS)}) "
+                             f"VALUES ({marks})", rows)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        return len(rows)
+
+    @contextlib.contextmanager
+    def bulk(self) -> Iterator[None]:
+        """Buffer this thread's :meth:`put` calls and write them in one transaction at the
+        end of the block (nothing is written if the block raises: a killed bulk write
+        leaves the journal as it was before it).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> j = Journal(tempfile.mkdtemp())
+        >>> with j.bulk():
+        ...     j.put(CallRecord("k", "ok", "p", "m", "{}", "a", 0, "[]", score=3.0))
+        ...     j.count()
+        0
+        >>> j.count()
+        1
+        """
+        if getattr(self._local, "bulk", None) is not None:  # nested: the outer block writes
+            yield
+            return
+        self._local.bulk = []
+        try:
+            yield
+            records = self._local.bulk
+        finally:
+            self._local.bulk = None
+        self.put_many(records)
 
     def __enter__(self) -> Journal:
         return self

@@ -488,41 +488,44 @@ class _BatchRun:
         where = f"{self.backend.provider} batch {record.batch_id}"
         reask: list[str] = []
         rounds = 1 + self.settings.parse_retries
-        for cid, key in cids.items():
-            task = self.pending[key]
-            spend = self.spend_of(key, record.round)
-            spend.latency_s += max(0.0, elapsed)
-            outcome = outcomes.get(cid)
-            if outcome is None:
-                self.settle(key, spend, None)
-                why = f": {state.error}" if state.error else ""
-                self.fail(key, f"{where} ended ({state.status}) without a result for this "
-                          f"request{why}")
-                continue
-            self.settle(key, spend, outcome.reply)
-            if outcome.reply is None:
-                self.fail(key, f"{where}: {outcome.error or 'no reply'}")
-                continue
-            request = self.requests[key]
-            try:
-                parsed = parse_reply(outcome.reply, request)
-            except InvalidReply as exc:
-                if record.round + 1 < rounds:
-                    log.info("%s sample %d: invalid reply (%d of %d): %s", task.item_id,
-                             task.sample_index, record.round + 1, rounds,
-                             self.run.redact(exc.reason))
-                    reask.append(key)
+        # one transaction for the whole batch (no await inside: nothing else writes);
+        # a run killed here re-downloads the batch, which is not yet marked journaled
+        with self.journal.bulk():
+            for cid, key in cids.items():
+                task = self.pending[key]
+                spend = self.spend_of(key, record.round)
+                spend.latency_s += max(0.0, elapsed)
+                outcome = outcomes.get(cid)
+                if outcome is None:
+                    self.settle(key, spend, None)
+                    why = f": {state.error}" if state.error else ""
+                    self.fail(key, f"{where} ended ({state.status}) without a result for this "
+                              f"request{why}")
+                    continue
+                self.settle(key, spend, outcome.reply)
+                if outcome.reply is None:
+                    self.fail(key, f"{where}: {outcome.error or 'no reply'}")
+                    continue
+                request = self.requests[key]
+                try:
+                    parsed = parse_reply(outcome.reply, request)
+                except InvalidReply as exc:
+                    if record.round + 1 < rounds:
+                        log.info("%s sample %d: invalid reply (%d of %d): %s", task.item_id,
+                                 task.sample_index, record.round + 1, rounds,
+                                 self.run.redact(exc.reason))
+                        reask.append(key)
+                        continue
+                    self.results[key] = self.run.finish(
+                        task, key, "invalid", spend, raw=outcome.reply.raw,
+                        error=f"invalid reply in {rounds} of {rounds} tries; last: {exc.reason}")
+                    self.on_done()
                     continue
                 self.results[key] = self.run.finish(
-                    task, key, "invalid", spend, raw=outcome.reply.raw,
-                    error=f"invalid reply in {rounds} of {rounds} tries; last: {exc.reason}")
+                    task, key, "ok", spend,
+                    score=None if parsed.scores is not None else parsed.score,
+                    scores=parsed.scores, reasoning=parsed.reasoning, raw=outcome.reply.raw)
                 self.on_done()
-                continue
-            self.results[key] = self.run.finish(
-                task, key, "ok", spend,
-                score=None if parsed.scores is not None else parsed.score,
-                scores=parsed.scores, reasoning=parsed.reasoning, raw=outcome.reply.raw)
-            self.on_done()
         return reask
 
     # ------------------------------------------------------------ polling
