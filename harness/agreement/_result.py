@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class AgreementResult:
@@ -96,8 +98,11 @@ def undefined(
 
 def jsonable(obj: Any) -> Any:
     """``obj`` with numpy scalars/arrays, tuples and non-finite floats made plain JSON."""
-    import numpy as np
-
+    kind = type(obj)
+    if kind is str or kind is int or kind is bool or obj is None:  # most leaves: as they are
+        return obj
+    if kind is float:
+        return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
