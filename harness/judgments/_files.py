@@ -2,11 +2,12 @@
 
 A judgments file is judgecal's own ``judge --out`` CSV, or a long CSV or JSONL with the
 columns ``item_id`` and ``score`` and optionally ``judge``, ``criterion``, ``sample`` (or
-``sample_index``), ``status`` and ``rationale`` (or ``reasoning``). Every source is read into
-one table shape (:func:`judgments_frame`: a :class:`pandas.DataFrame` with ``item_id``,
-``judge``, ``criterion``, ``sample``, ``score`` and the optional columns), the shape
-``harness.importers.import_judgments`` returns, so ``FORMAT:FILE`` goes through the same
-place.
+``sample_index``), ``status``, ``rationale`` (or ``reasoning``) and ``confidence`` (the
+judge's own, read by ``judgecal selective``; the frame has it only when the file has it).
+Every source is read into one table shape (:func:`judgments_frame`: a
+:class:`pandas.DataFrame` with ``item_id``, ``judge``, ``criterion``, ``sample``, ``score``
+and the optional columns), the shape ``harness.importers.import_judgments`` returns, so
+``FORMAT:FILE`` goes through the same place.
 
 The judge's identity is the file: its name and the SHA-256 of its bytes
 (:class:`RecordedJudge`), with the judge and criterion picked in it. :func:`recorded_run`
@@ -109,12 +110,32 @@ def _row(where: str, cells: dict[str, Any], has_status: bool) -> dict[str, Any]:
                                      "whole number >= 0")
         index = int(sample)
     error = _text(cells.get("error"))
+    confidence = _confidence(where, item, cells.get("confidence"))
     if status != "ok" and error is None:
         error = "no score" if status == "invalid" else status
     return {"item_id": item, "judge": _text(cells.get("judge")),
             "criterion": _text(cells.get("criterion")), "sample": index,
             "score": score if status == "ok" else None, "status": status,
-            "rationale": _text(cells.get("rationale")), "error": error, "line": where}
+            "rationale": _text(cells.get("rationale")), "error": error, "line": where,
+            "confidence": confidence}
+
+
+def _confidence(where: str, item: str, raw: Any) -> float | None:
+    """The optional ``confidence`` cell (the judge's own, for ``judgecal selective``)."""
+    from harness._numbers import parse_number
+
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        value = float(raw)
+    elif _text(raw) is None:
+        return None
+    else:
+        try:
+            value = parse_number(str(raw).strip())
+        except ValueError as exc:
+            raise JudgmentsFileError(f"{where}: item {item!r}: confidence {exc}") from None
+    if not math.isfinite(value):
+        raise JudgmentsFileError(f"{where}: item {item!r}: confidence {raw!r} is not finite")
+    return value
 
 
 def _read_csv(path: Path) -> tuple[list[dict[str, Any]], set[str]]:
@@ -233,14 +254,16 @@ def judgments_frame(source: str | Path) -> tuple[pd.DataFrame, Path]:
             return frame[FRAME_COLUMNS], Path(rest)
     path = Path(source)
     try:
-        rows, _ = _read_jsonl(path) if _is_jsonl(path) else _read_csv(path)
+        rows, names = _read_jsonl(path) if _is_jsonl(path) else _read_csv(path)
     except OSError as exc:
         raise JudgmentsFileError(f"cannot read {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise JudgmentsFileError(f"{path}: not UTF-8 text ({exc.reason})") from None
     if not rows:
         raise JudgmentsFileError(f"{path}: no judgment rows")
-    return pd.DataFrame(rows, columns=FRAME_COLUMNS), path
+    # an optional confidence column only when the file has one (the frame's hash unchanged)
+    extra = ["confidence"] if "confidence" in names else []
+    return pd.DataFrame(rows, columns=FRAME_COLUMNS + extra), path
 
 
 @dataclass(eq=False)
