@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from collections.abc import Iterator
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -28,18 +29,115 @@ BaseUrlOpt = Annotated[str | None, typer.Option(help="OpenAI-compatible server U
 ApiKeyEnvOpt = Annotated[str | None, typer.Option(
     help="NAME of the environment variable with the API key ('' for none).")]
 
-out = Console(highlight=False, soft_wrap=False)
+#: Wider than anything judgecal prints: the width at which a renderable is measured whole.
+_UNBOUNDED = 100_000
+
+
+def _on_a_terminal(file: Any) -> bool:
+    """Whether ``file`` is a terminal (FORCE_COLOR in a CI log colours, but is no terminal)."""
+    try:
+        return bool(file.isatty())
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
+
+
+def _walk_tables(renderable: Any) -> Iterator[Any]:
+    """Every rich Table in ``renderable``: itself, or those of a Group, however nested."""
+    from rich.console import Group
+    from rich.table import Table
+
+    if isinstance(renderable, Table):
+        yield renderable
+    elif isinstance(renderable, Group):
+        for part in renderable.renderables:
+            yield from _walk_tables(part)
+
+
+def natural_width(console: Console, renderable: Any) -> int:
+    """The columns ``renderable`` needs to print every table cell and line whole.
+
+    Parameters
+    ----------
+    console : rich.console.Console
+    renderable : rich renderable
+
+    Returns
+    -------
+    int
+    """
+    from rich.measure import Measurement
+
+    options = console.options.update_width(_UNBOUNDED)
+    return Measurement.get(console, options, renderable).maximum
+
+
+class FittingConsole(Console):
+    """A rich Console whose tables fit where they are printed.
+
+    In a terminal: the terminal's width, and a long cell wraps onto more lines (never an
+    ellipsis). Anywhere else (a CI log, a pipe, a file): every value complete; lines are not
+    broken at 80 columns, and a table is printed as wide as its longest cells.
+    """
+
+    @property  # type: ignore[override]
+    def soft_wrap(self) -> bool:
+        """No hard line breaks when not printing to a terminal."""
+        return self._soft_wrap or not _on_a_terminal(self.file)
+
+    @soft_wrap.setter
+    def soft_wrap(self, value: bool) -> None:
+        self._soft_wrap = value
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:  # noqa: A003 - rich's name
+        """:meth:`rich.console.Console.print`, with the tables among ``objects`` fitted."""
+        shaped = [o for o in objects if not isinstance(o, str)]
+        if not shaped or kwargs.get("width") is not None or kwargs.get("soft_wrap"):
+            super().print(*objects, **kwargs)
+            return
+        if _on_a_terminal(self.file):
+            for table in (t for o in shaped for t in _walk_tables(o)):
+                for column in table.columns:
+                    column.no_wrap, column.overflow = False, "fold"
+            super().print(*objects, **kwargs)
+            return
+        need = max(natural_width(self, o) for o in shaped)
+        if need <= self.width:
+            super().print(*objects, **kwargs)
+            return
+        saved = self._width
+        self._width = need
+        try:
+            super().print(*objects, **kwargs)
+        finally:
+            self._width = saved
+
+
+out = FittingConsole(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False)
 
 
-def print_wide(renderable: Any, width: int = 120) -> None:
-    """Print on stdout; when that is not a terminal (a CI log, a pipe), at least ``width``
-    columns wide, so that a table is not squeezed into 80 columns and cut."""
-    if out.is_terminal:
-        out.print(renderable)
-        return
-    Console(file=out.file, width=max(out.width, width), highlight=False,
-            soft_wrap=False).print(renderable)
+def print_wide(renderable: Any) -> None:
+    """Print a table (or any renderable) on stdout, fitted: see :class:`FittingConsole`."""
+    out.print(renderable)
+
+
+def print_json(doc: Any) -> None:
+    """Print ``doc`` on stdout as one JSON document (numpy numbers, paths and tuples as
+    JSON values); with ``--json``, stdout holds this document and nothing else."""
+    import json
+
+    out.print_json(json.dumps(doc, ensure_ascii=False, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    """JSON for what :func:`json.dumps` does not know: numpy scalars and arrays, paths."""
+    if hasattr(value, "tolist"):  # numpy scalar or array
+        return value.tolist()
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:

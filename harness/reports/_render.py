@@ -382,6 +382,15 @@ class _AllFigures:
         else:
             yield self._vertical()
 
+    def __rich_measure__(self, console: Any, options: Any) -> Any:
+        """From the vertical layout's least width to the wide layout's whole width (so a
+        console that prints at the natural width, as in a CI log, shows the wide one)."""
+        from rich.measure import Measurement
+
+        wide = Measurement.get(console, options, self._wide())
+        narrow = Measurement.get(console, options, self._vertical())
+        return Measurement(min(narrow.minimum, wide.minimum), wide.maximum)
+
     def _title(self) -> str:
         conf = f"{self.board.first.settings.confidence * 100:g}%"
         return f"Every figure [{conf} CI]"
@@ -410,7 +419,7 @@ class _AllFigures:
         t = Table(title=self._title(), title_justify="left")
         for col, just in (("figure", "left"), ("judge", "left"), ("value", "right"),
                           ("vs humans", "left")):
-            t.add_column(col, justify=just)  # type: ignore[arg-type]
+            t.add_column(col, justify=just, overflow="fold")  # type: ignore[arg-type]
         for name in self._figure_names():
             first = True
             for row in b.rows:
