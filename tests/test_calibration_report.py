@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import struct
 import re
 import shutil
 from pathlib import Path
@@ -195,9 +197,17 @@ def test_html_self_contained_and_escaped(result, tmp_path):
     assert 'src="http' not in low and "src='http" not in low
     assert "<link" not in low and "<script" not in low and "@import" not in low
     assert "url(" not in low
-    pngs = re.findall(r'<img src="data:image/png;base64,[A-Za-z0-9+/=]+"', page)
-    assert len(pngs) >= 4  # 3 calibration + 3 holdout + iterations
-    assert len(pngs) == 7
+    svgs = re.findall(r'<img src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', page)
+    # calibration, confusion, Bland-Altman, per-item on each split, and the iterations
+    assert len(svgs) == 9
+    assert all(base64.b64decode(s).lstrip().startswith(b"<?xml") and
+               b"<svg" in base64.b64decode(s) for s in svgs)
+    assert page.count("<figcaption>") == 9
+    for caption in ("calibration: judge vs human consensus (v2, calibration)",
+                    "per-item disagreements, largest first (v2, holdout)",
+                    "confusion (v2, holdout)", "Bland–Altman (v2, calibration)",
+                    "ICC(2,1) by iteration: the judge&#39;s figure and 95% CI"):
+        assert caption in page, caption
     # user data is escaped: rationale, changelog, tags, prompt text in the diff
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "&lt;b&gt;tags&lt;/b&gt;" in page and "<b>tags</b>" not in page
@@ -349,7 +359,7 @@ def test_report_with_degenerate_iteration(prompts, tmp_path):
                             stop_reason="plateau", iterations=[rec], best=rec)
     html_path, _ = write_calibration_report(res, tmp_path)
     page = html_path.read_text(encoding="utf-8")
-    assert page.count('<img src="data:image/png;base64,') == 4
+    assert page.count('<img src="data:image/svg+xml;base64,') == 5
     assert "no diff" in page
 
 

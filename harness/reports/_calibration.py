@@ -1,8 +1,9 @@
 """The calibration report: one self-contained HTML page and a Markdown summary.
 
 :func:`write_calibration_report` writes ``<experiment>-<parent run id or timestamp>.html``
-(plots inline as ``data:`` URIs, an inline style sheet, no external reference; everything
-taken from data is escaped) and the ``.md`` beside it (verdict, final table, warnings: what
+(rendered from the Jinja templates in ``harness/reports/templates``: the base layout and the
+stylesheet shared with the session web app, the stylesheet inline; plots inline as SVG
+``data:`` URIs; no external reference; everything taken from data is escaped) and the ``.md`` beside it (verdict, final table, warnings: what
 a CI summary or a pull-request comment shows). :func:`final_table_rows` gives the rows of
 the final table, which the CLI also prints.
 """
@@ -32,10 +33,11 @@ from ._agreement import (
 from ._format import percent
 from ._plots import (
     bland_altman_plot,
+    calibration_plot,
     confusion_plot,
+    disagreement_plot,
     figure_data_uri,
     iterations_plot,
-    scatter_plot,
 )
 
 if TYPE_CHECKING:
@@ -490,56 +492,8 @@ def _all_warnings(result: CalibrationResult, derived: list[str]) -> list[str]:
 
 # --------------------------------------------------------------------------- HTML
 
-_STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:72em;
- padding:0 1em;color:#222;line-height:1.45}
-h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.2em;border-bottom:1px solid #ddd;
- padding-bottom:.2em;margin-top:1.8em}h3{font-size:1.05em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
-th,td{border:1px solid #ddd;padding:.25em .5em;text-align:left;vertical-align:top}
-th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
-tr.best td{background:#eef6ee}tr.holdout td{background:#fdf3e7}
-tr.ceiling td{background:#f3f3f9;font-style:italic}
-.meta td:first-child{font-weight:600;white-space:nowrap}
-.verdict p{margin:.3em 0}.warn{color:#9a4d00;font-weight:600}
-ul.warnings li{color:#9a4d00}
-.plots{display:flex;flex-wrap:wrap;gap:.8em}.plots figure{margin:0}
-.plots figcaption{font-size:.85em;color:#555;text-align:center}
-.plots img{width:400px;height:auto;border:1px solid #eee}
-pre.diff{background:#f8f8f8;border:1px solid #ddd;padding:.6em;overflow-x:auto;
- font-size:.85em;line-height:1.3}
-pre.diff .add{color:#116611;background:#e9f7e9;display:block}
-pre.diff .del{color:#991111;background:#fbeaea;display:block}
-pre.diff .hunk{color:#555;display:block}
-td.rationale{max-width:40em;white-space:pre-wrap}
-.disagreements td{overflow-wrap:anywhere}.disagreements td.rationale{min-width:18em}
-.muted{color:#777}
-"""
-
-
-def _e(text: Any) -> str:
-    return html.escape("" if text is None else str(text), quote=True)
-
-
-def _table(headers: list[str], rows: list[list[str]], *, classes: list[str] | None = None,
-           numeric: set[int] | None = None, wrap: set[int] | None = None,
-           table_class: str | None = None) -> str:
-    numeric = numeric or set()
-    wrap = wrap or set()
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = []
-    for i, row in enumerate(rows):
-        cls = f' class="{_e(classes[i])}"' if classes and classes[i] else ""
-        cells = "".join(
-            f'<td class="num">{_e(c)}</td>' if j in numeric
-            else f'<td class="rationale">{_e(c)}</td>' if j in wrap
-            else f"<td>{_e(c)}</td>"
-            for j, c in enumerate(row)
-        )
-        body.append(f"<tr{cls}>{cells}</tr>")
-    tcls = f' class="{_e(table_class)}"' if table_class else ""
-    return (f"<table{tcls}><thead><tr>{head}</tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>")
+#: Width of a plot in the page, in CSS pixels per inch of the figure (its height follows).
+_PX_PER_INCH = 96
 
 
 def _fmt_any(value: Any) -> str:
@@ -562,114 +516,112 @@ def _fmt_any(value: Any) -> str:
     return str(value)
 
 
-def _html_header(result: CalibrationResult, date: str, mlflow_link: str | None) -> str:
-    rows = [
-        ("experiment", _e(result.experiment)),
-        ("date", _e(date)),
-        ("stop reason", _e(result.stop_reason)),
-        ("iterations", _e(len(result.iterations))),
-        ("primary figure", _e(f"{_label(result.primary)} — threshold "
-                              f"{_threshold_words(result.primary, result.threshold)}")),
+def _html_meta(result: CalibrationResult, date: str,
+               mlflow_link: str | None) -> list[tuple[str, str, str | None]]:
+    """The header table: (key, text, link or None)."""
+    rows: list[tuple[str, str, str | None]] = [
+        ("experiment", result.experiment, None),
+        ("date", date, None),
+        ("stop reason", result.stop_reason, None),
+        ("iterations", str(len(result.iterations)), None),
+        ("primary figure", f"{_label(result.primary)} — threshold "
+                           f"{_threshold_words(result.primary, result.threshold)}", None),
     ]
     if result.secondary:
-        rows.append(("secondary bars", _e(", ".join(
-            _threshold_words(k, v) for k, v in result.secondary.items()))))
+        rows.append(("secondary bars", ", ".join(
+            _threshold_words(k, v) for k, v in result.secondary.items()), None))
     if result.parent_run_id:
-        rows.append(("parent run", _e(result.parent_run_id)))
+        rows.append(("parent run", result.parent_run_id, None))
     if mlflow_link:
         href = mlflow_link if re.match(r"^https?://", mlflow_link, re.I) else None
-        rows.append(("tracking", f'<a href="{_e(href)}">{_e(mlflow_link)}</a>' if href
-                     else _e(mlflow_link)))
+        rows.append(("tracking", mlflow_link, href))
     elif result.tracking_uri:
-        rows.append(("tracking", _e(result.tracking_uri)))
-    body = "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows)
-    return (f"<h1>Calibration report — {_e(result.experiment)}</h1>"
-            f'<table class="meta">{body}</table>')
+        rows.append(("tracking", result.tracking_uri, None))
+    return rows
 
 
-def _html_verdict(sentences: list[tuple[str, bool]]) -> str:
-    paras = "".join(f'<p class="warn">⚠ {_e(s)}</p>' if alarm else f"<p>{_e(s)}</p>"
-                    for s, alarm in sentences)
-    return f'<h2>Verdict</h2><div class="verdict">{paras}</div>'
+def _html_final(result: CalibrationResult, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    classes = ["ceiling" if r["kind"] == "ceiling" else "holdout" if r["kind"] == "holdout"
+               else "best" if r["best"] else "" for r in rows]
+    return {"headers": _headers(result.primary), "rows": [_cells(r) for r in rows],
+            "classes": classes, "numeric": (0, 6, 7, 8, 9, 10)}
 
 
-def _html_final_table(result: CalibrationResult, rows: list[dict[str, Any]]) -> str:
-    classes = []
-    for r in rows:
-        classes.append("ceiling" if r["kind"] == "ceiling" else "holdout"
-                       if r["kind"] == "holdout" else "best" if r["best"] else "")
-    body = _table(_headers(result.primary), [_cells(r) for r in rows], classes=classes,
-                  numeric={0, 6, 7, 8, 9, 10})
-    run_rows = []
+def _html_runs(result: CalibrationResult) -> dict[str, Any]:
     keys = ("n_requests", "n_cached", "n_ok", "n_invalid", "n_failed", "input_tokens",
             "output_tokens")
-    for rec in result.iterations:
-        run_rows.append([f"{rec.iteration} ({rec.prompt.label})", "calibration",
-                         *(_fmt_any(rec.run.get(k)) for k in keys), _cost(rec.run.get("cost")),
-                         _num(rec.run.get("elapsed_s"), 1)])
+    runs = [(f"{rec.iteration} ({rec.prompt.label})", "calibration", rec.run)
+            for rec in result.iterations]
     if result.holdout is not None:
-        h = result.holdout
-        run_rows.append([h.prompt.label, "holdout", *(_fmt_any(h.run.get(k)) for k in keys),
-                         _cost(h.run.get("cost")), _num(h.run.get("elapsed_s"), 1)])
-    costs = [rec.run.get("cost") for rec in result.iterations]
-    if result.holdout is not None:
-        costs.append(result.holdout.run.get("cost"))
+        runs.append((result.holdout.prompt.label, "holdout", result.holdout.run))
+    rows = [[name, split, *(_fmt_any(run.get(k)) for k in keys), _cost(run.get("cost")),
+             _num(run.get("elapsed_s"), 1)] for name, split, run in runs]
+    costs = [run.get("cost") for _, _, run in runs]
     total = None if any(c is None for c in costs) else sum(costs)
-    runs = _table(["run", "split", "requests", "cached", "ok", "invalid", "failed",
-                   "input tokens", "output tokens", "cost", "elapsed s"], run_rows,
-                  numeric=set(range(2, 11)))
-    total_line = (f"<p>Total cost: {_e(_cost(total))}"
-                  + (" (some costs unknown)" if total is None and costs else "") + "</p>")
-    return (f"<h2>Final table</h2>{body}"
-            "<p class=\"muted\">★ best version. The ceiling row gives the median of a single "
-            "human against the others' consensus, with the band in brackets.</p>"
-            f"<h3>Runs</h3>{runs}{total_line}")
+    return {"headers": ["run", "split", "requests", "cached", "ok", "invalid", "failed",
+                        "input tokens", "output tokens", "cost", "elapsed s"],
+            "rows": rows, "numeric": tuple(range(2, 11)), "total": _cost(total),
+            "some_unknown": total is None and bool(costs)}
 
 
-def _figure_html(fig: Any, caption: str) -> str:
-    uri = figure_data_uri(fig)
-    return (f'<figure><img src="{uri}" alt="{_e(caption)}" width="500" height="400">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>")
+def _figure_entry(fig: Any, caption: str, *, wide: bool = False) -> dict[str, Any]:
+    """A plot for the page: an SVG ``data:`` URI, its caption and its size in CSS pixels."""
+    w, h = fig.get_size_inches()
+    return {"src": figure_data_uri(fig, "svg"), "caption": caption, "wide": wide,
+            "width": round(w * _PX_PER_INCH), "height": round(h * _PX_PER_INCH)}
 
 
-def _plot_row(judge_scores: Any, consensus: Any, confusion: dict[str, Any],
-              scale: tuple[float, float], where: str) -> str:
-    """Scatter, confusion and Bland–Altman plots of one version on one split."""
-    return ('<div class="plots">'
-            + _figure_html(scatter_plot(judge_scores, consensus, scale,
-                                        title=f"Judge vs humans ({where})"),
-                           f"judge vs consensus ({where})")
-            + _figure_html(confusion_plot(confusion, title=f"Confusion ({where})"),
-                           f"confusion ({where})")
-            + _figure_html(bland_altman_plot(judge_scores, consensus,
-                                             title=f"Bland–Altman ({where})"),
-                           f"Bland–Altman ({where})")
-            + "</div>")
+def _split_figures(item_ids: list[str], judge_scores: Any, consensus: Any,
+                   confusion: dict[str, Any], scale: tuple[float, float], where: str,
+                   human_range: Any) -> list[dict[str, Any]]:
+    """Calibration, confusion, Bland–Altman and per-item plots of one version on one split."""
+    return [
+        _figure_entry(calibration_plot(judge_scores, consensus, scale,
+                                       title=f"Calibration ({where})"),
+                      f"calibration: judge vs human consensus ({where})"),
+        _figure_entry(confusion_plot(confusion, title=f"Confusion ({where})"),
+                      f"confusion ({where})"),
+        _figure_entry(bland_altman_plot(judge_scores, consensus,
+                                        title=f"Bland–Altman ({where})"),
+                      f"Bland–Altman ({where})"),
+        _figure_entry(disagreement_plot(item_ids, judge_scores, consensus, scale,
+                                        human_range=human_range,
+                                        title=f"Items by |judge − consensus| ({where})"),
+                      f"per-item disagreements, largest first ({where})", wide=True),
+    ]
 
 
-def _html_plots(result: CalibrationResult) -> str:
-    parts = ["<h2>Plots</h2>"]
+def _html_plots(result: CalibrationResult) -> list[dict[str, Any]]:
+    groups = []
     best = result.best
     if best is not None:
-        parts.append(f"<h3>Best version on the calibration split ({_e(best.prompt.label)})</h3>")
-        parts.append(_plot_row(best.judge_scores, best.consensus, best.confusion, best.scale,
-                               f"{best.prompt.label}, calibration"))
+        groups.append({
+            "heading": f"Best version on the calibration split ({best.prompt.label})",
+            "figures": _split_figures(best.item_ids, best.judge_scores, best.consensus,
+                                      best.confusion, best.scale,
+                                      f"{best.prompt.label}, calibration",
+                                      getattr(best, "human_range", None)),
+        })
         h = result.holdout
         if h is not None:
-            parts.append(f"<h3>Best version on the holdout split ({_e(h.prompt.label)})</h3>")
-            parts.append(_plot_row(h.judge_scores, h.consensus, h.confusion, best.scale,
-                                   f"{h.prompt.label}, holdout"))
-    parts.append("<h3>Agreement by iteration</h3>")
-    parts.append('<div class="plots">'
-                 + _figure_html(iterations_plot(result),
-                                f"{_label(result.primary)} by iteration")
-                 + "</div>")
-    return "".join(parts)
+            groups.append({
+                "heading": f"Best version on the holdout split ({h.prompt.label})",
+                "figures": _split_figures(h.item_ids, h.judge_scores, h.consensus,
+                                          h.confusion, best.scale,
+                                          f"{h.prompt.label}, holdout",
+                                          getattr(h, "human_range", None)),
+            })
+    groups.append({
+        "heading": "Agreement by iteration",
+        "figures": [_figure_entry(iterations_plot(result),
+                                  f"{_label(result.primary)} by iteration: the judge's "
+                                  "figure and 95% CI against the human band", wide=True)],
+    })
+    return groups
 
 
-def _html_analysis(rec: IterationRecord) -> str:
+def _html_analysis(rec: IterationRecord) -> dict[str, Any]:
     a: DisagreementAnalysis = rec.analysis
-    parts = [f"<h2>Disagreements of the best version ({_e(rec.prompt.label)}, calibration)</h2>"]
     d = a.direction or {}
     thr = d.get("threshold", 1.0)
     mb = d.get("mean_bias")
@@ -684,46 +636,31 @@ def _html_analysis(rec: IterationRecord) -> str:
         ids = d.get("excluded_ids", [])
         facts.append(f"Left out, without a valid judge score or consensus: {d['n_excluded']} "
                      f"({', '.join(ids[:10])}{', …' if len(ids) > 10 else ''}).")
-    lead = (f"Mean bias (judge − consensus) {mb:+.2f}: " if isinstance(mb, int | float)
-            else "Direction: ")
-    parts.append(f"<p>{_e(lead)}<strong>{_e(d.get('label') or '—')}</strong>"
-                 f"{_e(' (' + d['label_rule'] + ')' if d.get('label_rule') else '')}.</p>")
-    parts.append("<ul>" + "".join(f"<li>{_e(f)}</li>" for f in facts) + "</ul>")
-    if a.by_tag:
-        parts.append("<h3>By tag</h3>")
-        parts.append(_table(
-            ["tag", "n", "MAE", "bias", "disagreements"],
-            [[str(r["tag"]) + (" (n < 2)" if r.get("small") else ""), str(r["n"]),
-              _num(r["mae"]), f"{r['bias']:+.2f}", str(r.get("n_disagreements", 0))]
-             for r in a.by_tag],
-            numeric={1, 2, 3, 4}))
     v = a.verbosity or {}
+    verbosity = None
     if v:
-        parts.append("<h3>Output length</h3>")
-        if v.get("reading"):
-            parts.append(f"<p>{_e(v['reading'])}</p>")
-        rows = []
-        for key, what in (("signed", "length vs judge − consensus"),
-                          ("absolute", "length vs |judge − consensus|")):
-            res = v.get(key)
-            if isinstance(res, dict):
-                rows.append([what, _rho_words(res)])
-        if rows:
-            parts.append(_table(["Spearman ρ of output characters", "value"], rows))
-    if a.items:
-        top = a.items[:TOP_DISAGREEMENTS]
-        parts.append(f"<h3>Top disagreements ({len(top)} of {len(a.items)})</h3>")
-        parts.append(_table(
-            ["item", "judge", "consensus", "judge − consensus", "output chars", "tags",
-             "rationale"],
-            [[it.item_id, f"{it.judge:g}", f"{it.consensus:.2f}", f"{it.difference:+.2f}",
-              str(it.output_chars), ", ".join(it.tags), it.rationale or "—"] for it in top],
-            numeric={1, 2, 3, 4}, wrap={6}, table_class="disagreements",
-        ))
-    else:
-        parts.append(f"<p>No item differs from the consensus by {thr:g} scale point(s) or "
-                     "more.</p>")
-    return "".join(parts)
+        rows = [[what, _rho_words(v[key])]
+                for key, what in (("signed", "length vs judge − consensus"),
+                                  ("absolute", "length vs |judge − consensus|"))
+                if isinstance(v.get(key), dict)]
+        verbosity = {"reading": v.get("reading"), "rows": rows}
+    top = a.items[:TOP_DISAGREEMENTS]
+    return {
+        "version": rec.prompt.label,
+        "lead": (f"Mean bias (judge − consensus) {mb:+.2f}: " if isinstance(mb, int | float)
+                 else "Direction: "),
+        "label": d.get("label") or "—",
+        "rule": f" ({d['label_rule']})" if d.get("label_rule") else "",
+        "facts": facts,
+        "by_tag": [[str(r["tag"]) + (" (n < 2)" if r.get("small") else ""), str(r["n"]),
+                    _num(r["mae"]), f"{r['bias']:+.2f}", str(r.get("n_disagreements", 0))]
+                   for r in a.by_tag],
+        "verbosity": verbosity,
+        "top": [[it.item_id, f"{it.judge:g}", f"{it.consensus:.2f}", f"{it.difference:+.2f}",
+                 str(it.output_chars), ", ".join(it.tags), it.rationale or "—"] for it in top],
+        "n_disagreements": len(a.items),
+        "threshold": f"{thr:g}",
+    }
 
 
 def _rho_words(res: dict[str, Any]) -> str:
@@ -740,40 +677,26 @@ def _rho_words(res: dict[str, Any]) -> str:
     return text
 
 
-def _html_diff(result: CalibrationResult) -> str:
-    parts = ["<h2>Prompt: first version → best version</h2>"]
+def _diff_class(line: str) -> str | None:
+    if line.startswith(("+++", "---", "@@")):
+        return "hunk"
+    if line.startswith("+"):
+        return "add"
+    if line.startswith("-"):
+        return "del"
+    return None
+
+
+def _html_diff(result: CalibrationResult) -> dict[str, Any]:
     if not result.iterations or result.best is None:
-        parts.append("<p>No best version.</p>")
-        return "".join(parts)
+        return {"kind": "none"}
     first, best = result.iterations[0].prompt, result.best.prompt
     if first.hash == best.hash:
-        parts.append(f"<p>The best version is the first one ({_e(first.label)}): no diff.</p>")
-        parts.append(f'<details><summary>Prompt text ({_e(first.label)})</summary>'
-                     f'<pre class="diff">{_e(first.text)}</pre></details>')
-        return "".join(parts)
-    lines = []
-    for line in prompt_diff(first, best).splitlines():
-        if line.startswith(("+++", "---")):
-            lines.append(f'<span class="hunk">{_e(line)}</span>')
-        elif line.startswith("+"):
-            lines.append(f'<span class="add">{_e(line)}</span>')
-        elif line.startswith("-"):
-            lines.append(f'<span class="del">{_e(line)}</span>')
-        elif line.startswith("@@"):
-            lines.append(f'<span class="hunk">{_e(line)}</span>')
-        else:
-            lines.append(_e(line) + "\n")
-    parts.append(f"<p>{_e(first.label)} ({_e(first.short_hash)}) → {_e(best.label)} "
-                 f"({_e(best.short_hash)}): {_e(best.changelog)}</p>")
-    parts.append(f'<pre class="diff">{"".join(lines)}</pre>')
-    return "".join(parts)
-
-
-def _html_warnings(warnings: list[str]) -> str:
-    if not warnings:
-        return "<h2>Warnings</h2><p>None.</p>"
-    items = "".join(f"<li>{_e(w)}</li>" for w in warnings)
-    return f'<h2>Warnings</h2><ul class="warnings">{items}</ul>'
+        return {"kind": "same", "first": first.label, "text": first.text}
+    return {"kind": "diff", "first": first.label, "first_hash": first.short_hash,
+            "best": best.label, "best_hash": best.short_hash, "changelog": best.changelog,
+            "lines": [(_diff_class(line), line)
+                      for line in prompt_diff(first, best).splitlines()]}
 
 
 def render_calibration_html(result: CalibrationResult, *, mlflow_link: str | None = None,
@@ -792,27 +715,29 @@ def render_calibration_html(result: CalibrationResult, *, mlflow_link: str | Non
     Returns
     -------
     str
-        The page: an inline style sheet, plots as ``data:`` URIs, no script and no
-        external reference; every string from data is HTML-escaped.
+        The page, rendered from ``harness/reports/templates/calibration.html`` (the base
+        layout shared with the session web app) with autoescaping: the shared stylesheet
+        inline, plots as SVG ``data:`` URIs, no script and no external reference; every
+        string from data is HTML-escaped.
     """
+    from .templates import environment, stylesheet
+
     date = date or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     sentences, derived = _verdict(result)
-    warnings = _all_warnings(result, derived)
     rows = final_table_rows(result)
-    sections = [
-        _html_header(result, date, mlflow_link),
-        _html_verdict(sentences),
-        _html_final_table(result, rows),
-        _html_plots(result),
-    ]
-    if result.best is not None:
-        sections.append(_html_analysis(result.best))
-    sections.append(_html_diff(result))
-    sections.append(_html_warnings(warnings))
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>Calibration report — {_e(result.experiment)}</title>"
-            f"<style>{_STYLE}</style></head><body>\n"
-            + "\n".join(sections) + "\n</body></html>\n")
+    return environment().get_template("calibration.html").render(
+        title=f"Calibration report — {result.experiment}",
+        inline_css=stylesheet(),
+        page_class="report",
+        meta=_html_meta(result, date, mlflow_link),
+        verdict=sentences,
+        final=_html_final(result, rows),
+        runs=_html_runs(result),
+        plots=_html_plots(result),
+        analysis=_html_analysis(result.best) if result.best is not None else None,
+        diff=_html_diff(result),
+        warnings=_all_warnings(result, derived),
+    )
 
 
 # --------------------------------------------------------------------------- Markdown

@@ -69,6 +69,7 @@ from flask import Flask, abort, redirect, request
 
 from harness.anchors import Criterion
 from harness.anchors._schema import NA, fmt_num
+from harness.reports import templates
 
 from . import _card
 from ._errors import SessionError
@@ -87,34 +88,11 @@ from ._store import (
     scores_visible_to_observer,
 )
 
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 72rem;
-       padding: 0 1rem; line-height: 1.4; }
-pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f6f6; padding: .5rem; }
-fieldset { margin: 1rem 0; }
-table { border-collapse: collapse; margin: .5rem 0; }
-th, td { border: 1px solid #ccc; padding: .2rem .45rem; text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-tr.flagged { background: #fff4d6; }
-td.outlier { color: #b00020; font-weight: bold; }
-td.open { color: #b00020; }
-td.resolved { color: #1b6e20; }
-#errors { border: 2px solid #b00020; padding: 0 .75rem; }
-#message { border: 2px solid #1b6e20; padding: .5rem .75rem; }
-label { margin-right: .35rem; }
-.pair { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 1rem; }
-.question { border: 1px solid #ddd; padding: .35rem .6rem; margin: .5rem 0; }
-.question p.rubric { margin: .2rem 0; color: #444; font-size: .92em; white-space: pre-wrap; }
-details.texts summary { cursor: pointer; }
-button { margin: .25rem .25rem .25rem 0; }
-"""
-
-_BASE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="stylesheet" href="/static/session.css"></head>
-<body>
-<h1>{{ title }}</h1>
+# Every page extends the layout of every judgecal page (harness/reports/templates/base.html:
+# the title as <h1>, the shared stylesheet linked as /static/session.css); the session header
+# opens its content block, and each page closes it.
+_BASE = """{% extends "base.html" %}
+{% block content %}
 <p>Session <code>{{ info.id }}</code> ({{ info.name }}),
 state <strong id="state">{{ info.state }}</strong>.</p>
 {% if errors %}<div id="errors" role="alert"><p><strong>{{ error_title }}</strong></p><ul>
@@ -210,7 +188,7 @@ _ITEM_FIELDS = """
 {% endmacro %}
 """
 
-_PARTICIPANT = _ITEM_FIELDS + _BASE + """
+_PARTICIPANT = _BASE + _ITEM_FIELDS + """
 <p>Participant: <strong id="participant-name">{{ name }}</strong>
 {% if submitted %}(submitted; your round-1 scores are locked){% endif %}</p>
 {% if due %}<p id="due">Scores due: {{ due }}{% if overdue %}
@@ -251,10 +229,10 @@ are shown (asynchronous calibration); the others appear once they submit.</p>
 {% endif %}
 {{ board_table(board, board_people, pid, card) }}
 {% endif %}
-</body></html>
+{% endblock %}
 """
 
-_OBSERVER = _ITEM_FIELDS + _BASE + """
+_OBSERVER = _BASE + _ITEM_FIELDS + """
 <p>Observer: <strong id="observer-name">{{ name }}</strong>. You can read this session; you
 cannot change anything.</p>
 <p id="observer-sees">{{ sees_text }}</p>
@@ -284,7 +262,7 @@ cannot change anything.</p>
 ICC(2,1) {{ stat(rv.icc) }}.</p>{% endif %}
 {% if notes %}<h2>Rubric changes</h2>
 <ul id="notes">{% for n in notes %}<li>{{ n }}</li>{% endfor %}</ul>{% endif %}
-</body></html>
+{% endblock %}
 """
 
 _INSIGHTS = _BASE + """
@@ -319,7 +297,7 @@ flagged){{ "; " if not loop.last }}{% endfor %}{% endif %}.</p>
 <td>{{ r.question }}</td><td class="num">{{ r.scored }}</td>
 <td class="num">{{ r.outliers }}</td></tr>
 {% endfor %}</tbody></table>
-</body></html>
+{% endblock %}
 """
 
 _FACILITATOR = _BASE + """
@@ -514,7 +492,7 @@ Finish: write the new version</button>
 <button type="submit" id="close-button" name="action" value="close">Close session</button>
 </form>
 {% endif %}
-</body></html>
+{% endblock %}
 """
 
 _EFF_IDS = ("eff-before", "eff-after", "eff-gain", "eff-anchor")
@@ -829,7 +807,8 @@ def create_app(store: SessionStore, session_id: str, *,
     session = store.get(session_id)
     secret = secrets.token_bytes(32)
     host_ok = _host_matcher(hosts)
-    app = Flask(__name__)
+    # the templates' folder holds base.html, which every page extends
+    app = Flask(__name__, template_folder=str(templates.DIRECTORY))
     app.config["SESSION_COOKIE_SAMESITE"] = "Strict"  # no cookies are set; just in case
     app.config["MAX_CONTENT_LENGTH"] = 1 << 20
 
@@ -839,7 +818,8 @@ def create_app(store: SessionStore, session_id: str, *,
     facilitator_tpl = app.jinja_env.from_string(_FACILITATOR)
     observer_tpl = app.jinja_env.from_string(_OBSERVER)
     insights_tpl = app.jinja_env.from_string(_INSIGHTS)
-    if not (app.jinja_env.autoescape is True or app.jinja_env.autoescape(None)):
+    escapes = app.jinja_env.autoescape
+    if not (escapes is True or (escapes(None) and escapes("base.html"))):
         raise RuntimeError("the session pages need an autoescaping Jinja environment")
 
     def csrf_for(token: str) -> str:
@@ -889,7 +869,7 @@ def create_app(store: SessionStore, session_id: str, *,
 
     @app.get("/static/session.css")
     def _stylesheet() -> flask.Response:
-        return flask.Response(_CSS, mimetype="text/css")
+        return flask.Response(str(templates.stylesheet()), mimetype="text/css")
 
     @app.errorhandler(403)
     def _forbidden(_: Exception) -> tuple[str, int]:
