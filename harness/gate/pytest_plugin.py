@@ -55,15 +55,16 @@ def judge_gate(request: pytest.FixtureRequest) -> Callable[..., Any]:
         from harness.gate import GateError, GateFailed, check
 
         __tracebackhide__ = True
+        # pytest.fail outside the except clauses: raised inside one, pytest shows the gate's
+        # exception too ("During handling of the above exception..."), the message twice.
         try:
             return check(_resolve(experiment, rootpath), **kwargs)
         except GateFailed as exc:
             word = "inconclusive" if exc.result.outcome == "inconclusive" else "failed"
-            pytest.fail(f"judge gate {word} (exit {exc.result.exit_code}):\n{exc}",
-                        pytrace=False)
+            message = f"judge gate {word} (exit {exc.result.exit_code}):\n{exc}"
         except GateError as exc:
             what = "input error" if exc.exit_code == 2 else "judge failure"
-            pytest.fail(f"judge gate could not run (exit {exc.exit_code}, {what}): {exc}",
-                        pytrace=False)
+            message = f"judge gate could not run (exit {exc.exit_code}, {what}): {exc}"
+        pytest.fail(message, pytrace=False)
 
     return gate

@@ -134,7 +134,9 @@ def read_api_key(env: str | None, provider: str) -> str:
     if not key.strip():
         raise FatalError(
             f"no API key for provider {provider}: environment variable ${env} is not set "
-            f"(or pass api_key_env=None for a local server that needs no key)"
+            f"(set it, or name the variable that holds the key with --api-key-env NAME or "
+            f"[judge] api_key_env = \"NAME\" in the experiment; \"\" for a local server "
+            f"that needs no key)"
         )
     return key.strip()
 

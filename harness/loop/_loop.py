@@ -737,18 +737,30 @@ def _holdout(ctx: _Context, best: IterationRecord) -> tuple[JudgeRun, HoldoutRec
 
 
 def _gap(result: CalibrationResult) -> None:
-    """The calibration–holdout gap in the primary figure, with a warning when it is large."""
+    """The calibration–holdout gap in the primary figure, with a warning when the holdout
+    is worse than the calibration split by more than :data:`OVERFIT_GAP` (in the figure's
+    direction: lower is better for MAE, closer to zero for bias). A holdout that does
+    better is no sign of overfitting."""
+    from harness.reports import CLOSER_TO_ZERO_IS_BETTER
+
     if result.best is None or result.holdout is None:
         return
     cal = result.best.primary_value
     hold = result.holdout.figures[result.primary].value
     if cal is not None and hold is not None:
         result.gap = cal - hold
-        if abs(result.gap) > OVERFIT_GAP:
+        name = result.primary
+        if name in CLOSER_TO_ZERO_IS_BETTER:
+            worse = abs(hold) - abs(cal)
+        elif name in LOWER_IS_BETTER:
+            worse = hold - cal
+        else:
+            worse = cal - hold
+        if worse > OVERFIT_GAP:
             result.warnings.append(
-                f"calibration–holdout gap in {result.primary} is {result.gap:+.2f} "
-                f"(> {OVERFIT_GAP:.2f}): the prompt may be overfitted to the calibration "
-                "anchors"
+                f"the holdout {name} is {worse:.2f} worse than on the calibration split "
+                f"(gap {result.gap:+.2f}, more than {OVERFIT_GAP:.2f}): the prompt may be "
+                "overfitted to the calibration anchors"
             )
 
 
