@@ -198,7 +198,7 @@ BatchOpt = Annotated[bool | None, typer.Option(
     "--batch/--no-batch",
     help="Judge through the provider's batch API (openai, anthropic): half price, results "
          "within 24 hours; a killed run resumes polling the same batches (default: the "
-         "experiment's [run] batch).")]
+         "experiment's \\[run] batch).")]
 
 
 def refuse_batch(exp: Any, experiment: Path) -> None:

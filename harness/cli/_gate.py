@@ -61,7 +61,7 @@ GatePromptOpt = Annotated[list[str] | None, typer.Option(
 AliasOpt = Annotated[str | None, typer.Option(
     "--alias", help="MLflow Prompt Registry alias instead of --prompt, e.g. candidate.")]
 SplitOpt = Annotated[str | None, typer.Option(
-    help="calibration, holdout or all (default: [gate] split, else holdout).")]
+    help="calibration, holdout or all (default: \\[gate] split, else holdout).")]
 MinOpt = Annotated[list[str] | None, typer.Option(
     "--min", metavar="METRIC=VALUE",
     help="A higher-is-better figure must reach VALUE (repeatable), e.g. icc=0.7; on a "
@@ -111,7 +111,7 @@ JudgmentsOpt = Annotated[str | None, typer.Option(
     "--judgments", metavar="FILE",
     help="Use the judgments of a file instead of calling a judge: judgecal's `judge --out` "
          "CSV, or a CSV/JSONL with item_id,score (optional judge, criterion, sample, "
-         "rationale). The judge is the file (name and sha256); [judge] is not used.")]
+         "rationale). The judge is the file (name and sha256); \\[judge] is not used.")]
 JudgmentsJudgeOpt = Annotated[str | None, typer.Option(
     "--judge", metavar="ID", help="With --judgments: the file's judge, when it has several.")]
 JudgesOpt = Annotated[list[str] | None, typer.Option(
@@ -121,7 +121,7 @@ JudgesOpt = Annotated[list[str] | None, typer.Option(
 JudgmentsCriterionOpt = Annotated[str | None, typer.Option(
     "--criterion", metavar="ID",
     help="With --judgments: the file's criterion, when it has several and the experiment's "
-         "[anchors] criterion names none.")]
+         "\\[anchors] criterion names none.")]
 
 
 def _no_overrides(judgments: str | None, overrides: dict[str, str | None]) -> None:

@@ -54,7 +54,7 @@ def judge(
     batch: BatchOpt = None,
     engine: Annotated[str | None, typer.Option(
         help="local, or ray: the calls on Ray workers (RAY_ADDRESS, else a local Ray; "
-             "pip install 'judgecal[ray]'). Default: the experiment's [run] engine.")] = None,
+             "pip install 'judgecal\\[ray]'). Default: the experiment's \\[run] engine.")] = None,
     out_csv: Annotated[Path | None, typer.Option("--out", help="Write judgments CSV here.")]
     = None,
     refresh: Annotated[bool, typer.Option(help="Bypass the journal: call again.")] = False,
@@ -64,16 +64,16 @@ def judge(
     max_invalid: Annotated[float | None, typer.Option(
         min=0.0, max=1.0,
         help="Largest share of invalid or failed judgments before exit 3 (default: the "
-             "experiment's [run] max_invalid).")] = None,
+             "experiment's \\[run] max_invalid).")] = None,
     epsilon: Annotated[float | None, typer.Option(
-        help=EPSILON_HELP + " Default: the experiment's [target] alt_test_epsilon.")] = None,
+        help=EPSILON_HELP + " Default: the experiment's \\[target] alt_test_epsilon.")] = None,
     criterion: Annotated[str | None, typer.Option(
         help="On a scorecard: judge this question only (its full report).")] = None,
 ) -> None:
     """Judge the anchors once with a fixed prompt version and report agreement with humans.
 
     On a scorecard experiment every question is judged (with its own prompt, or all in one
-    call with ``[scorecard] mode = "one_call"``), and the report is the scorecard's (each
+    call with ``\\[scorecard] mode = "one_call"``), and the report is the scorecard's (each
     question, the total, the rankings)."""
     if split not in (None, "calibration", "holdout", "all"):
         fail(f"--split must be calibration, holdout or all, got {split!r}")
