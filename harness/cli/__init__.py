@@ -21,6 +21,7 @@ from ._agree import agree
 from ._anchors import anchors_app
 from ._calibrate import calibrate_cmd
 from ._drift import drift_cmd
+from ._estimate import estimate_cmd
 from ._gate import gate_cmd, promote_cmd, validate_cmd
 from ._import import import_cmd
 from ._judge import judge
@@ -43,6 +44,7 @@ app.command(name="validate")(validate_cmd)
 app.command(name="gate")(gate_cmd)
 app.command(name="promote")(promote_cmd)
 app.command(name="drift")(drift_cmd)
+app.command(name="estimate")(estimate_cmd)
 app.command(name="plan")(plan_cmd)
 app.command(name="import")(import_cmd)
 app.add_typer(anchors_app, name="anchors")
