@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import struct
 import re
 import shutil
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +30,12 @@ from harness.prompts import load_prompt, save_new_version
 from harness.reports._calibration import final_table_rows, write_calibration_report
 from harness.reports._plots import (
     bland_altman_plot,
+    calibration_plot,
     confusion_plot,
+    disagreement_plot,
     figure_data_uri,
     figure_png,
+    figure_svg,
     iterations_plot,
     scatter_plot,
 )
@@ -402,3 +405,147 @@ def test_disagreement_section_reads_as_prose(result, tmp_path):
     assert "p = " in text
     for raw in ("statistic:", "ci_method:", "label_rule:", "excluded_ids", "True", "False"):
         assert raw not in text, raw
+
+
+# --------------------------------------------------------------------------- readable plots
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", png[16:24])
+
+
+def _clipped(fig: Figure) -> bool:
+    """Whether anything drawn (titles, labels, tick labels, legends, colour bars) reaches
+    beyond the figure: what a saved image would cut off."""
+    fig.canvas.draw()
+    tight = fig.get_tightbbox(fig.canvas.get_renderer())  # inches, drawn artists only
+    w, h = fig.get_size_inches()
+    eps = 0.01
+    return tight.x0 < -eps or tight.y0 < -eps or tight.x1 > w + eps or tight.y1 > h + eps
+
+
+def _items(n: int, seed: int) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    truth, raters = _humans(n, seed)
+    judge = np.clip(np.rint(truth + np.random.default_rng(seed).normal(0.4, 0.9, n)), 1, 6)
+    return ([f"item-{i:03d}" for i in range(n)], judge, raters.mean(axis=1),
+            np.column_stack([raters.min(axis=1), raters.max(axis=1)]))
+
+
+def test_figures_are_vector_or_twice_the_resolution(result):
+    fig = calibration_plot(result.best.judge_scores, result.best.consensus, SCALE, title="t")
+    svg = figure_svg(fig)
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg and "</svg>" in svg
+    assert figure_svg(fig) == svg  # deterministic: no date, fixed ids
+    w, h = fig.get_size_inches() * fig.dpi
+    assert _png_size(figure_png(fig)) == (round(2 * w), round(2 * h))
+    assert _png_size(figure_png(fig, scale=1)) == (round(w), round(h))
+    assert figure_data_uri(fig, "svg").startswith("data:image/svg+xml;base64,")
+    with pytest.raises(ValueError, match="png or svg"):
+        figure_data_uri(fig, "gif")
+
+
+def test_no_text_is_clipped(result):
+    ids, judge, consensus, spread = _items(60, seed=11)
+    rec = result.best
+    figs = [
+        iterations_plot(result),
+        confusion_plot(rec.confusion, title="Confusion (a long version name, calibration)"),
+        calibration_plot(judge, consensus, SCALE, title="Calibration (v12, calibration)"),
+        disagreement_plot(ids, judge, consensus, SCALE, human_range=spread),
+        bland_altman_plot(judge, consensus, title="Bland–Altman (v12, holdout)"),
+        scatter_plot(rec.judge_scores, rec.consensus, SCALE, title="Judge vs humans (v2)"),
+    ]
+    for fig in figs:
+        assert not _clipped(fig), fig.axes[0].get_title()
+    # the check sees a clipped text
+    figs[4].axes[0].text(1.3, 0.5, "beyond the right edge", transform=figs[4].axes[0].transAxes)
+    assert _clipped(figs[4])
+    # the colour bar is labelled, the legends name what is drawn
+    assert figs[1].axes[1].get_ylabel() == "items"
+    legend = [t.get_text() for t in figs[0].legends[0].get_texts()]
+    assert {"humans: human range", "human median", "threshold 0.7", "judge's 95% CI",
+            "judge, calibration split", "best version", "judge, holdout (v2)"} <= set(legend)
+
+
+def test_iterations_plot_draws_the_ci_band_and_the_human_band(result):
+    fig = iterations_plot(result)
+    ax = fig.axes[0]
+    band = result.best.ceiling["icc"]
+    spans = [p for p in ax.patches if p.get_label() == "humans: human range"]
+    assert len(spans) == 1
+    y0, y1 = spans[0].get_y(), spans[0].get_y() + spans[0].get_height()
+    assert y0 == pytest.approx(band["min"]) and y1 == pytest.approx(band["max"])
+    ci = [c for c in ax.collections if c.get_label() == "judge's 95% CI"]
+    assert len(ci) == 1
+    verts = ci[0].get_paths()[0].vertices
+    for rec in result.iterations:
+        lo, hi = rec.figures["icc"].ci95
+        at = verts[np.isclose(verts[:, 0], rec.iteration), 1]
+        assert min(at) == pytest.approx(lo) and max(at) == pytest.approx(hi)
+
+
+def test_calibration_plot_means_per_consensus_level():
+    judge = np.array([1.0, 3.0, 2.0, 2.0, 6.0, np.nan, 5.0])
+    consensus = np.array([1.2, 0.9, 2.0, 2.4, 5.6, 3.0, 6.0])
+    fig = calibration_plot(judge, consensus, SCALE, title="t")
+    ax = fig.axes[0]
+    identity = [ln for ln in ax.lines if ln.get_label().startswith("identity")]
+    assert len(identity) == 1 and list(identity[0].get_xdata()) == [1.0, 6.0] \
+        and list(identity[0].get_ydata()) == [1.0, 6.0]
+    means = [ln for ln in ax.lines if ln.get_marker() == "o"]
+    assert len(means) == 1
+    assert list(means[0].get_xdata()) == [1.0, 2.0, 6.0]
+    assert list(means[0].get_ydata()) == pytest.approx([2.0, 2.0, 5.5])
+    assert "(n = 6)" in ax.get_title() and "1 item without a valid judgment" in ax.get_title()
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["n=2", "n=2", "n=2"]
+
+
+def test_disagreement_plot_sorts_items_and_shows_the_human_spread():
+    ids = ["a", "b", "c", "d", "e"]
+    judge = np.array([3.0, 6.0, np.nan, 2.0, 4.0])
+    consensus = np.array([3.5, 2.0, 4.0, 4.5, 4.0])
+    spread = np.array([[3, 4], [1, 3], [4, 4], [4, 5], [3, 5]], dtype=float)
+    fig = disagreement_plot(ids, judge, consensus, SCALE, human_range=spread, top=3)
+    ax = fig.axes[0]
+    # |differences|: b 4, d 2.5, a 0.5, e 0; c has no judge score
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["b", "d", "a"]
+    assert "3 largest of 4" in ax.get_title() and "1 item without" in ax.get_title()
+    assert ax.get_ylim()[0] > ax.get_ylim()[1]  # the largest at the top
+    bands = [c for c in ax.collections if c.get_label() == "human spread (min–max)"]
+    assert len(bands) == 1
+    segs = [s[:, 0].tolist() for s in bands[0].get_segments()]
+    assert segs == [[1.0, 3.0], [4.0, 5.0], [3.0, 4.0]]
+    legend = {t.get_text() for t in fig.legends[0].get_texts()}
+    assert legend == {"human spread (min–max)", "human consensus", "judge higher",
+                      "judge lower"}
+
+    bare = disagreement_plot(ids, judge, consensus, SCALE)
+    assert "human spread not recorded" in bare.axes[0].get_title()
+    empty = disagreement_plot(ids, np.full(5, np.nan), consensus, SCALE)
+    assert "no item with both" in empty.axes[0].texts[0].get_text()
+    assert _is_png(empty) and _is_png(bare)
+    with pytest.raises(ValueError, match="human_range has 2 rows"):
+        disagreement_plot(ids, judge, consensus, SCALE, human_range=spread[:2])
+
+
+def test_plot_module_imports_no_matplotlib():
+    import subprocess
+    import sys
+
+    code = ("import sys, harness.reports._plots, harness.reports.templates; "
+            "print('matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=PROJECT_ROOT)
+    assert out.stdout.strip() == "False"
+
+
+def test_report_template_ships_with_the_package():
+    from harness.reports import templates
+
+    names = {p.name for p in templates.DIRECTORY.iterdir()}
+    assert {"base.html", "calibration.html", "macros.html", "style.css"} <= names
+    env = templates.environment()
+    page = env.get_template("base.html").render(title="<x>", inline_css=templates.stylesheet())
+    assert "<h1>&lt;x&gt;</h1>" in page and "tr.flagged" in page and "<link" not in page
