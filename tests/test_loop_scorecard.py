@@ -151,6 +151,21 @@ def test_the_worst_question_is_revised_first_and_the_passing_one_not(
             run = client.get_run(result.questions[cid].parent_run_id)
             assert run.info.status == "FINISHED"
             assert client.get_experiment(run.info.experiment_id).name == f"card/{cid}"
+            assert run.data.tags["judgecal.scorecard_run_id"] == result.run_id
+        # one run sums up the scorecard, in the scorecard's own experiment
+        card_run = client.get_run(result.run_id)
+        assert card_run.info.status == "FINISHED"
+        assert client.get_experiment(card_run.info.experiment_id).name == "card"
+        assert card_run.data.tags["judgecal.run_type"] == "scorecard"
+        assert card_run.data.tags["judgecal.holdout_outcome"] == v.outcome
+        for cid in QUESTIONS:
+            q = result.questions[cid]
+            assert card_run.data.tags[f"judgecal.question.{cid}.run_id"] == q.parent_run_id
+            assert card_run.data.metrics[f"{cid}.icc"] == pytest.approx(
+                q.best.figures["icc"].value)
+        assert card_run.data.metrics["total.holdout_icc"] == pytest.approx(
+            result.total_holdout["icc"].value)
+        assert card_run.data.params["order"] == "overall,grammar"
 
         # a re-run reads both questions back: no call, no new version, same figures
         again = calibrate(exp, show_progress=False)

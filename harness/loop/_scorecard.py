@@ -127,6 +127,8 @@ class ScorecardCalibrationResult:
     total_verdict: BarResult | None = None
     stop_reason: str = ""
     warnings: list[str] = field(default_factory=list)
+    #: The MLflow run that sums up the scorecard (its questions' runs tagged with its id).
+    run_id: str | None = None
 
     @property
     def revised(self) -> dict[str, list[str]]:
@@ -328,7 +330,57 @@ def _calibrate_scorecard(exp: Experiment, *, console: Any, show_progress: bool, 
                 "per-item totals")
     else:
         result.stop_reason = "not_all_pass"
+    result.run_id = _log_scorecard(exp, card, result)
     return result
+
+
+def _log_scorecard(exp: Experiment, card: Scorecard, result: ScorecardCalibrationResult
+                   ) -> str:
+    """One MLflow run for the whole scorecard: each question's best figure on both splits,
+    the total's, the outcome, and a link both ways with every question's own parent run."""
+    import os
+
+    from harness.tracking import Tracker
+
+    secrets = [os.environ[n] for n in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY",
+                                       exp.judge.api_key_env or "") if n and os.environ.get(n)]
+    tracker = Tracker(exp.tracking.experiment_name or exp.name, exp.tracking.tracking_uri,
+                      secrets=secrets)
+    metrics: dict[str, float | None] = {}
+    tags: dict[str, str] = {"judgecal.stop_reason": result.stop_reason,
+                            "judgecal.anchor_set": card.meta.name}
+    for cid, res in result.questions.items():
+        if res.best is not None:
+            fig = res.best.figures.get(res.primary)
+            metrics[f"{cid}.{res.primary}"] = fig.value if fig is not None else None
+            tags[f"judgecal.question.{cid}.best_version"] = res.best.prompt.label
+        if res.holdout is not None:
+            fig = res.holdout.figures.get(res.primary)
+            metrics[f"{cid}.holdout_{res.primary}"] = fig.value if fig is not None else None
+            tags[f"judgecal.question.{cid}.holdout_outcome"] = res.holdout.outcome
+        if res.parent_run_id:
+            tags[f"judgecal.question.{cid}.run_id"] = res.parent_run_id
+    for split, figures in (("", result.total_calibration), ("holdout_", result.total_holdout)):
+        for name, fig in (figures or {}).items():
+            metrics[f"total.{split}{name}"] = fig.value
+    if result.total_verdict is not None:
+        tags["judgecal.holdout_outcome"] = result.total_verdict.outcome
+    for cid, why in result.pending.items():
+        tags[f"judgecal.question.{cid}.pending"] = why
+    params = {"anchors": str(exp.anchors.path), "questions": ",".join(card.criterion_ids),
+              "order": ",".join(result.order), "threshold": result.threshold,
+              "total_primary": result.total_primary, "mode": exp.scorecard.mode}
+    run_id = tracker.log_summary_run(
+        f"{exp.name} scorecard", run_type="scorecard", params=params, metrics=metrics,
+        tags=tags, documents={"scorecard/ranking.json": [
+            {"question": r.criterion, "version": r.version, "primary": r.primary,
+             "value": _finite(r.value), "shortfall": _finite(r.shortfall),
+             "finished_before": r.finished}
+            for r in result.ranking]})
+    for res in result.questions.values():  # the same store: one client tags them all
+        if res.parent_run_id:
+            tracker.set_run_tags(res.parent_run_id, {"judgecal.scorecard_run_id": run_id})
+    return run_id
 
 
 def _rank(sub: Experiment, cid: str, journal: Journal, restart: bool, *, console: Any,
@@ -381,6 +433,10 @@ def _totals(exp: Experiment, card: Scorecard, subs: dict[str, Experiment],
             result.total_verdict = holdout_verdict(
                 rep, scores, np.asarray(table.consensus, dtype=float), exp.target.metric,
                 total_threshold(exp))
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _num(value: float | None) -> str:

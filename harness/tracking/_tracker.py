@@ -570,6 +570,41 @@ class Tracker:
 
     # ------------------------------------------------------------------ hints
 
+    def log_summary_run(self, run_name: str, *, run_type: str, params: Mapping[str, Any],
+                        metrics: Mapping[str, float | None], tags: Mapping[str, Any],
+                        documents: Mapping[str, Any] | None = None) -> str:
+        """A finished run that sums up other runs (a scorecard's calibration, say).
+
+        Parameters
+        ----------
+        run_name : str
+        run_type : str
+            The ``judgecal.run_type`` tag (e.g. ``"scorecard"``).
+        params, metrics, tags : mapping
+            Logged at once (redacted like every other run's); None or non-finite metrics
+            are left out.
+        documents : mapping of str to object, optional
+            Artifact file name -> a JSON-able object.
+
+        Returns
+        -------
+        str
+            The run id (the run is FINISHED, or FAILED if logging failed).
+        """
+        run = self._client.create_run(self.experiment_id, run_name=run_name,
+                                      tags={**self._tags(tags), RUN_TYPE_TAG: run_type})
+        run_id = run.info.run_id
+        with _failing(self, run_id):
+            self._log_batch(run_id, params=params, metrics=metrics)
+            for name, obj in (documents or {}).items():
+                self._log_dict(run_id, obj, name)
+        self._client.set_terminated(run_id, status="FINISHED")
+        return run_id
+
+    def set_run_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        """Add tags to an existing run (finished or not), redacted like every other tag."""
+        self._log_batch(run_id, tags=tags)
+
     def run_link(self, run_id: str) -> str:
         """A human hint to find a run: ``"experiment <id>, run <id>"`` (+ UI URL over http).
 
