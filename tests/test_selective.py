@@ -224,3 +224,262 @@ def test_start_skips_small_kept_sets():
     assert t.threshold == pytest.approx(0.80)
     with pytest.raises(ValueError, match="start"):
         fixed_sequence_threshold(conf, ok, target=0.8, delta=0.1, start=0)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _cli(*args):
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    return CliRunner().invoke(app, [*map(str, args)])
+
+
+def _experiment(tmp_path, project_root, *, prompt="recipes-overall", extra=""):
+    p = tmp_path / "exp.toml"
+    p.write_text(f"""
+[experiment]
+name = "sel"
+
+[anchors]
+path = "{project_root / 'anchors/recipes/recipes-overall.jsonl'}"
+
+[prompt]
+name = "{prompt}"
+version = "v1"
+dir = "{project_root / 'prompts'}"
+
+[judge]
+provider = "openai"
+model = "fake-model"
+base_url = "http://127.0.0.1:9/v1"
+api_key_env = "JC_SEL_KEY"
+
+[run]
+concurrency = 4
+max_attempts = 2
+
+[state]
+dir = "{tmp_path / 'state'}"
+{extra}
+""")
+    return p
+
+
+def _plan(demo):
+    """Per split, items sorted by id: the first ``right`` of each split are judged right
+    with high confidence, the others wrong with low confidence. Calibration (21 items):
+    16 right at confidence 0.99 - 0.01 i, then 5 wrong at 0.45 - 0.005 i. Holdout (31): 25
+    right, 6 wrong."""
+    consensus = demo.consensus()
+    plan = {}
+    for split, right in (("calibration", 16), ("holdout", 25)):
+        ids = sorted(it.id for it in demo.split(split).items)
+        for i, item in enumerate(ids):
+            c = consensus[item]
+            ok = i < right
+            plan[item] = {"split": split, "ok": ok,
+                          "score": c if ok else (1.0 if c > 3.5 else 6.0),
+                          "point": round(c) if ok else (1 if c > 3.5 else 6),
+                          "confidence": round(0.99 - 0.01 * i, 2) if ok
+                          else round(0.45 - 0.005 * i, 3)}
+    return plan
+
+
+def _judgments_csv(tmp_path, demo, confidence=True):
+    import csv
+
+    path = tmp_path / "judged.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["item_id", "score"] + (["confidence"] if confidence else []))
+        for item, p in _plan(demo).items():
+            w.writerow([item, p["score"]] + ([p["confidence"]] if confidence else []))
+    return path
+
+
+def test_cli_on_recorded_judgments(tmp_path, project_root, demo):
+    import csv
+    import json
+
+    exp = _experiment(tmp_path, project_root)
+    esc, svg = tmp_path / "esc.csv", tmp_path / "curve.svg"
+    res = _cli("selective", exp, "--judgments", _judgments_csv(tmp_path, demo), "--target",
+               "0.8", "--delta", "0.1", "--json", "--escalations", esc, "--plot", svg)
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    # calibration: 11..16 kept without error pass (upper(0, 16) = 0.134); 17 kept with one
+    # error fails (0.210 > 0.2): the threshold is the 16th confidence, 0.84
+    assert doc["confidence"] == "recorded" and doc["certified"] is True
+    assert doc["threshold"] == pytest.approx(0.84)
+    cal, hold = doc["calibration"], doc["holdout"]
+    assert {k: cal[k] for k in ("threshold", "n", "n_kept", "agreement", "guarantee_held")} \
+        == {"threshold": pytest.approx(0.84), "n": 21, "n_kept": 16, "agreement": 1.0,
+            "guarantee_held": True}
+    assert cal["coverage"] == pytest.approx(16 / 21)
+    # holdout: the 16 items at confidence >= 0.84 are kept, all right
+    assert (hold["n"], hold["n_kept"], hold["agreement"], hold["guarantee_held"]) == \
+        (31, 16, 1.0, True)
+    assert hold["coverage"] == pytest.approx(16 / 31)
+    with esc.open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == doc["n_escalated"] == (21 - 16) + (31 - 16)
+    assert {r["split"] for r in rows} == {"calibration", "holdout"}
+    assert all("below the threshold 0.840" in r["reason"] for r in rows)
+    assert svg.read_text().lstrip().startswith(("<?xml", "<svg"))
+
+    # the escalated items feed a human session
+    res = _cli("session", "create", project_root / "anchors/recipes/recipes-overall.jsonl",
+               "-p", "alice", "--from-escalations", esc, "--state-dir", tmp_path / "s")
+    assert res.exit_code == 0, res.output
+    assert f"{len(rows)} items" in res.output
+
+
+def test_cli_prints_a_table_and_refuses_bad_input(tmp_path, project_root, demo):
+    exp = _experiment(tmp_path, project_root)
+    judged = _judgments_csv(tmp_path, demo)
+    res = _cli("selective", exp, "--judgments", judged, "--no-track")
+    assert res.exit_code == 0, res.output
+    assert "threshold: 0.84" in res.output and "escalated: 20 item(s)" in res.output
+    out = tmp_path / "never.csv"
+    for args, message in ((["--target", "1.2"], "--target"), (["--delta", "0"], "--delta"),
+                          (["--plot", tmp_path / "x.txt"], ".svg"),
+                          (["--confidence", "vibes"], "--confidence")):
+        res = _cli("selective", exp, "--judgments", judged, "--escalations", out, *args)
+        assert res.exit_code == 2 and message in res.output, res.output
+    # no confidence column and one sample per item: no signal, refused
+    bare = _judgments_csv(tmp_path / "b", demo, confidence=False) \
+        if (tmp_path / "b").mkdir() is None else None
+    res = _cli("selective", exp, "--judgments", bare, "--escalations", out)
+    assert res.exit_code == 2 and "no confidence signal" in res.output
+    assert not out.exists()
+
+
+def test_session_create_refuses_an_unknown_escalated_item(tmp_path, project_root):
+    esc = tmp_path / "esc.csv"
+    esc.write_text("item_id,split,reason\nnot-an-item,holdout,x\n")
+    res = _cli("session", "create", project_root / "anchors/recipes/recipes-overall.jsonl",
+               "-p", "alice", "--from-escalations", esc, "--state-dir", tmp_path / "s")
+    assert res.exit_code == 2 and "not-an-item" in res.output
+
+
+def _logprob_handler(demo):
+    import json
+    import math
+    import re
+
+    import fakeserver as fs
+
+    plan = _plan(demo)
+    by_output = {it.output.strip(): it.id for it in demo.items}
+
+    def handler(api, body, n):
+        item = plan[by_output[fs.recipe_output(body)]]
+        # the point has the confidence as its probability; the rest is spread so that the
+        # expected value stays near the point (within 0.5 of the consensus when right, more
+        # than 1 away when wrong) and no other point is likelier
+        point, top = item["point"], item["confidence"]
+        if item["ok"]:
+            rest = [p for p in (point - 1, point + 1) if 1 <= p <= 6]
+        else:
+            rest = [2, 3, 4] if point == 1 else [5, 4, 3]
+        probs = {point: top, **{p: (1 - top) / len(rest) for p in rest}}
+        entries = [{"token": str(p), "logprob": math.log(q), "bytes": list(str(p).encode())}
+                   for p, q in sorted(probs.items(), key=lambda kv: -kv[1])]
+        completion = {
+            "id": "c", "object": "chat.completion", "created": 0, "model": "fake-model",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                "role": "assistant", "content": str(item["point"]), "refusal": None},
+                "logprobs": {"content": [{"token": str(item["point"]),
+                                          "logprob": math.log(top), "bytes": [],
+                                          "top_logprobs": entries}], "refusal": None}}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11}}
+        assert re.search(r"logprobs", json.dumps(body))
+        return fs.Response("raw", body=json.dumps(completion))
+
+    return handler
+
+
+def test_cli_with_the_fake_server_in_logprob_mode(tmp_path, project_root, demo, monkeypatch):
+    import json
+
+    import fakeserver as fs
+
+    monkeypatch.setenv("JC_SEL_KEY", "sk-test-selective-0123456789abcdef")
+    with fs.FakeServer(_logprob_handler(demo), scale=(1, 6)) as server:
+        exp = _experiment(tmp_path, project_root, prompt="recipes-overall-logprob")
+        exp.write_text(exp.read_text().replace("http://127.0.0.1:9/v1", server.openai_url))
+        res = _cli("selective", exp, "--json", "--no-progress")
+        assert res.exit_code == 0, res.output
+        calls = server.stats.total
+        assert calls == 52
+        # answered from the journal the second time: no call
+        res2 = _cli("selective", exp, "--json", "--no-progress")
+        assert res2.exit_code == 0 and server.stats.total == calls
+    doc = json.loads(res.stdout)
+    assert doc["confidence"] == "top_mass"
+    # the expected value over the distribution is within 0.5 of the consensus exactly for
+    # the confident items, as in the recorded case: same threshold and coverage
+    assert doc["threshold"] == pytest.approx(0.84, abs=2e-3)
+    assert doc["calibration"]["n_kept"] == 16 and doc["holdout"]["n_kept"] == 16
+    assert json.loads(res2.stdout)["threshold"] == doc["threshold"]
+
+
+def test_cli_logs_the_curve_to_mlflow_with_tracking(tmp_path, project_root, demo,
+                                                    monkeypatch):
+    import json
+
+    from mlflow import MlflowClient
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    exp = _experiment(tmp_path, project_root,
+                      extra=f'[tracking]\ntracking_uri = "{uri}"\n')
+    res = _cli("selective", exp, "--judgments", _judgments_csv(tmp_path, demo), "--json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    run = MlflowClient(uri).get_run(doc["mlflow"]["run_id"])
+    assert run.data.tags["judgecal.run_type"] == "selective"
+    assert run.data.metrics["calibration.coverage"] == pytest.approx(16 / 21)
+    assert run.data.metrics["threshold"] == pytest.approx(0.84)
+    files = {f.path for f in MlflowClient(uri).list_artifacts(run.info.run_id, "selective")}
+    assert files == {"selective/agreement_coverage.png", "selective/selective.json"}
+
+
+def test_cli_with_the_fake_server_in_samples_mode(tmp_path, project_root, demo, monkeypatch):
+    import json
+    import threading
+    from collections import Counter
+
+    import fakeserver as fs
+
+    plan = _plan(demo)
+    by_output = {it.output.strip(): it.id for it in demo.items}
+    seen, lock = Counter(), threading.Lock()
+
+    def handler(api, body, n):
+        item_id = by_output[fs.recipe_output(body)]
+        item = plan[item_id]
+        with lock:
+            seen[item_id] += 1
+            k = seen[item_id]
+        if item["ok"]:
+            return fs.score(item["point"])  # three samples alike: confidence 1
+        # wrong, and one sample of three differs: confidence 2/3
+        shift = 1 if item["point"] == 1 else -1
+        return fs.score(item["point"] + (shift if k == 2 else 0))
+
+    monkeypatch.setenv("JC_SEL_KEY", "sk-test-selective-0123456789abcdef")
+    with fs.FakeServer(handler, scale=(1, 6)) as server:
+        exp = _experiment(tmp_path, project_root, extra="[scoring]\nsamples = 3\n")
+        exp.write_text(exp.read_text().replace("http://127.0.0.1:9/v1", server.openai_url))
+        res = _cli("selective", exp, "--json", "--no-progress")
+        assert server.stats.total == 3 * 52
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["confidence"] == "samples"
+    assert doc["threshold"] == 1.0, (doc["steps"], doc["warnings"])
+    assert (doc["calibration"]["n_kept"], doc["holdout"]["n_kept"]) == (16, 25)
+    assert doc["holdout"]["agreement"] == 1.0

@@ -76,6 +76,9 @@ class SelectiveReport:
     judge : dict
         The judge's identity.
     warnings : list of str
+    unusable : list of str
+        Why a split's judge run cannot be used (stopped, too many judgments without a
+        score: :meth:`harness.judgments.JudgeRun.unusable_reason`); empty when usable.
     """
 
     source: str
@@ -85,6 +88,7 @@ class SelectiveReport:
     data: dict[str, SplitData]
     judge: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    unusable: list[str] = field(default_factory=list)
 
     @property
     def target(self) -> float:
@@ -148,7 +152,7 @@ class SelectiveReport:
 def selective_from_runs(calibration: JudgeRun, holdout: JudgeRun | None, *, target: float,
                         delta: float, tolerance: float = 0.5,
                         confidence: ConfidenceSource = "auto",
-                        recorded: Any = None) -> SelectiveReport:
+                        recorded: Any = None, start: int | None = None) -> SelectiveReport:
     """The threshold on the calibration run, checked on the holdout run.
 
     Parameters
@@ -163,6 +167,8 @@ def selective_from_runs(calibration: JudgeRun, holdout: JudgeRun | None, *, targ
         See :func:`~harness.selective.run_confidence`.
     recorded : RecordedJudge, optional
         The judgments file behind recorded runs.
+    start : int, optional
+        See :func:`~harness.selective.fixed_sequence_threshold`.
 
     Returns
     -------
@@ -178,7 +184,7 @@ def selective_from_runs(calibration: JudgeRun, holdout: JudgeRun | None, *, targ
     if not cal.item_ids:
         raise SelectiveError("no calibration item has a human consensus")
     threshold = fixed_sequence_threshold(cal.confidence, cal.correct, target=target,
-                                         delta=delta)
+                                         delta=delta, start=start)
     data = {"calibration": cal}
     outcome = None
     warnings = list(dict.fromkeys(calibration.warnings))
@@ -201,7 +207,7 @@ def selective_from_runs(calibration: JudgeRun, holdout: JudgeRun | None, *, targ
 def selective_check(exp: Experiment, *, target: float, delta: float, tolerance: float = 0.5,
                     confidence: ConfidenceSource = "auto", judgments: str | Path | None = None,
                     judge: str | None = None, criterion: str | None = None,
-                    refresh: bool = False, show_progress: bool = False,
+                    start: int | None = None, refresh: bool = False, show_progress: bool = False,
                     console: Any = None) -> SelectiveReport:
     """Judge the calibration and holdout splits and choose the abstention threshold.
 
@@ -218,6 +224,8 @@ def selective_check(exp: Experiment, *, target: float, delta: float, tolerance: 
         optional ``confidence`` column.
     judge, criterion : str, optional
         The file's judge and criterion when it has several.
+    start : int, optional
+        See :func:`~harness.selective.fixed_sequence_threshold`.
     refresh, show_progress, console
         Passed to :func:`~harness.judgments.judge_anchors`.
 
@@ -250,9 +258,12 @@ def selective_check(exp: Experiment, *, target: float, delta: float, tolerance: 
     if not runs or runs[0].split != "calibration":
         raise SelectiveError(f"{exp.anchors.path}: no calibration item to choose a threshold "
                              "on")
-    return selective_from_runs(runs[0], runs[1] if len(runs) > 1 else None, target=target,
-                               delta=delta, tolerance=tolerance, confidence=confidence,
-                               recorded=recorded)
+    report = selective_from_runs(runs[0], runs[1] if len(runs) > 1 else None, target=target,
+                                 delta=delta, tolerance=tolerance, confidence=confidence,
+                                 recorded=recorded, start=start)
+    report.unusable = [r for r in (run.unusable_reason(exp.run.max_invalid) for run in runs)
+                       if r is not None]
+    return report
 
 
 # --------------------------------------------------------------------------- escalations

@@ -1,0 +1,219 @@
+"""``judgecal selective``: abstain or escalate, with a guarantee (Trust or Escalate)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, out, print_wide
+
+if TYPE_CHECKING:
+    from harness.experiments import Experiment
+    from harness.selective import SelectiveReport
+
+_PLOT_FORMATS = (".svg", ".png", ".pdf")
+
+
+def selective_cmd(
+    experiment: Annotated[Path, typer.Argument(help="Experiment file (.toml).")],
+    target: Annotated[float, typer.Option(
+        help="Agreement with the humans guaranteed on the items the judge keeps (1 - "
+             "alpha).")] = 0.8,
+    delta: Annotated[float, typer.Option(
+        help="Chance that the guarantee fails for the calibration drawn.")] = 0.1,
+    tolerance: Annotated[float, typer.Option(
+        help="The judge agrees on an item when |judge - consensus| <= this (0.5: its score "
+             "rounds to the consensus's scale point).")] = 0.5,
+    confidence: Annotated[str, typer.Option(
+        help="The judge's confidence: auto (a judgments file's confidence column, else the "
+             "logprob top mass, else the agreement of the samples), top_mass, spread, "
+             "samples or recorded.")] = "auto",
+    start: Annotated[int | None, typer.Option(
+        "--start", metavar="N", min=1,
+        help="Test thresholds from the one keeping N items (default: the fewest that could "
+             "certify the target; the paper's code starts at 30).")] = None,
+    judgments: Annotated[str | None, typer.Option(
+        "--judgments", metavar="FILE",
+        help="Use a judgments file (judge --out, long CSV/JSONL) instead of calling the "
+             "judge; an optional confidence column is the judge's confidence.")] = None,
+    judge_id: Annotated[str | None, typer.Option(
+        "--judge", metavar="ID", help="With --judgments: the file's judge.")] = None,
+    criterion: Annotated[str | None, typer.Option(
+        "--criterion", metavar="ID",
+        help="A scorecard's question (or the judgments file's criterion).")] = None,
+    escalations: Annotated[Path | None, typer.Option(
+        "--escalations", metavar="FILE",
+        help="Write the items the judge abstains on (CSV item_id,split,reason,...), for "
+             "'judgecal session create SET --from-escalations FILE'.")] = None,
+    plot: Annotated[Path | None, typer.Option(
+        "--plot", metavar="FILE.svg", help="Write the agreement-coverage curve (.svg, .png, "
+                                           ".pdf).")] = None,
+    track: Annotated[bool | None, typer.Option(
+        "--track/--no-track",
+        help="Log the result and the curve to MLflow (default: when the experiment file has "
+             "a [tracking] section).")] = None,
+    refresh: Annotated[bool, typer.Option(help="Bypass the journal: call again.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Choose the confidence below which the judge abstains, so that on the items it keeps
+    it agrees with the humans at least TARGET of the time with probability 1 - DELTA.
+
+    The threshold is chosen on the calibration split by fixed-sequence testing with the
+    exact binomial bound (Jung, Brahman & Choi, ICLR 2025) and checked on the holdout."""
+    from harness.anchors import AnchorError
+    from harness.experiments import ExperimentError, load_experiment
+    from harness.judges import ProviderError
+    from harness.judgments import is_scorecard_experiment
+    from harness.prompts import PromptError
+    from harness.selective import CONFIDENCE_SOURCES, SelectiveError, selective_check
+
+    for name, value in (("--target", target), ("--delta", delta)):
+        if not 0.0 < value < 1.0:
+            fail(f"{name} must be a number in (0, 1), got {value:g}")
+    if not tolerance >= 0.0 or tolerance == float("inf"):
+        fail(f"--tolerance must be a finite number >= 0, got {tolerance:g}")
+    if confidence not in CONFIDENCE_SOURCES:
+        fail(f"--confidence must be one of {', '.join(CONFIDENCE_SOURCES)}, got "
+             f"{confidence!r}")
+    if plot is not None and plot.suffix.lower() not in _PLOT_FORMATS:
+        fail(f"--plot {plot}: name a .svg, .png or .pdf file")
+    if judge_id is not None and judgments is None:
+        fail("--judge names a judge of a --judgments file")
+    try:
+        exp = load_experiment(experiment)
+        if is_scorecard_experiment(exp):
+            if criterion is None:
+                fail(f"{experiment}: a scorecard: name the question with --criterion ID")
+            exp = exp.for_criterion(criterion)
+        report = selective_check(
+            exp, target=target, delta=delta, tolerance=tolerance,
+            confidence=confidence,  # type: ignore[arg-type]
+            judgments=judgments, judge=judge_id, criterion=criterion, start=start,
+            refresh=refresh, show_progress=progress and not as_json, console=err)
+    except (ExperimentError, AnchorError, PromptError, SelectiveError) as exc:
+        fail(str(exc), EXIT_INPUT)
+    except ProviderError as exc:
+        fail(str(exc), EXIT_JUDGE)
+    except ValueError as exc:  # a judgments file's error (path:line: message)
+        fail(str(exc), EXIT_INPUT)
+    if report.unusable:
+        fail("; ".join(report.unusable), EXIT_JUDGE)
+
+    doc = report.to_dict()
+    if escalations is not None:
+        from harness.selective import write_escalations
+
+        write_escalations(escalations, report.escalations())
+        doc["escalations"] = str(escalations)
+    fig = _figure(report) if plot is not None or _tracking(exp, track) else None
+    if plot is not None:
+        plot.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(plot, format=plot.suffix.lower().lstrip("."))
+        doc["plot"] = str(plot)
+    if _tracking(exp, track):
+        doc["mlflow"] = _log_mlflow(exp, report, doc, fig)
+    if as_json:
+        out.print_json(json.dumps(doc, default=str))
+        return
+    _print(report, doc)
+
+
+def _figure(report: SelectiveReport) -> Any:
+    from harness.reports._selective_plot import agreement_coverage_figure
+
+    points = {}
+    for split in report.data:
+        o = report.threshold.calibration if split == "calibration" else report.holdout
+        if o is not None:
+            points[split] = (o.coverage, o.agreement)
+    return agreement_coverage_figure({s: report.curve(s) for s in report.data},
+                                     target=report.target,
+                                     threshold=report.threshold.threshold, points=points)
+
+
+def _tracking(exp: Experiment, track: bool | None) -> bool:
+    """``--track/--no-track``, else whether the experiment file has a ``[tracking]`` section."""
+    if track is not None:
+        return track
+    import tomllib
+
+    if exp.source is None:
+        return False
+    try:
+        return "tracking" in tomllib.loads(Path(exp.source).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return False
+
+
+def _log_mlflow(exp: Experiment, report: SelectiveReport, doc: dict[str, Any],
+                fig: Any) -> dict[str, str]:
+    """One MLflow run (``judgecal.run_type`` ``selective``): parameters, the figures of each
+    split, the JSON document and the curve's figure."""
+    from harness.tracking import Tracker
+
+    envs = {"OPENAI_API_KEY", "ANTHROPIC_API_KEY", exp.judge.api_key_env or "OPENAI_API_KEY"}
+    tracker = Tracker(exp.tracking.experiment_name or exp.name, exp.tracking.tracking_uri,
+                      secrets=[os.environ[e] for e in sorted(envs) if os.environ.get(e)])
+    params = {"target": report.target, "delta": report.delta, "tolerance": report.tolerance,
+              "confidence": report.source, "min_kept": report.threshold.min_kept,
+              **{f"judge.{k}": v for k, v in report.judge.items()}}
+    with tracker.start_calibration(f"selective {exp.name}", params=params,
+                                   tags={"judgecal.command": "selective"}) as run:
+        run.set_tags({"judgecal.run_type": "selective"})
+        metrics: dict[str, float | None] = {}
+        for split in report.data:
+            d = report.split_dict(split)
+            metrics.update({f"{split}.coverage": d.get("coverage"),
+                            f"{split}.agreement": d.get("agreement")})
+        metrics["threshold"] = report.threshold.threshold
+        run.log_metrics(metrics, step=0)
+        run.log_dict(doc, "selective/selective.json")
+        run.log_figure(fig, "selective/agreement_coverage.png")
+        return {"run_id": run.run_id, "tracking_uri": tracker.tracking_uri}
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1%}"
+
+
+def _print(report: SelectiveReport, doc: dict[str, Any]) -> None:
+    t = report.threshold
+    lam = ("none certified: every item is escalated" if t.threshold is None
+           else f"{t.threshold:.4g}")
+    out.print(f"selective evaluation: target agreement {report.target:g} with probability "
+              f"{1 - report.delta:g} (delta {report.delta:g}); confidence: {report.source}; "
+              f"agreement: |judge - consensus| <= {report.tolerance:g}", soft_wrap=True)
+    out.print(f"threshold: [bold]{escape(lam)}[/] ({len(t.steps)} test(s) from "
+              f"{t.min_kept} kept items, most confident first)")
+    table = Table(title="Items the judge keeps")
+    for col in ("split", "items", "kept", "coverage", "agreement", "95% CI",
+                "guarantee held"):
+        table.add_column(col, justify="left" if col == "split" else "right")
+    for split in report.data:
+        o = t.calibration if split == "calibration" else report.holdout
+        if o is None:
+            continue
+        ci = "—" if o.ci95 is None else f"[{o.ci95[0]:.2f}, {o.ci95[1]:.2f}]"
+        held = "—" if o.guarantee_held is None else ("yes" if o.guarantee_held else "NO")
+        table.add_row(split, str(o.n), str(o.n_kept), _pct(o.coverage), _pct(o.agreement),
+                      ci, held)
+    print_wide(table)
+    if report.holdout is not None and report.holdout.guarantee_held is False:
+        out.print("the holdout's agreement on kept items is below the target: the guarantee "
+                  "holds with probability 1 - delta over calibrations, and a small holdout "
+                  "varies (see its CI)", soft_wrap=True)
+    for w in report.warnings:
+        err.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
+    out.print(f"escalated: {doc['n_escalated']} item(s)"
+              + (f", written to {escape(doc['escalations'])}" if "escalations" in doc else ""))
+    if "plot" in doc:
+        out.print(f"agreement-coverage curve: {escape(doc['plot'])}")
+    if "mlflow" in doc:
+        out.print(f"logged to MLflow run {doc['mlflow']['run_id']}")
