@@ -27,6 +27,7 @@ from ._import import import_cmd
 from ._judge import judge
 from ._plan import plan_cmd
 from ._prompts import prompts_app
+from ._selective import selective_cmd
 from ._session import session_app
 from ._signals import Interrupted, handle_signals
 
@@ -45,6 +46,7 @@ app.command(name="gate")(gate_cmd)
 app.command(name="promote")(promote_cmd)
 app.command(name="drift")(drift_cmd)
 app.command(name="estimate")(estimate_cmd)
+app.command(name="selective")(selective_cmd)
 app.command(name="plan")(plan_cmd)
 app.command(name="import")(import_cmd)
 app.add_typer(anchors_app, name="anchors")

@@ -360,6 +360,10 @@ def create(
         help="Let propose_items choose N items (spectrum, boundary, spread; with "
              "--judgments also judge disagreement).")] = None,
     judgments: JudgmentsOpt = None,
+    from_escalations: Annotated[Path | None, typer.Option(
+        "--from-escalations", metavar="FILE",
+        help="The items a judge abstained on (judgecal selective --escalations FILE).")]
+    = None,
     split: SplitOpt = None,
     name: Annotated[str | None, typer.Option(help="Session name.")] = None,
     rubric_label: Annotated[str | None, typer.Option(
@@ -412,6 +416,16 @@ def create(
     try:
         aset = _load_any(anchor_set)
         ids: list[str] | None = list(item) or None
+        if from_escalations is not None:
+            if ids or propose is not None or split is not None:
+                raise SessionError("give --from-escalations alone, without --item, "
+                                   "--propose or --split")
+            from harness.selective import read_escalations
+
+            try:
+                ids = read_escalations(from_escalations)
+            except ValueError as exc:
+                raise SessionError(str(exc)) from None
         if split is not None and ids:
             raise SessionError("give either --item or --split, not both")
         if isinstance(aset, Scorecard):
