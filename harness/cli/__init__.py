@@ -20,6 +20,7 @@ import typer
 from ._agree import agree
 from ._anchors import anchors_app
 from ._calibrate import calibrate_cmd
+from ._common import EXIT_CODES_HELP, VersionOpt
 from ._drift import drift_cmd
 from ._estimate import estimate_cmd
 from ._gate import gate_cmd, promote_cmd, validate_cmd
@@ -34,10 +35,18 @@ from ._signals import Interrupted, handle_signals
 app = typer.Typer(
     name="judgecal",
     help="Calibrate LLM judges against human raters.",
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root(version: VersionOpt = False) -> None:
+    """Calibrate LLM judges against human raters."""
+
+
 app.command(name="agree")(agree)
 app.command(name="judge")(judge)
 app.command(name="calibrate")(calibrate_cmd)

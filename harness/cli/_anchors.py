@@ -10,7 +10,7 @@ from rich.table import Table
 
 from harness.anchors import AnchorError, lint_anchor_set, load_scorecard
 
-from ._common import fail, out
+from ._common import fail, out, print_json
 
 _NOTE_LIMIT = 5  # notes of one kind beyond this are summarised in one row
 
@@ -23,6 +23,8 @@ def lint(
     strict: Annotated[bool, typer.Option(help="Exit 1 when there are warnings.")] = False,
     all_notes: Annotated[bool, typer.Option("--all", help="List every note, not a summary "
                                             "of notes that repeat.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document (every "
+                                          "finding).")] = False,
 ) -> None:
     """Check an anchor set against the calibration guidance (warnings, not errors)."""
     try:
@@ -33,6 +35,17 @@ def lint(
     splits = {s: sum(1 for it in aset.items if it.split == s) for s in ("calibration", "holdout")}
     ids = aset.criterion_ids
     what = f"criterion {ids[0]!r}" if aset.is_single else f"criteria {', '.join(ids)}"
+    n_warn = sum(1 for f in findings if f.level == "warning")
+    if as_json:
+        print_json({
+            "anchor_set": str(anchor_set), "name": aset.meta.name, "criteria": list(ids),
+            "splits": splits, "n_raters": len(aset.rater_ids), "n_warnings": n_warn,
+            "n_notes": len(findings) - n_warn,
+            "findings": [{"level": f.level, "criterion": f.criterion, "code": f.code,
+                          "item_id": f.item_id, "message": f.message} for f in findings]})
+        if strict and n_warn:
+            raise typer.Exit(1)
+        return
     out.print(
         f"[bold]{aset.meta.name}[/] ({anchor_set}): {what}, "
         f"{splits['calibration']} calibration + {splits['holdout']} holdout items, "
@@ -63,7 +76,6 @@ def lint(
         style = "yellow" if f.level == "warning" else "cyan"
         t.add_row(f"[{style}]{f.level}[/]", *crit, f.code, f.item_id or "", f.message)
     out.print(t)
-    n_warn = sum(1 for f in findings if f.level == "warning")
     out.print(f"{n_warn} warning(s), {len(findings) - n_warn} note(s)")
     if strict and n_warn:
         raise typer.Exit(1)

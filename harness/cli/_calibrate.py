@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -35,6 +35,7 @@ from ._common import (
     fail,
     load_with_judge_overrides,
     out,
+    print_json,
     print_wide,
     refuse_batch,
 )
@@ -62,6 +63,9 @@ def calibrate_cmd(
         help="Start a new calibration instead of continuing an unfinished one.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     batch: BatchOpt = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON document: the iterations, the best version, the "
+                       "holdout and its verdict (progress and messages on stderr).")] = False,
 ) -> None:
     """Revise the judge prompt until agreement passes the target or plateaus; validate on
     the holdout split; log everything to MLflow. On a scorecard: every question so, the
@@ -77,10 +81,14 @@ def calibrate_cmd(
         fail(f"{experiment}: {exc}", EXIT_INPUT)
     refuse_batch(exp, experiment)
     try:
-        result = calibrate(exp, console=err, show_progress=progress, restart=restart,
+        result = calibrate(exp, console=err, show_progress=progress and not as_json,
+                           restart=restart,
                            say=lambda msg: err.print(f"[cyan]·[/] {msg}", highlight=False))
     except ManualRevisionPending as exc:
-        out.print(str(exc))
+        if as_json:
+            print_json({"status": "manual_revision_pending", "message": str(exc)})
+        else:
+            out.print(str(exc))
         return
     except (AnchorError, PromptError, CalibrationLocked) as exc:
         fail(str(exc), EXIT_INPUT)
@@ -88,10 +96,79 @@ def calibrate_cmd(
         fail(str(exc), EXIT_JUDGE)
     except ValueError as exc:  # e.g. [revision] strategy 'llm' without a model
         fail(str(exc), EXIT_INPUT)
-    if isinstance(result, ScorecardCalibrationResult):
+    if as_json:
+        print_json(scorecard_doc(result) if isinstance(result, ScorecardCalibrationResult)
+                   else result_doc(result))
+    elif isinstance(result, ScorecardCalibrationResult):
         print_scorecard_result(result)
     else:
         print_result(result)
+
+
+def ui_hint(ui_command: str) -> str:
+    """How to open the MLflow UI: the command for a local store, the URL of a server."""
+    if ui_command.startswith("mlflow "):
+        return f"open the MLflow UI with: uv run {ui_command}"
+    return f"open the MLflow UI at: {ui_command}"
+
+
+def result_doc(result: CalibrationResult) -> dict[str, Any]:
+    """``calibrate --json``: the final table's rows as a JSON-ready document.
+
+    Parameters
+    ----------
+    result : CalibrationResult
+
+    Returns
+    -------
+    dict
+        ``iterations`` (the rows of :func:`harness.reports.final_table_rows`), ``holdout``
+        (its row and the ``verdict``, or None), ``human_ceiling``, ``best``, ``gap``,
+        ``stop_reason``, ``alt_test`` sentences, ``warnings``, ``report`` and ``mlflow``.
+    """
+    rows = final_table_rows(result)
+    hold = next((r for r in rows if r["kind"] == "holdout"), None)
+    verdict = result.holdout.verdict if result.holdout is not None else None
+    best = result.best
+    return {
+        "experiment": result.experiment, "primary": result.primary,
+        "threshold": result.threshold, "secondary": result.secondary,
+        "stop_reason": result.stop_reason,
+        "stopped_because": _STOP_TEXT.get(result.stop_reason, result.stop_reason),
+        "iterations": [r for r in rows if r["kind"] == "iteration"],
+        "holdout": None if hold is None else {
+            **hold, "verdict": verdict.to_dict() if verdict is not None else None},
+        "human_ceiling": next((r for r in rows if r["kind"] == "ceiling"), None),
+        "best": None if best is None else {
+            "name": best.prompt.name, "version": best.prompt.label,
+            "iteration": best.iteration, "hash": best.prompt.hash,
+            "alias": "candidate" if result.holdout is not None else None},
+        "gap": result.gap,
+        "alt_test": [sentence for sentence, _ in alt_test_sentences(result)],
+        "warnings": list(result.warnings),
+        "report": None if not result.report_html else {
+            "html": str(result.report_html), "markdown": str(result.report_md)},
+        "mlflow": None if not result.tracking_uri else {
+            "run_id": result.parent_run_id, "tracking_uri": result.tracking_uri,
+            "ui": result.ui_command},
+    }
+
+
+def scorecard_doc(result: ScorecardCalibrationResult) -> dict[str, Any]:
+    """``calibrate --json`` on a scorecard: the per-question table, each question's
+    :func:`result_doc`, the total's verdict."""
+    verdict = result.total_verdict
+    return {
+        "experiment": result.experiment, "threshold": result.threshold,
+        "total_primary": result.total_primary, "stop_reason": result.stop_reason,
+        "stopped_because": SCORECARD_STOP_TEXT.get(result.stop_reason, result.stop_reason),
+        "table": scorecard_table_rows(result),
+        "questions": {cid: result_doc(res) for cid, res in result.questions.items()},
+        "revised": result.revised, "replayed": list(result.replayed),
+        "pending": dict(result.pending),
+        "total_verdict": verdict.to_dict() if verdict is not None else None,
+        "warnings": list(result.warnings),
+    }
 
 
 def print_result(result: CalibrationResult) -> None:
@@ -112,8 +189,7 @@ def print_result(result: CalibrationResult) -> None:
         if rec.prompt.label in seen:
             continue
         seen.add(rec.prompt.label)
-        out.print(f"  {rec.prompt.label} ({rec.prompt.hash[:12]}): {rec.prompt.changelog}",
-                  overflow="ellipsis", no_wrap=True)
+        out.print(f"  {rec.prompt.label} ({rec.prompt.hash[:12]}): {rec.prompt.changelog}")
     out.print(f"stopped because {_STOP_TEXT.get(result.stop_reason, result.stop_reason)}")
     for sentence, alarming in alt_test_sentences(result):
         out.print(f"[yellow]{sentence}[/]" if alarming else sentence, highlight=False)
@@ -130,7 +206,7 @@ def print_result(result: CalibrationResult) -> None:
         out.print(f"summary: {result.report_md}")
     if result.tracking_uri:
         out.print(f"MLflow: run {result.parent_run_id} in {result.tracking_uri}")
-        out.print(f"open the MLflow UI with: uv run {result.ui_command}")
+        out.print(ui_hint(result.ui_command))
 
 
 def _print_verdict(what: str, verdict: BarResult) -> None:
@@ -197,4 +273,4 @@ def print_scorecard_result(result: ScorecardCalibrationResult) -> None:
                       highlight=False)
     ui = next((r.ui_command for r in result.questions.values() if r.ui_command), None)
     if ui:
-        out.print(f"open the MLflow UI with: uv run {ui}")
+        out.print(ui_hint(ui))

@@ -21,6 +21,46 @@ EXIT_BELOW_BAR = 1
 EXIT_INPUT = 2
 EXIT_JUDGE = 3
 
+#: Every command's exit codes, as the top-level ``--help`` says them (the README's
+#: "Exit codes" table says the same at more length).
+EXIT_CODES: tuple[tuple[str, str], ...] = (
+    ("0", "success; for gate and promote, every bar passed"),
+    ("1", "a judge fell below a bar (gate, promote); anchors lint --strict found warnings; "
+          "drift --fail-on-alert saw an alert"),
+    ("2", "usage or input error (a bad file with file:line, an unknown option value, a "
+          "missing version); nothing written"),
+    ("3", "judge or provider failure: a missing key, an unreachable provider, the budget "
+          "spent, too many invalid judgments, a call needed under --offline"),
+    ("4", "inconclusive (gate, promote): a bar's CI straddles it, or the human anchors are "
+          "not reliable enough"),
+    ("130, 143", "interrupted by SIGINT or SIGTERM; state saved, run the command again to "
+                 "continue"),
+)
+
+#: The top-level ``--help``'s epilog (paragraphs: typer joins single newlines).
+EXIT_CODES_HELP = "Exit codes (every command; README, Exit codes):\n\n" + "\n\n".join(
+    f"{code}: {meaning}" for code, meaning in EXIT_CODES)
+
+
+def _print_version(value: bool) -> None:
+    """``--version``: the installed distribution's version, then exit 0."""
+    if not value:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        text = version("judgecal")
+    except PackageNotFoundError:  # run from a source tree that is not installed
+        text = "unknown (not installed)"
+    typer.echo(f"judgecal {text}")
+    raise typer.Exit(EXIT_OK)
+
+
+#: ``judgecal --version`` (the app's callback takes it).
+VersionOpt = Annotated[bool, typer.Option(
+    "--version", callback=_print_version, is_eager=True,
+    help="Print judgecal's version and exit.")]
+
 # The judge overrides every command that judges takes (judge, calibrate, validate, gate,
 # promote): laid over the experiment's [judge] by load_with_judge_overrides.
 ProviderOpt = Annotated[str | None, typer.Option(help=", ".join(PROVIDERS))]

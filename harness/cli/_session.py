@@ -29,7 +29,7 @@ from harness.sessions import (
     review,
 )
 
-from ._common import err, fail, out
+from ._common import err, fail, out, print_json
 
 session_app = typer.Typer(help="Run a human calibration session (raters calibrate with each "
                                "other before anchors become gold).", no_args_is_help=True)
@@ -781,6 +781,9 @@ def review_cmd(
     force: Annotated[bool, typer.Option(help="Start the review although not every "
                                              "participant has submitted.")] = False,
     state_dir: StateDir = None,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print one JSON document: every item's scores and spread, the "
+                       "flags, the agreement among participants.")] = False,
 ) -> None:
     """Start the review (facilitator, from scoring) and print the review tables."""
     try:
@@ -788,13 +791,40 @@ def review_cmd(
         if session.state == "scoring":
             tr = session.begin_review(facilitator_token or "", force=force)
             if tr.missing:
-                out.print(f"[yellow]review forced; not submitted: {', '.join(tr.missing)}[/]")
+                (err if as_json else out).print(
+                    f"[yellow]review forced; not submitted: {escape(', '.join(tr.missing))}[/]")
         elif session.state == "draft":
             raise SessionError(f"cannot review: session {session_id} is in state 'draft'; "
                                "scoring has not started")
-        _review_tables(session_id, state_dir)
+        if as_json:
+            print_json(_review_doc(_store(state_dir).get(session_id)))
+        else:
+            _review_tables(session_id, state_dir)
     except SessionError as exc:
         fail(str(exc))
+
+
+def _review_doc(session: Any) -> dict[str, Any]:
+    """``session review --json``: the review's items, flags and agreement as JSON."""
+    from dataclasses import asdict
+
+    rv = review(session)
+    doc: dict[str, Any] = {
+        "session_id": rv.session_id, "state": session.state,
+        "scorecard": session.info.is_scorecard, "participants": list(rv.participants),
+        "threshold": rv.threshold, "scale": list(rv.scale), "n_items": len(rv.items),
+        "n_flagged": len(rv.flagged), "baseline_label": rv.baseline_label,
+        "left_out": list(rv.left_out), "forced_missing": list(rv.forced_missing),
+        "items": [{**asdict(it), "label": it.label} for it in rv.items],
+        "icc": rv.icc.to_dict(), "alpha": rv.alpha.to_dict(),
+        "questions": {cid: {"label": qa.label, "kind": qa.kind, "threshold": qa.threshold,
+                            "n_flagged": qa.n_flagged, "n_na": qa.n_na,
+                            "icc": qa.icc.to_dict(), "alpha": qa.alpha.to_dict()}
+                      for cid, qa in rv.questions.items()},
+    }
+    if session.info.rescore_items:
+        doc["rescore"] = effectiveness(session).summary()
+    return doc
 
 
 @session_app.command("rescore")
