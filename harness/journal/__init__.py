@@ -36,7 +36,10 @@ Status = Literal["ok", "invalid", "failed"]
 
 #: 2: ``calls.scores`` (the scores of a multi-score call, canonical JSON).
 #: 3: the ``batches`` table (provider batches submitted and not yet journaled).
-SCHEMA_VERSION = 3
+#: 4: ``calls.reply_model`` (the model id the provider reported) and the ``panel_runs``
+#: table (runs of a frozen anchor panel, for drift attribution).
+#: 5: the ``probe_runs`` table (bias probes' results, read by the gate).
+SCHEMA_VERSION = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (
@@ -62,7 +65,8 @@ CREATE TABLE IF NOT EXISTS calls (
     output_tokens INTEGER NOT NULL DEFAULT 0,
     cost REAL,
     latency_s REAL,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    reply_model TEXT
 );
 CREATE INDEX IF NOT EXISTS calls_prompt ON calls (prompt_name, prompt_version);
 CREATE INDEX IF NOT EXISTS calls_item ON calls (item_id);
@@ -158,6 +162,81 @@ CREATE TABLE IF NOT EXISTS batches (
 CREATE INDEX IF NOT EXISTS batches_status ON batches (provider, endpoint, model, status);
 """
 
+#: Version 4: one row per run of a frozen anchor panel (``judgecal panel``).
+_PANEL_RUNS = """
+CREATE TABLE IF NOT EXISTS panel_runs (
+    run_id TEXT PRIMARY KEY,
+    experiment TEXT NOT NULL,
+    anchor_set TEXT,
+    items_hash TEXT NOT NULL,
+    split TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    fingerprint TEXT NOT NULL,
+    scores TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS panel_runs_panel ON panel_runs (experiment, items_hash, created_at);
+"""
+
+
+@dataclass(frozen=True)
+class PanelRun:
+    """One run of a frozen anchor panel (:mod:`harness.drift`), as the journal keeps it.
+
+    Attributes
+    ----------
+    run_id : str
+        A random id (hex).
+    experiment : str
+        The experiment's name.
+    anchor_set : str or None
+        The anchor set's name (for people; ``items_hash`` is what counts).
+    items_hash : str
+        ``AnchorSet.items_hash(split)`` of the panel (None split: ``all``).
+    split : str
+        ``all``, ``calibration`` or ``holdout``.
+    created_at : float
+        Unix time of the run.
+    fingerprint : dict
+        The judge as the run saw it: provider, configured model and identity, the model
+        ids the provider reported, the prompt's name, version and hash, the request
+        parameters.
+    scores : dict of str to float or None
+        Each panel item's score (samples combined); None for an item without a valid
+        judgment.
+    """
+
+    run_id: str
+    experiment: str
+    anchor_set: str | None
+    items_hash: str
+    split: str
+    created_at: float
+    fingerprint: dict[str, Any]
+    scores: dict[str, float | None]
+
+
+_PANEL_COLUMNS = [f.name for f in fields(PanelRun)]
+
+
+#: Version 5: one row per bias probe run (``judgecal probe``), read by the gate.
+_PROBE_RUNS = """
+CREATE TABLE IF NOT EXISTS probe_runs (
+    prompt_hash TEXT NOT NULL,
+    judge_hash TEXT NOT NULL,
+    probe TEXT NOT NULL,
+    prompt_name TEXT,
+    prompt_version TEXT,
+    anchor_set TEXT,
+    split TEXT NOT NULL,
+    passed INTEGER,
+    result TEXT NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS probe_runs_version ON probe_runs (prompt_hash, judge_hash, probe,
+                                                             created_at);
+"""
+
+
 #: The status of a batch whose results are all in ``calls``.
 BATCH_JOURNALED = "journaled"
 
@@ -231,6 +310,8 @@ class CallRecord:
     cost: float | None = None  # USD; None when the model's price is unknown
     latency_s: float | None = None
     created_at: float = 0.0
+    #: The model id the provider reported in its reply (None: none reported, or older).
+    reply_model: str | None = None
 
 
 _COLUMNS = [f.name for f in fields(CallRecord)]
@@ -432,6 +513,50 @@ class Journal(ThreadLocalSQLite):
             "ORDER BY created_at, batch_id", values)
         return [_batch_record(r) for r in rows]
 
+    def panel_runs(self, *, experiment: str | None = None,
+                   items_hash: str | None = None) -> list[PanelRun]:
+        """The anchor panel's recorded runs, oldest first.
+
+        Parameters
+        ----------
+        experiment : str, optional
+            Only this experiment's runs (None: any).
+        items_hash : str, optional
+            Only the runs of this panel (``AnchorSet.items_hash``; None: any).
+
+        Returns
+        -------
+        list of PanelRun
+        """
+        where = {"experiment": experiment, "items_hash": items_hash}
+        clauses = [f"{k} = ?" for k, v in where.items() if v is not None]
+        values = [v for v in where.values() if v is not None]
+        rows = self._connect().execute(
+            f"SELECT * FROM panel_runs WHERE {' AND '.join(clauses) or '1'} "
+            "ORDER BY created_at, run_id", values)
+        return [_panel_run(r) for r in rows]
+
+    def panel_run(self, run_id: str) -> PanelRun | None:
+        """The panel run ``run_id`` (or the one run whose id starts with it), or None.
+
+        Parameters
+        ----------
+        run_id : str
+            A run id or a prefix of one (at least 4 characters).
+
+        Returns
+        -------
+        PanelRun or None
+            None also when the prefix is shared by several runs.
+        """
+        conn = self._connect()
+        row = conn.execute("SELECT * FROM panel_runs WHERE run_id = ?", (run_id,)).fetchone()
+        if row is None and len(run_id) >= 4:
+            rows = conn.execute("SELECT * FROM panel_runs WHERE substr(run_id, 1, ?) = ?",
+                                (len(run_id), run_id)).fetchall()
+            row = rows[0] if len(rows) == 1 else None
+        return None if row is None else _panel_run(row)
+
     def holdout_looks(self, items_hash: str) -> list[HoldoutLook]:
         """Every recorded evaluation of the holdout ``items_hash``, oldest first.
 
@@ -508,6 +633,63 @@ class Journal(ThreadLocalSQLite):
             raise
         return cur.rowcount == 1
 
+
+    def record_panel_run(self, run: PanelRun) -> None:
+        """Store a run of an anchor panel (its own transaction).
+
+        Parameters
+        ----------
+        run : PanelRun
+            ``created_at`` of 0 is set to now.
+        """
+        values = {**asdict(run), "fingerprint": canonical_json(run.fingerprint),
+                  "scores": canonical_json(run.scores), "created_at": run.created_at
+                  or time.time()}
+        self._write(f"INSERT INTO panel_runs ({','.join(_PANEL_COLUMNS)}) "
+                    f"VALUES ({','.join('?' * len(_PANEL_COLUMNS))})",
+                    [values[c] for c in _PANEL_COLUMNS])
+
+    def record_probe_runs(self, *, prompt_hash: str, judge_hash: str,
+                          results: dict[str, dict[str, Any]], prompt_name: str | None = None,
+                          prompt_version: str | None = None, anchor_set: str | None = None,
+                          split: str = "all") -> None:
+        """Store one bias-probe run (:mod:`harness.probes`): a row per probe, one transaction.
+
+        Parameters
+        ----------
+        prompt_hash, judge_hash : str
+            The prompt version and judge probed.
+        results : dict of str to dict
+            Probe name to its JSON result (with ``passed``).
+        prompt_name, prompt_version, anchor_set : str, optional
+        split : str
+        """
+        now = time.time()
+        conn = self._connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                "INSERT INTO probe_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(prompt_hash, judge_hash, name, prompt_name, prompt_version, anchor_set,
+                  split, None if doc.get("passed") is None else int(bool(doc["passed"])),
+                  canonical_json(doc), now) for name, doc in results.items()])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def latest_probe_runs(self, prompt_hash: str, judge_hash: str) -> dict[str, dict[str, Any]]:
+        """The latest recorded result of each probe of a prompt version and judge.
+
+        Returns
+        -------
+        dict of str to dict
+            Probe name to its JSON result (empty: never probed).
+        """
+        rows = self._connect().execute(
+            "SELECT probe, result FROM probe_runs WHERE prompt_hash = ? AND judge_hash = ? "
+            "ORDER BY created_at, rowid", (prompt_hash, judge_hash))
+        return {r[0]: json.loads(r[1]) for r in rows}
 
     def record_batch(self, batch: BatchRecord) -> None:
         """Store a batch the moment the provider has accepted it (its own transaction).
@@ -617,19 +799,30 @@ class Journal(ThreadLocalSQLite):
 def _migrate(conn: sqlite3.Connection) -> None:
     """Bring a journal written by an earlier version up to :data:`SCHEMA_VERSION`."""
     have = {r[1] for r in conn.execute("PRAGMA table_info(calls)")}
-    if "scores" not in have:  # version 1
+    for column in ("scores", "reply_model"):  # versions 1 -> 2 and 3 -> 4
+        if column in have:
+            continue
         try:
-            conn.execute("ALTER TABLE calls ADD COLUMN scores TEXT")
+            conn.execute(f"ALTER TABLE calls ADD COLUMN {column} TEXT")
         except sqlite3.OperationalError as exc:  # another process migrated it first
             if "duplicate column" not in str(exc):
                 raise
     conn.executescript(_BATCHES)  # version 2 -> 3 (idempotent)
+    conn.executescript(_PANEL_RUNS)  # version 3 -> 4 (idempotent)
+    conn.executescript(_PROBE_RUNS)  # version 4 -> 5 (idempotent)
 
 
 def _batch_record(row: sqlite3.Row) -> BatchRecord:
     values = {c: row[c] for c in _BATCH_COLUMNS}
     values["keys"] = json.loads(values["keys"])
     return BatchRecord(**values)
+
+
+def _panel_run(row: sqlite3.Row) -> PanelRun:
+    values = {c: row[c] for c in _PANEL_COLUMNS}
+    values["fingerprint"] = json.loads(values["fingerprint"])
+    values["scores"] = json.loads(values["scores"])
+    return PanelRun(**values)
 
 
 def _record(row: sqlite3.Row) -> CallRecord:
@@ -643,6 +836,7 @@ __all__ = [
     "EndpointMode",
     "HoldoutLook",
     "Journal",
+    "PanelRun",
     "Status",
     "call_key",
     "canonical_json",

@@ -25,6 +25,8 @@ class Judgment:
     cached judgment: as journaled, the cost recomputed from the tokens at current prices).
     ``cost`` is ``None`` when the model's price is unknown. ``scores``: a multi-score
     call's scores by field (a scorecard judged in one call; ``score`` is then None).
+    ``reply_model``: the model id the provider reported in its reply (``JudgeReply.model``;
+    None when it reports none), the judge's fingerprint for drift attribution.
     """
 
     key: str
@@ -42,6 +44,7 @@ class Judgment:
     cost: float | None
     latency_s: float | None
     scores: dict[str, float] | None = None
+    reply_model: str | None = None
 
     def score_of(self, field: str | None = None) -> float | None:
         """The score (``field`` None) or one field's score of a multi-score call."""

@@ -374,6 +374,7 @@ class _Run:
         spend = _Spend()
         rounds = 1 + self.settings.parse_retries
         last: tuple[str, InvalidReply] | None = None
+        reply_model: str | None = None  # as the provider reported it in its last reply
         for round_no in range(rounds):
             # A re-ask sends the identical request. A deterministic provider (temperature 0,
             # a fixed seed, a local model, a provider-side cache) may well return the same
@@ -402,16 +403,19 @@ class _Run:
                 parsed = parse_reply(reply, request)
             except InvalidReply as exc:
                 last = (reply.raw, exc)
+                reply_model = reply.model
                 log.info("%s sample %d: invalid reply (%d of %d): %s", task.item_id,
                          task.sample_index, round_no + 1, rounds, self.redact(exc.reason))
                 continue
             return self.finish(task, key, "ok", spend,
                                score=None if parsed.scores is not None else parsed.score,
-                               scores=parsed.scores, reasoning=parsed.reasoning, raw=reply.raw)
+                               scores=parsed.scores, reasoning=parsed.reasoning, raw=reply.raw,
+                               reply_model=reply.model)
         assert last is not None
         raw, exc = last
         error = f"invalid reply in {rounds} of {rounds} tries; last: {exc.reason}"
-        return self.finish(task, key, "invalid", spend, raw=raw, error=error)
+        return self.finish(task, key, "invalid", spend, raw=raw, error=error,
+                           reply_model=reply_model)
 
     def finish(
         self,
@@ -426,6 +430,7 @@ class _Run:
         raw: str | None = None,
         error: str | None = None,
         journal: bool = True,
+        reply_model: str | None = None,
     ) -> Judgment:
         # Replies are stored and shown: a proxy or an injected model may echo the key. The
         # reply was parsed before this point; only what is kept is redacted.
@@ -436,6 +441,7 @@ class _Run:
             attempts=spend.attempts, input_tokens=spend.input_tokens,
             output_tokens=spend.output_tokens, cost=spend.cost,
             latency_s=spend.latency_s if spend.attempts else None, scores=scores,
+            reply_model=reply_model,
         )
         if journal and self.journal is not None:  # None: a Ray worker, the driver journals
             assert status != "skipped"
@@ -456,7 +462,7 @@ class _Run:
             reasoning=j.reasoning, error=j.error, attempts=j.attempts,
             input_tokens=j.input_tokens, output_tokens=j.output_tokens,
             cost=j.cost,  # None: unknown price
-            latency_s=j.latency_s,
+            latency_s=j.latency_s, reply_model=j.reply_model,
         )
 
     def abort(self, task: JudgeTask, exc: FatalError) -> RunAborted:
@@ -487,6 +493,7 @@ class _Run:
             output_tokens=record.output_tokens,
             cost=cost, latency_s=record.latency_s,
             scores=None if record.scores is None else json.loads(record.scores),
+            reply_model=record.reply_model,
         )
 
 
