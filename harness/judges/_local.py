@@ -154,16 +154,8 @@ def score_grammar(scale_min: int, scale_max: int,
     >>> print(score_grammar(1, 3).splitlines()[3])
     score ::= "1" | "2" | "3"
     """
-    points = " | ".join(f'"{p}"' for p in range(scale_min, scale_max + 1))
-    return "\n".join([
-        'root ::= "{" ws "\\"reasoning\\"" ws ":" ws "\\"" reasoning "\\"" ws "," ws '
-        '"\\"score\\"" ws ":" ws score ws "}"',
-        f"reasoning ::= char{{0,{reasoning_max_chars}}}",
-        'char ::= [^"\\\\\\x00-\\x1F\\x7F] | "\\\\" ["\\\\/bfnrt]',
-        f"score ::= {points}",
-        'ws ::= " "?',
-        "",
-    ])
+    return _reply_grammar([ScoreField("score", scale_min, scale_max)], reasoning_max_chars,
+                          rule_names=["score"])
 
 
 def _gbnf_literal(text: str) -> str:
@@ -198,15 +190,22 @@ def fields_grammar(fields: Sequence[ScoreField],
     >>> print(g.splitlines()[-2])
     f1 ::= "\\"no\\"" | "\\"yes\\""
     """
+    return _reply_grammar(fields, reasoning_max_chars)
+
+
+def _reply_grammar(fields: Sequence[ScoreField], reasoning_max_chars: int, *,
+                   rule_names: Sequence[str] | None = None) -> str:
+    """The grammar of ``{"reasoning": "...", "<field>": <value>, ...}`` (both replies)."""
+    names = list(rule_names) if rule_names is not None else [f"f{k}" for k in range(len(fields))]
     parts = ['"{" ws "\\"reasoning\\"" ws ":" ws "\\"" reasoning "\\""']
     rules = []
-    for k, f in enumerate(fields):
-        parts.append(f'ws "," ws {_gbnf_literal(json.dumps(f.name))} ws ":" ws f{k}')
+    for name, f in zip(names, fields, strict=True):
+        parts.append(f'ws "," ws {_gbnf_literal(json.dumps(f.name))} ws ":" ws {name}')
         if f.labels:
             values = [_gbnf_literal(json.dumps(v)) for v in f.labels]
         else:
             values = [f'"{p}"' for p in range(f.minimum, f.maximum + 1)]
-        rules.append(f"f{k} ::= {' | '.join(values)}")
+        rules.append(f"{name} ::= {' | '.join(values)}")
     return "\n".join([
         "root ::= " + " ".join(parts) + ' ws "}"',
         f"reasoning ::= char{{0,{reasoning_max_chars}}}",
