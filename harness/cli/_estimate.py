@@ -28,7 +28,7 @@ def estimate_cmd(
         "--judgments", metavar="FILE",
         help="The judge's scores on the unlabelled production items: judgecal's `judge --out` "
              "CSV, or a long CSV/JSONL with item_id and score (samples of an item combined "
-             "by the experiment's [scoring] aggregate).")],
+             "by the experiment's \\[scoring] aggregate).")],
     anchor_judgments: Annotated[str | None, typer.Option(
         "--anchor-judgments", metavar="FILE",
         help="The judge's scores on the anchors from a judgments file (default: the "

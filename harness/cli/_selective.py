@@ -57,7 +57,7 @@ def selective_cmd(
     track: Annotated[bool | None, typer.Option(
         "--track/--no-track",
         help="Log the result and the curve to MLflow (default: when the experiment file has "
-             "a [tracking] section).")] = None,
+             "a \\[tracking] section).")] = None,
     refresh: Annotated[bool, typer.Option(help="Bypass the journal: call again.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
