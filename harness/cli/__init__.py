@@ -27,6 +27,7 @@ from ._gate import gate_cmd, promote_cmd, validate_cmd
 from ._import import import_cmd
 from ._judge import judge
 from ._plan import plan_cmd
+from ._probe import probe_cmd
 from ._prompts import prompts_app
 from ._selective import selective_cmd
 from ._session import session_app
@@ -56,6 +57,7 @@ app.command(name="promote")(promote_cmd)
 app.command(name="drift")(drift_cmd)
 app.command(name="estimate")(estimate_cmd)
 app.command(name="selective")(selective_cmd)
+app.command(name="probe")(probe_cmd)
 app.command(name="plan")(plan_cmd)
 app.command(name="import")(import_cmd)
 app.add_typer(anchors_app, name="anchors")
