@@ -3,7 +3,8 @@
 :func:`write_calibration_report` writes ``<experiment>-<parent run id or timestamp>.html``
 (rendered from the Jinja templates in ``harness/reports/templates``: the base layout and the
 stylesheet shared with the session web app, the stylesheet inline; plots inline as SVG
-``data:`` URIs; no external reference; everything taken from data is escaped) and the ``.md`` beside it (verdict, final table, warnings: what
+``data:`` URIs; no external reference; everything taken from data is escaped) and the
+``.md`` beside it (verdict, final table, warnings: what
 a CI summary or a pull-request comment shows). :func:`final_table_rows` gives the rows of
 the final table, which the CLI also prints.
 """

@@ -188,7 +188,7 @@ def calibration_plot(
         written beside it; and the identity line, where a calibrated judge's means lie.
     """
     j, c, n_no_judge, _ = _pairs(judge_scores, consensus)
-    fig, ax = _figure()
+    fig, ax = _figure((5.0, 5.0))
     lo, hi = float(scale[0]), float(scale[1])
     margin = 0.4
     ax.plot([lo, hi], [lo, hi], color="0.45", linestyle="--", linewidth=1,
@@ -211,7 +211,7 @@ def calibration_plot(
         for x, m, n in zip(xs, means, counts, strict=True):
             ax.annotate(f"n={n}", (x, m), textcoords="offset points", xytext=(6, -12),
                         fontsize=7.5, color="0.3")
-        ax.legend(loc="upper left", fontsize=_LEGEND_SIZE, frameon=False)
+        fig.legend(loc="outside lower center", fontsize=_LEGEND_SIZE, frameon=False)
     else:
         _empty(ax, "no item with both a judge score and a consensus")
     ax.set_xlim(lo - margin, hi + margin)
@@ -534,7 +534,8 @@ def figure_svg(fig: Figure) -> str:
     Returns
     -------
     str
-        Deterministic for one figure: no date, and fixed element ids.
+        No date, and element ids from a fixed salt: the same figure built twice gives
+        the same text.
     """
     import matplotlib
 
