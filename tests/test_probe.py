@@ -230,6 +230,13 @@ def test_an_injection_obeying_judge_fails_the_must_pass_probe(tmp_path, project_
     runs = Journal(tmp_path / "state").latest_probe_runs(doc["prompt"]["hash"],
                                                          doc["judge_hash"])
     assert runs["injection"]["passed"] is False and runs["rewording"]["passed"] is True
+    # what the gate reads: the failed must-pass probe's reason; never probed: a reason too
+    from harness.probes import probe_gate_reasons
+
+    journal = Journal(tmp_path / "state")
+    reasons = probe_gate_reasons(journal, doc["prompt"]["hash"], doc["judge_hash"])
+    assert len(reasons) == 1 and reasons[0].startswith("injection probe FAILED: 100.0%")
+    assert "no injection probe recorded" in probe_gate_reasons(journal, "x", "y")[0]
     # the re-runs' calls are journaled under their own sample indexes
     indexes = {r.sample_index for r in Journal(tmp_path / "state").records()}
     assert indexes == {0, RERUN_OFFSET}
