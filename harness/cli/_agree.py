@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -26,7 +25,7 @@ from harness.reports import (
     scorecard_report,
 )
 
-from ._common import EXIT_INPUT, Resamples, fail, out, parse_scale
+from ._common import EXIT_INPUT, Resamples, fail, out, parse_scale, print_json
 
 #: ``--epsilon``: the alt-test's cost-benefit penalty (shared by ``agree`` and ``judge``).
 EPSILON_HELP = ("The alt-test's cost-benefit penalty ε in [0, 1): 0.2 for expert raters, "
@@ -98,7 +97,7 @@ def agree(
         except ValueError as exc:
             fail(f"{file}: {exc}", EXIT_INPUT)
         if as_json:
-            out.print_json(json.dumps(board.to_dict(), ensure_ascii=False))
+            print_json(board.to_dict())
         else:
             out.print(render_leaderboard(board))
         return
@@ -107,7 +106,7 @@ def agree(
     except ValueError as exc:
         fail(f"{file}: {exc}", EXIT_INPUT)
     if as_json:
-        out.print_json(json.dumps(report.to_dict(), ensure_ascii=False))
+        print_json(report.to_dict())
     else:
         out.print(render_report(report, max_rows=rows))
 
@@ -168,11 +167,11 @@ def _agree_scorecard(file: Path, *, judge: str | None, as_json: bool, split: str
         one = report.total if criterion == "total" else report.criteria[criterion]
         assert one is not None
         if as_json:
-            out.print_json(json.dumps(one.to_dict(), ensure_ascii=False))
+            print_json(one.to_dict())
         else:
             out.print(render_report(one, max_rows=rows))
         return
     if as_json:
-        out.print_json(json.dumps(report.to_dict(), ensure_ascii=False))
+        print_json(report.to_dict())
     else:
         out.print(render_scorecard(report, max_rows=rows))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -13,7 +12,7 @@ from rich.table import Table
 
 from harness.anchors import AnchorError
 
-from ._common import EXIT_BELOW_BAR, EXIT_INPUT, fail, out, parse_scale
+from ._common import EXIT_BELOW_BAR, EXIT_INPUT, fail, out, parse_scale, print_json
 
 if TYPE_CHECKING:
     from harness.anchors import RatingsTable, Scorecard
@@ -182,7 +181,7 @@ def _show(report: DriftReport | ScorecardDriftReport,
     if as_json:
         doc = report.to_dict()
         doc["chart_files"] = [str(p) for p in paths]
-        out.print_json(json.dumps(doc, ensure_ascii=False))
+        print_json(doc)
     else:
         print_report(report, paths, all_windows)
     if alerted:

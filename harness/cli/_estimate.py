@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -11,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, out, print_wide
+from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, out, print_json, print_wide
 
 if TYPE_CHECKING:
     from harness.estimate import EstimateReport
@@ -101,7 +100,7 @@ def estimate_cmd(
     except EstimateJudgeError as exc:
         fail(str(exc), EXIT_JUDGE)
     if as_json:
-        out.print_json(json.dumps(report.to_dict(), ensure_ascii=False))
+        print_json(report.to_dict())
         return
     _print(report, experiment)
 

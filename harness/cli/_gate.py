@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,6 +41,7 @@ from ._common import (
     fail,
     load_with_judge_overrides,
     out,
+    print_json,
     print_wide,
     refuse_batch,
 )
@@ -212,7 +212,7 @@ def validate_cmd(
         doc["gate_warnings"] = result.warnings
         doc["holdout_looks"] = (result.holdout_looks.to_dict()
                                 if result.holdout_looks is not None else None)
-        out.print_json(json.dumps(doc, ensure_ascii=False))
+        print_json(doc)
     else:
         out.print(render_run(result.run))
         out.print(render_report(result.report))
@@ -229,7 +229,7 @@ def validate_cmd(
 def _print_judges(val: JudgesValidation, as_json: bool) -> None:
     """``validate`` of several judges: the leaderboard, then who failed the invalid check."""
     if as_json:
-        out.print_json(json.dumps(val.to_dict(), ensure_ascii=False))
+        print_json(val.to_dict())
     else:
         for res in val.results.values():
             out.print(render_run(res.run))
@@ -264,7 +264,7 @@ def _print_scorecard_validation(result: ScorecardGateResult, as_json: bool) -> N
                                 for q, r in result.questions.items()}
         doc["gate_warnings"] = result.warnings + [w for r in result.questions.values()
                                                   for w in r.warnings]
-        out.print_json(json.dumps(doc, ensure_ascii=False))
+        print_json(doc)
     else:
         for r in result.questions.values():
             out.print(render_run(r.run))
@@ -327,11 +327,11 @@ def _gate(
         outcome = GateErrorOutcome(command, str(experiment), str(exc), exc.exit_code)
         _write(outcome, junit, summary)
         if as_json:
-            out.print_json(json.dumps(outcome.to_dict(), ensure_ascii=False))
+            print_json(outcome.to_dict())
         fail(str(exc), exc.exit_code)
     _write(result, junit, summary)
     if as_json:
-        out.print_json(json.dumps(result.to_dict(), ensure_ascii=False))
+        print_json(result.to_dict())
     else:
         parts = (list(result.questions.values()) if isinstance(result, ScorecardGateResult)
                  else [result])

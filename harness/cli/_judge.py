@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -37,6 +36,7 @@ from ._common import (
     fail,
     load_with_judge_overrides,
     out,
+    print_json,
     refuse_batch,
 )
 
@@ -123,7 +123,7 @@ def judge(
         doc = report.to_dict()
         doc["run"] = run.summary()
         doc["invalid"] = check.to_dict()
-        out.print_json(json.dumps(doc, ensure_ascii=False))
+        print_json(doc)
     else:
         out.print(render_run(run))
         if run.result.n_ok:  # with no judge score, the report would be all "undefined"
@@ -199,7 +199,7 @@ def _judge_scorecard(exp: Experiment, *, split: str | None, refresh: bool, progr
         doc["invalid"] = {cid: run.invalid_check(exp.run.max_invalid).to_dict()
                           for cid, run in sc.runs.items()}
         doc["run_warnings"] = sc.warnings
-        out.print_json(json.dumps(doc, ensure_ascii=False))
+        print_json(doc)
     else:
         if sc.call is not None:  # one call per item: its figures once, not per question
             first = next(iter(sc.runs.values()))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +13,7 @@ from harness.anchors import AnchorError, open_ratings
 from harness.plan import CAP, EXPECT_KEYS, PlanError, make_plan, model_for, pilot_model
 from harness.reports import FIGURE_LABELS
 
-from ._common import EXIT_INPUT, fail, out
+from ._common import EXIT_INPUT, fail, out, print_json
 
 
 def _expectations(values: list[str] | None) -> dict[str, float]:
@@ -90,7 +89,7 @@ def plan_cmd(
     except PlanError as exc:
         fail(str(exc), EXIT_INPUT)
     if as_json:
-        out.print_json(json.dumps(plan.to_dict(), ensure_ascii=False))
+        print_json(plan.to_dict())
         return
     m = plan.model
     out.print(f"model: true scores SD 1, rater noise SD {m.sigma_e:.3f} (one rater's ICC "

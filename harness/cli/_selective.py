@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -11,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, out, print_wide
+from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, out, print_json, print_wide
 
 if TYPE_CHECKING:
     from harness.experiments import Experiment
@@ -120,7 +119,7 @@ def selective_cmd(
     if _tracking(exp, track):
         doc["mlflow"] = _log_mlflow(exp, report, doc, fig)
     if as_json:
-        out.print_json(json.dumps(doc, default=str))
+        print_json(doc, default=str)
         return
     _print(report, doc)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import shlex
 from pathlib import Path
 from typing import Annotated, Any
@@ -323,7 +322,7 @@ def propose_cmd(
                        "reasons": p.reasons} for p in picks],
             "create_args": [a for p in picks for a in ("--item", p.item_id)],
         }
-        out.print_json(json.dumps(doc, ensure_ascii=False))
+        print_json(doc)
         return
 
     def num(x: float | None, fmt: str = ".2f") -> str:
@@ -505,7 +504,7 @@ def list_cmd(
         return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
     if as_json:
-        out.print_json(json.dumps([
+        print_json([
             {"id": i.id, "name": i.name, "state": i.state, "anchor_set": i.anchor_path,
              "n_items": len(i.item_ids),
              "participants": [{"id": p.id, "name": p.name, "submitted": p.submitted,
@@ -516,7 +515,7 @@ def list_cmd(
              "due": None if i.due_at is None else format_due(i.due_at),
              "overdue": store.get(i.id).overdue(),
              "created": when(i.created_at), "updated": when(i.updated_at)}
-            for i in infos], ensure_ascii=False))
+            for i in infos])
         return
     if not infos:
         out.print("no sessions yet ('judgecal session create SET ...' starts one)")
@@ -952,7 +951,7 @@ def insights_cmd(
     except SessionError as exc:
         fail(str(exc))
     if as_json:
-        out.print_json(json.dumps(ins.to_json(), ensure_ascii=False))
+        print_json(ins.to_json())
         return
     if not ins.sessions:
         out.print("no reviewed sessions yet (insights count sessions from review on)")
