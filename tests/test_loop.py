@@ -213,3 +213,12 @@ def test_json_of_the_state_is_readable(tmp_path, project_root, demo):
     doc = json.loads(LoopState.path_for(exp).read_text())
     assert doc["status"] == "finished" and doc["iterations"][0]["next_version"] == "v2"
     assert len(doc["iterations"][1]["hash"]) == 64 and doc["parent_run_id"]
+
+
+def test_each_item_keeps_its_human_range_for_the_report():
+    from harness.loop._loop import _human_range
+
+    scores = np.array([[1.0, 3.0, np.nan], [np.nan, np.nan, np.nan], [4.0, 4.0, 2.0]])
+    got = _human_range(scores)
+    assert got[0].tolist() == [1.0, 3.0] and got[2].tolist() == [2.0, 4.0]
+    assert np.isnan(got[1]).all()

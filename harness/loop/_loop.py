@@ -612,7 +612,18 @@ def _judge_iteration(ctx: _Context, it: int, prompt: PromptVersion) -> Iteration
         ceiling=j["ceiling"], ceiling_method=j["ceiling_method"], run=run.summary(),
         analysis=analysis, item_ids=list(run.table.item_ids), judge_scores=run.judge_scores,
         consensus=consensus, scale=rep.scale, confusion=j["confusion"], judgments_csv=csv_path,
+        human_range=_human_range(run.table.scores),
     )
+
+
+def _human_range(scores: np.ndarray) -> np.ndarray:
+    """Each item's lowest and highest human rating, shape (n_items, 2) (NaN: no rating)."""
+    ratings = np.asarray(scores, dtype=float)
+    out = np.full((ratings.shape[0], 2), np.nan)
+    rated = ~np.isnan(ratings).all(axis=1)
+    out[rated, 0] = np.nanmin(ratings[rated], axis=1)
+    out[rated, 1] = np.nanmax(ratings[rated], axis=1)
+    return out
 
 
 def _log_iteration(crun: Any, ctx: _Context, rec: IterationRecord) -> None:
@@ -731,6 +742,7 @@ def _holdout(ctx: _Context, best: IterationRecord) -> tuple[JudgeRun, HoldoutRec
         ceiling_method=j["ceiling_method"], run=run.summary(),
         item_ids=list(run.table.item_ids), judge_scores=run.judge_scores,
         consensus=consensus, confusion=j["confusion"],
+        human_range=_human_range(run.table.scores),
         verdict=holdout_verdict(rep, run.judge_scores, consensus, exp.target.metric,
                                 exp.target.threshold),
     )

@@ -56,6 +56,8 @@ class IterationRecord:
     judgments_csv: Path | None = None
     mlflow_run_id: str | None = None
     revision: dict[str, Any] | None = None  # what the reviser did after this iteration
+    #: Each item's lowest and highest human rating, shape (n_items, 2), aligned with item_ids.
+    human_range: np.ndarray | None = None
 
     @property
     def primary_result(self) -> AgreementResult:
@@ -80,6 +82,8 @@ class HoldoutRecord:
     consensus: np.ndarray
     confusion: dict[str, Any]
     judgments_csv: Path | None = None
+    #: Each item's lowest and highest human rating, shape (n_items, 2), aligned with item_ids.
+    human_range: np.ndarray | None = None
     #: The target checked on the holdout CI, with three outcomes (a ``harness.gate.BarResult``):
     #: pass when the CI's conservative end meets it, fail when even its other end misses it,
     #: inconclusive when the CI straddles it or the human gold is not reliable.
