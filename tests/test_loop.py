@@ -216,6 +216,8 @@ def test_json_of_the_state_is_readable(tmp_path, project_root, demo):
 
 
 def test_each_item_keeps_its_human_range_for_the_report():
+    import numpy as np
+
     from harness.loop._loop import _human_range
 
     scores = np.array([[1.0, 3.0, np.nan], [np.nan, np.nan, np.nan], [4.0, 4.0, 2.0]])
