@@ -10,8 +10,25 @@ Scorecards (several questions): :func:`read_stream` reads one table or one per c
 :func:`detect_drift` does, the total (given the scorecard's criteria), and flags a rater
 consistently harsher or more lenient than the others on one question (:class:`BiasFlag`).
 See ``docs/drift.md``.
+
+Judge or system (``judgecal panel``): :func:`run_panel` re-judges a frozen anchor panel
+with fresh calls, records the judge's fingerprint and the scores (the journal's
+``panel_runs``), and :func:`attribute` tells judge drift (the panel moved) from system
+drift (production moved, the panel did not), with the silent-change alert (the panel moved
+under an unchanged fingerprint). Statistics: :func:`panel_shift`, :func:`production_shift`.
+See ``docs/production.md``.
 """
 
+from ._attribution import (
+    TOLERANCE,
+    Attribution,
+    PanelShift,
+    ProductionShift,
+    attribute,
+    fingerprint_changes,
+    panel_shift,
+    production_shift,
+)
 from ._drift import (
     ControlChart,
     DriftReport,
@@ -20,6 +37,14 @@ from ._drift import (
     detect_drift,
     loo_deviations,
     write_control_charts,
+)
+from ._panel import (
+    PANEL_SPLITS,
+    PanelInputError,
+    PanelJudgeError,
+    PanelReport,
+    judge_fingerprint,
+    run_panel,
 )
 from ._scorecard import (
     BiasFlag,
@@ -32,17 +57,31 @@ from ._scorecard import (
 )
 
 __all__ = [
+    "PANEL_SPLITS",
+    "TOLERANCE",
+    "Attribution",
     "BiasFlag",
     "ControlChart",
     "DriftReport",
     "DriftWindow",
+    "PanelInputError",
+    "PanelJudgeError",
+    "PanelReport",
+    "PanelShift",
+    "ProductionShift",
+    "attribute",
     "ScorecardDriftReport",
     "bias_flags",
     "control_chart",
     "detect_drift",
     "detect_scorecard_drift",
+    "fingerprint_changes",
+    "judge_fingerprint",
     "loo_deviations",
+    "panel_shift",
+    "production_shift",
     "read_stream",
+    "run_panel",
     "window_bias",
     "write_control_charts",
     "write_scorecard_charts",
