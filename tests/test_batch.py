@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.journal import BATCH_JOURNALED, Journal
+from harness.journal import BATCH_JOURNALED, SCHEMA_VERSION, Journal
 from harness.judges import (
     BatchSettings,
     Message,
@@ -383,7 +383,7 @@ def test_a_version_2_journal_gains_the_batches_table(tmp_path):
     j = Journal(path)
     assert j.batches() == []
     version = j._connect().execute("SELECT v FROM meta WHERE k='schema_version'").fetchone()[0]
-    assert version == "3"
+    assert version == str(SCHEMA_VERSION)
     j.close()
 
 
