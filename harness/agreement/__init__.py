@@ -15,51 +15,22 @@ Can the judge replace a human rater: :func:`alt_test` (the alternative annotator
 Multiple testing: :func:`holm`.
 """
 
-from ._alpha_boot import alpha_interval_bootstrap, alpha_interval_ci
-from ._alt_test import ALIGNMENTS, DEFAULT_EPSILON, AltTestResult, RaterTest, alt_test
-from ._bootstrap import bootstrap_ci
-from ._correlation import kendall_tau_b, pearson, spearman
-from ._errors import confusion_matrix, mae, mean_bias
-from ._icc import ICC_FORMS, icc, icc_all, icc_oneway
-from ._kappa import cohen_kappa, fleiss_kappa, gwet_ac1, gwet_ac2
-from ._krippendorff import krippendorff_alpha
-from ._loo import compare_to_references
-from ._multiple import holm
-from ._paired import PAIRED_FIGURES, compare_to_reference, round_to_scale
-from ._percent import percent_agreement
-from ._result import AgreementResult, jsonable, undefined
+from harness._lazy import lazy_exports
 
-__all__ = [
-    "ALIGNMENTS",
-    "DEFAULT_EPSILON",
-    "ICC_FORMS",
-    "PAIRED_FIGURES",
-    "AgreementResult",
-    "AltTestResult",
-    "RaterTest",
-    "alpha_interval_bootstrap",
-    "alpha_interval_ci",
-    "alt_test",
-    "bootstrap_ci",
-    "cohen_kappa",
-    "compare_to_reference",
-    "compare_to_references",
-    "confusion_matrix",
-    "fleiss_kappa",
-    "gwet_ac1",
-    "gwet_ac2",
-    "holm",
-    "icc",
-    "icc_all",
-    "icc_oneway",
-    "jsonable",
-    "kendall_tau_b",
-    "krippendorff_alpha",
-    "mae",
-    "mean_bias",
-    "pearson",
-    "percent_agreement",
-    "round_to_scale",
-    "spearman",
-    "undefined",
-]
+# Imported on first use: a command that needs no statistic (``judgecal --help``) does not
+# pay for scipy or pandas.
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "._alpha_boot": ("alpha_interval_bootstrap", "alpha_interval_ci"),
+    "._alt_test": ("ALIGNMENTS", "DEFAULT_EPSILON", "AltTestResult", "RaterTest", "alt_test"),
+    "._bootstrap": ("bootstrap_ci",),
+    "._correlation": ("kendall_tau_b", "pearson", "spearman"),
+    "._errors": ("confusion_matrix", "mae", "mean_bias"),
+    "._icc": ("ICC_FORMS", "icc", "icc_all", "icc_oneway"),
+    "._kappa": ("cohen_kappa", "fleiss_kappa", "gwet_ac1", "gwet_ac2"),
+    "._krippendorff": ("krippendorff_alpha",),
+    "._loo": ("compare_to_references",),
+    "._multiple": ("holm",),
+    "._paired": ("PAIRED_FIGURES", "compare_to_reference", "round_to_scale"),
+    "._percent": ("percent_agreement",),
+    "._result": ("AgreementResult", "jsonable", "undefined"),
+})

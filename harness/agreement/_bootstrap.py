@@ -9,7 +9,6 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from ._matrix import as_matrix, as_pair
 from ._result import AgreementResult
@@ -142,6 +141,8 @@ def bootstrap_ci(
         "method": key,
         "confidence": confidence,
     }
+    from scipy import stats  # here: importing the package needs no scipy
+
     with warnings.catch_warnings():
         # A degenerate bootstrap distribution is reported through `info`, not a warning.
         warnings.simplefilter("ignore")
@@ -333,5 +334,7 @@ def jackknife_t_interval(
     se = math.sqrt((n - 1) / n * float(((g_loo - g_loo.mean()) ** 2).sum()))
     if not se > 0.0:
         return None
+    from scipy import stats
+
     half = float(stats.t.ppf(1.0 - (1.0 - confidence) / 2.0, n - 1)) * se
     return float(inv(g_point - half)), float(inv(g_point + half))

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ._matrix import as_pair
 from ._result import AgreementResult, undefined
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["confusion_matrix", "mae", "mean_bias"]
 
@@ -174,6 +176,8 @@ def confusion_matrix(
     >>> table.attrs["n_items"], table.attrs["n_dropped"]
     (3, 1)
     """
+    import pandas as pd  # here: the other figures need no pandas
+
     cats = pd.Index(list(categories))
     if len(cats) == 0:
         raise ValueError("categories must not be empty")

@@ -9,32 +9,182 @@ Exit codes (the same for every command):
 * 4 — inconclusive (gate, promote): a bar's CI straddles it (the output says about how many
   more anchors would decide it), or the human anchors are not reliable enough
 * 130, 143 — interrupted by SIGINT or SIGTERM (runs marked FAILED, state saved)
+
+Each command's module is imported only when that command runs (or its own ``--help`` is
+asked for): ``judgecal --help`` lists the commands from :data:`COMMANDS` alone, so it
+imports neither the statistics, the plots, MLflow nor a provider's SDK.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
+from collections.abc import Iterator, MutableMapping
+from typing import Any, NamedTuple
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from ._agree import agree
-from ._anchors import anchors_app
-from ._calibrate import calibrate_cmd
 from ._common import EXIT_CODES_HELP, VersionOpt
-from ._drift import drift_cmd
-from ._estimate import estimate_cmd
-from ._gate import gate_cmd, promote_cmd, validate_cmd
-from ._import import import_cmd
-from ._judge import judge
-from ._plan import plan_cmd
-from ._probe import probe_cmd
-from ._prompts import prompts_app
-from ._selective import selective_cmd
-from ._session import session_app
 from ._signals import Interrupted, handle_signals
+
+
+class LazyCommand(NamedTuple):
+    """Where a command lives, and the line ``judgecal --help`` shows for it."""
+
+    module: str
+    """The module under ``harness.cli`` that defines it (e.g. ``"._agree"``)."""
+    attr: str
+    """The command's function, or the ``typer.Typer`` of a command group."""
+    help: str
+    """The first paragraph of its help (its docstring's, or its Typer's ``help``)."""
+
+
+#: Every command, in the order ``judgecal --help`` lists them. A test checks each ``help``
+#: against the command's own.
+COMMANDS: dict[str, LazyCommand] = {
+    "agree": LazyCommand("._agree", "agree", "Agreement among human raters, and of a judge "
+                         "with their consensus."),
+    "judge": LazyCommand("._judge", "judge", "Judge the anchors once with a fixed prompt "
+                         "version and report agreement with humans."),
+    "calibrate": LazyCommand(
+        "._calibrate", "calibrate_cmd",
+        "Revise the judge prompt until agreement passes the target or plateaus; validate on\n"
+        "the holdout split; log everything to MLflow. On a scorecard: every question so, the\n"
+        "worst first, then the judge's total."),
+    "validate": LazyCommand(
+        "._gate", "validate_cmd",
+        "Judge the holdout split with a fixed prompt version (no revision) and report "
+        "agreement\nwith the humans, with the human ceiling; with --judgments, report on a "
+        "file's judgments\n(no judge is called), and with --judge repeated, rank those judges "
+        "on a leaderboard."),
+    "gate": LazyCommand("._gate", "gate_cmd", "Decide whether a judge may ship: judge the "
+                        "holdout with a fixed version, check the bars."),
+    "promote": LazyCommand(
+        "._gate", "promote_cmd",
+        "Set the MLflow Prompt Registry alias 'production' on a version, only if its gate "
+        "passes\n(the same bars as `judgecal gate`)."),
+    "drift": LazyCommand("._drift", "drift_cmd", "Drift in a live ratings stream: rolling ICC "
+                         "alert, flagged raters, control charts."),
+    "panel": LazyCommand("._panel", "panel_cmd", "Re-judge the anchor panel with fresh "
+                         "calls: did the judge drift, or the system?"),
+    "estimate": LazyCommand("._estimate", "estimate_cmd", "Mean score and pass rate of judged "
+                            "production items, corrected for the judge's errors."),
+    "selective": LazyCommand(
+        "._selective", "selective_cmd",
+        "Choose the confidence below which the judge abstains, so that on the items it keeps\n"
+        "it agrees with the humans at least TARGET of the time with probability 1 - DELTA."),
+    "plan": LazyCommand(
+        "._plan", "plan_cmd",
+        "How many items (and raters) give a 95% CI half-width W on each judge figure, and "
+        "how\nmany give the alt-test 80% power: simulated from a generative model (item true "
+        "scores\n+ rater noise + judge noise), set from a pilot anchor set or from --expect."),
+    "import": LazyCommand(
+        "._import", "import_cmd",
+        "Judgments recorded by another tool, as a judgecal judgments file: one row per\n"
+        "(item, judge, criterion, sample), read by validate/gate --judgments."),
+    "anchors": LazyCommand("._anchors", "anchors_app", "Inspect and lint anchor sets."),
+    "prompts": LazyCommand("._prompts", "prompts_app",
+                           "List and compare versioned judge prompts."),
+    "session": LazyCommand("._session", "session_app", "Run a human calibration session "
+                           "(raters calibrate with each other before anchors become gold)."),
+}
+
+
+def load_command(name: str, *, rich_markup_mode: Any = None) -> Any:
+    """Import command ``name``'s module and build its click command, as typer would.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`COMMANDS`.
+    rich_markup_mode : optional
+        The group's markup mode (typer's default when None).
+
+    Returns
+    -------
+    click.Command
+        A command, or a group for ``anchors``, ``prompts`` and ``session``.
+    """
+    entry = COMMANDS[name]
+    obj = getattr(importlib.import_module(entry.module, __name__), entry.attr)
+    if isinstance(obj, typer.Typer):
+        group = typer.main.get_group(obj)
+        group.name = name
+        return group
+    settings = {} if rich_markup_mode is None else {"rich_markup_mode": rich_markup_mode}
+    single = typer.Typer(add_completion=False, **settings)
+    single.command(name=name)(obj)
+    return typer.main.get_command(single)
+
+
+class _Commands(MutableMapping[str, Any]):
+    """A group's commands: the names of :data:`COMMANDS`, each imported on first access."""
+
+    def __init__(self, group: LazyGroup, loaded: dict[str, Any]) -> None:
+        self._group = group
+        self._loaded = dict(loaded)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._loaded:
+            if name not in COMMANDS:
+                raise KeyError(name)
+            self._loaded[name] = load_command(name,
+                                              rich_markup_mode=self._group.rich_markup_mode)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from COMMANDS
+        yield from (name for name in self._loaded if name not in COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS) + sum(name not in COMMANDS for name in self._loaded)
+
+    def __contains__(self, name: object) -> bool:
+        return name in COMMANDS or name in self._loaded
+
+
+class LazyGroup(TyperGroup):
+    """The top-level group: a command's module is imported when the command is resolved.
+
+    While the group formats its own help, :meth:`get_command` answers with a stand-in that
+    carries only the command's name and one-line help (from :data:`COMMANDS`), so
+    ``judgecal --help`` imports no command module. Anything else (running a command, its own
+    ``--help``, ``group.commands[...]``) gets the real command.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.commands = _Commands(self, dict(self.commands))
+        self._listing = False
+
+    def list_commands(self, ctx: Any) -> list[str]:  # noqa: D102 - click's
+        return list(self.commands)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:  # noqa: D102 - click's
+        loaded = self.commands._loaded  # type: ignore[attr-defined]
+        if self._listing and cmd_name in COMMANDS and cmd_name not in loaded:
+            return TyperCommand(cmd_name, help=COMMANDS[cmd_name].help,
+                                rich_markup_mode=self.rich_markup_mode)
+        return self.commands.get(cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:  # noqa: D102 - click's
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
 
 app = typer.Typer(
     name="judgecal",
+    cls=LazyGroup,
     help="Calibrate LLM judges against human raters.",
     epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
@@ -46,24 +196,6 @@ app = typer.Typer(
 @app.callback()
 def _root(version: VersionOpt = False) -> None:
     """Calibrate LLM judges against human raters."""
-
-
-app.command(name="agree")(agree)
-app.command(name="judge")(judge)
-app.command(name="calibrate")(calibrate_cmd)
-app.command(name="validate")(validate_cmd)
-app.command(name="gate")(gate_cmd)
-app.command(name="promote")(promote_cmd)
-app.command(name="drift")(drift_cmd)
-app.command(name="estimate")(estimate_cmd)
-app.command(name="selective")(selective_cmd)
-app.command(name="probe")(probe_cmd)
-app.command(name="plan")(plan_cmd)
-app.command(name="import")(import_cmd)
-app.add_typer(anchors_app, name="anchors")
-app.add_typer(prompts_app, name="prompts")
-app.add_typer(session_app, name="session")
-
 
 
 def main() -> None:
@@ -79,4 +211,4 @@ def main() -> None:
         sys.exit(exc.exit_code)
 
 
-__all__ = ["app", "main"]
+__all__ = ["COMMANDS", "LazyGroup", "app", "load_command", "main"]

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from harness.agreement import AgreementResult, icc_oneway, undefined
+from harness.agreement import AgreementResult, undefined
 
 from ._base import JudgeReply, JudgeRequest
 
@@ -408,6 +408,8 @@ def retest_agreement(samples: Mapping[str, Sequence[float]]) -> AgreementResult:
             what="test-retest",
             n_dropped=n_short,
         )
+    from harness.agreement import icc_oneway  # here: scoring a reply needs no scipy
+
     matrix = np.full((len(rows), width), np.nan)
     for i, r in enumerate(rows):
         matrix[i, : len(r)] = r

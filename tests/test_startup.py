@@ -1,0 +1,130 @@
+"""Start-up: the command line imports a heavy library only when a command needs it.
+
+Checked by the modules a fresh interpreter holds in ``sys.modules``, never by time (the
+timings are in benchmarks/bench_startup.py).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from harness.cli import COMMANDS, app
+
+#: Never imported by ``import harness.cli`` or ``judgecal --help``.
+HEAVY = ("matplotlib", "mlflow", "pandas", "scipy", "openai", "anthropic", "flask",
+         "llama_cpp", "ray", "inspect_ai")
+
+
+def _heavy_after(code: str) -> tuple[list[str], str]:
+    """Run ``code`` in a fresh interpreter; the HEAVY top-level modules it left imported."""
+    probe = textwrap.dedent(code) + textwrap.dedent(f"""
+        import json, sys
+        print(json.dumps(sorted({{m.split(".")[0] for m in sys.modules}} & set({HEAVY!r}))))
+    """)
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=300)
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout.strip().splitlines()[-1]), res.stdout
+
+
+def test_import_harness_cli_imports_no_heavy_library():
+    heavy, _ = _heavy_after("import harness.cli")
+    assert heavy == []
+
+
+def test_help_lists_every_command_and_imports_no_heavy_library():
+    heavy, out = _heavy_after("""
+        import sys
+        from harness.cli import main
+        sys.argv = ["judgecal", "--help"]
+        try:
+            main()
+        except SystemExit as exc:
+            assert exc.code in (0, None), exc.code
+    """)
+    assert heavy == []
+    for name in COMMANDS:
+        assert f" {name} " in out, name
+
+
+def test_the_installed_command_prints_its_help():
+    res = subprocess.run([sys.executable, "-m", "harness.cli", "--help"], capture_output=True,
+                         text=True, timeout=300, env={"COLUMNS": "200", "PATH": ""})
+    assert res.returncode == 0, res.stderr
+    assert "Calibrate LLM judges against human raters." in res.stdout
+    assert "agree" in res.stdout and "session" in res.stdout
+
+
+def test_agree_on_a_small_csv_imports_no_plotting_mlflow_or_provider(tmp_path):
+    rows = ["item_id,rater_id,score"]
+    for i in range(20):
+        rows += [f"i{i},{r},{1 + (i + k) % 5}" for k, r in enumerate(("a", "b", "c", "judge"))]
+    path = tmp_path / "ratings.csv"
+    path.write_text("\n".join(rows) + "\n")
+    heavy, out = _heavy_after(f"""
+        import sys
+        from harness.cli import main
+        sys.argv = ["judgecal", "agree", {str(path)!r}, "--judge", "judge"]
+        try:
+            main()
+        except SystemExit as exc:
+            assert exc.code in (0, None), exc.code
+    """)
+    assert "ICC" in out
+    # scipy computes the figures; pandas still comes with the confusion matrix.
+    assert not {"matplotlib", "mlflow", "openai", "anthropic", "flask", "llama_cpp"} & \
+        set(heavy), heavy
+
+
+# -- the lazy command group -------------------------------------------------------------
+
+
+def _real_commands() -> dict[str, object]:
+    group = typer.main.get_command(app)
+    return dict(group.commands)  # every command imported
+
+
+def test_each_listed_help_line_is_the_commands_own():
+    for name, cmd in _real_commands().items():
+        own = (cmd.short_help or cmd.help or "").split("\n\n")[0].strip()
+        assert COMMANDS[name].help == own, f"harness.cli.COMMANDS[{name!r}].help is stale"
+
+
+def _listing(group, capsys) -> str:
+    """``judgecal --help`` as ``group`` prints it (typer's rich help prints to stdout)."""
+    with group.make_context("judgecal", [], resilient_parsing=True) as ctx:
+        text = ctx.get_help()
+    return text + capsys.readouterr().out
+
+
+def test_lazy_listing_equals_the_listing_of_the_real_commands(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "160")
+    lazy = typer.main.get_command(app)
+    lazy_text = _listing(lazy, capsys)
+    assert lazy.commands._loaded == {}  # listed without importing a command
+    loaded = typer.main.get_command(app)
+    dict(loaded.commands)
+    loaded_text = _listing(loaded, capsys)
+    assert "agree" in lazy_text and "session" in lazy_text
+    assert lazy_text == loaded_text
+
+
+@pytest.mark.parametrize("path", [["agree"], ["anchors", "lint"], ["session", "serve"]])
+def test_a_commands_own_help_is_its_full_help(path):
+    res = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "--help" in res.stdout and "Usage: judgecal " + " ".join(path) in \
+        " ".join(res.stdout.split())
+
+
+def test_an_unknown_command_is_a_usage_error_with_a_suggestion():
+    res = CliRunner().invoke(app, ["agre"])
+    assert res.exit_code == 2
+    assert "agree" in res.output
