@@ -16,39 +16,32 @@ batch API (``openai``, ``anthropic``) at batch prices.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._base import (
-    FatalError,
-    Judge,
-    JudgeReply,
-    JudgeRequest,
-    Message,
-    ProviderError,
-    RetryableError,
-    ScoreField,
-    UnsupportedError,
-    Usage,
-)
-from ._batch import (
-    BATCH_PROVIDERS,
-    BatchSettings,
-    batch_refusal,
-    run_judge_batch,
-    run_judge_batch_sync,
-)
-from ._prices import PriceTable
-from ._runner import (
-    JudgeTask,
-    Judgment,
-    RequestSpec,
-    RunAborted,
-    RunResult,
-    RunSettings,
-    run_judge,
-    run_judge_sync,
-)
-from ._scoring import InvalidReply, ParsedScore, aggregate, parse_reply, retest_agreement
+from harness._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from ._base import Judge
+
+# Imported on first use: reading PROVIDERS (the command line's --provider help) loads neither
+# the runner nor a provider's SDK.
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "._base": ("FatalError", "Judge", "JudgeReply", "JudgeRequest", "Message", "ProviderError",
+               "RetryableError", "ScoreField", "UnsupportedError", "Usage"),
+    "._batch": ("BATCH_PROVIDERS", "BatchSettings", "batch_refusal", "run_judge_batch",
+                "run_judge_batch_sync"),
+    "._prices": ("PriceTable",),
+    "._runner": ("JudgeTask", "Judgment", "RequestSpec", "RunAborted", "RunResult", "RunSettings",
+                 "run_judge", "run_judge_sync"),
+    "._scoring": ("InvalidReply", "ParsedScore", "aggregate", "parse_reply", "retest_agreement"),
+    # Provider classes: `local` needs llama-cpp-python loaded, the others their SDKs; a run
+    # with one provider should not pay for the rest.
+    "._local": ("LocalJudge",),
+    "._openai": ("OpenAIJudge",),
+    "._anthropic": ("AnthropicJudge",),
+})
+__all__ = sorted({*__all__, "PROVIDERS", "make_judge"} - {"LocalJudge", "OpenAIJudge",
+                                                          "AnthropicJudge"})
 
 PROVIDERS = ("local", "openai", "anthropic")
 
@@ -102,48 +95,3 @@ def make_judge(
                               timeout_s=timeout_s, **options)
     raise ValueError(f"unknown provider {provider!r}; use one of {', '.join(PROVIDERS)}")
 
-
-def __getattr__(name: str) -> Any:
-    # Provider classes are imported on first use: `local` needs llama-cpp-python loaded,
-    # the others their SDKs; a run with one provider should not pay for the rest.
-    modules = {"LocalJudge": "_local", "OpenAIJudge": "_openai", "AnthropicJudge": "_anthropic"}
-    if name in modules:
-        import importlib
-
-        return getattr(importlib.import_module(f".{modules[name]}", __name__), name)
-    raise AttributeError(f"module 'harness.judges' has no attribute {name!r}")
-
-
-__all__ = [
-    "BATCH_PROVIDERS",
-    "PROVIDERS",
-    "BatchSettings",
-    "FatalError",
-    "InvalidReply",
-    "Judge",
-    "JudgeReply",
-    "JudgeRequest",
-    "JudgeTask",
-    "Judgment",
-    "Message",
-    "ParsedScore",
-    "PriceTable",
-    "ProviderError",
-    "RequestSpec",
-    "ScoreField",
-    "RetryableError",
-    "RunAborted",
-    "RunResult",
-    "RunSettings",
-    "UnsupportedError",
-    "Usage",
-    "aggregate",
-    "batch_refusal",
-    "make_judge",
-    "parse_reply",
-    "retest_agreement",
-    "run_judge",
-    "run_judge_batch",
-    "run_judge_batch_sync",
-    "run_judge_sync",
-]
