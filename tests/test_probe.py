@@ -303,3 +303,29 @@ def test_bad_input_is_refused_with_exit_2(tmp_path, project_root):
         assert res.exit_code == 2, (args, res.output)
         assert message in res.output, (args, res.output)
     assert not (tmp_path / "state" / "journal.sqlite").exists()
+
+
+def test_the_gate_fails_on_a_failed_must_pass_probe(tmp_path, project_root, demo, key):
+    """[gate] probes / --probes: the latest injection probe of this version and judge
+    decides; never probed is a failure too; --no-probes ignores them."""
+    import fakeserver as fs
+
+    with fs.FakeServer(_judge(demo, obeys_injection=True), scale=(1, 6)) as server:
+        exp = _experiment(tmp_path, project_root, server.openai_url)
+        bars = ["--min", "icc=-1", "--on", "point", "--resamples", "50", "--no-progress"]
+        res = _cli("gate", exp, *bars, "--probes", "--json")
+        assert res.exit_code == 1, res.output
+        doc = json.loads(res.stdout)
+        assert doc["status"] == "fail" and all(b["outcome"] == "pass" for b in doc["bars"])
+        assert "no injection probe recorded" in doc["probe_failures"][0]
+        res = _cli("probe", exp, "--probes", "injection", "--no-progress", "--split",
+                   "holdout")
+        assert res.exit_code == 1, res.output
+        res = _cli("gate", exp, *bars, "--probes")
+        assert res.exit_code == 1, res.output
+        assert "must-pass bias probe(s): injection probe FAILED" in " ".join(res.output.split())
+        assert _cli("gate", exp, *bars, "--no-probes").exit_code == 0
+        recorded = tmp_path / "recorded.csv"
+        recorded.write_text("item_id,score\n" + "".join(f"{it.id},3\n" for it in demo.items))
+        res = _cli("gate", exp, *bars, "--probes", "--judgments", recorded)
+        assert res.exit_code == 2 and "cannot check them" in res.output

@@ -68,6 +68,10 @@ COMMANDS: dict[str, LazyCommand] = {
                          "alert, flagged raters, control charts."),
     "panel": LazyCommand("._panel", "panel_cmd", "Re-judge the anchor panel with fresh "
                          "calls: did the judge drift, or the system?"),
+    "probe": LazyCommand(
+        "._probe", "probe_cmd",
+        "Re-judge the anchors with one controlled change per probe and report the share of\n"
+        "judgments that move, netted against a placebo re-run (same inputs, new samples)."),
     "estimate": LazyCommand("._estimate", "estimate_cmd", "Mean score and pass rate of judged "
                             "production items, corrected for the judge's errors."),
     "selective": LazyCommand(

@@ -47,9 +47,6 @@ from ._common import (
 )
 from ._judge import render_run
 
-#: Width of the gate table when the output is not a terminal (CI logs).
-GATE_WIDTH = 150
-
 ExperimentArg = Annotated[Path, typer.Argument(help="Experiment file (.toml).")]
 PromptOpt = Annotated[str | None, typer.Option(
     "--prompt", help="Prompt version, e.g. v2 (default: the experiment's).")]
@@ -114,6 +111,10 @@ JudgmentsOpt = Annotated[str | None, typer.Option(
          "rationale). The judge is the file (name and sha256); \\[judge] is not used.")]
 JudgmentsJudgeOpt = Annotated[str | None, typer.Option(
     "--judge", metavar="ID", help="With --judgments: the file's judge, when it has several.")]
+ProbesOpt = Annotated[bool | None, typer.Option(
+    "--probes/--no-probes",
+    help="Fail when a must-pass bias probe (judgecal probe: injection) failed, or was never "
+         "run, for this version and judge (default: the experiment's \\[gate] probes).")]
 JudgesOpt = Annotated[list[str] | None, typer.Option(
     "--judge", metavar="ID",
     help="With --judgments: the file's judge, when it has several; repeat it to validate "
@@ -307,12 +308,14 @@ def _gate(
     judgments: str | None = None,
     judgments_judge: str | None = None,
     judgments_criterion: str | None = None,
+    probes: bool | None = None,
 ) -> None:
     try:
         _no_overrides(judgments, overrides)
         exp, settings = load_gate(_experiment(experiment, overrides), min=min_, max=max_,
                                   max_regression=max_regression, on=on,
-                                  max_invalid=max_invalid, baseline=baseline, split=split)
+                                  max_invalid=max_invalid, baseline=baseline, split=split,
+                                  probes=probes)
         result = run_gate(exp, settings, prompt=prompt, alias=alias, offline=offline,
                           allow_changed_anchors=allow_changed_anchors,
                           allow_judge_change=allow_judge_change, n_resamples=resamples,
@@ -339,7 +342,7 @@ def _gate(
             out.print(render_run(part.run))
             if part.baseline is not None:
                 out.print(render_run(part.baseline.run))
-        print_wide(gate_table(result), GATE_WIDTH)
+        print_wide(gate_table(result))
         for line in promoted_lines(result.promoted):
             out.print(line, markup=False, soft_wrap=True)
         if command == "promote" and not result.promoted:
@@ -383,6 +386,7 @@ def gate_cmd(
     summary: SummaryOpt = None,
     resamples: Resamples = 1000,
     progress: ProgressOpt = True,
+    probes: ProbesOpt = None,
     judgments: JudgmentsOpt = None,
     judge: JudgmentsJudgeOpt = None,
     criterion: JudgmentsCriterionOpt = None,
@@ -408,7 +412,8 @@ def gate_cmd(
           allow_judge_change=allow_judge_change, fresh_holdout=fresh_holdout,
           allow_unreliable_gold=allow_unreliable_gold, as_json=as_json, junit=junit,
           summary=summary, resamples=resamples, progress=progress, judgments=judgments,
-          judgments_judge=judge, judgments_criterion=criterion)
+          judgments_judge=judge, judgments_criterion=criterion,
+          probes=probes)
 
 
 def promote_cmd(
@@ -435,6 +440,7 @@ def promote_cmd(
     junit: JunitOpt = None,
     summary: SummaryOpt = None,
     resamples: Resamples = 1000,
+    probes: ProbesOpt = None,
     progress: ProgressOpt = True,
 ) -> None:
     """Set the MLflow Prompt Registry alias 'production' on a version, only if its gate passes
@@ -456,4 +462,5 @@ def promote_cmd(
           offline=offline, allow_changed_anchors=allow_changed_anchors,
           allow_judge_change=allow_judge_change, fresh_holdout=fresh_holdout,
           allow_unreliable_gold=allow_unreliable_gold, as_json=as_json, junit=junit,
-          summary=summary, resamples=resamples, progress=progress, then=then)
+          summary=summary, resamples=resamples, progress=progress, then=then,
+          probes=probes)

@@ -203,6 +203,9 @@ class GateSection(_Section):
     max_regression: dict[str, float] = Field(default_factory=dict)
     baseline: str | None = None
     split: Literal["calibration", "holdout", "all"] = "holdout"
+    #: Fail the gate when a must-pass bias probe (``judgecal probe``: injection) failed, or
+    #: was never run, for the version and judge gated.
+    probes: bool = False
 
     @field_validator("min", "max", "max_regression", mode="before")
     @classmethod

@@ -142,6 +142,9 @@ class GateSettings:
         The version (``v1``) or alias the regression bars compare against.
     split : {"calibration", "holdout", "all"}
         The split judged.
+    probes : bool
+        Fail on a must-pass bias probe that failed (or was never run) for the version and
+        judge gated (``judgecal probe``; :func:`harness.probes.probe_gate_reasons`).
     """
 
     bars: list[Bar] = field(default_factory=list)
@@ -149,6 +152,7 @@ class GateSettings:
     max_invalid: float = 0.05
     baseline: str | None = None
     split: str = "holdout"
+    probes: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary."""
@@ -157,7 +161,7 @@ class GateSettings:
                           **({"criterion": b.criterion} if b.criterion is not None else {})}
                          for b in self.bars],
                 "on": self.on, "max_invalid": self.max_invalid, "baseline": self.baseline,
-                "split": self.split}
+                "split": self.split, "probes": self.probes}
 
 
 def parse_assignment(text: str, kind: BarKind) -> tuple[str, float]:
@@ -285,6 +289,7 @@ def gate_settings(
     max_invalid: float | None = None,
     baseline: str | None = None,
     split: str | None = None,
+    probes: bool | None = None,
     source: str = "[gate]",
 ) -> GateSettings:
     """The gate's settings: the experiment's ``[gate]`` table, with command-line bars added.
@@ -306,6 +311,8 @@ def gate_settings(
     baseline : str, optional
         A version (``v1``) or an alias.
     split : {"calibration", "holdout", "all"}, optional
+    probes : bool, optional
+        Default: the file's ``[gate] probes``.
     source : str
         Names the file's table in messages.
 
@@ -358,7 +365,8 @@ def gate_settings(
     if any(b.kind == "max_regression" for b in bars) and not baseline:
         raise BarError("a --max-regression bar needs a baseline: --baseline vM (or an alias), "
                        "or baseline = \"vM\" in [gate]")
-    return GateSettings(bars=bars, on=on, max_invalid=share, baseline=baseline, split=split)
+    return GateSettings(bars=bars, on=on, max_invalid=share, baseline=baseline, split=split,
+                        probes=section.probes if probes is None else probes)
 
 
 # --------------------------------------------------------------------------- evaluation

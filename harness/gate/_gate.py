@@ -555,6 +555,9 @@ def run_gate(
         aset = load_anchor_set(exp.anchors.path, criterion=exp.anchors.criterion)
     except AnchorError as exc:
         raise GateInputError(str(exc)) from None
+    if source is not None and settings.probes:
+        raise GateInputError("bias probes are recorded for a prompt version and its live "
+                             "judge: a gate on --judgments cannot check them (drop probes)")
     if source is not None:
         recorded = pick_judgments(source, judgments_judge, judgments_criterion,
                                   experiment_criterion=exp.anchors.criterion)
@@ -590,7 +593,17 @@ def run_gate(
                       run=run, report=report, bars=bars,
                       invalid=run.invalid_check(settings.max_invalid), baseline=baseline,
                       checks=look.checks, judge=look.jcheck, warnings=look.warnings,
-                      holdout_looks=look.looks, allow_unreliable_gold=allow_unreliable_gold)
+                      holdout_looks=look.looks, allow_unreliable_gold=allow_unreliable_gold,
+                      probe_failures=probe_failures(look) if settings.probes else [])
+
+
+def probe_failures(look: Look) -> list[str]:
+    """Why the version and judge of ``look`` fail the gate on bias probes: the latest
+    recorded must-pass probes (``judgecal probe``) that failed, or were never run."""
+    from harness.probes import probe_gate_reasons
+
+    assert look.jcheck is not None
+    return probe_gate_reasons(look.journal, look.ref.prompt.hash, look.jcheck.hash)
 
 
 @dataclass
@@ -1105,6 +1118,7 @@ def load_gate(
     max_invalid: float | None = None,
     baseline: str | None = None,
     split: str | None = None,
+    probes: bool | None = None,
 ) -> tuple[Experiment, GateSettings]:
     """Load an experiment file and its gate settings, with extra bars merged in.
 
@@ -1113,7 +1127,7 @@ def load_gate(
     experiment : str, Path or Experiment
         The experiment file, or an experiment already loaded (e.g. with the command line's
         judge overrides).
-    min, max, max_regression, on, max_invalid, baseline, split
+    min, max, max_regression, on, max_invalid, baseline, split, probes
         As :func:`gate_settings`.
 
     Returns
@@ -1130,7 +1144,7 @@ def load_gate(
         source = exp.source if isinstance(experiment, Experiment) else experiment
         settings = gate_settings(exp.gate, min=min, max=max, max_regression=max_regression,
                                  on=on, max_invalid=max_invalid, baseline=baseline,
-                                 split=split, source=f"{source} [gate]")
+                                 split=split, probes=probes, source=f"{source} [gate]")
     except (ExperimentError, BarError) as exc:
         raise GateInputError(str(exc)) from None
     return exp, settings

@@ -194,7 +194,9 @@ def _verdict(result: GateResult) -> str:
     if result.outcome == "pass":
         return f"PASSED: all {n} bar(s) met"
     if result.outcome == "fail":
-        return f"FAILED: {len(result.failed_bars)} of {n} bar(s) not met"
+        probes = (f"; must-pass bias probe(s): {'; '.join(result.probe_failures)}"
+                  if getattr(result, "probe_failures", None) else "")
+        return f"FAILED: {len(result.failed_bars)} of {n} bar(s) not met{probes}"
     if result.outcome == "inconclusive":
         if result.gold_unreliable:
             return "INCONCLUSIVE (exit 4): the human anchors are not reliable enough to judge " \

@@ -268,6 +268,9 @@ class GateResult(_Outcome):
     allow_unreliable_gold : bool
         Decide on the bars even when the report says the human consensus is not reliable
         (``report.gold.reliable`` False); otherwise that makes the gate inconclusive.
+    probe_failures : list of str
+        With ``settings.probes``: the must-pass bias probes that failed (or were never
+        run) for this version and judge; any makes the outcome ``fail``.
     """
 
     command: str
@@ -287,6 +290,8 @@ class GateResult(_Outcome):
     allow_unreliable_gold: bool = False
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(
         timespec="seconds"))
+    #: With ``[gate] probes``: why must-pass bias probes fail the gate (empty: none).
+    probe_failures: list[str] = field(default_factory=list)
 
     @property
     def gold(self) -> Any:
@@ -305,11 +310,13 @@ class GateResult(_Outcome):
     def outcome(self) -> str:
         """``pass``, ``fail``, ``inconclusive`` (or ``error``: too many invalid judgments).
 
-        Unreliable gold (unless allowed): inconclusive. Else fail if any bar failed,
-        inconclusive if any is inconclusive, pass otherwise.
+        Unreliable gold (unless allowed): inconclusive. Else fail if a must-pass bias probe
+        failed or any bar failed, inconclusive if any is inconclusive, pass otherwise.
         """
         if not self.invalid.passed:
             return "error"
+        if self.probe_failures:
+            return "fail"
         return _bars_outcome(self.bars, self.gold_unreliable)
 
     @property
@@ -347,6 +354,7 @@ class GateResult(_Outcome):
             "warnings": self.warnings,
             "run": self.run.summary(),
             "promoted": self.promoted,
+            "probe_failures": self.probe_failures,
             "holdout_looks": (self.holdout_looks.to_dict()
                               if self.holdout_looks is not None else None),
         }

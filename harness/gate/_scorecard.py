@@ -265,6 +265,9 @@ def run_scorecard_gate(
     refusal = one_call_refusal(exp, command) if judgments is None else None
     if refusal is not None:
         raise GateInputError(refusal)
+    if settings.probes:
+        raise GateInputError("bias probes are checked on a one-question gate: gate each "
+                             "question with [anchors] criterion = \"<id>\" and probes on")
     try:
         card = load_scorecard(exp.anchors.path)
     except AnchorError as exc:
