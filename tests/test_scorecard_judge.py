@@ -194,3 +194,21 @@ def test_a_stopped_question_ends_the_scorecard_pass(tmp_path, project_root):
         f"question 'grammar' stopped ({doc['runs']['grammar']['stopped']}): "
         "fluency, verbosity, structure, success, overall not judged"]
     assert "question 'grammar'" in res.stderr
+
+
+def test_the_budget_is_one_budget_for_the_whole_scorecard(tmp_path, project_root, card):
+    """[budget] max_calls bounds the pass over every question, not each question's pass:
+    the second question gets what the first left, and the pass stops there."""
+    n_hold = sum(1 for it in card.items if it.split == "holdout")
+    with fs.FakeServer(handler_for(card)) as server:
+        exp = experiment(tmp_path, project_root, server)
+        exp.write_text(exp.read_text() + f"\n[budget]\nmax_calls = {n_hold + 5}\n")
+        res = runner.invoke(app, ["judge", str(exp), "--json", "--resamples", "0",
+                                  "--no-progress"])
+        assert server.stats.total == n_hold + 5
+    doc = json.loads(res.stdout)
+    assert list(doc["runs"]) == ["grammar", "fluency"]
+    assert doc["runs"]["grammar"]["n_requests"] == n_hold
+    assert doc["runs"]["fluency"]["n_requests"] == 5 and doc["runs"]["fluency"]["stopped"]
+    assert "verbosity, structure, success, overall not judged" in doc["run_warnings"][0]
+    assert res.exit_code == 3

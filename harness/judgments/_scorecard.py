@@ -157,7 +157,8 @@ def judge_scorecard(
         Only these questions (no total unless all are judged). A question whose run stops
         (circuit breaker, budget) ends the pass: the questions after it are not judged
         (``warnings`` says which), and there is no total. One-call mode: the call asks
-        only for these questions.
+        only for these questions. The experiment's ``[budget]`` is one budget for the
+        whole pass: each question gets what the questions before it left.
     refresh, show_progress, console, judge
         As for :func:`judge_anchors`.
     prompt_version : str, optional
@@ -188,9 +189,20 @@ def judge_scorecard(
                          "criterion, judge one question with judge_anchors")
     runs: dict[str, JudgeRun] = {}
     warnings: list[str] = []
+    spent_calls, spent_cost = 0, 0.0
     for cid in wanted:
-        runs[cid] = judge_anchors(exp.for_criterion(cid), split=split, refresh=refresh,
+        sub = exp.for_criterion(cid)
+        budget = _budget_left(exp, spent_calls, spent_cost)
+        if budget is None:  # the scorecard's budget is one budget for the whole pass
+            rest = wanted[wanted.index(cid):]
+            warnings.append(f"the [budget] is spent: {', '.join(rest)} not judged")
+            break
+        if budget:
+            sub = sub.with_overrides(budget=budget)
+        runs[cid] = judge_anchors(sub, split=split, refresh=refresh,
                                   show_progress=show_progress, console=console, judge=judge)
+        spent_calls += runs[cid].result.n_requests
+        spent_cost += runs[cid].result.cost or 0.0
         if runs[cid].result.stopped and cid != wanted[-1]:
             # a tripped circuit breaker or a spent budget stops the run, not one question
             rest = wanted[wanted.index(cid) + 1:]
@@ -200,6 +212,21 @@ def judge_scorecard(
     sub = card if split == "all" else card.split(split)
     return _with_total(ScorecardRun(experiment=exp, scorecard=sub, split=split, runs=runs,
                                     warnings=warnings), card)
+
+
+def _budget_left(exp: Experiment, calls: int, cost: float) -> dict[str, Any] | None:
+    """What is left of the experiment's ``[budget]`` after ``calls`` calls costing
+    ``cost`` (``{}``: no budget; None: spent)."""
+    left: dict[str, Any] = {}
+    if exp.budget.max_calls is not None:
+        left["max_calls"] = exp.budget.max_calls - calls
+        if left["max_calls"] <= 0:
+            return None
+    if exp.budget.max_cost is not None:
+        left["max_cost"] = exp.budget.max_cost - cost
+        if left["max_cost"] <= 0:
+            return None
+    return left
 
 
 def _with_total(result: ScorecardRun, card: Scorecard) -> ScorecardRun:
