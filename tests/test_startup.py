@@ -39,6 +39,12 @@ def test_import_harness_cli_imports_no_heavy_library():
     assert heavy == []
 
 
+def test_the_pytest_plugin_imports_no_heavy_library():
+    """Every pytest run where judgecal is installed loads the plugin (pytest11 entry point)."""
+    heavy, _ = _heavy_after("import harness.gate.pytest_plugin")
+    assert heavy == []
+
+
 def test_help_lists_every_command_and_imports_no_heavy_library():
     heavy, out = _heavy_after("""
         import sys
