@@ -10,13 +10,11 @@ from typing import Any
 
 import numpy as np
 
+from ._limits import MAX_RESAMPLES
 from ._matrix import as_matrix, as_pair
 from ._result import AgreementResult
 
 _METHODS = {"percentile": "percentile", "basic": "basic", "bca": "BCa"}
-
-#: At most this many bootstrap resamples (the fast kernels hold a B x items array).
-MAX_RESAMPLES = 100_000
 
 
 def check_resamples(n_resamples: int, *, minimum: int = 0) -> int:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
-from harness.agreement._bootstrap import MAX_RESAMPLES
+from harness.agreement._limits import MAX_RESAMPLES
 from harness.judges import PROVIDERS
 
 if TYPE_CHECKING:
