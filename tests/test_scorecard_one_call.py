@@ -249,7 +249,8 @@ scoring: structured
 -#}
 [system]
 {{ rubric }}
-{% for c in criteria %}{{ c.id }} ({{ c.label }}): {% if c.scale.levels %}{{ c.scale.levels | join("/") }}{% else %}{{ c.scale.min }}-{{ c.scale.max }}{% endif %}
+{% for c in criteria %}{{ c.id }} ({{ c.label }}): {% if c.scale.levels -%}
+{{ c.scale.levels | join("/") }}{% else %}{{ c.scale.min }}-{{ c.scale.max }}{% endif %}
 {% endfor %}
 [user]
 {{ item.output | untrusted("reply") }}
