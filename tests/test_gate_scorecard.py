@@ -299,7 +299,8 @@ def test_validate_a_scorecard_reports_every_question_and_the_total(tmp_path, pro
         assert res.exit_code == 2 and "candidate" in res.output  # no such alias yet
 
 
-def test_promote_a_scorecard_moves_every_judged_question_or_none(tmp_path, project_root, card):
+def test_promote_a_scorecard_moves_every_judged_question_or_none(tmp_path, project_root, card,
+                                                                monkeypatch):
     """promote on a scorecard: the gate on every judged question and the total; on a pass
     each question's version gets 'production' (servable with plain MLflow) and the
     scorecard's tags; on a failure no alias moves."""
@@ -321,7 +322,12 @@ def test_promote_a_scorecard_moves_every_judged_question_or_none(tmp_path, proje
     assert len(lines) == 6
     assert lines[0].startswith("promoted: alias 'production' -> recipes-grammar v1 (question "
                                "grammar, registry version 1, sqlite:///")
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    # an application's plain MLflow, pointed at the store for this test only (set_tracking_uri
+    # would leak into every later test through the process-wide URI and its env variable)
+    import mlflow.tracking._tracking_service.utils as tracking_utils
+
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     for cid in CRITERIA:
         pv = mlflow.genai.load_prompt(f"prompts:/recipes-{cid}@production")
         assert pv.tags["production_scorecard"] == "card"
