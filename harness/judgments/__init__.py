@@ -211,10 +211,7 @@ def judge_anchors(
             tasks.append(JudgeTask(item_id=item.id, sample_index=s, messages=tuple(messages),
                                    prompt_name=prompt.name, prompt_version=prompt.label,
                                    prompt_hash=prompt.hash, anchor_set=aset.meta.name))
-    spec = RequestSpec(mode=mode, scale_min=prompt.scale[0], scale_max=prompt.scale[1],
-                       temperature=exp.judge.temperature, max_tokens=exp.judge.max_tokens,
-                       top_logprobs=exp.judge.top_logprobs, seed=exp.judge.seed,
-                       min_score_mass=exp.scoring.min_score_mass)
+    spec = request_spec(exp, prompt, mode)
     judge = judge or build_judge(exp)
     result = run_tasks(exp, judge, tasks, spec, journal, refresh=refresh,
                        show_progress=show_progress, console=console)
@@ -240,6 +237,15 @@ def judge_anchors(
     if result.stopped:
         run.warnings.append(f"run stopped early: {result.stopped}")
     return run
+
+
+def request_spec(exp: Experiment, prompt: PromptVersion, mode: str) -> RequestSpec:
+    """The request parameters of a one-question judge pass with ``prompt`` (what
+    :func:`judge_anchors` and the bias probes' re-runs send)."""
+    return RequestSpec(mode=mode, scale_min=prompt.scale[0], scale_max=prompt.scale[1],
+                       temperature=exp.judge.temperature, max_tokens=exp.judge.max_tokens,
+                       top_logprobs=exp.judge.top_logprobs, seed=exp.judge.seed,
+                       min_score_mass=exp.scoring.min_score_mass)
 
 
 def run_tasks(exp: Experiment, judge: Judge, tasks: list[JudgeTask], spec: RequestSpec,
@@ -417,6 +423,7 @@ from ._scorecard import (  # noqa: E402 - needs JudgeRun and judge_anchors above
 __all__ = ["CSV_COLUMNS", "InvalidCheck", "JudgeRun", "JudgmentsFile", "JudgmentsFileError",
            "RecordedJudge", "ScorecardRun", "build_judge", "is_scorecard_experiment",
            "judge_anchors", "judge_scorecard", "judge_totals", "one_call_refusal",
-           "read_judgment_scores", "read_judgments_file", "recorded_run", "resolve_prompt",
+           "read_judgment_scores", "read_judgments_file", "recorded_run", "request_spec",
+           "resolve_prompt",
            "scoring_mode", "totals_from_scores", "unusable_reason",
            "write_judgments_csv"]

@@ -425,8 +425,13 @@ def _live(exp: Experiment, aset: AnchorSet, names: list[str], *, split: str,
           tolerance: float, injection_text: str, rewording: str | None, refresh: bool,
           show_progress: bool, console: Any, judge: Judge | None) -> ProbeReport:
     from harness.journal import Journal
-    from harness.judges import RequestSpec
-    from harness.judgments import build_judge, judge_anchors, run_tasks, unusable_reason
+    from harness.judgments import (
+        build_judge,
+        judge_anchors,
+        request_spec,
+        run_tasks,
+        unusable_reason,
+    )
     from harness.tracking._judge import judge_hash, judge_params
 
     judge = judge or build_judge(exp)
@@ -434,10 +439,7 @@ def _live(exp: Experiment, aset: AnchorSet, names: list[str], *, split: str,
                          console=console, judge=judge)
     prompt, journal = base.prompt, Journal(exp.state.dir)
     mode = base.scoring["mode"]
-    spec = RequestSpec(mode=mode, scale_min=prompt.scale[0], scale_max=prompt.scale[1],
-                       temperature=exp.judge.temperature, max_tokens=exp.judge.max_tokens,
-                       top_logprobs=exp.judge.top_logprobs, seed=exp.judge.seed,
-                       min_score_mass=exp.scoring.min_score_mass)
+    spec = request_spec(exp, prompt, mode)
     items = (aset if split == "all" else aset.split(split)).items
     unusable = [r for r in [base.unusable_reason(exp.run.max_invalid)] if r]
     n_requests = base.result.n_requests
