@@ -25,7 +25,7 @@ from harness.reports import (
     scorecard_report,
 )
 
-from ._common import EXIT_INPUT, Resamples, fail, out, parse_scale, print_json
+from ._common import EXIT_INPUT, JsonOpt, Resamples, fail, out, parse_scale, print_json
 
 #: ``--epsilon``: the alt-test's cost-benefit penalty (shared by ``agree`` and ``judge``).
 EPSILON_HELP = ("The alt-test's cost-benefit penalty ε in [0, 1): 0.2 for expert raters, "
@@ -41,7 +41,7 @@ def agree(
     judges: Annotated[str | None, typer.Option(
         help="Every rater whose id starts with PREFIX is a judge (with --judge: both).")]
     = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOpt = False,
     scale: Annotated[str | None, typer.Option(help="Scale MIN:MAX for a ratings file "
                                               "(default: the observed range).")] = None,
     split: Annotated[str, typer.Option(help="Anchor-set split: calibration, holdout or all.")]

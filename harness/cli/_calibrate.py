@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -29,6 +28,7 @@ from ._common import (
     ApiKeyEnvOpt,
     BaseUrlOpt,
     BatchOpt,
+    ExperimentArg,
     ModelOpt,
     ProviderOpt,
     err,
@@ -53,7 +53,7 @@ _STOP_TEXT = {
 
 
 def calibrate_cmd(
-    experiment: Annotated[Path, typer.Argument(help="Experiment file (.toml).")],
+    experiment: ExperimentArg,
     provider: ProviderOpt = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,

@@ -239,6 +239,12 @@ def load_with_judge_overrides(experiment: Path, *, provider: str | None, model: 
                "api_key_env": api_key_env}, **sections)
 
 
+#: The options every command spells the same way.
+ExperimentArg = Annotated[Path, typer.Argument(help="Experiment file (.toml).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar.")]
+
+
 #: ``--batch/--no-batch``: an override of the experiment's ``[run] batch`` (judge, calibrate,
 #: validate).
 BatchOpt = Annotated[bool | None, typer.Option(

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from harness.anchors import AnchorError
 
-from ._common import EXIT_BELOW_BAR, EXIT_INPUT, fail, out, parse_scale, print_json
+from ._common import EXIT_BELOW_BAR, EXIT_INPUT, JsonOpt, fail, out, parse_scale, print_json
 
 if TYPE_CHECKING:
     from harness.anchors import RatingsTable, Scorecard
@@ -61,7 +61,7 @@ def drift_cmd(
     charts: Annotated[Path | None, typer.Option(help="Write one control-chart PNG per rater "
                                                 "into this directory (a scorecard: one "
                                                 "subdirectory per criterion).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOpt = False,
     fail_on_alert: Annotated[bool, typer.Option(
         "--fail-on-alert", help="Exit 1 when an ICC alert fires or a rater is flagged.")]
     = False,

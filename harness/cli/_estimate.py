@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, out, print_json, print_wide
+from ._common import EXIT_INPUT, EXIT_JUDGE, JsonOpt, err, fail, out, print_json, print_wide
 
 if TYPE_CHECKING:
     from harness.estimate import EstimateReport
@@ -51,7 +51,7 @@ def estimate_cmd(
         "--allow-calls", help="Call the experiment's judge for anchors the journal has no "
                               "judgment of (by default such an anchor is an error, exit 2, "
                               "and nothing is called).")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Mean score and pass rate of judged production items, corrected for the judge's errors.
 

@@ -34,7 +34,10 @@ from ._common import (
     ApiKeyEnvOpt,
     BaseUrlOpt,
     BatchOpt,
+    ExperimentArg,
+    JsonOpt,
     ModelOpt,
+    ProgressOpt,
     ProviderOpt,
     Resamples,
     err,
@@ -47,7 +50,6 @@ from ._common import (
 )
 from ._judge import render_run
 
-ExperimentArg = Annotated[Path, typer.Argument(help="Experiment file (.toml).")]
 PromptOpt = Annotated[str | None, typer.Option(
     "--prompt", help="Prompt version, e.g. v2 (default: the experiment's).")]
 GatePromptOpt = Annotated[list[str] | None, typer.Option(
@@ -97,13 +99,11 @@ FreshHoldoutOpt = Annotated[bool, typer.Option(
     help="Assert that this holdout is new: no other version has been evaluated on it "
          "(refused with exit 2 if one has). Without it, the CIs tighten with the number of "
          "versions looked at on this holdout (Bonferroni).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 JunitOpt = Annotated[Path | None, typer.Option(
     "--junit", metavar="PATH", help="Write JUnit XML (one testcase per bar).")]
 SummaryOpt = Annotated[Path | None, typer.Option(
     "--summary", metavar="PATH",
     help="Write a Markdown summary (also appended to $GITHUB_STEP_SUMMARY when set).")]
-ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar.")]
 JudgmentsOpt = Annotated[str | None, typer.Option(
     "--judgments", metavar="FILE",
     help="Use the judgments of a file instead of calling a judge: judgecal's `judge --out` "

@@ -29,7 +29,10 @@ from ._common import (
     ApiKeyEnvOpt,
     BaseUrlOpt,
     BatchOpt,
+    ExperimentArg,
+    JsonOpt,
     ModelOpt,
+    ProgressOpt,
     ProviderOpt,
     Resamples,
     err,
@@ -42,7 +45,7 @@ from ._common import (
 
 
 def judge(
-    experiment: Annotated[Path, typer.Argument(help="Experiment file (.toml).")],
+    experiment: ExperimentArg,
     split: Annotated[str | None, typer.Option(
         help="calibration, holdout or all (default: the experiment's).")] = None,
     prompt: Annotated[str | None, typer.Option(help="Prompt version, e.g. v2.")] = None,
@@ -58,9 +61,9 @@ def judge(
     out_csv: Annotated[Path | None, typer.Option("--out", help="Write judgments CSV here.")]
     = None,
     refresh: Annotated[bool, typer.Option(help="Bypass the journal: call again.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOpt = False,
     resamples: Resamples = 1000,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    progress: ProgressOpt = True,
     max_invalid: Annotated[float | None, typer.Option(
         min=0.0, max=1.0,
         help="Largest share of invalid or failed judgments before exit 3 (default: the "

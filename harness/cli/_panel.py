@@ -11,7 +11,17 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ._common import EXIT_BELOW_BAR, EXIT_INPUT, EXIT_JUDGE, err, fail, out, print_json, print_wide
+from ._common import (
+    EXIT_BELOW_BAR,
+    EXIT_INPUT,
+    EXIT_JUDGE,
+    JsonOpt,
+    err,
+    fail,
+    out,
+    print_json,
+    print_wide,
+)
 
 if TYPE_CHECKING:
     from harness.drift import PanelReport
@@ -52,7 +62,7 @@ def panel_cmd(
     = 0.0,
     no_record: Annotated[bool, typer.Option(
         "--no-record", help="Compare only: do not record this run in the journal.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Re-judge the anchor panel with fresh calls: did the judge drift, or the system?
 

@@ -13,7 +13,7 @@ from harness.anchors import AnchorError, open_ratings
 from harness.plan import CAP, EXPECT_KEYS, PlanError, make_plan, model_for, pilot_model
 from harness.reports import FIGURE_LABELS
 
-from ._common import EXIT_INPUT, fail, out, print_json
+from ._common import EXIT_INPUT, JsonOpt, fail, out, print_json
 
 
 def _expectations(values: list[str] | None) -> dict[str, float]:
@@ -56,7 +56,7 @@ def plan_cmd(
     seed: Annotated[int, typer.Option(help="Simulation seed.")] = 0,
     alt_test: Annotated[bool, typer.Option(
         "--alt-test/--no-alt-test", help="Size the alt-test for 80% power.")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """How many items (and raters) give a 95% CI half-width W on each judge figure, and how
     many give the alt-test 80% power: simulated from a generative model (item true scores

@@ -10,7 +10,18 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ._common import EXIT_BELOW_BAR, EXIT_INPUT, EXIT_JUDGE, err, fail, out, print_wide
+from ._common import (
+    EXIT_BELOW_BAR,
+    EXIT_INPUT,
+    EXIT_JUDGE,
+    ExperimentArg,
+    JsonOpt,
+    ProgressOpt,
+    err,
+    fail,
+    out,
+    print_wide,
+)
 
 if TYPE_CHECKING:
     from harness.probes import ProbeReport
@@ -19,7 +30,7 @@ _SPLITS = ("all", "calibration", "holdout")
 
 
 def probe_cmd(
-    experiment: Annotated[Path, typer.Argument(help="Experiment file (.toml).")],
+    experiment: ExperimentArg,
     probes: Annotated[str, typer.Option(
         "--probes", metavar="NAMES",
         help="Comma-separated: verbosity, injection, rewording, retest.")
@@ -41,8 +52,8 @@ def probe_cmd(
     judge_id: Annotated[str | None, typer.Option(
         "--judge", metavar="ID", help="With --judgments: the file's judge.")] = None,
     refresh: Annotated[bool, typer.Option(help="Bypass the journal: call again.")] = False,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    progress: ProgressOpt = True,
+    as_json: JsonOpt = False,
 ) -> None:
     """Re-judge the anchors with one controlled change per probe and report the share of
     judgments that move, netted against a placebo re-run (same inputs, new samples).

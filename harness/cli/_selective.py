@@ -10,7 +10,18 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ._common import EXIT_INPUT, EXIT_JUDGE, err, fail, out, print_json, print_wide
+from ._common import (
+    EXIT_INPUT,
+    EXIT_JUDGE,
+    ExperimentArg,
+    JsonOpt,
+    ProgressOpt,
+    err,
+    fail,
+    out,
+    print_json,
+    print_wide,
+)
 
 if TYPE_CHECKING:
     from harness.experiments import Experiment
@@ -20,7 +31,7 @@ _PLOT_FORMATS = (".svg", ".png", ".pdf")
 
 
 def selective_cmd(
-    experiment: Annotated[Path, typer.Argument(help="Experiment file (.toml).")],
+    experiment: ExperimentArg,
     target: Annotated[float, typer.Option(
         help="Agreement with the humans guaranteed on the items the judge keeps (1 - "
              "alpha).")] = 0.8,
@@ -58,8 +69,8 @@ def selective_cmd(
         help="Log the result and the curve to MLflow (default: when the experiment file has "
              "a \\[tracking] section).")] = None,
     refresh: Annotated[bool, typer.Option(help="Bypass the journal: call again.")] = False,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    progress: ProgressOpt = True,
+    as_json: JsonOpt = False,
 ) -> None:
     """Choose the confidence below which the judge abstains, so that on the items it keeps
     it agrees with the humans at least TARGET of the time with probability 1 - DELTA.

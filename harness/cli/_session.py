@@ -28,7 +28,7 @@ from harness.sessions import (
     review,
 )
 
-from ._common import err, fail, out, print_json
+from ._common import JsonOpt, err, fail, out, print_json
 
 session_app = typer.Typer(help="Run a human calibration session (raters calibrate with each "
                                "other before anchors become gold).", no_args_is_help=True)
@@ -299,7 +299,7 @@ def propose_cmd(
     n: Annotated[int, typer.Option("--n", "-n", help="How many items to propose.")] = 12,
     judgments: JudgmentsOpt = None,
     split: SplitOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Propose the items of a session (spectrum, boundary, spread, judge disagreement)."""
     if n < 1:
@@ -488,7 +488,7 @@ def create(
 
 @session_app.command("list")
 def list_cmd(
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOpt = False,
     state_dir: StateDir = None,
 ) -> None:
     """List the sessions of the store: state, items, who has submitted, the new version."""
@@ -937,7 +937,7 @@ def insights_cmd(
     last: Annotated[int | None, typer.Option(
         "--last", metavar="N", help="Only the N newest reviewed sessions (default: all).")]
     = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    as_json: JsonOpt = False,
     state_dir: StateDir = None,
 ) -> None:
     """Across sessions: the questions flagged most often, and each rater's outliers per
