@@ -80,7 +80,7 @@ def test_console_report_shows_the_alt_test(ratings_csv):
     console.print(render_report(_report(ratings_csv)))
     text = console.export_text()
     assert "Alt-test per rater" in text
-    assert "Alt-test (ε = 0.3, BY q = 0.05): PASSED" in text
+    assert "Alt-test (ε = 0.3, BY q = 0.05): PASS" in text
     assert "wins against 2 of 3 raters (ω = 0.67, needs ≥ 0.50)" in text
 
 
@@ -96,7 +96,7 @@ def test_undefined_alt_test_is_reported_with_its_reason(tmp_path):
     assert len(alt["excluded"]) == 88 and alt["per_rater"] == []
     console = Console(record=True, width=300)
     console.print(render_report(report))
-    assert "Alt-test (ε = 0.2, BY q = 0.05): undefined — no rater has 10 items" in (
+    assert "Alt-test (ε = 0.2, BY q = 0.05): undefined (no rater has 10 items" in (
         console.export_text())
 
 
@@ -178,12 +178,12 @@ def _records(ratings_csv: Path):
 def test_calibration_report_shows_the_alt_test(ratings_csv, tmp_path):
     result = _records(ratings_csv)
     rows = final_table_rows(result)
-    assert [r["alt_test_text"] for r in rows] == ["0.67 pass", "n/a", "—"]
+    assert [r["alt_test_text"] for r in rows] == ["0.67 PASS", "n/a", "—"]
     assert rows[0]["alt_test"] == pytest.approx(2 / 3)
     md = render_calibration_markdown(result, html_path=tmp_path / "x.html", date="today")
-    assert "alt-test ω" in md and "0.67 pass" in md
+    assert "alt-test ω" in md and "0.67 PASS" in md
     assert ("Alt-test of the best version on the calibration split (ε = 0.3): winning rate "
-            "ω = 0.67 over 3 rater(s), PASSED") in md
+            "ω = 0.67 over 3 rater(s), PASS") in md
     assert ("Alt-test of the best version on the holdout split (ε = 0.3): undefined "
             "(no rater has 10 items)") in md
     assert alt_test_text(None) == "—"

@@ -29,8 +29,18 @@ from harness.agreement import (
 )
 from harness.agreement._bootstrap import check_resamples
 from harness.agreement._crowd import item_sums, loo_mean_column
-from harness.agreement._loo import compare_to_references
+from harness.agreement._loo import compare_to_references, reference_points
 from harness.anchors import RatingsTable
+
+from ._say import (
+    figure_text,
+    number_text,
+    percent,
+    range_text,
+    result_text,
+    undefined_text,
+    verdict_word,
+)
 
 #: How each paired figure is labelled and which direction is better.
 FIGURE_LABELS = {
@@ -148,7 +158,7 @@ def gold_reliability(human: dict[str, Any], confidence: float = 0.95) -> GoldRel
     confidence : float
         The level of the report's intervals (for the wording).
     """
-    pct = f"{confidence * 100:g}%"
+    pct = percent(confidence)
     two_way = human["icc"].get("ICC(2,1)")
     complete = (two_way is not None and two_way.defined
                 and not two_way.details.get("n_dropped") and human.get("n_missing", 0) == 0)
@@ -164,7 +174,7 @@ def gold_reliability(human: dict[str, Any], confidence: float = 0.95) -> GoldRel
                                f"reliability is not established ({name}: {why})")
     name, res = chosen
     lo, hi = res.ci95  # type: ignore[misc]
-    text = f"the humans' {name} is {res.value:.2f} [{lo:.2f}, {hi:.2f}]"
+    text = f"the humans' {name} is {figure_text(res.value, (lo, hi))}"
     if lo > 0:
         return GoldReliability(True, name, res.value, (lo, hi),
                                f"{text}: its {pct} CI is above 0, the humans agree beyond chance")
@@ -487,7 +497,8 @@ def _flag_outliers(rows: list[dict[str, Any]], *, min_gap: float) -> None:
                 r["outlier"] = True
                 label = "MAE" if key == "mae" else "|bias|"
                 r["outlier_reasons"].append(
-                    f"{label} {v:.2f} vs raters' median {med:.2f} (modified z {zi:.1f})"
+                    f"{label} {number_text(v)} vs raters' median {number_text(med)} "
+                    f"(modified z {number_text(zi, 1)})"
                 )
 
 
@@ -648,12 +659,9 @@ def human_ceiling(
         summary = {name: (np.min(b), np.max(b)) if b else None for name, b in bands.items()}
     else:
         method = "sampled single rater"
-        bands = {name: [] for name in PAIRED_FIGURES}
-        for one, rest in _sampled_draws(table.scores, seed):
-            figs = compare_to_reference(one, rest, scale=scale, n_resamples=0)
-            for name in PAIRED_FIGURES:
-                if figs[name].defined:
-                    bands[name].extend(_band(name, [figs[name].value]))
+        points = reference_points(_sampled_draws(table.scores, seed), scale=scale)
+        bands = {name: _band(name, [float(v) for v in vals if not np.isnan(v)])
+                 for name, vals in points.items()}
         summary = {name: tuple(np.percentile(b, [2.5, 97.5])) if b else None
                    for name, b in bands.items()}
     out: dict[str, Any] = {"method": method, "figures": {}}
@@ -875,20 +883,20 @@ def alt_test_verdict(doc: dict[str, Any]) -> str:
     ...                   "advantage_probability": 0.71, "passed": True,
     ...                   "per_rater": [{"rejected": True}, {"rejected": False}],
     ...                   "excluded": [], "reason": None})
-    'Alt-test (ε = 0.2, BY q = 0.05): PASSED — the judge can replace a human rater: it wins against 1 of 2 raters (ω = 0.50, needs ≥ 0.50); advantage probability ρ = 0.71.'
+    'Alt-test (ε = 0.2, BY q = 0.05): PASS — the judge can replace a human rater: it wins against 1 of 2 raters (ω = 0.50, needs ≥ 0.50); advantage probability ρ = 0.71.'
     """  # noqa: E501 - a doctest line
     head = f"Alt-test (ε = {doc['epsilon']:g}, BY q = {doc['q']:g})"
     if doc["winning_rate"] is None:
-        return f"{head}: undefined — {doc['reason']}."
+        return f"{head}: {undefined_text(doc['reason'])}."
     n = len(doc["per_rater"])
     wins = sum(1 for r in doc["per_rater"] if r["rejected"])
     excluded = len(doc.get("excluded") or [])
     tail = (f"; {excluded} rater(s) left out with too few items" if excluded else "")
-    what = ("PASSED — the judge can replace a human rater" if doc["passed"]
-            else "FAILED — not shown to replace a human rater")
+    what = (f"{verdict_word('pass')} — the judge can replace a human rater" if doc["passed"]
+            else f"{verdict_word('fail')} — not shown to replace a human rater")
     return (f"{head}: {what}: it wins against {wins} of {n} raters "
-            f"(ω = {doc['winning_rate']:.2f}, needs ≥ 0.50); advantage probability "
-            f"ρ = {doc['advantage_probability']:.2f}{tail}.")
+            f"(ω = {number_text(doc['winning_rate'])}, needs ≥ 0.50); advantage probability "
+            f"ρ = {number_text(doc['advantage_probability'])}{tail}.")
 
 
 def _disagreements(
@@ -911,11 +919,11 @@ def _verdict(name: str, res: AgreementResult, band: dict[str, Any], pos: str | N
     """The one-sentence verdict on the primary figure (see :func:`position` for the rule)."""
     label = FIGURE_LABELS[name]
     if not res.defined:
-        return f"{label} of the judge is undefined ({res.reason}): the judge cannot be trusted."
-    ci = f" [{res.ci95[0]:.2f}, {res.ci95[1]:.2f}]" if res.ci95 else ""
-    also = (f" (like-for-like; vs the consensus of all raters {full.value:.2f})"
+        return (f"{label} of the judge is {undefined_text(res.reason)}: the judge cannot be "
+                "trusted.")
+    also = (f" (like-for-like; vs the consensus of all raters {number_text(full.value)})"
             if full is not None and full.defined else "")
-    head = f"Judge {label} {res.value:.2f}{ci}{also}"
+    head = f"Judge {label} {result_text(res)}{also}"
     if not gold.reliable:
         return (f"{head}: not compared with the humans — {gold.reason}. Fix the anchors "
                 "(rubric, rater training, more raters) before certifying a judge on them.")
@@ -924,7 +932,8 @@ def _verdict(name: str, res: AgreementResult, band: dict[str, Any], pos: str | N
     what = "human range" if method == "per-rater" else "single-human 95% band"
     few = (f"; only {band.get('n')} raters, so the range is {band.get('n')} numbers"
            if method == "per-rater" and (band.get("n") or 0) < FEW_RATERS else "")
-    rng = f"{what} {band['min']:.2f}–{band['max']:.2f}, median {band['median']:.2f}{few}"
+    rng = (f"{what} {range_text(band['min'], band['max'])}, median "
+           f"{number_text(band['median'])}{few}")
     whole = "its whole CI is" if res.ci95 and ci_decides(band) else "it is"
     if pos == "within":
         return f"{head} is INSIDE the human range: {whole} within the {rng}."

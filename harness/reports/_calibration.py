@@ -12,7 +12,6 @@ the final table, which the CLI also prints.
 from __future__ import annotations
 
 import html
-import math
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +30,6 @@ from ._agreement import (
     ci_decides,
     position,
 )
-from ._format import percent
 from ._plots import (
     bland_altman_plot,
     calibration_plot,
@@ -39,6 +37,22 @@ from ._plots import (
     disagreement_plot,
     figure_data_uri,
     iterations_plot,
+)
+from ._say import (
+    MISSING,
+    NOT_APPLICABLE,
+    band_text,
+    figure_text,
+    number_text,
+    p_text,
+    percent,
+    range_text,
+    result_text,
+    score_text,
+    share_text,
+    signed_text,
+    undefined_text,
+    verdict_word,
 )
 
 if TYPE_CHECKING:
@@ -59,20 +73,11 @@ KEY_FIGURES = ("spearman", "mae", "bias")
 # --------------------------------------------------------------------------- formatting
 
 
-def _num(value: float | None, digits: int = 2) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    return f"{value:.{digits}f}"
-
-
-def _ci(ci: tuple[float, float] | None, digits: int = 2) -> str:
-    return "" if ci is None else f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+_num = number_text
 
 
 def _value_ci(value: float | None, ci: tuple[float, float] | None) -> str:
-    if value is None:
-        return "undefined"
-    return f"{value:.2f} {_ci(ci)}".rstrip()
+    return figure_text(value, ci, reason="")
 
 
 def _cost(cost: float | None) -> str:
@@ -96,7 +101,7 @@ def _band_label(method: str | None) -> str:
 
 def _primary_text(value: float | None, ci: tuple[float, float] | None,
                   reason: str | None) -> str:
-    return f"undefined ({reason})" if value is None else _value_ci(value, ci)
+    return figure_text(value, ci, reason=reason or "")
 
 
 def _row(rec_iteration: int | None, prompt: Any, split: str, kind: str,
@@ -174,7 +179,7 @@ def final_table_rows(result: CalibrationResult) -> list[dict[str, Any]]:
             "iteration": None,
             "version": "human ceiling",
             "hash": None,
-            "changelog": f"{_band_label(ref.ceiling_method)}: median [min, max] of a single "
+            "changelog": f"{_band_label(ref.ceiling_method)}: median (min–max) of a single "
                          "human vs the others' consensus (bias as |bias|)",
             "split": "calibration",
             "best": False,
@@ -182,11 +187,11 @@ def final_table_rows(result: CalibrationResult) -> list[dict[str, Any]]:
             "primary": med(primary),
             "primary_ci": (band["min"], band["max"]) if has_band else None,
             "primary_reason": None if has_band else "no human ceiling",
-            "primary_text": (_value_ci(med(primary), (band["min"], band["max"]))
-                             if has_band and med(primary) is not None else "—"),
+            "primary_text": (band_text(band) if has_band and med(primary) is not None
+                             else MISSING),
             **{name: med(name) for name in KEY_FIGURES},
             "alt_test": None,
-            "alt_test_text": "—",
+            "alt_test_text": MISSING,
             "n_items": None,
             "n_invalid": None,
             "n_failed": None,
@@ -201,7 +206,7 @@ _COLUMNS = ("iteration", "version", "hash", "changelog", "split", "primary", "sp
 
 
 def alt_test_text(fig: AgreementResult | None) -> str:
-    """The alt-test's winning rate for a table cell: ``"0.67 pass"``, ``"0.00 fail"``.
+    """The alt-test's winning rate for a table cell: ``"0.67 PASS"``, ``"0.00 FAIL"``.
 
     ``"—"`` when the report had no alt-test, ``"n/a"`` when it was undefined (too few
     items per rater; the reason is in the report).
@@ -209,15 +214,16 @@ def alt_test_text(fig: AgreementResult | None) -> str:
     Examples
     --------
     >>> alt_test_text(AgreementResult("alt_test", 0.5, details={"passed": True}))
-    '0.50 pass'
+    '0.50 PASS'
     >>> alt_test_text(None)
     '—'
     """
     if fig is None:
-        return "—"
+        return MISSING
     if fig.value is None:
-        return "n/a"
-    return f"{fig.value:.2f} " + ("pass" if fig.details.get("passed") else "fail")
+        return NOT_APPLICABLE
+    return f"{number_text(fig.value)} " + verdict_word("pass" if fig.details.get("passed")
+                                                       else "fail")
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
@@ -234,9 +240,9 @@ def _cells(row: dict[str, Any]) -> list[str]:
         primary,
         _num(row["spearman"]),
         _num(row["mae"]),
-        _num(row["bias"], 2) if row["bias"] is None or row["kind"] == "ceiling"
-        else f"{row['bias']:+.2f}",
-        row.get("alt_test_text") or "—",
+        _num(row["bias"]) if row["bias"] is None or row["kind"] == "ceiling"
+        else signed_text(row["bias"]),
+        row.get("alt_test_text") or MISSING,
         "" if row["n_invalid"] is None else str(row["n_invalid"]),
         "" if row["kind"] == "ceiling" else _cost(row["cost"]),
     ]
@@ -291,11 +297,11 @@ def _alt_test_sentence(split: str, fig: AgreementResult) -> tuple[str, bool]:
     d = fig.details
     head = f"Alt-test of the best version on the {split} split (ε = {d.get('epsilon', 0):g})"
     if fig.value is None:
-        return f"{head}: undefined ({fig.reason}).", False
+        return f"{head}: {undefined_text(fig.reason)}.", False
     ok = bool(d.get("passed"))
     rho = d.get("advantage_probability")
-    return (f"{head}: winning rate ω = {fig.value:.2f} over {fig.n_raters} rater(s), "
-            f"{'PASSED' if ok else 'FAILED'} (needs ≥ 0.50); advantage probability "
+    return (f"{head}: winning rate ω = {number_text(fig.value)} over {fig.n_raters} rater(s), "
+            f"{verdict_word('pass' if ok else 'fail')} (needs ≥ 0.50); advantage probability "
             f"ρ = {_num(rho)}.", not ok)
 
 
@@ -395,7 +401,7 @@ def _verdict(result: CalibrationResult) -> tuple[list[tuple[str, bool]], list[st
     target = _threshold_words(name, result.threshold)
     if res.value is None:
         out.append((f"Best version {best.prompt.label} (iteration {best.iteration}): {label} "
-                    f"is undefined ({res.reason}).", True))
+                    f"is {undefined_text(res.reason)}.", True))
     else:
         ok = _meets(name, res.value, result.threshold)
         out.append((f"Best version {best.prompt.label} (iteration {best.iteration}, hash "
@@ -407,14 +413,14 @@ def _verdict(result: CalibrationResult) -> tuple[list[tuple[str, bool]], list[st
         hres = h.figures.get(name)
         if hres is None or hres.value is None:
             reason = "missing" if hres is None else hres.reason
-            out.append((f"On the holdout split {label} is undefined ({reason}).", True))
+            out.append((f"On the holdout split {label} is {undefined_text(reason)}.", True))
         elif h.verdict is not None:
             v = h.verdict
             decide = f" {v.decide_text()[0].upper()}{v.decide_text()[1:]}." \
                 if v.decide_text() else ""
             out.append((f"On the holdout split: {_value_ci(hres.value, hres.ci95)}; the "
                         f"threshold {target} checked on the {percent(v.confidence)} CI: "
-                        f"{v.outcome.upper()} ({v.message}).{decide}", v.outcome != "pass"))
+                        f"{verdict_word(v.outcome)} ({v.message}).{decide}", v.outcome != "pass"))
         else:
             ok = _meets(name, hres.value, result.threshold)
             out.append((f"On the holdout split: {_value_ci(hres.value, hres.ci95)}, "
@@ -424,10 +430,10 @@ def _verdict(result: CalibrationResult) -> tuple[list[tuple[str, bool]], list[st
     out.extend(alt_test_sentences(result))
     gap, worse = _gap(result)
     if gap is not None:
-        out.append((f"Calibration − holdout gap: {gap:+.2f}.", False))
+        out.append((f"Calibration − holdout gap: {signed_text(gap)}.", False))
     if worse is not None and worse > GAP_WARNING:
-        msg = (f"Overfitting warning: the holdout {label} is {worse:.2f} worse than on the "
-               f"calibration split (gap > {GAP_WARNING:.2f}): the prompt may be fitted to the "
+        msg = (f"Overfitting warning: the holdout {label} is {_num(worse)} worse than on the "
+               f"calibration split (gap > {_num(GAP_WARNING)}): the prompt may be fitted to the "
                "calibration items; trust the holdout figure.")
         out.append((msg, True))
         warnings.append(msg)
@@ -447,7 +453,8 @@ def _verdict(result: CalibrationResult) -> tuple[list[tuple[str, bool]], list[st
         few = (f"; only {band['n']} raters, so the range is {band['n']} numbers"
                if best.ceiling_method == "per-rater" and band.get("n") is not None
                and band["n"] < FEW_RATERS else "")
-        rng = f"{what} {band['min']:.2f}–{band['max']:.2f}, median {band['median']:.2f}{few}"
+        rng = (f"{what} {range_text(band['min'], band['max'])}, median "
+               f"{_num(band['median'])}{few}")
         pos = position(name, res.value, band, ci=res.ci95)
         whole = "whole CI" if res.ci95 and ci_decides(band) else "value"
         if pos == "within":
@@ -467,11 +474,11 @@ def _verdict(result: CalibrationResult) -> tuple[list[tuple[str, bool]], list[st
                 limit = FAR_BELOW_SCALE_SHARE * (best.scale[1] - best.scale[0])
             if short > limit:
                 msg = (f"The judge is FAR BELOW the human ceiling: its {label} "
-                       f"{res.value:.2f} is {short:.2f} worse than the worst single human "
+                       f"{_num(res.value)} is {_num(short)} worse than the worst single human "
                        f"({rng}). It is not a substitute for a human rater.")
                 out.append((msg, True))
                 warnings.append(f"The judge is far below the human ceiling on {label} "
-                                f"({res.value:.2f} vs {rng}).")
+                                f"({_num(res.value)} vs {rng}).")
             else:
                 out.append((f"The judge's {label} is BELOW the {rng}: not yet a substitute "
                             "for a human rater.", True))
@@ -499,9 +506,7 @@ _PX_PER_INCH = 96
 
 def _fmt_any(value: Any) -> str:
     if isinstance(value, AgreementResult):
-        if value.value is None:
-            return f"undefined ({value.reason})"
-        return _value_ci(value.value, value.ci95)
+        return result_text(value)
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, float):
@@ -509,7 +514,7 @@ def _fmt_any(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if value is None:
-        return "—"
+        return MISSING
     if isinstance(value, list | tuple):
         return ", ".join(_fmt_any(v) for v in value)
     if isinstance(value, dict):
@@ -626,7 +631,7 @@ def _html_analysis(rec: IterationRecord) -> dict[str, Any]:
     d = a.direction or {}
     thr = d.get("threshold", 1.0)
     mb = d.get("mean_bias")
-    share = f" ({len(a.items) / a.n_items:.0%})" if a.n_items else ""
+    share = f" ({share_text(len(a.items) / a.n_items)})" if a.n_items else ""
     facts = [
         f"Items scored: {a.n_items}.",
         f"Disagreements (|judge − consensus| ≥ {thr:g}): {len(a.items)}{share}: "
@@ -648,16 +653,17 @@ def _html_analysis(rec: IterationRecord) -> dict[str, Any]:
     top = a.items[:TOP_DISAGREEMENTS]
     return {
         "version": rec.prompt.label,
-        "lead": (f"Mean bias (judge − consensus) {mb:+.2f}: " if isinstance(mb, int | float)
+        "lead": (f"Mean bias (judge − consensus) {signed_text(mb)}: "
+                 if isinstance(mb, int | float)
                  else "Direction: "),
-        "label": d.get("label") or "—",
+        "label": d.get("label") or MISSING,
         "rule": f" ({d['label_rule']})" if d.get("label_rule") else "",
         "facts": facts,
         "by_tag": [[str(r["tag"]) + (" (n < 2)" if r.get("small") else ""), str(r["n"]),
-                    _num(r["mae"]), f"{r['bias']:+.2f}", str(r.get("n_disagreements", 0))]
+                    _num(r["mae"]), signed_text(r["bias"]), str(r.get("n_disagreements", 0))]
                    for r in a.by_tag],
         "verbosity": verbosity,
-        "top": [[it.item_id, f"{it.judge:g}", f"{it.consensus:.2f}", f"{it.difference:+.2f}",
+        "top": [[it.item_id, score_text(it.judge), _num(it.consensus), signed_text(it.difference),
                  str(it.output_chars), ", ".join(it.tags), it.rationale or "—"] for it in top],
         "n_disagreements": len(a.items),
         "threshold": f"{thr:g}",
@@ -668,11 +674,11 @@ def _rho_words(res: dict[str, Any]) -> str:
     """A correlation result (as a dict) as ``0.05 [−0.41, 0.49], p = 0.83, n = 20``."""
     value = res.get("value")
     if value is None:
-        return f"undefined ({res.get('reason') or 'no reason given'})"
-    text = _value_ci(value, res.get("ci95"))
+        return result_text(res)
+    text = result_text(res)
     p = (res.get("details") or {}).get("p_value")
     if isinstance(p, int | float):
-        text += f", p = {p:.2g}"
+        text += f", p = {p_text(p)}"
     if res.get("n_items") is not None:
         text += f", n = {res['n_items']}"
     return text

@@ -11,30 +11,31 @@ from rich.text import Text
 from harness.agreement import PAIRED_FIGURES, AgreementResult
 
 from ._agreement import FIGURE_LABELS, AgreementReport
+from ._say import (
+    MISSING,
+    band_text,
+    number_text,
+    p_text,
+    percent,
+    position_text,
+    result_text,
+    signed_text,
+)
 
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def _fmt(value: float | None, digits: int = 2) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
+_fmt = number_text
 
 
-def _fmt_result(res: AgreementResult, digits: int = 2) -> Text:
-    if not res.defined:
-        return Text(f"undefined ({res.reason})", style="yellow")
-    out = f"{res.value:.{digits}f}"
-    if res.ci95 is not None:
-        out += f" [{res.ci95[0]:.{digits}f}, {res.ci95[1]:.{digits}f}]"
-    elif res.details.get("bootstrap", {}).get("reason"):
-        out += " [no CI: undefined on some resamples]"
-    return Text(out)
+def _fmt_result(res: AgreementResult) -> Text:
+    return Text(result_text(res), style="" if res.defined else "yellow")
 
 
 _POSITION_STYLE = {"below": "bold red", "within": "green", "above": "bold green",
                    "overlaps": "yellow", "unreliable": "yellow"}
-_POSITION_TEXT = {"overlaps": "undecided (CI overlaps)", "unreliable": "— (gold unreliable)"}
 
 
 def render_report(report: AgreementReport, *, max_rows: int = 10) -> RenderableType:
@@ -63,13 +64,13 @@ def render_report(report: AgreementReport, *, max_rows: int = 10) -> RenderableT
 def _judge_tables(report: AgreementReport) -> list[RenderableType]:
     j = report.judge
     assert j is not None
-    conf = int(report.settings.confidence * 100)
+    conf = percent(report.settings.confidence)
     t = Table(title=f"Judge '{j['rater_id']}' vs human consensus ({j['n_items']} items)",
               title_justify="left")
     t.add_column("figure")
     ref = j.get("reference") or {}
     like = ref.get("figures") == "leave-one-out"
-    t.add_column(f"judge [{conf}% CI]" + (" like-for-like" if like else ""), justify="right")
+    t.add_column(f"judge [{conf} CI]" + (" like-for-like" if like else ""), justify="right")
     if like:
         t.add_column(f"vs all {len(report.human_rater_ids)} humans", justify="right")
     sampled = j["ceiling_method"] != "per-rater"
@@ -79,11 +80,7 @@ def _judge_tables(report: AgreementReport) -> list[RenderableType]:
     t.add_column("judge vs humans")
     for name in PAIRED_FIGURES:
         band = j["ceiling"][name]
-        ceiling = (
-            "—" if band["median"] is None
-            else ("|bias| " if band.get("of") == "|bias|" else "")
-            + f"{band['median']:.2f} ({band['min']:.2f}–{band['max']:.2f})"
-        )
+        ceiling = band_text(band)
         base = j["baseline"]["figures"].get(name)
         pos = j["position"][name]
         full = ([_fmt(j["figures_full_consensus"][name].value)] if like else [])
@@ -92,9 +89,8 @@ def _judge_tables(report: AgreementReport) -> list[RenderableType]:
             _fmt_result(j["figures"][name]),
             *full,
             ceiling,
-            _fmt_result(base) if base is not None else "—",
-            Text(_POSITION_TEXT.get(pos or "", pos or "—"),
-                 style=_POSITION_STYLE.get(pos or "", "")),
+            _fmt_result(base) if base is not None else MISSING,
+            _position_text(pos),
         )
     if like:
         t.caption = ("like-for-like: the judge against each leave-one-out consensus a single "
@@ -134,7 +130,7 @@ def _alt_test_lines(doc: dict[str, Any], verdict: str, max_rows: int = 10
             t.add_column(col, justify="left" if col in ("rater", "test") else "right")
         for r in rows:
             t.add_row(r["rater"], str(r["n_items"]), r["test"], _fmt(r["p_judge"]),
-                      _fmt(r["p_rater"]), f"{r['p_value']:.3g}",
+                      _fmt(r["p_rater"]), p_text(r["p_value"]),
                       Text("yes", style="green") if r["rejected"] else "no")
         out.append(t)
     out.append(Text(verdict, style=style))
@@ -146,7 +142,7 @@ def _human_tables(report: AgreementReport, max_rows: int) -> list[RenderableType
     out: list[RenderableType] = []
     t = Table(title="Human reliability", title_justify="left")
     t.add_column("statistic")
-    t.add_column("value [95% CI]", justify="right")
+    t.add_column(f"value [{percent(report.settings.confidence)} CI]", justify="right")
     t.add_column("items", justify="right")
     reasons = {res.reason for res in h["icc"].values()}
     if all(not res.defined for res in h["icc"].values()) and len(reasons) == 1:
@@ -190,7 +186,7 @@ def _human_tables(report: AgreementReport, max_rows: int) -> list[RenderableType
     thr = report.settings.threshold_for(report.scale)
     it = Table(
         title=f"Items by rater spread ({h['n_items_over_threshold']} of {len(items)} over "
-        f"SD {thr:.2f} = threshold)",
+        f"SD {number_text(thr)} = threshold)",
         title_justify="left",
     )
     for col in ("item", "ratings", "N/A", "mean", "SD", "range", "share of scale"):
@@ -252,7 +248,7 @@ def render_scorecard(report: Any, *, max_rows: int = 10) -> RenderableType:
                             str(rep.human["n_items_over_threshold"])]
         if has_judge:
             if rep.judge is None:
-                cells += ["—", "—", "—"]
+                cells += [MISSING, MISSING, MISSING]
             else:
                 p = rep.settings.primary
                 band = rep.judge["ceiling"][p]
@@ -260,8 +256,7 @@ def render_scorecard(report: Any, *, max_rows: int = 10) -> RenderableType:
                 figure = _fmt_result(rep.judge["figures"][p])
                 cells += [Text.assemble(f"{FIGURE_LABELS[p]} ", figure),
                           _fmt(band.get("median")),
-                          Text(_POSITION_TEXT.get(pos or "", pos or "—"),
-                               style=_POSITION_STYLE.get(pos or "", ""))]
+                          _position_text(pos)]
         t.add_row(*cells)
     t.caption = ("humans: α at the scale's level (interval, ordinal or nominal); flagged: "
                  "items whose rater SD is over the spread threshold")
@@ -283,7 +278,7 @@ def render_scorecard(report: Any, *, max_rows: int = 10) -> RenderableType:
         for k, row in enumerate(ranking["by_judge_gap"][:max_rows], start=1):
             g.add_row(str(k), row["criterion"], FIGURE_LABELS.get(row["figure"], row["figure"]),
                       _fmt(row["judge"]), _fmt(row["ceiling"]),
-                      "—" if row["gap"] is None else f"{row['gap']:+.2f}")
+                      signed_text(row["gap"]))
         parts.append(g)
     return Group(*parts)
 
@@ -296,7 +291,7 @@ def render_leaderboard(board: Any) -> RenderableType:
     rep = board.first
     p = rep.settings.primary
     label = FIGURE_LABELS[p]
-    conf = f"{rep.settings.confidence * 100:g}%"
+    conf = percent(rep.settings.confidence)
     lo, hi = rep.scale
     parts: list[RenderableType] = [Text.assemble(
         ("Leaderboard", "bold"),
@@ -322,7 +317,7 @@ def render_leaderboard(board: Any) -> RenderableType:
               _ceiling_text(board.ceiling["figures"][p]), "", "", style="dim")
     base = board.baseline["figures"].get(p)
     t.add_row("", f"chance: always {_fmt(board.baseline['score'], 0)}",
-              _fmt_result(base) if base is not None else "—", "", "", style="dim")
+              _fmt_result(base) if base is not None else MISSING, "", "", style="dim")
     t.caption = ("human ceiling: median (95% band of a sampled single rater)" if sampled
                  else "human ceiling: median (range over the raters)")
     parts.append(t)
@@ -350,19 +345,16 @@ def render_leaderboard(board: Any) -> RenderableType:
 
 
 def _position_text(pos: str | None) -> Text:
-    return Text(_POSITION_TEXT.get(pos or "", pos or "—"), style=_POSITION_STYLE.get(pos or "", ""))
+    return Text(position_text(pos), style=_POSITION_STYLE.get(pos or "", ""))
 
 
 def _cell(res: AgreementResult) -> Text:
     """A figure and its CI in a table cell: an undefined one without its reason (in JSON)."""
-    return _fmt_result(res) if res.defined else Text("undefined", style="yellow")
+    return _fmt_result(res) if res.defined else Text(result_text(res, reason=False),
+                                                     style="yellow")
 
 
-def _ceiling_text(band: dict[str, Any]) -> str:
-    if band.get("median") is None:
-        return "—"
-    return (("|bias| " if band.get("of") == "|bias|" else "")
-            + f"{band['median']:.2f} ({band['min']:.2f}–{band['max']:.2f})")
+_ceiling_text = band_text
 
 
 class _AllFigures:
@@ -392,7 +384,7 @@ class _AllFigures:
         return Measurement(min(narrow.minimum, wide.minimum), wide.maximum)
 
     def _title(self) -> str:
-        conf = f"{self.board.first.settings.confidence * 100:g}%"
+        conf = percent(self.board.first.settings.confidence)
         return f"Every figure [{conf} CI]"
 
     def _figure_names(self) -> list[str]:
@@ -411,7 +403,7 @@ class _AllFigures:
             t.add_row(FIGURE_LABELS[name],
                       *[_cell(row["figures"][name]) for row in b.rows],
                       _ceiling_text(b.ceiling["figures"].get(name, {})),
-                      _cell(base) if base is not None else "—")
+                      _cell(base) if base is not None else MISSING)
         return t
 
     def _vertical(self) -> Table:

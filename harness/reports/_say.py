@@ -1,0 +1,334 @@
+"""One way to say a figure: every output (console, ``--json`` text, Markdown, HTML, JUnit, the
+GitHub step summary, the session pages and log) writes its numbers, CIs, positions and
+verdicts through these functions, so the same figure reads the same everywhere.
+
+The rules, decided once:
+
+* **A figure** (an agreement figure, a human ceiling, a baseline, a table cell): two
+  decimals, fixed — ``0.61``, ``-0.04``, ``1.00`` (:func:`number_text`). A value that rounds to
+  zero is ``0.00``, never ``-0.00``.
+* **A figure with its CI**: ``0.61 [0.47, 0.72]``, the interval in square brackets after the
+  value, both ends with the figure's digits (:func:`figure_text`, :func:`interval_text`,
+  :func:`result_text`). The confidence level is said once, in the column or the sentence
+  (``value [95% CI]``), not in each cell.
+* **A number compared with a bar** (the gate's checked value and its messages, a session's
+  targets): up to three decimals, trailing zeros dropped — ``0.655``, ``0.7``, ``0``
+  (:func:`exact_text`), so that a bound is not rounded onto the bar it missed. Signed
+  differences (a gap, a loss, a gain) carry their sign: ``+0.05``, ``-0.12``
+  (:func:`signed_text`; ``exact_text(x, sign=True)`` beside a bar).
+* **Nothing to say**: ``—`` when there is no value (:data:`MISSING`); ``undefined (reason)``
+  when a figure could not be computed (:func:`undefined_text`); ``n/a`` when a figure does not
+  apply (:data:`NOT_APPLICABLE`, e.g. the alt-test with too few raters per item); ``N/A``
+  for a rater's "not applicable" rating (:data:`NA_RATING`).
+* **Position against the humans**: ``below``, ``within``, ``above``, ``undecided (CI
+  overlaps)`` and ``— (gold unreliable)`` (:func:`position_text`).
+* **Verdicts**: ``PASS``, ``FAIL``, ``INCONCLUSIVE`` (and ``ERROR`` for a gate that could
+  not decide) (:func:`verdict_word`).
+* **p-values**: ``< 0.001`` or three decimals (:func:`p_text`); **shares**: ``12%``
+  (:func:`share_text`); **scores** (a rating on the scale): ``7``, ``3.5``
+  (:func:`score_text`); **confidence levels**: ``95%``, ``97.5%`` (:func:`percent`).
+
+This module imports nothing but the standard library (no numpy, pandas, scipy, matplotlib
+or MLflow), so the gate, the sessions and the command line can use it cheaply. It knows
+figures only by their attributes (``value``, ``ci95``, ``reason``, ``defined``), not by
+their classes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+#: No value to show.
+MISSING = "—"
+
+#: A figure that does not apply here.
+NOT_APPLICABLE = "n/a"
+
+#: A rating of "not applicable" (``"NA"`` in an anchor file), as the pages and logs show it.
+NA_RATING = "N/A"
+
+#: Decimals of a figure (table cells, figures with their CI).
+FIGURE_DIGITS = 2
+
+#: Most decimals of a number compared with a bar (trailing zeros dropped).
+EXACT_DIGITS = 3
+
+#: What each position of a judge's figure against the human range reads as.
+POSITIONS: dict[str, str] = {
+    "below": "below",
+    "within": "within",
+    "above": "above",
+    "overlaps": "undecided (CI overlaps)",
+    "unreliable": f"{MISSING} (gold unreliable)",
+}
+
+#: The verdict words of a bar, a gate or a check.
+VERDICTS: dict[str, str] = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "inconclusive": "INCONCLUSIVE",
+    "error": "ERROR",
+}
+
+
+def _finite(x: Any) -> bool:
+    return x is not None and not isinstance(x, bool) and math.isfinite(float(x))
+
+
+def number_text(x: float | None, digits: int = FIGURE_DIGITS) -> str:
+    """A figure with fixed decimals; :data:`MISSING` for None (or a non-finite value).
+
+    Parameters
+    ----------
+    x : float or None
+    digits : int
+        Decimals (2 for figures; 0 for a whole score, e.g. a range of ratings).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> number_text(0.614), number_text(-0.001), number_text(None), number_text(3.0, 0)
+    ('0.61', '0.00', '—', '3')
+    """
+    if not _finite(x):
+        return MISSING
+    text = f"{float(x):.{digits}f}"  # type: ignore[arg-type]
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
+
+
+def exact_text(x: float | None, *, sign: bool = False) -> str:
+    """A number compared with a bar: three decimals at most, trailing zeros dropped.
+
+    Parameters
+    ----------
+    x : float or None
+    sign : bool
+        Write ``+`` before a positive number (a difference, a loss, a gain).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> exact_text(0.6549), exact_text(0.7), exact_text(-0.0001), exact_text(None)
+    ('0.655', '0.7', '0', '—')
+    >>> exact_text(0.05, sign=True), exact_text(-0.05, sign=True)
+    ('+0.05', '-0.05')
+    """
+    if not _finite(x):
+        return MISSING
+    text = f"{float(x):.{EXACT_DIGITS}f}".rstrip("0").rstrip(".")  # type: ignore[arg-type]
+    if text in ("-0", "", "-"):
+        text = "0"
+    return f"+{text}" if sign and not text.startswith("-") and text != "0" else text
+
+
+def signed_text(x: float | None, digits: int = FIGURE_DIGITS) -> str:
+    """A difference with its sign and fixed decimals: ``+0.05``, ``-0.12``, ``0.00``.
+
+    Examples
+    --------
+    >>> signed_text(0.05), signed_text(-0.123), signed_text(-0.001), signed_text(None)
+    ('+0.05', '-0.12', '0.00', '—')
+    """
+    text = number_text(x, digits)
+    if text == MISSING or text.startswith("-") or not text.strip("0."):
+        return text
+    return f"+{text}"
+
+
+def interval_text(ci: Sequence[float] | None, digits: int = FIGURE_DIGITS) -> str:
+    """A CI as ``[0.47, 0.72]``; the empty string when there is none.
+
+    Examples
+    --------
+    >>> interval_text((0.471, 0.7249)), interval_text(None)
+    ('[0.47, 0.72]', '')
+    """
+    if ci is None:
+        return ""
+    lo, hi = ci
+    return f"[{number_text(lo, digits)}, {number_text(hi, digits)}]"
+
+
+def undefined_text(reason: str | None = None) -> str:
+    """``undefined (reason)``, or ``undefined`` without a reason.
+
+    Examples
+    --------
+    >>> undefined_text("no variance"), undefined_text()
+    ('undefined (no variance)', 'undefined')
+    """
+    return f"undefined ({reason})" if reason else "undefined"
+
+
+def figure_text(value: float | None, ci: Sequence[float] | None = None, *,
+           reason: str | None = None, digits: int = FIGURE_DIGITS) -> str:
+    """A figure and its CI: ``0.61 [0.47, 0.72]``.
+
+    Parameters
+    ----------
+    value : float or None
+    ci : (lo, hi), optional
+    reason : str, optional
+        Why the figure is undefined. With ``value`` None: ``undefined (reason)``;
+        without a reason, :data:`MISSING`.
+    digits : int
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> figure_text(0.614, (0.471, 0.72)), figure_text(0.61), figure_text(None, reason="one item")
+    ('0.61 [0.47, 0.72]', '0.61', 'undefined (one item)')
+    """
+    if not _finite(value):
+        return undefined_text(reason) if reason is not None else MISSING
+    text = number_text(value, digits)
+    return f"{text} {interval_text(ci, digits)}" if ci is not None else text
+
+
+def result_text(res: Any, *, digits: int = FIGURE_DIGITS, reason: bool = True) -> str:
+    """An agreement figure (an ``AgreementResult``, or its JSON dictionary) with its CI.
+
+    Parameters
+    ----------
+    res : AgreementResult, dict or None
+        Read by its ``value``, ``ci95`` and ``reason`` (attributes or keys).
+    digits : int
+    reason : bool
+        Say why an undefined figure is undefined (``undefined (reason)``); False gives
+        ``undefined`` alone (a narrow table cell; the reason is in the JSON).
+
+    Returns
+    -------
+    str
+        ``0.61 [0.47, 0.72]``; ``0.61 [no CI: undefined on some resamples]`` when the
+        bootstrap failed; ``undefined (reason)``; :data:`MISSING` for None.
+
+    Examples
+    --------
+    >>> result_text({"value": 0.5, "ci95": [0.2, 0.7]})
+    '0.50 [0.20, 0.70]'
+    >>> result_text({"value": None, "reason": "constant ratings"})
+    'undefined (constant ratings)'
+    """
+    if res is None:
+        return MISSING
+    get = res.get if isinstance(res, Mapping) else (lambda k, d=None: getattr(res, k, d))
+    value = get("value")
+    if not _finite(value):
+        why = get("reason") or "no reason given"
+        return undefined_text(why if reason else None)
+    ci = get("ci95")
+    text = figure_text(value, ci, digits=digits)
+    details = get("details") or {}
+    if ci is None and isinstance(details, Mapping) and (details.get("bootstrap") or {}).get(
+            "reason"):
+        text += " [no CI: undefined on some resamples]"
+    return text
+
+
+def band_text(band: Mapping[str, Any] | None, digits: int = FIGURE_DIGITS) -> str:
+    """A human ceiling: ``0.62 (0.40–0.74)``, its median and its range or 95% band
+    (``|bias| 0.10 (0.02–0.30)`` for bias); :data:`MISSING` without one.
+
+    Examples
+    --------
+    >>> band_text({"median": 0.62, "min": 0.4, "max": 0.741}), band_text({})
+    ('0.62 (0.40–0.74)', '—')
+    """
+    if not band or band.get("median") is None:
+        return MISSING
+    of = "|bias| " if band.get("of") == "|bias|" else ""
+    return (f"{of}{number_text(band['median'], digits)} "
+            f"({number_text(band.get('min'), digits)}–{number_text(band.get('max'), digits)})")
+
+
+def range_text(lo: float | None, hi: float | None, digits: int = FIGURE_DIGITS) -> str:
+    """A range of figures: ``0.40–0.78``.
+
+    Examples
+    --------
+    >>> range_text(0.4, 0.78)
+    '0.40–0.78'
+    """
+    return f"{number_text(lo, digits)}–{number_text(hi, digits)}"
+
+
+def position_text(pos: str | None) -> str:
+    """A judge's figure against the human range, as the tables say it.
+
+    Examples
+    --------
+    >>> position_text("overlaps"), position_text("below"), position_text(None)
+    ('undecided (CI overlaps)', 'below', '—')
+    """
+    return POSITIONS.get(pos or "", pos or MISSING)
+
+
+def verdict_word(outcome: str | None) -> str:
+    """``PASS``, ``FAIL``, ``INCONCLUSIVE`` or ``ERROR`` for an outcome.
+
+    Examples
+    --------
+    >>> verdict_word("pass"), verdict_word("inconclusive"), verdict_word(None)
+    ('PASS', 'INCONCLUSIVE', '—')
+    """
+    if not outcome:
+        return MISSING
+    return VERDICTS.get(outcome, outcome.upper())
+
+
+def p_text(p: float | None) -> str:
+    """A p-value: ``< 0.001`` or three decimals.
+
+    Examples
+    --------
+    >>> p_text(0.0004), p_text(0.0312)
+    ('< 0.001', '0.031')
+    """
+    if not _finite(p):
+        return MISSING
+    return "< 0.001" if float(p) < 0.001 else f"{float(p):.3f}"  # type: ignore[arg-type]
+
+
+def share_text(x: float | None, digits: int = 0) -> str:
+    """A share as a percentage: ``12%`` (``12.5%`` with one digit).
+
+    Examples
+    --------
+    >>> share_text(0.125), share_text(0.125, 1), share_text(None)
+    ('12%', '12.5%', '—')
+    """
+    return MISSING if not _finite(x) else f"{float(x):.{digits}%}"  # type: ignore[arg-type]
+
+
+def score_text(x: float) -> str:
+    """A score on a rating scale, compactly: ``7`` for 7.0, ``3.5`` for 3.5.
+
+    Examples
+    --------
+    >>> score_text(7.0), score_text(3.5)
+    ('7', '3.5')
+    """
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def percent(confidence: float) -> str:
+    """``95%``, ``97.5%``: a confidence level for labels.
+
+    Examples
+    --------
+    >>> percent(0.95), percent(1 - 0.05 / 2)
+    ('95%', '97.5%')
+    """
+    return f"{confidence * 100:.4g}%"
