@@ -23,10 +23,10 @@ from ._stats import (
 
 if TYPE_CHECKING:
     from harness.experiments import Experiment
-    from harness.judgments import JudgeRun
+    from harness.judgments import JudgeRun, RecordedJudge
 
 __all__ = ["ESCALATION_COLUMNS", "SelectiveReport", "SplitData", "read_escalations",
-           "selective_check", "selective_from_runs", "write_escalations"]
+           "selective_check", "selective_from_runs", "split_runs", "write_escalations"]
 
 #: The columns of an escalations file (``--escalations FILE``).
 ESCALATION_COLUMNS = ["item_id", "split", "reason", "confidence", "threshold", "judge_score",
@@ -240,30 +240,53 @@ def selective_check(exp: Experiment, *, target: float, delta: float, tolerance: 
     ProviderError
         A provider failure.
     """
-    from harness.anchors import load_anchor_set
-    from harness.judgments import judge_anchors, read_judgments_file, recorded_run
-
-    recorded = None
-    if judgments is not None:
-        aset = load_anchor_set(exp.anchors.path, criterion=exp.anchors.criterion)
-        recorded = read_judgments_file(judgments).pick(
-            judge, criterion, experiment_criterion=exp.anchors.criterion)
-        runs = [recorded_run(exp, aset, s, recorded) for s in ("calibration", "holdout")
-                if aset.split(s).items]
-    else:
-        aset = load_anchor_set(exp.anchors.path, criterion=exp.anchors.criterion)
-        runs = [judge_anchors(exp, split=s, refresh=refresh, show_progress=show_progress,
-                              console=console)
-                for s in ("calibration", "holdout") if aset.split(s).items]
-    if not runs or runs[0].split != "calibration":
-        raise SelectiveError(f"{exp.anchors.path}: no calibration item to choose a threshold "
-                             "on")
+    runs, recorded = split_runs(exp, judgments=judgments, judge=judge, criterion=criterion,
+                                refresh=refresh, show_progress=show_progress, console=console)
     report = selective_from_runs(runs[0], runs[1] if len(runs) > 1 else None, target=target,
                                  delta=delta, tolerance=tolerance, confidence=confidence,
                                  recorded=recorded, start=start)
     report.unusable = [r for r in (run.unusable_reason(exp.run.max_invalid) for run in runs)
                        if r is not None]
     return report
+
+
+def split_runs(exp: Experiment, *, judgments: str | Path | None = None, judge: str | None = None,
+               criterion: str | None = None, refresh: bool = False, show_progress: bool = False,
+               console: Any = None) -> tuple[list[JudgeRun], RecordedJudge | None]:
+    """The judge's runs on the calibration split and (when it has items) the holdout.
+
+    The experiment's judge through :func:`harness.judgments.judge_anchors` (the journal
+    first), or the judgments file ``judgments`` (its judge ``judge``; nothing is called).
+
+    Returns
+    -------
+    runs : list of JudgeRun
+        The calibration run first, then the holdout's when the set has a holdout.
+    recorded : RecordedJudge or None
+        The judgments file's judge (its ``confidence`` column), or None.
+
+    Raises
+    ------
+    SelectiveError
+        No calibration item; and what the judging raises.
+    """
+    from harness.anchors import load_anchor_set
+    from harness.judgments import judge_anchors, read_judgments_file, recorded_run
+
+    aset = load_anchor_set(exp.anchors.path, criterion=exp.anchors.criterion)
+    recorded = None
+    splits = [s for s in ("calibration", "holdout") if aset.split(s).items]
+    if judgments is not None:
+        recorded = read_judgments_file(judgments).pick(
+            judge, criterion, experiment_criterion=exp.anchors.criterion)
+        runs = [recorded_run(exp, aset, s, recorded) for s in splits]
+    else:
+        runs = [judge_anchors(exp, split=s, refresh=refresh, show_progress=show_progress,
+                              console=console) for s in splits]
+    if not runs or runs[0].split != "calibration":
+        raise SelectiveError(f"{exp.anchors.path}: no calibration item to choose a threshold "
+                             "on")
+    return runs, recorded
 
 
 # --------------------------------------------------------------------------- escalations
