@@ -67,6 +67,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.request import urlopen
 
+from mlflowstore import migrated_store
+
 Api = Literal["openai", "anthropic"]
 Kind = Literal["score", "status", "hang", "raw"]
 
@@ -92,11 +94,12 @@ def experiment_file(tmp_path: Path, project_root: Path, sections: dict[str, str]
     body = {
         "anchors": f'path = "{project_root / "anchors/recipes/recipes-overall.jsonl"}"',
         "prompt": f'name = "recipes-overall"\nversion = "v1"\ndir = "{prompts}"',
-        "tracking": f'tracking_uri = "sqlite:///{tmp_path / "mlflow.db"}"',
         "report": f'dir = "{tmp_path / "reports"}"',
         "state": f'dir = "{tmp_path / "state"}"',
         **sections,
     }
+    if "tracking" not in body:  # a migrated empty store, as a user's existing mlflow.db
+        body["tracking"] = f'tracking_uri = "{migrated_store(tmp_path / "mlflow.db")}"'
     p = tmp_path / "exp.toml"
     p.write_text("\n".join(f"[{k}]\n{v}\n" for k, v in body.items()))
     return p

@@ -10,6 +10,7 @@ import fakeserver as fs
 import numpy as np
 import pytest
 import typer
+from mlflowstore import migrated_store
 from scipy import stats
 from typer.testing import CliRunner
 
@@ -236,7 +237,7 @@ def write_experiment(tmp_path, project_root, base_url="http://127.0.0.1:9/v1"):
         "judge": (f'provider = "openai"\nmodel = "fake"\nbase_url = "{base_url}"\n'
                   'api_key_env = "JC_EST_KEY"'),
         "run": "concurrency = 4\nmax_attempts = 1",
-        "tracking": f'tracking_uri = "sqlite:///{tmp_path / "mlflow.db"}"',
+        "tracking": f'tracking_uri = "{migrated_store(tmp_path / "mlflow.db")}"',
         "state": f'dir = "{tmp_path / "state"}"',
     }
     p = tmp_path / "exp.toml"

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 import fakeserver as fs
 import pytest
 import typer
+from mlflowstore import migrated_store
 from typer.testing import CliRunner
 
 from harness.cli._gate import gate_cmd, promote_cmd, validate_cmd
@@ -83,7 +84,7 @@ def write_experiment(tmp_path, project_root, demo, base_url, **sections):
         "judge": (f'provider = "openai"\nmodel = "fake"\nbase_url = "{base_url}"\n'
                   'api_key_env = "JC_GATE_KEY"'),
         "run": "concurrency = 4\nmax_attempts = 2",
-        "tracking": f'tracking_uri = "sqlite:///{tmp_path / "mlflow.db"}"',
+        "tracking": f'tracking_uri = "{migrated_store(tmp_path / "mlflow.db")}"',
         "state": f'dir = "{tmp_path / "state"}"',
     }
     body.update(sections)
@@ -137,7 +138,7 @@ def test_gate_passes_and_an_offline_rerun_makes_zero_calls(tmp_path, project_roo
         res = gate(exp, "--min", "spearman=0.8", "--offline", "--junit", junit)
         assert res.exit_code == 0, res.output
         assert server.stats.total == n_hold
-        assert "PASSED" in res.stdout and "icc >= 0.7" in res.stdout
+        assert "PASS: all 3 bar(s) met" in res.stdout and "icc >= 0.7" in res.stdout
     root, suite, cases = parse_junit(junit)
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("4", "0", "0")
     assert root.get("tests") == "4" and root.get("failures") == "0"
@@ -375,7 +376,7 @@ def test_budget_spent_exits_3(tmp_path, project_root, demo):
 def _tracker(tmp_path):
     from harness.tracking import Tracker
 
-    return Tracker("gate-test", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return Tracker("gate-test", migrated_store(tmp_path / "mlflow.db"))
 
 
 def test_alias_and_the_holdout_hash_recorded_at_calibration(tmp_path, project_root, demo):

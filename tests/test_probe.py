@@ -10,6 +10,7 @@ import threading
 from collections import Counter
 
 import pytest
+from mlflowstore import migrated_store
 
 from harness.probes import (
     DEFAULT_INJECTION,
@@ -312,7 +313,7 @@ def test_the_gate_fails_on_a_failed_must_pass_probe(tmp_path, project_root, demo
 
     with fs.FakeServer(_judge(demo, obeys_injection=True), scale=(1, 6)) as server:
         exp = _experiment(tmp_path, project_root, server.openai_url,
-                          extra=f'[tracking]\ntracking_uri = "sqlite:///{tmp_path / "m.db"}"')
+                          extra=f'[tracking]\ntracking_uri = "{migrated_store(tmp_path / "m.db")}"')
         bars = ["--min", "icc=-1", "--on", "point", "--resamples", "50", "--no-progress"]
         res = _cli("gate", exp, *bars, "--probes", "--json")
         assert res.exit_code == 1, res.output
