@@ -120,7 +120,7 @@ def test_one_question_fails_the_scorecard_gate(tmp_path, project_root, card, n_h
         assert props["prompt.grammar"] == "recipes-grammar" and props["exit_code"] == "1"
 
         md = summary.read_text()
-        assert "#### question `grammar`: ✅ pass" in md
+        assert "#### question `grammar`: ✅ PASS" in md
         assert f"#### question `{BAD}`: ❌ **FAIL**" in md
         assert md.index("`grammar`") < md.index("grammar.mae") < md.index(f"`{BAD}`")
 
@@ -128,7 +128,7 @@ def test_one_question_fails_the_scorecard_gate(tmp_path, project_root, card, n_h
         res = gate(exp, "--min", "grammar.icc=0.6", "--min", f"{BAD}.icc=0.6", "--offline")
         assert res.exit_code == 1, res.output
         assert server.stats.total == 2 * n_hold
-        assert "question" in res.stdout and "FAILED: 1 of 2 bar(s) not met (on verbosity)" \
+        assert "question" in res.stdout and "FAIL: 1 of 2 bar(s) not met (on verbosity)" \
             in res.stdout
 
 

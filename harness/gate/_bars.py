@@ -12,7 +12,15 @@ from harness._numbers import parse_number
 from harness.agreement import PAIRED_FIGURES, AgreementResult
 from harness.experiments import GateSection
 from harness.experiments._config import _bar_name
-from harness.reports import CLOSER_TO_ZERO_IS_BETTER, FIGURE_LABELS, LOWER_IS_BETTER, percent
+from harness.reports import (
+    CLOSER_TO_ZERO_IS_BETTER,
+    FIGURE_LABELS,
+    LOWER_IS_BETTER,
+    exact_text,
+    p_text,
+    percent,
+    undefined_text,
+)
 
 BarKind = Literal["min", "max", "max_regression"]
 On = Literal["point", "lower-bound"]
@@ -582,12 +590,8 @@ class BarResult:
         }
 
 
-def _fmt(v: float | None) -> str:
-    """A figure for messages: three decimals, trailing zeros dropped."""
-    if v is None:
-        return "—"
-    text = f"{v:.3f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
+#: A figure compared with a bar, in messages: three decimals, trailing zeros dropped.
+_fmt = exact_text
 
 
 def evaluate_bar(
@@ -652,10 +656,10 @@ def evaluate_bar(
     if value is None:
         if on == "point":
             return BarResult(bar, on, None, ci, None, False,
-                             f"{label} is undefined ({figure.reason}): the bar cannot be met",
+                             f"{label} is {undefined_text(figure.reason)}: the bar cannot be met",
                              **common)
         return BarResult(bar, on, None, ci, None, False,
-                         f"{label} is undefined ({figure.reason}): the bar cannot be decided",
+                         f"{label} is {undefined_text(figure.reason)}: the bar cannot be decided",
                          outcome="inconclusive", **common)
     abs_bias = bar.metric in CLOSER_TO_ZERO_IS_BETTER
     if bar.metric in NO_CI_FIGURES:
@@ -782,7 +786,7 @@ def evaluate_regression(
         which = "the candidate's" if cand is None else f"{baseline}'s"
         reason = candidate.reason if cand is None else baseline_figure.reason
         return BarResult(bar, on, cand, None, None, False,
-                         f"{which} {label} is undefined ({reason}): no comparison",
+                         f"{which} {label} is {undefined_text(reason)}: no comparison",
                          outcome="fail" if on == "point" else "inconclusive", **common)
     d = direction(bar.metric)
     if d == "higher":
@@ -837,9 +841,7 @@ def evaluate_regression(
     return result
 
 
-def _p(p: float) -> str:
-    """A p-value for messages: ``0.031``, ``< 0.001``."""
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+_p = p_text
 
 
 def ceiling_of(judge_section: Mapping[str, Any], metric: str

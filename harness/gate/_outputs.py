@@ -16,7 +16,19 @@ from rich.table import Table
 from rich.text import Text
 
 from harness.judgments import InvalidCheck
-from harness.reports import FIGURE_LABELS
+from harness.reports import (
+    FIGURE_LABELS,
+    MISSING,
+    band_text,
+    exact_text,
+    figure_text,
+    number_text,
+    p_text,
+    position_text,
+    share_text,
+    verdict_line,
+    verdict_word,
+)
 from harness.tracking import JudgeRecord
 
 from ._bars import BarResult, direction, percent
@@ -59,10 +71,6 @@ class GateErrorOutcome:
 # --------------------------------------------------------------------------- cells
 
 
-def _num(v: float | None, digits: int = 2) -> str:
-    return "—" if v is None else f"{v:.{digits}f}"
-
-
 def _conf(result: GateResult) -> float:
     """The confidence of the result's CIs (the report's: tightened by the holdout looks)."""
     return float(result.report.settings.confidence)
@@ -70,10 +78,7 @@ def _conf(result: GateResult) -> float:
 
 def value_cell(b: BarResult) -> str:
     """``0.72 [0.61, 0.80]``: the figure and its CI (95%, or tightened by the holdout looks)."""
-    if b.value is None:
-        return "undefined"
-    ci = f" [{b.ci95[0]:.2f}, {b.ci95[1]:.2f}]" if b.ci95 is not None else ""
-    return f"{b.value:.2f}{ci}"
+    return figure_text(b.value, b.ci95, reason="")
 
 
 def checked_cell(b: BarResult, confidence: float = 0.95) -> str:
@@ -90,23 +95,23 @@ def checked_cell(b: BarResult, confidence: float = 0.95) -> str:
     str
     """
     if b.checked is None:
-        return "—"
+        return MISSING
     if b.bar.kind == "max_regression":
         loss = _point_loss(b)
         if loss is None:
-            return f"{b.checked:+.3f}"
+            return exact_text(b.checked, sign=True)
         t = b.test
         if t is None:
-            return f"loss {loss:+.3f}"
+            return f"loss {exact_text(loss, sign=True)}"
         p = t.p_value if t.p_holm is None else t.p_holm
         holm = " Holm" if t.family > 1 else ""
-        p_text = "< 0.001" if p < 0.001 else f"{p:.3f}"
-        return (f"loss {loss:+.3f} [{t.ci[0]:+.3f}, {t.ci[1]:+.3f}], p{holm} {p_text}, "
-                f"detectable {t.detectable:.3f}")
+        return (f"loss {exact_text(loss, sign=True)} [{exact_text(t.ci[0], sign=True)}, "
+                f"{exact_text(t.ci[1], sign=True)}], p{holm} {p_text(p)}, "
+                f"detectable {exact_text(t.detectable)}")
     if b.on == "point":
-        return f"{b.checked:.3f} (point)"
+        return f"{exact_text(b.checked)} (point)"
     end = "lower" if b.bar.kind == "min" else "upper"
-    return f"{b.checked:.3f} ({end} {percent(confidence)})"
+    return f"{exact_text(b.checked)} ({end} {percent(confidence)})"
 
 
 def _point_loss(b: BarResult) -> float | None:
@@ -132,17 +137,13 @@ def threshold_cell(b: BarResult) -> str:
 def baseline_cell(b: BarResult) -> str:
     """The baseline version's figure, ``v1: 0.65``; ``—`` without a baseline."""
     if b.baseline is None:
-        return "—"
-    return f"{b.baseline}: {_num(b.baseline_value)}"
+        return MISSING
+    return f"{b.baseline}: {number_text(b.baseline_value)}"
 
 
 def ceiling_cell(b: BarResult) -> str:
     """The human ceiling: ``0.62 (0.40–0.74)``, median and range or 95% band."""
-    c = b.ceiling
-    if not c or c.get("median") is None:
-        return "—"
-    of = "|bias| " if c.get("of") == "|bias|" else ""
-    return f"{of}{c['median']:.2f} ({c['min']:.2f}–{c['max']:.2f})"
+    return band_text(b.ceiling)
 
 
 def _ceiling_note(result: GateResult) -> str:
@@ -190,20 +191,12 @@ def _judge_line(result: GateResult) -> str:
 
 
 def _verdict(result: GateResult) -> str:
-    n = len(result.bars)
-    if result.outcome == "pass":
-        return f"PASSED: all {n} bar(s) met"
-    if result.outcome == "fail":
-        probes = (f"; must-pass bias probe(s): {'; '.join(result.probe_failures)}"
-                  if getattr(result, "probe_failures", None) else "")
-        return f"FAILED: {len(result.failed_bars)} of {n} bar(s) not met{probes}"
-    if result.outcome == "inconclusive":
-        if result.gold_unreliable:
-            return "INCONCLUSIVE (exit 4): the human anchors are not reliable enough to judge " \
-                   "a judge"
-        return (f"INCONCLUSIVE (exit 4): {len(result.inconclusive_bars)} of {n} bar(s) "
-                "undecided at this number of anchors")
-    return "JUDGE FAILURE: too many invalid or failed judgments"
+    probes = (f"; must-pass bias probe(s): {'; '.join(result.probe_failures)}"
+              if getattr(result, "probe_failures", None) else "")
+    return verdict_line(result.outcome, len(result.bars), n_failed=len(result.failed_bars),
+                        n_undecided=len(result.inconclusive_bars),
+                        detail=probes if result.outcome == "fail" else "",
+                        gold_unreliable=result.gold_unreliable)
 
 
 def _notes(result: GateResult) -> list[str]:
@@ -229,10 +222,10 @@ def _bar_notes(bars: list[BarResult]) -> list[str]:
 
 def _invalid_cells(inv: InvalidCheck) -> list[str | Text]:
     """The console row of the invalid-share check, from the figure column on."""
-    return ["invalid or failed", f"{inv.share:.1%}", f"{inv.share:.3f}",
-            f"<= {inv.max_share:g}", "—", "—",
-            Text("pass", style="bold green") if inv.passed
-            else Text("FAIL (exit 3)", style="bold red")]
+    return ["invalid or failed", share_text(inv.share, 1), exact_text(inv.share),
+            f"<= {inv.max_share:g}", MISSING, MISSING,
+            outcome_text("pass") if inv.passed
+            else Text(f"{verdict_word('fail')} (exit 3)", style="bold red")]
 
 
 def promoted_lines(promoted: dict[str, Any] | None, *, md: bool = False) -> list[str]:
@@ -250,9 +243,10 @@ def promoted_lines(promoted: dict[str, Any] | None, *, md: bool = False) -> list
 
 
 def outcome_text(outcome: str) -> Text:
-    """The result cell: ``pass`` (green), ``FAIL`` (red), ``INCONCLUSIVE`` (yellow)."""
-    return {"pass": Text("pass", style="bold green"), "fail": Text("FAIL", style="bold red"),
-            }.get(outcome, Text("INCONCLUSIVE", style="bold yellow"))
+    """The result cell: ``PASS`` (green), ``FAIL`` (red), ``INCONCLUSIVE`` (yellow)."""
+    word = outcome if outcome in ("pass", "fail") else "inconclusive"
+    style = {"pass": "bold green", "fail": "bold red"}.get(word, "bold yellow")
+    return Text(verdict_word(word), style=style)
 
 
 # --------------------------------------------------------------------------- console
@@ -334,8 +328,8 @@ def _details_at(conf: float, b: BarResult) -> str:
         f"baseline: {baseline_cell(b)}",
         f"human ceiling: {ceiling_cell(b)}"
         + (f" ({b.ceiling_method})" if b.ceiling_method else ""),
-        f"position vs humans: {b.position or '—'}",
-        f"verdict: {b.outcome if b.outcome != 'fail' else 'FAIL'}: {b.message}",
+        f"position vs humans: {position_text(b.position)}",
+        f"verdict: {verdict_word(b.outcome or 'fail')}: {b.message}",
         *([f"to decide: {b.decide_text()}"] if b.decide_text() else []),
     ]
     return "\n".join(rows)
@@ -529,7 +523,8 @@ def write_junit(path: str | Path,
 # --------------------------------------------------------------------------- Markdown
 
 
-_MD_OUTCOME = {"pass": "✅ pass", "fail": "❌ **FAIL**", "inconclusive": "❔ **INCONCLUSIVE**"}
+_MD_OUTCOME = {"pass": f"✅ {verdict_word('pass')}", "fail": f"❌ **{verdict_word('fail')}**",
+               "inconclusive": f"❔ **{verdict_word('inconclusive')}**"}
 
 
 def _md(text: Any) -> str:
@@ -544,11 +539,12 @@ def _md_table(bars: list[BarResult], conf: float, inv: InvalidCheck | None) -> l
         lines.append(
             f"| {_md(b.name)} | {_md(value_cell(b))} | {_md(checked_cell(b, conf))} | "
             f"{_md(threshold_cell(b))} | {_md(baseline_cell(b))} | {_md(ceiling_cell(b))} | "
-            + _MD_OUTCOME.get(b.outcome or "fail", "❌ **FAIL**") + " |")
+            + _MD_OUTCOME.get(b.outcome or "fail", _MD_OUTCOME["fail"]) + " |")
     if inv is not None:
-        lines.append(f"| {_md(inv.name)} | {inv.share:.1%} | {inv.share:.3f} | "
-                     f"<= {inv.max_share:g} | — | — | "
-                     + ("✅ pass" if inv.passed else "⚠️ **FAIL** (exit 3)") + " |")
+        lines.append(f"| {_md(inv.name)} | {share_text(inv.share, 1)} | "
+                     f"{exact_text(inv.share)} | <= {inv.max_share:g} | {MISSING} | {MISSING} | "
+                     + (_MD_OUTCOME["pass"] if inv.passed
+                        else f"⚠️ **{verdict_word('fail')}** (exit 3)") + " |")
     return [*lines, ""]
 
 
@@ -607,7 +603,7 @@ def markdown(outcome: GateResult | ScorecardGateResult | GateErrorOutcome) -> st
     v = result.version
     lines.append(f"- prompt hash `{v.prompt.hash[:12]}`"
                  + (f", registry version {v.registry_version}" if v.registry_version else "")
-                 + f"; anchors: {_md(result.checks.get('anchors', '—'))}")
+                 + f"; anchors: {_md(result.checks.get('anchors', MISSING))}")
     for w in result.warnings:
         lines.append(f"- ⚠️ {_md(w)}")
     lines += [f"- {_md(line)}" for line in promoted_lines(result.promoted, md=True)]

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 from rich.table import Table
 
 from harness.anchors import TOTAL
+from harness.reports import verdict_line, verdict_word
 
 from ._bars import BarResult
 from ._outputs import (
@@ -87,20 +88,17 @@ def _verdict(result: ScorecardGateResult) -> str:
     questions = sum(1 for cid, _ in _parts(result) if cid != TOTAL)
     where = f"{questions} question(s)" + (" and the total" if result.total is not None
                                           and result.total.bars else "")
-    if result.outcome == "pass":
-        return f"PASSED: all {n} bar(s) met on {where}"
     if result.outcome == "fail":
         failed = sorted({b.bar.criterion or "" for b in result.failed_bars},
                         key=[*result.questions, TOTAL].index)
-        return (f"FAILED: {len(result.failed_bars)} of {n} bar(s) not met "
-                f"(on {', '.join(failed)})")
-    if result.outcome == "inconclusive":
-        if result.inconclusive_bars:
-            return (f"INCONCLUSIVE (exit 4): {len(result.inconclusive_bars)} of {n} bar(s) "
-                    "undecided at this number of anchors")
-        return "INCONCLUSIVE (exit 4): the human anchors are not reliable enough to judge a judge"
-    return (f"JUDGE FAILURE: too many invalid or failed judgments on "
-            f"{', '.join(result.invalid_failed)}")
+        detail = f" (on {', '.join(failed)})"
+    elif result.outcome in ("pass", "inconclusive"):
+        detail = ""
+    else:
+        detail = f" on {', '.join(result.invalid_failed)}"
+    return verdict_line(result.outcome, n, n_failed=len(result.failed_bars),
+                        n_undecided=len(result.inconclusive_bars), where=where, detail=detail,
+                        gold_unreliable=not result.inconclusive_bars)
 
 
 def _notes(result: ScorecardGateResult) -> list[str]:
@@ -207,7 +205,7 @@ def scorecard_markdown(result: ScorecardGateResult) -> str:
         conf = _conf(result, cid)
         part = result.part_outcomes().get(cid, "pass")
         lines += [f"#### {'total' if cid == TOTAL else f'question `{cid}`'}: "
-                  + _MD_OUTCOME.get(part, part), ""]
+                  + _MD_OUTCOME.get(part, verdict_word(part)), ""]
         lines += _md_table(bars, conf, None if cid == TOTAL else result.questions[cid].invalid)
     lines += _md_bar_notes(result.bars)
     for line in _caption(result)[:-1]:

@@ -288,6 +288,49 @@ def verdict_word(outcome: str | None) -> str:
     return VERDICTS.get(outcome, outcome.upper())
 
 
+def verdict_line(outcome: str, n_bars: int, *, n_failed: int = 0, n_undecided: int = 0,
+                 where: str = "", detail: str = "", gold_unreliable: bool = False) -> str:
+    """A gate's one-line verdict: ``PASS: all 2 bar(s) met``, ``FAIL: 1 of 2 bar(s) not
+    met``, ``INCONCLUSIVE (exit 4): …``, ``JUDGE FAILURE: …``.
+
+    Parameters
+    ----------
+    outcome : {"pass", "fail", "inconclusive", "error"}
+        ``error``: too many invalid or failed judgments (exit 3).
+    n_bars, n_failed, n_undecided : int
+        The bars checked, failed and inconclusive.
+    where : str
+        What the bars were checked on (``2 question(s) and the total``), said after a pass.
+    detail : str
+        Said after a failure (``; must-pass bias probe(s): …``, `` (on q1)``) or a judge
+        failure (`` on q1``).
+    gold_unreliable : bool
+        Inconclusive because the human gold is not reliable (said instead of the bars).
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> verdict_line("pass", 2), verdict_line("fail", 2, n_failed=1)
+    ('PASS: all 2 bar(s) met', 'FAIL: 1 of 2 bar(s) not met')
+    >>> verdict_line("inconclusive", 2, n_undecided=1)
+    'INCONCLUSIVE (exit 4): 1 of 2 bar(s) undecided at this number of anchors'
+    """
+    if outcome == "pass":
+        return f"{verdict_word('pass')}: all {n_bars} bar(s) met" + (f" on {where}" if where
+                                                                     else "")
+    if outcome == "fail":
+        return f"{verdict_word('fail')}: {n_failed} of {n_bars} bar(s) not met{detail}"
+    if outcome == "inconclusive":
+        head = f"{verdict_word('inconclusive')} (exit 4)"
+        if gold_unreliable:
+            return f"{head}: the human anchors are not reliable enough to judge a judge"
+        return f"{head}: {n_undecided} of {n_bars} bar(s) undecided at this number of anchors"
+    return f"JUDGE FAILURE: too many invalid or failed judgments{detail}"
+
+
 def p_text(p: float | None) -> str:
     """A p-value: ``< 0.001`` or three decimals.
 
