@@ -12,8 +12,9 @@ import warnings
 import numpy as np
 import pytest
 
-from harness.agreement import compare_to_reference
+from harness.agreement import PAIRED_FIGURES, compare_to_reference
 from harness.agreement._crowd import item_sums, loo_mean_column, loo_means, loo_medians
+from harness.agreement._loo import reference_points
 from harness.anchors import RatingsTable
 from harness.drift import loo_deviations
 from harness.reports import (
@@ -325,3 +326,195 @@ def test_weight_blocks_are_the_resample_weights():
         blocks = list(resample_weight_blocks(counts, 101, seed=4, max_cells=cells))
         assert all(b.shape[0] * 4 <= max(cells, 4) for b in blocks)
         np.testing.assert_array_equal(np.vstack(blocks), whole)
+
+
+# ----------------------------------------------------------------- many references at once
+
+
+def ref_reference_points(pairs, scale):
+    """One :func:`compare_to_reference` per (scores, reference) pair, as the code did."""
+    out = {name: [] for name in PAIRED_FIGURES}
+    for x, ref in pairs:
+        figs = compare_to_reference(x, ref, scale=scale, n_resamples=0)
+        for name in PAIRED_FIGURES:
+            out[name].append(figs[name].value if figs[name].defined else np.nan)
+    return {name: np.array(v, dtype=float) for name, v in out.items()}
+
+
+def _assert_points_equal(got, want):
+    assert got.keys() == want.keys()
+    for name in want:
+        assert got[name].shape == want[name].shape, name
+        np.testing.assert_array_equal(np.isnan(got[name]), np.isnan(want[name]), err_msg=name)
+        np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-12, err_msg=name)
+
+
+def _draw_pairs(spec):
+    scores, judge = random_table(**spec)
+    return ([(judge, col) for col in loo_means(scores).T]  # the judge vs each rater's ref
+            + [(one, rest) for one, rest in _sampled_draws(scores, seed=spec["seed"])][:40])
+
+
+@pytest.mark.parametrize("spec", TABLES)
+def test_reference_points_equal_one_compare_per_reference(spec):
+    # one-shot raters, missing cells, an item nobody rated, constant and tiny references
+    # (a one-shot rater's reference has one item): every figure as compare_to_reference's
+    pairs = _draw_pairs(spec)
+    _assert_points_equal(reference_points(pairs, scale=(1.0, 5.0)),
+                         ref_reference_points(pairs, (1.0, 5.0)))
+
+
+def test_reference_points_on_edge_cases_and_small_blocks(monkeypatch):
+    from harness.agreement import _loo
+
+    rng = np.random.default_rng(5)
+    x = rng.integers(1, 6, 40).astype(float)
+    base = np.clip(x + rng.normal(0, 1, 40), 1, 5)
+    nan = np.full(40, np.nan)
+    pairs = [
+        (x, base), (x, np.full(40, 3.0)),  # a constant reference
+        (np.full(40, 2.0), base),  # constant scores
+        (x, np.where(np.arange(40) < 2, base, np.nan)),  # 2 items: no correlation
+        (x, np.where(np.arange(40) < 3, base, np.nan)),  # 3 items
+        (x, nan), (nan, base),  # nothing in common
+        (x, np.full(40, 3.4)),  # constant after rounding, not before
+        (np.where(x > 3, 4.6, 4.4), base),  # 4.4 and 4.6: two values, one after rounding
+        (x, x), (x, 6 - x),  # perfect agreement, perfect reversal
+    ]
+    want = ref_reference_points(pairs, (1.0, 5.0))
+    _assert_points_equal(reference_points(pairs, scale=(1.0, 5.0)), want)
+    _assert_points_equal(reference_points(iter(pairs), scale=(1.0, 5.0)), want)  # a generator
+    monkeypatch.setattr(_loo, "POINT_BLOCK_CELLS", 50)  # one reference per block
+    _assert_points_equal(reference_points(pairs, scale=(1.0, 5.0)), want)
+    monkeypatch.setattr(_loo, "MAX_POINT_TABLE_CELLS", 10)  # every block the slow way
+    _assert_points_equal(reference_points(pairs, scale=(1.0, 5.0)), want)
+    assert all(v.size == 0 for v in reference_points([], scale=(1.0, 5.0)).values())
+
+
+def test_reference_points_on_decimal_scores_and_a_wide_scale():
+    # many distinct decimals (large tables: part of the blocks go the slow way) and a 0-100
+    # scale; and the same on a non-integer scale, where no kernel serves
+    rng = np.random.default_rng(9)
+    x = np.round(rng.uniform(0, 100, 300), 1)
+    pairs = [(x, np.round(np.clip(x + rng.normal(0, 10, 300), 0, 100), 2)) for _ in range(6)]
+    pairs += [(np.rint(x), np.rint(np.clip(x + rng.normal(0, 5, 300), 0, 100)))
+              for _ in range(6)]
+    for scale in ((0.0, 100.0), (0.5, 100.5)):
+        _assert_points_equal(reference_points(pairs, scale=scale),
+                             ref_reference_points(pairs, scale))
+
+
+def ref_human_ceiling_bands(table, scale, seed=0):
+    """The sampled ceiling's values as first written: one compare_to_reference per draw."""
+    from harness.reports._agreement import _band
+
+    bands = {name: [] for name in PAIRED_FIGURES}
+    for one, rest in _sampled_draws(table.scores, seed):
+        figs = compare_to_reference(one, rest, scale=scale, n_resamples=0)
+        for name in PAIRED_FIGURES:
+            if figs[name].defined:
+                bands[name].extend(_band(name, [figs[name].value]))
+    return bands
+
+
+@pytest.mark.parametrize("spec", [t for t in TABLES if t.get("missing", 0.3) >= 0.3])
+def test_sampled_ceiling_equals_one_compare_per_draw(spec):
+    scores, _ = random_table(**spec)
+    for table in (as_table(scores), as_table(one_shot_encoding(scores))):
+        rows = [{"rater_id": r, "n_items": 1, "figures": {}} for r in table.rater_ids]
+        got = human_ceiling(table, rows, (1.0, 5.0), seed=2)
+        assert got["method"] == "sampled single rater"
+        for name, vals in ref_human_ceiling_bands(table, (1.0, 5.0), seed=2).items():
+            fig = got["figures"][name]
+            assert fig["n"] == len(vals)
+            if vals:
+                assert abs(fig["median"] - float(np.median(vals))) <= 1e-12
+                lo, hi = np.percentile(vals, [2.5, 97.5])
+                assert abs(fig["min"] - lo) <= 1e-12 and abs(fig["max"] - hi) <= 1e-12
+
+
+def ref_compare_points(x, refs, scale):
+    """compare_to_references' points as first written: one compare_to_reference each."""
+    m = refs.shape[1]
+    per_ref = [compare_to_reference(x, refs[:, r], scale=scale, n_resamples=0)
+               for r in range(m)]
+    out = {}
+    for name in PAIRED_FIGURES:
+        ok = [r for r in range(m) if per_ref[r][name].defined]
+        reason = per_ref[0][name].reason if m else "no reference"
+        out[name] = (per_ref[ok[0]][name].statistic if ok else None,
+                     [float(per_ref[r][name].value) for r in ok], None if ok else reason)
+    return out
+
+
+@pytest.mark.parametrize("spec", TABLES)
+def test_compare_to_references_points_equal_one_compare_per_reference(spec):
+    from harness.agreement._loo import compare_to_references
+
+    scores, judge = random_table(**spec)
+    cases = [loo_means(scores), np.column_stack(
+        [rest for _, rest in _sampled_draws(scores, seed=1)][:30] or [np.full(len(judge), 1.0)])]
+    cases.append(np.full((len(judge), 2), 3.0))  # constant references: undefined figures
+    for refs in cases:
+        got = compare_to_references(judge, refs, scale=(1.0, 5.0), n_resamples=0)
+        for name, (statistic, vals, reason) in ref_compare_points(judge, refs,
+                                                                  (1.0, 5.0)).items():
+            res = got[name]
+            if vals:
+                assert res.statistic == statistic
+                assert res.details["n_references"] == len(vals)
+                np.testing.assert_allclose(res.details["per_reference"], vals, rtol=0,
+                                           atol=1e-12)
+                assert abs(res.value - float(np.mean(vals))) <= 1e-12
+            else:
+                assert not res.defined
+                assert res.reason == f"undefined against every reference ({reason})"
+
+
+def test_many_references_do_not_call_the_statistics_once_each(monkeypatch):
+    # the sampled ceiling's 200 draws and the judge's 200 references: a handful of full
+    # compare_to_reference evaluations (the first reference's names; references too small
+    # or constant for the kernels), not one per reference
+    from harness.agreement import _loo
+    from harness.reports import _agreement
+
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return compare_to_reference(*args, **kwargs)
+
+    monkeypatch.setattr(_loo, "compare_to_reference", counted)
+    monkeypatch.setattr(_agreement, "compare_to_reference", counted)
+    scores, judge = random_table(seed=4, n=200, k=40, missing=0.9)
+    table = as_table(one_shot_encoding(scores))
+    rows = [{"rater_id": r, "n_items": 1, "figures": {}} for r in table.rater_ids]
+    ceiling = human_ceiling(table, rows, (1.0, 5.0))
+    assert ceiling["method"] == "sampled single rater" and ceiling["n"] == CEILING_DRAWS
+    assert len(calls) <= 2
+    refs, _ = like_for_like_references(table, rows)
+    calls.clear()
+    _loo.compare_to_references(judge, refs, scale=(1.0, 5.0), n_resamples=20)
+    assert refs.shape[1] == CEILING_DRAWS and len(calls) <= 2
+
+
+def test_pair_weights_equal_the_item_counts_summed_per_pair(monkeypatch):
+    from harness.agreement import _bootstrap
+    from harness.agreement._bootstrap import resample_weights
+    from harness.agreement._loo import _distinct_pairs, _pair_weights
+
+    rng = np.random.default_rng(3)
+    n, m = 120, 5
+    x = rng.integers(1, 6, n).astype(float)
+    refs = rng.integers(2, 11, (n, m)) / 2.0
+    masks = rng.random((n, m)) < 0.7
+    pairs = {r: _distinct_pairs(x, refs[:, r], masks[:, r]) for r in (0, 2, 3, 4)}
+    monkeypatch.setattr(_bootstrap, "WEIGHT_BLOCK_CELLS", 500)  # several blocks
+    got = _pair_weights(pairs, masks, 33, seed=8)
+    items = resample_weights(np.ones(n), 33, 8)  # (B, n) counts of the items
+    for r, (uniq, inverse) in pairs.items():
+        want = np.zeros((33, uniq.shape[0]))
+        for k, i in enumerate(np.flatnonzero(masks[:, r])):
+            want[:, inverse[k]] += items[:, i]
+        np.testing.assert_array_equal(got[r], want)
+        assert got[r].flags["C_CONTIGUOUS"]

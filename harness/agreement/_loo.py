@@ -11,7 +11,9 @@ t interval) serves every reference, and the m figures are averaged within it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -27,6 +29,7 @@ from ._paired import (
     PAIRED_FIGURES,
     SHARE_FIGURES,
     compare_to_reference,
+    round_to_scale,
     weighted_figures,
     with_wilson_ci,
 )
@@ -127,22 +130,24 @@ def compare_to_references(
     check_resamples(n_resamples)
     m = refs.shape[1]
     covered = ~np.isnan(x)[:, None] & ~np.isnan(refs)
-    per_ref = [compare_to_reference(np.where(covered[:, r], x, np.nan), refs[:, r],
-                                    scale=scale, n_resamples=0) for r in range(m)]
+    # every reference's point figures at once; the first reference's results in full give
+    # the statistics' names (and the reason when a figure is undefined everywhere)
+    per_ref = reference_points(((x, refs[:, r]) for r in range(m)), scale=scale)
+    first = compare_to_reference(x, refs[:, 0], scale=scale, n_resamples=0) if m else None
     used_rows = covered.any(axis=1)
     n_items = int(used_rows.sum())
     n_per_ref = covered.sum(axis=0)
     points: dict[str, AgreementResult] = {}
     for name in PAIRED_FIGURES:
-        ok = [r for r in range(m) if per_ref[r][name].defined]
+        ok = [int(r) for r in np.flatnonzero(~np.isnan(per_ref[name]))]
         if not ok:
-            reason = per_ref[0][name].reason if m else "no reference"
+            reason = first[name].reason if first is not None else "no reference"
             points[name] = undefined(name, f"undefined against every reference ({reason})",
                                      n_items=n_items, n_raters=2, n_references=0)
             continue
-        vals = [float(per_ref[r][name].value) for r in ok]
+        vals = [float(per_ref[name][r]) for r in ok]
         points[name] = AgreementResult(
-            statistic=per_ref[ok[0]][name].statistic, value=float(np.mean(vals)),
+            statistic=first[name].statistic, value=float(np.mean(vals)),
             n_items=n_items, n_raters=2,
             details={"footing": "leave-one-out mean", "n_references": len(ok),
                      "per_reference": vals, "ok": ok},
@@ -170,7 +175,7 @@ def compare_to_references(
             if r in points[name].details.get("ok", ()):
                 reps[name].append(figs.get(name))  # None: no kernel (a huge table)
                 if jack is not None and name in jack:
-                    full = float(per_ref[r][name].value)
+                    full = float(per_ref[name][r])
                     jack[name].append(None if loo.get(name) is None else
                                       np.where(mask, loo[name], full))
     out: dict[str, AgreementResult] = {}
@@ -196,6 +201,115 @@ def compare_to_references(
     return out
 
 
+#: Cells (items x references) encoded at once by :func:`reference_points`; at most
+#: :data:`POINT_BLOCK_REFERENCES` references per block.
+POINT_BLOCK_CELLS = 65_536
+POINT_BLOCK_REFERENCES = 32
+
+#: :func:`reference_points` evaluates a block with the weighted kernels while their tables
+#: stay this small (distinct pairs x the largest one-hot table, and references x distinct
+#: pairs); beyond (many distinct decimal scores), :func:`compare_to_reference` per reference.
+MAX_POINT_TABLE_CELLS = 4_000_000
+
+
+def reference_points(
+    pairs: Iterable[tuple[np.ndarray, np.ndarray]], *, scale: tuple[float, float]
+) -> dict[str, np.ndarray]:
+    """The point figures of :func:`compare_to_reference` for many (scores, reference) pairs.
+
+    A figure depends only on the multiset of (score, reference) value pairs, so a block of
+    references is one matrix of pair counts (references x distinct pairs, the pairs shared
+    by the block) fed to the weighted kernels of
+    :func:`~harness.agreement._paired.weighted_figures`: O(items x references) for the
+    counts, not one pass of the nine statistics per reference (a crowd's 200 sampled draws
+    cost 200 such passes). A reference on which a figure might be undefined (fewer than 3
+    items, or a constant side before or after rounding to the scale) or whose kernel value
+    is not finite is computed by :func:`compare_to_reference` itself, and so is every
+    reference of a block whose tables would be large (see :data:`MAX_POINT_TABLE_CELLS`):
+    each value equals the statistic's own up to rounding (1e-12 in the tests).
+
+    Parameters
+    ----------
+    pairs : iterable of (ndarray, ndarray)
+        Per reference, the scores and the reference, both of shape (n,) with the same n
+        for every pair (NaN = none); consumed in blocks of
+        :data:`POINT_BLOCK_CELLS` cells, so a generator is never held whole.
+    scale : (min, max)
+        The integer rating scale (see :func:`compare_to_reference`).
+
+    Returns
+    -------
+    dict of str to ndarray of shape (m,)
+        Keyed by :data:`PAIRED_FIGURES`: ``compare_to_reference(scores, reference,
+        scale=scale, n_resamples=0)[name].value`` of each of the m pairs, NaN where that
+        figure is undefined.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([1.0, 2.0, 3.0, 4.0])
+    >>> pts = reference_points([(x, x + 0.5), (x, x[::-1])], scale=(1, 5))
+    >>> pts["mae"].tolist(), pts["spearman"].tolist()
+    ([0.5, 2.0], [1.0, -1.0])
+    """
+    it = iter(pairs)
+    first = next(it, None)
+    out: dict[str, list[np.ndarray]] = {name: [] for name in PAIRED_FIGURES}
+    if first is not None:
+        n = max(int(np.size(first[0])), 1)
+        step = max(1, min(POINT_BLOCK_CELLS // n, POINT_BLOCK_REFERENCES))
+        block = [first, *islice(it, step - 1)]
+        while block:
+            x = np.column_stack([np.asarray(a, dtype=float) for a, _ in block])
+            y = np.column_stack([np.asarray(b, dtype=float) for _, b in block])
+            for name, vals in _block_points(x, y, scale).items():
+                out[name].append(vals)
+            block = list(islice(it, step))
+    return {name: np.concatenate(v) if v else np.empty(0) for name, v in out.items()}
+
+
+def _block_points(x: np.ndarray, y: np.ndarray, scale: tuple[float, float]
+                  ) -> dict[str, np.ndarray]:
+    """:func:`reference_points` of the columns of ``x`` (scores) and ``y`` (references)."""
+    m = x.shape[1]
+    out = {name: np.full(m, np.nan) for name in PAIRED_FIGURES}
+    safe = np.zeros(m, dtype=bool)
+    ref, item = np.nonzero((~np.isnan(x) & ~np.isnan(y)).T)  # reference by reference
+    integer_scale = all(float(v).is_integer() for v in scale)
+    if ref.size and integer_scale:
+        ux, ix = np.unique(x[item, ref], return_inverse=True)
+        uy, iy = np.unique(y[item, ref], return_inverse=True)
+        codes, inverse = np.unique(ix * uy.size + iy, return_inverse=True)
+        n_pairs = codes.size
+        levels = int(round(scale[1] - scale[0])) + 1
+        table = max(ux.size * uy.size, levels * levels)
+        if n_pairs * max(table, m) <= MAX_POINT_TABLE_CELLS:
+            px, py = ux[codes // uy.size], uy[codes % uy.size]
+            w = np.bincount(ref * n_pairs + inverse.ravel(), minlength=m * n_pairs)
+            w = w.reshape(m, n_pairs).astype(float)
+            with np.errstate(divide="ignore", invalid="ignore"):  # references with no item
+                figs = weighted_figures(px, py, w, scale=scale)
+            held = w > 0
+            safe = w.sum(axis=1) >= 3
+            for v in (px, py, round_to_scale(px, scale), round_to_scale(py, scale)):
+                safe &= np.where(held, v, np.inf).min(axis=1) < np.where(held, v, -np.inf).max(
+                    axis=1)  # not constant: every figure is defined
+            for name in PAIRED_FIGURES:
+                vals = figs.get(name)
+                if vals is None:  # no kernel on this table: every reference the slow way
+                    safe[:] = False
+                    break
+                safe &= np.isfinite(vals)
+            for name in PAIRED_FIGURES:
+                if safe.any():
+                    out[name][safe] = figs[name][safe]
+    for r in np.flatnonzero(~safe):
+        res = compare_to_reference(x[:, r], y[:, r], scale=scale, n_resamples=0)
+        for name in PAIRED_FIGURES:
+            out[name][r] = res[name].value if res[name].defined else np.nan
+    return out
+
+
 def _distinct_pairs(x: np.ndarray, ref: np.ndarray, mask: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
     """The distinct (score, reference) pairs of the items of ``mask``: ``(uniq, inverse)``,
@@ -213,19 +327,30 @@ def _pair_weights(pairs: dict[int, tuple[np.ndarray, np.ndarray]], masks: np.nda
     a resample's weight of a pair is how many of the drawn items hold it, so the weighted
     figures on the U distinct pairs are those on the n items. The (B, n) item counts are
     drawn in blocks of bounded size (:func:`resample_weight_blocks`) and summed into
-    (B, U) per reference, never held whole (1,000 x 100,000 items would be 800 MB).
+    (B, U) per reference, never held whole (1,000 x 100,000 items would be 800 MB). The sum
+    is one sparse product per block for all references (items x every reference's pairs, a
+    one per covered item), O(B x covered cells); the counts are integers, so the sums are
+    exact whatever the order.
     """
     if not pairs:
         return {}
-    groups = {}
-    for r, (_, inverse) in pairs.items():
-        order = np.argsort(inverse, kind="stable")
-        groups[r] = (np.flatnonzero(masks[:, r])[order],
-                     np.searchsorted(inverse[order], np.arange(inverse.max() + 1)))
+    from scipy import sparse
+
+    rows, cols, bounds = [], [], {}
+    start = 0
+    for r, (uniq, inverse) in pairs.items():
+        rows.append(start + inverse)
+        cols.append(np.flatnonzero(masks[:, r]))
+        bounds[r] = (start, start + uniq.shape[0])
+        start += uniq.shape[0]
+    rows_, cols_ = np.concatenate(rows), np.concatenate(cols)
+    to_pairs = sparse.csr_matrix((np.ones(rows_.size), (rows_, cols_)),
+                                 shape=(start, masks.shape[0]))
     out: dict[int, list[np.ndarray]] = {r: [] for r in pairs}
     for block in resample_weight_blocks(np.ones(masks.shape[0]), n_resamples, seed):
-        for r, (items, starts) in groups.items():
-            out[r].append(np.add.reduceat(block[:, items], starts, axis=1))
+        summed = (to_pairs @ block.T).T  # (b, every reference's pairs)
+        for r, (lo, hi) in bounds.items():
+            out[r].append(np.ascontiguousarray(summed[:, lo:hi]))  # row-major: fast @
     return {r: np.vstack(parts) for r, parts in out.items()}
 
 
