@@ -1,4 +1,6 @@
-"""``judgecal drift``: rolling ICC, far-from-consensus raters and control charts."""
+"""``judgecal drift``: rolling ICC, far-from-consensus raters and control charts; with
+``--anchors SET --judge EXPERIMENT``, the frozen anchor panel (``judgecal panel``'s work,
+:func:`harness.drift.run_panel`: judge drift or system drift)."""
 
 from __future__ import annotations
 
@@ -28,10 +30,10 @@ def _fmt(v: float | None) -> str:
 
 
 def drift_cmd(
-    file: Annotated[Path, typer.Argument(help="Ratings CSV/JSONL: item_id, rater_id, score "
-                                         "(optionally criterion), or a wide CSV item_id, "
-                                         "rater_id, <criterion>...; item order in the file "
-                                         "is time order.")],
+    file: Annotated[Path | None, typer.Argument(
+        help="Ratings CSV/JSONL: item_id, rater_id, score (optionally criterion), or a wide "
+             "CSV item_id, rater_id, <criterion>...; item order in the file is time order. "
+             "Not with --judge (the anchor panel).")] = None,
     window: Annotated[int, typer.Option(help="Items per window.")] = 200,
     step: Annotated[int | None, typer.Option(help="Items between window starts "
                                              "(default: window // 4).")] = None,
@@ -61,6 +63,35 @@ def drift_cmd(
     charts: Annotated[Path | None, typer.Option(help="Write one control-chart PNG per rater "
                                                 "into this directory (a scorecard: one "
                                                 "subdirectory per criterion).")] = None,
+    anchors: Annotated[Path | None, typer.Option(
+        "--anchors", metavar="SET",
+        help="The frozen anchor panel (JSONL anchor set; default: the --judge experiment's "
+             "anchors). With --judge: re-judge it, as 'judgecal panel'.")] = None,
+    judge: Annotated[Path | None, typer.Option(
+        "--judge", metavar="EXPERIMENT",
+        help="Re-judge the anchor panel with this experiment's judge and prompt (fresh "
+             "calls): did the judge drift, or the system? Same as 'judgecal panel "
+             "EXPERIMENT'; its options follow.")] = None,
+    split: Annotated[str, typer.Option(
+        help="Panel: the items, all, calibration or holdout.")] = "all",
+    production: Annotated[str | None, typer.Option(
+        "--production", metavar="FILE",
+        help="Panel: the judge's scores on the current window of production items.")] = None,
+    baseline_production: Annotated[str | None, typer.Option(
+        "--baseline-production", metavar="FILE",
+        help="Panel: the judge's scores on a baseline window of production items.")] = None,
+    baseline: Annotated[str | None, typer.Option(
+        "--baseline", metavar="RUN",
+        help="Panel: compare with this panel run (default: the previous run).")] = None,
+    tolerance: Annotated[float, typer.Option(
+        help="Panel: share of items allowed to move.")] = 0.05,
+    min_move: Annotated[float, typer.Option(
+        "--min-move", help="Panel: a score moved when it changed by more than this.")] = 0.0,
+    shift_tolerance: Annotated[float, typer.Option(
+        "--shift-tolerance", help="Panel: production mean shift tolerated (scale points).")]
+    = 0.0,
+    no_record: Annotated[bool, typer.Option(
+        "--no-record", help="Panel: compare only, do not record this run.")] = False,
     as_json: JsonOpt = False,
     fail_on_alert: Annotated[bool, typer.Option(
         "--fail-on-alert", help="Exit 1 when an ICC alert fires or a rater is flagged.")]
@@ -70,7 +101,18 @@ def drift_cmd(
                               f"{QUIET_LIMIT} windows lists only those with an alert or "
                               "a flag, the baseline and the last).")] = False,
 ) -> None:
-    """Drift in a live ratings stream: rolling ICC alert, flagged raters, control charts."""
+    """Drift in a live ratings stream: rolling ICC alert, flagged raters, control charts.
+
+    With --anchors SET --judge EXPERIMENT: re-judge the frozen anchor panel and say whether
+    the judge or the system drifted (the same as 'judgecal panel EXPERIMENT')."""
+    if judge is not None or anchors is not None:
+        _panel(file, anchors, judge, split=split, production=production,
+               baseline_production=baseline_production, baseline=baseline,
+               tolerance=tolerance, min_move=min_move, shift_tolerance=shift_tolerance,
+               no_record=no_record, as_json=as_json)
+        return
+    if file is None:
+        fail("give a ratings FILE, or --anchors SET --judge EXPERIMENT for the anchor panel")
     if consensus not in ("median", "mean"):
         fail(f"--consensus must be median or mean, got {consensus!r}")
     far_default, far_by = _thresholds("--far", far)
@@ -115,6 +157,56 @@ def drift_cmd(
         fail(str(exc), EXIT_INPUT)
     _show(report, write_control_charts, _print, charts=charts, as_json=as_json,
           all_windows=all_windows, alerted=fail_on_alert and bool(report.alert or report.flagged))
+
+
+def _panel(file: Path | None, anchors: Path | None, judge: Path | None, *, split: str,
+           production: str | None, baseline_production: str | None, baseline: str | None,
+           tolerance: float, min_move: float, shift_tolerance: float, no_record: bool,
+           as_json: bool) -> None:
+    """``drift --anchors SET --judge EXPERIMENT``: the anchor panel SET re-judged by the
+    experiment's judge, by :func:`harness.drift.run_panel` and printed as ``judgecal
+    panel`` prints it (the experiment's anchors replaced by SET when they differ)."""
+    from harness.drift import PANEL_SPLITS, PanelInputError, PanelJudgeError, run_panel
+    from harness.experiments import ExperimentError, load_experiment
+    from harness.judges import ProviderError
+    from harness.judgments import is_scorecard_experiment
+    from harness.prompts import PromptError
+
+    from ._common import EXIT_JUDGE, err
+    from ._panel import _print as print_panel
+
+    if judge is None:
+        fail("--anchors SET needs --judge EXPERIMENT: the judge to re-judge the panel with")
+    if file is not None:
+        fail(f"{file}: give a ratings FILE or the anchor panel (--anchors, --judge), not both")
+    if split not in PANEL_SPLITS:
+        fail(f"--split must be one of {', '.join(PANEL_SPLITS)}, got {split!r}")
+    try:
+        exp = load_experiment(judge)
+    except ExperimentError as exc:
+        fail(str(exc), EXIT_INPUT)
+    if anchors is not None and anchors.resolve() != Path(exp.anchors.path).resolve():
+        if not anchors.is_file():
+            fail(f"--anchors {anchors}: no such file", EXIT_INPUT)
+        exp = exp.with_overrides(anchors={"path": anchors})
+    if is_scorecard_experiment(exp):
+        fail(f"{judge}: a scorecard: a panel is one question; name it with [anchors] "
+             "criterion")
+    try:
+        report = run_panel(exp, split=split, baseline=baseline, production=production,
+                           baseline_production=baseline_production, tolerance=tolerance,
+                           min_move=min_move, shift_tolerance=shift_tolerance,
+                           record=not no_record, show_progress=not as_json, console=err)
+    except (PanelInputError, AnchorError, PromptError) as exc:
+        fail(str(exc), EXIT_INPUT)
+    except (PanelJudgeError, ProviderError) as exc:
+        fail(str(exc), EXIT_JUDGE)
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        print_panel(report, judge)
+    if report.alert:
+        raise typer.Exit(EXIT_BELOW_BAR)
 
 
 def _thresholds(option: str, values: list[str] | None) -> tuple[float | None, dict[str, float]]:
