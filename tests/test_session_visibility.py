@@ -184,7 +184,7 @@ def test_item_references_kept_in_the_log(store: SessionStore, tmp_path: Path) ->
     session.begin_review(fac)
     log = calibration_log(session)
     assert "| i0 | CONV-17 | 2025-05-02 |" in log
-    assert "| i2 | CONV-&lt;b&gt; | – |" in log
+    assert "| i2 | CONV-&lt;b&gt; | — |" in log
     assert 'id="ref-i0"' in c.get(f"/f/{fac}").get_data(as_text=True)
     with pytest.raises(SessionError, match="not an ISO date"):
         store.create(small_set(tmp_path), ["ann", "bob"], item_refs={"i0": {"date": "May 2"}})
@@ -271,7 +271,7 @@ def test_observers_see_by_their_rule(store: SessionStore, tmp_path: Path) -> Non
     assert "<form" not in page
     page = c.get(f"/o/{lead}").get_data(as_text=True)
     row = re.search(r'<tr id="r1-row-i0">(.*?)</tr>', page, re.S).group(1)
-    assert re.findall(r"<td>([^<]*)</td>", row) == ["1", "5", "–"]
+    assert re.findall(r"<td>([^<]*)</td>", row) == ["1", "5", "—"]
     with pytest.raises(SessionError, match="an observer sees"):
         session.add_observer("x", fac, sees="never")
     with pytest.raises(SessionError, match="is a participant"):

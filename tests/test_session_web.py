@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from harness.reports import result_text
 from harness.sessions import SessionStore
 from harness.sessions._web import create_app
 
@@ -406,7 +407,7 @@ def test_rescore_round_blind_and_effectiveness(env) -> None:
     for id_, line in zip(("eff-before", "eff-after", "eff-gain", "eff-anchor"), lines,
                          strict=True):
         assert re.search(rf'<li id="{id_}">\s*{re.escape(line)}', page.replace("&gt;", ">"))
-    assert "target +0.10" in page and "target &gt;= 0.85" in page
+    assert "target +0.1" in page and "target &gt;= 0.85" in page
 
 
 def test_round2_refused_when_no_round_is_open(env) -> None:
@@ -666,14 +667,14 @@ def test_review_table_stats_baseline_and_agreement(tmp_path: Path) -> None:
     assert '<td class="num outlier">4</td>' in row0
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", row0)
     assert cells == ["⚑", "1", "1", "4", "3", "0", "2.00", "1.00", "1.73", "1–4", "75%", "cy",
-                     "+0.00", "open"]
+                     "0.00", "open"]
     row3 = page.split('id="row-item3"')[1].split("</tr>")[0]
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", row3)
-    assert cells[:6] == ["", "N/A", "4", "4", "2", "1"] and cells[-2] == "–"
+    assert cells[:6] == ["", "N/A", "4", "4", "2", "1"] and cells[-2] == "—"
     rv = review(session)
     agreement = page.split('id="agreement"')[1].split("</p>")[0]
-    assert f"ICC(2,1) {rv.icc.value:.3f}" in agreement
-    assert f"alpha (interval) {rv.alpha.value:.3f}" in agreement
+    assert f"ICC(2,1) {result_text(rv.icc)}, " in agreement  # 0.41 [0.10, 0.71], n items...
+    assert f"alpha (interval) {result_text(rv.alpha)}, " in agreement
     css = client.get("/static/session.css")
     assert css.status_code == 200 and css.mimetype == "text/css"
     assert css.headers["Content-Security-Policy"] == "default-src 'self'"

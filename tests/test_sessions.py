@@ -354,7 +354,7 @@ def test_effectiveness_before_after(store: SessionStore, tmp_path: Path) -> None
     assert eff.anchor.value == pytest.approx(eff.after.value)  # all items re-scored
     assert eff.anchor_met is (eff.anchor.value >= 0.85)
     text = "\n".join(eff.summary())
-    assert "target +0.10 met" in text and "target >= 0.85" in text
+    assert "target +0.1 met" in text and "target >= 0.85" in text
     with pytest.raises(SessionError, match="already submitted round 2"):
         session.score("ann", tok["ann"], {"i0": 3}, round=2)
     assert "| id | name | submitted | re-score submitted |" in calibration_log(session)

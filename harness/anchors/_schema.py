@@ -18,6 +18,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from harness.reports import score_text
+
 FORMAT_VERSION = 1
 SPLITS = ("calibration", "holdout")
 CONSENSUS_RULES = ("mean", "median", "explicit")
@@ -30,8 +32,9 @@ _CONFIG = ConfigDict(extra="forbid", strict=True, frozen=False)
 
 
 def fmt_num(x: float) -> str:
-    """Format a score compactly: ``7`` for 7.0, ``3.5`` for 3.5."""
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+    """Format a score compactly: ``7`` for 7.0, ``3.5`` for 3.5 (see
+    :func:`harness.reports.score_text`)."""
+    return score_text(x)
 
 
 def show(value: Any) -> str:

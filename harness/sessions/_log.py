@@ -13,6 +13,15 @@ from datetime import UTC, datetime
 
 from harness.agreement import AgreementResult
 from harness.anchors._schema import NA, fmt_num
+from harness.reports import (
+    MISSING,
+    NOT_APPLICABLE,
+    exact_text,
+    number_text,
+    result_text,
+    share_text,
+    signed_text,
+)
 
 from ._review import effectiveness, review
 from ._store import Session, format_due
@@ -23,29 +32,27 @@ def _date(ts: float) -> str:
 
 
 def _value(v: object) -> str:
-    """A score as a log cell: ``NA``, ``–`` (missing), a level (escaped) or a number."""
+    """A score as a log cell: ``NA``, ``—`` (missing), a level (escaped) or a number."""
     if v == NA:
         return "NA"
     if v is None:
-        return "–"
+        return MISSING
     if isinstance(v, str):
         return md_text(v)
     return fmt_num(float(v))  # type: ignore[arg-type]
 
 
-def _num(x: float | None, digits: int = 2) -> str:
-    return "–" if x is None else f"{x:.{digits}f}"
+_num = number_text
 
 
 def stat_text(r: AgreementResult | None) -> str:
-    """``0.412 (95% CI 0.100 to 0.710), 12 items x 3 raters``, or why it is undefined; for
-    the log and the facilitator's page."""
+    """``0.41 [0.10, 0.71], 12 items x 3 raters`` (the CI at 95%), or why it is undefined;
+    for the log and the facilitator's page."""
     if r is None:
-        return "n/a"
+        return NOT_APPLICABLE
     if r.value is None:
-        return f"undefined ({r.reason})"
-    ci = f" (95% CI {r.ci95[0]:.3f} to {r.ci95[1]:.3f})" if r.ci95 else ""
-    return f"{r.value:.3f}{ci}, {r.n_items} items x {r.n_raters} raters"
+        return result_text(r)
+    return f"{result_text(r)}, {r.n_items} items x {r.n_raters} raters"
 
 
 _LINE_BREAKS = re.compile(r"\r\n|[\r\n]")
@@ -100,7 +107,7 @@ def calibration_log(session: Session) -> str:
         lines += [
             f"- Scorecard: {len(info.criterion_ids)} questions "
             f"({md_text(', '.join(info.criterion_ids))}); variance threshold: SD > "
-            f"{info.threshold:.0%} of each question's range",
+            f"{share_text(info.threshold)} of each question's range",
             f"- Items: {len(info.item_ids)}; flagged (item, question) pairs: {len(rv.flagged)}",
         ]
     else:
@@ -138,8 +145,8 @@ def calibration_log(session: Session) -> str:
         for item in info.item_ids:
             ref = info.item_refs.get(item)
             if ref is not None:
-                lines.append(f"| {md_text(item)} | {md_text(ref.conversation or '–')} | "
-                             f"{md_text(ref.date or '–')} |")
+                lines.append(f"| {md_text(item)} | {md_text(ref.conversation or MISSING)} | "
+                             f"{md_text(ref.date or MISSING)} |")
 
     lines += ["", "## Items and spreads", ""]
     head = ["item", *(["question"] if card else []), *map(md_text, rv.participants), "n",
@@ -152,10 +159,10 @@ def calibration_log(session: Session) -> str:
         for p in rv.participants:
             cells.append(_value(it.scores.get(p)))
         cells += [str(it.n), str(it.n_na), _num(it.mean), _num(it.median), _num(it.sd),
-                  "–" if it.range is None else fmt_num(it.range),
+                  MISSING if it.range is None else fmt_num(it.range),
                   "**flagged**" if it.flagged else "", md_text(", ".join(it.outliers))]
         if info.baseline:
-            cells.append("–" if it.baseline_delta is None else f"{it.baseline_delta:+.2f}")
+            cells.append(signed_text(it.baseline_delta))
         lines.append("| " + " | ".join(cells) + " |")
 
     lines += ["", "## Decisions", ""]
@@ -197,6 +204,7 @@ def calibration_log(session: Session) -> str:
     else:
         lines += ["", "## Effectiveness", "",
                   "No re-score round; "
-                  f"anchor ICC(2,1) {stat_text(eff.anchor)}: target >= {eff.anchor_target:.2f} "
+                  f"anchor ICC(2,1) {stat_text(eff.anchor)}: target >= "
+                  f"{exact_text(eff.anchor_target)} "
                   f"{'met' if eff.anchor_met else 'NOT met'}."]
     return "\n".join(lines) + "\n"

@@ -40,6 +40,7 @@ from harness.agreement import AgreementResult, icc, krippendorff_alpha
 from harness.agreement._crowd import loo_medians
 from harness.anchors import TOTAL, Criterion, scorecard_total
 from harness.anchors._schema import NA
+from harness.reports import exact_text, result_text
 
 from . import _card
 from ._store import Resolution, Score, Session, SessionInfo
@@ -341,9 +342,7 @@ class Effectiveness:
     def summary(self) -> list[str]:
         """Plain-language lines, one per figure and target."""
         def fmt(r: AgreementResult | None) -> str:
-            if r is None:
-                return "n/a (no re-score round)"
-            return f"{r.value:.3f}" if r.value is not None else f"undefined ({r.reason})"
+            return "n/a (no re-score round)" if r is None else result_text(r)
 
         on = " on the scorecard total" if self.on_total else ""
         lines = [f"ICC(2,1){on} before the discussion ({len(self.items)} re-scored items): "
@@ -351,12 +350,15 @@ class Effectiveness:
                  f"ICC(2,1) after (re-score round): {fmt(self.after)}"]
         g = self.gain
         if g is None:
-            lines.append(f"gain target +{self.gain_target:.2f}: cannot be assessed")
+            lines.append(f"gain target {exact_text(self.gain_target, sign=True)}: cannot be "
+                         "assessed")
         else:
-            lines.append(f"gain {g:+.3f}: target +{self.gain_target:.2f} "
+            lines.append(f"gain {exact_text(g, sign=True)}: target "
+                         f"{exact_text(self.gain_target, sign=True)} "
                          f"{'met' if self.gain_met else 'NOT met'}")
         lines.append(f"anchor ICC(2,1) (final round, all items): {fmt(self.anchor)}: target "
-                     f">= {self.anchor_target:.2f} {'met' if self.anchor_met else 'NOT met'}")
+                     f">= {exact_text(self.anchor_target)} "
+                     f"{'met' if self.anchor_met else 'NOT met'}")
         return lines
 
 

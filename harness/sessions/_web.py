@@ -69,7 +69,14 @@ from flask import Flask, abort, redirect, request
 
 from harness.anchors import Criterion
 from harness.anchors._schema import NA, fmt_num
-from harness.reports import templates
+from harness.reports import (
+    MISSING,
+    NA_RATING,
+    number_text,
+    share_text,
+    signed_text,
+    templates,
+)
 
 from . import _card
 from ._errors import SessionError
@@ -250,7 +257,7 @@ cannot change anything.</p>
 <table id="refs"><thead><tr><th scope="col">item</th><th scope="col">conversation</th>
 <th scope="col">date</th></tr></thead><tbody>
 {% for item, r in refs %}<tr id="ref-{{ item }}"><th scope="row">{{ item }}</th>
-<td>{{ r.conversation or "–" }}</td><td>{{ r.date or "–" }}</td></tr>{% endfor %}
+<td>{{ r.conversation or "—" }}</td><td>{{ r.date or "—" }}</td></tr>{% endfor %}
 </tbody></table>{% endif %}
 <h2>Round 1 scores</h2>
 {% if board_people %}{{ board_table(board, board_people, none, card) }}
@@ -329,7 +336,7 @@ YYYY-MM-DDTHH:MM)</label>
 <table id="refs"><thead><tr><th scope="col">item</th><th scope="col">conversation</th>
 <th scope="col">date</th></tr></thead><tbody>
 {% for item, r in refs %}<tr id="ref-{{ item }}"><th scope="row">{{ item }}</th>
-<td>{{ r.conversation or "–" }}</td><td>{{ r.date or "–" }}</td></tr>{% endfor %}
+<td>{{ r.conversation or "—" }}</td><td>{{ r.date or "—" }}</td></tr>{% endfor %}
 </tbody></table>{% endif %}
 {% if info.state == "scoring" %}
 <form method="post" action="/f/{{ token }}/review" id="begin-review">
@@ -392,7 +399,7 @@ submitted; left out (not submitted when the review began):
 {%- else %}–{% endif %}</td>
 <td class="num">{{ pct(it.range_share) }}</td>
 <td>{{ it.outliers|join(", ") }}</td>
-{% if with_base %}<td class="num">{{ dec(it.baseline_delta, "+.2f") }}</td>{% endif %}
+{% if with_base %}<td class="num">{{ dec(it.baseline_delta, true) }}</td>{% endif %}
 <td id="resolution-{{ key }}" class="{{ 'resolved' if it.resolution else
 ('open' if it.flagged else '') }}">{% if it.resolution %}resolved: consensus
 {{ fmt(it.resolution.consensus) }}
@@ -536,9 +543,9 @@ def _board(info: SessionInfo, visible: Mapping[str, Mapping[str, Any]],
 
 def _fmt(value: Any) -> str:
     if value is None:
-        return "–"
+        return MISSING
     if value == NA:
-        return "N/A"
+        return NA_RATING
     if isinstance(value, str):
         return value  # a level of a label question
     return fmt_num(float(value))
@@ -549,12 +556,11 @@ def _row_key(item: str, criterion: str | None) -> str:
     return item if criterion is None else f"{item}-{criterion}"
 
 
-def _dec(value: float | None, spec: str = ".2f") -> str:
-    return "–" if value is None else format(value, spec)
+def _dec(value: float | None, signed: bool = False) -> str:
+    return signed_text(value) if signed else number_text(value)
 
 
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.0%}"
+_pct = share_text
 
 
 def parse_form_scores(form: Mapping[str, str], *, open_items: list[str],
