@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 
 from harness.agreement import PAIRED_FIGURES, compare_to_reference
-from harness.agreement._crowd import item_sums, loo_mean_column, loo_means, loo_medians
+from harness.agreement._crowd import (
+    item_sums,
+    loo_mean_column,
+    loo_mean_pairs,
+    loo_means,
+    loo_medians,
+)
 from harness.agreement._loo import reference_points
 from harness.anchors import RatingsTable
 from harness.drift import loo_deviations
@@ -518,3 +524,26 @@ def test_pair_weights_equal_the_item_counts_summed_per_pair(monkeypatch):
             want[:, inverse[k]] += items[:, i]
         np.testing.assert_array_equal(got[r], want)
         assert got[r].flags["C_CONTIGUOUS"]
+
+
+@pytest.mark.parametrize("spec", TABLES)
+def test_loo_mean_pairs_are_the_column_means_on_the_rated_items(spec):
+    scores, _ = random_table(**spec)
+    sums, counts = item_sums(scores)
+    pairs = list(loo_mean_pairs(scores))
+    assert len(pairs) == scores.shape[1]
+    for j, (items, own, others) in enumerate(pairs):
+        ref = ref_loo_mean(scores, j)
+        both = np.flatnonzero(~np.isnan(scores[:, j]) & ~np.isnan(ref))
+        np.testing.assert_array_equal(items, both)
+        np.testing.assert_array_equal(own, scores[both, j])
+        np.testing.assert_array_equal(others, loo_mean_column(sums, counts, scores[:, j])[both])
+    rows = agreement_report(as_table(scores), settings=ReportSettings(n_resamples=0)).human[
+        "raters"]
+    for j, row in enumerate(rows):  # the same figures, details included
+        want = compare_to_reference(scores[:, j], ref_loo_mean(scores, j), scale=(1.0, 5.0),
+                                    n_resamples=0)
+        for name, res in want.items():
+            assert row["figures"][name].details.get("n_pairs_dropped") == res.details.get(
+                "n_pairs_dropped")
+            assert row["figures"][name].value == res.value

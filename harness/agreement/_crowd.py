@@ -6,7 +6,8 @@ for 1,056 items x 3,168 one-shot raters. Here the consensus of the others comes 
 per-item summaries computed once:
 
 * the mean of the others: the item's sum and count, minus the rater's own score
-  (:func:`item_sums`, :func:`loo_mean_column`, :func:`loo_means`);
+  (:func:`item_sums`, :func:`loo_mean_column`, :func:`loo_means`; rater by rater over the
+  ratings alone, :func:`loo_mean_pairs`);
 * the median of the others, which no sum gives: each item's ratings sorted once, and the
   median of the remaining n - 1 values read off the sorted row around the rater's own
   position (:func:`loo_medians`), O(items x raters x log raters) for the sort.
@@ -17,9 +18,11 @@ copy-per-rater computation; other decimals may differ in the last bit of a sum.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
-__all__ = ["item_sums", "loo_mean_column", "loo_means", "loo_medians"]
+__all__ = ["item_sums", "loo_mean_column", "loo_mean_pairs", "loo_means", "loo_medians"]
 
 
 def item_sums(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,6 +71,46 @@ def loo_mean_column(sums: np.ndarray, counts: np.ndarray, column: np.ndarray) ->
     total = np.where(rated, sums - np.where(rated, column, 0.0), sums)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(others > 0, total / np.maximum(others, 1), np.nan)
+
+
+def loo_mean_pairs(scores: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Rater by rater, its ratings and the mean of the others on the same items.
+
+    One pass over the table finds the ratings, rater by rater; each rater's pairs are then
+    slices of them: O(ratings) in all, where :func:`loo_mean_column` per rater costs a pass
+    over every item per rater (1,056 items x 3,168 one-shot raters: 3.3M cells for 3,168
+    ratings).
+
+    Parameters
+    ----------
+    scores : ndarray, shape (n_items, n_raters)
+        NaN = no rating.
+
+    Yields
+    ------
+    (items, own, others) : tuple of ndarray
+        For each rater in column order: the items (row indices, ascending) it rated and
+        someone else rated too, its scores there and the mean of the other ratings there,
+        equal to ``loo_mean_column`` on those items.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[1.0, 3.0, np.nan], [2.0, np.nan, np.nan], [1.0, 1.0, 4.0]])
+    >>> [others.tolist() for _, _, others in loo_mean_pairs(x)]
+    [[3.0, 2.5], [1.0, 2.5], [1.0]]
+    """
+    x = np.asarray(scores, dtype=float)
+    sums, counts = item_sums(x)
+    raters, items = np.nonzero(~np.isnan(x.T))  # rater by rater, items ascending
+    own = x[items, raters]
+    others = counts[items] - 1
+    keep = others > 0
+    raters, items, own = raters[keep], items[keep], own[keep]
+    mean = (sums[items] - own) / others[keep]
+    bounds = np.searchsorted(raters, np.arange(x.shape[1] + 1))
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        yield items[lo:hi], own[lo:hi], mean[lo:hi]
 
 
 def loo_means(scores: np.ndarray) -> np.ndarray:

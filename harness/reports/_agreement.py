@@ -28,7 +28,7 @@ from harness.agreement import (
     undefined,
 )
 from harness.agreement._bootstrap import check_resamples
-from harness.agreement._crowd import item_sums, loo_mean_column
+from harness.agreement._crowd import item_sums, loo_mean_column, loo_mean_pairs
 from harness.agreement._loo import compare_to_references, reference_points
 from harness.anchors import RatingsTable
 
@@ -445,26 +445,27 @@ def leave_one_out_consensus(scores: np.ndarray, col: int) -> np.ndarray:
 
 
 def _rater_rows(table: RatingsTable, scale: tuple[float, float]) -> list[dict[str, Any]]:
-    """Each rater against the mean of the others, O(items) per rater.
+    """Each rater against the mean of the others, O(ratings) in all.
 
-    The others' mean comes from the items' sums and counts, computed once. Raters whose
-    (score, reference) pairs are the same, in the same item order (crowd raters who each
-    scored one item are a few dozen such pairs among thousands of raters), share one
-    :func:`compare_to_reference`: the figures depend on nothing else.
+    The others' mean comes from the items' sums and counts, computed once, and each rater's
+    pairs from one pass over the ratings (:func:`~harness.agreement._crowd.loo_mean_pairs`).
+    Raters whose (score, reference) pairs are the same, in the same item order (crowd raters
+    who each scored one item are a few dozen such pairs among thousands of raters), share
+    one :func:`compare_to_reference`: the figures depend on nothing else.
     """
     scores = table.scores
-    sums, counts = item_sums(scores)
     rows: list[dict[str, Any]] = []
     seen: dict[tuple[bytes, bytes], dict[str, AgreementResult]] = {}
-    for j, rater in enumerate(table.rater_ids):
-        mine = scores[:, j]
-        ref = loo_mean_column(sums, counts, mine)
-        both = ~np.isnan(mine) & ~np.isnan(ref)
-        key = (mine[both].tobytes(), ref[both].tobytes())
+    for rater, (items, mine, ref) in zip(table.rater_ids, loo_mean_pairs(scores), strict=True):
+        key = (mine.tobytes(), ref.tobytes())
         figures = seen.get(key)
-        if figures is None:
-            figures = seen[key] = compare_to_reference(mine, ref, scale=scale, n_resamples=0)
-        rows.append({"rater_id": rater, "n_items": int(both.sum()), "figures": dict(figures),
+        if figures is None:  # on the full item list, so that n_pairs_dropped is the same
+            full_mine, full_ref = np.full(scores.shape[0], np.nan), np.full(scores.shape[0],
+                                                                              np.nan)
+            full_mine[items], full_ref[items] = mine, ref
+            figures = seen[key] = compare_to_reference(full_mine, full_ref, scale=scale,
+                                                       n_resamples=0)
+        rows.append({"rater_id": rater, "n_items": int(items.size), "figures": dict(figures),
                      "outlier": False, "outlier_reasons": []})
     _flag_outliers(rows, min_gap=0.10 * (scale[1] - scale[0]))
     return rows
