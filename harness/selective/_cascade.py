@@ -24,8 +24,8 @@ with probability at least :math:`1-\delta`.
 A caveat the paper's argument passes over: an earlier stage's fixed-sequence scan looked at
 the correctness of the items between its stopping point and its threshold, and those items
 reach the later stages, so the items a later stage is calibrated on are not quite a fresh
-sample. The simulation in ``tests/test_cascade.py`` and ``benchmarks/bench_selective.py``
-measures how often the guarantees hold.
+sample. The simulation in ``tests/test_cascade.py`` measures how often the guarantees hold
+(docs/production.md has the figures).
 """
 
 from __future__ import annotations
