@@ -507,16 +507,16 @@ def test_many_references_do_not_call_the_statistics_once_each(monkeypatch):
 def test_pair_weights_equal_the_item_counts_summed_per_pair(monkeypatch):
     from harness.agreement import _bootstrap
     from harness.agreement._bootstrap import resample_weights
-    from harness.agreement._loo import _distinct_pairs, _pair_weights
+    from harness.agreement._loo import distinct_pairs, pair_weights
 
     rng = np.random.default_rng(3)
     n, m = 120, 5
     x = rng.integers(1, 6, n).astype(float)
     refs = rng.integers(2, 11, (n, m)) / 2.0
     masks = rng.random((n, m)) < 0.7
-    pairs = {r: _distinct_pairs(x, refs[:, r], masks[:, r]) for r in (0, 2, 3, 4)}
+    pairs = {r: distinct_pairs(x, refs[:, r], masks[:, r]) for r in (0, 2, 3, 4)}
     monkeypatch.setattr(_bootstrap, "WEIGHT_BLOCK_CELLS", 500)  # several blocks
-    got = _pair_weights(pairs, masks, 33, seed=8)
+    got = pair_weights(pairs, masks, 33, seed=8)
     items = resample_weights(np.ones(n), 33, 8)  # (B, n) counts of the items
     for r, (uniq, inverse) in pairs.items():
         want = np.zeros((33, uniq.shape[0]))

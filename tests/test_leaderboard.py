@@ -243,3 +243,112 @@ def test_agree_prints_the_leaderboard(tmp_path):
     assert res.exit_code == 0, res.output
     assert "Leaderboard" in res.stdout and "3 judges" in res.stdout
     assert "5 human raters" in res.stdout
+
+
+# ----------------------------------------------------------------- the paired bootstrap at scale
+
+
+def ref_paired_difference(a, b, references, *, figure, scale, n_resamples, seed, confidence):
+    """paired_difference as first written: a (B, items) weight matrix, every figure computed
+    on the items of each reference (the oracle for the distinct-pair version)."""
+    from dataclasses import replace
+
+    from harness.agreement import AgreementResult, compare_to_references, undefined
+    from harness.agreement._bootstrap import resample_weights, with_percentile_ci
+    from harness.agreement._loo import MAX_BOOTSTRAP_REFERENCES
+    from harness.agreement._paired import weighted_figures
+    from harness.reports._agreement import CLOSER_TO_ZERO_IS_BETTER
+
+    a, b, refs = (np.asarray(v, dtype=float) for v in (a, b, references))
+    both = ~np.isnan(a) & ~np.isnan(b)
+    a, b = np.where(both, a, np.nan), np.where(both, b, np.nan)
+    stat = f"difference of {figure}"
+    fa, fb = (compare_to_references(x, refs, scale=scale, n_resamples=0)[figure]
+              for x in (a, b))
+    covered = both[:, None] & ~np.isnan(refs)
+    n_items = int(covered.any(axis=1).sum())
+    if not (fa.defined and fb.defined):
+        why = fa.reason if not fa.defined else fb.reason
+        return undefined(stat, f"undefined for one of the judges ({why})", n_items=n_items)
+    absolute = figure in CLOSER_TO_ZERO_IS_BETTER
+    point = (abs(fa.value) - abs(fb.value)) if absolute else fa.value - fb.value
+    res = AgreementResult(statistic=stat, value=float(point), n_items=n_items, n_raters=2,
+                          details={"a": fa.value, "b": fb.value, "paired": True})
+    if n_resamples <= 0 or n_items < 3:
+        return res
+    rows = np.flatnonzero(covered.any(axis=1))
+    w = resample_weights(np.ones(rows.size), n_resamples, seed)
+    m = refs.shape[1]
+    use = range(m) if m <= MAX_BOOTSTRAP_REFERENCES else sorted(
+        {int(i) for i in np.linspace(0, m - 1, MAX_BOOTSTRAP_REFERENCES).round()})
+    reps = []
+    for r in use:
+        mask = covered[rows, r]
+        if mask.sum() < 3:
+            continue
+        ref = refs[rows, r][mask]
+        ra, rb = (weighted_figures(x[rows][mask], ref, w[:, mask], scale=scale,
+                                   figures=(figure,)).get(figure) for x in (a, b))
+        if ra is None or rb is None:
+            return replace(res, details={**res.details, "bootstrap": {
+                "reason": "no bootstrap for this figure on these data"}})
+        reps.append(np.abs(ra) - np.abs(rb) if absolute else ra - rb)
+    if not reps:
+        return res
+    return with_percentile_ci(res, np.mean(np.vstack(reps), axis=0), n_resamples=n_resamples,
+                              seed=seed, confidence=confidence)
+
+
+def _judges_and_refs(seed, n=150, m=6, scale_max=5, missing=0.2):
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(1, scale_max, n)
+    a = np.clip(np.rint(truth + rng.normal(0, 0.6, n)), 1, scale_max)
+    b = np.clip(np.rint(truth + rng.normal(0.3, 1.0, n)), 1, scale_max)
+    a[rng.random(n) < 0.05] = np.nan  # judges that skipped items
+    b[rng.random(n) < 0.05] = np.nan
+    refs = np.clip(np.rint(2 * (truth[:, None] + rng.normal(0, 0.7, (n, m)))) / 2, 1, scale_max)
+    refs[rng.random(refs.shape) < missing] = np.nan
+    return a, b, refs
+
+
+@pytest.mark.parametrize("figure", ["icc", "spearman", "kendall_tau_b", "weighted_kappa",
+                                    "krippendorff_alpha", "mae", "bias", "exact_agreement"])
+@pytest.mark.parametrize("seed, m, scale_max", [(0, 4, 5), (1, 30, 5), (2, 5, 40)])
+def test_paired_difference_on_distinct_pairs_equals_the_item_weights(figure, seed, m,
+                                                                       scale_max, monkeypatch):
+    # the same seed, the same CI as the (B, items) matrix, to 1e-12: few and many (> 25)
+    # references, missing cells, judges that skipped items, a 1-40 scale with many pairs
+    from harness.agreement import _bootstrap
+
+    a, b, refs = _judges_and_refs(seed, m=m, scale_max=scale_max)
+    kw = dict(figure=figure, scale=(1, scale_max), n_resamples=120, seed=seed, confidence=0.9)
+    want = ref_paired_difference(a, b, refs, **kw)
+    monkeypatch.setattr(_bootstrap, "WEIGHT_BLOCK_CELLS", 2_000)  # item counts in blocks
+    got = paired_difference(a, b, refs, **kw)
+    assert got.statistic == want.statistic and got.n_items == want.n_items
+    assert got.defined == want.defined and got.reason == want.reason
+    assert abs(got.value - want.value) <= 1e-12
+    assert got.details.keys() == want.details.keys()
+    assert (got.ci95 is None) == (want.ci95 is None)
+    if want.ci95 is not None:
+        np.testing.assert_allclose(got.ci95, want.ci95, rtol=0, atol=1e-12)
+
+
+def test_paired_difference_never_holds_the_resamples_by_items_matrix(monkeypatch):
+    # 5,000 items x 400 resamples: the (B, items) weights alone are 16 MB; in blocks of
+    # 100,000 cells and as counts of a few dozen distinct pairs, the peak stays below half
+    import tracemalloc
+
+    from harness.agreement import _bootstrap
+
+    a, b, refs = _judges_and_refs(7, n=5_000, m=3)
+    paired_difference(a, b, refs, figure="icc", scale=(1, 5), n_resamples=10)  # imports
+    monkeypatch.setattr(_bootstrap, "WEIGHT_BLOCK_CELLS", 100_000)
+    tracemalloc.start()
+    try:
+        res = paired_difference(a, b, refs, figure="icc", scale=(1, 5), n_resamples=400)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert res.ci95 is not None
+    assert peak < 400 * 5_000 * 8 / 2  # the (B, items) version: 29 MB

@@ -160,8 +160,8 @@ def compare_to_references(
     boot_refs = range(m) if m <= MAX_BOOTSTRAP_REFERENCES else sorted(
         {int(i) for i in np.linspace(0, m - 1, MAX_BOOTSTRAP_REFERENCES).round()})
     boot_refs = [r for r in boot_refs if cov[:, r].sum() >= 3]
-    pairs = {r: _distinct_pairs(x[rows], refs[rows, r], cov[:, r]) for r in boot_refs}
-    weights = _pair_weights(pairs, cov, n_resamples, seed)
+    pairs = {r: distinct_pairs(x[rows], refs[rows, r], cov[:, r]) for r in boot_refs}
+    weights = pair_weights(pairs, cov, n_resamples, seed)
     reps: dict[str, list[np.ndarray]] = {name: [] for name in PAIRED_FIGURES}
     jack: dict[str, list[np.ndarray | None]] | None = {name: [] for name in JACKKNIFE_SCALES}
     for r in boot_refs:
@@ -310,27 +310,56 @@ def _block_points(x: np.ndarray, y: np.ndarray, scale: tuple[float, float]
     return out
 
 
-def _distinct_pairs(x: np.ndarray, ref: np.ndarray, mask: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct (score, reference) pairs of the items of ``mask``: ``(uniq, inverse)``,
-    ``uniq`` of shape (U, 2) and ``inverse[k]`` the pair of the k-th item of ``mask``."""
+def distinct_pairs(x: np.ndarray, ref: np.ndarray, mask: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (score, reference) pairs of the items of ``mask``.
+
+    Parameters
+    ----------
+    x, ref : ndarray, shape (n,)
+        Scores and reference.
+    mask : ndarray of bool, shape (n,)
+        The items to take (both present).
+
+    Returns
+    -------
+    uniq : ndarray, shape (U, 2)
+        The distinct pairs, sorted.
+    inverse : ndarray of int, shape (mask.sum(),)
+        ``inverse[k]``: the pair of the k-th item of ``mask``.
+    """
     uniq, inverse = np.unique(np.column_stack([x[mask], ref[mask]]), axis=0,
                               return_inverse=True)
     return uniq, inverse.ravel()
 
 
-def _pair_weights(pairs: dict[int, tuple[np.ndarray, np.ndarray]], masks: np.ndarray,
-                  n_resamples: int, seed: int) -> dict[int, np.ndarray]:
-    """Each reference's item-level bootstrap resamples as counts of its distinct pairs.
+def pair_weights(pairs: dict[int, tuple[np.ndarray, np.ndarray]], masks: np.ndarray,
+                 n_resamples: int, seed: int) -> dict[int, np.ndarray]:
+    """Item-level bootstrap resamples as counts of each reference's distinct pairs.
 
-    One draw of the n items (rows of ``masks``) per resample, the same for every reference;
-    a resample's weight of a pair is how many of the drawn items hold it, so the weighted
+    One draw of the n items (rows of ``masks``) per resample, the same for every key
+    (:func:`~harness.agreement._bootstrap.resample_weights` of n ones, seeded); a
+    resample's weight of a pair is how many of the drawn items hold it, so the weighted
     figures on the U distinct pairs are those on the n items. The (B, n) item counts are
     drawn in blocks of bounded size (:func:`resample_weight_blocks`) and summed into
-    (B, U) per reference, never held whole (1,000 x 100,000 items would be 800 MB). The sum
-    is one sparse product per block for all references (items x every reference's pairs, a
-    one per covered item), O(B x covered cells); the counts are integers, so the sums are
-    exact whatever the order.
+    (B, U) per key, never held whole (1,000 x 100,000 items would be 800 MB). The sum
+    is one sparse product per block for all keys (items x every key's pairs, a one per
+    covered item), O(B x covered cells); the counts are integers, so the sums are exact
+    whatever the order.
+
+    Parameters
+    ----------
+    pairs : dict of int to (uniq, inverse)
+        Per key, :func:`distinct_pairs` of the items of ``masks[:, key]``.
+    masks : ndarray of bool, shape (n, K)
+        Column ``key``: the items of that key's pairs.
+    n_resamples, seed : int
+        B and the seed of the item draws.
+
+    Returns
+    -------
+    dict of int to ndarray of shape (B, U)
+        Per key, row-major (C-contiguous) float counts.
     """
     if not pairs:
         return {}
@@ -400,7 +429,7 @@ def _leave_one_out(uniq: np.ndarray, inverse: np.ndarray, mask: np.ndarray,
     """Each figure on the items of ``mask``, with each item left out.
 
     ``uniq`` and ``inverse`` are the items' distinct (score, reference) pairs
-    (:func:`_distinct_pairs`): items sharing a pair give the same value, so one weighted
+    (:func:`distinct_pairs`): items sharing a pair give the same value, so one weighted
     evaluation per distinct pair serves them all. Returns arrays over all rows (the value
     for rows outside ``mask`` is meaningless), or None with more than
     :data:`JACKKNIFE_MAX_PAIRS` distinct pairs.

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from harness.agreement import AgreementResult, compare_to_references, jsonable, undefined
-from harness.agreement._bootstrap import resample_weights, with_percentile_ci
-from harness.agreement._loo import MAX_BOOTSTRAP_REFERENCES
+from harness.agreement._bootstrap import with_percentile_ci
+from harness.agreement._loo import MAX_BOOTSTRAP_REFERENCES, distinct_pairs, pair_weights
 from harness.agreement._paired import weighted_figures
 from harness.anchors import RatingsTable
 
@@ -258,7 +258,10 @@ def paired_difference(
     :func:`~harness.agreement.compare_to_references`) on the items both scored; the CI is
     the percentile interval of the difference over B item resamples drawn once and shared by
     both judges (the same seed as their own CIs), so what the two have in common cancels.
-    For ``bias`` the difference is of ``|bias|``.
+    For ``bias`` the difference is of ``|bias|``. Each resample is held as counts of each
+    judge's distinct (score, reference) pairs per reference
+    (:func:`~harness.agreement._loo.pair_weights`): memory O(B x distinct pairs), with item
+    counts drawn in bounded blocks, not the (B x items) matrix (800 MB at 100,000 items).
 
     Parameters
     ----------
@@ -300,18 +303,21 @@ def paired_difference(
     if n_resamples <= 0 or n_items < 3:
         return res
     rows = np.flatnonzero(covered.any(axis=1))
-    w = resample_weights(np.ones(rows.size), n_resamples, seed)
+    cov = covered[rows]
     m = refs.shape[1]
     use = range(m) if m <= MAX_BOOTSTRAP_REFERENCES else sorted(
         {int(i) for i in np.linspace(0, m - 1, MAX_BOOTSTRAP_REFERENCES).round()})
+    use = [r for r in use if cov[:, r].sum() >= 3]
+    # each judge's distinct (score, reference) pairs per reference, keyed r (a) and m + r (b),
+    # weighted by the same item resamples: (B, pairs) arrays, never the (B, items) matrix
+    pairs = {k * m + r: distinct_pairs(x[rows], refs[rows, r], cov[:, r])
+             for k, x in enumerate((a, b)) for r in use}
+    weights = pair_weights(pairs, np.hstack([cov, cov]), n_resamples, seed)
     reps = []
     for r in use:
-        mask = covered[rows, r]
-        if mask.sum() < 3:
-            continue
-        ref = refs[rows, r][mask]
-        ra, rb = (weighted_figures(x[rows][mask], ref, w[:, mask], scale=scale,
-                                   figures=(figure,)).get(figure) for x in (a, b))
+        ra, rb = (weighted_figures(pairs[key][0][:, 0], pairs[key][0][:, 1], weights[key],
+                                   scale=scale, figures=(figure,)).get(figure)
+                  for key in (r, m + r))
         if ra is None or rb is None:
             return replace(res, details={**res.details, "bootstrap": {
                 "reason": "no bootstrap for this figure on these data"}})
