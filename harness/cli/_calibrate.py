@@ -20,7 +20,15 @@ from harness.loop import (
     calibrate,
 )
 from harness.prompts import PromptError
-from harness.reports import alt_test_sentences, final_table_rows, scorecard_table_rows
+from harness.reports import (
+    MISSING,
+    alt_test_sentences,
+    final_table_rows,
+    number_text,
+    scorecard_table_rows,
+    signed_text,
+    verdict_word,
+)
 
 from ._common import (
     EXIT_INPUT,
@@ -180,9 +188,11 @@ def print_result(result: CalibrationResult) -> None:
                      no_wrap=True)
     rows = final_table_rows(result)
     for row in rows:
+        bias = row.get("bias")
         t.add_row(*[_cell(row.get(k)) for k in (
-            "iteration", "version", "split", "primary_text", "spearman", "mae", "bias",
-            "alt_test_text", "n_invalid")])
+            "iteration", "version", "split", "primary_text", "spearman", "mae")],
+            _cell(bias) if bias is None or row["kind"] == "ceiling" else signed_text(bias),
+            *[_cell(row.get(k)) for k in ("alt_test_text", "n_invalid")])
     print_wide(t)
     seen = set()
     for rec in result.iterations:
@@ -212,7 +222,7 @@ def print_result(result: CalibrationResult) -> None:
 def _print_verdict(what: str, verdict: BarResult) -> None:
     """``<what>, <bar>: PASS — message`` (coloured by outcome), then what would decide it."""
     style = {"pass": "green", "fail": "red"}.get(verdict.outcome, "yellow")
-    out.print(f"{what}, {verdict.name}: [bold {style}]{verdict.outcome.upper()}[/] "
+    out.print(f"{what}, {verdict.name}: [bold {style}]{verdict_word(verdict.outcome)}[/] "
               f"— {verdict.message}", highlight=False)
     if verdict.decide_text():
         out.print(f"  {verdict.decide_text()}", highlight=False)
@@ -220,9 +230,9 @@ def _print_verdict(what: str, verdict: BarResult) -> None:
 
 def _cell(value: object) -> str:
     if value is None:
-        return "—"
+        return MISSING
     if isinstance(value, float):
-        return f"{value:.2f}"
+        return number_text(value)
     return str(value)
 
 
@@ -236,11 +246,11 @@ def print_scorecard_result(result: ScorecardCalibrationResult) -> None:
     rows = scorecard_table_rows(result)
     for row in rows:
         if row["kind"] == "pending":
-            t.add_row(row["question"], "—", "—", "—", "—", "—", "manual revision pending")
+            t.add_row(row["question"], *[MISSING] * 5, "manual revision pending")
             continue
         t.add_row(row["question"], _cell(row["version"]), _cell(row["primary_name"]),
                   _cell(row["calibration_text"]), _cell(row["holdout_text"]),
-                  _cell(row["outcome"]),
+                  verdict_word(row["outcome"]),
                   _cell(_STOP_TEXT.get(row["stop_reason"], row["stop_reason"])
                         if row["stop_reason"] else None))
     print_wide(t)
