@@ -11,6 +11,19 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT_ROOT.parent / "shared"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Write the package's bytecode once when the environment forbids Python to write it.
+
+    With ``PYTHONDONTWRITEBYTECODE`` set (as on CI machines), every ``judgecal`` subprocess a
+    test starts would compile the whole package from source again (~0.4 s each); installed
+    packages get theirs from ``uv sync`` (``compile-bytecode`` in pyproject.toml).
+    """
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        import compileall
+
+        compileall.compile_dir(PROJECT_ROOT / "harness", quiet=1)
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not SHARED.is_dir():
