@@ -48,11 +48,12 @@ from harness.prompts import (
     PromptError,
     PromptVersion,
     diff,
+    examples_in,
+    is_examples_line,
     latest,
     render_for_anchor,
     save_new_version,
 )
-from harness.prompts._examples import examples_in, is_examples_line
 from harness.prompts._header import check_changelog, format_header, starts_with_header
 from harness.prompts._template import compile_template
 

@@ -17,6 +17,9 @@ MLflow
     :func:`mlflow_variables`, :func:`format_like_mlflow`.
 Writing
     :func:`save_new_version` writes ``v<max+1>.j2`` and never overwrites; :func:`diff`.
+Few-shot examples
+    :func:`examples_in` reads the examples a version embeds (the gate refuses a version
+    that shows holdout items; the fewshot reviser builds on them), :func:`is_examples_line`.
 
 Every problem raises :class:`PromptError` (``str`` = ``"path:line: message"``); the
 sandbox's refusals (unsafe access, sizes over :data:`MAX_RENDER_CHARS`) are a
@@ -30,6 +33,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._errors import PromptEditedError, PromptError, PromptNotFoundError, PromptSandboxError
+from ._examples import examples_in, is_examples_line
 from ._mlflow import format_like_mlflow, mlflow_template, mlflow_variables
 from ._store import (
     PromptVersion,
@@ -102,7 +106,9 @@ __all__ = [
     "PromptVersion",
     "check_unchanged",
     "diff",
+    "examples_in",
     "format_like_mlflow",
+    "is_examples_line",
     "latest",
     "list_prompts",
     "list_versions",
