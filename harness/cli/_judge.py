@@ -19,6 +19,7 @@ from harness.reports import (
     agreement_report,
     render_report,
     render_scorecard,
+    result_text,
     scorecard_report,
 )
 
@@ -159,7 +160,7 @@ def render_run(run: JudgeRun) -> Table:
     if run.retest is not None:
         res = run.retest
         t.caption = ("judge test–retest ICC(1,1) across samples: "
-                     + (f"{res.value:.2f}" if res.defined else f"undefined ({res.reason})"))
+                     + result_text(res))
     for w in run.warnings:
         t.caption = (t.caption + "\n" if t.caption else "") + f"! {w}"
     return t

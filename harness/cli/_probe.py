@@ -10,6 +10,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from harness.reports import share_text, signed_text
+
 from ._common import (
     EXIT_BELOW_BAR,
     EXIT_INPUT,
@@ -106,7 +108,7 @@ def probe_cmd(
 
 
 def _pct(x: float | None) -> str:
-    return "—" if x is None else f"{x:.1%}"
+    return share_text(x, 1)
 
 
 def _print(report: ProbeReport) -> None:
@@ -127,7 +129,7 @@ def _print(report: ProbeReport) -> None:
                       "(not netted)" if r.placebo_moved_share is None
                       else _pct(r.placebo_moved_share),
                       "—" if r.excess is None else f"{r.excess:+.1%}", ci,
-                      "—" if r.mean_shift is None else f"{r.mean_shift:+.2f}", result)
+                      signed_text(r.mean_shift), result)
     print_wide(table)
     for w in report.warnings:
         err.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from harness.anchors import Scorecard
 from harness.anchors._schema import NA, SPLITS, fmt_num
+from harness.reports import MISSING, number_text, result_text, share_text, signed_text
 from harness.sessions import (
     OBSERVER_SEES,
     ItemRef,
@@ -470,7 +471,7 @@ def create(
         out.print(f"created session [bold]{info.id}[/] ({escape(info.name)}): "
                   f"{len(info.item_ids)} items x {len(info.criterion_ids)} questions "
                   f"({escape(', '.join(info.criterion_ids))}), {len(info.participants)} "
-                  f"participants, threshold SD > {info.threshold:.0%} of each question's "
+                  f"participants, threshold SD > {share_text(info.threshold)} of each question's "
                   "range", soft_wrap=True)
     else:
         out.print(f"created session [bold]{info.id}[/] ({escape(info.name)}): "
@@ -703,7 +704,7 @@ def _review_tables(session_id: str, state_dir: Path | None) -> None:
     lo, hi = rv.scale
     if card:
         title = (f"session {rv.session_id}: {len(rv.items)} (item, question) pairs, "
-                 f"{len(rv.flagged)} flagged (SD > {rv.threshold:.0%} of each question's "
+                 f"{len(rv.flagged)} flagged (SD > {share_text(rv.threshold)} of each question's "
                  "range; unordered labels: more than one label)")
     else:
         title = (f"session {rv.session_id}: {len(rv.items)} items, {len(rv.flagged)} "
@@ -725,8 +726,7 @@ def _review_tables(session_id: str, state_dir: Path | None) -> None:
         with_base = False
     t.add_column("resolution")
 
-    def num(x: float | None) -> str:
-        return "–" if x is None else f"{x:.2f}"
+    num = number_text
 
     for it in rv.items:
         style = "bold yellow" if it.flagged else ""
@@ -735,24 +735,23 @@ def _review_tables(session_id: str, state_dir: Path | None) -> None:
             cells.append(escape(it.criterion or ""))
         for p in rv.participants:
             v = it.scores.get(p)
-            txt = "NA" if v == NA else ("–" if v is None else (
+            txt = "NA" if v == NA else (MISSING if v is None else (
                 escape(v) if isinstance(v, str) else fmt_num(float(v))))
             cells.append(f"[red]{txt}[/]" if p in it.outliers else txt)
         cells += [str(it.n), str(it.n_na), num(it.mean), num(it.median), num(it.sd),
-                  "–" if it.range is None else fmt_num(it.range),
-                  "–" if it.range_share is None else f"{it.range_share:.0%}",
+                  MISSING if it.range is None else fmt_num(it.range),
+                  share_text(it.range_share),
                   ", ".join(it.outliers)]
         if with_base:
-            cells.append("–" if it.baseline_delta is None else f"{it.baseline_delta:+.2f}")
+            cells.append(signed_text(it.baseline_delta))
         r = it.resolution
         cells.append("" if r is None else (
-            "–" if r.consensus is None else escape(r.consensus) if isinstance(r.consensus, str)
+            MISSING if r.consensus is None else escape(r.consensus) if isinstance(r.consensus, str)
             else fmt_num(r.consensus)) + " ✓")
         t.add_row(*cells, style=style)
     out.print(t)
 
-    def val(res) -> str:
-        return f"{res.value:.3f}" if res.value is not None else f"undefined ({res.reason})"
+    val = result_text
 
     if card:
         q = Table(title="agreement among participants per question and on the total")
@@ -962,7 +961,7 @@ def insights_cmd(
         t.add_column(col, justify="left" if col == "question" else "right")
     for q in ins.questions:
         t.add_row(escape(q.question), str(q.sessions), str(q.pairs), str(q.flagged),
-                  f"{q.flagged_share:.0%}")
+                  share_text(q.flagged_share))
     out.print(t)
     r = Table(title="raters: outliers per question (most first)", title_justify="left")
     for col in ("rater", "question", "scored", "outliers"):
