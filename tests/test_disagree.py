@@ -221,7 +221,7 @@ def test_markdown_report(toy: AnchorSet) -> None:
     assert "Anchor set `toy`, criterion **helpfulness**, scale 1–6." in md
     assert "| item | consensus | judge | difference | output chars | tags | rationale |" in md
     assert "| `a` | 2.00 | 5 | +3.00 | 8 | `short`, `x` | Vague \\| unhelpful |" in md
-    assert "| `b` | 5.00 | 2 | −3.00 |" in md
+    assert "| `b` | 5.00 | 2 | -3.00 |" in md
     assert "### By tag" in md and "`x` (n < 2)" in md
     assert "Output length:" in md
     short = analysis_markdown(a, max_items=1)

@@ -37,6 +37,7 @@ import numpy as np
 
 from harness.agreement import spearman
 from harness.anchors import AnchorSet
+from harness.reports import MISSING, number_text, share_text, signed_text
 
 from ._types import Disagreement, DisagreementAnalysis
 
@@ -55,9 +56,7 @@ def _score(x: float) -> str:
     return f"{x:.2f}".rstrip("0").rstrip(".")
 
 
-def _signed(x: float, digits: int = 2) -> str:
-    """``+0.42`` / ``−0.42`` (typographic minus)."""
-    return f"{x:+.{digits}f}".replace("-", "\u2212")
+_signed = signed_text
 
 
 def direction_label(mean_bias: float | None) -> str:
@@ -105,19 +104,23 @@ def verbosity_reading(signed: dict[str, Any], absolute: dict[str, Any], n: int) 
         return f"length effect undefined: {signed.get('reason') or absolute.get('reason')}"
     if rs is not None and abs(rs) >= RHO_WEAK:
         if rs > 0:
-            return (f"longer outputs get higher scores than the humans give (ρ = {rs:.2f}): "
+            return (f"longer outputs get higher scores than the humans give "
+                    f"(ρ = {number_text(rs)}): "
                     f"possible verbosity bias{few}")
-        return (f"longer outputs get lower scores than the humans give (ρ = {rs:.2f}): the "
+        return (f"longer outputs get lower scores than the humans give "
+                f"(ρ = {number_text(rs)}): the "
                 f"judge may penalise length{few}")
     if ra is not None and abs(ra) >= RHO_WEAK:
         if ra > 0:
-            return (f"the judge errs more on longer outputs (ρ = {ra:.2f} for the absolute "
+            return (f"the judge errs more on longer outputs (ρ = {number_text(ra)} for the "
+                    "absolute "
                     f"error) but in no consistent direction{few}")
-        return (f"the judge errs more on shorter outputs (ρ = {ra:.2f} for the absolute "
+        return (f"the judge errs more on shorter outputs (ρ = {number_text(ra)} for the "
+                "absolute "
                 f"error) but in no consistent direction{few}")
-    parts = [f"signed ρ = {rs:.2f}" if rs is not None else
+    parts = [f"signed ρ = {number_text(rs)}" if rs is not None else
              f"signed ρ undefined: {signed.get('reason')}",
-             f"absolute ρ = {ra:.2f}" if ra is not None else
+             f"absolute ρ = {number_text(ra)}" if ra is not None else
              f"absolute ρ undefined: {absolute.get('reason')}"]
     return f"no clear length effect ({'; '.join(parts)}){few}"
 
@@ -263,7 +266,7 @@ def analysis_markdown(analysis: DisagreementAnalysis, *, anchor_set: AnchorSet |
         lines += [f"Anchor set `{m.name}`, criterion **{m.criterion}**, scale "
                   f"{m.scale.describe()}.", ""]
     mb = d.get("mean_bias")
-    share = f" ({len(a.items) / a.n_items:.0%})" if a.n_items else ""
+    share = f" ({share_text(len(a.items) / a.n_items)})" if a.n_items else ""
     lines += [
         f"- Items scored: {a.n_items}"
         + (f" ({d['n_excluded']} without a valid judge score or consensus, excluded: "
@@ -273,10 +276,10 @@ def analysis_markdown(analysis: DisagreementAnalysis, *, anchor_set: AnchorSet |
         f"- Disagreements (|judge − consensus| ≥ {thr:g}): {len(a.items)}{share}: "
         f"{d.get('n_lenient', 0)} lenient (judge higher), {d.get('n_harsh', 0)} harsh "
         f"(judge lower)",
-        f"- Mean bias (judge − consensus): {_signed(mb) if mb is not None else '–'} → "
+        f"- Mean bias (judge − consensus): {signed_text(mb)} → "
         f"**{d.get('label', 'balanced')}** (lenient / harsh when |bias| ≥ "
         f"{BIAS_LABEL_MIN:g})",
-        f"- Output length: {a.verbosity.get('reading', '–')}",
+        f"- Output length: {a.verbosity.get('reading', MISSING)}",
         "",
     ]
     if a.by_tag:
@@ -284,7 +287,7 @@ def analysis_markdown(analysis: DisagreementAnalysis, *, anchor_set: AnchorSet |
                   "| --- | ---: | ---: | ---: | ---: |"]
         for r in a.by_tag:
             small = " (n < 2)" if r.get("small") else ""
-            lines.append(f"| `{_cell(r['tag'], 80)}`{small} | {r['n']} | {r['mae']:.2f} | "
+            lines.append(f"| `{_cell(r['tag'], 80)}`{small} | {r['n']} | {number_text(r['mae'])} | "
                          f"{_signed(r['bias'])} | {r.get('n_disagreements', 0)} |")
         lines.append("")
     lines += ["### Items", ""]
@@ -295,7 +298,8 @@ def analysis_markdown(analysis: DisagreementAnalysis, *, anchor_set: AnchorSet |
               "| --- | ---: | ---: | ---: | ---: | --- | --- |"]
     for it in a.items[:max(0, max_items)]:
         tags = ", ".join(f"`{_cell(t, 60)}`" for t in it.tags)
-        lines.append(f"| `{_cell(it.item_id, 80)}` | {it.consensus:.2f} | {_score(it.judge)} | "
+        lines.append(f"| `{_cell(it.item_id, 80)}` | {number_text(it.consensus)} | "
+                     f"{_score(it.judge)} | "
                      f"{_signed(it.difference)} | {it.output_chars} | {tags} | "
                      f"{_cell(it.rationale)} |")
     rest = len(a.items) - max(0, max_items)

@@ -43,8 +43,11 @@ from harness.reports import (
     bland_altman_plot,
     confusion_plot,
     iterations_plot,
+    number_text,
     position,
+    range_text,
     scatter_plot,
+    signed_text,
     write_calibration_report,
 )
 from harness.tracking import (
@@ -770,9 +773,9 @@ def _gap(result: CalibrationResult) -> None:
             worse = cal - hold
         if worse > OVERFIT_GAP:
             result.warnings.append(
-                f"the holdout {name} is {worse:.2f} worse than on the calibration split "
-                f"(gap {result.gap:+.2f}, more than {OVERFIT_GAP:.2f}): the prompt may be "
-                "overfitted to the calibration anchors"
+                f"the holdout {name} is {number_text(worse)} worse than on the calibration "
+                f"split (gap {signed_text(result.gap)}, more than {number_text(OVERFIT_GAP)}): "
+                "the prompt may be overfitted to the calibration anchors"
             )
 
 
@@ -829,9 +832,9 @@ def _honesty_warnings(result: CalibrationResult) -> None:
         )
     elif pos == "below":
         result.warnings.append(
-            f"the best version's {result.primary} ({value:.2f}) is below the human range "
-            f"({band['min']:.2f}–{band['max']:.2f}): this judge is not a substitute for a "
-            "human rater on these anchors"
+            f"the best version's {result.primary} ({number_text(value)}) is below the human "
+            f"range ({range_text(band['min'], band['max'])}): this judge is not a substitute "
+            "for a human rater on these anchors"
         )
     scores = best.judge_scores[~np.isnan(best.judge_scores)]
     if scores.size and np.unique(scores).size == 1:

@@ -31,7 +31,14 @@ from harness.judgments import (
     one_call_refusal,
     resolve_prompt,
 )
-from harness.reports import LOWER_IS_BETTER, ReportSettings, agreement_report, primary_for
+from harness.reports import (
+    LOWER_IS_BETTER,
+    ReportSettings,
+    agreement_report,
+    number_text,
+    primary_for,
+    undefined_text,
+)
 
 from ._loop import (
     LoopState,
@@ -440,4 +447,4 @@ def _finite(value: float | None) -> float | None:
 
 
 def _num(value: float | None) -> str:
-    return "undefined" if value is None or not math.isfinite(value) else f"{value:.2f}"
+    return undefined_text() if value is None or not math.isfinite(value) else number_text(value)
