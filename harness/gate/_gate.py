@@ -27,8 +27,7 @@ from harness.judgments import (
     resolve_prompt,
     scoring_mode,
 )
-from harness.prompts import PromptError, PromptVersion
-from harness.prompts._examples import examples_in
+from harness.prompts import PromptError, PromptVersion, examples_in
 from harness.reports import (
     AgreementReport,
     ReportSettings,
