@@ -255,11 +255,9 @@ def _log_mlflow(exp: Experiment, report: SelectiveReport | CascadeReport, doc: d
         return {"run_id": run.run_id, "tracking_uri": tracker.tracking_uri}
 
 
-def _pct(x: float | None) -> str:
-    return "—" if x is None else f"{x:.1%}"
-
-
 def _print(report: SelectiveReport, doc: dict[str, Any]) -> None:
+    from harness.reports._selective_report import outcome_cells
+
     t = report.threshold
     lam = ("none certified: every item is escalated" if t.threshold is None
            else f"{t.threshold:.4g}")
@@ -276,10 +274,7 @@ def _print(report: SelectiveReport, doc: dict[str, Any]) -> None:
         o = t.calibration if split == "calibration" else report.holdout
         if o is None:
             continue
-        ci = "—" if o.ci95 is None else f"[{o.ci95[0]:.2f}, {o.ci95[1]:.2f}]"
-        held = "—" if o.guarantee_held is None else ("yes" if o.guarantee_held else "NO")
-        table.add_row(split, str(o.n), str(o.n_kept), _pct(o.coverage), _pct(o.agreement),
-                      ci, held)
+        table.add_row(split, str(o.n), str(o.n_kept), *outcome_cells(o))
     print_wide(table)
     if report.holdout is not None and report.holdout.guarantee_held is False:
         out.print("the holdout's agreement on kept items is below the target: the guarantee "
@@ -311,6 +306,9 @@ def _cost(c: dict[str, Any]) -> str:
 
 
 def _print_cascade(report: CascadeReport, doc: dict[str, Any]) -> None:
+    from harness.reports import share_text
+    from harness.reports._selective_report import outcome_cells
+
     cal = report.calibration
     out.print(f"cascaded selective evaluation: {escape(' -> '.join(report.labels))} -> "
               f"humans; target agreement {report.target:g}; each stage tested at delta "
@@ -321,29 +319,22 @@ def _print_cascade(report: CascadeReport, doc: dict[str, Any]) -> None:
     for col in ("stage", "split", "threshold", "reached", "kept", "share of all",
                 "agreement", "95% CI", "held", "cost"):
         table.add_column(col, justify="left" if col in ("stage", "split", "cost") else "right")
-    for split in report.outcomes:
-        d = doc[split]
-        for s in d["stages"]:
+    for split, o in report.outcomes.items():
+        for s, st in zip(doc[split]["stages"], o.stages, strict=True):
             lam = "none" if s["threshold"] is None else f"{s['threshold']:.4g}"
-            ci = "—" if s["ci95"] is None else f"[{s['ci95'][0]:.2f}, {s['ci95'][1]:.2f}]"
-            held = "—" if s["guarantee_held"] is None else ("yes" if s["guarantee_held"]
-                                                             else "NO")
             table.add_row(f"{s['stage']}. {escape(s['label'])}", split, lam,
-                          str(s["n_reached"]), str(s["n_kept"]), _pct(s["share_kept"]),
-                          _pct(s["agreement"]), ci, held, _cost(s["cost"]))
+                          str(st.n_reached), str(st.outcome.n_kept), share_text(st.share_kept, 1),
+                          *outcome_cells(st.outcome)[1:], _cost(s["cost"]))
     print_wide(table)
     table = Table(title="The cascade")
     for col in ("split", "items", "kept", "coverage", "agreement", "95% CI", "guarantee held",
                 "to humans", "cost", "last stage alone"):
         table.add_column(col, justify="left" if col in ("split", "cost", "last stage alone")
                          else "right")
-    for split in report.outcomes:
+    for split, o in report.outcomes.items():
         d = doc[split]
-        ci = "—" if d["ci95"] is None else f"[{d['ci95'][0]:.2f}, {d['ci95'][1]:.2f}]"
-        held = "—" if d["guarantee_held"] is None else ("yes" if d["guarantee_held"] else "NO")
-        table.add_row(split, str(d["n"]), str(d["n_kept"]), _pct(d["coverage"]),
-                      _pct(d["agreement"]), ci, held,
-                      f"{d['n_escalated']} ({_pct(d['escalated_share'])})",
+        table.add_row(split, str(d["n"]), str(d["n_kept"]), *outcome_cells(o.overall),
+                      f"{d['n_escalated']} ({share_text(d['escalated_share'], 1)})",
                       _cost(d["cost"]), _cost(d["cost_last_stage_alone"]))
     print_wide(table)
     for w in report.warnings:

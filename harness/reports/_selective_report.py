@@ -7,42 +7,52 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["render_selective_html", "write_selective_report"]
+from ._say import MISSING, exact_text, interval_text, p_text, share_text
+
+__all__ = ["outcome_cells", "render_selective_html", "write_selective_report"]
 
 
-def _pct(x: float | None) -> str:
-    return "—" if x is None else f"{x:.1%}"
+def outcome_cells(o: Any) -> list[str]:
+    """The coverage, agreement, 95% CI and "guarantee held" cells of a selective outcome,
+    as the console and the HTML report print them.
 
+    Parameters
+    ----------
+    o : SelectiveOutcome
+        Read by its ``coverage``, ``agreement``, ``ci95`` and ``guarantee_held``.
 
-def _ci(ci: Any) -> str:
-    return "—" if ci is None else f"[{ci[0]:.2f}, {ci[1]:.2f}]"
-
-
-def _held(v: bool | None) -> str:
-    return "—" if v is None else ("yes" if v else "NO")
+    Returns
+    -------
+    list of str
+        ``["62.5%", "91.2%", "[0.84, 0.96]", "yes"]``; :data:`~harness.reports.MISSING` where
+        there is no value, ``NO`` when the guarantee did not hold.
+    """
+    held = MISSING if o.guarantee_held is None else ("yes" if o.guarantee_held else "NO")
+    return [share_text(o.coverage, 1), share_text(o.agreement, 1),
+            interval_text(o.ci95) or MISSING, held]
 
 
 def _lam(t: float | None) -> str:
+    # A confidence threshold (the bar itself, chosen by the tests): four significant digits.
     return "none certified" if t is None else f"{t:.4g}"
 
 
 def _num(v: Any, fmt: str = "") -> str:
-    return "—" if v is None else format(v, fmt)
+    return MISSING if v is None else format(v, fmt)
 
 
 _KEPT = ["split", "items", "kept", "coverage", "agreement", "95% CI", "guarantee held"]
 
 
 def _kept_row(split: str, o: Any, extra: list[str] | None = None) -> list[str]:
-    return [split, str(o.n), str(o.n_kept), _pct(o.coverage), _pct(o.agreement), _ci(o.ci95),
-            _held(o.guarantee_held), *(extra or [])]
+    return [split, str(o.n), str(o.n_kept), *outcome_cells(o), *(extra or [])]
 
 
 def _steps(steps: Any) -> dict[str, Any]:
     return {"headers": ["threshold", "kept", "disagreements", "risk", "upper bound",
                         "p-value", "rejected"],
-            "rows": [[f"{s.threshold:.4g}", str(s.n_kept), str(s.n_errors), f"{s.risk:.3f}",
-                      f"{s.upper:.3f}", f"{s.p_value:.3g}", "yes" if s.rejected else "no"]
+            "rows": [[f"{s.threshold:.4g}", str(s.n_kept), str(s.n_errors), exact_text(s.risk),
+                      exact_text(s.upper), p_text(s.p_value), "yes" if s.rejected else "no"]
                      for s in steps],
             "numeric": (0, 1, 2, 3, 4, 5)}
 
@@ -58,8 +68,8 @@ def _single(report: Any) -> dict[str, Any]:
                     t.threshold is None))
     if report.holdout is not None and report.holdout.guarantee_held is not None:
         h = report.holdout
-        verdict.append((f"Holdout: {_pct(h.agreement)} agreement on {h.n_kept} kept items "
-                        f"({_pct(h.coverage)} coverage): the guarantee "
+        verdict.append((f"Holdout: {share_text(h.agreement, 1)} agreement on {h.n_kept} kept "
+                        f"items ({share_text(h.coverage, 1)} coverage): the guarantee "
                         f"{'held' if h.guarantee_held else 'did NOT hold'}.",
                         not h.guarantee_held))
     test = {"heading": f"{len(t.steps)} test(s) from {t.min_kept} kept items, most "
@@ -79,21 +89,19 @@ def _cascade(report: Any) -> dict[str, Any]:
     rows, stage_rows, verdict = [], [], []
     for split, o in report.outcomes.items():
         d = report.split_dict(split)
-        rows.append(_kept_row(split, o.overall, [str(o.n_escalated),
-                                                 _pct(o.escalated_share), *_cost(d["cost"]),
-                                                 *_cost(d["cost_last_stage_alone"])]))
+        rows.append(_kept_row(split, o.overall, [
+            str(o.n_escalated), share_text(o.escalated_share, 1), *_cost(d["cost"]),
+            *_cost(d["cost_last_stage_alone"])]))
         for j, s in enumerate(o.stages):
             stage_rows.append([f"{j + 1}. {report.labels[j]}", split,
                                _lam(report.thresholds[j]), str(s.n_reached),
-                               str(s.outcome.n_kept), _pct(s.share_kept),
-                               _pct(s.outcome.agreement), _ci(s.outcome.ci95),
-                               _held(s.outcome.guarantee_held),
-                               *_cost(report.costs[split][j])])
+                               str(s.outcome.n_kept), share_text(s.share_kept, 1),
+                               *outcome_cells(s.outcome)[1:], *_cost(report.costs[split][j])])
         if split == "holdout" and o.overall.guarantee_held is not None:
-            verdict.append((f"Holdout: {_pct(o.overall.agreement)} agreement on the "
+            verdict.append((f"Holdout: {share_text(o.overall.agreement, 1)} agreement on the "
                             f"{o.overall.n_kept} items the cascade keeps "
-                            f"({_pct(o.overall.coverage)} coverage, {o.n_escalated} escalated "
-                            f"to humans): the guarantee "
+                            f"({share_text(o.overall.coverage, 1)} coverage, "
+                            f"{o.n_escalated} escalated to humans): the guarantee "
                             f"{'held' if o.overall.guarantee_held else 'did NOT hold'}.",
                             not o.overall.guarantee_held))
     cal = report.calibration
