@@ -140,7 +140,7 @@ def test_a_scorecard_gate_on_its_judge_out_equals_the_live_gate(tmp_path, projec
 
 
 def test_no_judge_is_built_or_called(tmp_path, project_root, demo, holdout, monkeypatch):
-    import harness.gate._gate as gate_mod
+    import harness.gate._versions as gate_mod
     import harness.judgments as judgments_mod
 
     def refuse(*args, **kwargs):

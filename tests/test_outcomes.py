@@ -19,7 +19,7 @@ from harness.gate import (
     evaluate_bar,
     gate_settings,
 )
-from harness.gate import _gate as gate_module
+from harness.gate import _verdict as gate_module
 from harness.plan import anchors_to_decide
 
 

@@ -624,7 +624,7 @@ def test_logprob_mode_does_not_negotiate(server: fs.FakeServer) -> None:
 
 
 def test_offline_gate_judge_knows_the_remembered_mode(tmp_path: Any) -> None:
-    from harness.gate._gate import OfflineJudge
+    from harness.gate._versions import OfflineJudge
 
     with Journal(tmp_path / "journal.sqlite") as journal:
         journal.remember_endpoint_mode("http://127.0.0.1:9/v1", "m", "json_object", "test")

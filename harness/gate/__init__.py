@@ -60,10 +60,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         "holm_family", "parse_assignment", "split_name",
     ),
     "._errors": ("GateError", "GateInputError", "GateJudgeError"),
-    "._gate": (
-        "PRODUCTION_ALIAS", "GateFailed", "OfflineJudge", "check", "check_examples", "gate_judge",
-        "load_gate", "promote", "resolve_version", "run_gate",
-    ),
+    "._gate": ("GateFailed", "check", "load_gate", "run_gate"),
     "._leaderboard": ("JudgesValidation", "validate_judges"),
     "._ledger": (
         "HOLDOUT_LOOKS_HASH_TAG", "HOLDOUT_LOOKS_TAG", "holdout_ledger", "holdout_look_tags",
@@ -73,6 +70,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         "STEP_SUMMARY_ENV", "GateErrorOutcome", "gate_table", "junit_xml", "markdown",
         "outcome_text", "promoted_lines", "table_text", "write_junit", "write_summary",
     ),
+    "._promote": ("PRODUCTION_ALIAS", "promote"),
     "._result": (
         "EXIT_BELOW_BAR", "EXIT_INCONCLUSIVE", "EXIT_INPUT", "EXIT_JUDGE", "EXIT_PASS",
         "HOLDOUT_ALPHA", "BaselineRun", "GateResult", "HoldoutLooks", "InvalidCheck", "JudgeCheck",
@@ -82,4 +80,5 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         "check_scorecard_bars", "is_scorecard_gate", "run_scorecard_gate", "scorecard_versions",
     ),
     "._stats": ("loss_test", "plan_bar"),
+    "._versions": ("OfflineJudge", "check_examples", "gate_judge", "resolve_version"),
 })

@@ -12,8 +12,10 @@ from harness.reports import Leaderboard, leaderboard_from_scores
 
 from ._bars import GateSettings
 from ._errors import GateInputError
-from ._gate import gate_report_settings, open_judgments, run_gate
+from ._gate import run_gate
+from ._looks import open_judgments
 from ._result import GateResult, ScorecardGateResult
+from ._verdict import gate_report_settings
 
 
 @dataclass

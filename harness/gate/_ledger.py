@@ -19,7 +19,7 @@ from ._errors import GateInputError
 from ._result import HoldoutLooks
 
 if TYPE_CHECKING:
-    from ._gate import _Registry
+    from ._versions import _Registry
 
 #: Registry version and run tags of the holdout ledger: the number of distinct versions
 #: evaluated on the holdout (this one included) when it was last evaluated, and which holdout.

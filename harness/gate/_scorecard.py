@@ -21,26 +21,21 @@ from harness.judgments import JudgmentsFile, is_scorecard_experiment, judge_tota
 
 from ._bars import Bar, GateSettings, LossTest, holm_family
 from ._errors import GateInputError
-from ._gate import (
-    BaselineRun,
+from ._ledger import holdout_ledger, record_look
+from ._looks import (
     Look,
-    Scored,
-    baseline_figures,
     check_servable,
-    evaluate_bars,
     finish_look,
-    gate_judge,
-    gate_report,
     judge_look,
-    loss_tests,
     pick_judgments,
     prepare_look,
     prepare_recorded_look,
     rater_id,
     recorded_baseline,
 )
-from ._ledger import holdout_ledger, record_look
-from ._result import GateResult, ScorecardGateResult, TotalGate
+from ._result import BaselineRun, GateResult, ScorecardGateResult, TotalGate
+from ._verdict import Scored, baseline_figures, evaluate_bars, gate_report, loss_tests
+from ._versions import gate_judge
 
 
 def is_scorecard_gate(exp: Experiment) -> bool:
