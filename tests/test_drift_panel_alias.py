@@ -70,6 +70,12 @@ def test_a_panel_set_elsewhere_and_the_printed_verdict(tmp_path, project_root, d
                    "--no-record", "--json")
     assert res.exit_code == 1, res.output
     assert "Verdict: judge" in res.output and "ALERT" in res.output
+    # the table and the verdict's reason say the same share, CI and shift (three decimals)
+    flat = " ".join(res.output.split())
+    assert "│ 1.000 (31/31) │ [0.890, 1.000] │ yes (tolerance 0.05) │" in flat
+    assert "│ panel: mean shift │ -0.935 │" in flat
+    assert ("31 of 31 panel items moved (share 1.000, 95% CI [0.890, 1.000]; tolerance "
+            "0.05), mean shift -0.935") in flat
     assert json.loads(doc.stdout)["verdict"] == "judge"
     # a smaller panel set: another panel (its items hash), judged on its own items
     lines = copy.read_text().splitlines()
@@ -94,3 +100,24 @@ def test_bad_panel_input_exits_2(tmp_path, project_root):
                           ([], "ratings FILE")):
         res = _cli("drift", *args)
         assert res.exit_code == 2 and message in res.output, (args, res.output)
+
+
+def test_both_spellings_refuse_bad_options_alike(tmp_path, project_root, demo):
+    """One validation for both spellings: the same exit 2 and message naming the CLI flag,
+    before any call or record."""
+    from harness.journal import Journal
+
+    anchors = project_root / "anchors/recipes/recipes-overall.jsonl"
+    with fs.FakeServer(Judge(demo)) as server:
+        exp = write_experiment(tmp_path, project_root, server.openai_url)
+        for args, message in ((["--split", "train"], "--split must be one of"),
+                              (["--tolerance", "1.5"], "--tolerance is a share"),
+                              (["--min-move", "-1"], "--min-move must be a finite number"),
+                              (["--shift-tolerance", "nan"], "--shift-tolerance must be")):
+            via_panel = _cli("panel", exp, *args)
+            via_drift = _cli("drift", "--anchors", anchors, "--judge", exp, *args)
+            for res in (via_panel, via_drift):
+                assert res.exit_code == 2, (args, res.output)
+                assert message in " ".join(res.output.split()), (args, res.output)
+        assert server.stats.total == 0
+    assert Journal(tmp_path / "state").panel_runs() == []

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from harness.anchors import AnchorError
+from harness.reports import MISSING, exact_text, figure_text, number_text
 
 from ._common import EXIT_BELOW_BAR, EXIT_INPUT, JsonOpt, fail, out, parse_scale, print_json
 
@@ -23,10 +24,6 @@ if TYPE_CHECKING:
 
 #: Streams with more windows than this list only the windows with something to see.
 QUIET_LIMIT = 40
-
-
-def _fmt(v: float | None) -> str:
-    return "—" if v is None else f"{v:.3f}"
 
 
 def drift_cmd(
@@ -164,23 +161,18 @@ def _panel(file: Path | None, anchors: Path | None, judge: Path | None, *, split
            tolerance: float, min_move: float, shift_tolerance: float, no_record: bool,
            as_json: bool) -> None:
     """``drift --anchors SET --judge EXPERIMENT``: the anchor panel SET re-judged by the
-    experiment's judge, by :func:`harness.drift.run_panel` and printed as ``judgecal
-    panel`` prints it (the experiment's anchors replaced by SET when they differ)."""
-    from harness.drift import PANEL_SPLITS, PanelInputError, PanelJudgeError, run_panel
+    experiment's judge, as ``judgecal panel`` does it (:func:`._panel.run_and_print_panel`;
+    the experiment's anchors replaced by SET when they differ)."""
     from harness.experiments import ExperimentError, load_experiment
-    from harness.judges import ProviderError
-    from harness.judgments import is_scorecard_experiment
-    from harness.prompts import PromptError
 
-    from ._common import EXIT_JUDGE, err
-    from ._panel import _print as print_panel
+    from ._panel import check_panel_options, run_and_print_panel
 
     if judge is None:
         fail("--anchors SET needs --judge EXPERIMENT: the judge to re-judge the panel with")
     if file is not None:
         fail(f"{file}: give a ratings FILE or the anchor panel (--anchors, --judge), not both")
-    if split not in PANEL_SPLITS:
-        fail(f"--split must be one of {', '.join(PANEL_SPLITS)}, got {split!r}")
+    check_panel_options(split=split, tolerance=tolerance, min_move=min_move,
+                        shift_tolerance=shift_tolerance)
     try:
         exp = load_experiment(judge)
     except ExperimentError as exc:
@@ -189,24 +181,10 @@ def _panel(file: Path | None, anchors: Path | None, judge: Path | None, *, split
         if not anchors.is_file():
             fail(f"--anchors {anchors}: no such file", EXIT_INPUT)
         exp = exp.with_overrides(anchors={"path": anchors})
-    if is_scorecard_experiment(exp):
-        fail(f"{judge}: a scorecard: a panel is one question; name it with [anchors] "
-             "criterion")
-    try:
-        report = run_panel(exp, split=split, baseline=baseline, production=production,
-                           baseline_production=baseline_production, tolerance=tolerance,
-                           min_move=min_move, shift_tolerance=shift_tolerance,
-                           record=not no_record, show_progress=not as_json, console=err)
-    except (PanelInputError, AnchorError, PromptError) as exc:
-        fail(str(exc), EXIT_INPUT)
-    except (PanelJudgeError, ProviderError) as exc:
-        fail(str(exc), EXIT_JUDGE)
-    if as_json:
-        print_json(report.to_dict())
-    else:
-        print_panel(report, judge)
-    if report.alert:
-        raise typer.Exit(EXIT_BELOW_BAR)
+    run_and_print_panel(exp, judge, split=split, production=production,
+                        baseline_production=baseline_production, baseline=baseline,
+                        tolerance=tolerance, min_move=min_move,
+                        shift_tolerance=shift_tolerance, no_record=no_record, as_json=as_json)
 
 
 def _thresholds(option: str, values: list[str] | None) -> tuple[float | None, dict[str, float]]:
@@ -292,8 +270,8 @@ def _print(report: DriftReport, paths: list[Path], all_windows: bool = False) ->
     for note in report.notes:
         out.print(f"[yellow]note:[/] {escape(note)}")
     if report.windows:
-        t = Table(title=f"Rolling ICC(1,1) (baseline {_fmt(report.baseline_icc)}; "
-                  f"alert when it drops by more than {report.drop:g})")
+        t = Table(title=f"Rolling ICC(1,1) (baseline {number_text(report.baseline_icc)}; "
+                  f"alert when it drops by more than {exact_text(report.drop)})")
         for col in ("window", "items", "ICC", "drop", "alert", "flagged raters"):
             t.add_column(col)
         shown = report.windows
@@ -304,9 +282,9 @@ def _print(report: DriftReport, paths: list[Path], all_windows: bool = False) ->
                          "windows without an alert or a flag not listed (--all-windows, "
                          "or --json, has them all)")
         for w in shown:
-            icc = _fmt(w.icc.value) if w.icc.value is not None else f"— ({w.icc.reason})"
+            icc = figure_text(w.icc.value, reason=w.icc.reason)
             t.add_row(str(w.index), f"{w.start + 1}–{w.stop}  ({escape(w.first_item)} … "
-                      f"{escape(w.last_item)})", icc, _fmt(w.drop),
+                      f"{escape(w.last_item)})", escape(icc), exact_text(w.drop),
                       "[bold red]ALERT[/]" if w.alert else "",
                       escape(", ".join(w.flagged)))
         out.print(t)
@@ -324,7 +302,7 @@ def _print(report: DriftReport, paths: list[Path], all_windows: bool = False) ->
     elif report.windows:
         out.print("[green]No ICC alert.[/]")
     if report.flagged:
-        ft = Table(title=f"Raters more than {report.far:g} from consensus on "
+        ft = Table(title=f"Raters more than {exact_text(report.far)} from consensus on "
                    f"{report.min_far_items}+ items in a window")
         for col in ("rater", "first flagged (items)", "windows flagged", "max far items"):
             ft.add_column(col)
@@ -353,18 +331,18 @@ def _print_scorecard(report: ScorecardDriftReport, paths: list[Path],
     for f in report.flags:
         biased.setdefault(f.criterion, []).append(f"{f.rater} ({f.direction})")
     t = Table(title=f"Per question: rolling ICC(1,1) (alert when it drops by more than "
-              f"{any_rep.drop:g}), raters far from consensus, biased raters")
+              f"{exact_text(any_rep.drop)}), raters far from consensus, biased raters")
     for col in ("question", "items", "raters", "baseline ICC", "last ICC", "ICC alert",
                 "far-flagged raters", "biased raters"):
         t.add_column(col)
     for cid, rep in reports.items():
         last = rep.windows[-1].icc.value if rep.windows else None
-        alert = "—"
+        alert = MISSING
         if rep.alert:
             w = rep.windows[rep.first_alert]
             alert = f"[bold red]from items {w.start + 1}–{w.stop}[/]"
         t.add_row(escape(cid), str(len(rep.item_ids)), str(len(rep.rater_ids)),
-                  _fmt(rep.baseline_icc), _fmt(last), alert,
+                  number_text(rep.baseline_icc), number_text(last), alert,
                   escape(", ".join(rep.flagged)), escape(", ".join(biased.get(cid, []))))
     out.print(t)
     if report.flags:
@@ -379,10 +357,12 @@ def _print_scorecard(report: ScorecardDriftReport, paths: list[Path],
             rep = reports[f.criterion]
             w0 = rep.windows[f.windows[0]]
             i = f.biases.index(f.worst)
-            stream = "—" if f.stream_bias is None else f"{f.stream_bias:+.2f} ({f.stream_n})"
+            stream = (MISSING if f.stream_bias is None
+                      else f"{exact_text(f.stream_bias, sign=True)} ({f.stream_n})")
             ft.add_row(escape(f.rater), escape(f.criterion), f.direction,
                        f"{len(f.windows)} of {len(rep.windows)}", f"{w0.start + 1}–{w0.stop}",
-                       f"{f.worst:+.2f} ({f.n_items[i]} items)", stream, f"{f.threshold:g}")
+                       f"{exact_text(f.worst, sign=True)} ({f.n_items[i]} items)", stream,
+                       exact_text(f.threshold))
         out.print(ft)
     else:
         out.print("[green]No rater biased on a question.[/]")

@@ -11,6 +11,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from harness.reports import exact_text, number_text, signed_text
+
 from ._common import (
     EXIT_BELOW_BAR,
     EXIT_INPUT,
@@ -25,13 +27,7 @@ from ._common import (
 
 if TYPE_CHECKING:
     from harness.drift import PanelReport
-
-
-def _ci(ci: tuple[float, float] | None, fmt: str = "+.3f") -> str:
-    if ci is None or not all(math.isfinite(c) for c in ci):
-        return "—"
-    return f"[{ci[0]:{fmt}}, {ci[1]:{fmt}}]"
-
+    from harness.experiments import Experiment
 
 def panel_cmd(
     experiment: Annotated[Path, typer.Argument(help="Experiment file (.toml): its anchors "
@@ -75,12 +71,34 @@ def panel_cmd(
     drift (judge, system or both, silent change included), 2 on bad input (nothing
     called or recorded), 3 when the judge fails.
     """
-    from harness.anchors import AnchorError
-    from harness.drift import PANEL_SPLITS, PanelInputError, PanelJudgeError, run_panel
     from harness.experiments import ExperimentError, load_experiment
-    from harness.judges import ProviderError
-    from harness.judgments import is_scorecard_experiment
-    from harness.prompts import PromptError
+
+    check_panel_options(split=split, tolerance=tolerance, min_move=min_move,
+                        shift_tolerance=shift_tolerance)
+    try:
+        exp = load_experiment(experiment)
+    except ExperimentError as exc:
+        fail(str(exc), EXIT_INPUT)
+    run_and_print_panel(exp, experiment, split=split, production=production,
+                        baseline_production=baseline_production, baseline=baseline,
+                        tolerance=tolerance, min_move=min_move,
+                        shift_tolerance=shift_tolerance, no_record=no_record, as_json=as_json)
+
+
+def check_panel_options(*, split: str, tolerance: float, min_move: float,
+                        shift_tolerance: float) -> None:
+    """Exit 2 on a panel option out of range (before anything is loaded or called).
+
+    Parameters
+    ----------
+    split : str
+        One of :data:`harness.drift.PANEL_SPLITS`.
+    tolerance : float
+        A share of the panel's items: finite, at least 0 and below 1.
+    min_move, shift_tolerance : float
+        Scale points: finite and at least 0.
+    """
+    from harness.drift import PANEL_SPLITS
 
     if split not in PANEL_SPLITS:
         fail(f"--split must be one of {', '.join(PANEL_SPLITS)}, got {split!r}")
@@ -90,12 +108,44 @@ def panel_cmd(
             fail(f"{name} must be a finite number >= 0, got {value:g}")
     if tolerance >= 1:
         fail(f"--tolerance is a share of the panel's items, below 1; got {tolerance:g}")
-    try:
-        exp = load_experiment(experiment)
-    except ExperimentError as exc:
-        fail(str(exc), EXIT_INPUT)
+
+
+def run_and_print_panel(exp: Experiment, label: Path, *, split: str, production: str | None,
+                        baseline_production: str | None, baseline: str | None,
+                        tolerance: float, min_move: float, shift_tolerance: float,
+                        no_record: bool, as_json: bool) -> None:
+    """Re-judge the experiment's anchor panel, print the comparison and exit as ``judgecal
+    panel`` does (``panel EXPERIMENT`` and ``drift --anchors SET --judge EXPERIMENT``).
+
+    Parameters
+    ----------
+    exp : Experiment
+        Loaded; its anchors are the panel (``drift`` has replaced them by SET first).
+    label : Path
+        The experiment file, as messages and the printed heading name it.
+    split, production, baseline_production, baseline, tolerance, min_move, shift_tolerance
+        As :func:`harness.drift.run_panel` takes them; checked by
+        :func:`check_panel_options` first.
+    no_record : bool
+        Compare only: the run is not recorded in the journal.
+    as_json : bool
+        Print :meth:`PanelReport.to_dict` instead of the tables.
+
+    Notes
+    -----
+    Exits 2 on bad input (nothing called or recorded), 3 when the judge fails, 1 on a
+    drift alert; returns normally when stable or on a panel's first run.
+    """
+    from harness.anchors import AnchorError
+    from harness.drift import PanelInputError, PanelJudgeError, run_panel
+    from harness.judges import ProviderError
+    from harness.judgments import is_scorecard_experiment
+    from harness.prompts import PromptError
+
+    check_panel_options(split=split, tolerance=tolerance, min_move=min_move,
+                        shift_tolerance=shift_tolerance)
     if is_scorecard_experiment(exp):
-        fail(f"{experiment}: a scorecard: a panel is one question; name it with [anchors] "
+        fail(f"{label}: a scorecard: a panel is one question; name it with [anchors] "
              "criterion")
     try:
         report = run_panel(exp, split=split, baseline=baseline, production=production,
@@ -109,12 +159,15 @@ def panel_cmd(
     if as_json:
         print_json(report.to_dict())
     else:
-        _print(report, experiment)
+        _print(report, label)
     if report.alert:
         raise typer.Exit(EXIT_BELOW_BAR)
 
 
 def _print(report: PanelReport, experiment: Path) -> None:
+    from harness.drift import PANEL_DIGITS as DIGITS
+    from harness.drift import panel_ci_text as _ci
+
     run, ref = report.run, report.reference
     fp = run.fingerprint
     out.print(f"[bold]Panel[/] {escape(str(experiment))}: {len(run.scores)} anchors "
@@ -132,15 +185,15 @@ def _print(report: PanelReport, experiment: Path) -> None:
     t = Table(title=f"Compared with run {ref.run_id[:12]}, 95% CIs")
     for col in ("figure", "estimate", "95% CI", "changed"):
         t.add_column(col)
-    t.add_row("panel: share of items moved", f"{p.moved_share:.3f} ({p.n_moved}/{p.n_items})",
-              _ci(p.ci95, ".3f"), f"{'yes' if p.changed else 'no'} (tolerance "
-                                  f"{p.tolerance:g})")
-    t.add_row("panel: mean shift", f"{p.mean_shift:+.3f}", _ci(p.mean_ci95), "")
+    t.add_row("panel: share of items moved",
+              f"{number_text(p.moved_share, DIGITS)} ({p.n_moved}/{p.n_items})", _ci(p.ci95),
+              f"{'yes' if p.changed else 'no'} (tolerance {exact_text(p.tolerance)})")
+    t.add_row("panel: mean shift", signed_text(p.mean_shift, DIGITS), _ci(p.mean_ci95), "")
     if att.production is not None:
         q = att.production
-        t.add_row("production: mean shift", f"{q.mean_shift:+.3f} ({q.n_baseline} -> "
-                  f"{q.n_current} items)", _ci(q.ci95),
-                  f"{'yes' if q.changed else 'no'} (tolerance {q.tolerance:g})")
+        t.add_row("production: mean shift", f"{signed_text(q.mean_shift, DIGITS)} "
+                  f"({q.n_baseline} -> {q.n_current} items)", _ci(q.ci95),
+                  f"{'yes' if q.changed else 'no'} (tolerance {exact_text(q.tolerance)})")
     print_wide(t)
     changed = ", ".join(att.fingerprint_changed) or "unchanged"
     out.print(f"Fingerprint: {escape(changed)}")

@@ -20,12 +20,14 @@ See ``docs/production.md``.
 """
 
 from ._attribution import (
+    PANEL_DIGITS,
     TOLERANCE,
     Attribution,
     PanelShift,
     ProductionShift,
     attribute,
     fingerprint_changes,
+    panel_ci_text,
     panel_shift,
     production_shift,
 )
@@ -57,6 +59,7 @@ from ._scorecard import (
 )
 
 __all__ = [
+    "PANEL_DIGITS",
     "PANEL_SPLITS",
     "TOLERANCE",
     "Attribution",
@@ -78,6 +81,7 @@ __all__ = [
     "fingerprint_changes",
     "judge_fingerprint",
     "loo_deviations",
+    "panel_ci_text",
     "panel_shift",
     "production_shift",
     "read_stream",

@@ -29,6 +29,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from harness.estimate import naive_pass_rate
+from harness.reports import MISSING, exact_text, interval_text, number_text, signed_text
 
 Verdict = Literal["judge", "system", "both", "stable"]
 
@@ -44,6 +45,24 @@ def _ci(ci: tuple[float, float] | None) -> list[float] | None:
     if ci is None or not all(math.isfinite(c) for c in ci):
         return None
     return [float(ci[0]), float(ci[1])]
+
+
+#: Decimals of the panel's shares, shifts and their CIs wherever they are said (the verdict's
+#: reason, ``judgecal panel``'s table): they are compared with a tolerance, and a production
+#: shift of 0.004 scale points is a change under a shift tolerance of 0 that two decimals
+#: would show as 0.00.
+PANEL_DIGITS = 3
+
+
+def panel_ci_text(ci: tuple[float, float] | None) -> str:
+    """A panel CI as ``[0.890, 1.000]`` (:data:`PANEL_DIGITS`); ``—`` without one.
+
+    Examples
+    --------
+    >>> panel_ci_text((-1.0, -0.8064)), panel_ci_text((float("nan"), 1.0))
+    ('[-1.000, -0.806]', '—')
+    """
+    return interval_text(_ci(ci), PANEL_DIGITS) or MISSING
 
 
 @dataclass(frozen=True)
@@ -386,12 +405,14 @@ def attribute(panel: PanelShift, production: ProductionShift | None,
     else:
         verdict = "system" if prod_changed else "stable"
     silent = panel.changed and not changes
-    moved = (f"{panel.n_moved} of {panel.n_items} panel items moved "
-             f"({panel.moved_share:.0%}, 95% CI {panel.ci95[0]:.0%}–{panel.ci95[1]:.0%}; "
-             f"tolerance {panel.tolerance:.0%}), mean shift {panel.mean_shift:+.3f}")
+    moved = (f"{panel.n_moved} of {panel.n_items} panel items moved (share "
+             f"{number_text(panel.moved_share, PANEL_DIGITS)}, 95% CI "
+             f"{panel_ci_text(panel.ci95)}; tolerance "
+             f"{exact_text(panel.tolerance)}), mean shift "
+             f"{signed_text(panel.mean_shift, PANEL_DIGITS)}")
     prod = ("" if production is None else
-            f"; production mean shift {production.mean_shift:+.3f} (95% CI "
-            f"{production.ci95[0]:+.3f} to {production.ci95[1]:+.3f})")
+            f"; production mean shift {signed_text(production.mean_shift, PANEL_DIGITS)}, "
+            f"95% CI {panel_ci_text(production.ci95)}")
     what = {
         "judge": "the judge changed",
         "system": "the system changed: the panel held still while production moved",
