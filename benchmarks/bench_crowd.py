@@ -18,12 +18,17 @@ Figures are ratios against a baseline measured in the same run (no absolute targ
     and of the same command with the JSON written by ``json.dumps`` instead of rich's
     ``Console.print_json``. Target: under 2 GiB.
 (d) the scaling curve of (b) as a Markdown table (``benchmarks/README.md``, "Crowd scale").
+(e) the leaderboard of 3 judges on 100,000 items (9 humans each, the default 1,000
+    resamples), in a fresh process: peak RSS of ``leaderboard_from_scores`` and the
+    tracemalloc peak of one ``paired_difference`` (the paired bootstrap of two judges).
+    Run it with ``PYTHONPATH=<an older checkout>`` to measure the code before a change.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -83,10 +88,11 @@ def report_seconds(table: RatingsTable, judge: np.ndarray, repeat: int) -> list[
 
 
 def part_a(repeat: int) -> None:
+    print(f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print("\n(a) the same ratings, two encodings of the raters: report + JSON, median of "
           f"{repeat}\n")
-    print("| ratings | encoding | items x raters | ceiling | median | ratio |")
-    print("|---|---|---|---|---|---|")
+    print("| ratings | encoding | items x raters | ceiling | median | min-max | ratio |")
+    print("|---|---|---|---|---|---|---|")
     demo = open_ratings(RECIPES)
     pairs = [("recipe demo (overall)", demo), ("issue 15 shape (synthetic, 1-6)",
                                                crossed(1_056, 3))]
@@ -94,13 +100,15 @@ def part_a(repeat: int) -> None:
         judge = simulated_judge(few)
         base = None
         for name, table in (("original raters", few), ("one-shot raters", one_shot(few))):
-            t = statistics.median(report_seconds(table, judge, repeat))
+            times = report_seconds(table, judge, repeat)
+            t = statistics.median(times)
             base = base or t
             rep = agreement_report(table, judge_scores=judge,
                                    settings=ReportSettings(n_resamples=0))
             method = rep.judge["ceiling_method"] if rep.judge else "-"
             shape = f"{len(table.item_ids):,} x {len(table.rater_ids):,}"
-            print(f"| {label} | {name} | {shape} | {method} | {t:.2f} s | {t / base:.2f}x |")
+            print(f"| {label} | {name} | {shape} | {method} | {t:.2f} s | "
+                  f"{min(times):.2f}-{max(times):.2f} s | {t / base:.2f}x |")
 
 
 # --------------------------------------------------------------------------- (b, d) scaling
@@ -162,6 +170,52 @@ def part_b(workdir: Path, max_ratings: int) -> None:
               f"{r['maxrss_kb'] / 1024:.0f} MB |")
 
 
+# --------------------------------------------------------------------------- (e) leaderboard
+
+#: The leaderboard of 3 judges in a fresh process: seconds and peak memory (JSON line).
+LEADERBOARD_RUN = textwrap.dedent("""
+    import json, resource, sys, time, tracemalloc
+    import numpy as np
+    from harness.anchors import RatingsTable
+    from harness.reports import (ReportSettings, leaderboard_from_scores,
+                                 like_for_like_references, paired_difference)
+    from harness.reports._agreement import _rater_rows
+    n = int(sys.argv[1])
+    rng = np.random.default_rng(0)
+    truth = rng.normal(3.0, 1.0, n)
+    humans = np.clip(np.rint(truth[:, None] + rng.normal(0, 0.7, (n, 9))), 1, 5)
+    judges = {f"judge-{k}": np.clip(np.rint(truth + rng.normal(0.1 * k, 0.5 + 0.3 * k, n)),
+                                    1, 5) for k in range(3)}
+    table = RatingsTable([f"item-{i}" for i in range(n)], [f"human-{j}" for j in range(9)],
+                         humans, np.zeros(humans.shape, dtype=bool), None, (1.0, 5.0), "bench")
+    refs, _ = like_for_like_references(table, _rater_rows(table, (1.0, 5.0)))
+    a, b = judges["judge-0"], judges["judge-1"]
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    paired_difference(a, b, refs, figure="icc", scale=(1.0, 5.0), n_resamples=1000)
+    t1 = time.perf_counter()
+    pair_peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    t2 = time.perf_counter()
+    leaderboard_from_scores(table, judges, settings=ReportSettings())
+    t3 = time.perf_counter()
+    print(json.dumps({"pair_s": t1 - t0, "pair_peak": pair_peak, "board_s": t3 - t2,
+                      "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+""")
+
+
+def part_e(n_items: int) -> None:
+    out = subprocess.run([sys.executable, "-c", LEADERBOARD_RUN, str(n_items)], check=True,
+                         capture_output=True, text=True, cwd=ROOT)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"\n(e) leaderboard of 3 judges, {n_items:,} items x 9 humans, 1,000 resamples\n")
+    print("| step | time | peak memory |\n|---|---|---|")
+    print(f"| paired_difference (2 judges, icc) | {r['pair_s']:.2f} s | "
+          f"{r['pair_peak'] / 2**20:,.0f} MiB (tracemalloc) |")
+    print(f"| leaderboard_from_scores (3 judges, 3 pairs) | {r['board_s']:.2f} s | "
+          f"{r['maxrss_kb'] / 1024:,.0f} MB (peak RSS of the process) |")
+
+
 # --------------------------------------------------------------------------- (c) CLI memory
 
 #: ``judgecal agree`` as installed, in a child process whose peak memory is read back.
@@ -207,7 +261,8 @@ def part_c(workdir: Path, max_ratings: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", default="a,b,c", help="comma-separated: a, b, c")
+    parser.add_argument("--parts", default="a,b,c", help="comma-separated: a, b, c, e")
+    parser.add_argument("--leaderboard-items", type=int, default=100_000)
     parser.add_argument("--max-ratings", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
@@ -221,6 +276,8 @@ def main() -> None:
             part_b(Path(tmp), args.max_ratings)
         if "c" in parts:
             part_c(Path(tmp), args.max_ratings)
+    if "e" in parts:
+        part_e(args.leaderboard_items)
 
 
 if __name__ == "__main__":
