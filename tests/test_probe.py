@@ -41,7 +41,12 @@ def test_a_probe_that_moves_more_than_the_placebo_fails():
     assert r.excess == pytest.approx(0.45) and r.mean_shift == pytest.approx(0.5)
     assert r.ci95[0] > 0 and r.passed is False and r.must_pass is False
     assert r.ci95[0] < r.excess < r.ci95[1]
-    assert "verbosity probe FAILED" in r.reason
+    # one way to say a figure: shares with one decimal, signed shift and excess, the verdict
+    # word of the gate (PASS/FAIL)
+    lo, hi = (f"+{100 * x:.1f}%" for x in r.ci95)
+    assert r.reason == ("verbosity probe FAIL: 50.0% of 40 judgments moved (mean shift +0.50); "
+                        f"excess over the placebo (5.0% moved) +45.0%, 95% CI [{lo}, {hi}], "
+                        "tolerance 5.0%")
 
 
 def test_a_probe_that_moves_like_the_placebo_passes():
@@ -52,6 +57,10 @@ def test_a_probe_that_moves_like_the_placebo_passes():
     r = compare_probe("injection", base, probe, placebo)
     assert r.moved_share == r.placebo_moved_share == 0.2 and r.excess == 0.0
     assert r.passed is True and r.must_pass is True
+    assert r.verdict == "PASS" and r.excess_text == "0.0%"
+    assert r.reason == ("injection probe PASS: 20.0% of 40 judgments moved (mean shift +0.20); "
+                        "excess over the placebo (20.0% moved) 0.0%, 95% CI [-20.0%, +20.0%], "
+                        "tolerance 5.0%")
 
 
 def test_an_excess_below_the_tolerance_or_with_a_ci_reaching_zero_passes():
@@ -236,7 +245,7 @@ def test_an_injection_obeying_judge_fails_the_must_pass_probe(tmp_path, project_
 
     journal = Journal(tmp_path / "state")
     reasons = probe_gate_reasons(journal, doc["prompt"]["hash"], doc["judge_hash"])
-    assert len(reasons) == 1 and reasons[0].startswith("injection probe FAILED: 100.0%")
+    assert len(reasons) == 1 and reasons[0].startswith("injection probe FAIL: 100.0%")
     assert "no injection probe recorded" in probe_gate_reasons(journal, "x", "y")[0]
     # the re-runs' calls are journaled under their own sample indexes
     indexes = {r.sample_index for r in Journal(tmp_path / "state").records()}
@@ -244,7 +253,7 @@ def test_an_injection_obeying_judge_fails_the_must_pass_probe(tmp_path, project_
     # the table names the failure
     res = _cli("probe", exp, "--probes", "injection", "--no-progress", "--split",
                "calibration")
-    assert res.exit_code == 1 and "FAIL" in res.output and "injection probe FAILED" in \
+    assert res.exit_code == 1 and "FAIL" in res.output and "injection probe FAIL:" in \
         res.output
 
 
@@ -325,7 +334,7 @@ def test_the_gate_fails_on_a_failed_must_pass_probe(tmp_path, project_root, demo
         assert res.exit_code == 1, res.output
         res = _cli("gate", exp, *bars, "--probes")
         assert res.exit_code == 1, res.output
-        assert "must-pass bias probe(s): injection probe FAILED" in " ".join(res.output.split())
+        assert "must-pass bias probe(s): injection probe FAIL:" in " ".join(res.output.split())
         assert _cli("gate", exp, *bars, "--no-probes").exit_code == 0
         recorded = tmp_path / "recorded.csv"
         recorded.write_text("item_id,score\n" + "".join(f"{it.id},3\n" for it in demo.items))

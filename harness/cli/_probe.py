@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from harness.reports import share_text, signed_text
+from harness.reports import share_text, signed_text, verdict_word
 
 from ._common import (
     EXIT_BELOW_BAR,
@@ -107,35 +107,30 @@ def probe_cmd(
         raise typer.Exit(EXIT_BELOW_BAR)
 
 
-def _pct(x: float | None) -> str:
-    return share_text(x, 1)
-
-
 def _print(report: ProbeReport) -> None:
     p = report.prompt
     out.print(f"bias probes: {escape(str(p['name']))} {escape(str(p['version']))} on the "
-              f"{report.split} split; tolerance {report.tolerance:g}", soft_wrap=True)
+              f"{report.split} split; tolerance {share_text(report.tolerance, 1)} of the "
+              "judgments", soft_wrap=True)
     table = Table(title="Probes (moved: the score changed; netted against the placebo)")
     for col in ("probe", "kind", "items", "moved", "placebo", "excess", "95% CI",
                 "mean shift", "result"):
         table.add_column(col, justify="left" if col in ("probe", "kind", "result")
                          else "right")
     for r in report.probes.values():
-        ci = "—" if r.ci95 is None else f"[{r.ci95[0]:+.1%}, {r.ci95[1]:+.1%}]"
-        result = ("n/a" if r.passed is None else "pass" if r.passed
-                  else "[bold red]FAIL[/]" if r.must_pass else "[yellow]FAIL[/]")
+        result = (r.verdict if r.passed is not False
+                  else f"[bold red]{r.verdict}[/]" if r.must_pass else f"[yellow]{r.verdict}[/]")
         table.add_row(r.name, "must-pass" if r.must_pass else "advisory", str(r.n),
-                      _pct(r.moved_share),
+                      share_text(r.moved_share, 1),
                       "(not netted)" if r.placebo_moved_share is None
-                      else _pct(r.placebo_moved_share),
-                      "—" if r.excess is None else f"{r.excess:+.1%}", ci,
-                      signed_text(r.mean_shift), result)
+                      else share_text(r.placebo_moved_share, 1),
+                      r.excess_text, r.ci_text, signed_text(r.mean_shift), result)
     print_wide(table)
     for w in report.warnings:
         err.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
     for r in report.probes.values():
         if r.passed is False:
             out.print(escape(r.reason), soft_wrap=True)
-    verdict = ("FAIL: a must-pass probe failed" if report.failed_must_pass
-               else "must-pass probes passed")
+    verdict = (f"{verdict_word('fail')}: a must-pass probe failed" if report.failed_must_pass
+               else f"{verdict_word('pass')}: the must-pass probes passed")
     out.print(f"{verdict} ({report.n_requests} call(s) made, the rest from the journal)")

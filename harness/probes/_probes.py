@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from harness.reports import MISSING, NOT_APPLICABLE, share_text, signed_text, verdict_word
+
 if TYPE_CHECKING:
     from harness.anchors import AnchorItem, AnchorSet
     from harness.experiments import Experiment
@@ -119,6 +121,14 @@ def reword_rubric(rubric: str) -> str:
 # --------------------------------------------------------------------------- statistics
 
 
+def _share_change(x: float | None) -> str:
+    # a change in a share, signed as harness.reports.signed_text signs a difference
+    text = share_text(x, 1)
+    if text == MISSING or text.startswith("-") and text.strip("-0.%"):
+        return text
+    return text.lstrip("-") if not text.strip("-0.%") else f"+{text}"
+
+
 @dataclass(frozen=True)
 class ProbeResult:
     """One probe against the baseline and the placebo.
@@ -157,17 +167,35 @@ class ProbeResult:
     passed: bool | None
 
     @property
+    def excess_text(self) -> str:
+        """The excess (or flip rate) as a signed share: ``+12.5%``; ``—`` without one."""
+        return _share_change(self.excess)
+
+    @property
+    def ci_text(self) -> str:
+        """The excess's 95% CI as signed shares: ``[+4.0%, +21.0%]``; ``—`` without one."""
+        if self.ci95 is None:
+            return MISSING
+        return f"[{_share_change(self.ci95[0])}, {_share_change(self.ci95[1])}]"
+
+    @property
+    def verdict(self) -> str:
+        """``PASS``, ``FAIL``, or ``n/a`` with no item to compare."""
+        return (NOT_APPLICABLE if self.passed is None
+                else verdict_word("pass" if self.passed else "fail"))
+
+    @property
     def reason(self) -> str:
         """One sentence: why the probe passed or failed."""
         if self.passed is None:
             return f"{self.name}: no item with a valid score in every run"
-        lo, hi = self.ci95  # type: ignore[misc]
         what = ("flip rate" if self.placebo_moved_share is None
-                else f"excess over the placebo ({self.placebo_moved_share:.1%} moved)")
-        verdict = "FAILED" if not self.passed else "passed"
-        return (f"{self.name} probe {verdict}: {self.moved_share:.1%} of {self.n} judgments "
-                f"moved (mean shift {self.mean_shift:+.2f}); {what} {self.excess:+.1%}, 95% CI "
-                f"[{lo:+.1%}, {hi:+.1%}], tolerance {self.tolerance:.1%}")
+                else f"excess over the placebo ({share_text(self.placebo_moved_share, 1)} "
+                     "moved)")
+        return (f"{self.name} probe {self.verdict}: {share_text(self.moved_share, 1)} of "
+                f"{self.n} judgments moved (mean shift {signed_text(self.mean_shift)}); {what} "
+                f"{self.excess_text}, 95% CI {self.ci_text}, tolerance "
+                f"{share_text(self.tolerance, 1)}")
 
     def to_dict(self) -> dict[str, Any]:
         """``moved_share``, ``ci95``, ``placebo_moved_share``, ``mean_shift``,
