@@ -324,6 +324,14 @@ def test_cli_text_output(tmp_path, project_root, files):
     for text in ("mean, naive", "mean, corrected", "PPI++", "Rogan–Gladen",
                  "Effective labels", "300 production items"):
         assert text in flat, flat
+    # the console says the JSON's estimates with three decimals (the formatter's digits)
+    doc = json.loads(estimate(exp, "--judgments", production, "--anchor-judgments", anchors,
+                              "--pass-at", "4", "--json").stdout)
+    for label, est, key in (("mean, corrected", doc["corrected"], "mean"),
+                            ("pass rate (≥ 4), corrected", doc["pass_rate"]["corrected"],
+                             "rate")):
+        lo, hi = est["ci95"]
+        assert f"{label} │ {est[key]:.3f} │ [{lo:.3f}, {hi:.3f}]" in flat, flat
 
 
 @pytest.mark.parametrize("rows, where, message", [

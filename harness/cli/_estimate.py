@@ -10,14 +10,26 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from harness.reports import MISSING, interval_text, number_text, undefined_text
+
 from ._common import EXIT_INPUT, EXIT_JUDGE, JsonOpt, err, fail, out, print_json, print_wide
 
 if TYPE_CHECKING:
     from harness.estimate import EstimateReport
 
 
-def _ci(ci: tuple[float, float] | list[float] | None, digits: int = 3) -> str:
-    return "—" if ci is None else f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+#: Decimals of the estimates (a mean, a pass rate) and their CIs: an estimate of a population
+#: from a few hundred items is read to the third decimal (a pass rate of 0.849 [0.832, 0.864]
+#: has a CI 0.03 wide, which two decimals would say as 0.85 [0.83, 0.86]).
+DIGITS = 3
+
+
+def _ci(ci: tuple[float, float] | list[float] | None) -> str:
+    return interval_text(ci, DIGITS) or MISSING
+
+
+def _est(x: float) -> str:
+    return number_text(x, DIGITS)
 
 
 def estimate_cmd(
@@ -121,24 +133,25 @@ def _print(report: EstimateReport, experiment: Path) -> None:
     for col in ("figure", "estimate", "95% CI", "how"):
         t.add_column(col)
     c = est.corrected
-    t.add_row("mean, naive", f"{est.naive.mean:.3f}", _ci(est.naive.ci),
+    t.add_row("mean, naive", _est(est.naive.mean), _ci(est.naive.ci),
               "the judge's mean on production, as if it never erred")
-    lam = "" if c.lam is None else f", λ = {c.lam:.2f}"
-    t.add_row("[bold]mean, corrected[/]", f"[bold]{c.mean:.3f}[/]", _ci(c.ci),
+    lam = "" if c.lam is None else f", λ = {number_text(c.lam)}"
+    t.add_row("[bold]mean, corrected[/]", f"[bold]{_est(c.mean)}[/]", _ci(c.ci),
               f"{c.method.upper()}{lam}")
-    t.add_row("mean, humans only", f"{est.classical.mean:.3f}", _ci(est.classical.ci),
+    t.add_row("mean, humans only", _est(est.classical.mean), _ci(est.classical.ci),
               f"the consensus of the {est.n_anchors} anchors, no judge")
     if est.pass_at is not None and est.pass_naive is not None:
         pn, pc = est.pass_naive, est.pass_corrected
-        t.add_row(f"pass rate (≥ {est.pass_at:g}), naive", f"{pn.rate:.3f}", _ci(pn.ci),
+        t.add_row(f"pass rate (≥ {est.pass_at:g}), naive", _est(pn.rate), _ci(pn.ci),
                   f"{pn.passed} of {pn.n_unlabelled} passed by the judge (Wilson CI)")
         if pc is not None and pc.rate is not None:
             t.add_row(f"[bold]pass rate (≥ {est.pass_at:g}), corrected[/]",
-                      f"[bold]{pc.rate:.3f}[/]", _ci(pc.ci),
-                      f"Rogan–Gladen; judge sensitivity {pc.sensitivity:.2f} on "
-                      f"{pc.n_pass}, specificity {pc.specificity:.2f} on {pc.n_fail} anchors")
+                      f"[bold]{_est(pc.rate)}[/]", _ci(pc.ci),
+                      f"Rogan–Gladen; judge sensitivity {number_text(pc.sensitivity)} on "
+                      f"{pc.n_pass}, specificity {number_text(pc.specificity)} on {pc.n_fail} "
+                      "anchors")
         elif pc is not None:
-            t.add_row(f"pass rate (≥ {est.pass_at:g}), corrected", "undefined", "—",
+            t.add_row(f"pass rate (≥ {est.pass_at:g}), corrected", undefined_text(), MISSING,
                       escape(pc.reason or ""))
     print_wide(t)
     n_eff = est.effective_labels

@@ -11,7 +11,7 @@ from rich.table import Table
 from harness.agreement import DEFAULT_EPSILON
 from harness.anchors import AnchorError, open_ratings
 from harness.plan import CAP, EXPECT_KEYS, PlanError, make_plan, model_for, pilot_model
-from harness.reports import FIGURE_LABELS
+from harness.reports import FIGURE_LABELS, MISSING, number_text
 
 from ._common import EXIT_INPUT, JsonOpt, fail, out, print_json
 
@@ -92,8 +92,9 @@ def plan_cmd(
         print_json(plan.to_dict())
         return
     m = plan.model
-    out.print(f"model: true scores SD 1, rater noise SD {m.sigma_e:.3f} (one rater's ICC "
-              f"{m.human_icc():.2f}), judge noise SD {m.sigma_d:.3f}"
+    out.print(f"model: true scores SD 1, rater noise SD {number_text(m.sigma_e, 3)} (one "
+              f"rater's ICC {number_text(m.human_icc())}), judge noise SD "
+              f"{number_text(m.sigma_d, 3)}"
               + (f" · from the pilot {pilot['source']} ({pilot['items']} items, "
                  f"{pilot['raters']} raters per item)" if pilot else " · assumed"))
     t = Table(title=f"Items for a 95% CI half-width of {half_width:g}", title_justify="left")
@@ -105,13 +106,13 @@ def plan_cmd(
         cells = []
         for k in plan.raters:
             row = rows[str(k)]
-            cells += [f"{row['expected']:.2f}", _items(row["items"])]
+            cells += [number_text(row["expected"]), _items(row["items"])]
         t.add_row(FIGURE_LABELS.get(f, f), *cells)
     if plan.alt_test:
         cells = []
         for k in plan.raters:
             row = plan.alt_test[str(k)]
-            cells += ["—", _items(row["items"]) if "reason" not in row else "needs 3 raters"]
+            cells += [MISSING, _items(row["items"]) if "reason" not in row else "needs 3 raters"]
         t.add_row(f"alt-test (ε = {epsilon:g}, 80% power)", *cells)
     t.caption = (f"simulated: {seed=}, 400 data sets per size (100 for the alt-test's power); "
                  "'more than 10,000': the CI does not get that narrow within the cap")

@@ -23,6 +23,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
+from harness.reports import exact_text
+
 
 @dataclass(frozen=True)
 class PassRateEstimate:
@@ -226,8 +228,9 @@ def rogan_gladen(passed: int, n: int, true_pass: int, n_pass: int, true_fail: in
     if se + sp <= 1:
         return PassRateEstimate(None, None, **base,
                                 reason=f"the judge's sensitivity + specificity on the labelled "
-                                       f"items is {se + sp:.3f} <= 1: its pass/fail carries no "
-                                       "information about the humans' (Rogan-Gladen undefined)")
+                                       f"items is {exact_text(se + sp)} <= 1: its pass/fail "
+                                       "carries no information about the humans' (Rogan-Gladen "
+                                       "undefined)")
     p = float(np.clip((q + sp - 1) / (se + sp - 1), 0.0, 1.0))
     add, z2 = z * z / 2, z * z
     qa, sea, spa = ((passed + add) / (n + z2), (true_pass + add) / (n_pass + z2),

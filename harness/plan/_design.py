@@ -44,6 +44,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
+from harness.reports import exact_text
+
 from ._search import CAP, items_for
 
 #: Figures the planner sizes (judge vs consensus).
@@ -162,7 +164,7 @@ def model_for(expect: dict[str, float], k: int) -> Model:
         best = Model(math.sqrt(ve2), 0.0).expected(k)[fig]
         raise PlanError(f"--expect {fig}={expect[fig]:g} is out of reach with human_icc="
                         f"{expect['human_icc']:g} and {k} raters: a noiseless judge gets "
-                        f"{best:.3f} against that consensus")
+                        f"{exact_text(best)} against that consensus")
     return Model(math.sqrt(ve2), math.sqrt(vd2))
 
 
@@ -394,7 +396,7 @@ def pilot_model(scores: np.ndarray) -> tuple[Model, dict[str, Any]]:
     value = oneway_icc(scores)
     if value is None or not 0.0 < value < 1.0:
         why = "fewer than 3 items with two ratings" if value is None else \
-            f"one-way ICC(1) = {value:.3f}"
+            f"one-way ICC(1) = {exact_text(value)}"
         raise PlanError(f"the pilot's human reliability cannot set the model ({why}): "
                         "use --expect human_icc=H instead")
     ve = 1.0 / value - 1.0
