@@ -24,7 +24,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "._alt_test": ("ALIGNMENTS", "DEFAULT_EPSILON", "AltTestResult", "RaterTest", "alt_test"),
     "._bootstrap": ("bootstrap_ci",),
     "._correlation": ("kendall_tau_b", "pearson", "spearman"),
-    "._errors": ("confusion_matrix", "mae", "mean_bias"),
+    "._errors": ("confusion_counts", "confusion_matrix", "mae", "mean_bias"),
     "._icc": ("ICC_FORMS", "icc", "icc_all", "icc_oneway"),
     "._kappa": ("cohen_kappa", "fleiss_kappa", "gwet_ac1", "gwet_ac2"),
     "._krippendorff": ("krippendorff_alpha",),

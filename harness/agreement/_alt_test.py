@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-from scipy import stats
 
+from ._dist import binom_half_pmf, fdr_by, rankdata, t_cdf
 from ._matrix import as_matrix
 from ._result import AgreementResult, undefined
 
@@ -168,7 +168,7 @@ def _check(epsilon: float, q: float, alignment: str) -> None:
 
 def _scaled_ranks(x: np.ndarray) -> np.ndarray:
     """Mid-ranks down each column among its non-missing values, scaled to ``(r - 0.5) / n``."""
-    ranks = stats.rankdata(x, axis=0, nan_policy="omit")
+    ranks = rankdata(x, axis=0)  # NaN stays NaN
     n = (~np.isnan(x)).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         return (ranks - 0.5) / n
@@ -223,7 +223,7 @@ def _t_pvalues(d: np.ndarray, usable: np.ndarray, epsilon: float) -> np.ndarray:
     sd = np.sqrt(ss / np.maximum(n - 1, 1))
     with np.errstate(invalid="ignore", divide="ignore"):
         t = (mean - epsilon) / (sd / np.sqrt(n))
-        p = stats.t.cdf(t, df=np.maximum(n - 1, 1))
+        p = t_cdf(t, np.maximum(n - 1, 1))
     return np.where(sd > 0, p, np.where(mean < epsilon, 0.0, 1.0))
 
 
@@ -257,13 +257,13 @@ def signed_rank_less(x: np.ndarray) -> float:
     x = x[x != 0]
     if x.size == 0:
         return math.nan
-    doubled = np.rint(2 * stats.rankdata(np.abs(x))).astype(np.int64)  # mid-ranks x 2
+    doubled = np.rint(2 * rankdata(np.abs(x))).astype(np.int64)  # mid-ranks x 2
     observed = int(doubled[x > 0].sum())
     dist = np.ones(1)
     values, counts = np.unique(doubled, return_counts=True)
     for value, count in zip(values, counts, strict=True):
         step = np.zeros(count * value + 1)
-        step[::value] = stats.binom.pmf(np.arange(count + 1), count, 0.5)
+        step[::value] = binom_half_pmf(int(count))
         dist = np.convolve(dist, step)
     return float(min(1.0, dist[: observed + 1].sum()))
 
@@ -418,7 +418,7 @@ def alt_test(
             p_values[k] = signed_rank_less(d[usable[:, j], j] - epsilon)
             tests.append("wilcoxon")
     p_values = np.where(np.isnan(p_values), 1.0, p_values)  # all zero differences: no test
-    adjusted = stats.false_discovery_control(p_values, method="by")
+    adjusted = fdr_by(p_values)
     rejected = adjusted <= q
     per_rater = tuple(
         RaterTest(rater=ids[j], n_items=int(n_j[j]), p_judge=float(p_judge[j]),

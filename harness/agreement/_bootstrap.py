@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ._dist import t_ppf
 from ._limits import MAX_RESAMPLES
 from ._matrix import as_matrix, as_pair
 from ._result import AgreementResult
@@ -332,7 +333,5 @@ def jackknife_t_interval(
     se = math.sqrt((n - 1) / n * float(((g_loo - g_loo.mean()) ** 2).sum()))
     if not se > 0.0:
         return None
-    from scipy import stats
-
-    half = float(stats.t.ppf(1.0 - (1.0 - confidence) / 2.0, n - 1)) * se
+    half = t_ppf(1.0 - (1.0 - confidence) / 2.0, n - 1) * se
     return float(inv(g_point - half)), float(inv(g_point + half))

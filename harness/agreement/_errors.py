@@ -13,7 +13,7 @@ from ._result import AgreementResult, undefined
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["confusion_matrix", "mae", "mean_bias"]
+__all__ = ["confusion_counts", "confusion_matrix", "mae", "mean_bias"]
 
 
 def _differences(
@@ -130,12 +130,105 @@ def mean_bias(judge: Sequence[Any], consensus: Sequence[Any]) -> AgreementResult
     )
 
 
+def _is_missing(value: Any) -> bool:
+    """None or a float NaN (numpy's included), the missing ratings of a sequence."""
+    return value is None or (isinstance(value, float | np.floating) and value != value)
+
+
+def _category_codes(name: str, values: Sequence[Any], cats: list[Any],
+                    index: dict[Any, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Each value's category index (-1 where missing) and the missing mask."""
+    arr = np.asarray(values) if not isinstance(values, np.ndarray) else values
+    if arr.dtype.kind in "fiub" and all(isinstance(c, int | float | np.number) for c in cats):
+        v = arr.astype(float).ravel()
+        missing = np.isnan(v)
+        keys = np.array([float(c) for c in cats])
+        order = np.argsort(keys, kind="stable")
+        pos = np.clip(np.searchsorted(keys[order], v), 0, len(cats) - 1)
+        codes = np.where(keys[order][pos] == v, order[pos], -1)
+        v = arr.ravel()
+    else:
+        items = list(values)
+        missing = np.array([_is_missing(x) for x in items], dtype=bool)
+        codes = np.array([-1 if m else index.get(x, -1) for x, m in zip(items, missing,
+                                                                       strict=True)],
+                         dtype=np.intp)
+        v = np.array(items, dtype=object)
+    bad = (codes < 0) & ~missing
+    if bad.any():
+        value = v[np.flatnonzero(bad)[0]]
+        value = value.item() if isinstance(value, np.generic) else value
+        raise ValueError(f"{name} score {value!r} is not one of the categories {cats}")
+    return codes, missing
+
+
+def confusion_counts(
+    judge: Sequence[Any], consensus: Sequence[Any], categories: Sequence[Any]
+) -> tuple[np.ndarray, int, int]:
+    """Counts of judge scores (rows) against consensus scores (columns), in numpy.
+
+    The table of :func:`confusion_matrix` without pandas (which costs about 9x ``import
+    numpy`` to import): ``agree`` needs only the counts.
+
+    Parameters
+    ----------
+    judge, consensus : sequence
+        Scores of the same items; ``None``/NaN = missing (the pair is not counted).
+    categories : sequence
+        The full ordered set of scores; values are matched by equality (``3.0`` is ``3``).
+
+    Returns
+    -------
+    counts : ndarray of int64, shape (q, q)
+        ``counts[i, j]``: items the judge scored ``categories[i]`` and the consensus
+        ``categories[j]``.
+    n_items : int
+        Complete pairs counted.
+    n_dropped : int
+        Pairs with a missing value.
+
+    Raises
+    ------
+    ValueError
+        A score is not in ``categories``, the lengths differ, or ``categories`` is empty or
+        has duplicates.
+
+    Examples
+    --------
+    >>> counts, n, dropped = confusion_counts([1, 2, 2], [1, 2, None], categories=[1, 2])
+    >>> counts.tolist(), n, dropped
+    ([[1, 0], [0, 1]], 2, 1)
+    """
+    cats = list(categories)
+    if not cats:
+        raise ValueError("categories must not be empty")
+    index: dict[Any, int] = {}
+    dups = []
+    for i, c in enumerate(cats):
+        if c in index:
+            dups.append(c)
+        index.setdefault(c, i)
+    if dups:
+        raise ValueError(f"categories has duplicates: {sorted(set(dups), key=str)}")
+    j_len, c_len = len(judge), len(consensus)
+    if j_len != c_len:
+        raise ValueError(f"judge and consensus need the same length, got {j_len} and {c_len}")
+    ji, j_missing = _category_codes("judge", judge, cats, index)
+    ci, c_missing = _category_codes("consensus", consensus, cats, index)
+    keep = ~(j_missing | c_missing)
+    q = len(cats)
+    counts = np.bincount(ji[keep] * q + ci[keep], minlength=q * q).reshape(q, q)
+    n_items = int(np.count_nonzero(keep))
+    return counts.astype(np.int64), n_items, int(keep.size - n_items)
+
+
 def confusion_matrix(
     judge: Sequence[Any], consensus: Sequence[Any], categories: Sequence[Any]
 ) -> pd.DataFrame:
     """Cross-tabulation of judge scores (rows) against consensus scores (columns).
 
-    Unlike the other functions here this returns a table, not an :class:`AgreementResult`:
+    A pandas view of :func:`confusion_counts`. Unlike the other functions here this returns
+    a table, not an :class:`AgreementResult`:
     a count for every (judge, consensus) pair of the declared ``categories``, including
     categories nobody used (rows/columns of zeros), so tables from different runs line up.
     The diagonal holds the exact agreements.
@@ -178,34 +271,13 @@ def confusion_matrix(
     """
     import pandas as pd  # here: the other figures need no pandas
 
-    cats = pd.Index(list(categories))
-    if len(cats) == 0:
-        raise ValueError("categories must not be empty")
-    if cats.has_duplicates:
-        dups = sorted(set(cats[cats.duplicated()].tolist()), key=str)
-        raise ValueError(f"categories has duplicates: {dups}")
-    jv = np.asarray(pd.Series(list(judge), dtype=object))
-    cv = np.asarray(pd.Series(list(consensus), dtype=object))
-    if jv.shape != cv.shape:
-        raise ValueError(f"judge and consensus need the same length, got {jv.size} and {cv.size}")
-    j_missing, c_missing = pd.isna(jv), pd.isna(cv)
-    ji, ci = cats.get_indexer(jv), cats.get_indexer(cv)
-    for name, codes, miss, vals in (
-        ("judge", ji, j_missing, jv),
-        ("consensus", ci, c_missing, cv),
-    ):
-        bad = (codes < 0) & ~miss
-        if bad.any():
-            value = vals[np.flatnonzero(bad)[0]]
-            raise ValueError(f"{name} score {value!r} is not one of the categories {list(cats)}")
-    keep = ~(j_missing | c_missing)
-    q = len(cats)
-    counts = np.bincount(ji[keep] * q + ci[keep], minlength=q * q).reshape(q, q)
+    counts, n_items, n_dropped = confusion_counts(judge, consensus, categories)
+    cats = list(categories)
     table = pd.DataFrame(
         counts,
         index=pd.Index(cats, name="judge"),
         columns=pd.Index(cats, name="consensus"),
     )
-    table.attrs["n_items"] = int(np.count_nonzero(keep))
-    table.attrs["n_dropped"] = int(keep.size - np.count_nonzero(keep))
+    table.attrs["n_items"] = n_items
+    table.attrs["n_dropped"] = n_dropped
     return table

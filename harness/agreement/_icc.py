@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import special
 
+from ._dist import f_ppf, f_sf
 from ._matrix import as_matrix
 from ._result import AgreementResult, undefined
 
@@ -155,7 +155,7 @@ def _prepare(matrix: Any, missing: str, confidence: float) -> tuple[np.ndarray, 
 
 def _f_quantile(q: float, dfn: float, dfd: float) -> float:
     """Quantile of the F distribution (same as ``scipy.stats.f.ppf``, without its overhead)."""
-    return float(special.fdtri(dfn, dfd, q))
+    return f_ppf(q, dfn, dfd)
 
 
 def _form_result(form: str, a: _Anova, confidence: float, n_dropped: int) -> AgreementResult:
@@ -172,7 +172,7 @@ def _form_result(form: str, a: _Anova, confidence: float, n_dropped: int) -> Agr
     with np.errstate(divide="ignore", invalid="ignore"):
         f_stat = float(np.float64(num_f) / np.float64(den_f))
     f_defined = not math.isnan(f_stat)  # 0/0: no between-item and no error variance
-    p_value = float(special.fdtrc(df1, df2, f_stat)) if f_defined else None
+    p_value = f_sf(f_stat, df1, df2) if f_defined else None
 
     details: dict[str, Any] = {
         "form": form,
@@ -525,7 +525,7 @@ def icc_oneway(matrix: Any, average: bool = False, confidence: float = 0.95) -> 
     ci = None
     if msw > 0 and msb > 0:
         f_stat = msb / msw
-        meta.update(F=f_stat, p_value=float(special.fdtrc(df1, df2, f_stat)))
+        meta.update(F=f_stat, p_value=f_sf(f_stat, df1, df2))
         q = 1.0 - (1.0 - confidence) / 2.0
         f_lo = f_stat / _f_quantile(q, df1, df2)
         f_hi = f_stat * _f_quantile(q, df2, df1)

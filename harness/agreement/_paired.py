@@ -20,10 +20,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 
 import numpy as np
-from scipy import special
 
 from ._bootstrap import resample_weights, with_percentile_ci
 from ._correlation import kendall_tau_b, spearman
+from ._dist import norm_ppf
 from ._errors import mae, mean_bias
 from ._icc import icc
 from ._kappa import cohen_kappa
@@ -160,7 +160,7 @@ def with_wilson_ci(point: AgreementResult, n: int, confidence: float) -> Agreeme
     (Brown, Cai & DasGupta 2001).
     """
     p = float(point.value)
-    z = float(special.ndtri(1.0 - (1.0 - confidence) / 2.0))
+    z = norm_ppf(1.0 - (1.0 - confidence) / 2.0)
     den = 1.0 + z * z / n
     centre = (p + z * z / (2.0 * n)) / den
     half = z / den * math.sqrt(max(p * (1.0 - p), 0.0) / n + z * z / (4.0 * n * n))

@@ -49,9 +49,8 @@ def loss_test(metric: str, candidate: np.ndarray, baseline: np.ndarray, consensu
         None when the loss cannot be tested (fewer than 3 shared items, no resamples, or
         the figure undefined on some resample). ``p_holm`` is left to :func:`holm_family`.
     """
-    from scipy import stats
-
     from harness.agreement._bootstrap import resample_weights
+    from harness.agreement._dist import norm_ppf
     from harness.agreement._paired import weighted_figures
 
     keep = ~(np.isnan(candidate) | np.isnan(baseline) | np.isnan(consensus))
@@ -83,7 +82,7 @@ def loss_test(metric: str, candidate: np.ndarray, baseline: np.ndarray, consensu
         p_value=float((1 + np.count_nonzero(boot <= 0.0)) / (boot.size + 1)),
         se=se, n_items=n, alpha=alpha, family=max(1, family),
         upper=float(np.quantile(boot, 1.0 - one_sided)),
-        detectable=float((stats.norm.ppf(1.0 - one_sided) + stats.norm.ppf(0.8)) * se))
+        detectable=float((norm_ppf(1.0 - one_sided) + norm_ppf(0.8)) * se))
 
 
 def _statistic(metric: str, scale: tuple[float, float], cols: list[np.ndarray]
