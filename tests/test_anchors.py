@@ -739,7 +739,7 @@ def test_lint_high_spread_is_info_and_provenance(tmp_path: Path) -> None:
     infos = [f for f in findings if f.level == "info"]
     assert [(f.code, f.item_id) for f in infos] == [("high-spread", "c4"),
                                                      ("provenance", None)]
-    assert infos[0].message.startswith("raters disagree: SD 2.00 > 0.50 (10% of the scale range)")
+    assert infos[0].message.startswith("raters disagree: SD 2 > 0.5 (10% of the scale range)")
 
 
 def test_lint_overlap_on_a_set_built_in_code(tmp_path: Path) -> None:

@@ -327,7 +327,7 @@ def test_cli_on_recorded_judgments(tmp_path, project_root, demo):
         rows = list(csv.DictReader(fh))
     assert len(rows) == doc["n_escalated"] == (21 - 16) + (31 - 16)
     assert {r["split"] for r in rows} == {"calibration", "holdout"}
-    assert all("below the threshold 0.840" in r["reason"] for r in rows)
+    assert all("below the threshold 0.84" in r["reason"] for r in rows)
     assert svg.read_text().lstrip().startswith(("<?xml", "<svg"))
 
     # the escalated items feed a human session

@@ -7,6 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from harness.reports import exact_text, share_text
+
 from ._load import AnchorSet, normalize_output
 from ._schema import NA, AnchorItem, fmt_num
 from ._scorecard import TOTAL, Scorecard
@@ -321,7 +323,8 @@ def _check_raters(aset: AnchorSet, warnings: list[LintFinding],
             if sd > threshold:
                 infos.append(LintFinding(
                     "info", "high-spread",
-                    f"raters disagree: SD {sd:.2f} > {threshold:.2f} ({SPREAD_FRACTION:.0%} of "
+                    f"raters disagree: SD {exact_text(sd)} > {exact_text(threshold)} "
+                    f"({share_text(SPREAD_FRACTION)} of "
                     f"the scale range), scores {fmt_num(min(values))}–{fmt_num(max(values))} "
                     f"from {len(values)} raters",
                     it.id,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.judges import RunResult
+from harness.reports import share_text
 
 
 @dataclass
@@ -84,11 +85,11 @@ class InvalidCheck:
     def counts_text(self) -> str:
         """``"2 invalid and 1 failed of 21 judgments (14.3%)"``."""
         return (f"{self.n_invalid} invalid and {self.n_failed} failed of {self.n} judgments "
-                f"({self.share:.1%})")
+                f"({share_text(self.share, 1)})")
 
     @property
     def message(self) -> str:
-        text = f"{self.counts_text}; allowed {self.max_share:.1%}"
+        text = f"{self.counts_text}; allowed {share_text(self.max_share, 1)}"
         if self.causes and not self.passed:
             text += "; causes: " + self.causes_text()
         return text

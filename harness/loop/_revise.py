@@ -56,6 +56,7 @@ from harness.prompts import (
 )
 from harness.prompts._header import check_changelog, format_header, starts_with_header
 from harness.prompts._template import compile_template
+from harness.reports import interval_text, number_text, score_text, signed_text, undefined_text
 
 from ._disagree import analysis_markdown
 from ._types import Disagreement, DisagreementAnalysis
@@ -569,14 +570,16 @@ class LLMReviser(Reviser):
             "",
             f"On {a.n_items} calibration items the judge is "
             f"{a.direction.get('label', 'balanced')} (mean judge - human "
-            f"{a.direction.get('mean_bias') or 0:+.2f}); {a.direction.get('n_lenient', 0)} "
+            f"{signed_text(a.direction.get('mean_bias') or 0)}); "
+            f"{a.direction.get('n_lenient', 0)} "
             f"item(s) scored too high, {a.direction.get('n_harsh', 0)} too low. Output length: "
             f"{a.verbosity.get('reading', 'n/a')}.",
         ]
         worst_tags = [t for t in a.by_tag if not t.get("small")][:5]
         if worst_tags:
             parts.append("Worst tags (mean absolute error, mean judge - human): " + "; ".join(
-                f"{t['tag']} {t['mae']:.2f}, {t['bias']:+.2f}" for t in worst_tags))
+                f"{t['tag']} {number_text(t['mae'])}, {signed_text(t['bias'])}"
+                for t in worst_tags))
         parts += ["", "Disagreements (human consensus vs judge):"]
         shown = _worst_first(a.items)[:max(0, self.max_disagreements)]
         if not shown:
@@ -589,8 +592,9 @@ class LLMReviser(Reviser):
             parts += [
                 "",
                 f"- Input: {it.input}",
-                f"  Human consensus {d.consensus:.2f}, judge {d.judge:g} "
-                f"({'too high' if d.difference > 0 else 'too low'} by {abs(d.difference):.2f})"
+                f"  Human consensus {number_text(d.consensus)}, judge {score_text(d.judge)} "
+                f"({'too high' if d.difference > 0 else 'too low'} by "
+                f"{number_text(abs(d.difference))})"
                 + (f"; tags: {', '.join(d.tags)}" if d.tags else ""),
                 f"  Why the humans scored it so: {it.rationale or '(no rationale recorded)'}",
                 f"  <output>\n{out}\n  </output>",
@@ -738,10 +742,9 @@ class ManualReviser(Reviser):
             for fname, res in ctx.figures.items():
                 value = getattr(res, "value", res)
                 ci = getattr(res, "ci95", None)
-                shown = "undefined" if value is None else f"{float(value):.3f}"
-                if value is None and getattr(res, "reason", None):
-                    shown += f" ({res.reason})"
-                ci_s = f"{ci[0]:.3f} – {ci[1]:.3f}" if ci else ""
+                shown = (undefined_text(getattr(res, "reason", None)) if value is None
+                         else number_text(float(value)))
+                ci_s = interval_text(ci)
                 lines.append(f"| {fname} | {shown} | {ci_s} |")
             lines.append("")
         lines.append(analysis_markdown(ctx.analysis, anchor_set=ctx.anchor_set).rstrip("\n"))

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from harness.reports import exact_text
+
 from ._cascade import (
     HUMANS,
     CascadeCalibration,
@@ -157,7 +159,8 @@ class CascadeReport:
                     elif lam is None:
                         why.append(f"{self.labels[j]}: no threshold certified")
                     else:
-                        why.append(f"{self.labels[j]}: confidence {c:.3f} below {lam:.3f}")
+                        why.append(f"{self.labels[j]}: confidence {exact_text(c)} below "
+                                   f"{exact_text(lam)}")
                 d = stages[last]
                 c, s = d.confidence[i], d.judge_scores[i]
                 rows.append({"item_id": item, "split": split,

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from harness.reports import exact_text
+
 from ._confidence import ConfidenceSource, SelectiveError, run_confidence
 from ._stats import (
     CurvePoint,
@@ -125,7 +127,7 @@ class SelectiveReport:
                 elif lam is None:
                     reason = f"no threshold certifies {self.target:g} agreement"
                 else:
-                    reason = f"confidence {c:.3f} below the threshold {lam:.3f}"
+                    reason = f"confidence {exact_text(c)} below the threshold {exact_text(lam)}"
                 rows.append({"item_id": item, "split": split, "reason": reason,
                              "confidence": None if np.isnan(c) else float(c),
                              "threshold": lam,
