@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import typer
@@ -68,25 +69,51 @@ def test_the_installed_command_prints_its_help():
     assert "agree" in res.stdout and "session" in res.stdout
 
 
-def test_agree_on_a_small_csv_imports_no_plotting_mlflow_or_provider(tmp_path):
-    rows = ["item_id,rater_id,score"]
-    for i in range(20):
-        rows += [f"i{i},{r},{1 + (i + k) % 5}" for k, r in enumerate(("a", "b", "c", "judge"))]
-    path = tmp_path / "ratings.csv"
-    path.write_text("\n".join(rows) + "\n")
-    heavy, out = _heavy_after(f"""
+def _agree_modules(args: list[str]) -> tuple[list[str], str]:
+    return _heavy_after(f"""
         import sys
         from harness.cli import main
-        sys.argv = ["judgecal", "agree", {str(path)!r}, "--judge", "judge"]
+        sys.argv = ["judgecal", "agree", *{args!r}]
         try:
             main()
         except SystemExit as exc:
             assert exc.code in (0, None), exc.code
     """)
+
+
+def test_agree_on_a_small_csv_imports_no_heavy_library_but_the_confusion_table(tmp_path):
+    rows = ["item_id,rater_id,score"]
+    for i in range(20):
+        rows += [f"i{i},{r},{1 + (i + k) % 5}" for k, r in enumerate(("a", "b", "c", "judge"))]
+    path = tmp_path / "ratings.csv"
+    path.write_text("\n".join(rows) + "\n")
+    heavy, out = _agree_modules([str(path), "--judge", "judge"])
     assert "ICC" in out
-    # scipy computes the figures; pandas still comes with the confusion matrix.
-    assert not {"matplotlib", "mlflow", "openai", "anthropic", "flask", "llama_cpp"} & \
-        set(heavy), heavy
+    # Left: scipy.sparse in harness.agreement._loo (pair weights) and pandas for the
+    # report's confusion table (harness.reports._agreement); both have numpy replacements.
+    assert set(heavy) <= {"pandas", "scipy"}, heavy
+
+
+def test_agree_json_on_the_demo_set_imports_no_heavy_library():
+    demo = Path(__file__).resolve().parents[1] / "anchors" / "recipes" / "recipes-overall.jsonl"
+    heavy, out = _agree_modules([str(demo), "--json"])
+    assert '"figures"' in out or '"human"' in out
+    assert heavy == []
+
+
+def test_the_agreement_figures_import_no_scipy_or_pandas():
+    heavy, _ = _heavy_after("""
+        import numpy as np
+        from harness.agreement import (alt_test, icc, icc_oneway, kendall_tau_b, pearson,
+                                       spearman, compare_to_reference, confusion_counts)
+        rng = np.random.default_rng(0)
+        m = rng.integers(1, 6, size=(40, 4)).astype(float)
+        icc(m); icc_oneway(m); spearman(m[:, 0], m[:, 1]); kendall_tau_b(m[:, 0], m[:, 1])
+        pearson(m[:, 0], m[:, 1]); confusion_counts(m[:, 0], m[:, 1], [1, 2, 3, 4, 5])
+        compare_to_reference(m[:, 3], m[:, :3].mean(axis=1), scale=(1, 5), n_resamples=50)
+        alt_test(m[:, :3], m[:, 3])
+    """)
+    assert heavy == []
 
 
 # -- the lazy command group -------------------------------------------------------------
