@@ -4,8 +4,8 @@ Each command runs in a new interpreter (``subprocess``), the commands taking tur
 times each (default 7); the figure is the median wall time, and the ratio is to the median of
 ``python -c "import numpy"`` measured in the same run (so a busy machine slows both). Targets
 (issue 16): ``judgecal --help`` and ``judgecal agree`` on a 20-item CSV at most 2x, ``judgecal
-agree --json`` on the demo set at most 3x. Also timed, to show the floor: ``import scipy.stats``
-(every agreement figure needs it) and ``import pandas``.
+agree --json`` on the demo set at most 3x. Also timed, for scale: ``import scipy.stats`` and
+``import pandas`` (the agreement figures need neither: ``harness.agreement._dist``).
 
     uv run python benchmarks/bench_startup.py
     uv run python benchmarks/bench_startup.py --repeats 15
