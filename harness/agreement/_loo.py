@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _bootstrap
 from ._bootstrap import (
     JACKKNIFE_TRANSFORMS,
     check_resamples,
@@ -343,8 +344,10 @@ def pair_weights(pairs: dict[int, tuple[np.ndarray, np.ndarray]], masks: np.ndar
     figures on the U distinct pairs are those on the n items. The (B, n) item counts are
     drawn in blocks of bounded size (:func:`resample_weight_blocks`) and summed into
     (B, U) per key, never held whole (1,000 x 100,000 items would be 800 MB). The sum
-    is one sparse product per block for all keys (items x every key's pairs, a one per
-    covered item), O(B x covered cells); the counts are integers, so the sums are exact
+    is one ``np.add.reduceat`` per block for all keys over the covered cells sorted by
+    pair (every pair holds at least one item), O(B x covered cells), in sub-blocks of at
+    most :data:`WEIGHT_BLOCK_CELLS` gathered cells; numpy only (``scipy.sparse`` costs
+    about 4x ``import numpy`` to import). The counts are integers, so the sums are exact
     whatever the order.
 
     Parameters
@@ -363,8 +366,6 @@ def pair_weights(pairs: dict[int, tuple[np.ndarray, np.ndarray]], masks: np.ndar
     """
     if not pairs:
         return {}
-    from scipy import sparse
-
     rows, cols, bounds = [], [], {}
     start = 0
     for r, (uniq, inverse) in pairs.items():
@@ -373,13 +374,18 @@ def pair_weights(pairs: dict[int, tuple[np.ndarray, np.ndarray]], masks: np.ndar
         bounds[r] = (start, start + uniq.shape[0])
         start += uniq.shape[0]
     rows_, cols_ = np.concatenate(rows), np.concatenate(cols)
-    to_pairs = sparse.csr_matrix((np.ones(rows_.size), (rows_, cols_)),
-                                 shape=(start, masks.shape[0]))
+    order = np.argsort(rows_, kind="stable")
+    cols_s = cols_[order]  # the covered items, grouped by pair
+    starts = np.searchsorted(rows_[order], np.arange(start))
+    step = max(1, _bootstrap.WEIGHT_BLOCK_CELLS // max(cols_s.size, 1))
     out: dict[int, list[np.ndarray]] = {r: [] for r in pairs}
     for block in resample_weight_blocks(np.ones(masks.shape[0]), n_resamples, seed):
-        summed = (to_pairs @ block.T).T  # (b, every reference's pairs)
-        for r, (lo, hi) in bounds.items():
-            out[r].append(np.ascontiguousarray(summed[:, lo:hi]))  # row-major: fast @
+        for lo_b in range(0, block.shape[0], step):
+            sub = block[lo_b:lo_b + step]
+            summed = (np.add.reduceat(sub[:, cols_s], starts, axis=1) if start
+                      else np.zeros((sub.shape[0], 0)))  # (b, every reference's pairs)
+            for r, (lo, hi) in bounds.items():
+                out[r].append(np.ascontiguousarray(summed[:, lo:hi]))  # row-major: fast @
     return {r: np.vstack(parts) for r, parts in out.items()}
 
 

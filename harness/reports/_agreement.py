@@ -16,7 +16,7 @@ from harness.agreement import (
     alpha_interval_ci,
     alt_test,
     compare_to_reference,
-    confusion_matrix,
+    confusion_counts,
     fleiss_kappa,
     gwet_ac1,
     icc_all,
@@ -816,7 +816,7 @@ def _judge_section(
                                                     n_resamples=0))
 
     categories = list(np.arange(scale[0], scale[1] + 1, dtype=float))
-    confusion = confusion_matrix(
+    confusion, _, _ = confusion_counts(
         round_to_scale(judge_scores[both], scale), rounded_ref, categories=categories
     )
     distinct = np.unique(judge_scores[has_judge])
@@ -849,7 +849,7 @@ def _judge_section(
             "rows": "judge (rounded)",
             "columns": "consensus (rounded)",
             "categories": categories,
-            "counts": confusion.to_numpy().tolist(),
+            "counts": confusion.tolist(),
         },
         "score_distribution": {f"{v:g}": int(c) for v, c in
                                zip(*np.unique(judge_scores[has_judge], return_counts=True),
