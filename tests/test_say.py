@@ -28,6 +28,7 @@ from harness.reports import (
     p_text,
     position_text,
     result_text,
+    share_interval_text,
     share_text,
     signed_text,
     undefined_text,
@@ -60,6 +61,17 @@ def test_signed_differences():
     assert signed_text(0.05) == "+0.05" and signed_text(-0.126) == "-0.13"
     assert signed_text(-0.001) == "0.00" and signed_text(0.0) == "0.00"
     assert signed_text(None) == "—"
+
+
+def test_shares_and_changes_in_a_share():
+    assert share_text(0.125, 1) == "12.5%" and share_text(-0.03, 1) == "-3.0%"
+    assert share_text(0.125, 1, sign=True) == "+12.5%"
+    assert share_text(-0.03, 1, sign=True) == "-3.0%"
+    # a change that rounds to zero is neither negative nor positive
+    assert share_text(-0.0001, 1) == "0.0%" and share_text(0.0001, 1, sign=True) == "0.0%"
+    assert share_text(float("nan"), sign=True) == MISSING
+    assert share_interval_text((-0.2, 0.2), 1, sign=True) == "[-20.0%, +20.0%]"
+    assert share_interval_text((0.04, 0.21)) == "[4%, 21%]" and share_interval_text(None) == ""
 
 
 def test_a_figure_with_its_ci_and_undefined_figures():

@@ -40,7 +40,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.reports import MISSING, NOT_APPLICABLE, share_text, signed_text, verdict_word
+from harness.reports import (
+    MISSING,
+    NOT_APPLICABLE,
+    share_interval_text,
+    share_text,
+    signed_text,
+    verdict_word,
+)
 
 if TYPE_CHECKING:
     from harness.anchors import AnchorItem, AnchorSet
@@ -121,14 +128,6 @@ def reword_rubric(rubric: str) -> str:
 # --------------------------------------------------------------------------- statistics
 
 
-def _share_change(x: float | None) -> str:
-    # a change in a share, signed as harness.reports.signed_text signs a difference
-    text = share_text(x, 1)
-    if text == MISSING or text.startswith("-") and text.strip("-0.%"):
-        return text
-    return text.lstrip("-") if not text.strip("-0.%") else f"+{text}"
-
-
 @dataclass(frozen=True)
 class ProbeResult:
     """One probe against the baseline and the placebo.
@@ -169,14 +168,14 @@ class ProbeResult:
     @property
     def excess_text(self) -> str:
         """The excess (or flip rate) as a signed share: ``+12.5%``; ``—`` without one."""
-        return _share_change(self.excess)
+        return share_text(self.excess, 1, sign=True)
 
     @property
     def ci_text(self) -> str:
         """The excess's 95% CI as signed shares: ``[+4.0%, +21.0%]``; ``—`` without one."""
         if self.ci95 is None:
             return MISSING
-        return f"[{_share_change(self.ci95[0])}, {_share_change(self.ci95[1])}]"
+        return share_interval_text(self.ci95, 1, sign=True)
 
     @property
     def verdict(self) -> str:

@@ -344,15 +344,40 @@ def p_text(p: float | None) -> str:
     return "< 0.001" if float(p) < 0.001 else f"{float(p):.3f}"  # type: ignore[arg-type]
 
 
-def share_text(x: float | None, digits: int = 0) -> str:
-    """A share as a percentage: ``12%`` (``12.5%`` with one digit).
+def share_text(x: float | None, digits: int = 0, *, sign: bool = False) -> str:
+    """A share as a percentage: ``12%`` (``12.5%`` with one digit); with ``sign``, a change
+    in a share signed as :func:`signed_text` signs a difference (``+12.5%``, ``-3.0%``,
+    ``0.0%``).
 
     Examples
     --------
     >>> share_text(0.125), share_text(0.125, 1), share_text(None)
     ('12%', '12.5%', '—')
+    >>> share_text(0.125, 1, sign=True), share_text(-0.0001, 1, sign=True)
+    ('+12.5%', '0.0%')
     """
-    return MISSING if not _finite(x) else f"{float(x):.{digits}%}"  # type: ignore[arg-type]
+    if not _finite(x):
+        return MISSING
+    text = f"{float(x):.{digits}%}"  # type: ignore[arg-type]
+    if not text.strip("-0.%"):  # rounds to zero: never "-0.0%" or "+0.0%"
+        return text.lstrip("-")
+    return f"+{text}" if sign and not text.startswith("-") else text
+
+
+def share_interval_text(ci: Sequence[float] | None, digits: int = 0, *,
+                        sign: bool = False) -> str:
+    """A CI of a share as ``[4.0%, 21.0%]`` (signed with ``sign``); the empty string when there
+    is none.
+
+    Examples
+    --------
+    >>> share_interval_text((0.04, 0.21), 1, sign=True), share_interval_text(None)
+    ('[+4.0%, +21.0%]', '')
+    """
+    if ci is None:
+        return ""
+    lo, hi = ci
+    return f"[{share_text(lo, digits, sign=sign)}, {share_text(hi, digits, sign=sign)}]"
 
 
 def score_text(x: float) -> str:
