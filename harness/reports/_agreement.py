@@ -221,17 +221,46 @@ class AgreementReport:
             "judge": self.judge,
             "warnings": self.warnings,
         }
-        return jsonable(_results_to_dicts(doc))
+        return report_json(doc)
 
 
-def _results_to_dicts(obj: Any) -> Any:
+def report_json(obj: Any, cache: dict[int, Any] | None = None) -> Any:
+    """``obj`` as plain JSON, each :class:`AgreementResult` by its ``to_dict``, in one walk.
+
+    What ``jsonable`` makes of ``obj`` with every result replaced by its dictionary; a result
+    object met more than once (one-shot raters share their undefined figures: 533 distinct
+    results behind 28,550 in a crowd report) is converted once and its dictionary shared,
+    so the document is for dumping or reading, not for editing in place.
+
+    Parameters
+    ----------
+    obj : Any
+        A report's sections: dicts, lists, tuples, results, numpy values, plain leaves.
+    cache : dict, optional
+        Result ``id`` to its dictionary (one per call by default).
+
+    Returns
+    -------
+    Any
+        JSON-ready: str keys, lists, finite floats or ``None``.
+    """
+    if cache is None:
+        cache = {}
     if isinstance(obj, AgreementResult):
-        return obj.to_dict()
+        got = cache.get(id(obj))
+        if got is None:
+            got = cache[id(obj)] = jsonable(obj.to_dict())
+        return got
     if isinstance(obj, dict):
-        return {k: _results_to_dicts(v) for k, v in obj.items()}
+        return {str(k): report_json(v, cache) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_results_to_dicts(v) for v in obj]
-    return obj
+        return [report_json(v, cache) for v in obj]
+    return jsonable(obj)
+
+
+#: The old name, still imported by harness.reports._leaderboard (``jsonable`` of it is the
+#: same document).
+_results_to_dicts = report_json
 
 
 def agreement_report(
