@@ -158,10 +158,47 @@ def _f_quantile(q: float, dfn: float, dfd: float) -> float:
     return f_ppf(q, dfn, dfd)
 
 
+def _ratio(kind: str, avg: bool, a: _Anova) -> tuple[float, float]:
+    """Numerator and denominator of the ICC (README / Shrout & Fleiss table); kind 1, 2, 3."""
+    n, k, msr, msc, mse, msw = a.n, a.k, a.msr, a.msc, a.mse, a.msw
+    if kind == "1":
+        return msr - msw, (msr if avg else msr + (k - 1) * msw)
+    if kind == "2":
+        return msr - mse, (msr + (msc - mse) / n if avg else
+                           msr + (k - 1) * mse + k * (msc - mse) / n)
+    return msr - mse, (msr if avg else msr + (k - 1) * mse)
+
+
+def icc_value(matrix: Any, form: str = "ICC(2,1)") -> float | None:
+    """``icc(matrix, form).value`` without the F test and its interval (listwise deletion).
+
+    What a caller needing only the point (the leave-one-out references' points) pays: the
+    F quantiles of the interval cost far more than the ANOVA.
+
+    Parameters
+    ----------
+    matrix : array-like
+        Items (rows) x raters (columns); ``None``/NaN for a missing rating.
+    form : str
+        As for :func:`icc`.
+
+    Returns
+    -------
+    float or None
+        The ICC, ``None`` where :func:`icc` is undefined.
+    """
+    canonical = _canonical_form(form)
+    x, _, reason = _prepare(matrix, "listwise", 0.95)
+    if reason is not None:
+        return None
+    num, den = _ratio(canonical[4], canonical.endswith("k)"), _anova(x))
+    return num / den if den > 0.0 else None
+
+
 def _form_result(form: str, a: _Anova, confidence: float, n_dropped: int) -> AgreementResult:
     """The ICC, its F test and its F-test CI for one form, from the ANOVA ``a``."""
     n, k = a.n, a.k
-    msr, msc, mse, msw = a.msr, a.msc, a.mse, a.msw
+    msr, mse, msw = a.msr, a.mse, a.msw
     kind, avg = form[4], form.endswith("k)")
 
     # F test of "no between-item variance" (the same statistic pingouin and psych report).
@@ -187,14 +224,7 @@ def _form_result(form: str, a: _Anova, confidence: float, n_dropped: int) -> Agr
         "confidence": confidence,
     }
 
-    # point estimate: numerator / denominator, per the README / Shrout & Fleiss table
-    if kind == "1":
-        num, den = msr - msw, (msr if avg else msr + (k - 1) * msw)
-    elif kind == "2":
-        num = msr - mse
-        den = msr + (msc - mse) / n if avg else msr + (k - 1) * mse + k * (msc - mse) / n
-    else:
-        num, den = msr - mse, (msr if avg else msr + (k - 1) * mse)
+    num, den = _ratio(kind, avg, a)
     if not den > 0.0:
         reason = (
             "zero denominator: no between-item variance (MSR = 0)"

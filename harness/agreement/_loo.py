@@ -30,6 +30,7 @@ from ._paired import (
     PAIRED_FIGURES,
     SHARE_FIGURES,
     compare_to_reference,
+    point_values,
     round_to_scale,
     weighted_figures,
     with_wilson_ci,
@@ -305,9 +306,8 @@ def _block_points(x: np.ndarray, y: np.ndarray, scale: tuple[float, float]
                 if safe.any():
                     out[name][safe] = figs[name][safe]
     for r in np.flatnonzero(~safe):
-        res = compare_to_reference(x[:, r], y[:, r], scale=scale, n_resamples=0)
-        for name in PAIRED_FIGURES:
-            out[name][r] = res[name].value if res[name].defined else np.nan
+        for name, value in point_values(x[:, r], y[:, r], scale=scale).items():
+            out[name][r] = value
     return out
 
 

@@ -25,7 +25,7 @@ from ._bootstrap import resample_weights, with_percentile_ci
 from ._correlation import kendall_tau_b, spearman
 from ._dist import norm_ppf
 from ._errors import mae, mean_bias
-from ._icc import icc
+from ._icc import icc, icc_value
 from ._kappa import cohen_kappa
 from ._krippendorff import krippendorff_alpha
 from ._percent import percent_agreement
@@ -108,21 +108,8 @@ def compare_to_reference(
     keep = ~(np.isnan(x) | np.isnan(y))
     x, y = x[keep], y[keep]
     n_dropped = int((~keep).sum())
-    categories = list(np.arange(scale[0], scale[1] + 1, dtype=float))
-    rx, ry = round_to_scale(x, scale), round_to_scale(y, scale)
     pair = np.column_stack([x, y])
-
-    points: dict[str, AgreementResult] = {
-        "spearman": spearman(x, y),
-        "kendall_tau_b": kendall_tau_b(x, y),
-        "icc": icc(pair, form="ICC(2,1)"),
-        "weighted_kappa": cohen_kappa(rx, ry, weights="quadratic", categories=categories),
-        "krippendorff_alpha": krippendorff_alpha(pair, level="interval"),
-        "exact_agreement": percent_agreement(np.column_stack([rx, ry]), tolerance=0),
-        "within_one": percent_agreement(np.column_stack([rx, ry]), tolerance=1),
-        "mae": mae(x, y),
-        "bias": mean_bias(x, y),
-    }
+    points = _points(x, y, scale, icc(pair, form="ICC(2,1)"))
     if n_dropped:
         points = {
             k: replace(v, details={**v.details, "n_pairs_dropped": n_dropped})
@@ -146,6 +133,57 @@ def compare_to_reference(
             out[name] = with_percentile_ci(res, reps, n_resamples=n_resamples, seed=seed,
                                            confidence=confidence)
     return out
+
+
+def _points(x: np.ndarray, y: np.ndarray, scale: tuple[float, float],
+            icc_result: AgreementResult | None) -> dict[str, AgreementResult]:
+    """The point figures of complete ``x``, ``y`` (the ICC given: with or without its CI)."""
+    categories = list(np.arange(scale[0], scale[1] + 1, dtype=float))
+    rx, ry = round_to_scale(x, scale), round_to_scale(y, scale)
+    rounded = np.column_stack([rx, ry])
+    points = {
+        "spearman": spearman(x, y),
+        "kendall_tau_b": kendall_tau_b(x, y),
+        "icc": icc_result,
+        "weighted_kappa": cohen_kappa(rx, ry, weights="quadratic", categories=categories),
+        "krippendorff_alpha": krippendorff_alpha(np.column_stack([x, y]), level="interval"),
+        "exact_agreement": percent_agreement(rounded, tolerance=0),
+        "within_one": percent_agreement(rounded, tolerance=1),
+        "mae": mae(x, y),
+        "bias": mean_bias(x, y),
+    }
+    return {k: v for k, v in points.items() if v is not None}
+
+
+def point_values(scores: np.ndarray, reference: np.ndarray, *, scale: tuple[float, float]
+                 ) -> dict[str, float]:
+    """The values of ``compare_to_reference(scores, reference, scale=scale, n_resamples=0)``.
+
+    The same statistics on the same items, but the ICC without its F-test interval (its F
+    quantiles cost more than the other eight figures together); for callers that keep only
+    the values (:func:`~harness.agreement._loo.reference_points`).
+
+    Parameters
+    ----------
+    scores, reference : ndarray, shape (n,)
+        As for :func:`compare_to_reference` (NaN = none).
+    scale : (min, max)
+        The integer rating scale.
+
+    Returns
+    -------
+    dict of str to float
+        Keyed by :data:`PAIRED_FIGURES`; NaN where the figure is undefined.
+    """
+    x = np.asarray(scores, dtype=float)
+    y = np.asarray(reference, dtype=float)
+    keep = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[keep], y[keep]
+    vals = {k: (float(v.value) if v.defined else math.nan)
+            for k, v in _points(x, y, scale, None).items()}
+    value = icc_value(np.column_stack([x, y]), form="ICC(2,1)")
+    vals["icc"] = math.nan if value is None else float(value)
+    return {name: vals[name] for name in PAIRED_FIGURES}
 
 
 def with_wilson_ci(point: AgreementResult, n: int, confidence: float) -> AgreementResult:
