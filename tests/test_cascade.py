@@ -350,10 +350,10 @@ def test_report_of_one_judge(tmp_path, project_root, demo):
     _check_svg(parsed)
     # one way to say a figure: the console and the page say the holdout the same; the
     # tests' risks and bounds are numbers compared with a bar (trailing zeros dropped)
-    cells = ["holdout", "31", "10", "32.3%", "100.0%", "[0.69, 1.00]", "yes"]
+    cells = ["holdout", "31", "10", "32.3%", "100.0%", "[69.2%, 100.0%]", "yes"]
     line = next(x for x in res.output.splitlines() if "holdout" in x)
     assert [c.strip() for c in line.strip("│ ").split("│")] == cells
     assert ("<td>holdout</td>" + "".join(f'<td class="num">{c}</td>' for c in cells[1:5])
-            + "<td>[0.69, 1.00]</td><td>yes</td>") in text
+            + "<td>[69.2%, 100.0%]</td><td>yes</td>") in text
     assert '<td class="num">0.091</td><td class="num">0.249</td><td class="num">0.322</td>' \
         in text

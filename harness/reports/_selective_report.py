@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._say import MISSING, exact_text, interval_text, p_text, share_text
+from ._say import MISSING, exact_text, p_text, share_interval_text, share_text
 
 __all__ = ["outcome_cells", "render_selective_html", "write_selective_report"]
 
@@ -24,12 +24,13 @@ def outcome_cells(o: Any) -> list[str]:
     Returns
     -------
     list of str
-        ``["62.5%", "91.2%", "[0.84, 0.96]", "yes"]``; :data:`~harness.reports.MISSING` where
-        there is no value, ``NO`` when the guarantee did not hold.
+        ``["62.5%", "91.2%", "[84.0%, 96.0%]", "yes"]`` (the agreement's CI in its unit);
+        :data:`~harness.reports.MISSING` where there is no value, ``NO`` when the guarantee
+        did not hold.
     """
     held = MISSING if o.guarantee_held is None else ("yes" if o.guarantee_held else "NO")
     return [share_text(o.coverage, 1), share_text(o.agreement, 1),
-            interval_text(o.ci95) or MISSING, held]
+            share_interval_text(o.ci95, 1) or MISSING, held]
 
 
 def _lam(t: float | None) -> str:
