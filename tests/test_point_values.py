@@ -61,4 +61,26 @@ def test_reference_points_with_a_constant_score_take_the_fallback_exactly():
         full = compare_to_reference(const, refs[:, r], scale=(1.0, 5.0), n_resamples=0)
         for name in PAIRED_FIGURES:
             want = full[name].value if full[name].defined else np.nan
-            np.testing.assert_equal(pts[name][r], want)
+            np.testing.assert_allclose(pts[name][r], want, rtol=1e-12, atol=1e-12)
+
+
+def test_reference_points_on_constant_and_rounding_constant_sides_equal_the_statistics():
+    rng = np.random.default_rng(9)
+    n = 25
+    sides = {
+        "varies": rng.integers(1, 6, n).astype(float),
+        "constant": np.full(n, 2.0),
+        "rounds constant": 3.0 + rng.choice([0.0, 0.25, -0.25], n),  # raw varies, rounded 3
+        "two items": np.where(np.arange(n) < 2, 4.0, np.nan),
+    }
+    cols = []
+    for a in sides.values():
+        for b in sides.values():
+            cols.append((a, b))
+    pts = reference_points(iter(cols), scale=(1.0, 5.0))
+    for r, (a, b) in enumerate(cols):
+        full = compare_to_reference(a, b, scale=(1.0, 5.0), n_resamples=0)
+        for name in PAIRED_FIGURES:
+            want = full[name].value if full[name].defined else np.nan
+            np.testing.assert_allclose(pts[name][r], want, rtol=1e-12, atol=1e-12,
+                                       err_msg=f"{name} on column {r}")

@@ -213,6 +213,9 @@ POINT_BLOCK_REFERENCES = 32
 #: pairs); beyond (many distinct decimal scores), :func:`compare_to_reference` per reference.
 MAX_POINT_TABLE_CELLS = 4_000_000
 
+#: Undefined when either side is constant (the others need one side to vary).
+RANK_FIGURES = ("spearman", "kendall_tau_b")
+
 
 def reference_points(
     pairs: Iterable[tuple[np.ndarray, np.ndarray]], *, scale: tuple[float, float]
@@ -224,9 +227,12 @@ def reference_points(
     by the block) fed to the weighted kernels of
     :func:`~harness.agreement._paired.weighted_figures`: O(items x references) for the
     counts, not one pass of the nine statistics per reference (a crowd's 200 sampled draws
-    cost 200 such passes). A reference on which a figure might be undefined (fewer than 3
-    items, or a constant side before or after rounding to the scale) or whose kernel value
-    is not finite is computed by :func:`compare_to_reference` itself, and so is every
+    cost 200 such passes). The rank correlations are undefined (NaN) where a side is
+    constant; the other figures are defined on 3 items once a side varies after rounding
+    to the scale (the modal-score baseline: a constant score against varying references).
+    A reference on which a figure might be undefined (fewer than 3 items, or both sides
+    constant after rounding) or whose kernel value is not finite is computed by
+    :func:`~harness.agreement._paired.point_values` (the statistics themselves), and so is every
     reference of a block whose tables would be large (see :data:`MAX_POINT_TABLE_CELLS`):
     each value equals the statistic's own up to rounding (1e-12 in the tests).
 
@@ -292,19 +298,25 @@ def _block_points(x: np.ndarray, y: np.ndarray, scale: tuple[float, float]
             with np.errstate(divide="ignore", invalid="ignore"):  # references with no item
                 figs = weighted_figures(px, py, w, scale=scale)
             held = w > 0
-            safe = w.sum(axis=1) >= 3
-            for v in (px, py, round_to_scale(px, scale), round_to_scale(py, scale)):
-                safe &= np.where(held, v, np.inf).min(axis=1) < np.where(held, v, -np.inf).max(
-                    axis=1)  # not constant: every figure is defined
+            varies = [np.where(held, v, np.inf).min(axis=1) < np.where(held, v, -np.inf).max(
+                axis=1) for v in (px, py, round_to_scale(px, scale), round_to_scale(py, scale))]
+            # defined: every figure when one side varies after rounding (so the ICC's and
+            # alpha's pooled values and kappa's rounded ones vary) on 3 items, but the rank
+            # correlations only when both sides vary (else undefined: NaN here, as theirs)
+            safe = (w.sum(axis=1) >= 3) & (varies[2] | varies[3])
+            ranked = varies[0] & varies[1]
             for name in PAIRED_FIGURES:
                 vals = figs.get(name)
                 if vals is None:  # no kernel on this table: every reference the slow way
                     safe[:] = False
                     break
-                safe &= np.isfinite(vals)
+                safe &= np.isfinite(vals) | (~ranked if name in RANK_FIGURES else False)
             for name in PAIRED_FIGURES:
                 if safe.any():
-                    out[name][safe] = figs[name][safe]
+                    vals = figs[name]
+                    if name in RANK_FIGURES:
+                        vals = np.where(ranked, vals, np.nan)
+                    out[name][safe] = vals[safe]
     for r in np.flatnonzero(~safe):
         for name, value in point_values(x[:, r], y[:, r], scale=scale).items():
             out[name][r] = value
