@@ -25,7 +25,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "._bootstrap": ("bootstrap_ci",),
     "._correlation": ("kendall_tau_b", "pearson", "spearman"),
     "._errors": ("confusion_counts", "confusion_matrix", "mae", "mean_bias"),
-    "._icc": ("ICC_FORMS", "icc", "icc_all", "icc_oneway"),
+    "._icc": ("ICC_FORMS", "icc", "icc_all", "icc_oneway", "icc_oneway_forms"),
     "._kappa": ("cohen_kappa", "fleiss_kappa", "gwet_ac1", "gwet_ac2"),
     "._krippendorff": ("krippendorff_alpha",),
     "._loo": ("compare_to_references",),

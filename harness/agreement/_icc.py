@@ -522,35 +522,93 @@ def icc_oneway(matrix: Any, average: bool = False, confidence: float = 0.95) -> 
     >>> round(icc_oneway(data).value, 4)
     0.864
     """
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
-    x = as_matrix(matrix)
     form = "ICC(1,k)" if average else "ICC(1,1)"
-    present = ~np.isnan(x)
-    n_i = present.sum(axis=1)
-    keep = n_i >= 2
-    n_dropped = int((~keep).sum())
-    x, present, n_i = x[keep], present[keep], n_i[keep]
-    a = x.shape[0]
-    meta = {"form": form, "model": _MODEL[form] + " (unbalanced)", "n_dropped": n_dropped}
+    return icc_oneway_forms(matrix, confidence=confidence, forms=(form,))[form]
+
+
+@dataclass(frozen=True)
+class _OneWay:
+    """One-way ANOVA of the items with 2 or more ratings (see :func:`icc_oneway`)."""
+
+    a: int  # items kept
+    k: int  # columns (raters)
+    n_dropped: int
+    total: int = 0  # ratings N
+    msb: float = math.nan
+    msw: float = math.nan
+    n0: float = math.nan
+
+
+def _oneway(x: np.ndarray) -> _OneWay:
+    """Mean squares from the observed cells only: O(ratings) after one pass over the NaNs."""
+    rows, cols = np.nonzero(~np.isnan(x))  # row-major: the cells grouped by item
+    n_all = np.bincount(rows, minlength=x.shape[0])
+    keep = n_all >= 2
+    n_dropped = int(x.shape[0] - np.count_nonzero(keep))
+    a = x.shape[0] - n_dropped
     if a < 3:
-        return undefined("icc", f"fewer than 3 items with 2 or more ratings (got {a})",
-                         n_items=a, n_raters=x.shape[1], **meta)
-    vals = np.where(present, x, 0.0)
+        return _OneWay(a, x.shape[1], n_dropped)
+    cell = keep[rows]
+    item = np.cumsum(keep)[rows[cell]] - 1  # 0..a-1 over the kept items
+    vals = x[rows[cell], cols[cell]]
+    n_i = n_all[keep]
     total = int(n_i.sum())
-    means = vals.sum(axis=1) / n_i
+    means = np.bincount(item, weights=vals, minlength=a) / n_i
     grand = vals.sum() / total
     ssb = float(n_i @ (means - grand) ** 2)
-    ssw = float((np.where(present, x - means[:, None], 0.0) ** 2).sum())
-    df1, df2 = a - 1, total - a
-    msb, msw = ssb / df1, ssw / df2
-    n0 = (total - float(n_i @ n_i) / total) / df1
-    meta.update(n0=n0, mean_squares={"MSB": msb, "MSW": msw}, n_ratings=total,
+    dev = vals - means[item]
+    ssw = float(dev @ dev)
+    df1 = a - 1
+    return _OneWay(a, x.shape[1], n_dropped, total, ssb / df1, ssw / (total - a),
+                   (total - float(n_i @ n_i) / total) / df1)
+
+
+def icc_oneway_forms(matrix: Any, confidence: float = 0.95,
+                     forms: tuple[str, ...] = ("ICC(1,1)", "ICC(1,k)")
+                     ) -> dict[str, AgreementResult]:
+    """:func:`icc_oneway` of ``forms`` from one pass over the ratings.
+
+    ``{"ICC(1,1)": icc_oneway(m), "ICC(1,k)": icc_oneway(m, average=True)}`` with the
+    one-way ANOVA computed once, from the observed cells (per-item counts, sums and squared
+    deviations): O(ratings), whatever the number of raters.
+
+    Parameters
+    ----------
+    matrix : array-like
+        Items x raters, ``None``/NaN where a rater did not rate the item.
+    confidence : float
+        Coverage of the intervals.
+    forms : tuple of str
+        Among ``"ICC(1,1)"`` and ``"ICC(1,k)"``.
+
+    Returns
+    -------
+    dict of str to AgreementResult
+        Keyed by ``forms``; see :func:`icc_oneway`.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    w = _oneway(as_matrix(matrix))
+    return {form: _oneway_result(w, form, confidence) for form in forms}
+
+
+def _oneway_result(w: _OneWay, form: str, confidence: float) -> AgreementResult:
+    """The ICC(1,1) or ICC(1,k) of the one-way ANOVA ``w``, with its F-test interval."""
+    average = form == "ICC(1,k)"
+    a = w.a
+    meta: dict[str, Any] = {"form": form, "model": _MODEL[form] + " (unbalanced)",
+                            "n_dropped": w.n_dropped}
+    if a < 3:
+        return undefined("icc", f"fewer than 3 items with 2 or more ratings (got {a})",
+                         n_items=a, n_raters=w.k, **meta)
+    df1, df2 = a - 1, w.total - a
+    msb, msw, n0 = w.msb, w.msw, w.n0
+    meta.update(n0=n0, mean_squares={"MSB": msb, "MSW": msw}, n_ratings=w.total,
                 df1=df1, df2=df2, confidence=confidence)
     den = msb if average else msb + (n0 - 1.0) * msw
     if not den > 0.0:
         return undefined("icc", "zero variance: all ratings are identical",
-                         n_items=a, n_raters=x.shape[1], **meta)
+                         n_items=a, n_raters=w.k, **meta)
     value = (msb - msw) / den
     ci = None
     if msw > 0 and msb > 0:
@@ -566,6 +624,6 @@ def icc_oneway(matrix: Any, average: bool = False, confidence: float = 0.95) -> 
     else:
         meta["ci_note"] = "F is 0 or infinite: the F-test interval is undefined"
     return AgreementResult(
-        statistic="icc", value=float(value), ci95=ci, n_items=a, n_raters=x.shape[1],
+        statistic="icc", value=float(value), ci95=ci, n_items=a, n_raters=w.k,
         ci_method="F-test (approximate, k = n0)" if ci else None, details=meta,
     )

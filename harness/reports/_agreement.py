@@ -20,7 +20,7 @@ from harness.agreement import (
     fleiss_kappa,
     gwet_ac1,
     icc_all,
-    icc_oneway,
+    icc_oneway_forms,
     jsonable,
     krippendorff_alpha,
     percent_agreement,
@@ -388,10 +388,7 @@ def _human_section(
             "rated by every rater (listwise deletion); the one-way ICC and Krippendorff α "
             "use every rating"
         )
-    oneway = {
-        "ICC(1,1)": icc_oneway(scores, confidence=settings.confidence),
-        "ICC(1,k)": icc_oneway(scores, average=True, confidence=settings.confidence),
-    }
+    oneway = icc_oneway_forms(scores, confidence=settings.confidence)
     alpha = krippendorff_alpha(scores, level="interval")
     if alpha.defined and settings.n_resamples > 0:
         # raters counted as a sample on a complete table; the item bootstrap otherwise
