@@ -16,6 +16,16 @@ from harness.anchors import AnchorError
 from harness.reports import MISSING, exact_text, figure_text, number_text
 
 from ._common import EXIT_BELOW_BAR, EXIT_INPUT, JsonOpt, fail, out, parse_scale, print_json
+from ._panel import (
+    BaselineProduction,
+    BaselineRun,
+    MinMove,
+    NoRecord,
+    PanelSplit,
+    Production,
+    ShiftTolerance,
+    Tolerance,
+)
 
 if TYPE_CHECKING:
     from harness.anchors import RatingsTable, Scorecard
@@ -69,26 +79,14 @@ def drift_cmd(
         help="Re-judge the anchor panel with this experiment's judge and prompt (fresh "
              "calls): did the judge drift, or the system? Same as 'judgecal panel "
              "EXPERIMENT'; its options follow.")] = None,
-    split: Annotated[str, typer.Option(
-        help="Panel: the items, all, calibration or holdout.")] = "all",
-    production: Annotated[str | None, typer.Option(
-        "--production", metavar="FILE",
-        help="Panel: the judge's scores on the current window of production items.")] = None,
-    baseline_production: Annotated[str | None, typer.Option(
-        "--baseline-production", metavar="FILE",
-        help="Panel: the judge's scores on a baseline window of production items.")] = None,
-    baseline: Annotated[str | None, typer.Option(
-        "--baseline", metavar="RUN",
-        help="Panel: compare with this panel run (default: the previous run).")] = None,
-    tolerance: Annotated[float, typer.Option(
-        help="Panel: share of items allowed to move.")] = 0.05,
-    min_move: Annotated[float, typer.Option(
-        "--min-move", help="Panel: a score moved when it changed by more than this.")] = 0.0,
-    shift_tolerance: Annotated[float, typer.Option(
-        "--shift-tolerance", help="Panel: production mean shift tolerated (scale points).")]
-    = 0.0,
-    no_record: Annotated[bool, typer.Option(
-        "--no-record", help="Panel: compare only, do not record this run.")] = False,
+    split: PanelSplit = "all",
+    production: Production = None,
+    baseline_production: BaselineProduction = None,
+    baseline: BaselineRun = None,
+    tolerance: Tolerance = 0.05,
+    min_move: MinMove = 0.0,
+    shift_tolerance: ShiftTolerance = 0.0,
+    no_record: NoRecord = False,
     as_json: JsonOpt = False,
     fail_on_alert: Annotated[bool, typer.Option(
         "--fail-on-alert", help="Exit 1 when an ICC alert fires or a rater is flagged.")]

@@ -29,35 +29,45 @@ if TYPE_CHECKING:
     from harness.drift import PanelReport
     from harness.experiments import Experiment
 
+#: The panel's options, shared by ``panel`` and ``drift --anchors SET --judge EXPERIMENT``.
+PanelSplit = Annotated[str, typer.Option(
+    "--split", help="The panel's items: all, calibration or holdout.")]
+Production = Annotated[str | None, typer.Option(
+    "--production", metavar="FILE",
+    help="The judge's scores on the current window of production items (a judgments file, as "
+         "for `estimate --judgments`).")]
+BaselineProduction = Annotated[str | None, typer.Option(
+    "--baseline-production", metavar="FILE",
+    help="The judge's scores on a baseline window of production items (needed with "
+         "--production).")]
+BaselineRun = Annotated[str | None, typer.Option(
+    "--baseline", metavar="RUN",
+    help="Compare with this panel run (an id or a unique prefix; default: the previous run of "
+         "the same panel).")]
+Tolerance = Annotated[float, typer.Option(
+    "--tolerance", help="Share of panel items allowed to move: the panel changed when the 95% "
+                        "CI of the moved share lies above it.")]
+MinMove = Annotated[float, typer.Option(
+    "--min-move", help="A panel score moved when it changed by more than this (scale points; "
+                       "default 0: any change).")]
+ShiftTolerance = Annotated[float, typer.Option(
+    "--shift-tolerance", help="Production mean shift tolerated (scale points): production "
+                              "changed when the 95% CI lies beyond it.")]
+NoRecord = Annotated[bool, typer.Option(
+    "--no-record", help="Compare only: do not record this run in the journal.")]
+
+
 def panel_cmd(
     experiment: Annotated[Path, typer.Argument(help="Experiment file (.toml): its anchors "
                                                "are the panel, its judge is re-judged.")],
-    split: Annotated[str, typer.Option(help="The panel's items: all, calibration or "
-                                            "holdout.")] = "all",
-    production: Annotated[str | None, typer.Option(
-        "--production", metavar="FILE",
-        help="The judge's scores on the current window of production items (a judgments "
-             "file, as for `estimate --judgments`).")] = None,
-    baseline_production: Annotated[str | None, typer.Option(
-        "--baseline-production", metavar="FILE",
-        help="The judge's scores on a baseline window of production items (needed with "
-             "--production).")] = None,
-    baseline: Annotated[str | None, typer.Option(
-        "--baseline", metavar="RUN",
-        help="Compare with this panel run (an id or a unique prefix; default: the previous "
-             "run of the same panel).")] = None,
-    tolerance: Annotated[float, typer.Option(
-        help="Share of panel items allowed to move: the panel changed when the 95% CI of "
-             "the moved share lies above it.")] = 0.05,
-    min_move: Annotated[float, typer.Option(
-        "--min-move", help="A panel score moved when it changed by more than this (scale "
-                           "points; default 0: any change).")] = 0.0,
-    shift_tolerance: Annotated[float, typer.Option(
-        "--shift-tolerance", help="Production mean shift tolerated (scale points): "
-                                  "production changed when the 95% CI lies beyond it.")]
-    = 0.0,
-    no_record: Annotated[bool, typer.Option(
-        "--no-record", help="Compare only: do not record this run in the journal.")] = False,
+    split: PanelSplit = "all",
+    production: Production = None,
+    baseline_production: BaselineProduction = None,
+    baseline: BaselineRun = None,
+    tolerance: Tolerance = 0.05,
+    min_move: MinMove = 0.0,
+    shift_tolerance: ShiftTolerance = 0.0,
+    no_record: NoRecord = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Re-judge the anchor panel with fresh calls: did the judge drift, or the system?
