@@ -174,52 +174,50 @@ def _scaled_ranks(x: np.ndarray) -> np.ndarray:
         return (ranks - 0.5) / n
 
 
-def _indicators(
-    scores: np.ndarray, judge: np.ndarray, usable: np.ndarray, alignment: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """``W_f`` and ``W_h`` (items x raters): judge / rater aligns at least as well.
+def _cell_indicators(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, judge: np.ndarray,
+                     usable: np.ndarray, n: int, alignment: str
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """``W_f`` and ``W_h`` of each observed cell (item ``rows``, rater ``cols``, ``vals``).
 
-    All raters at once. With ``k`` other raters on an item and ``T`` their sum, the
-    alignment of a label ``x`` is ``-|x - T/k|``; compared as ``|k x - T|`` (same order,
-    exact for integer scores). Ties count for both.
+    All raters at once, from per-item counts and sums of the observed cells: O(ratings).
+    With ``k`` other raters on an item and ``T`` their sum, the alignment of a label ``x``
+    is ``-|x - T/k|``; compared as ``|k x - T|`` (same order, exact for integer scores).
+    Ties count for both.
     """
-    present = ~np.isnan(scores)
-    filled = np.where(present, scores, 0.0)
-    k = present.sum(axis=1, keepdims=True) - 1.0
+    k = np.bincount(rows, minlength=n).astype(float) - 1.0
     if alignment == "exact":
-        # others agreeing with the judge / with rater j (k, the denominator, is shared)
-        eq_judge = (scores == judge[:, None]) & present
-        n_eq_judge = eq_judge.sum(axis=1, keepdims=True) - eq_judge
-        # how many raters gave each label on each item (items x labels), then look up
-        labels, code = np.unique(filled, return_inverse=True)
-        code = code.reshape(scores.shape)
-        counts = np.zeros((scores.shape[0], labels.size), dtype=np.int64)
-        rows = np.broadcast_to(np.arange(scores.shape[0])[:, None], scores.shape)
-        np.add.at(counts, (rows[present], code[present]), 1)
-        n_eq_rater = np.take_along_axis(counts, code, axis=1) - 1
+        # others agreeing with the judge / with the rater (k, the denominator, is shared)
+        eq = vals == judge[rows]
+        n_eq_judge = np.bincount(rows[eq], minlength=n)[rows] - eq
+        labels, code = np.unique(vals, return_inverse=True)
+        code = code.ravel()
+        keys = rows * labels.size + code
+        n_eq_rater = np.bincount(keys, minlength=n * labels.size)[keys] - 1
         a_f, a_h = n_eq_judge.astype(float), n_eq_rater.astype(float)
         tol = 0.0
     else:
-        total = filled.sum(axis=1, keepdims=True) - filled  # the others' sum, per (item, j)
-        a_f = -np.abs(judge[:, None] * k - total)
-        a_h = -np.abs(filled * k - total)
-        scale = np.nanmax(np.abs(np.concatenate([filled.ravel(), np.nan_to_num(judge)])))
+        total = np.bincount(rows, weights=vals, minlength=n)[rows] - vals  # the others' sum
+        k_cell = k[rows]
+        a_f = -np.abs(judge[rows] * k_cell - total)
+        a_h = -np.abs(vals * k_cell - total)
+        scale = np.nanmax(np.abs(np.concatenate([[0.0], vals, np.nan_to_num(judge)])))
         tol = 1e-9 * max(1.0, float(scale)) * max(1.0, float(np.max(k, initial=1.0)))
     w_f = usable & (a_f >= a_h - tol)
     w_h = usable & (a_h >= a_f - tol)
     return w_f, w_h
 
 
-def _t_pvalues(d: np.ndarray, usable: np.ndarray, epsilon: float) -> np.ndarray:
-    """One-sided one-sample t-test of ``mean(d) < epsilon`` down each column (vectorised).
+def _column_t_pvalues(d: np.ndarray, cols: np.ndarray, m: int, epsilon: float) -> np.ndarray:
+    """One-sided one-sample t-test of ``mean(d) < epsilon`` per rater (vectorised).
 
-    Equals ``scipy.stats.ttest_rel(w_h, w_f + epsilon, alternative="less")``; a column with
-    no spread gets p = 0 when its mean is below ``epsilon`` (as scipy does), else 1.
+    ``d`` and ``cols``: the usable cells' differences and raters, in item order within a
+    rater. Equals ``scipy.stats.ttest_rel(w_h, w_f + epsilon, alternative="less")``; a
+    rater with no spread gets p = 0 when its mean is below ``epsilon`` (as scipy does),
+    else 1.
     """
-    n = usable.sum(axis=0).astype(float)
-    dz = np.where(usable, d, 0.0)
-    mean = dz.sum(axis=0) / np.maximum(n, 1)
-    ss = (np.where(usable, d - mean, 0.0) ** 2).sum(axis=0)
+    n = np.bincount(cols, minlength=m).astype(float)
+    mean = np.bincount(cols, weights=d, minlength=m) / np.maximum(n, 1)
+    ss = np.bincount(cols, weights=(d - mean[cols]) ** 2, minlength=m)
     sd = np.sqrt(ss / np.maximum(n - 1, 1))
     with np.errstate(invalid="ignore", divide="ignore"):
         t = (mean - epsilon) / (sd / np.sqrt(n))
@@ -383,14 +381,15 @@ def alt_test(
     if alignment == "rank":
         scores = _scaled_ranks(scores)
         judge = _scaled_ranks(judge[:, None])[:, 0]
-    usable = present & (has_judge & enough)[:, None]
-    w_f, w_h = _indicators(scores, judge, usable, alignment)
-    n_j = usable.sum(axis=0)
+    rows, cols = np.nonzero(present)  # the ratings, item by item: O(ratings) from here
+    usable = (has_judge & enough)[rows]
+    w_f, w_h = _cell_indicators(rows, cols, scores[rows, cols], judge, usable, n, alignment)
+    rows, cols, w_f, w_h = rows[usable], cols[usable], w_f[usable], w_h[usable]
+    n_j = np.bincount(cols, minlength=m)
     with np.errstate(invalid="ignore", divide="ignore"):
-        p_judge = w_f.sum(axis=0) / n_j
-        p_rater = w_h.sum(axis=0) / n_j
+        p_judge = np.bincount(cols, weights=w_f, minlength=m) / n_j
+        p_rater = np.bincount(cols, weights=w_h, minlength=m) / n_j
     d = w_h.astype(float) - w_f.astype(float)
-    p_t = _t_pvalues(d, usable, epsilon)
 
     tested = np.flatnonzero(n_j >= min_items)
     excluded = tuple(
@@ -408,6 +407,9 @@ def alt_test(
                    f"{MIN_OTHER_RATERS} other raters (most: {most}); the paper asks for 30 "
                    "or more per rater",
         )
+    p_t = _column_t_pvalues(d, cols, m, epsilon)
+    by_rater = np.argsort(cols, kind="stable")  # each rater's cells in item order
+    starts = np.searchsorted(cols[by_rater], np.arange(m + 1))
     p_values = np.empty(tested.size)
     tests: list[str] = []
     for k, j in enumerate(tested):
@@ -415,7 +417,8 @@ def alt_test(
             p_values[k] = p_t[j]
             tests.append("t")
         else:
-            p_values[k] = signed_rank_less(d[usable[:, j], j] - epsilon)
+            own = by_rater[starts[j]:starts[j + 1]]
+            p_values[k] = signed_rank_less(d[own] - epsilon)
             tests.append("wilcoxon")
     p_values = np.where(np.isnan(p_values), 1.0, p_values)  # all zero differences: no test
     adjusted = fdr_by(p_values)
