@@ -246,6 +246,12 @@ def report_json(obj: Any, cache: dict[int, Any] | None = None) -> Any:
     """
     if cache is None:
         cache = {}
+    kind = type(obj)
+    if kind is dict:  # plain leaves inline: a crowd's rows are mostly small dicts
+        return {k if type(k) is str else str(k):
+                v if type(v) in _PLAIN else report_json(v, cache) for k, v in obj.items()}
+    if kind is list or kind is tuple:
+        return [v if type(v) in _PLAIN else report_json(v, cache) for v in obj]
     if isinstance(obj, AgreementResult):
         got = cache.get(id(obj))
         if got is None:
@@ -256,6 +262,10 @@ def report_json(obj: Any, cache: dict[int, Any] | None = None) -> Any:
     if isinstance(obj, list | tuple):
         return [report_json(v, cache) for v in obj]
     return jsonable(obj)
+
+
+#: Leaves that are JSON as they are (floats are not: NaN and inf become None).
+_PLAIN = frozenset({str, int, bool, type(None)})
 
 
 #: The old name, still imported by harness.reports._leaderboard (``jsonable`` of it is the
