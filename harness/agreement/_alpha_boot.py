@@ -21,13 +21,13 @@ def unit_coincidences(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     (n_u n_u^T - diag(n_u)) / (m_u - 1) to Krippendorff's coincidence matrix; units with fewer
     than two values contribute nothing (Krippendorff 2011, section C).
     """
-    values = np.unique(matrix[~np.isnan(matrix)])
+    rows, cols = np.nonzero(~np.isnan(matrix))  # the observed cells only: O(ratings)
+    vals = matrix[rows, cols]
+    values = np.unique(vals)
     v = values.size
-    idx = np.searchsorted(values, np.nan_to_num(matrix, nan=values[0] if v else 0.0))
-    present = ~np.isnan(matrix)
-    counts = np.zeros((matrix.shape[0], v))
-    rows = np.repeat(np.arange(matrix.shape[0]), matrix.shape[1])
-    np.add.at(counts, (rows[present.ravel()], idx.ravel()[present.ravel()]), 1.0)
+    keys = rows * v + np.searchsorted(values, vals)
+    counts = np.bincount(keys, minlength=matrix.shape[0] * v).reshape(
+        matrix.shape[0], v).astype(float)
     m = counts.sum(axis=1)
     outer = counts[:, :, None] * counts[:, None, :]
     outer[:, np.arange(v), np.arange(v)] -= counts
