@@ -504,10 +504,14 @@ def test_many_references_do_not_call_the_statistics_once_each(monkeypatch):
     assert refs.shape[1] == CEILING_DRAWS and len(calls) <= 2
 
 
-def test_pair_weights_equal_the_item_counts_summed_per_pair(monkeypatch):
-    from harness.agreement import _bootstrap
+@pytest.mark.parametrize(("cells", "per_covered"), [(500, 32), (10**7, 10**6)],
+                         ids=["reduceat", "indicator-product"])
+def test_pair_weights_equal_the_item_counts_summed_per_pair(monkeypatch, cells, per_covered):
+    from harness.agreement import _bootstrap, _loo
     from harness.agreement._bootstrap import resample_weights
     from harness.agreement._loo import distinct_pairs, pair_weights
+
+    monkeypatch.setattr(_loo, "MATMUL_CELLS_PER_COVERED", per_covered)
 
     rng = np.random.default_rng(3)
     n, m = 120, 5
@@ -515,7 +519,7 @@ def test_pair_weights_equal_the_item_counts_summed_per_pair(monkeypatch):
     refs = rng.integers(2, 11, (n, m)) / 2.0
     masks = rng.random((n, m)) < 0.7
     pairs = {r: distinct_pairs(x, refs[:, r], masks[:, r]) for r in (0, 2, 3, 4)}
-    monkeypatch.setattr(_bootstrap, "WEIGHT_BLOCK_CELLS", 500)  # several blocks
+    monkeypatch.setattr(_bootstrap, "WEIGHT_BLOCK_CELLS", cells)  # 500: several blocks
     got = pair_weights(pairs, masks, 33, seed=8)
     items = resample_weights(np.ones(n), 33, 8)  # (B, n) counts of the items
     for r, (uniq, inverse) in pairs.items():

@@ -346,6 +346,12 @@ def distinct_pairs(x: np.ndarray, ref: np.ndarray, mask: np.ndarray
     return uniq, inverse.ravel()
 
 
+#: :func:`pair_weights` multiplies by the dense items x pairs indicator while it has at most
+#: this many cells per covered (item, key) cell (a BLAS product beats the gather and
+#: ``reduceat`` of the covered cells by about this factor per element).
+MATMUL_CELLS_PER_COVERED = 32
+
+
 def pair_weights(pairs: dict[int, tuple[np.ndarray, np.ndarray]], masks: np.ndarray,
                  n_resamples: int, seed: int) -> dict[int, np.ndarray]:
     """Item-level bootstrap resamples as counts of each reference's distinct pairs.
@@ -356,11 +362,14 @@ def pair_weights(pairs: dict[int, tuple[np.ndarray, np.ndarray]], masks: np.ndar
     figures on the U distinct pairs are those on the n items. The (B, n) item counts are
     drawn in blocks of bounded size (:func:`resample_weight_blocks`) and summed into
     (B, U) per key, never held whole (1,000 x 100,000 items would be 800 MB). The sum
-    is one ``np.add.reduceat`` per block for all keys over the covered cells sorted by
-    pair (every pair holds at least one item), O(B x covered cells), in sub-blocks of at
-    most :data:`WEIGHT_BLOCK_CELLS` gathered cells; numpy only (``scipy.sparse`` costs
-    about 4x ``import numpy`` to import). The counts are integers, so the sums are exact
-    whatever the order.
+    is, for all keys at once, one product of each block by the dense items x pairs
+    indicator while it is small (at most :data:`WEIGHT_BLOCK_CELLS` cells and
+    :data:`MATMUL_CELLS_PER_COVERED` per covered cell: few distinct pairs, as on an integer
+    scale), else one ``np.add.reduceat`` over the covered cells sorted by pair (every pair
+    holds at least one item), O(B x covered cells), in sub-blocks of at most
+    :data:`WEIGHT_BLOCK_CELLS` gathered cells; numpy only (``scipy.sparse`` costs about 4x
+    ``import numpy`` to import). The counts are integers, so the sums are exact whatever
+    the order.
 
     Parameters
     ----------
@@ -386,16 +395,29 @@ def pair_weights(pairs: dict[int, tuple[np.ndarray, np.ndarray]], masks: np.ndar
         bounds[r] = (start, start + uniq.shape[0])
         start += uniq.shape[0]
     rows_, cols_ = np.concatenate(rows), np.concatenate(cols)
-    order = np.argsort(rows_, kind="stable")
-    cols_s = cols_[order]  # the covered items, grouped by pair
-    starts = np.searchsorted(rows_[order], np.arange(start))
-    step = max(1, _bootstrap.WEIGHT_BLOCK_CELLS // max(cols_s.size, 1))
+    n_items = masks.shape[0]
+    cells = _bootstrap.WEIGHT_BLOCK_CELLS
+    if n_items * start <= min(cells, MATMUL_CELLS_PER_COVERED * cols_.size):
+        # few distinct pairs: one dense product by the items x pairs indicator (BLAS)
+        indicator = np.zeros((n_items, start))
+        indicator[cols_, rows_] = 1.0
+
+        def summed_blocks(block: np.ndarray) -> Iterable[np.ndarray]:
+            yield block @ indicator
+    else:
+        order = np.argsort(rows_, kind="stable")
+        cols_s = cols_[order]  # the covered items, grouped by pair
+        starts = np.searchsorted(rows_[order], np.arange(start))
+        step = max(1, cells // max(cols_s.size, 1))
+
+        def summed_blocks(block: np.ndarray) -> Iterable[np.ndarray]:
+            for lo_b in range(0, block.shape[0], step):
+                sub = block[lo_b:lo_b + step]
+                yield (np.add.reduceat(sub[:, cols_s], starts, axis=1) if start
+                       else np.zeros((sub.shape[0], 0)))
     out: dict[int, list[np.ndarray]] = {r: [] for r in pairs}
-    for block in resample_weight_blocks(np.ones(masks.shape[0]), n_resamples, seed):
-        for lo_b in range(0, block.shape[0], step):
-            sub = block[lo_b:lo_b + step]
-            summed = (np.add.reduceat(sub[:, cols_s], starts, axis=1) if start
-                      else np.zeros((sub.shape[0], 0)))  # (b, every reference's pairs)
+    for block in resample_weight_blocks(np.ones(n_items), n_resamples, seed):
+        for summed in summed_blocks(block):  # (b, every reference's pairs)
             for r, (lo, hi) in bounds.items():
                 out[r].append(np.ascontiguousarray(summed[:, lo:hi]))  # row-major: fast @
     return {r: np.vstack(parts) for r, parts in out.items()}
