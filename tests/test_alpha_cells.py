@@ -40,3 +40,31 @@ def test_cells_only_coincidences_equal_the_dense_oracle(matrix):
     want_contrib, want_values = dense_unit_coincidences(matrix)
     np.testing.assert_array_equal(values, want_values)
     np.testing.assert_array_equal(contrib, want_contrib)
+
+
+def _wide(seed: int, level: str) -> np.ndarray:
+    """One-shot coders: every value its own column (as a crowd with one rating per id)."""
+    rng = np.random.default_rng(seed)
+    dense = rng.integers(0, 6, (25, 3)).astype(float) / (2.0 if level == "ratio" else 1.0)
+    dense[rng.random(dense.shape) < 0.25] = np.nan
+    rows, cols = np.nonzero(~np.isnan(dense))
+    wide = np.full((25, rows.size), np.nan)
+    wide[rows, np.arange(rows.size)] = dense[rows, cols]
+    return dense, wide
+
+
+@pytest.mark.parametrize("level", ["nominal", "ordinal", "interval", "ratio"])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_alpha_is_the_same_whatever_the_coder_encoding(level, sparse, monkeypatch):
+    """The values, not the coders, make alpha: one-shot coders give the crossed figure."""
+    from harness.agreement import _krippendorff, krippendorff_alpha
+
+    if sparse:
+        monkeypatch.setattr(_krippendorff, "_DENSE_MAX_VALUES", 1)
+    for seed in range(4):
+        dense, wide = _wide(seed, level)
+        a, b = krippendorff_alpha(dense, level=level), krippendorff_alpha(wide, level=level)
+        labels = krippendorff_alpha(np.where(np.isnan(wide), None, wide).tolist(), level=level)
+        assert a.value == pytest.approx(b.value, rel=1e-12, abs=1e-12)
+        assert b.value == labels.value and b.details == labels.details
+        assert b.n_items == a.n_items and b.details["n_pairable"] == a.details["n_pairable"]

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ._kappa import _cat_list, _coerce, _encode
+from ._kappa import _cat_list, _coerce, _distinct_numeric, _encode
 from ._result import AgreementResult, undefined
 
 __all__ = ["krippendorff_alpha"]
@@ -116,33 +116,33 @@ def krippendorff_alpha(matrix: Any, level: str = "interval") -> AgreementResult:
             "with level='nominal'"
         )
     ncol = arr.shape[1]
-    codes, cats = _encode(arr, numeric, None, lambda i: f"row {i // ncol}, column {i % ncol}",
-                          what)
+    rows, cols, code, cats = _cells(arr, numeric,
+                                    lambda i: f"row {i // ncol}, column {i % ncol}", what)
     if level == "ratio" and len(cats) and cats[0] < 0:
         raise ValueError(f"{what}: level='ratio' needs non-negative values, got {cats[0]:g}")
 
-    present = codes >= 0
-    m_all = present.sum(axis=1)
+    m_all = np.bincount(rows, minlength=arr.shape[0])
     pairable = m_all >= 2
     n_units = int(pairable.sum())
-    n_ignored = int(codes.shape[0] - n_units)
+    n_ignored = int(arr.shape[0] - n_units)
     base: dict[str, Any] = {"level": level, "n_units_ignored": n_ignored}
     if n_units == 0:
         return undefined(
             what, "no unit has 2 or more values: nothing is pairable",
             n_items=0, n_raters=0, n_pairable=0, **base,
         )
-    codes, present, m = codes[pairable], present[pairable], m_all[pairable].astype(float)
-    n_raters = int(present.any(axis=0).sum())
+    keep = pairable[rows]
+    unit = (np.cumsum(pairable) - 1)[rows[keep]]  # 0..n_units-1, in row order
+    cols, code, m = cols[keep], code[keep], m_all[pairable].astype(float)
+    n_raters = int(np.count_nonzero(np.bincount(cols, minlength=ncol)))
 
     # recode over the values that occur in pairable units
     used = np.zeros(len(cats), dtype=bool)
-    used[codes[present]] = True
-    remap = np.cumsum(used) - 1
-    codes = np.where(present, remap[np.maximum(codes, 0)], -1)
+    used[code] = True
+    code = (np.cumsum(used) - 1)[code]
     values = cats[used] if numeric else [c for c, u in zip(cats, used, strict=True) if u]
     v = len(values)
-    n_c = np.bincount(codes[present], minlength=v).astype(float)
+    n_c = np.bincount(code, minlength=v).astype(float)
     n = float(n_c.sum())
     base.update(n_pairable=int(n), n_values=v)
     if v <= _MAX_LISTED_VALUES:
@@ -155,9 +155,9 @@ def krippendorff_alpha(matrix: Any, level: str = "interval") -> AgreementResult:
 
     x = np.asarray(values, dtype=float) if numeric else None
     if v <= _DENSE_MAX_VALUES and n_units * v <= _DENSE_MAX_CELLS:
-        d_o, d_e = _dense(codes, present, m, n_c, x, level)
+        d_o, d_e = _dense(unit, code, m, n_c, x, level)
     else:
-        d_o, d_e = _sparse(codes, present, m, n_c, x, level)
+        d_o, d_e = _sparse(unit, cols, code, m, n_c, x, level)
     d_o /= n
     d_e /= n * (n - 1.0)
     details = {"D_o": d_o, "D_e": d_e, **base}
@@ -173,6 +173,24 @@ def krippendorff_alpha(matrix: Any, level: str = "interval") -> AgreementResult:
         n_raters=n_raters,
         details=details,
     )
+
+
+def _cells(arr: np.ndarray, numeric: bool, locate: Any, what: str
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
+    """The present values as cells: rows, columns (row-major order), value codes, values.
+
+    Numbers are coded from the observed cells only (O(values), whatever the number of
+    coders); labels, and a non-finite number (for its error), by :func:`_encode`.
+    """
+    if numeric:
+        rows, cols = np.nonzero(~np.isnan(arr))
+        vals = arr[rows, cols]
+        if np.isfinite(vals).all():
+            cats, code = _distinct_numeric(vals)
+            return rows, cols, code, cats
+    codes, cats = _encode(arr, numeric, None, locate, what)
+    rows, cols = np.nonzero(codes >= 0)
+    return rows, cols, codes[rows, cols], cats
 
 
 def _ratio_delta(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -201,11 +219,14 @@ def _midranks(n_c: np.ndarray) -> np.ndarray:
     return np.cumsum(n_c) - n_c / 2.0
 
 
-def _dense(codes: np.ndarray, present: np.ndarray, m: np.ndarray, n_c: np.ndarray,
+def _dense(unit: np.ndarray, code: np.ndarray, m: np.ndarray, n_c: np.ndarray,
            x: np.ndarray | None, level: str) -> tuple[float, float]:
-    """Sum of o_ck delta_ck and of n_c n_k delta_ck via the coincidence matrix."""
-    n_units, v = codes.shape[0], n_c.size
-    keys = (np.arange(n_units)[:, None] * v + codes)[present]
+    """Sum of o_ck delta_ck and of n_c n_k delta_ck via the coincidence matrix.
+
+    ``unit`` and ``code``: each pairable value's unit and value index, in unit order.
+    """
+    n_units, v = m.size, n_c.size
+    keys = unit * v + code
     counts = np.bincount(keys, minlength=n_units * v).reshape(n_units, v).astype(float)
     scaled = counts / (m - 1.0)[:, None]
     o = scaled.T @ counts
@@ -214,14 +235,18 @@ def _dense(codes: np.ndarray, present: np.ndarray, m: np.ndarray, n_c: np.ndarra
     return float((o * delta).sum()), float(n_c @ delta @ n_c)
 
 
-def _sparse(codes: np.ndarray, present: np.ndarray, m: np.ndarray, n_c: np.ndarray,
-            x: np.ndarray | None, level: str) -> tuple[float, float]:
+def _sparse(unit: np.ndarray, cols: np.ndarray, code: np.ndarray, m: np.ndarray,
+            n_c: np.ndarray, x: np.ndarray | None, level: str) -> tuple[float, float]:
     """As :func:`_dense` without values x values matrices (many distinct values)."""
-    n_units, v = codes.shape[0], n_c.size
+    n_units, v = m.size, n_c.size
     n = n_c.sum()
     if level == "ratio":
         assert x is not None
-        vals = np.where(present, x[np.maximum(codes, 0)], np.nan)
+        coders = np.unique(cols)  # the units x coders table of the pairable values
+        present = np.zeros((n_units, coders.size), dtype=bool)
+        vals = np.full(present.shape, np.nan)
+        present[unit, np.searchsorted(coders, cols)] = True
+        vals[unit, np.searchsorted(coders, cols)] = x[code]
         num = np.zeros(n_units)
         for i in range(vals.shape[1]):  # pairs of coders, vectorized over units
             for j in range(i + 1, vals.shape[1]):
@@ -236,8 +261,7 @@ def _sparse(codes: np.ndarray, present: np.ndarray, m: np.ndarray, n_c: np.ndarr
         return d_o, d_e
 
     # (unit, value) cells with their counts n_uc
-    keys = (np.arange(n_units)[:, None] * v + codes)[present]
-    cells, n_uc = np.unique(keys, return_counts=True)
+    cells, n_uc = np.unique(unit * v + code, return_counts=True)
     unit, code = cells // v, cells % v
     n_uc = n_uc.astype(float)
     if level == "nominal":
