@@ -37,11 +37,18 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-import numpy as np
-from _timing import timed
+#: BLAS threads, pinned before numpy loads (both encodings alike; subprocesses inherit it):
+#: on a shared 2-core machine OpenBLAS's threads fight the other processes for the cores,
+#: and the kernels ran 3-4x slower unpinned under load, the small encoding's share of BLAS
+#: differing from the large one's. Set OPENBLAS_NUM_THREADS yourself to measure otherwise.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from harness.anchors import RatingsTable, open_ratings
-from harness.reports import ReportSettings, agreement_report
+import numpy as np  # noqa: E402 - after the thread pinning
+from _timing import timed  # noqa: E402
+
+from harness.anchors import RatingsTable, open_ratings  # noqa: E402
+from harness.reports import ReportSettings, agreement_report  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = ROOT / "anchors" / "recipes" / "recipes-overall.jsonl"
@@ -268,7 +275,8 @@ def main() -> None:
     args = parser.parse_args()
     parts = {p.strip() for p in args.parts.split(",")}
     print(f"python {platform.python_version()}, numpy {np.__version__}, "
-          f"{platform.machine()}, {platform.processor() or 'cpu'}")
+          f"{platform.machine()}, {platform.processor() or 'cpu'}, "
+          f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")
     if "a" in parts:
         part_a(args.repeat)
     with tempfile.TemporaryDirectory(prefix="bench-crowd-") as tmp:
