@@ -58,3 +58,14 @@ def test_cells_only_spread_equals_the_dense_oracle(scores):
         assert out[item]["n_ratings"] == want["n_ratings"][i]
     sd = {item: -1.0 if r["sd"] is None else r["sd"] for item, r in out.items()}
     assert list(out) == sorted(ids, key=lambda item: (-sd[item], item))  # worst first
+
+
+def test_median_of_is_numpys_median_bit_for_bit():
+    from harness.reports._agreement import median_of
+
+    rng = np.random.default_rng(2)
+    for size in (1, 2, 3, 10, 11, 101):
+        for _ in range(20):
+            v = rng.normal(0, 3, size) * 10.0 ** rng.integers(-5, 5)
+            assert median_of(v) == float(np.median(v))
+            assert median_of(list(v)) == float(np.median(v))
