@@ -414,3 +414,16 @@ def test_confusion_matrix_invalid_value_named() -> None:
         confusion_matrix([1, 2], [1, 0], categories=[1, 2, 3])
     with pytest.raises(ValueError, match="duplicates"):
         confusion_matrix([1], [1], categories=[1, 1, 2])
+
+
+def test_kendall_on_many_distinct_values_counts_joint_ties_sparsely() -> None:
+    # 100,000 continuous pairs (a 10^5 x 10^5 grid of distinct values) with some cells tied
+    # in both: the joint ties were counted on a dense n^2 vector (80 GB here).
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=100_000)
+    y = x + rng.normal(size=x.size)
+    x[:50], y[:50] = x[50:100], y[50:100]  # 50 pairs tied in both x and y
+    got = kendall_tau_b(x, y)
+    ref = stats.kendalltau(x, y)
+    assert got.value == pytest.approx(ref.statistic, rel=1e-12)
+    assert got.details["p_value"] == pytest.approx(ref.pvalue, rel=1e-9, abs=1e-300)

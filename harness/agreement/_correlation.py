@@ -152,8 +152,8 @@ def _discordant_and_ties(x: np.ndarray, y: np.ndarray) -> tuple[int, int, int, i
             before = np.cumsum(o) - o  # ones before each element, all groups
             before -= np.repeat(before[start], np.diff(np.r_[start, g.size]))
             dis += int(before[o == 0].sum())
-        keys = xi.astype(np.int64) * yu.size + yi
-        joint = np.bincount(keys)
+        # pairs tied in both: counts of the distinct (x, y) cells (sparse: up to n^2 cells)
+        _, joint = np.unique(xi.astype(np.int64) * yu.size + yi, return_counts=True)
         joint = joint[joint > 1]
     pairs = lambda c: int((c * (c - 1) // 2).sum())  # noqa: E731
     return dis, pairs(xcnt), pairs(ycnt), pairs(joint), [xcnt[xcnt > 1], ycnt[ycnt > 1]]
