@@ -349,16 +349,16 @@ def _weighted_kendall_tau_b(
     if vx.size * vy.size > _MAX_TABLE_CELLS:
         return None
     t = _contingency(ix, iy, vx.size, vy.size, w)
-    b = t.shape[0]
-    # ge[i, j] = sum of t[k, l] over k >= i, l >= j ; le_ge[i, j] = over k >= i, l <= j
-    ge = t[:, ::-1, ::-1].cumsum(axis=1).cumsum(axis=2)[:, ::-1, ::-1]
-    ge_le = t[:, ::-1, :].cumsum(axis=1)[:, ::-1, :].cumsum(axis=2)
-    strictly_after = np.zeros_like(t)
-    strictly_after[:, :-1, :-1] = ge[:, 1:, 1:]
-    after_below = np.zeros_like(t)
-    after_below[:, :-1, 1:] = ge_le[:, 1:, :-1]
-    concordant = (t * strictly_after).reshape(b, -1).sum(axis=1)
-    discordant = (t * after_below).reshape(b, -1).sum(axis=1)
+    b, nx, ny = t.shape
+    # below[i, l] = sum of t[k, l] over k > i; then over l > j (concordant with cell i, j)
+    # or l < j (discordant): three matrix products for all B tables (exact for counts)
+    later_x = np.triu(np.ones((nx, nx)), 1)  # [i, k] = 1 where k > i
+    below = (later_x @ t.transpose(1, 0, 2).reshape(nx, b * ny)).reshape(nx, b, ny)
+    below = below.transpose(1, 0, 2).reshape(b * nx, ny)
+    after = (below @ np.tril(np.ones((ny, ny)), -1)).reshape(b, nx, ny)  # [l, j]: l > j
+    before = (below @ np.triu(np.ones((ny, ny)), 1)).reshape(b, nx, ny)  # l < j
+    concordant = (t * after).reshape(b, -1).sum(axis=1)
+    discordant = (t * before).reshape(b, -1).sum(axis=1)
     rows, cols = t.sum(axis=2), t.sum(axis=1)
     n0 = n * (n - 1) / 2.0
     n1 = (rows * (rows - 1) / 2.0).sum(axis=1)
