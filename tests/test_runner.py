@@ -504,6 +504,28 @@ def test_progress_bar_reports_counts(journal):
     assert "3/3" in out and "cached 2" in out and "invalid 1" in out and "cost ?" in out
 
 
+@pytest.mark.parametrize("terminal", [False, True])
+def test_progress_in_a_log_is_one_complete_line(journal, terminal):
+    """In a pipe or a CI log (80 columns), the pass ends with one line that says every value
+    in full (rich cropped its cells to 'jud… cached 21 | … cost $0.…'); a terminal gets the
+    live bar."""
+    buf = io.StringIO()
+    console = Console(file=buf, width=80, force_terminal=terminal)
+    names = [f"a-long-item-name-{i:03d}" for i in range(12)]
+    run(FakeJudge(), tasks_for(*names[:9]), journal)
+    run_judge_sync(FakeJudge(), tasks_for(*names), SPEC, journal,
+                   settings(show_progress=True), prices=NO_PRICES, console=console)
+    lines = [x for x in buf.getvalue().splitlines() if x.strip()]
+    if terminal:
+        assert "12/12" in buf.getvalue()
+        return
+    assert len(lines) == 1 and "…" not in lines[0]
+    stats = lines[0].split(" · ", 1)[1]
+    assert lines[0].startswith("judging: 12/12 · ")
+    assert stats.startswith("cached 9 | ok 3 | invalid 0 | failed 0 | calls 3")
+    assert stats.endswith("cost ?")
+
+
 # --------------------------------------------------------------------------- failure causes
 
 

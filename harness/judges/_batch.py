@@ -40,12 +40,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from harness.journal import BATCH_JOURNALED, BatchRecord, Journal
 
 from ._base import FatalError, Judge, JudgeReply, JudgeRequest, ProviderError, with_retries
 from ._prices import PriceTable
+from ._progress import pass_progress
 from ._results import Judgment, RunResult
 from ._runner import JudgeTask, RequestSpec, RunAborted, RunSettings, _plan, _Run
 from ._runner import _Spend as Spend
@@ -656,15 +656,12 @@ async def run_judge_batch(
     state.results.update(plan.results)
     n_cached = plan.n_cached
 
-    progress = Progress(TextColumn("[bold]batch"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("{task.fields[stats]}"), console=console,
-                        transient=False, disable=not settings.show_progress)
-    with progress:
-        bar = progress.add_task("batch", total=len(plan.first), completed=n_cached,
-                                stats=state.stats_text(n_cached))
+    with pass_progress("batch", total=len(plan.first), completed=n_cached,
+                       stats=state.stats_text(n_cached), console=console,
+                       enabled=settings.show_progress, eta=False) as update:
 
         def on_done() -> None:
-            progress.update(bar, completed=len(state.results), stats=state.stats_text(n_cached))
+            update(completed=len(state.results), stats=state.stats_text(n_cached))
 
         state.on_done = on_done
         try:

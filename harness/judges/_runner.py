@@ -22,13 +22,6 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeRemainingColumn,
-)
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -54,6 +47,7 @@ from ._base import (
     Usage,
 )
 from ._prices import PriceTable
+from ._progress import pass_progress
 from ._results import Judgment, JudgmentStatus, RunResult
 from ._scoring import InvalidReply, parse_reply
 
@@ -559,22 +553,12 @@ class _Plan:
     def progress(self, console: Console | None) -> Iterator[Callable[[Judgment], None]]:
         """The progress bar; yields the callback that advances it by one judgment."""
         run = self.run
-        progress = Progress(
-            TextColumn("[bold]judging"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[stats]}"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-            disable=not run.settings.show_progress,
-        )
-        with progress:
-            bar = progress.add_task("judging", total=len(self.first), completed=self.n_cached,
-                                    stats=_stats_text(run, self.n_cached))
+        with pass_progress("judging", total=len(self.first), completed=self.n_cached,
+                           stats=_stats_text(run, self.n_cached), console=console,
+                           enabled=run.settings.show_progress) as update:
 
             def on_done(_: Judgment) -> None:
-                progress.update(bar, advance=1, stats=_stats_text(run, self.n_cached))
+                update(advance=1, stats=_stats_text(run, self.n_cached))
 
             yield on_done
 
