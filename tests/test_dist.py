@@ -288,3 +288,20 @@ def test_confusion_counts_equal_the_pandas_table():
         confusion_counts(np.array([1, 7]), [1, 2], categories=[1, 2, 3])
     strings, _, _ = confusion_counts(["a", "b", None], ["b", "b", "a"], categories=["a", "b"])
     assert strings.tolist() == [[0, 1], [0, 1]]
+
+
+@pytest.mark.parametrize(("a", "b", "p"), [(5.5, 5.525, 0.975), (25.5, 502.0, 0.975),
+                                           (25.5, 502.0, 0.025), (2.742, 5.5, 0.9),
+                                           (40.0, 3.0, 0.1)])
+def test_the_inversions_start_is_on_the_quantiles_side(a, b, p):
+    """NR 6.4's start (A&S 26.5.22) for a, b >= 1: near the root, not at the mirrored tail.
+
+    The sign of the normal deviate was flipped, so the upper quantile started from the lower
+    one: Newton still found the root, with about twice the incomplete-beta evaluations.
+    """
+    from harness.agreement._dist import _inverse_start
+
+    x0, y0 = _inverse_start(a, b, p, 1.0 - p)
+    root = _dist.betaincinv(a, b, p)
+    assert x0 + y0 == pytest.approx(1.0)
+    assert abs(x0 - root) < 0.25 * min(root, 1.0 - root) + 0.01

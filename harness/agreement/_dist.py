@@ -425,7 +425,7 @@ def _inverse_start(a: float, b: float, p: float, q: float) -> tuple[float, float
         pp = min(p, q)
         t = math.sqrt(-2.0 * math.log(pp))
         z = (2.30753 + t * 0.27061) / (1.0 + t * (0.99229 + t * 0.04481)) - t
-        if p > q:
+        if p < q:  # NR's sign: x = a / (a + b e^(2w)) falls as w grows with z
             z = -z
         al = (z * z - 3.0) / 6.0
         h = 2.0 / (1.0 / (2.0 * a - 1.0) + 1.0 / (2.0 * b - 1.0))
