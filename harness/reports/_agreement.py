@@ -268,11 +268,6 @@ def report_json(obj: Any, cache: dict[int, Any] | None = None) -> Any:
 _PLAIN = frozenset({str, int, bool, type(None)})
 
 
-#: The old name, still imported by harness.reports._leaderboard (``jsonable`` of it is the
-#: same document).
-_results_to_dicts = report_json
-
-
 def agreement_report(
     table: RatingsTable,
     *,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.agreement import AgreementResult, compare_to_references, jsonable, undefined
+from harness.agreement import AgreementResult, compare_to_references, undefined
 from harness.agreement._bootstrap import with_percentile_ci
 from harness.agreement._loo import MAX_BOOTSTRAP_REFERENCES, distinct_pairs, pair_weights
 from harness.agreement._paired import weighted_figures
@@ -27,9 +27,9 @@ from ._agreement import (
     AgreementReport,
     ReportSettings,
     _mean_consensus,
-    _results_to_dicts,
     agreement_report,
     like_for_like_references,
+    report_json,
 )
 
 
@@ -87,7 +87,7 @@ class Leaderboard:
         doc["judges"] = {jid: rep.to_dict()["judge"] for jid, rep in self.reports.items()}
         doc["leaderboard"] = [r["judge"] for r in self.rows]
         doc["pairs"] = self.pairs
-        return jsonable(_results_to_dicts(doc))
+        return report_json(doc)
 
 
 def leaderboard(
