@@ -8,7 +8,7 @@ import numpy as np
 
 from ._bootstrap import bootstrap_ci, resample_weights, with_percentile_ci
 from ._krippendorff import krippendorff_alpha
-from ._matrix import as_matrix
+from ._matrix import as_matrix, observed_cells
 from ._result import AgreementResult
 
 _MAX_VALUES = 100
@@ -21,7 +21,7 @@ def unit_coincidences(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     (n_u n_u^T - diag(n_u)) / (m_u - 1) to Krippendorff's coincidence matrix; units with fewer
     than two values contribute nothing (Krippendorff 2011, section C).
     """
-    rows, cols = np.nonzero(~np.isnan(matrix))  # the observed cells only: O(ratings)
+    rows, cols = observed_cells(matrix)  # the observed cells only: O(ratings)
     vals = matrix[rows, cols]
     values = np.unique(vals)
     v = values.size

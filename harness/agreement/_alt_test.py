@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ._dist import binom_half_pmf, fdr_by, rankdata, t_cdf
-from ._matrix import as_matrix
+from ._matrix import as_matrix, present_cells
 from ._result import AgreementResult, undefined
 
 Alignment = Literal["absolute", "exact", "rank"]
@@ -381,7 +381,7 @@ def alt_test(
     if alignment == "rank":
         scores = _scaled_ranks(scores)
         judge = _scaled_ranks(judge[:, None])[:, 0]
-    rows, cols = np.nonzero(present)  # the ratings, item by item: O(ratings) from here
+    rows, cols = present_cells(present)  # the ratings, item by item: O(ratings) from here
     usable = (has_judge & enough)[rows]
     w_f, w_h = _cell_indicators(rows, cols, scores[rows, cols], judge, usable, n, alignment)
     rows, cols, w_f, w_h = rows[usable], cols[usable], w_f[usable], w_h[usable]

@@ -22,6 +22,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from ._matrix import observed_cells
+
 __all__ = ["item_sums", "loo_mean_column", "loo_mean_pairs", "loo_means", "loo_medians"]
 
 
@@ -102,7 +104,9 @@ def loo_mean_pairs(scores: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray,
     """
     x = np.asarray(scores, dtype=float)
     sums, counts = item_sums(x)
-    raters, items = np.nonzero(~np.isnan(x.T))  # rater by rater, items ascending
+    items, raters = observed_cells(x)
+    order = np.argsort(raters, kind="stable")  # rater by rater, items ascending
+    raters, items = raters[order], items[order]
     own = x[items, raters]
     others = counts[items] - 1
     keep = others > 0

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ._dist import f_ppf, f_sf
-from ._matrix import as_matrix
+from ._matrix import as_matrix, observed_cells
 from ._result import AgreementResult, undefined
 
 __all__ = ["ICC_FORMS", "icc", "icc_all", "icc_oneway"]
@@ -541,7 +541,7 @@ class _OneWay:
 
 def _oneway(x: np.ndarray) -> _OneWay:
     """Mean squares from the observed cells only: O(ratings) after one pass over the NaNs."""
-    rows, cols = np.nonzero(~np.isnan(x))  # row-major: the cells grouped by item
+    rows, cols = observed_cells(x)  # row-major: the cells grouped by item
     n_all = np.bincount(rows, minlength=x.shape[0])
     keep = n_all >= 2
     n_dropped = int(x.shape[0] - np.count_nonzero(keep))

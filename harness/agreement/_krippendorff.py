@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ._kappa import _cat_list, _coerce, _distinct_numeric, _encode
+from ._matrix import observed_cells, present_cells
 from ._result import AgreementResult, undefined
 
 __all__ = ["krippendorff_alpha"]
@@ -183,13 +184,13 @@ def _cells(arr: np.ndarray, numeric: bool, locate: Any, what: str
     coders); labels, and a non-finite number (for its error), by :func:`_encode`.
     """
     if numeric:
-        rows, cols = np.nonzero(~np.isnan(arr))
+        rows, cols = observed_cells(arr)
         vals = arr[rows, cols]
         if np.isfinite(vals).all():
             cats, code = _distinct_numeric(vals)
             return rows, cols, code, cats
     codes, cats = _encode(arr, numeric, None, locate, what)
-    rows, cols = np.nonzero(codes >= 0)
+    rows, cols = present_cells(codes >= 0)
     return rows, cols, codes[rows, cols], cats
 
 

@@ -26,6 +26,7 @@ from ._bootstrap import (
     resample_weight_blocks,
     with_percentile_ci,
 )
+from ._matrix import present_cells
 from ._paired import (
     PAIRED_FIGURES,
     SHARE_FIGURES,
@@ -282,7 +283,7 @@ def _block_points(x: np.ndarray, y: np.ndarray, scale: tuple[float, float]
     m = x.shape[1]
     out = {name: np.full(m, np.nan) for name in PAIRED_FIGURES}
     safe = np.zeros(m, dtype=bool)
-    ref, item = np.nonzero((~np.isnan(x) & ~np.isnan(y)).T)  # reference by reference
+    ref, item = present_cells((~np.isnan(x) & ~np.isnan(y)).T)  # reference by reference
     integer_scale = all(float(v).is_integer() for v in scale)
     if ref.size and integer_scale:
         ux, ix = np.unique(x[item, ref], return_inverse=True)

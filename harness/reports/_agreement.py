@@ -30,6 +30,7 @@ from harness.agreement import (
 from harness.agreement._bootstrap import check_resamples
 from harness.agreement._crowd import item_sums, loo_mean_column, loo_mean_pairs
 from harness.agreement._loo import compare_to_references, reference_points
+from harness.agreement._matrix import observed_cells
 from harness.anchors import RatingsTable
 
 from ._say import (
@@ -563,7 +564,7 @@ def _item_spread(
     number of raters (one-shot crowd raters make the items x raters table mostly empty).
     """
     scores = table.scores
-    rows, cols = np.nonzero(~np.isnan(scores))
+    rows, cols = observed_cells(scores)
     vals = scores[rows, cols]
     n_items = scores.shape[0]
     n = np.bincount(rows, minlength=n_items)
@@ -643,7 +644,7 @@ def _sampled_draws(scores: np.ndarray, seed: int):  # noqa: ANN202 - a generator
     over the table, and the same draws however the raters are encoded (88 crowd raters, or
     one id per rating).
     """
-    rows, cols = np.nonzero(~np.isnan(scores))  # the ratings, item by item, in column order
+    rows, cols = observed_cells(scores)  # the ratings, item by item, in column order
     values = scores[rows, cols]
     n = np.bincount(rows, minlength=scores.shape[0])
     sums = np.bincount(rows, weights=values, minlength=scores.shape[0])
