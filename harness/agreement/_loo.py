@@ -342,8 +342,12 @@ def distinct_pairs(x: np.ndarray, ref: np.ndarray, mask: np.ndarray
     inverse : ndarray of int, shape (mask.sum(),)
         ``inverse[k]``: the pair of the k-th item of ``mask``.
     """
-    uniq, inverse = np.unique(np.column_stack([x[mask], ref[mask]]), axis=0,
-                              return_inverse=True)
+    ux, ix = np.unique(x[mask], return_inverse=True)
+    uy, iy = np.unique(ref[mask], return_inverse=True)
+    # one integer code per pair, in lexicographic order of (score, reference): the rows of
+    # np.unique(..., axis=0) without its sort of structured rows
+    codes, inverse = np.unique(ix.ravel() * uy.size + iy.ravel(), return_inverse=True)
+    uniq = np.column_stack([ux[codes // max(uy.size, 1)], uy[codes % max(uy.size, 1)]])
     return uniq, inverse.ravel()
 
 
@@ -399,12 +403,15 @@ def pair_weights(pairs: dict[int, tuple[np.ndarray, np.ndarray]], masks: np.ndar
     n_items = masks.shape[0]
     cells = _bootstrap.WEIGHT_BLOCK_CELLS
     if n_items * start <= min(cells, MATMUL_CELLS_PER_COVERED * cols_.size):
-        # few distinct pairs: one dense product by the items x pairs indicator (BLAS)
-        indicator = np.zeros((n_items, start))
+        # few distinct pairs: one dense product by the items x pairs indicator (BLAS), in
+        # single precision: every product and partial sum is an integer count of at most
+        # n_items < 2**24 (n_items x pairs <= WEIGHT_BLOCK_CELLS), so it is exact, the same
+        # floats as in double precision at half the cost
+        indicator = np.zeros((n_items, start), dtype=np.float32)
         indicator[cols_, rows_] = 1.0
 
         def summed_blocks(block: np.ndarray) -> Iterable[np.ndarray]:
-            yield block @ indicator
+            yield (block.astype(np.float32) @ indicator).astype(float)
     else:
         order = np.argsort(rows_, kind="stable")
         cols_s = cols_[order]  # the covered items, grouped by pair

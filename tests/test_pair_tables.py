@@ -1,0 +1,52 @@
+"""distinct_pairs and pair_weights' single-precision product against the earlier code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.agreement._bootstrap import resample_weights
+from harness.agreement._loo import distinct_pairs, pair_weights
+
+
+def _old_distinct_pairs(x, ref, mask):
+    uniq, inverse = np.unique(np.column_stack([x[mask], ref[mask]]), axis=0,
+                              return_inverse=True)
+    return uniq, inverse.ravel()
+
+
+@pytest.mark.parametrize("kind", ["integer", "halves", "decimal", "constant", "empty"])
+def test_distinct_pairs_equal_the_row_unique(kind: str) -> None:
+    rng = np.random.default_rng(11)
+    n = 400
+    x = rng.integers(1, 7, n).astype(float)
+    ref = {"integer": rng.integers(1, 7, n).astype(float),
+           "halves": rng.integers(2, 13, n) / 2.0,
+           "decimal": rng.normal(3.0, 1.0, n),
+           "constant": np.full(n, 4.0),
+           "empty": rng.integers(1, 7, n).astype(float)}[kind]
+    if kind == "decimal":
+        x = np.round(rng.normal(3.0, 1.0, n), 1)
+    mask = rng.random(n) < (0.0 if kind == "empty" else 0.8)
+    got_u, got_i = distinct_pairs(x, ref, mask)
+    want_u, want_i = _old_distinct_pairs(x, ref, mask)
+    np.testing.assert_array_equal(got_u, want_u)
+    np.testing.assert_array_equal(got_i, want_i)
+    assert got_u.shape == want_u.shape and got_i.shape == want_i.shape
+
+
+def test_pair_weights_product_is_exact_at_crowd_size() -> None:
+    """25 references of 1,056 items: the single-precision product equals the double one."""
+    rng = np.random.default_rng(4)
+    n, m, b = 1_056, 25, 200
+    x = rng.integers(1, 7, n).astype(float)
+    refs = rng.integers(2, 13, (n, m)) / 2.0
+    masks = rng.random((n, m)) < 0.95
+    pairs = {r: distinct_pairs(x, refs[:, r], masks[:, r]) for r in range(m)}
+    got = pair_weights(pairs, masks, b, seed=2)
+    items = resample_weights(np.ones(n), b, 2)
+    for r, (uniq, inverse) in pairs.items():
+        indicator = np.zeros((n, uniq.shape[0]))
+        indicator[np.flatnonzero(masks[:, r]), inverse] = 1.0
+        np.testing.assert_array_equal(got[r], items @ indicator)
+        assert got[r].dtype == np.float64
