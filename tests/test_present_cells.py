@@ -45,3 +45,42 @@ def test_loo_mean_pairs_rater_order_is_the_transposed_scan() -> None:
         np.testing.assert_array_equal(items, want)
         np.testing.assert_array_equal(own, x[want, j])
         np.testing.assert_array_equal(mean, (sums[want] - x[want, j]) / (counts[want] - 1))
+
+
+def _dense_item_sums(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    present = ~np.isnan(scores)
+    return np.where(present, scores, 0.0).sum(axis=1), present.sum(axis=1)
+
+
+@pytest.mark.parametrize("kind", ["integer", "halves", "decimal", "huge", "inf", "empty"])
+def test_item_sums_equal_the_dense_row_sums_bit_for_bit(kind: str) -> None:
+    from harness.agreement._crowd import item_sums
+
+    rng = np.random.default_rng(9)
+    shape = (60, 400)
+    vals = {"integer": rng.integers(1, 7, shape).astype(float),
+            "halves": rng.integers(2, 13, shape) / 2.0,
+            "decimal": rng.normal(3.0, 1.0, shape),
+            "huge": rng.integers(1, 7, shape) * 2.0**50,
+            "inf": np.where(rng.random(shape) < 0.01, np.inf, 1.0),
+            "empty": np.ones(shape)}[kind]
+    keep = rng.random(shape) < (0.0 if kind == "empty" else 0.3)
+    keep[0] = False  # an item nobody rated
+    x = np.where(keep, vals, np.nan)
+    sums, counts = item_sums(x)
+    want_s, want_c = _dense_item_sums(x)
+    np.testing.assert_array_equal(sums, want_s)
+    np.testing.assert_array_equal(counts, want_c)
+    assert counts.dtype == want_c.dtype
+
+
+def test_mean_consensus_is_the_nan_mean() -> None:
+    from harness.reports._agreement import _mean_consensus
+
+    rng = np.random.default_rng(2)
+    x = np.where(rng.random((80, 200)) < 0.05, rng.integers(1, 6, (80, 200)).astype(float),
+                 np.nan)
+    counts = (~np.isnan(x)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        want = np.where(counts > 0, np.nansum(x, axis=1) / np.maximum(counts, 1), np.nan)
+    np.testing.assert_array_equal(_mean_consensus(x), want)

@@ -368,8 +368,7 @@ def _scale_of(
 
 
 def _mean_consensus(scores: np.ndarray) -> np.ndarray:
-    counts = (~np.isnan(scores)).sum(axis=1)
-    sums = np.nansum(scores, axis=1)
+    sums, counts = item_sums(scores)  # the NaN-skipping row sums, O(ratings) on a scale
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
