@@ -174,26 +174,33 @@ class RatingsTable:
 
     def na_counts_by_item(self) -> dict[str, int]:
         """Item id -> number of raters who marked it N/A."""
+        if not self.na.any():  # no N/A (the usual crowd table): no pass over the columns
+            return dict.fromkeys(self.item_ids, 0)
         return {item: int(n) for item, n in zip(self.item_ids, self.na.sum(axis=1), strict=True)}
 
     def na_counts_by_rater(self) -> dict[str, int]:
         """Rater id -> number of items the rater marked N/A."""
+        if not self.na.any():
+            return dict.fromkeys(self.rater_ids, 0)
         return {r: int(n) for r, n in zip(self.rater_ids, self.na.sum(axis=0), strict=True)}
 
     @property
     def n_na(self) -> int:
         """Number of N/A cells."""
-        return int(self.na.sum())
+        return int(np.count_nonzero(self.na))
 
     @property
     def n_missing(self) -> int:
         """Number of missing cells (no score and not N/A), e.g. items a rater never saw."""
-        return int((np.isnan(self.scores) & ~self.na).sum())
+        missing = int(np.count_nonzero(np.isnan(self.scores)))
+        if self.na.any():  # N/A cells hold no score: they are not missing
+            missing -= int(np.count_nonzero(np.isnan(self.scores) & self.na))
+        return missing
 
     @property
     def n_scores(self) -> int:
         """Number of numeric scores."""
-        return int((~np.isnan(self.scores)).sum())
+        return int(self.scores.size - np.count_nonzero(np.isnan(self.scores)))
 
 
 def build_table(

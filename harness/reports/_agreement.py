@@ -406,7 +406,7 @@ def _human_section(
     raters = _rater_rows(table, scale)
     items = _item_spread(table, consensus, scale, settings.threshold_for(scale))
     na = {
-        "total": int(table.na.sum()),
+        "total": table.n_na,
         "by_item": {k: v for k, v in table.na_counts_by_item().items() if v},
         "by_rater": {k: v for k, v in table.na_counts_by_rater().items() if v},
     }
