@@ -43,8 +43,12 @@ def _pairs(seed: int, nx: int, ny: int):
     return keep[:, 0] + 1.0, keep[:, 1] / 2.0 + 1.0
 
 
+@pytest.mark.parametrize("sign_pairs", [256, 0], ids=["sign-matrix", "contingency"])
 @pytest.mark.parametrize(("nx", "ny"), [(6, 11), (1, 5), (4, 1), (20, 30), (2, 2)])
-def test_matrix_products_equal_the_cumsum_code(nx, ny):
+def test_matrix_products_equal_the_cumsum_code(nx, ny, sign_pairs, monkeypatch):
+    from harness.agreement import _paired
+
+    monkeypatch.setattr(_paired, "SIGN_MATRIX_PAIRS", sign_pairs)
     x, y = _pairs(nx * 100 + ny, nx, ny)
     rng = np.random.default_rng(1)
     counts = rng.multinomial(300, np.ones(x.size) / x.size, size=200).astype(float)

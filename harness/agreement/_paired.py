@@ -348,7 +348,32 @@ def _weighted_kendall_tau_b(
     vy, iy = np.unique(y, return_inverse=True)
     if vx.size * vy.size > _MAX_TABLE_CELLS:
         return None
-    t = _contingency(ix, iy, vx.size, vy.size, w)
+    if x.size <= SIGN_MATRIX_PAIRS:
+        # few distinct pairs (a bootstrap's (score, reference) pairs on a scale): each
+        # unordered pair of items counted twice by the U x U sign matrix, w M w = 2 (C - D);
+        # the ties' sums from the contingency tables' margins, as below. Exact for counts
+        sign = np.sign(x[None, :] - x[:, None]) * np.sign(y[None, :] - y[:, None])
+        s = ((w @ sign) * w).sum(axis=1) / 2.0
+        t = _contingency(ix, iy, vx.size, vy.size, w)
+        rows, cols = t.sum(axis=2), t.sum(axis=1)
+    else:
+        s, rows, cols = _kendall_table_sums(ix, iy, vx.size, vy.size, w)
+    n0 = n * (n - 1) / 2.0
+    n1 = (rows * (rows - 1) / 2.0).sum(axis=1)
+    n2 = (cols * (cols - 1) / 2.0).sum(axis=1)
+    den = np.sqrt((n0 - n1) * (n0 - n2))
+    return np.where(den > 0, s / den, np.nan)
+
+
+#: :func:`_weighted_kendall_tau_b` takes the U x U sign matrix of the distinct pairs up to
+#: this many pairs (a 256 x 256 product per block of weights), else the contingency table.
+SIGN_MATRIX_PAIRS = 256
+
+
+def _kendall_table_sums(ix: np.ndarray, iy: np.ndarray, nx: int, ny: int, w: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """C - D, and the counts of each x and y value, from the (B, nx, ny) contingency tables."""
+    t = _contingency(ix, iy, nx, ny, w)
     b, nx, ny = t.shape
     # below[i, l] = sum of t[k, l] over k > i; then over l > j (concordant with cell i, j)
     # or l < j (discordant): three matrix products for all B tables (exact for counts)
@@ -359,11 +384,6 @@ def _weighted_kendall_tau_b(
     before = (below @ np.triu(np.ones((ny, ny)), 1)).reshape(b, nx, ny)  # l < j
     concordant = (t * after).reshape(b, -1).sum(axis=1)
     discordant = (t * before).reshape(b, -1).sum(axis=1)
-    rows, cols = t.sum(axis=2), t.sum(axis=1)
-    n0 = n * (n - 1) / 2.0
-    n1 = (rows * (rows - 1) / 2.0).sum(axis=1)
-    n2 = (cols * (cols - 1) / 2.0).sum(axis=1)
-    den = np.sqrt((n0 - n1) * (n0 - n2))
-    return np.where(den > 0, (concordant - discordant) / den, np.nan)
+    return concordant - discordant, t.sum(axis=2), t.sum(axis=1)
 
 
