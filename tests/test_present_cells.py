@@ -84,3 +84,48 @@ def test_mean_consensus_is_the_nan_mean() -> None:
     with np.errstate(invalid="ignore", divide="ignore"):
         want = np.where(counts > 0, np.nansum(x, axis=1) / np.maximum(counts, 1), np.nan)
     np.testing.assert_array_equal(_mean_consensus(x), want)
+
+
+def test_shared_cells_scan_each_array_once_and_read_only(monkeypatch) -> None:
+    from harness.agreement import _matrix
+
+    calls = []
+    real = _matrix.present_cells
+    monkeypatch.setattr(_matrix, "present_cells", lambda m: calls.append(m.shape) or real(m))
+    monkeypatch.setattr(_matrix, "SHARED_CELLS_MIN", 10)
+    rng = np.random.default_rng(1)
+    x = np.where(rng.random((20, 30)) < 0.2, 1.0, np.nan)
+    y = x.copy()
+    with _matrix.shared_cells():
+        a = observed_cells(x)
+        b = observed_cells(x)
+        c = observed_cells(y)  # another object: scanned on its own
+        assert a[0] is b[0] and c[0] is not a[0]
+        with pytest.raises(ValueError):
+            a[0][0] = 5  # shared arrays are read-only
+    assert len(calls) == 2
+    observed_cells(x)  # the memo ends with the block
+    assert len(calls) == 3
+    np.testing.assert_array_equal(a[0], np.nonzero(~np.isnan(x))[0])
+
+
+def test_the_report_is_the_same_with_and_without_shared_cells(monkeypatch) -> None:
+    import json
+
+    from harness.agreement import _matrix
+    from harness.anchors import RatingsTable
+    from harness.reports import ReportSettings, agreement_report
+
+    rng = np.random.default_rng(7)
+    n, k = 120, 360  # one-shot raters: 3 ratings per item
+    x = np.full((n, k), np.nan)
+    x[np.repeat(np.arange(n), 3), rng.permutation(k)] = rng.integers(1, 6, k)
+    table = RatingsTable([f"i{i}" for i in range(n)], [f"r{j}" for j in range(k)], x,
+                         np.zeros(x.shape, dtype=bool), None, (1.0, 5.0), "t")
+    judge = np.clip(np.rint(np.nanmean(x, axis=1) + rng.normal(0, 0.7, n)), 1, 5)
+    settings = ReportSettings(n_resamples=50)
+    monkeypatch.setattr(_matrix, "SHARED_CELLS_MIN", 1)
+    shared = json.dumps(agreement_report(table, judge_scores=judge, settings=settings).to_dict())
+    monkeypatch.setattr(_matrix, "SHARED_CELLS_MIN", 10**12)
+    alone = json.dumps(agreement_report(table, judge_scores=judge, settings=settings).to_dict())
+    assert shared == alone

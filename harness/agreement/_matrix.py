@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -68,6 +70,40 @@ def present_cells(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def observed_cells(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns of the present (non-NaN) cells of ``x``, row-major (item by item).
 
-    ``np.nonzero(~np.isnan(x))`` by :func:`present_cells`.
+    ``np.nonzero(~np.isnan(x))`` by :func:`present_cells`. Inside :func:`shared_cells` the
+    cells of a large array are found once per array object and returned read-only to
+    every later caller (a report's statistics each scan the same ratings table).
     """
-    return present_cells(~np.isnan(x))
+    memo = _CELLS_MEMO.get()
+    if memo is None or x.size < SHARED_CELLS_MIN:
+        return present_cells(~np.isnan(x))
+    hit = memo.get(id(x))
+    if hit is not None and hit[0] is x:
+        return hit[1]
+    rows, cols = present_cells(~np.isnan(x))
+    rows.flags.writeable = cols.flags.writeable = False  # shared: never edited in place
+    memo[id(x)] = (x, (rows, cols))  # holds x: its id is not reused within the block
+    return rows, cols
+
+
+#: Arrays with fewer cells are scanned each time (:func:`observed_cells`), not remembered.
+SHARED_CELLS_MIN = 65_536
+
+_CELLS_MEMO: ContextVar[dict[int, tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]] | None] = (
+    ContextVar("observed_cells_memo", default=None))
+
+
+@contextmanager
+def shared_cells() -> Iterator[None]:
+    """Within the block, :func:`observed_cells` scans each large array object once.
+
+    For a computation that reads one ratings table many times and edits none of its arrays
+    in place (the agreement report: ICC, alpha, its bootstrap, item spread, the raters'
+    rows, the sampled draws, the mean consensus): on 1,056 x 3,168 one-shot raters each scan
+    is ~2 ms of the 3.3M cells for 3,168 ratings. The memo ends with the block.
+    """
+    token = _CELLS_MEMO.set({})
+    try:
+        yield
+    finally:
+        _CELLS_MEMO.reset(token)

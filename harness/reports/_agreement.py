@@ -30,7 +30,7 @@ from harness.agreement import (
 from harness.agreement._bootstrap import check_resamples
 from harness.agreement._crowd import item_sums, loo_mean_column, loo_mean_pairs
 from harness.agreement._loo import compare_to_references, reference_points
-from harness.agreement._matrix import observed_cells
+from harness.agreement._matrix import observed_cells, shared_cells
 from harness.anchors import RatingsTable
 
 from ._say import (
@@ -297,6 +297,19 @@ def agreement_report(
         section and human ceiling are reused, since they do not depend on the judge. The
         calibration loop judges the same items every iteration.
     """
+    with shared_cells():  # the table's observed cells found once for all the statistics
+        return _agreement_report(table, judge=judge, judge_scores=judge_scores,
+                                 settings=settings, humans_from=humans_from)
+
+
+def _agreement_report(
+    table: RatingsTable,
+    *,
+    judge: str | None,
+    judge_scores: np.ndarray | None,
+    settings: ReportSettings | None,
+    humans_from: AgreementReport | None,
+) -> AgreementReport:
     settings = settings or ReportSettings()
     if settings.primary not in PAIRED_FIGURES:
         raise ValueError(
