@@ -50,3 +50,38 @@ def test_pair_weights_product_is_exact_at_crowd_size() -> None:
         indicator[np.flatnonzero(masks[:, r]), inverse] = 1.0
         np.testing.assert_array_equal(got[r], items @ indicator)
         assert got[r].dtype == np.float64
+
+
+@pytest.mark.parametrize("kind", ["halves", "decimal", "constant-judge", "one-reference"])
+def test_leave_one_out_all_equals_one_call_per_reference(kind: str) -> None:
+    from harness.agreement._loo import _leave_one_out, leave_one_out_all
+
+    rng = np.random.default_rng(21)
+    n, m = 300, 25
+    x = rng.integers(1, 7, n).astype(float)
+    if kind == "constant-judge":
+        x[:] = 3.0
+    refs = rng.integers(2, 13, (n, m)) / 2.0
+    if kind == "decimal":
+        refs = np.clip(rng.normal(3.5, 1.2, (n, m)), 1, 6).round(2)
+    masks = rng.random((n, m)) < 0.9
+    keys = [4] if kind == "one-reference" else list(range(m))
+    pairs = {r: (*distinct_pairs(x, refs[:, r], masks[:, r]), masks[:, r]) for r in keys}
+    if kind == "decimal":  # too many distinct pairs for the jackknife: None, as per reference
+        assert leave_one_out_all(pairs, (1.0, 6.0)) is None
+        assert all(_leave_one_out(u, i, mk, (1.0, 6.0)) is None for u, i, mk in pairs.values())
+        small = {r: (u[:40], i[i < 40], mk & np.isin(np.cumsum(mk) - 1, np.flatnonzero(i < 40)))
+                 for r, (u, i, mk) in list(pairs.items())[:5]}
+        pairs = small
+    with np.errstate(divide="ignore", invalid="ignore"):
+        got = leave_one_out_all(pairs, (1.0, 6.0))
+        assert got is not None and set(got) == set(pairs)
+        for r, (uniq, inverse, mask) in pairs.items():
+            want = _leave_one_out(uniq, inverse, mask, (1.0, 6.0))
+            assert set(got[r]) == set(want)
+            for name, vals in want.items():
+                if kind == "decimal":
+                    np.testing.assert_allclose(got[r][name][mask], vals[mask], rtol=1e-12,
+                                               atol=1e-14)
+                else:
+                    np.testing.assert_array_equal(got[r][name][mask], vals[mask])
