@@ -248,9 +248,20 @@ def report_json(obj: Any, cache: dict[int, Any] | None = None) -> Any:
     if cache is None:
         cache = {}
     kind = type(obj)
-    if kind is dict:  # plain leaves inline: a crowd's rows are mostly small dicts
-        return {k if type(k) is str else str(k):
-                v if type(v) in _PLAIN else report_json(v, cache) for k, v in obj.items()}
+    if kind is dict:  # plain leaves and results inline: a crowd's rows are small dicts
+        out = {}
+        for k, v in obj.items():
+            vk = type(v)
+            if vk in _PLAIN:
+                out[k if type(k) is str else str(k)] = v
+            elif vk is AgreementResult:  # a rater's figures: 9 results per row
+                got = cache.get(id(v))
+                if got is None:
+                    got = cache[id(v)] = jsonable(v.to_dict())
+                out[k if type(k) is str else str(k)] = got
+            else:
+                out[k if type(k) is str else str(k)] = report_json(v, cache)
+        return out
     if kind is list or kind is tuple:
         return [v if type(v) in _PLAIN else report_json(v, cache) for v in obj]
     if isinstance(obj, AgreementResult):
