@@ -392,12 +392,11 @@ def alt_test(
     d = w_h.astype(float) - w_f.astype(float)
 
     tested = np.flatnonzero(n_j >= min_items)
-    excluded = tuple(
-        {"rater": ids[j], "n_items": int(n_j[j]),
-         "reason": f"{int(n_j[j])} item(s) with a judge score and at least "
-                   f"{MIN_OTHER_RATERS} other raters; the test needs {min_items}"}
-        for j in np.flatnonzero(n_j < min_items)
-    )
+    counts = n_j.tolist()
+    reasons = {c: f"{c} item(s) with a judge score and at least {MIN_OTHER_RATERS} other "
+                  f"raters; the test needs {min_items}" for c in set(counts) if c < min_items}
+    excluded = tuple({"rater": ids[j], "n_items": counts[j], "reason": reasons[counts[j]]}
+                     for j in np.flatnonzero(n_j < min_items).tolist())
     if tested.size == 0:
         most = int(n_j.max()) if m else 0
         return AltTestResult(

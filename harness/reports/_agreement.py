@@ -674,12 +674,14 @@ def _sampled_draws(scores: np.ndarray, seed: int):  # noqa: ANN202 - a generator
     first = np.searchsorted(rows, np.arange(scores.shape[0]))  # each item's first rating
     rng = np.random.default_rng(seed)
     usable = n >= 2
+    high = np.maximum(n, 1)
+    last = max(values.size - 1, 0)
+    others = np.where(usable, n - 1, 1)  # the unusable items' values are NaN anyway
     for _ in range(CEILING_DRAWS if usable.sum() >= 3 else 0):
-        pick = rng.integers(0, np.maximum(n, 1))  # one of each item's ratings, uniformly
-        one = np.where(usable, values[np.minimum(first + pick, max(values.size - 1, 0))]
+        pick = rng.integers(0, high)  # one of each item's ratings, uniformly
+        one = np.where(usable, values[np.minimum(first + pick, last)]
                        if values.size else np.nan, np.nan)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rest = np.where(usable, (sums - one) / (n - 1), np.nan)
+        rest = np.where(usable, (sums - one) / others, np.nan)
         yield one, rest
 
 
