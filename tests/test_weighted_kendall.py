@@ -66,3 +66,43 @@ def test_unit_weights_give_kendalls_tau_b():
     y = rng.integers(2, 11, 40) / 2.0
     got = _weighted_kendall_tau_b(x, y, np.ones((1, 40)), np.array([40.0]))[0]
     assert got == pytest.approx(kendall_tau_b(x, y).value, rel=1e-12)
+
+
+def old_weighted_spearman(x, y, w, n):
+    """The mid-ranks per pair and the weighted Pearson over the pairs (the oracle)."""
+
+    def midranks(values):
+        levels, idx = np.unique(values, return_inverse=True)
+        one_hot = np.zeros((values.size, levels.size))
+        one_hot[np.arange(values.size), idx] = 1.0
+        per_level = w @ one_hot
+        below = np.cumsum(per_level, axis=1) - per_level
+        return (below + (per_level + 1.0) / 2.0)[:, idx]
+
+    a, b = midranks(x), midranks(y)
+    ma = (w * a).sum(axis=1) / n
+    mb = (w * b).sum(axis=1) / n
+    saa = (w * a * a).sum(axis=1) / n - ma**2
+    sbb = (w * b * b).sum(axis=1) / n - mb**2
+    sab = (w * a * b).sum(axis=1) / n - ma * mb
+    tiny = 1e-12 * np.maximum(1.0, np.maximum(np.abs(ma), np.abs(mb))) ** 2
+    r = sab / np.sqrt(saa * sbb)
+    return np.where((saa > tiny) & (sbb > tiny), r, np.nan)
+
+
+@pytest.mark.parametrize(("nx", "ny"), [(6, 11), (1, 5), (4, 1), (20, 30), (2, 2)])
+def test_spearman_from_value_sums_equals_the_pairwise_code(nx, ny):
+    from harness.agreement._paired import _weighted_spearman
+
+    x, y = _pairs(nx * 100 + ny + 7, nx, ny)
+    rng = np.random.default_rng(2)
+    counts = rng.multinomial(300, np.ones(x.size) / x.size, size=200).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n = counts.sum(axis=1)
+        np.testing.assert_array_equal(_weighted_spearman(x, y, counts, n),
+                                      old_weighted_spearman(x, y, counts, n))  # exact
+        frac = counts * rng.random(counts.shape)
+        n = frac.sum(axis=1)
+        np.testing.assert_allclose(_weighted_spearman(x, y, frac, n),
+                                   old_weighted_spearman(x, y, frac, n), rtol=1e-12,
+                                   atol=1e-14)

@@ -267,27 +267,40 @@ def _one_hot(index: np.ndarray, size: int) -> np.ndarray:
 
 def _weighted_pearson(a: np.ndarray, b: np.ndarray, w: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Weighted Pearson r; ``a``/``b`` are (U,) or (B, U)."""
-    ma = (w * a).sum(axis=1) / n
-    mb = (w * b).sum(axis=1) / n
-    saa = (w * a * a).sum(axis=1) / n - ma**2
-    sbb = (w * b * b).sum(axis=1) / n - mb**2
-    sab = (w * a * b).sum(axis=1) / n - ma * mb
+    wa, wb = w * a, w * b
+    return _pearson_of_sums(wa.sum(axis=1), wb.sum(axis=1), (wa * a).sum(axis=1),
+                            (wb * b).sum(axis=1), (wa * b).sum(axis=1), n)
+
+
+def _pearson_of_sums(sa: np.ndarray, sb: np.ndarray, saa: np.ndarray, sbb: np.ndarray,
+                     sab: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Pearson r from the weighted sums of a, b, a^2, b^2 and ab over total weight n."""
+    ma = sa / n
+    mb = sb / n
+    saa = saa / n - ma**2
+    sbb = sbb / n - mb**2
+    sab = sab / n - ma * mb
     tiny = 1e-12 * np.maximum(1.0, np.maximum(np.abs(ma), np.abs(mb))) ** 2
     r = sab / np.sqrt(saa * sbb)
     return np.where((saa > tiny) & (sbb > tiny), r, np.nan)
 
 
-def _midranks(values: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Mid-ranks of each distinct value under each weighting, shape (B, U)."""
-    levels, idx = np.unique(values, return_inverse=True)
-    per_level = w @ _one_hot(idx, levels.size)  # (B, V) counts of each value
-    below = np.cumsum(per_level, axis=1) - per_level
-    mid = below + (per_level + 1.0) / 2.0
-    return mid[:, idx]
-
-
 def _weighted_spearman(x: np.ndarray, y: np.ndarray, w: np.ndarray, n: np.ndarray) -> np.ndarray:
-    return _weighted_pearson(_midranks(x, w), _midranks(y, w), w, n)
+    """Pearson r of the weighted mid-ranks; the sums of a rank and its square per value.
+
+    A value's mid-rank is the same for every pair holding it, so the sums of the ranks and
+    of their squares run over the V distinct values (their counts times their mid-ranks),
+    not the U pairs; only the cross sum needs the pairs. Counts times half-integer ranks are
+    exact, so the sums equal the pairwise ones bit for bit under resample counts.
+    """
+    lx, ix = np.unique(x, return_inverse=True)
+    ly, iy = np.unique(y, return_inverse=True)
+    cx, cy = w @ _one_hot(ix, lx.size), w @ _one_hot(iy, ly.size)  # (B, V) value counts
+    mx = np.cumsum(cx, axis=1) - cx + (cx + 1.0) / 2.0  # mid-ranks of the values
+    my = np.cumsum(cy, axis=1) - cy + (cy + 1.0) / 2.0
+    wcx, wcy = cx * mx, cy * my
+    return _pearson_of_sums(wcx.sum(axis=1), wcy.sum(axis=1), (wcx * mx).sum(axis=1),
+                            (wcy * my).sum(axis=1), (w * mx[:, ix] * my[:, iy]).sum(axis=1), n)
 
 
 def _weighted_icc21(x: np.ndarray, y: np.ndarray, w: np.ndarray, n: np.ndarray) -> np.ndarray:
