@@ -129,3 +129,14 @@ def test_the_report_is_the_same_with_and_without_shared_cells(monkeypatch) -> No
     monkeypatch.setattr(_matrix, "SHARED_CELLS_MIN", 10**12)
     alone = json.dumps(agreement_report(table, judge_scores=judge, settings=settings).to_dict())
     assert shared == alone
+
+
+def test_exact_pair_sums_only_on_a_moderate_half_point_grid() -> None:
+    """The demo's sampled references are means of many ratings (not on a half-point grid):
+    its jackknife must take the per-reference path and keep the last bits."""
+    from harness.agreement._loo import _exact_pair_sums
+
+    assert _exact_pair_sums(np.array([[1.0, 2.5], [6.0, 3.5]]), 1_056)
+    assert not _exact_pair_sums(np.array([[1.0, 2.0 / 3.0]]), 1_056)
+    assert not _exact_pair_sums(np.array([[1.0, 2.5e4]]), 1_056)
+    assert not _exact_pair_sums(np.array([[1.0, 2.5]]), 2_000_000)

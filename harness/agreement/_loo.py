@@ -505,8 +505,9 @@ def leave_one_out_all(pairs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]
     lacks a pair) and the leave-one-out weightings of all of them stacked into one table
     for :func:`~harness.agreement._paired.weighted_figures`: one call, not one per
     reference (25 sampled references cost 25 calls on 30-odd rows each). A figure ignores
-    pairs of zero weight, so each value is the reference's own: bit for bit on integer and
-    half-point scales (every sum exact), to rounding otherwise.
+    pairs of zero weight and every sum is exact on a half-point grid
+    (:func:`_exact_pair_sums`), so each value is the reference's own, bit for bit; other
+    values take :func:`_leave_one_out` per reference.
 
     Parameters
     ----------
@@ -526,6 +527,11 @@ def leave_one_out_all(pairs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]
     if any(uniq.shape[0] > JACKKNIFE_MAX_PAIRS for uniq, _, _ in pairs.values()):
         return None
     union = np.unique(np.vstack([uniq for uniq, _, _ in pairs.values()]), axis=0)
+    if not _exact_pair_sums(union, max(int(mask.sum()) for _, _, mask in pairs.values())):
+        # other decimals: a sum over the union runs in another order than over the
+        # reference's own pairs; one evaluation per reference keeps its last bits
+        return {r: _leave_one_out(uniq, inverse, mask, scale)  # type: ignore[misc]
+                for r, (uniq, inverse, mask) in pairs.items()}
     blocks, spans, start = [], {}, 0
     for r, (uniq, inverse, _) in pairs.items():
         # each pair's column in the union: rows of np.unique are sorted, as are uniq's
@@ -548,6 +554,28 @@ def leave_one_out_all(pairs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]
                 full[mask] = figs[name][lo:hi][inverse]
                 out[r][name] = full
     return out
+
+
+#: :func:`_exact_pair_sums`: the largest |value| and number of items for which every weighted
+#: sum of the kernels (squares of quarter points times counts) stays exact in double precision.
+EXACT_MAX_VALUE = 1e4
+EXACT_MAX_ITEMS = 1_000_000
+
+
+def _exact_pair_sums(pairs: np.ndarray, n_items: int) -> bool:
+    """Whether the weighted kernels' sums on these pairs are exact whatever their order.
+
+    Values on a half-point grid (any integer or half-point scale, and the mean of two
+    ratings) of moderate size, weighted by integer counts of at most ``n_items`` items:
+    every product and partial sum is a multiple of 1/16 below 2**53 / 16, so adding zero
+    weights or reordering a sum gives the same floats.
+    """
+    if not pairs.size:
+        return True
+    twice = pairs * 2.0
+    return bool(np.array_equal(twice, np.rint(twice))
+                and float(np.abs(pairs).max()) <= EXACT_MAX_VALUE
+                and n_items <= EXACT_MAX_ITEMS)
 
 
 def _with_jackknife_ci(res: AgreementResult, loo: list[np.ndarray | None], transform: str,
