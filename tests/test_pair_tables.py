@@ -82,3 +82,31 @@ def test_leave_one_out_all_equals_one_call_per_reference(kind: str) -> None:
             for name, vals in want.items():
                 # bit for bit: stacked on a half-point grid, per reference otherwise
                 np.testing.assert_array_equal(got[r][name][mask], vals[mask])
+
+
+@pytest.mark.parametrize("kind", ["scores", "halves", "negative", "decimal", "inf", "neg-zero",
+                                  "wide", "ints", "uints", "empty", "one", "float32"])
+def test_grid_unique_equals_numpy_unique(kind: str) -> None:
+    from harness.agreement._loo import grid_unique
+
+    rng = np.random.default_rng(13)
+    n = 5_000
+    v = {"scores": rng.integers(1, 7, n).astype(float),
+         "halves": rng.integers(2, 13, n) / 2.0,
+         "negative": rng.integers(-9, 4, n) / 2.0,
+         "decimal": rng.integers(1, 7, n) / 3.0,
+         "inf": np.r_[rng.integers(1, 7, n).astype(float), np.inf],
+         "neg-zero": np.r_[rng.integers(0, 3, n).astype(float), -0.0],
+         "wide": np.r_[rng.integers(1, 7, n).astype(float), 1e9],
+         "ints": rng.integers(-40, 900, n),
+         "uints": rng.integers(0, 66, n).astype(np.uint32),
+         "empty": np.empty(0),
+         "one": np.array([2.5]),
+         "float32": rng.integers(1, 7, n).astype(np.float32)}[kind]
+    got_u, got_i = grid_unique(v)
+    want_u, want_i = np.unique(v, return_inverse=True)
+    assert got_u.dtype == want_u.dtype
+    np.testing.assert_array_equal(got_u, want_u)
+    np.testing.assert_array_equal(got_i, want_i.ravel())
+    np.testing.assert_array_equal(np.signbit(got_u), np.signbit(want_u))
+    np.testing.assert_array_equal(got_u[got_i], v)
