@@ -243,6 +243,7 @@ def load_with_judge_overrides(experiment: Path, *, provider: str | None, model: 
 ExperimentArg = Annotated[Path, typer.Argument(help="Experiment file (.toml).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 ProgressOpt = Annotated[bool, typer.Option(help="Show a progress bar.")]
+RefreshOpt = Annotated[bool, typer.Option(help="Bypass the journal: call again.")]
 
 
 #: ``--batch/--no-batch``: an override of the experiment's ``[run] batch`` (judge, calibrate,

@@ -35,6 +35,7 @@ from ._common import (
     ModelOpt,
     ProgressOpt,
     ProviderOpt,
+    RefreshOpt,
     Resamples,
     err,
     fail,
@@ -61,7 +62,7 @@ def judge(
              "pip install 'judgecal\\[ray]'). Default: the experiment's \\[run] engine.")] = None,
     out_csv: Annotated[Path | None, typer.Option("--out", help="Write judgments CSV here.")]
     = None,
-    refresh: Annotated[bool, typer.Option(help="Bypass the journal: call again.")] = False,
+    refresh: RefreshOpt = False,
     as_json: JsonOpt = False,
     resamples: Resamples = 1000,
     progress: ProgressOpt = True,

@@ -19,6 +19,7 @@ from ._common import (
     ExperimentArg,
     JsonOpt,
     ProgressOpt,
+    RefreshOpt,
     err,
     fail,
     out,
@@ -53,7 +54,7 @@ def probe_cmd(
              "judge; only --probes retest.")] = None,
     judge_id: Annotated[str | None, typer.Option(
         "--judge", metavar="ID", help="With --judgments: the file's judge.")] = None,
-    refresh: Annotated[bool, typer.Option(help="Bypass the journal: call again.")] = False,
+    refresh: RefreshOpt = False,
     progress: ProgressOpt = True,
     as_json: JsonOpt = False,
 ) -> None:

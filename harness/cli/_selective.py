@@ -16,6 +16,7 @@ from ._common import (
     ExperimentArg,
     JsonOpt,
     ProgressOpt,
+    RefreshOpt,
     err,
     fail,
     out,
@@ -83,7 +84,7 @@ def selective_cmd(
         "--track/--no-track",
         help="Log the result and the curve to MLflow (default: when the experiment file has "
              "a \\[tracking] section).")] = None,
-    refresh: Annotated[bool, typer.Option(help="Bypass the journal: call again.")] = False,
+    refresh: RefreshOpt = False,
     progress: ProgressOpt = True,
     as_json: JsonOpt = False,
 ) -> None:
