@@ -601,21 +601,15 @@ def _html_plots(result: CalibrationResult) -> list[dict[str, Any]]:
     groups = []
     best = result.best
     if best is not None:
-        groups.append({
-            "heading": f"Best version on the calibration split ({best.prompt.label})",
-            "figures": _split_figures(best.item_ids, best.judge_scores, best.consensus,
-                                      best.confusion, best.scale,
-                                      f"{best.prompt.label}, calibration",
-                                      getattr(best, "human_range", None)),
-        })
-        h = result.holdout
-        if h is not None:
+        for run, split in ((best, "calibration"), (result.holdout, "holdout")):
+            if run is None:
+                continue
             groups.append({
-                "heading": f"Best version on the holdout split ({h.prompt.label})",
-                "figures": _split_figures(h.item_ids, h.judge_scores, h.consensus,
-                                          h.confusion, best.scale,
-                                          f"{h.prompt.label}, holdout",
-                                          getattr(h, "human_range", None)),
+                "heading": f"Best version on the {split} split ({run.prompt.label})",
+                "figures": _split_figures(run.item_ids, run.judge_scores, run.consensus,
+                                          run.confusion, best.scale,
+                                          f"{run.prompt.label}, {split}",
+                                          getattr(run, "human_range", None)),
             })
     groups.append({
         "heading": "Agreement by iteration",
