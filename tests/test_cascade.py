@@ -357,3 +357,27 @@ def test_report_of_one_judge(tmp_path, project_root, demo):
             + "<td>[69.2%, 100.0%]</td><td>yes</td>") in text
     assert '<td class="num">0.091</td><td class="num">0.249</td><td class="num">0.322</td>' \
         in text
+
+
+@pytest.mark.parametrize("cascade", [False, True])
+def test_a_live_judge_without_a_confidence_signal_is_refused_before_any_call(
+        tmp_path, project_root, cascade):
+    """Structured mode with one sample per item has no confidence to threshold: exit 2 and
+    no call, also when only a later stage of a cascade lacks it (the first has samples)."""
+    import fakeserver as fs
+
+    with fs.FakeServer(scale=(1, 6)) as server:
+        def exp(name, scoring):
+            d = tmp_path / name
+            d.mkdir()
+            return fs.experiment_file(d, project_root, {
+                "experiment": f'name = "{name}"',
+                "judge": (f'provider = "openai"\nmodel = "fake"\nbase_url = '
+                          f'"{server.openai_url}"\napi_key_env = "JC_CASCADE_KEY"'),
+                "scoring": scoring})
+        single = exp("single", "samples = 1")
+        args = ([exp("sampled", "samples = 3"), "--then", single] if cascade else [single])
+        res = _cli("selective", *args, "--no-track")
+        assert res.exit_code == 2, res.output
+        assert "no confidence signal: single judges in structured mode" in res.output
+        assert server.stats.total == 0

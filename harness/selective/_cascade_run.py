@@ -21,7 +21,7 @@ from ._cascade import (
     cascade_thresholds,
 )
 from ._confidence import ConfidenceSource, SelectiveError, run_confidence
-from ._run import SplitData, split_runs
+from ._run import SplitData, check_live_signal, split_runs
 from ._stats import CurvePoint, agreement_coverage_curve
 
 if TYPE_CHECKING:
@@ -333,6 +333,9 @@ def cascade_check(experiments: Sequence[Experiment], *, target: float, delta: fl
                              "stage, with judgments files")
     if len(files) == 1:
         files = files * k
+    if not files:  # every live stage's signal, before any stage is judged
+        for exp in experiments:
+            check_live_signal(exp, confidence)
     stages = []
     used: list[tuple[Experiment, list[JudgeRun]]] = []
     for j, exp in enumerate(experiments):
@@ -340,7 +343,7 @@ def cascade_check(experiments: Sequence[Experiment], *, target: float, delta: fl
         name = names[j] if names else None
         runs, recorded = split_runs(exp, judgments=file, judge=name, criterion=criterion,
                                     refresh=refresh, show_progress=show_progress,
-                                    console=console)
+                                    console=console, confidence=confidence)
         label = exp.name if name is None else f"{exp.name} ({name})"
         stages.append(CascadeStageRuns(label if label not in [s.label for s in stages]
                                        else f"{label} #{j + 1}", runs[0],

@@ -92,39 +92,69 @@ def run_confidence(run: JudgeRun, source: ConfidenceSource = "auto", *,
         and rows["confidence"].notna().any()
     samples = run.result.samples()
     several = any(len(v) > 1 for v in samples.values())
+    what = (f"{recorded.name} has no confidence column and one sample per item"
+            if recorded is not None else
+            f"{run.experiment.name} judges in {mode} mode with one sample per item")
+    source = choose_source(source, has_column=has_column, mode=mode, several=several,
+                           what=what)
+    ids = list(run.table.item_ids)
+    if source == "recorded":
+        return _recorded(rows, ids), source
+    if source in ("top_mass", "spread"):
+        scale = (float(run.anchor_set.meta.scale.min), float(run.anchor_set.meta.scale.max))
+        return _from_distributions(run, ids, source, scale), source
+    return np.array([sample_agreement(samples[i]) if samples.get(i) else np.nan
+                     for i in ids], dtype=float), source
+
+
+def choose_source(source: str, *, has_column: bool, mode: str | None, several: bool,
+                  what: str) -> str:
+    """The confidence signal to read (``auto`` resolved), or why there is none.
+
+    Parameters
+    ----------
+    source : str
+        The ``--confidence`` asked for.
+    has_column : bool
+        A judgments file with a ``confidence`` column.
+    mode : str or None
+        The scoring mode (``logprob`` has a distribution per judgment).
+    several : bool
+        Several samples per item.
+    what : str
+        The judge, as the "no confidence signal" message names it.
+
+    Raises
+    ------
+    SelectiveError
+        No signal for ``auto``, the asked one missing, or an unknown source.
+    """
     if source == "auto":
         if has_column:
-            source = "recorded"
-        elif mode == "logprob":
-            source = "top_mass"
-        elif several:
-            source = "samples"
-        else:
-            what = (f"{recorded.name} has no confidence column and one sample per item"
-                    if recorded is not None else
-                    f"{run.experiment.name} judges in {mode} mode with one sample per item")
-            raise SelectiveError(
-                f"no confidence signal: {what}; use [scoring] mode = \"logprob\" (the top "
-                "mass of the score distribution), [scoring] samples = n > 1 (the agreement "
-                "of n samples), or a judgments file with a confidence column")
-    ids = list(run.table.item_ids)
+            return "recorded"
+        if mode == "logprob":
+            return "top_mass"
+        if several:
+            return "samples"
+        raise SelectiveError(
+            f"no confidence signal: {what}; use [scoring] mode = \"logprob\" (the top "
+            "mass of the score distribution), [scoring] samples = n > 1 (the agreement "
+            "of n samples), or a judgments file with a confidence column")
     if source == "recorded":
         if not has_column:
             raise SelectiveError("--confidence recorded needs a judgments file with a "
                                  "confidence column")
-        return _recorded(rows, ids), source
+        return source
     if source in ("top_mass", "spread"):
         if mode != "logprob":
             raise SelectiveError(f"--confidence {source} reads the logprob distribution: the "
                                  f"run is in {mode} mode")
-        scale = (float(run.anchor_set.meta.scale.min), float(run.anchor_set.meta.scale.max))
-        return _from_distributions(run, ids, source, scale), source
+        return source
     if source == "samples":
         if not several:
             raise SelectiveError("--confidence samples needs several samples per item "
                                  "([scoring] samples = n > 1)")
-        return np.array([sample_agreement(samples[i]) if samples.get(i) else np.nan
-                         for i in ids], dtype=float), source
+        return source
     raise SelectiveError(f"unknown confidence source {source!r}; use one of "
                          f"{', '.join(CONFIDENCE_SOURCES)}")
 

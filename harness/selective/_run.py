@@ -12,7 +12,7 @@ import numpy as np
 
 from harness.reports import exact_text
 
-from ._confidence import ConfidenceSource, SelectiveError, run_confidence
+from ._confidence import ConfidenceSource, SelectiveError, choose_source, run_confidence
 from ._stats import (
     CurvePoint,
     SelectiveOutcome,
@@ -243,7 +243,8 @@ def selective_check(exp: Experiment, *, target: float, delta: float, tolerance: 
         A provider failure.
     """
     runs, recorded = split_runs(exp, judgments=judgments, judge=judge, criterion=criterion,
-                                refresh=refresh, show_progress=show_progress, console=console)
+                                refresh=refresh, show_progress=show_progress, console=console,
+                                confidence=confidence)
     report = selective_from_runs(runs[0], runs[1] if len(runs) > 1 else None, target=target,
                                  delta=delta, tolerance=tolerance, confidence=confidence,
                                  recorded=recorded, start=start)
@@ -254,11 +255,15 @@ def selective_check(exp: Experiment, *, target: float, delta: float, tolerance: 
 
 def split_runs(exp: Experiment, *, judgments: str | Path | None = None, judge: str | None = None,
                criterion: str | None = None, refresh: bool = False, show_progress: bool = False,
-               console: Any = None) -> tuple[list[JudgeRun], RecordedJudge | None]:
+               console: Any = None, confidence: ConfidenceSource = "auto"
+               ) -> tuple[list[JudgeRun], RecordedJudge | None]:
     """The judge's runs on the calibration split and (when it has items) the holdout.
 
     The experiment's judge through :func:`harness.judgments.judge_anchors` (the journal
     first), or the judgments file ``judgments`` (its judge ``judge``; nothing is called).
+    Before the experiment's judge is called, its scoring is checked to give the
+    ``confidence`` signal (logprob mode or several samples), so that a judge without one
+    fails as bad input with no call made.
 
     Returns
     -------
@@ -283,12 +288,31 @@ def split_runs(exp: Experiment, *, judgments: str | Path | None = None, judge: s
             judge, criterion, experiment_criterion=exp.anchors.criterion)
         runs = [recorded_run(exp, aset, s, recorded) for s in splits]
     else:
+        check_live_signal(exp, confidence)
         runs = [judge_anchors(exp, split=s, refresh=refresh, show_progress=show_progress,
                               console=console) for s in splits]
     if not runs or runs[0].split != "calibration":
         raise SelectiveError(f"{exp.anchors.path}: no calibration item to choose a threshold "
                              "on")
     return runs, recorded
+
+
+def check_live_signal(exp: Experiment, confidence: ConfidenceSource = "auto") -> None:
+    """Check, before any call, that the experiment's judge gives the ``confidence`` signal.
+
+    A live judge has one only in logprob mode or with several samples per item
+    (``[scoring] samples``); the same rule and messages as :func:`run_confidence`.
+
+    Raises
+    ------
+    SelectiveError
+        No signal, or not the one asked for; PromptError for a broken prompt.
+    """
+    from harness.judgments import resolve_prompt, scoring_mode
+
+    mode = scoring_mode(exp, resolve_prompt(exp, None))
+    choose_source(confidence, has_column=False, mode=mode, several=exp.scoring.samples > 1,
+                  what=f"{exp.name} judges in {mode} mode with one sample per item")
 
 
 # --------------------------------------------------------------------------- escalations
