@@ -16,9 +16,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
     With ``PYTHONDONTWRITEBYTECODE`` set (as on CI machines), every ``judgecal`` subprocess a
     test starts would compile the whole package from source again (~0.4 s each); installed
-    packages get theirs from ``uv sync`` (``compile-bytecode`` in pyproject.toml).
+    packages get theirs from ``uv sync --compile-bytecode`` (the README's commands).
     """
-    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+    if os.environ.get("PYTHONDONTWRITEBYTECODE") and not hasattr(config, "workerinput"):
+        # once, in the main process (pytest-xdist's workers have ``workerinput``)
         import compileall
 
         compileall.compile_dir(PROJECT_ROOT / "harness", quiet=1)

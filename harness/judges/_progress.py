@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from rich import get_console
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -43,7 +44,7 @@ def pass_progress(label: str, *, total: int, completed: int, stats: str,
     eta : bool
         Show the time remaining (a live bar only).
     """
-    console = console if console is not None else Console()
+    console = console if console is not None else get_console()
     state: dict[str, Any] = {"completed": completed, "stats": stats}
     if not enabled or not console.is_terminal:
         def update_plain(completed: int | None = None, advance: int = 0,
