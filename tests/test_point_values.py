@@ -84,3 +84,38 @@ def test_reference_points_on_constant_and_rounding_constant_sides_equal_the_stat
             want = full[name].value if full[name].defined else np.nan
             np.testing.assert_allclose(pts[name][r], want, rtol=1e-12, atol=1e-12,
                                        err_msg=f"{name} on column {r}")
+
+
+@pytest.mark.parametrize(("x", "y", "side"), [
+    ([3.0, 3.0, 3.0, 3.0], [1.0, 2.0, 4.0, 5.0], "the scores are constant"),
+    ([1.0, 2.0, 4.0, 5.0], [2.5, 2.5, 2.5, 2.5], "the reference is constant"),
+    ([3.0, 3.0, 3.0, 3.0], [2.5, 2.5, 2.5, 2.5], "the scores and the reference are constant"),
+])
+def test_an_undefined_rank_correlation_names_the_constant_side(x, y, side):
+    """The statistics call their arguments a and b; a report's reader knows scores and
+    reference (the chance baseline's constant used to read "rater a is constant")."""
+    figs = compare_to_reference(x, y, scale=(1.0, 5.0), n_resamples=0)
+    for name in ("spearman", "kendall_tau_b"):
+        assert figs[name].reason == f"zero variance: {side}", name
+    assert figs["mae"].defined  # the other figures are not touched
+
+
+def test_the_chance_column_says_constant_once():
+    from rich.console import Console
+
+    from harness.anchors import RatingsTable
+    from harness.reports import ReportSettings, agreement_report, render_report
+
+    rng = np.random.default_rng(3)
+    truth = rng.integers(1, 6, 20).astype(float)
+    raters = np.column_stack([np.clip(truth + rng.integers(-1, 2, 20), 1, 5) for _ in range(4)])
+    table = RatingsTable([f"i{k}" for k in range(20)], ["r1", "r2", "r3", "judge"], raters,
+                         np.zeros(raters.shape, bool), scale=(1.0, 5.0))
+    report = agreement_report(table, judge="judge", settings=ReportSettings(n_resamples=50))
+    assert "the scores are constant" in report.judge["baseline"]["figures"]["spearman"].reason
+    console = Console(width=200, record=True, highlight=False)
+    console.print(render_report(report))
+    text = console.export_text()
+    spearman_row = next(line for line in text.splitlines() if "Spearman ρ" in line)
+    assert "undefined (constant)" in spearman_row
+    assert "zero variance" not in spearman_row and "against every reference" not in text

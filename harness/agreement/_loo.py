@@ -145,7 +145,7 @@ def compare_to_references(
         ok = [int(r) for r in np.flatnonzero(~np.isnan(per_ref[name]))]
         if not ok:
             reason = first[name].reason if first is not None else "no reference"
-            points[name] = undefined(name, f"undefined against every reference ({reason})",
+            points[name] = undefined(name, f"{reason}, against every reference",
                                      n_items=n_items, n_raters=2, n_references=0)
             continue
         vals = [float(per_ref[name][r]) for r in ok]

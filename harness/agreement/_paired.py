@@ -142,8 +142,8 @@ def _points(x: np.ndarray, y: np.ndarray, scale: tuple[float, float],
     rx, ry = round_to_scale(x, scale), round_to_scale(y, scale)
     rounded = np.column_stack([rx, ry])
     points = {
-        "spearman": spearman(x, y),
-        "kendall_tau_b": kendall_tau_b(x, y),
+        "spearman": _named_sides(spearman(x, y), x, y),
+        "kendall_tau_b": _named_sides(kendall_tau_b(x, y), x, y),
         "icc": icc_result,
         "weighted_kappa": cohen_kappa(rx, ry, weights="quadratic", categories=categories),
         "krippendorff_alpha": krippendorff_alpha(np.column_stack([x, y]), level="interval"),
@@ -153,6 +153,20 @@ def _points(x: np.ndarray, y: np.ndarray, scale: tuple[float, float],
         "bias": mean_bias(x, y),
     }
     return {k: v for k, v in points.items() if v is not None}
+
+
+def _named_sides(res: AgreementResult, x: np.ndarray, y: np.ndarray) -> AgreementResult:
+    """A rank correlation's zero-variance reason naming the scores and the reference.
+
+    The correlations name their arguments ``a`` and ``b``; here they are the scores under
+    test and the reference, and a reader of a report knows them by those names.
+    """
+    if res.defined or not (res.reason or "").startswith("zero variance"):
+        return res
+    const = [name for name, v in (("the scores", x), ("the reference", y))
+             if v.max() == v.min()]
+    verb = "are" if len(const) > 1 or const == ["the scores"] else "is"
+    return replace(res, reason=f"zero variance: {' and '.join(const)} {verb} constant")
 
 
 def point_values(scores: np.ndarray, reference: np.ndarray, *, scale: tuple[float, float]

@@ -20,6 +20,7 @@ from ._say import (
     position_text,
     result_text,
     signed_text,
+    undefined_text,
 )
 
 
@@ -32,6 +33,16 @@ _fmt = number_text
 
 def _fmt_result(res: AgreementResult) -> Text:
     return Text(result_text(res), style="" if res.defined else "yellow")
+
+
+def _chance_cell(res: AgreementResult | None) -> Text | str:
+    """The chance baseline's figure: a rank correlation of its constant score is undefined,
+    and the column's heading ("chance: always 4") already says why."""
+    if res is None:
+        return MISSING
+    if not res.defined and "the scores are constant" in (res.reason or ""):
+        return Text(undefined_text("constant"), style="yellow")
+    return _fmt_result(res)
 
 
 _POSITION_STYLE = {"below": "bold red", "within": "green", "above": "bold green",
@@ -89,7 +100,7 @@ def _judge_tables(report: AgreementReport) -> list[RenderableType]:
             _fmt_result(j["figures"][name]),
             *full,
             ceiling,
-            _fmt_result(base) if base is not None else MISSING,
+            _chance_cell(base),
             _position_text(pos),
         )
     if like:
@@ -317,7 +328,7 @@ def render_leaderboard(board: Any) -> RenderableType:
               _ceiling_text(board.ceiling["figures"][p]), "", "", style="dim")
     base = board.baseline["figures"].get(p)
     t.add_row("", f"chance: always {_fmt(board.baseline['score'], 0)}",
-              _fmt_result(base) if base is not None else MISSING, "", "", style="dim")
+              _chance_cell(base), "", "", style="dim")
     t.caption = ("human ceiling: median (95% band of a sampled single rater)" if sampled
                  else "human ceiling: median (range over the raters)")
     parts.append(t)
