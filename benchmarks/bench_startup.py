@@ -5,7 +5,11 @@ times each (default 7); the figure is the median wall time, and the ratio is to 
 ``python -c "import numpy"`` measured in the same run (so a busy machine slows both). Targets
 (issue 16): ``judgecal --help`` and ``judgecal agree`` on a 20-item CSV at most 2x, ``judgecal
 agree --json`` on the demo set at most 3x. Also timed, for scale: ``import scipy.stats`` and
-``import pandas`` (the agreement figures need neither: ``harness.agreement._dist``).
+``import pandas`` (the agreement figures need neither: ``harness.agreement._dist``), and the
+floor any ``judgecal`` command stands on: importing numpy with the command line's own stack
+(typer and rich, the chosen CLI libraries), then with pydantic's validation machinery as well
+(typer 0.29 builds a pydantic ``TypeAdapter`` for every parameter it converts, and the anchor
+schema is pydantic models).
 
     uv run python benchmarks/bench_startup.py
     uv run python benchmarks/bench_startup.py --repeats 15
@@ -26,6 +30,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "anchors" / "recipes" / "recipes-overall.jsonl"
+
+
+#: The command line's stack: what any command imports before judgecal's own code.
+STACK = "import numpy, typer, rich.console, rich.table"
+#: What converting typer's parameters (typer 0.29) and the anchor schema add to it.
+PYDANTIC = "; from pydantic import TypeAdapter; TypeAdapter(int)"
 
 
 def _judgecal() -> list[str]:
@@ -69,6 +79,8 @@ def main() -> None:
             "judgecal agree <20 items> --judge judge": [*_judgecal(), "agree", str(small),
                                                         "--judge", "judge"],
             "judgecal agree <demo set> --json": [*_judgecal(), "agree", str(DEMO), "--json"],
+            "floor: import numpy, typer, rich.table": [py, "-c", STACK],
+            "floor: ... + a pydantic TypeAdapter": [py, "-c", STACK + PYDANTIC],
             'python -c "import scipy.stats"': [py, "-c", "import scipy.stats"],
             'python -c "import pandas"': [py, "-c", "import pandas"],
         }

@@ -17,6 +17,7 @@ imports neither the statistics, the plots, MLflow nor a provider's SDK.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from collections.abc import Iterator, MutableMapping
@@ -203,12 +204,22 @@ def _root(version: VersionOpt = False) -> None:
 
 
 def main() -> None:
-    """The ``judgecal`` command: the typer app, with SIGTERM handled like SIGINT."""
+    """The ``judgecal`` command: the typer app, with SIGTERM handled like SIGINT.
+
+    When the command ends, every object it leaves is frozen (:func:`gc.freeze`): the
+    interpreter's shutdown then frees them without the cyclic collections that would walk
+    them all first (pydantic's and typer's objects make those ~30 ms, a tenth of ``agree``'s
+    start-up; ``benchmarks/bench_startup.py``). Files, stores and runs are closed before
+    that, by their ``with`` blocks and ``atexit`` handlers, which still run.
+    """
     from ._common import err
 
     try:
         with handle_signals():
-            app()
+            try:
+                app()
+            finally:
+                gc.freeze()
     except Interrupted as exc:
         err.print(f"[bold red]interrupted:[/] {exc}; runs in progress were marked FAILED and "
                   "finished judgments are in the journal (run the command again to continue)")
