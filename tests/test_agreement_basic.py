@@ -132,6 +132,8 @@ def test_icc_degenerate_inputs_are_undefined(matrix, reason: str) -> None:
         assert r.value is None
         assert reason in r.reason
         assert r.ci95 is None
+        # printed as "undefined (reason)": a reason with its own parentheses nested them
+        assert "(" not in r.reason, r.reason
 
 
 def test_icc_constant_items_keeps_value_drops_ci() -> None:

@@ -37,7 +37,7 @@ def _paired(
     n = x.size
     reason = None
     if n < min_n:
-        reason = f"fewer than {min_n} complete pairs (got {n})"
+        reason = f"fewer than {min_n} complete pairs, got {n}"
     else:
         const = [name for name, v in (("a", x), ("b", y)) if v.max() == v.min()]
         if const:
@@ -91,7 +91,7 @@ def _with_ci(
         )
     else:
         ci = None
-        details["ci_note"] = f"the Fisher z interval needs more than {df_sub} pairs (got {n})"
+        details["ci_note"] = f"the Fisher z interval needs more than {df_sub} pairs, got {n}"
     return AgreementResult(
         statistic=statistic,
         value=float(r),

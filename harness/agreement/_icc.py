@@ -128,7 +128,7 @@ def _prepare(matrix: Any, missing: str, confidence: float) -> tuple[np.ndarray, 
     x = as_matrix(matrix)
     n_total, k = x.shape
     if k < 2:
-        return x, 0, f"fewer than 2 raters (got {k})"
+        return x, 0, f"fewer than 2 raters, got {k}"
     n_dropped = 0
     if not np.isfinite(x.sum()):  # fast path: a finite total means no NaN and no inf
         if np.isinf(x).any():
@@ -144,10 +144,10 @@ def _prepare(matrix: Any, missing: str, confidence: float) -> tuple[np.ndarray, 
         x = x[~nan_rows]
     n = x.shape[0]
     if n_total > 0 and n == 0:
-        reason = f"every item has a missing rating (listwise deletion dropped all {n_total})"
+        reason = f"every item has a missing rating: listwise deletion dropped all {n_total}"
         return x, n_dropped, reason
     if n < 3:
-        return x, n_dropped, f"fewer than 3 complete items (got {n})"
+        return x, n_dropped, f"fewer than 3 complete items, got {n}"
     if x.max() == x.min():
         return x, n_dropped, "zero variance: all ratings are identical"
     return x, n_dropped, None
@@ -599,7 +599,7 @@ def _oneway_result(w: _OneWay, form: str, confidence: float) -> AgreementResult:
     meta: dict[str, Any] = {"form": form, "model": _MODEL[form] + " (unbalanced)",
                             "n_dropped": w.n_dropped}
     if a < 3:
-        return undefined("icc", f"fewer than 3 items with 2 or more ratings (got {a})",
+        return undefined("icc", f"fewer than 3 items with 2 or more ratings, got {a}",
                          n_items=a, n_raters=w.k, **meta)
     df1, df2 = a - 1, w.total - a
     msb, msw, n0 = w.msb, w.msw, w.n0
