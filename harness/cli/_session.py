@@ -77,9 +77,14 @@ SplitOpt = Annotated[str | None, typer.Option(
     "--split", metavar="calibration|holdout",
     help="Only items of this split (changing holdout anchors makes the gate refuse earlier "
          "holdout figures until they are re-run).")]
-JudgmentsOpt = Annotated[Path | None, typer.Option(
-    "--judgments", help="Judgments CSV of the same set (judgecal judge --out FILE): adds the "
-                        "items with the largest |judge - consensus| (disagreement).")]
+JudgmentsOpt = Annotated[str | None, typer.Option(
+    "--judgments", metavar="FILE",
+    help="Judgments of the same set, as gate --judgments reads them: judgecal's `judge --out` "
+         "CSV, a CSV/JSONL with item_id,score (optional judge, criterion, sample, status), "
+         "or FORMAT:SOURCE (mlflow, inspect, promptfoo); adds the items with the largest "
+         "|judge - consensus| (disagreement).")]
+JudgmentsJudgeOpt = Annotated[str | None, typer.Option(
+    "--judge", metavar="ID", help="With --judgments: the file's judge, when it has several.")]
 
 
 def _load_any(path: Path):
@@ -191,12 +196,14 @@ def _card_pairs(args: list[str]) -> dict[str, dict[str, str]]:
     return outp
 
 
-def _judge_scores(path: Path, aset) -> tuple[dict[str, float], list[str]]:
-    """Judge score per item of ``aset`` from a judgments CSV; warns of items never scored."""
+def _judge_scores(path: str | Path, aset, judge: str | None = None
+                  ) -> tuple[dict[str, float], list[str]]:
+    """Judge score per item of ``aset`` from a judgments file; warns of items never scored."""
     from harness.judgments import read_judgment_scores
 
     try:
-        scores, no_valid = read_judgment_scores(path, item_ids=[it.id for it in aset.items])
+        scores, no_valid = read_judgment_scores(path, item_ids=[it.id for it in aset.items],
+                                                judge=judge)
     except ValueError as exc:
         raise SessionError(str(exc)) from None
     if no_valid:
@@ -208,9 +215,11 @@ def _judge_scores(path: Path, aset) -> tuple[dict[str, float], list[str]]:
     return scores, no_valid
 
 
-def _card_judge_scores(path: Path, card) -> tuple[dict[str, dict[str, float]], list[str]]:
-    """A scorecard's judge scores per question from a judgments CSV with a ``criterion``
-    column (``judge --out`` on a scorecard); warns of (item, question) pairs never scored."""
+def _card_judge_scores(path: str | Path, card, judge: str | None = None
+                       ) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """A scorecard's judge scores per question from a judgments file with a ``criterion``
+    on each row (``judge --out`` on a scorecard); warns of (item, question) pairs never
+    scored."""
     from harness.judgments import read_judgment_scores
 
     ids = [it.id for it in card.items]
@@ -218,7 +227,8 @@ def _card_judge_scores(path: Path, card) -> tuple[dict[str, dict[str, float]], l
     missing: list[str] = []
     try:
         for cid in card.criterion_ids:
-            scores[cid], no_valid = read_judgment_scores(path, item_ids=ids, criterion=cid)
+            scores[cid], no_valid = read_judgment_scores(path, item_ids=ids, criterion=cid,
+                                                         judge=judge)
             missing += [f"{i}:{cid}" for i in no_valid]
     except ValueError as exc:
         raise SessionError(str(exc)) from None
@@ -241,11 +251,11 @@ def _propose(aset, n: int, judgments: Any, split: str | None = None):
         raise SessionError(str(exc)) from None
 
 
-def _proposal_scores(path: Path, aset) -> tuple[Any, list[str]]:
+def _proposal_scores(path: str, aset, judge: str | None = None) -> tuple[Any, list[str]]:
     """Judge scores steering a proposal: per item, or per question on a scorecard."""
     if isinstance(aset, Scorecard):
-        return _card_judge_scores(path, aset)
-    return _judge_scores(path, aset)
+        return _card_judge_scores(path, aset, judge)
+    return _judge_scores(path, aset, judge)
 
 
 def _item_args(ids: list[str]) -> str:
@@ -299,15 +309,18 @@ def propose_cmd(
     anchor_set: AnchorSetArg,
     n: Annotated[int, typer.Option("--n", "-n", help="How many items to propose.")] = 12,
     judgments: JudgmentsOpt = None,
+    judge: JudgmentsJudgeOpt = None,
     split: SplitOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Propose the items of a session (spectrum, boundary, spread, judge disagreement)."""
     if n < 1:
         fail(f"--n must be at least 1, got {n}")
+    if judge is not None and judgments is None:
+        fail("--judge only works with --judgments (it picks the file's judge)")
     try:
         aset = _load_any(anchor_set)
-        scores, no_valid = (_proposal_scores(judgments, aset) if judgments is not None
+        scores, no_valid = (_proposal_scores(judgments, aset, judge) if judgments is not None
                             else (None, []))
         picks = _propose(aset, n, scores, split)
     except SessionError as exc:
@@ -316,7 +329,7 @@ def propose_cmd(
         doc = {
             "anchor_set": str(anchor_set), "name": aset.meta.name, "split": split,
             "n_items": len(aset.items), "n": n,
-            "judgments": None if judgments is None else str(judgments),
+            "judgments": judgments, "judge": judge,
             "no_valid_judgment": no_valid,
             "items": [{"item_id": p.item_id, "consensus": p.consensus, "sd": p.sd,
                        "judge_score": p.judge_score, "judge_delta": p.judge_delta,
@@ -360,6 +373,7 @@ def create(
         help="Let propose_items choose N items (spectrum, boundary, spread; with "
              "--judgments also judge disagreement).")] = None,
     judgments: JudgmentsOpt = None,
+    judge: JudgmentsJudgeOpt = None,
     from_escalations: Annotated[Path | None, typer.Option(
         "--from-escalations", metavar="FILE",
         help="The items a judge abstained on (judgecal selective --escalations FILE).")]
@@ -411,6 +425,8 @@ def create(
     facilitator token (shown once)."""
     if judgments is not None and propose is None:
         fail("--judgments only works with --propose N (it steers the proposal)")
+    if judge is not None and judgments is None:
+        fail("--judge only works with --judgments (it picks the file's judge)")
     if propose is not None and propose < 1:
         fail(f"--propose must be at least 1, got {propose}")
     try:
@@ -437,7 +453,8 @@ def create(
         if propose is not None:
             if ids:
                 raise SessionError("give either --item or --propose, not both")
-            scores = _proposal_scores(judgments, aset)[0] if judgments is not None else None
+            scores = (_proposal_scores(judgments, aset, judge)[0] if judgments is not None
+                      else None)
             ids = [p.item_id for p in _propose(aset, propose, scores, split)]
         elif split is not None:
             if split not in SPLITS:

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +32,6 @@ from harness.judges import (
     run_judge_batch_sync,
     run_judge_sync,
 )
-from harness.judges._runner import JudgmentStatus
 from harness.judges._scoring import Aggregation
 from harness.prompts import PromptError, PromptVersion, latest, load_prompt, render_for_anchor
 
@@ -290,109 +289,76 @@ def run_tasks(exp: Experiment, judge: Judge, tasks: list[JudgeTask], spec: Reque
 
 def read_judgment_scores(
     path: str | Path, item_ids: Iterable[str] | None = None, how: Aggregation = "mean",
-    criterion: str | None = None,
+    criterion: str | None = None, judge: str | None = None,
 ) -> tuple[dict[str, float], list[str]]:
-    """Judge scores per item from a judgments CSV (:meth:`JudgeRun.write_csv`, ``judge --out``).
+    """Judge scores per item from a judgments file (what ``gate --judgments`` reads).
 
-    Only rows with status ``ok`` count; an item's samples are combined by ``how`` (see
-    :func:`harness.judges.aggregate`). Rows with another status (``invalid``, ``failed``,
-    ``skipped``) are left out, and an item none of whose rows is ``ok`` is listed in the
-    second return value rather than silently dropped.
+    The file is read by :func:`read_judgments_file` (judgecal's ``judge --out`` CSV, a long
+    CSV or JSONL, or ``FORMAT:SOURCE`` of ``harness.importers``) and its judge picked by
+    :meth:`JudgmentsFile.pick`. Only judgments with status ``ok`` count; an item's samples
+    are combined by ``how`` (see :func:`harness.judges.aggregate`). Judgments with another
+    status (``invalid``, ``failed``, ``skipped``, or no score) are left out, and an item none
+    of whose judgments is ``ok`` is listed in the second return value rather than silently
+    dropped.
 
     Parameters
     ----------
     path : str or Path
-        The CSV; needs the columns ``item_id``, ``status`` and ``score`` (others ignored).
+        The file (needs ``item_id`` and ``score``; judgecal's CSV has ``status`` too), or
+        ``FORMAT:SOURCE`` (``mlflow``, ``inspect``, ``promptfoo``).
     item_ids : iterable of str, optional
-        The anchor set's item ids: an item id of the CSV outside them is an error (the CSV
+        The anchor set's item ids: an item id of the file outside them is an error (the file
         most likely belongs to another set).
     how : {"mean", "median", "mode"}
         How an item's ``ok`` samples are combined.
     criterion : str, optional
-        For a scorecard's judgments CSV (a ``criterion`` column): the question to read.
-        Such a CSV without ``criterion`` is an error (its questions' scores must not be
-        averaged together).
+        For a scorecard's judgments (a ``criterion`` on each row): the question to read.
+        Such a file without ``criterion`` is an error (its questions' scores must not be
+        averaged together), and so is ``criterion`` on a file without criteria.
+    judge : str, optional
+        The file's judge (its ``judge`` column); needed when it has several.
 
     Returns
     -------
     scores : dict of str to float
         Item id to judge score, items in order of first appearance.
     no_valid : list of str
-        Items in the CSV without a single ``ok`` row, in order of first appearance.
+        Items in the file without a single ``ok`` judgment, in order of first appearance.
 
     Raises
     ------
-    ValueError
-        An unreadable or malformed file (``path:line: ...``: missing columns, an unknown
-        status, an ``ok`` row without a finite numeric score, an empty item id, no rows), or
-        item ids outside ``item_ids``.
+    JudgmentsFileError
+        A subclass of ValueError: an unreadable or malformed file (``path:line: ...``:
+        missing columns, an unknown status, an ``ok`` row without a finite numeric score, an
+        empty item id, no rows), several judges and no ``judge`` (naming them), an unknown
+        judge or criterion, or item ids outside ``item_ids``.
     """
-    from harness._numbers import parse_number
-
-    p = Path(path)
-    valid = set(get_args(JudgmentStatus))
+    jfile = read_judgments_file(path)
+    first = str(jfile.frame["line"].iloc[0])
+    if jfile.criteria and criterion is None:
+        raise JudgmentsFileError(f"{first}: the judgments of a scorecard (a criterion on "
+                                 f"each row: {', '.join(jfile.criteria)}): name the question "
+                                 "to read")
+    if criterion is not None and not jfile.criteria:
+        raise JudgmentsFileError(f"{first}: no criterion column: not the judgments of a "
+                                 f"scorecard, so no question {criterion!r}")
+    rows = jfile.pick(judge, criterion).rows()
     samples: dict[str, list[float]] = {}
     seen: dict[str, None] = {}
-    try:
-        with p.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            try:
-                header = reader.fieldnames
-                if not header:
-                    raise ValueError(f"{p}: empty file; expected a judgments CSV "
-                                     "(columns item_id, sample_index, status, score, ...)")
-                missing = [c for c in ("item_id", "status", "score") if c not in header]
-                if missing:
-                    raise ValueError(f"{p}:1: missing column(s) {', '.join(missing)}; not a "
-                                     "judgments CSV (judgecal judge --out)")
-                per_question = "criterion" in header
-                if per_question and criterion is None:
-                    raise ValueError(f"{p}:1: the judgments of a scorecard (a criterion "
-                                     "column): name the question to read")
-                if criterion is not None and not per_question:
-                    raise ValueError(f"{p}:1: no criterion column: not the judgments of a "
-                                     f"scorecard, so no question {criterion!r}")
-                start = reader.line_num + 1
-                for row in reader:
-                    line, start = start, reader.line_num + 1
-                    if None in row:
-                        raise ValueError(f"{p}:{line}: more fields than the header has")
-                    if per_question and (row["criterion"] or "").strip() != criterion:
-                        continue
-                    item = (row["item_id"] or "").strip()
-                    status = (row["status"] or "").strip()
-                    score = (row["score"] or "").strip()
-                    if not item:
-                        raise ValueError(f"{p}:{line}: empty item_id")
-                    if status not in valid:
-                        raise ValueError(f"{p}:{line}: unknown status {status!r} (expected "
-                                         f"{', '.join(sorted(valid))})")
-                    seen.setdefault(item)
-                    if status != "ok":
-                        continue
-                    try:
-                        value = parse_number(score)
-                    except ValueError:
-                        raise ValueError(f"{p}:{line}: item {item!r}: status ok but score "
-                                         f"{score!r} is not a number (a plain decimal "
-                                         "number such as 4 or 3.5)") from None
-                    samples.setdefault(item, []).append(value)
-            except csv.Error as exc:
-                raise ValueError(f"{p}:{reader.line_num}: {exc}") from None
-    except OSError as exc:
-        raise ValueError(f"cannot read {p}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{p}: not UTF-8 text ({exc.reason})") from None
-    if not seen:
-        raise ValueError(f"{p}: no judgment rows")
+    for item, status, score in zip(rows["item_id"], rows["status"], rows["score"],
+                                   strict=True):
+        seen.setdefault(item)
+        if status == "ok":
+            samples.setdefault(item, []).append(float(score))
     if item_ids is not None:
         known = set(item_ids)
         unknown = [i for i in seen if i not in known]
         if unknown:
             shown = ", ".join(unknown[:10]) + (f", … ({len(unknown)} in all)"
                                                if len(unknown) > 10 else "")
-            raise ValueError(f"{p}: item id(s) not in the anchor set: {shown}; the judgments "
-                             "probably belong to another anchor set")
+            raise JudgmentsFileError(f"{jfile.path}: item id(s) not in the anchor set: "
+                                     f"{shown}; the judgments probably belong to another "
+                                     "anchor set")
     scores = {i: aggregate(samples[i], how) for i in seen if i in samples}
     return scores, [i for i in seen if i not in samples]
 

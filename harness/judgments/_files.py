@@ -79,14 +79,24 @@ def _row(where: str, cells: dict[str, Any], has_status: bool) -> dict[str, Any]:
     item = _text(cells.get("item_id"))
     if item is None:
         raise JudgmentsFileError(f"{where}: empty item_id")
+    status = _text(cells.get("status")) if has_status else None
     raw = cells.get("score")
     score: float | None
-    if isinstance(raw, bool):
+    if status is not None and status != "ok":
+        score = None  # a judgment without a score: its score cell is not read
+    elif isinstance(raw, bool):
         raise JudgmentsFileError(f"{where}: item {item!r}: score {raw!r} is not a number")
-    if isinstance(raw, int | float):
+    elif isinstance(raw, int | float):
         score = float(raw)
         if not math.isfinite(score):
             raise JudgmentsFileError(f"{where}: item {item!r}: score {raw!r} is not finite")
+    elif status == "ok" and isinstance(raw, str):
+        try:  # judgecal's own CSV: the row says ok, so its score must be a number
+            score = parse_number(raw.strip())
+        except ValueError:
+            raise JudgmentsFileError(f"{where}: item {item!r}: status ok but score "
+                                     f"{raw.strip()!r} is not a number (a plain decimal "
+                                     "number such as 4 or 3.5)") from None
     elif _text(raw) is None:
         score = None
     else:
@@ -94,7 +104,6 @@ def _row(where: str, cells: dict[str, Any], has_status: bool) -> dict[str, Any]:
             score = parse_number(str(raw).strip())
         except ValueError as exc:
             raise JudgmentsFileError(f"{where}: item {item!r}: score {exc}") from None
-    status = _text(cells.get("status")) if has_status else None
     if status is None:
         status = "ok" if score is not None else "invalid"
     if status not in _STATUSES:
