@@ -52,7 +52,12 @@ FEW_ITEMS = 10
 
 
 def _score(x: float) -> str:
-    """A score for the report: ``4`` for 4.0, ``3.5`` for 3.5."""
+    """A judge's score for the report: ``4`` for 4.0, ``3.5`` for 3.5, ``3.67`` for 11/3.
+
+    Not :func:`~harness.reports.score_text` (``%g``): the judge's score of an item is the
+    mean of its samples, which ``%g`` would write with six digits (``3.66667``) beside a
+    consensus of two decimals; here two decimals at most, trailing zeros dropped.
+    """
     return f"{x:.2f}".rstrip("0").rstrip(".")
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._agreement import CLOSER_TO_ZERO_IS_BETTER, FIGURE_LABELS
+from ._say import exact_text, signed_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -393,11 +394,11 @@ def bland_altman_plot(
                rasterized=j.size > RASTERIZE_ABOVE)
     ax.axhline(0.0, color="0.75", linewidth=0.8)
     bias = float(diff.mean())
-    lines = [(bias, f"bias {bias:+.2f}", "-")]
+    lines = [(bias, f"bias {signed_text(bias)}", "-")]
     if diff.size >= 2:
         sd = float(diff.std(ddof=1))
-        lines += [(bias + 1.96 * sd, f"+1.96 SD {bias + 1.96 * sd:+.2f}", "--"),
-                  (bias - 1.96 * sd, f"−1.96 SD {bias - 1.96 * sd:+.2f}", "--")]
+        lines += [(bias + 1.96 * sd, f"+1.96 SD {signed_text(bias + 1.96 * sd)}", "--"),
+                  (bias - 1.96 * sd, f"−1.96 SD {signed_text(bias - 1.96 * sd)}", "--")]
     for y, label, style in lines:
         ax.axhline(y, color=_HOLDOUT if style == "-" else "0.3", linestyle=style, linewidth=1)
         ax.text(1.0, y, f" {label}", transform=ax.get_yaxis_transform(), ha="right",
@@ -463,7 +464,7 @@ def iterations_plot(result: CalibrationResult) -> Figure:
         thresholds.append(-result.threshold)
     for k, t in enumerate(thresholds):
         ax.axhline(t, color="0.2", linestyle="--", linewidth=1,
-                   label=f"threshold {result.threshold:g}" if k == 0 else None)
+                   label=f"threshold {exact_text(result.threshold)}" if k == 0 else None)
 
     if defined:
         x = np.array([r.iteration for r in defined], dtype=float)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._say import exact_text
+
 __all__ = ["agreement_coverage_figure", "selective_figure"]
 
 _COLORS = {"calibration": "#1f77b4", "holdout": "#d62728"}
@@ -66,13 +68,14 @@ def agreement_coverage_figure(curves: Mapping[str, Sequence[Any]], *, target: fl
         ax.plot([point[0]], [point[1]], linestyle="none", marker=_MARKERS.get(split, "o"),
                 markersize=8, color=_COLORS.get(split, "0.2"), label=name)
         drawn = True
-    ax.axhline(target, color="0.4", linestyle="--", linewidth=1, label=f"target {target:g}")
+    ax.axhline(target, color="0.4", linestyle="--", linewidth=1,
+               label=f"target {exact_text(target)}")
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("coverage (share of items the judge keeps)")
     ax.set_ylabel("agreement with the humans on kept items")
     lam = ("none certified" if threshold is None else threshold if isinstance(threshold, str)
-           else f"threshold {threshold:.3f}")
+           else f"threshold {exact_text(threshold)}")
     ax.set_title(f"Agreement vs coverage ({lam})", fontsize=10)
     if not drawn:
         ax.text(0.5, 0.5, "no item with a confidence", ha="center", va="center",
@@ -100,7 +103,7 @@ def selective_figure(report: Any) -> Any:
         curves = {f"{label} alone": report.curve(j) for j, label in enumerate(report.labels)}
         points = {f"cascade, {split}": (o.overall.coverage, o.overall.agreement)
                   for split, o in report.outcomes.items()}
-        lams = ", ".join("none" if t is None else f"{t:.3f}" for t in report.thresholds)
+        lams = ", ".join("none" if t is None else exact_text(t) for t in report.thresholds)
         return agreement_coverage_figure(curves, target=report.target,
                                          threshold=f"cascade thresholds {lams}", points=points)
     points = {}
