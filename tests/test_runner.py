@@ -501,7 +501,7 @@ def test_progress_bar_reports_counts(journal):
                    settings(show_progress=True, parse_retries=0), prices=NO_PRICES,
                    console=console)
     out = buf.getvalue()
-    assert "3/3" in out and "cached 2" in out and "invalid 1" in out and "cost ?" in out
+    assert "3/3" in out and "cached 2" in out and "invalid 1" in out and "cost unknown" in out
 
 
 @pytest.mark.parametrize("terminal", [False, True])
@@ -523,7 +523,7 @@ def test_progress_in_a_log_is_one_complete_line(journal, terminal):
     stats = lines[0].split(" · ", 1)[1]
     assert lines[0].startswith("judging: 12/12 · ")
     assert stats.startswith("cached 9 | ok 3 | invalid 0 | failed 0 | calls 3")
-    assert stats.endswith("cost ?")
+    assert stats.endswith("cost unknown")
 
 
 # --------------------------------------------------------------------------- failure causes

@@ -22,6 +22,7 @@ from harness.reports import (
     result_text,
     scorecard_report,
 )
+from harness.reports._say import cost_text
 
 from ._agree import EPSILON_HELP
 from ._common import (
@@ -148,10 +149,9 @@ def _result_table(title: str, r: RunResult) -> Table:
     for col in ("judgments", "calls", "cached", "ok", "invalid", "failed", "skipped",
                 "tokens in/out", "cost", "time"):
         t.add_column(col, justify="right")
-    cost = "unknown" if r.cost is None else f"${r.cost:.4f}"
     t.add_row(str(len(r.judgments)), str(r.n_requests), str(r.n_cached), str(r.n_ok),
               str(r.n_invalid), str(r.n_failed), str(r.n_skipped),
-              f"{r.input_tokens}/{r.output_tokens}", cost, f"{r.elapsed_s:.1f} s")
+              f"{r.input_tokens}/{r.output_tokens}", cost_text(r.cost), f"{r.elapsed_s:.1f} s")
     return t
 
 

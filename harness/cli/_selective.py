@@ -10,6 +10,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from harness.reports._say import cost_text
+
 from ._common import (
     EXIT_INPUT,
     EXIT_JUDGE,
@@ -298,11 +300,16 @@ def _print_outputs(doc: dict[str, Any]) -> None:
 
 
 def _cost(c: dict[str, Any]) -> str:
+    """A stage's spend: ``21 calls, 3,400 tokens, $0.0123``; ``…, cost unknown`` for a model
+    with no known price; the calls alone from a judgments file (it has neither tokens nor a
+    cost)."""
     text = f"{c['calls']} calls"
     if c["input_tokens"] is not None:
         text += f", {c['input_tokens'] + c['output_tokens']:,} tokens"
     if c["cost"] is not None:
-        text += f", ${c['cost']:.4f}"
+        text += f", {cost_text(c['cost'])}"
+    elif c["input_tokens"] is not None:
+        text += f", cost {cost_text(None)}"
     return text
 
 

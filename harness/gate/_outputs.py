@@ -29,6 +29,7 @@ from harness.reports import (
     verdict_line,
     verdict_word,
 )
+from harness.reports._say import cost_text
 from harness.tracking import JudgeRecord
 
 from ._bars import BarResult, direction, percent
@@ -160,9 +161,8 @@ def _label(b: BarResult) -> str:
 def _run_line(result: GateResult) -> str:
     r = result.run.result
     j = result.run.judge_identity
-    cost = "unknown" if r.cost is None else f"${r.cost:.4f}"
     text = (f"judge {j.get('provider')}:{j.get('model')} · {r.n_requests} calls, "
-            f"{r.n_cached} from the journal · {result.invalid.message} · cost {cost}")
+            f"{r.n_cached} from the journal · {result.invalid.message} · cost {cost_text(r.cost)}")
     if result.baseline is not None:
         b = result.baseline.run.result
         text += (f" · baseline {result.baseline.ref.label}: {b.n_requests} calls, "

@@ -42,6 +42,7 @@ from typing import Any
 from rich.console import Console
 
 from harness.journal import BATCH_JOURNALED, BatchRecord, Journal
+from harness.reports._say import cost_text
 
 from ._base import FatalError, Judge, JudgeReply, JudgeRequest, ProviderError, with_retries
 from ._prices import PriceTable
@@ -582,7 +583,7 @@ class _BatchRun:
                     if any(r.batch_id == b for r in self.active))
         status = ", ".join(sorted({self.states[r.batch_id].status for r in self.active
                                    if r.batch_id in self.states})) or "-"
-        cost = "?" if led.cost_unknown else f"${led.spent:.4f}"
+        cost = cost_text(None if led.cost_unknown else led.spent)
         return (f"batches {len(self.active)} open ({status}; {done}/{total} done) | cached "
                 f"{n_cached} | ok {c['ok']} | invalid {c['invalid']} | failed {c['failed']} "
                 f"| cost {cost}")

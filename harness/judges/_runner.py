@@ -32,6 +32,7 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from harness.journal import CallRecord, Journal, call_key, canonical_json, redact
+from harness.reports._say import cost_text
 
 from ._accounting import CircuitBreaker, Ledger
 from ._base import (
@@ -509,11 +510,10 @@ def _reused(j: Judgment, task: JudgeTask) -> Judgment:
 
 def _stats_text(run: _Run, n_cached: int) -> str:
     c, led = run.counts, run.ledger
-    cost = "?" if led.cost_unknown else f"${led.spent:.4f}"
     return (
         f"cached {n_cached} | ok {c['ok']} | invalid {c['invalid']} | failed {c['failed']} "
         f"| calls {led.n_requests} | tokens {led.input_tokens}+{led.output_tokens} "
-        f"| cost {cost}"
+        f"| cost {cost_text(None if led.cost_unknown else led.spent)}"
     )
 
 

@@ -42,6 +42,7 @@ from ._say import (
     MISSING,
     NOT_APPLICABLE,
     band_text,
+    cost_text,
     figure_text,
     number_text,
     p_text,
@@ -78,10 +79,6 @@ _num = number_text
 
 def _value_ci(value: float | None, ci: tuple[float, float] | None) -> str:
     return figure_text(value, ci, reason="")
-
-
-def _cost(cost: float | None) -> str:
-    return "unknown" if cost is None else f"${cost:.4f}"
 
 
 def _value(res: AgreementResult | None) -> float | None:
@@ -244,7 +241,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
         else signed_text(row["bias"]),
         row.get("alt_test_text") or MISSING,
         "" if row["n_invalid"] is None else str(row["n_invalid"]),
-        "" if row["kind"] == "ceiling" else _cost(row["cost"]),
+        "" if row["kind"] == "ceiling" else cost_text(row["cost"]),
     ]
 
 
@@ -560,13 +557,13 @@ def _html_runs(result: CalibrationResult) -> dict[str, Any]:
             for rec in result.iterations]
     if result.holdout is not None:
         runs.append((result.holdout.prompt.label, "holdout", result.holdout.run))
-    rows = [[name, split, *(_fmt_any(run.get(k)) for k in keys), _cost(run.get("cost")),
+    rows = [[name, split, *(_fmt_any(run.get(k)) for k in keys), cost_text(run.get("cost")),
              _num(run.get("elapsed_s"), 1)] for name, split, run in runs]
     costs = [run.get("cost") for _, _, run in runs]
     total = None if any(c is None for c in costs) else sum(costs)
     return {"headers": ["run", "split", "requests", "cached", "ok", "invalid", "failed",
                         "input tokens", "output tokens", "cost", "elapsed s"],
-            "rows": rows, "numeric": tuple(range(2, 11)), "total": _cost(total),
+            "rows": rows, "numeric": tuple(range(2, 11)), "total": cost_text(total),
             "some_unknown": total is None and bool(costs)}
 
 

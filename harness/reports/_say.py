@@ -27,6 +27,9 @@ The rules, decided once:
 * **p-values**: ``< 0.001`` or three decimals (:func:`p_text`); **shares**: ``12%``
   (:func:`share_text`); **scores** (a rating on the scale): ``7``, ``3.5``
   (:func:`score_text`); **confidence levels**: ``95%``, ``97.5%`` (:func:`percent`).
+* **Costs** (US dollars): four decimals, ``$0.0123``, ``$1,204.5000``, since one call costs a
+  fraction of a cent; a cost that is not zero but rounds to it is ``< $0.0001`` (not ``$0.0000``,
+  which says free); a cost that could not be priced is ``unknown`` (:func:`cost_text`).
 
 This module imports nothing but the standard library (no numpy, pandas, scipy, matplotlib
 or MLflow), so the gate, the sessions and the command line can use it cheaply. It knows
@@ -54,6 +57,9 @@ FIGURE_DIGITS = 2
 
 #: Most decimals of a number compared with a bar (trailing zeros dropped).
 EXACT_DIGITS = 3
+
+#: A cost that could not be priced (a model with no known price), as :func:`cost_text` says it.
+UNKNOWN_COST = "unknown"
 
 #: What each position of a judge's figure against the human range reads as.
 POSITIONS: dict[str, str] = {
@@ -389,6 +395,40 @@ def score_text(x: float) -> str:
     ('7', '3.5')
     """
     return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def cost_text(usd: float | None) -> str:
+    """A cost in US dollars: ``$0.0123``; ``< $0.0001`` for a cost that is not zero but rounds
+    to it; ``unknown`` when it could not be priced.
+
+    Four decimals because a call costs a fraction of a cent (one call of a small model on a
+    short item is a few thousandths of a cent); a whole run reads the same way
+    (``$12.3456``), with thousands separated. ``unknown`` rather than :data:`MISSING`: the run
+    made calls, but some model has no known price.
+
+    Parameters
+    ----------
+    usd : float or None
+        None (or a non-finite value): unknown.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> cost_text(0.01234), cost_text(0.0), cost_text(0.00003), cost_text(None)
+    ('$0.0123', '$0.0000', '< $0.0001', 'unknown')
+    >>> cost_text(1204.5)
+    '$1,204.5000'
+    """
+    if not _finite(usd):
+        return UNKNOWN_COST
+    x = float(usd)  # type: ignore[arg-type]
+    text = f"${abs(x):,.4f}"
+    if text == "$0.0000":  # never "-$0.0000"
+        return "< $0.0001" if x > 0 else text
+    return f"-{text}" if x < 0 else text
 
 
 def percent(confidence: float) -> str:
