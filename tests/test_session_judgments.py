@@ -167,3 +167,41 @@ def test_cli_judge_without_judgments_is_refused(tmp_path: Path) -> None:
     res = _invoke("create", str(set_path), "-p", "ann", "--propose", "3", "--judge", "m1",
                   env={"JUDGECAL_STATE_DIR": str(tmp_path / "st")})
     assert res.exit_code == 2 and "--judge only works with --judgments" in res.stderr
+
+
+def test_cli_scorecard_judgments_from_an_import_read_once_per_command(tmp_path, project_root,
+                                                                     monkeypatch):
+    """A scorecard's questions come from one reading of the source (an import runs once),
+    the judge picked among several."""
+    import pandas as pd
+    from test_session_scorecard_propose import consensus_judgments
+
+    import harness.importers as importers
+    from harness.anchors import load_scorecard
+
+    path = project_root / "anchors/recipes/recipes-scorecard.jsonl"
+    card = load_scorecard(path)
+    total = card.total().consensus()
+    worst = max(total, key=total.get)
+    good, bad = consensus_judgments(card), consensus_judgments(card, worst)
+    rows = [(item, judge, cid, 0, v) for judge, judged in (("fair", good), ("harsh", bad))
+            for cid, scores in judged.items() for item, v in scores.items()]
+    calls = []
+
+    def fake(fmt, source):
+        calls.append((fmt, source))
+        return pd.DataFrame(rows, columns=["item_id", "judge", "criterion", "sample", "score"])
+
+    monkeypatch.setattr(importers, "import_judgments", fake)
+    src = tmp_path / "results.json"
+    src.write_text("{}")
+    res = _invoke("propose", str(path), "-n", "6", "--judgments", f"promptfoo:{src}",
+                  "--judge", "harsh", "--json")
+    assert res.exit_code == 0, res.output
+    assert calls == [("promptfoo", str(src))]
+    doc = json.loads(res.stdout)
+    by_id = {it["item_id"]: it for it in doc["items"]}
+    assert worst in by_id and "disagreement" in by_id[worst]["reasons"]
+    res = _invoke("propose", str(path), "-n", "6", "--judgments", f"promptfoo:{src}")
+    assert res.exit_code == 2 and "2 judges in the file (fair, harsh)" in " ".join(
+        res.stderr.split())

@@ -220,14 +220,15 @@ def _card_judge_scores(path: str | Path, card, judge: str | None = None
     """A scorecard's judge scores per question from a judgments file with a ``criterion``
     on each row (``judge --out`` on a scorecard); warns of (item, question) pairs never
     scored."""
-    from harness.judgments import read_judgment_scores
+    from harness.judgments import read_judgment_scores, read_judgments_file
 
     ids = [it.id for it in card.items]
     scores: dict[str, dict[str, float]] = {}
     missing: list[str] = []
     try:
+        jfile = read_judgments_file(path)
         for cid in card.criterion_ids:
-            scores[cid], no_valid = read_judgment_scores(path, item_ids=ids, criterion=cid,
+            scores[cid], no_valid = read_judgment_scores(jfile, item_ids=ids, criterion=cid,
                                                          judge=judge)
             missing += [f"{i}:{cid}" for i in no_valid]
     except ValueError as exc:

@@ -288,8 +288,8 @@ def run_tasks(exp: Experiment, judge: Judge, tasks: list[JudgeTask], spec: Reque
 
 
 def read_judgment_scores(
-    path: str | Path, item_ids: Iterable[str] | None = None, how: Aggregation = "mean",
-    criterion: str | None = None, judge: str | None = None,
+    path: str | Path | JudgmentsFile, item_ids: Iterable[str] | None = None,
+    how: Aggregation = "mean", criterion: str | None = None, judge: str | None = None,
 ) -> tuple[dict[str, float], list[str]]:
     """Judge scores per item from a judgments file (what ``gate --judgments`` reads).
 
@@ -303,9 +303,10 @@ def read_judgment_scores(
 
     Parameters
     ----------
-    path : str or Path
+    path : str, Path or JudgmentsFile
         The file (needs ``item_id`` and ``score``; judgecal's CSV has ``status`` too), or
-        ``FORMAT:SOURCE`` (``mlflow``, ``inspect``, ``promptfoo``).
+        ``FORMAT:SOURCE`` (``mlflow``, ``inspect``, ``promptfoo``), or the file already read
+        (a scorecard's questions read from one reading).
     item_ids : iterable of str, optional
         The anchor set's item ids: an item id of the file outside them is an error (the file
         most likely belongs to another set).
@@ -333,7 +334,7 @@ def read_judgment_scores(
         empty item id, no rows), several judges and no ``judge`` (naming them), an unknown
         judge or criterion, or item ids outside ``item_ids``.
     """
-    jfile = read_judgments_file(path)
+    jfile = path if isinstance(path, JudgmentsFile) else read_judgments_file(path)
     first = str(jfile.frame["line"].iloc[0])
     if jfile.criteria and criterion is None:
         raise JudgmentsFileError(f"{first}: the judgments of a scorecard (a criterion on "
