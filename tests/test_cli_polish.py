@@ -200,6 +200,9 @@ def test_calibrate_json_then_its_table_in_a_pipe(tmp_path, project_root, demo, m
         res = runner.invoke(app, ["calibrate", str(exp), "--no-progress", "--json"])
         assert res.exit_code == 0, res.output
         doc = json.loads(res.stdout)
+        # a progress line in a log stays one line (rich broke it at 80 columns)
+        said = [line for line in res.stderr.splitlines() if "iteration 1: judging" in line]
+        assert len(said) == 1 and re.search(r" v1 \([0-9a-f]{12}\)$", said[0]), res.stderr
         calls = server.stats.total
         result = replay(load_experiment(exp))  # read back from the journal
         assert server.stats.total == calls
@@ -292,6 +295,31 @@ def test_every_bracketed_help_text_is_shown():
     assert not missing
     res = runner.invoke(app, ["gate", "--help"], env={"COLUMNS": "2000"})
     assert "(default: [gate] split, else holdout)" in " ".join(res.stdout.split())
+
+
+def _ragged(text: str) -> list[str]:
+    """Lines of a help's prose (before its first panel) cut short inside a paragraph."""
+    prose = text.split("╭")[0]
+    short = []
+    for para in re.split(r"\n\s*\n", prose):
+        lines = [line.strip() for line in para.splitlines() if line.strip()]
+        short += [line for line in lines[:-1] if len(line) < 50]
+    return short
+
+
+def test_help_paragraphs_are_wrapped_once_at_the_width_they_are_printed():
+    """Docstrings are wrapped at 100 columns; typer kept those breaks and wrapped again at
+    80, so `agree --help` read "... a criterion / column, / or a wide file ...". Every
+    command's help, groups' subcommands included, fills its lines."""
+    ragged = {}
+    for path, _ in _params():
+        res = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"})
+        assert res.exit_code == 0, path
+        if short := _ragged(res.stdout):
+            ragged[" ".join(path)] = short
+    assert not ragged
+    res = runner.invoke(app, ["agree", "--help"], env={"COLUMNS": "80"})
+    assert "a criterion column, or a wide file" in " ".join(res.stdout.split())
 
 
 def test_a_missing_key_names_the_cli_flag_and_the_experiment_field(tmp_path, project_root,

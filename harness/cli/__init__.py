@@ -50,43 +50,43 @@ COMMANDS: dict[str, LazyCommand] = {
                          "version and report agreement with humans."),
     "calibrate": LazyCommand(
         "._calibrate", "calibrate_cmd",
-        "Revise the judge prompt until agreement passes the target or plateaus; validate on\n"
-        "the holdout split; log everything to MLflow. On a scorecard: every question so, the\n"
+        "Revise the judge prompt until agreement passes the target or plateaus; validate on "
+        "the holdout split; log everything to MLflow. On a scorecard: every question so, the "
         "worst first, then the judge's total."),
     "validate": LazyCommand(
         "._gate", "validate_cmd",
         "Judge the holdout split with a fixed prompt version (no revision) and report "
-        "agreement\nwith the humans, with the human ceiling; with --judgments, report on a "
-        "file's judgments\n(no judge is called), and with --judge repeated, rank those judges "
+        "agreement with the humans, with the human ceiling; with --judgments, report on a "
+        "file's judgments (no judge is called), and with --judge repeated, rank those judges "
         "on a leaderboard."),
     "gate": LazyCommand("._gate", "gate_cmd", "Decide whether a judge may ship: judge the "
                         "holdout with a fixed version, check the bars."),
     "promote": LazyCommand(
         "._gate", "promote_cmd",
         "Set the MLflow Prompt Registry alias 'production' on a version, only if its gate "
-        "passes\n(the same bars as `judgecal gate`)."),
+        "passes (the same bars as `judgecal gate`)."),
     "drift": LazyCommand("._drift", "drift_cmd", "Drift in a live ratings stream: rolling ICC "
                          "alert, flagged raters, control charts."),
     "panel": LazyCommand("._panel", "panel_cmd", "Re-judge the anchor panel with fresh "
                          "calls: did the judge drift, or the system?"),
     "probe": LazyCommand(
         "._probe", "probe_cmd",
-        "Re-judge the anchors with one controlled change per probe and report the share of\n"
+        "Re-judge the anchors with one controlled change per probe and report the share of "
         "judgments that move, netted against a placebo re-run (same inputs, new samples)."),
     "estimate": LazyCommand("._estimate", "estimate_cmd", "Mean score and pass rate of judged "
                             "production items, corrected for the judge's errors."),
     "selective": LazyCommand(
         "._selective", "selective_cmd",
-        "Choose the confidence below which the judge abstains, so that on the items it keeps\n"
+        "Choose the confidence below which the judge abstains, so that on the items it keeps "
         "it agrees with the humans at least TARGET of the time with probability 1 - DELTA."),
     "plan": LazyCommand(
         "._plan", "plan_cmd",
         "How many items (and raters) give a 95% CI half-width W on each judge figure, and "
-        "how\nmany give the alt-test 80% power: simulated from a generative model (item true "
-        "scores\n+ rater noise + judge noise), set from a pilot anchor set or from --expect."),
+        "how many give the alt-test 80% power: simulated from a generative model (item true "
+        "scores + rater noise + judge noise), set from a pilot anchor set or from --expect."),
     "import": LazyCommand(
         "._import", "import_cmd",
-        "Judgments recorded by another tool, as a judgecal judgments file: one row per\n"
+        "Judgments recorded by another tool, as a judgecal judgments file: one row per "
         "(item, judge, criterion, sample), read by validate/gate --judgments."),
     "anchors": LazyCommand("._anchors", "anchors_app", "Inspect and lint anchor sets."),
     "prompts": LazyCommand("._prompts", "prompts_app",
@@ -116,11 +116,29 @@ def load_command(name: str, *, rich_markup_mode: Any = None) -> Any:
     if isinstance(obj, typer.Typer):
         group = typer.main.get_group(obj)
         group.name = name
-        return group
+        return _reflowed(group)
     settings = {} if rich_markup_mode is None else {"rich_markup_mode": rich_markup_mode}
     single = typer.Typer(add_completion=False, **settings)
     single.command(name=name)(obj)
-    return typer.main.get_command(single)
+    return _reflowed(typer.main.get_command(single))
+
+
+def _reflowed(command: Any) -> Any:
+    """``command`` (and its subcommands) with each help paragraph on one line.
+
+    The help comes from docstrings wrapped at 100 columns; typer's rich help keeps the line
+    breaks of every paragraph after the first and wraps again at the terminal's width, so
+    an 80-column help read as a ragged column (``a criterion   /  column,  /  or a wide
+    file``). Joined, each paragraph is wrapped once, at the width it is printed. A paragraph
+    that starts with ``\b`` (click's mark for "keep these lines") is left as it is.
+    """
+    if command.help:
+        command.help = "\n\n".join(
+            para if para.lstrip().startswith("\b") else " ".join(para.split())
+            for para in command.help.split("\n\n"))
+    for sub in getattr(command, "commands", {}).values():
+        _reflowed(sub)
+    return command
 
 
 class _Commands(MutableMapping[str, Any]):

@@ -153,7 +153,9 @@ class FittingConsole(Console):
 
 
 out = FittingConsole(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+#: Progress, warnings and errors: in a CI log a line stays one line (was broken at 80 columns:
+#: ``judging ... with recipes-overall v1`` / ``(15aebe855e92)``).
+err = FittingConsole(stderr=True, highlight=False, soft_wrap=False)
 
 
 def print_wide(renderable: Any) -> None:
