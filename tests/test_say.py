@@ -1,4 +1,4 @@
-"""One way to say a figure (harness.reports._say): the rules, and every output using them."""
+"""One way to say a figure (harness._say): the rules, and every output using them."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ def test_human_band_positions_and_verdicts():
 
 def test_the_formatter_imports_nothing_heavy():
     code = ("import sys, harness.reports as r; r.figure_text(0.5, (0.1, 0.9)); "
-            "import harness.reports._say; "
+            "import harness._say; "
             "print(','.join(m for m in ('numpy', 'pandas', 'scipy', 'matplotlib', 'mlflow', "
             "'rich', 'jinja2') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -1,4 +1,4 @@
-"""One way to say a figure, continued (harness.reports._say): a cost in every output that shows
+"""One way to say a figure, continued (harness._say): a cost in every output that shows
 one, the plots' labels, and the numbers compared with a bar in the selective figures."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 import test_say
 from rich.console import Console
 
-from harness.reports._say import cost_text, signed_text
+from harness._say import cost_text, signed_text
 
 #: A calibration result whose best version has test_say's ICC (test_say's fixture).
 calibration = test_say.calibration
@@ -168,8 +168,8 @@ def test_the_selective_figure_says_target_and_threshold_as_bars():
 def test_a_judges_mean_score_in_the_disagreement_table_keeps_two_decimals():
     """The disagreement table's judge score is a mean of samples: two decimals at most, not
     score_text's six digits (a rating on the scale)."""
+    from harness._say import score_text
     from harness.loop._disagree import _score
-    from harness.reports._say import score_text
 
     assert [_score(x) for x in (4.0, 3.5, 11 / 3)] == ["4", "3.5", "3.67"]
     assert score_text(11 / 3) == "3.66667"

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from harness.reports import exact_text, share_text
+from harness._say import exact_text, share_text
 
 from ._load import AnchorSet, normalize_output
 from ._schema import NA, AnchorItem, fmt_num

@@ -18,7 +18,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from harness.reports import score_text
+from harness._say import score_text
 
 FORMAT_VERSION = 1
 SPLITS = ("calibration", "holdout")

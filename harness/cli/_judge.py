@@ -17,12 +17,12 @@ from harness.prompts import PromptError
 from harness.reports import (
     ReportSettings,
     agreement_report,
+    cost_text,
     render_report,
     render_scorecard,
     result_text,
     scorecard_report,
 )
-from harness.reports._say import cost_text
 
 from ._agree import EPSILON_HELP
 from ._common import (

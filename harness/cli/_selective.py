@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from harness.reports._say import cost_text
+from harness._say import cost_text
 
 from ._common import (
     EXIT_INPUT,

@@ -20,6 +20,7 @@ from harness.reports import (
     FIGURE_LABELS,
     MISSING,
     band_text,
+    cost_text,
     exact_text,
     figure_text,
     number_text,
@@ -29,7 +30,6 @@ from harness.reports import (
     verdict_line,
     verdict_word,
 )
-from harness.reports._say import cost_text
 from harness.tracking import JudgeRecord
 
 from ._bars import BarResult, direction, percent

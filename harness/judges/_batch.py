@@ -41,8 +41,8 @@ from typing import Any
 
 from rich.console import Console
 
+from harness._say import cost_text
 from harness.journal import BATCH_JOURNALED, BatchRecord, Journal
-from harness.reports._say import cost_text
 
 from ._base import FatalError, Judge, JudgeReply, JudgeRequest, ProviderError, with_retries
 from ._prices import PriceTable

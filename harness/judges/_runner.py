@@ -31,8 +31,8 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
+from harness._say import cost_text
 from harness.journal import CallRecord, Journal, call_key, canonical_json, redact
-from harness.reports._say import cost_text
 
 from ._accounting import CircuitBreaker, Ledger
 from ._base import (

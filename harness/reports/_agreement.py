@@ -8,6 +8,15 @@ from typing import Any
 
 import numpy as np
 
+from harness._say import (
+    figure_text,
+    number_text,
+    percent,
+    range_text,
+    result_text,
+    undefined_text,
+    verdict_word,
+)
 from harness.agreement import (
     ALIGNMENTS,
     DEFAULT_EPSILON,
@@ -32,16 +41,6 @@ from harness.agreement._crowd import item_sums, loo_mean_column, loo_mean_pairs
 from harness.agreement._loo import compare_to_references, reference_points
 from harness.agreement._matrix import observed_cells, shared_cells
 from harness.anchors import RatingsTable
-
-from ._say import (
-    figure_text,
-    number_text,
-    percent,
-    range_text,
-    result_text,
-    undefined_text,
-    verdict_word,
-)
 
 #: How each paired figure is labelled and which direction is better.
 FIGURE_LABELS = {

@@ -19,6 +19,23 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from harness._say import (
+    MISSING,
+    NOT_APPLICABLE,
+    band_text,
+    cost_text,
+    figure_text,
+    number_text,
+    p_text,
+    percent,
+    range_text,
+    result_text,
+    score_text,
+    share_text,
+    signed_text,
+    undefined_text,
+    verdict_word,
+)
 from harness.agreement import AgreementResult
 from harness.prompts import diff as prompt_diff
 
@@ -37,23 +54,6 @@ from ._plots import (
     disagreement_plot,
     figure_data_uri,
     iterations_plot,
-)
-from ._say import (
-    MISSING,
-    NOT_APPLICABLE,
-    band_text,
-    cost_text,
-    figure_text,
-    number_text,
-    p_text,
-    percent,
-    range_text,
-    result_text,
-    score_text,
-    share_text,
-    signed_text,
-    undefined_text,
-    verdict_word,
 )
 
 if TYPE_CHECKING:

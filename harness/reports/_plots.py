@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from harness._say import exact_text, signed_text
+
 from ._agreement import CLOSER_TO_ZERO_IS_BETTER, FIGURE_LABELS
-from ._say import exact_text, signed_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

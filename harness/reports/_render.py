@@ -8,10 +8,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from harness.agreement import PAIRED_FIGURES, AgreementResult
-
-from ._agreement import FIGURE_LABELS, AgreementReport
-from ._say import (
+from harness._say import (
     MISSING,
     band_text,
     number_text,
@@ -22,6 +19,9 @@ from ._say import (
     signed_text,
     undefined_text,
 )
+from harness.agreement import PAIRED_FIGURES, AgreementResult
+
+from ._agreement import FIGURE_LABELS, AgreementReport
 
 
 def _count(n: int, noun: str) -> str:

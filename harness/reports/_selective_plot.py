@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._say import exact_text
+from harness._say import exact_text
 
 __all__ = ["agreement_coverage_figure", "selective_figure"]
 

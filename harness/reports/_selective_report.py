@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._say import MISSING, exact_text, p_text, share_interval_text, share_text
+from harness._say import MISSING, exact_text, p_text, share_interval_text, share_text
 
 __all__ = ["outcome_cells", "render_selective_html", "write_selective_report"]
 

@@ -1,6 +1,9 @@
 """One way to say a figure: every output (console, ``--json`` text, Markdown, HTML, JUnit, the
 GitHub step summary, the session pages and log) writes its numbers, CIs, positions and
-verdicts through these functions, so the same figure reads the same everywhere.
+verdicts through these functions, so the same figure reads the same everywhere. The module
+sits at the package's root and imports only the standard library because every layer says
+numbers (the anchors' lint, the judges' progress line, the reports, the gate, the sessions);
+``harness.reports`` re-exports it.
 
 The rules, decided once:
 
