@@ -33,6 +33,9 @@ The rules, decided once:
 * **Costs** (US dollars): four decimals, ``$0.0123``, ``$1,204.5000``, since one call costs a
   fraction of a cent; a cost that is not zero but rounds to it is ``< $0.0001`` (not ``$0.0000``,
   which says free); a cost that could not be priced is ``unknown`` (:func:`cost_text`).
+* **A judge's confidence** and a threshold on it (``selective``): four significant digits,
+  ``0.8397``, ``0.9996``, ``1``, since confidences crowd near 1; a confidence said beside the
+  threshold it fell below gets the digits that tell them apart (:func:`confidence_text`).
 
 This module imports nothing but the standard library (no numpy, pandas, scipy, matplotlib
 or MLflow), so the gate, the sessions and the command line can use it cheaply. It knows
@@ -136,6 +139,39 @@ def exact_text(x: float | None, *, sign: bool = False) -> str:
     if text in ("-0", "", "-"):
         text = "0"
     return f"+{text}" if sign and not text.startswith("-") and text != "0" else text
+
+
+def confidence_text(x: float | None, *, beside: float | None = None) -> str:
+    """A judge's confidence, or a threshold on it: four significant digits.
+
+    Parameters
+    ----------
+    x : float or None
+    beside : float, optional
+        A different number said in the same sentence (the threshold a confidence fell
+        below): digits are added until the two read differently.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> confidence_text(0.83972), confidence_text(0.99961), confidence_text(1.0)
+    ('0.8397', '0.9996', '1')
+    >>> confidence_text(0.99985, beside=0.99991), confidence_text(0.99991)
+    ('0.99985', '0.9999')
+    """
+    if not _finite(x):
+        return MISSING
+    value = float(x)  # type: ignore[arg-type]
+    digits = 4
+    text = f"{value:.{digits}g}"
+    if _finite(beside) and float(beside) != value:  # type: ignore[arg-type]
+        while digits < 17 and text == f"{float(beside):.{digits}g}":  # type: ignore[arg-type]
+            digits += 1
+            text = f"{value:.{digits}g}"
+    return text
 
 
 def signed_text(x: float | None, digits: int = FIGURE_DIGITS) -> str:

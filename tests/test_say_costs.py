@@ -162,7 +162,34 @@ def test_the_selective_figure_says_target_and_threshold_as_bars():
                               outcomes={}, curve=lambda j: curves["calibration"])
     fig = selective_figure(cascade)
     assert "target 0.9" in _texts(fig)
-    assert fig.axes[0].get_title() == "Agreement vs coverage (cascade thresholds 0.612, none)"
+    assert fig.axes[0].get_title() == "Agreement vs coverage (cascade thresholds 0.6123, none)"
+
+
+def test_a_confidence_has_four_significant_digits_and_differs_from_its_threshold():
+    """Confidences crowd near 1: exact_text's three decimals said 0.9996 as "1"."""
+    from harness._say import confidence_text
+
+    assert [confidence_text(x) for x in (0.83972, 0.99961, 1.0, 0.5, None)] == \
+        ["0.8397", "0.9996", "1", "0.5", "—"]
+    # an escalation's reason never reads "confidence 0.9999 below the threshold 0.9999"
+    c, lam = 0.99986, 0.99994
+    assert confidence_text(c) == confidence_text(lam) == "0.9999"
+    assert confidence_text(c, beside=lam) == "0.99986"
+    assert confidence_text(lam, beside=lam) == "0.9999"
+
+
+def test_selective_says_a_threshold_one_way_in_the_console_the_report_and_the_plot():
+    from harness._say import confidence_text
+    from harness.reports._selective_plot import agreement_coverage_figure
+    from harness.reports._selective_report import _lam, _steps
+
+    lam = 0.99961
+    title = agreement_coverage_figure({}, target=0.8, threshold=lam).axes[0].get_title()
+    assert title == f"Agreement vs coverage (threshold {confidence_text(lam)})"
+    assert _lam(lam) == "0.9996"
+    step = SimpleNamespace(threshold=lam, n_kept=3, n_errors=0, risk=0.0, upper=0.1,
+                           p_value=0.5, rejected=True)
+    assert _steps([step])["rows"][0][0] == "0.9996"
 
 
 def test_a_judges_mean_score_in_the_disagreement_table_keeps_two_decimals():

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from harness._say import cost_text
+from harness._say import confidence_text, cost_text
 
 from ._common import (
     EXIT_INPUT,
@@ -263,7 +263,7 @@ def _print(report: SelectiveReport, doc: dict[str, Any]) -> None:
 
     t = report.threshold
     lam = ("none certified: every item is escalated" if t.threshold is None
-           else f"{t.threshold:.4g}")
+           else confidence_text(t.threshold))
     out.print(f"selective evaluation: target agreement {report.target:g} with probability "
               f"{1 - report.delta:g} (delta {report.delta:g}); confidence: {report.source}; "
               f"agreement: |judge - consensus| <= {report.tolerance:g}", soft_wrap=True)
@@ -329,7 +329,7 @@ def _print_cascade(report: CascadeReport, doc: dict[str, Any]) -> None:
         table.add_column(col, justify="left" if col in ("stage", "split", "cost") else "right")
     for split, o in report.outcomes.items():
         for s, st in zip(doc[split]["stages"], o.stages, strict=True):
-            lam = "none" if s["threshold"] is None else f"{s['threshold']:.4g}"
+            lam = "none" if s["threshold"] is None else confidence_text(s["threshold"])
             table.add_row(f"{s['stage']}. {escape(s['label'])}", split, lam,
                           str(st.n_reached), str(st.outcome.n_kept), share_text(st.share_kept, 1),
                           *outcome_cells(st.outcome)[1:], _cost(s["cost"]))

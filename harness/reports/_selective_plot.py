@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness._say import exact_text
+from harness._say import confidence_text, exact_text
 
 __all__ = ["agreement_coverage_figure", "selective_figure"]
 
@@ -75,7 +75,7 @@ def agreement_coverage_figure(curves: Mapping[str, Sequence[Any]], *, target: fl
     ax.set_xlabel("coverage (share of items the judge keeps)")
     ax.set_ylabel("agreement with the humans on kept items")
     lam = ("none certified" if threshold is None else threshold if isinstance(threshold, str)
-           else f"threshold {exact_text(threshold)}")
+           else f"threshold {confidence_text(threshold)}")
     ax.set_title(f"Agreement vs coverage ({lam})", fontsize=10)
     if not drawn:
         ax.text(0.5, 0.5, "no item with a confidence", ha="center", va="center",
@@ -103,7 +103,8 @@ def selective_figure(report: Any) -> Any:
         curves = {f"{label} alone": report.curve(j) for j, label in enumerate(report.labels)}
         points = {f"cascade, {split}": (o.overall.coverage, o.overall.agreement)
                   for split, o in report.outcomes.items()}
-        lams = ", ".join("none" if t is None else exact_text(t) for t in report.thresholds)
+        lams = ", ".join("none" if t is None else confidence_text(t)
+                         for t in report.thresholds)
         return agreement_coverage_figure(curves, target=report.target,
                                          threshold=f"cascade thresholds {lams}", points=points)
     points = {}

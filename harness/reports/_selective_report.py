@@ -7,7 +7,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness._say import MISSING, exact_text, p_text, share_interval_text, share_text
+from harness._say import (
+    MISSING,
+    confidence_text,
+    cost_text,
+    exact_text,
+    p_text,
+    share_interval_text,
+    share_text,
+)
 
 __all__ = ["outcome_cells", "render_selective_html", "write_selective_report"]
 
@@ -34,8 +42,7 @@ def outcome_cells(o: Any) -> list[str]:
 
 
 def _lam(t: float | None) -> str:
-    # A confidence threshold (the bar itself, chosen by the tests): four significant digits.
-    return "none certified" if t is None else f"{t:.4g}"
+    return "none certified" if t is None else confidence_text(t)
 
 
 def _num(v: Any, fmt: str = "") -> str:
@@ -52,7 +59,7 @@ def _kept_row(split: str, o: Any, extra: list[str] | None = None) -> list[str]:
 def _steps(steps: Any) -> dict[str, Any]:
     return {"headers": ["threshold", "kept", "disagreements", "risk", "upper bound",
                         "p-value", "rejected"],
-            "rows": [[f"{s.threshold:.4g}", str(s.n_kept), str(s.n_errors), exact_text(s.risk),
+            "rows": [[confidence_text(s.threshold), str(s.n_kept), str(s.n_errors), exact_text(s.risk),
                       exact_text(s.upper), p_text(s.p_value), "yes" if s.rejected else "no"]
                      for s in steps],
             "numeric": (0, 1, 2, 3, 4, 5)}
@@ -83,7 +90,7 @@ def _single(report: Any) -> dict[str, Any]:
 
 def _cost(c: dict[str, Any]) -> list[str]:
     tokens = None if c["input_tokens"] is None else c["input_tokens"] + c["output_tokens"]
-    return [str(c["calls"]), _num(tokens, ","), _num(c["cost"], ".4f")]
+    return [str(c["calls"]), _num(tokens, ","), cost_text(c["cost"])]
 
 
 def _cascade(report: Any) -> dict[str, Any]:
@@ -114,12 +121,12 @@ def _cascade(report: Any) -> dict[str, Any]:
                          f"{t.calibration.n} calibration items that reach it)",
               **_steps(t.steps)} for j, t in enumerate(cal.stages)]
     return {"kept": {"title": "Items the cascade keeps",
-                     "headers": [*_KEPT, "to humans", "share", "calls", "tokens", "cost (USD)",
-                                 "last stage alone: calls", "tokens", "cost (USD)"],
+                     "headers": [*_KEPT, "to humans", "share", "calls", "tokens", "cost",
+                                 "last stage alone: calls", "tokens", "cost"],
                      "rows": rows, "numeric": tuple(range(1, 14))},
             "stages": {"headers": ["stage", "split", "threshold", "reached", "kept",
                                    "share of all", "agreement", "95% CI", "guarantee held",
-                                   "calls", "tokens", "cost (USD)"],
+                                   "calls", "tokens", "cost"],
                        "rows": stage_rows, "numeric": (2, 3, 4, 5, 6, 9, 10, 11)},
             "tests": tests, "verdict": verdict,
             "meta": [("stages", " → ".join(report.labels) + " → humans"),

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.reports import exact_text
+from harness.reports import confidence_text
 
 from ._cascade import (
     HUMANS,
@@ -159,8 +159,9 @@ class CascadeReport:
                     elif lam is None:
                         why.append(f"{self.labels[j]}: no threshold certified")
                     else:
-                        why.append(f"{self.labels[j]}: confidence {exact_text(c)} below "
-                                   f"{exact_text(lam)}")
+                        why.append(f"{self.labels[j]}: confidence "
+                                   f"{confidence_text(c, beside=lam)} below "
+                                   f"{confidence_text(lam)}")
                 d = stages[last]
                 c, s = d.confidence[i], d.judge_scores[i]
                 rows.append({"item_id": item, "split": split,

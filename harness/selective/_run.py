@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.reports import exact_text
+from harness.reports import confidence_text
 
 from ._confidence import ConfidenceSource, SelectiveError, choose_source, run_confidence
 from ._stats import (
@@ -127,7 +127,8 @@ class SelectiveReport:
                 elif lam is None:
                     reason = f"no threshold certifies {self.target:g} agreement"
                 else:
-                    reason = f"confidence {exact_text(c)} below the threshold {exact_text(lam)}"
+                    reason = (f"confidence {confidence_text(c, beside=lam)} below the "
+                              f"threshold {confidence_text(lam)}")
                 rows.append({"item_id": item, "split": split, "reason": reason,
                              "confidence": None if np.isnan(c) else float(c),
                              "threshold": lam,
