@@ -18,12 +18,11 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
         "render_calibration_markdown", "scorecard_table_rows", "write_calibration_report",
     ),
     "harness._say": (
-        "MISSING", "NA_RATING", "NOT_APPLICABLE", "UNKNOWN_COST", "band_text", "confidence_text", "cost_text",
-        "exact_text", "figure_text",
-        "interval_text", "number_text", "p_text", "percent", "position_text", "range_text",
-        "result_text", "score_text", "share_interval_text", "share_text", "signed_text",
-        "undefined_text",
-        "verdict_line", "verdict_word",
+        "MISSING", "NA_RATING", "NOT_APPLICABLE", "UNKNOWN_COST", "band_text", "confidence_text",
+        "cost_text", "exact_text", "figure_text", "interval_text", "number_text", "p_text",
+        "percent", "position_text", "range_text", "result_text", "score_text",
+        "share_interval_text", "share_text", "signed_text", "undefined_text", "verdict_line",
+        "verdict_word",
     ),
     "._leaderboard": ("Leaderboard", "leaderboard", "leaderboard_from_scores", "paired_difference"),
     "._plots": (

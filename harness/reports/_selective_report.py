@@ -59,8 +59,9 @@ def _kept_row(split: str, o: Any, extra: list[str] | None = None) -> list[str]:
 def _steps(steps: Any) -> dict[str, Any]:
     return {"headers": ["threshold", "kept", "disagreements", "risk", "upper bound",
                         "p-value", "rejected"],
-            "rows": [[confidence_text(s.threshold), str(s.n_kept), str(s.n_errors), exact_text(s.risk),
-                      exact_text(s.upper), p_text(s.p_value), "yes" if s.rejected else "no"]
+            "rows": [[confidence_text(s.threshold), str(s.n_kept), str(s.n_errors),
+                      exact_text(s.risk), exact_text(s.upper), p_text(s.p_value),
+                      "yes" if s.rejected else "no"]
                      for s in steps],
             "numeric": (0, 1, 2, 3, 4, 5)}
 
