@@ -403,8 +403,8 @@ def alt_test(
             **base, winning_rate=None, advantage_probability=None, passed=None,
             excluded=excluded, n_items=n_items,
             reason=f"no rater has {min_items} items scored by the judge and by at least "
-                   f"{MIN_OTHER_RATERS} other raters (most: {most}); the paper asks for 30 "
-                   "or more per rater",
+                   f"{MIN_OTHER_RATERS} other raters, the most is {most}; the paper asks for "
+                   "30 or more per rater",
         )
     p_t = _column_t_pvalues(d, cols, m, epsilon)
     by_rater = np.argsort(cols, kind="stable")  # each rater's cells in item order
