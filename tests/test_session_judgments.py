@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from test_importers import _promptfoo_file, _promptfoo_result
-from test_session_propose import JUDGE, judge_csv, make_set
+from test_session_propose import JUDGE, created_item_ids, judge_csv, make_set
 from typer.testing import CliRunner
 
 from harness.judgments import JudgmentsFileError, read_judgment_scores
@@ -119,13 +119,7 @@ def test_cli_create_propose_from_a_jsonl(tmp_path: Path) -> None:
     state = tmp_path / "state"
     res = _invoke("create", str(set_path), "-p", "ann", "-p", "bob", "--propose", "6",
                   "--judgments", str(jpath), env={"JUDGECAL_STATE_DIR": str(state)})
-    assert res.exit_code == 0, res.output
-    sid = re.search(r"created session (\w+)", res.stdout).group(1)
-    store = SessionStore(state)
-    try:
-        ids = store.get(sid).info.item_ids
-    finally:
-        store.close()
+    ids = created_item_ids(res, state)
     assert "hi2" in ids and len(ids) == 6
 
 

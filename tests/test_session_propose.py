@@ -265,6 +265,17 @@ def test_cli_propose_bad_input_exits_2(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "nope.csv" in res.stderr
 
 
+def created_item_ids(res, state: Path) -> list[str]:
+    """The items of the session ``session create`` made (``res``: its CliRunner result)."""
+    assert res.exit_code == 0, res.output
+    sid = re.search(r"created session (\w+)", res.stdout).group(1)
+    store = SessionStore(state)
+    try:
+        return store.get(sid).info.item_ids
+    finally:
+        store.close()
+
+
 def test_cli_create_with_judgments(tmp_path: Path) -> None:
     set_path = make_set(tmp_path)
     jpath = judge_csv(tmp_path, JUDGE)
@@ -272,13 +283,7 @@ def test_cli_create_with_judgments(tmp_path: Path) -> None:
     env = {"JUDGECAL_STATE_DIR": str(state)}
     res = _invoke("create", str(set_path), "-p", "ann", "-p", "bob", "--propose", "6",
                   "--judgments", str(jpath), env=env)
-    assert res.exit_code == 0, res.output
-    sid = re.search(r"created session (\w+)", res.stdout).group(1)
-    store = SessionStore(state)
-    try:
-        ids = store.get(sid).info.item_ids
-    finally:
-        store.close()
+    ids = created_item_ids(res, state)
     assert "hi2" in ids and len(ids) == 6
 
     # the paste line of 'propose' is accepted by 'create' as is
