@@ -64,8 +64,9 @@ def test_toml_syntax_error_has_its_line(tmp_path):
 
 
 def test_missing_file_and_key_in_place_of_env_name(tmp_path):
-    with pytest.raises(ExperimentError, match="file not found"):
+    with pytest.raises(ExperimentError) as missing:
         load_experiment(tmp_path / "nope.toml")
+    assert str(missing.value) == f"{tmp_path / 'nope.toml'}: file not found"  # no line 0
     text = GOOD + 'api_key_env = "sk-live-1234567890"\n'
     with pytest.raises(ExperimentError, match="NAME of an environment variable"):
         load_experiment(_write(tmp_path, text))

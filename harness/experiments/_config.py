@@ -355,8 +355,10 @@ class ExperimentError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        # line 0: a problem of the whole file (missing, unreadable), which has no line
         return "\n".join(
-            f"{self.path}:{p.line}: {p.key + ': ' if p.key else ''}{p.message}"
+            f"{self.path}{f':{p.line}' if p.line else ''}: "
+            f"{p.key + ': ' if p.key else ''}{p.message}"
             for p in self.problems
         )
 
