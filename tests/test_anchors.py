@@ -266,7 +266,15 @@ def test_anchor_error_pickles() -> None:
 def test_missing_file(tmp_path: Path) -> None:
     err = errors_of(tmp_path / "nope.jsonl")
     assert len(err.problems) == 1
-    assert str(err).startswith(f"{tmp_path / 'nope.jsonl'}: no such anchor-set file")
+    # an absolute path is not said twice ("... (looked for <the same path>)")
+    assert str(err) == f"{tmp_path / 'nope.jsonl'}: no such anchor-set file"
+
+
+def test_a_missing_relative_path_says_where_it_was_looked_for(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    err = errors_of(Path("nope.jsonl"))
+    assert str(err) == f"nope.jsonl: no such anchor-set file (looked for {tmp_path.resolve()}"\
+                       "/nope.jsonl)"
 
 
 @pytest.mark.parametrize("content", ["", "\n\n  \n"])

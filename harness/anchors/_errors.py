@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 #: At most this many problems are kept per file; the rest are only counted.
 MAX_PROBLEMS = 50
@@ -106,3 +107,13 @@ class _Collector:
     def fail(self, line: int | None, field: str | None, message: str) -> AnchorError:
         """Return an error for a single fatal problem (for ``raise``)."""
         return AnchorError([Problem(self.path, line, field, message)])
+
+
+def no_such_file(path: Path, what: str = "file") -> str:
+    """The message for a file that is not there: the absolute path only when it says more.
+
+    >>> no_such_file(Path("/tmp/x.csv")), no_such_file(Path("/tmp/x.jsonl"), "anchor-set file")
+    ('no such file', 'no such anchor-set file')
+    """
+    resolved = path.resolve()
+    return f"no such {what}" + ("" if str(resolved) == str(path) else f" (looked for {resolved})")

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from harness._numbers import parse_number
 
-from ._errors import AnchorError, Problem, _Collector
+from ._errors import AnchorError, Problem, _Collector, no_such_file
 from ._json import parse_json_line
 from ._ratings import RatingsTable, build_table, load_ratings, natural_key
 from ._schema import (
@@ -434,8 +434,7 @@ def read_set_lines(path: str | Path) -> tuple[Path, bytes, _Collector, list[tupl
     try:
         data = p.read_bytes()
     except FileNotFoundError:
-        raise probs.fail(None, None, f"no such anchor-set file (looked for {p.resolve()})"
-                         ) from None
+        raise probs.fail(None, None, no_such_file(p, "anchor-set file")) from None
     except IsADirectoryError:
         raise probs.fail(None, None, "is a directory, not an anchor-set file") from None
     except OSError as exc:

@@ -16,7 +16,7 @@ import numpy as np
 
 from harness._numbers import parse_number
 
-from ._errors import _Collector
+from ._errors import _Collector, no_such_file
 from ._json import parse_json_line
 from ._schema import Criterion, fmt_num, show
 
@@ -261,7 +261,7 @@ def _read_text(path: Path, probs: _Collector) -> str:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise probs.fail(None, None, f"no such file (looked for {path.resolve()})") from None
+        raise probs.fail(None, None, no_such_file(path)) from None
     except IsADirectoryError:
         raise probs.fail(None, None, "is a directory, not a ratings file") from None
     except OSError as exc:
