@@ -29,7 +29,8 @@ The rules, decided once:
   not decide) (:func:`verdict_word`).
 * **p-values**: ``< 0.001`` or three decimals (:func:`p_text`); **shares**: ``12%``
   (:func:`share_text`); **scores** (a rating on the scale): ``7``, ``3.5``
-  (:func:`score_text`); **confidence levels**: ``95%``, ``97.5%`` (:func:`percent`).
+  (:func:`score_text`), a scale or a range of scores ``1–5`` (:func:`scale_text`);
+  **confidence levels**: ``95%``, ``97.5%`` (:func:`percent`).
 * **Costs** (US dollars): four decimals, ``$0.0123``, ``$1,204.5000``, since one call costs a
   fraction of a cent; a cost that is not zero but rounds to it is ``< $0.0001`` (not ``$0.0000``,
   which says free); a cost that could not be priced is ``unknown`` (:func:`cost_text`).
@@ -468,6 +469,17 @@ def cost_text(usd: float | None) -> str:
     if text == "$0.0000":  # never "-$0.0000"
         return "< $0.0001" if x > 0 else text
     return f"-{text}" if x < 0 else text
+
+
+def scale_text(lo: float, hi: float) -> str:
+    """A rating scale, or a range of scores on one: ``1–5``, ``0.5–3.5`` (an en dash).
+
+    Examples
+    --------
+    >>> scale_text(1.0, 5.0), scale_text(0.5, 3.5)
+    ('1–5', '0.5–3.5')
+    """
+    return f"{score_text(lo)}–{score_text(hi)}"
 
 
 def percent(confidence: float) -> str:

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from harness._say import exact_text, share_text
+from harness._say import exact_text, scale_text, share_text
 
 from ._load import AnchorSet, normalize_output
 from ._schema import NA, AnchorItem, fmt_num
@@ -325,7 +325,7 @@ def _check_raters(aset: AnchorSet, warnings: list[LintFinding],
                     "info", "high-spread",
                     f"raters disagree: SD {exact_text(sd)} > {exact_text(threshold)} "
                     f"({share_text(SPREAD_FRACTION)} of "
-                    f"the scale range), scores {fmt_num(min(values))}–{fmt_num(max(values))} "
+                    f"the scale range), scores {scale_text(min(values), max(values))} "
                     f"from {len(values)} raters",
                     it.id,
                 ))

@@ -14,6 +14,7 @@ import numpy as np
 from pydantic import BaseModel, ValidationError
 
 from harness._numbers import parse_number
+from harness._say import scale_text
 
 from ._errors import AnchorError, Problem, _Collector, no_such_file
 from ._json import parse_json_line
@@ -681,7 +682,7 @@ def open_ratings(
                                                                     aset.meta.scale.max):
         raise AnchorError([Problem(
             shown, None, "scale",
-            f"the scale {fmt_num(scale[0])}–{fmt_num(scale[1])} was asked for, but the anchor "
+            f"the scale {scale_text(scale[0], scale[1])} was asked for, but the anchor "
             f"set's scale is {aset.meta.scale.describe()}",
         )])
     if split is not None:

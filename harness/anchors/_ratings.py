@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness._numbers import parse_number
+from harness._say import scale_text
 
 from ._errors import _Collector, no_such_file
 from ._json import parse_json_line
@@ -541,7 +542,7 @@ def _read_tables(
         elif (spec is None and isinstance(value, float) and scale is not None
               and not scale[0] <= value <= scale[1]):
             probs.add(lineno, row.field, f"score {fmt_num(value)} is off the scale "
-                                         f"{fmt_num(scale[0])}–{fmt_num(scale[1])}")
+                                         f"{scale_text(scale[0], scale[1])}")
             ok = False
         if item is None or rater is None:
             continue

@@ -18,7 +18,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from harness._say import score_text
+from harness._say import scale_text, score_text
 
 FORMAT_VERSION = 1
 SPLITS = ("calibration", "holdout")
@@ -111,7 +111,7 @@ class Scale(BaseModel):
 
     def describe(self) -> str:
         """``1–6``."""
-        return f"{fmt_num(self.min)}–{fmt_num(self.max)}"
+        return scale_text(self.min, self.max)
 
 
 class AnchorSetMeta(BaseModel):
@@ -359,7 +359,7 @@ class CriterionScale(BaseModel):
     def describe(self) -> str:
         """``1–5``, ``fail < pass`` or ``billing | technical | other``."""
         if self.levels is None:
-            return f"{fmt_num(self.min or 0.0)}–{fmt_num(self.max or 0.0)}"
+            return scale_text(self.min or 0.0, self.max or 0.0)
         return (" | " if self.kind == "nominal" else " < ").join(self.levels)
 
 

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from harness._say import scale_text
 from harness.reports import MISSING, interval_text, number_text, undefined_text
 
 from ._common import EXIT_INPUT, EXIT_JUDGE, JsonOpt, err, fail, out, print_json, print_wide
@@ -129,7 +130,7 @@ def _print(report: EstimateReport, experiment: Path) -> None:
     for note in [*report.warnings, *est.notes]:
         out.print(f"[yellow]note:[/] {escape(note)}")
     lo, hi = report.scale
-    t = Table(title=f"Mean score (scale {lo:g}–{hi:g}) and pass rate, 95% CIs")
+    t = Table(title=f"Mean score (scale {scale_text(lo, hi)}) and pass rate, 95% CIs")
     for col in ("figure", "estimate", "95% CI", "how"):
         t.add_column(col)
     c = est.corrected

@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from harness._say import scale_text
 from harness.anchors import Scorecard
 from harness.anchors._schema import NA, SPLITS, fmt_num
 from harness.reports import MISSING, number_text, result_text, share_text, signed_text
@@ -726,7 +727,7 @@ def _review_tables(session_id: str, state_dir: Path | None) -> None:
                  "range; unordered labels: more than one label)")
     else:
         title = (f"session {rv.session_id}: {len(rv.items)} items, {len(rv.flagged)} "
-                 f"flagged (SD > {rv.threshold:g}, scale {fmt_num(lo)}–{fmt_num(hi)})")
+                 f"flagged (SD > {rv.threshold:g}, scale {scale_text(lo, hi)})")
     t = Table(title=title)
     t.add_column("item", no_wrap=True,
                  min_width=min(40, max((len(it.item_id) + 2 for it in rv.items), default=4)))

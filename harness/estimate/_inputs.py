@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from harness._say import scale_text
+
 from ._population import PopulationEstimate, estimate_population
 
 if TYPE_CHECKING:
@@ -326,7 +328,7 @@ def estimate_experiment(exp: Experiment, production: str | Path, *, split: str =
     scale = (float(aset.meta.scale.min), float(aset.meta.scale.max))
     if pass_at is not None and not (np.isfinite(pass_at) and scale[0] < pass_at <= scale[1]):
         raise EstimateInputError(f"pass mark {pass_at:g} must lie above the scale's minimum "
-                                 f"and at most its maximum ({scale[0]:g}-{scale[1]:g})")
+                                 f"and at most its maximum (scale {scale_text(*scale)})")
     prod = production_scores(production, scale=scale, judge=judge_id, criterion=criterion,
                              experiment_criterion=exp.anchors.criterion,
                              how=exp.scoring.aggregate)

@@ -14,6 +14,7 @@ from harness._say import (
     percent,
     range_text,
     result_text,
+    scale_text,
     undefined_text,
     verdict_word,
 )
@@ -334,7 +335,7 @@ def _agreement_report(
     scale, inferred = _scale_of(table, judge_scores)
     if inferred:
         warnings.append(
-            f"no scale given: using the observed range {scale[0]:g}–{scale[1]:g}; "
+            f"no scale given: using the observed range {scale_text(scale[0], scale[1])}; "
             "pass the scale to compare figures across files"
         )
     scores = table.scores
@@ -910,7 +911,7 @@ def _judge_section(
     elif distinct.size == 2 and scale[1] - scale[0] >= 3:
         warnings.append(
             f"the judge used only 2 distinct scores ({', '.join(f'{v:g}' for v in distinct)}) "
-            f"on a {scale[0]:g}–{scale[1]:g} scale"
+            f"on a {scale_text(scale[0], scale[1])} scale"
         )
     verdict = _verdict(settings.primary, figures[settings.primary], ceiling[settings.primary],
                        pos[settings.primary], ceiling_info["method"], gold,

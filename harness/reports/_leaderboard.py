@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from harness._say import scale_text
 from harness.agreement import AgreementResult, compare_to_references, undefined
 from harness.agreement._bootstrap import with_percentile_ci
 from harness.agreement._loo import MAX_BOOTSTRAP_REFERENCES, distinct_pairs, pair_weights
@@ -187,7 +188,7 @@ def leaderboard_from_scores(
     warnings = list(first.human_warnings)
     if inferred:
         lo, hi = first.scale
-        warnings.insert(0, f"no scale given: using the observed range {lo:g}–{hi:g} of the "
+        warnings.insert(0, f"no scale given: using the observed range {scale_text(lo, hi)} of the "
                            "humans and every judge; pass the scale to compare figures across "
                            "files")
     for jid, rep in reports.items():

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness._say import exact_text, signed_text
+from harness._say import exact_text, score_text, signed_text
 
 from ._agreement import CLOSER_TO_ZERO_IS_BETTER, FIGURE_LABELS
 
@@ -345,7 +345,7 @@ def confusion_plot(confusion: dict[str, Any], *, title: str | None = None) -> Fi
     counts = np.nan_to_num(counts)
     top = counts.max() if counts.max() > 0 else 1.0
     image = ax.imshow(counts, origin="lower", cmap="Blues", vmin=0, vmax=top, aspect="equal")
-    labels = [f"{float(v):g}" for v in categories]
+    labels = [score_text(float(v)) for v in categories]
     ax.set_xticks(range(q), labels)
     ax.set_yticks(range(q), labels)
     fontsize = 9 if q <= 7 else 7 if q <= 11 else 5

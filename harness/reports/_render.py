@@ -16,6 +16,8 @@ from harness._say import (
     percent,
     position_text,
     result_text,
+    scale_text,
+    score_text,
     signed_text,
     undefined_text,
 )
@@ -56,7 +58,7 @@ def render_report(report: AgreementReport, *, max_rows: int = 10) -> RenderableT
     head = Text.assemble(
         ("Agreement report", "bold"),
         f" — {report.source}: {_count(len(report.item_ids), 'item')}, "
-        f"{_count(len(report.human_rater_ids), 'human rater')}, scale {lo:g}–{hi:g}"
+        f"{_count(len(report.human_rater_ids), 'human rater')}, scale {scale_text(lo, hi)}"
         + (" (inferred)" if report.scale_inferred else ""),
     )
     parts.append(head)
@@ -113,9 +115,9 @@ def _judge_tables(report: AgreementReport) -> list[RenderableType]:
     cm.add_column("")
     cats = j["confusion"]["categories"]
     for c in cats:
-        cm.add_column(f"{c:g}", justify="right")
+        cm.add_column(score_text(c), justify="right")
     for c, row in zip(cats, j["confusion"]["counts"], strict=True):
-        cm.add_row(f"{c:g}", *[str(int(v)) for v in row])
+        cm.add_row(score_text(c), *[str(int(v)) for v in row])
     out.append(cm)
     pos = j["position"].get(report.settings.primary)
     verdict_style = ("bold green" if pos in ("within", "above")
@@ -252,7 +254,7 @@ def render_scorecard(report: Any, *, max_rows: int = 10) -> RenderableType:
     for cid, rep in rows.items():
         kind = rep.settings.scale_kind
         lo, hi = rep.scale
-        scale = f"{lo:g}–{hi:g}" + ("" if kind == "numeric" else f" {kind}")
+        scale = scale_text(lo, hi) + ("" if kind == "numeric" else f" {kind}")
         _, alpha = human_figure(rep)
         cells: list[Any] = [cid,
                             scale, str(len(rep.item_ids)), _fmt(alpha),
@@ -308,7 +310,7 @@ def render_leaderboard(board: Any) -> RenderableType:
         ("Leaderboard", "bold"),
         f" — {rep.source}: {_count(len(rep.item_ids), 'item')}, "
         f"{_count(len(rep.human_rater_ids), 'human rater')}, "
-        f"{_count(len(board.reports), 'judge')}, scale {lo:g}–{hi:g}"
+        f"{_count(len(board.reports), 'judge')}, scale {scale_text(lo, hi)}"
         + (" (inferred)" if board.scale_inferred else ""))]
     parts.extend(Text(f"! {w}", style="yellow") for w in board.warnings)
     if rep.gold is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from harness._say import scale_text
 from harness.agreement import AgreementResult
 from harness.anchors._schema import NA, fmt_num
 from harness.reports import (
@@ -112,7 +113,7 @@ def calibration_log(session: Session) -> str:
         ]
     else:
         lines += [
-            f"- Scale: {fmt_num(lo)}–{fmt_num(hi)}; variance threshold: SD > "
+            f"- Scale: {scale_text(lo, hi)}; variance threshold: SD > "
             f"{info.threshold:g}",
             f"- Items: {len(info.item_ids)}; flagged: {len(rv.flagged)}",
         ]

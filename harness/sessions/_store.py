@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness._numbers import parse_number
+from harness._say import scale_text
 from harness._sqlite import ThreadLocalSQLite
 from harness.anchors import AnchorSet, Criterion, Scorecard, load_anchor_set, load_scorecard
 from harness.anchors._schema import NA, fmt_num
@@ -632,7 +633,7 @@ def _check_number(value: Any, lo: float, hi: float, what: str) -> float:
     v = float(value)
     if not math.isfinite(v) or not lo <= v <= hi:
         raise SessionError(f"{what}: {fmt_num(v) if math.isfinite(v) else v} is off the "
-                           f"scale {fmt_num(lo)}–{fmt_num(hi)}")
+                           f"scale {scale_text(lo, hi)}")
     return v
 
 

@@ -67,6 +67,7 @@ from typing import Any
 import flask
 from flask import Flask, abort, redirect, request
 
+from harness._say import scale_text
 from harness.anchors import Criterion
 from harness.anchors._schema import NA, fmt_num
 from harness.reports import (
@@ -610,7 +611,7 @@ def parse_form_scores(form: Mapping[str, str], *, open_items: list[str],
             continue
         assert isinstance(v, float)  # parse_score: finite
         if not lo <= v <= hi:
-            errors.append(f"item {item}: {text} is off the scale {fmt_num(lo)}–{fmt_num(hi)}")
+            errors.append(f"item {item}: {text} is off the scale {scale_text(lo, hi)}")
             continue
         scores[item] = v
     return scores, errors
@@ -1170,7 +1171,7 @@ def create_app(store: SessionStore, session_id: str, *,
             else:
                 if not lo <= consensus <= hi:  # also refuses nan and inf
                     errors.append(f"consensus {text} is off the scale "
-                                  f"{fmt_num(lo)}–{fmt_num(hi)}")
+                                  f"{scale_text(lo, hi)}")
         rationale = request.form.get("rationale", "").strip() or None
         note = request.form.get("note", "").strip() or None
         return facilitator_action(
