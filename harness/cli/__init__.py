@@ -116,29 +116,50 @@ def load_command(name: str, *, rich_markup_mode: Any = None) -> Any:
     if isinstance(obj, typer.Typer):
         group = typer.main.get_group(obj)
         group.name = name
-        return _reflowed(group)
+        return _tidied(group)
     settings = {} if rich_markup_mode is None else {"rich_markup_mode": rich_markup_mode}
     single = typer.Typer(add_completion=False, **settings)
     single.command(name=name)(obj)
-    return _reflowed(typer.main.get_command(single))
+    return _tidied(typer.main.get_command(single))
 
 
-def _reflowed(command: Any) -> Any:
-    """``command`` (and its subcommands) with each help paragraph on one line.
+def _tidied(command: Any) -> Any:
+    """``command`` (and its subcommands) with help that reads as written.
 
-    The help comes from docstrings wrapped at 100 columns; typer's rich help keeps the line
-    breaks of every paragraph after the first and wraps again at the terminal's width, so
-    an 80-column help read as a ragged column (``a criterion   /  column,  /  or a wide
-    file``). Joined, each paragraph is wrapped once, at the width it is printed. A paragraph
-    that starts with ``\b`` (click's mark for "keep these lines") is left as it is.
+    * Each help paragraph on one line. The help comes from docstrings wrapped at 100
+      columns; typer's rich help keeps the line breaks of every paragraph after the first
+      and wraps again at the terminal's width, so an 80-column help read as a ragged column
+      (``a criterion   /  column,  /  or a wide file``). Joined, each paragraph is wrapped
+      once, at the width it is printed. A paragraph that starts with ``\b`` (click's mark
+      for "keep these lines") is left as it is.
+    * A flag shows no value type: typer 0.29 prints ``--json <bool>``, as if the flag took
+      a value (``--json true`` is an error).
     """
     if command.help:
         command.help = "\n\n".join(
             para if para.lstrip().startswith("\b") else " ".join(para.split())
             for para in command.help.split("\n\n"))
+    for param in command.params:
+        _no_flag_type(param)
+    command.get_help_option = _flag_help_option(command.get_help_option)
     for sub in getattr(command, "commands", {}).values():
-        _reflowed(sub)
+        _tidied(sub)
     return command
+
+
+def _no_flag_type(param: Any) -> Any:
+    """A flag's help without ``<bool>`` (its metavar, empty, stands in for the type)."""
+    if getattr(param, "is_flag", False) and param.metavar is None:
+        param.metavar = ""
+    return param
+
+
+def _flag_help_option(get_help_option: Any) -> Any:
+    """``get_help_option`` whose ``--help`` shows no ``<bool>`` either."""
+    def wrapped(ctx: Any) -> Any:
+        option = get_help_option(ctx)
+        return None if option is None else _no_flag_type(option)
+    return wrapped
 
 
 class _Commands(MutableMapping[str, Any]):
@@ -186,6 +207,12 @@ class LazyGroup(TyperGroup):
         super().__init__(**kwargs)
         self.commands = _Commands(self, dict(self.commands))
         self._listing = False
+        for param in self.params:
+            _no_flag_type(param)
+
+    def get_help_option(self, ctx: Any) -> Any:  # noqa: D102 - click's
+        option = super().get_help_option(ctx)
+        return None if option is None else _no_flag_type(option)
 
     def list_commands(self, ctx: Any) -> list[str]:  # noqa: D102 - click's
         return list(self.commands)
