@@ -133,7 +133,7 @@ def _tidied(command: Any) -> Any:
       once, at the width it is printed. A paragraph that starts with ``\b`` (click's mark
       for "keep these lines") is left as it is.
     * A flag shows no value type: typer 0.29 prints ``--json <bool>``, as if the flag took
-      a value (``--json true`` is an error).
+      a value (``--json true`` is an error); a repeatable option shows its value's type.
     """
     if command.help:
         command.help = "\n\n".join(
@@ -148,9 +148,17 @@ def _tidied(command: Any) -> Any:
 
 
 def _no_flag_type(param: Any) -> Any:
-    """A flag's help without ``<bool>`` (its metavar, empty, stands in for the type)."""
-    if getattr(param, "is_flag", False) and param.metavar is None:
+    """A flag's help without ``<bool>`` (its metavar, empty, stands in for the type); a
+    repeatable option's with its value's type (``--judge <str>``, not ``<list[str]>``: the
+    option takes one value each time it is given)."""
+    if param.metavar is not None:
+        return param
+    if getattr(param, "is_flag", False):
         param.metavar = ""
+    elif getattr(param, "multiple", False) and hasattr(param, "bare_type"):
+        kind = param.bare_type()
+        if kind.startswith("list[") and kind.endswith("]"):
+            param.metavar = f"<{kind[5:-1]}>"
     return param
 
 
