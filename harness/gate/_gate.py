@@ -32,7 +32,7 @@ from ._looks import (
 )
 from ._result import BaselineRun, GateResult
 from ._verdict import Scored, baseline_figures, evaluate_bars, gate_report, loss_tests
-from ._versions import gate_judge
+from ._versions import the_gates_judge
 
 
 def run_gate(
@@ -201,7 +201,7 @@ def run_gate(
             base_recorded=(recorded_baseline(source, settings.baseline, recorded)
                            if settings.baseline else None))
     else:
-        judge = judge or gate_judge(exp, offline=offline)
+        judge = the_gates_judge(exp, judge, offline=offline)
         look = prepare_look(exp, aset, settings.split, prompt=prompt, alias=alias,
                             baseline=settings.baseline, judge=judge,
                             allow_changed_anchors=allow_changed_anchors,

@@ -35,7 +35,7 @@ from ._looks import (
 )
 from ._result import BaselineRun, GateResult, ScorecardGateResult, TotalGate
 from ._verdict import Scored, baseline_figures, evaluate_bars, gate_report, loss_tests
-from ._versions import gate_judge
+from ._versions import the_gates_judge
 
 
 def is_scorecard_gate(exp: Experiment) -> bool:
@@ -290,7 +290,7 @@ def run_scorecard_gate(
                                 judgments_judge, judgments_criterion, baseline, command,
                                 fresh_holdout)
     else:
-        judge = judge or gate_judge(exp, offline=offline)
+        judge = the_gates_judge(exp, judge, offline=offline)
         for q in judged:
             looks[q] = prepare_look(exp.for_criterion(q), card.criterion(q), settings.split,
                                     prompt=versions[q], alias=alias, baseline=baseline,

