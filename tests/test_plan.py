@@ -120,6 +120,9 @@ def test_plan_from_a_pilot_anchor_set_and_the_table(project_root):
                "--no-alt-test")
     assert res.exit_code == 0, res.output
     assert "3 raters" in res.stdout and "5 raters" in res.stdout and "ICC(2,1)" in res.stdout
+    # every figure by its label, as in the agreement report (Pearson's row said "pearson")
+    assert "Spearman ρ" in res.stdout and "Pearson r" in res.stdout
+    assert "│ pearson" not in res.stdout
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -511,6 +511,7 @@ def test_prompts_app_mounts_in_a_parent_app(cli_env):
     app.add_typer(prompts_app, name="prompts")
     res = runner.invoke(app, ["prompts", "list", "recipes-grammar"])
     assert res.exit_code == 0 and "v1" in res.output
+    assert "│ 1–6 " in res.output  # the scale as every other output says it (was "1-6")
 
 
 # --------------------------------------------------------------------------- sandbox caps

@@ -25,8 +25,9 @@ EXIT_JUDGE = 3
 #: "Exit codes" table says the same at more length).
 EXIT_CODES: tuple[tuple[str, str], ...] = (
     ("0", "success; for gate and promote, every bar passed"),
-    ("1", "a judge fell below a bar (gate, promote); anchors lint --strict found warnings; "
-          "drift --fail-on-alert saw an alert"),
+    ("1", "a judge fell below a bar (gate, promote), or a must-pass bias probe failed (probe, "
+          "gate --probes); anchors lint --strict found warnings; drift --fail-on-alert saw an "
+          "alert; panel: the judge or the system drifted"),
     ("2", "usage or input error (a bad file with file:line, an unknown option value, a "
           "missing version); nothing written"),
     ("3", "judge or provider failure: a missing key, an unreachable provider, the budget "

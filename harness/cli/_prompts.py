@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from harness._say import scale_text
 from harness.journal import Journal, default_state_dir
 from harness.prompts import (
     PromptError,
@@ -74,7 +75,7 @@ def list_cmd(
         for pv in versions:
             row: list[Text] = [Text(pv.label), Text(pv.parent_label), Text(pv.short_hash),
                                Text(pv.scoring), Text("scorecard" if pv.scale is None
-                                                         else f"{pv.scale[0]}-{pv.scale[1]}")]
+                                                         else scale_text(*pv.scale))]
             if journal is not None:
                 used = journal.prompt_hashes(pv.name, pv.label)
                 n = sum(used.values())

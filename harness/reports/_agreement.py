@@ -55,6 +55,7 @@ FIGURE_LABELS = {
     "mae": "MAE",
     "bias": "bias (judge − consensus)",
     "alt_test": "alt-test winning rate ω",
+    "pearson": "Pearson r",  # judgecal plan's third figure
 }
 LOWER_IS_BETTER = {"mae"}
 CLOSER_TO_ZERO_IS_BETTER = {"bias"}
