@@ -888,3 +888,22 @@ def test_a_rubric_edit_changes_the_hashes_the_gate_compares(tmp_path: Path) -> N
                               item("b", split="holdout")], "j.jsonl")
     assert (load_anchor_set(inline).items_hash("holdout")
             != load_anchor_set(edited).items_hash("holdout"))
+
+
+def test_a_csv_given_as_an_anchor_set_is_one_problem_that_says_what_reads_it(tmp_path):
+    """`anchors lint ratings.csv` listed 50 'malformed JSON' lines."""
+    path = tmp_path / "ratings.csv"
+    path.write_text("item_id,rater_id,score\n" + "".join(f"i{k},a,3\n" for k in range(60)))
+    err = errors_of(path)
+    assert len(err.problems) == 1 and err.problems[0].line == 1
+    assert "not an anchor set" in str(err) and "judgecal agree" in str(err)
+
+
+def test_a_directory_or_a_missing_file_without_a_suffix_says_so(tmp_path):
+    """`agree DIR` said "unsupported ratings file type '(none)'"."""
+    from harness.anchors import load_ratings
+
+    with pytest.raises(AnchorError, match="is a directory, not a ratings file"):
+        load_ratings(tmp_path)
+    with pytest.raises(AnchorError, match="no such file"):
+        load_ratings(tmp_path / "ratings")

@@ -443,7 +443,16 @@ def read_set_lines(path: str | Path) -> tuple[Path, bytes, _Collector, list[tupl
     if not data.strip():
         raise probs.fail(None, None, f'file is empty; an anchor set starts with a header line '
                                      f'{{"{HEADER_KEY}": 1, ...}} followed by one item per line')
-    return p, data, probs, _lines(data, probs)
+    lines = _lines(data, probs)
+    if lines and lines[0][1].lstrip()[:1] not in ("{", "["):
+        # not JSON at all (a ratings CSV, a text file): one problem, not one per line
+        lineno, first = lines[0]
+        hint = ("; a ratings CSV (item_id, rater_id, score) is read by `judgecal agree`"
+                if "," in first else "")
+        raise probs.fail(lineno, None, f"not an anchor set: its first line should be a JSON "
+                         f'header {{"{HEADER_KEY}": 1, ...}}, found {first.strip()[:60]!r}'
+                         f"{hint}")
+    return p, data, probs, lines
 
 
 def file_digest(data: bytes, rubric_file: str | None, rubric: str | None) -> str:

@@ -480,6 +480,10 @@ def _read_tables(
     probs = _Collector(shown)
     suffix = p.suffix.lower()
     if suffix not in (".csv", ".jsonl"):
+        if p.is_dir():
+            raise probs.fail(None, None, "is a directory, not a ratings file")
+        if not p.suffix and not p.exists():
+            raise probs.fail(None, None, no_such_file(p))
         raise probs.fail(None, None, f"unsupported ratings file type {p.suffix or '(none)'!r}; "
                                      "use .csv or .jsonl (long format: item_id, rater_id, score)")
     text = _read_text(p, probs)
