@@ -99,3 +99,17 @@ def test_shipped_experiments_load_and_point_at_real_files(project_root, monkeypa
                 assert (exp.prompt.dir / name).is_dir(), name
         else:
             assert (exp.prompt.dir / exp.prompt.name).is_dir(), exp.prompt.name
+
+
+def test_the_state_dir_defaults_to_judgecal_state_dir_as_the_stores_do(tmp_path, monkeypatch):
+    """gate/judge used ./.judgecal while sessions and the journal honoured the variable, so a
+    gate run with JUDGECAL_STATE_DIR set wrote its holdout looks into the project's store."""
+    from harness.journal import default_state_dir
+
+    path = _write(tmp_path, GOOD)
+    monkeypatch.delenv("JUDGECAL_STATE_DIR", raising=False)
+    assert load_experiment(path).state.dir == Path(".judgecal")
+    monkeypatch.setenv("JUDGECAL_STATE_DIR", str(tmp_path / "state"))
+    assert load_experiment(path).state.dir == tmp_path / "state" == default_state_dir()
+    named = _write(tmp_path, GOOD + '\n[state]\ndir = "mine"\n')
+    assert load_experiment(named).state.dir == Path("mine")  # the file's own wins

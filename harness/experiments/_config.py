@@ -17,6 +17,8 @@ from pydantic import (
     model_validator,
 )
 
+from harness._state import default_state_dir
+
 
 class _Section(BaseModel):
     # allow_inf_nan=False: `threshold = nan` or `max_cost = inf` is a file:line error, never
@@ -260,7 +262,9 @@ class ReportSection(_Section):
 
 
 class StateSection(_Section):
-    dir: Path = Path(".judgecal")
+    #: ``$JUDGECAL_STATE_DIR`` or ``.judgecal``, read when the file is loaded, as the
+    #: journal and the sessions read it.
+    dir: Path = Field(default_factory=default_state_dir)
 
 
 class ScorecardSection(_Section):
@@ -288,7 +292,7 @@ class Experiment(_Section):
     scoring: ScoringSection = ScoringSection()
     run: RunSection = RunSection()
     budget: BudgetSection = BudgetSection()
-    state: StateSection = StateSection()
+    state: StateSection = Field(default_factory=StateSection)
     target: TargetSection = TargetSection()
     stopping: StoppingSection = StoppingSection()
     revision: RevisionSection = RevisionSection()

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
 import sqlite3
 import time
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness._sqlite import ThreadLocalSQLite
+from harness._state import default_state_dir
 
 Status = Literal["ok", "invalid", "failed"]
 
@@ -348,11 +348,6 @@ def redact(text: str | None, secrets: Iterable[str] = ()) -> str | None:
             text = text.replace(secret, "[REDACTED]")
     text = _SECRET_PATTERNS[0].sub("[REDACTED]", text)
     return _SECRET_PATTERNS[1].sub(lambda m: f"{m.group(1)}{m.group(2)}[REDACTED]", text)
-
-
-def default_state_dir() -> Path:
-    """``$JUDGECAL_STATE_DIR`` or ``.judgecal`` in the working directory."""
-    return Path(os.environ.get("JUDGECAL_STATE_DIR", ".judgecal"))
 
 
 class Journal(ThreadLocalSQLite):
