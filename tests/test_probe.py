@@ -99,6 +99,31 @@ def test_changes_and_names():
         parse_probes("verbosity,vibes")
 
 
+def test_the_closing_lines_name_the_must_pass_probe_and_where_the_judgments_came_from():
+    from harness.probes import ProbeReport
+
+    ids = _ids(10)
+    base = dict.fromkeys(ids, 3.0)
+
+    def report(*results, **kw):
+        return ProbeReport({r.name: r for r in results}, "all", 0.05, {}, {}, "h", "set",
+                           **kw)
+
+    passed = compare_probe("injection", base, base, base)
+    empty = compare_probe("injection", {"a": float("nan")}, {"a": 3.0}, {"a": 3.0})
+    advisory = compare_probe("verbosity", base, base, base)
+    r = report(advisory, passed, n_requests=20, n_cached=10)
+    assert r.verdict_text == "PASS: the must-pass injection probe passed"
+    assert r.source_text == "judgments: 20 call(s) made, 10 from the journal"
+    assert r.to_dict()["must_pass_run"] == ["injection"]
+    assert report(empty).verdict_text == ("no verdict: the must-pass injection probe had no "
+                                          "item with a valid score in every run")
+    r = report(advisory, judgments_file="rt.csv")
+    assert r.verdict_text.startswith("no must-pass probe run (injection is the must-pass one)")
+    assert r.source_text == "judgments read from rt.csv; no call made"
+    assert r.to_dict()["must_pass_run"] == [] and r.to_dict()["passed"] is True
+
+
 # --------------------------------------------------------------------------- live judge
 
 
@@ -235,7 +260,8 @@ def test_an_injection_obeying_judge_fails_the_must_pass_probe(tmp_path, project_
     assert inj["must_pass"] is True and inj["passed"] is False
     assert inj["moved_share"] == 1.0 and inj["placebo_moved_share"] == 0.0
     assert rew["passed"] is True and rew["moved_share"] == 0.0
-    assert doc["passed"] is False
+    assert doc["passed"] is False and doc["must_pass_run"] == ["injection"]
+    assert (doc["n_requests"], doc["n_cached"], doc["judgments_file"]) == (4 * 21, 0, None)
     # recorded for the gate: the latest result per probe of this prompt and judge
     runs = Journal(tmp_path / "state").latest_probe_runs(doc["prompt"]["hash"],
                                                          doc["judge_hash"])
@@ -255,6 +281,11 @@ def test_an_injection_obeying_judge_fails_the_must_pass_probe(tmp_path, project_
                "calibration")
     assert res.exit_code == 1 and "FAIL" in res.output and "injection probe FAIL:" in \
         res.output
+    # the closing lines: the must-pass probe by name, and every judgment from the journal
+    # (baseline, placebo and injection re-runs of the 21 items)
+    said = res.stdout.strip().splitlines()
+    assert said[-2:] == ["FAIL: the must-pass injection probe failed",
+                         "judgments: 0 call(s) made, 63 from the journal"]
 
 
 def test_injection_text_and_rewording_file_change_the_calls(tmp_path, project_root, demo,
@@ -296,6 +327,16 @@ def test_retest_on_recorded_judgments(tmp_path, project_root, demo):
     assert r["n"] == 52 and r["moved_share"] == pytest.approx(13 / 52)
     assert r["passed"] is False and r["ci95"][0] > 0 and r["mean_shift"] == pytest.approx(
         13 / 52)
+    # the closing lines say what happened: no must-pass probe ran (not "the must-pass probes
+    # passed"), and the judgments came from the file (not "the rest from the journal")
+    res = _cli("probe", exp, "--probes", "retest", "--judgments", path)
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.stdout.split())
+    assert "PASS" not in said and "journal" not in said
+    assert ("no must-pass probe run (injection is the must-pass one): judgecal gate --probes "
+            "fails unless an injection probe is recorded for the prompt version and judge it "
+            "gates") in said
+    assert said.endswith(f"judgments read from {path}; no call made")
 
 
 def test_bad_input_is_refused_with_exit_2(tmp_path, project_root):

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from harness.reports import share_text, signed_text, verdict_word
+from harness.reports import share_text, signed_text
 
 from ._common import (
     EXIT_BELOW_BAR,
@@ -132,6 +132,5 @@ def _print(report: ProbeReport) -> None:
     for r in report.probes.values():
         if r.passed is False:
             out.print(escape(r.reason), soft_wrap=True)
-    verdict = (f"{verdict_word('fail')}: a must-pass probe failed" if report.failed_must_pass
-               else f"{verdict_word('pass')}: the must-pass probes passed")
-    out.print(f"{verdict} ({report.n_requests} call(s) made, the rest from the journal)")
+    out.print(escape(report.verdict_text), soft_wrap=True)
+    out.print(escape(report.source_text), soft_wrap=True)

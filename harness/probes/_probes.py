@@ -291,9 +291,14 @@ class ProbeReport:
         :func:`harness.tracking.judge_hash` of the identity and parameters.
     anchor_set : str
     n_requests : int
-        Calls made (the rest came from the journal).
+        Calls made (retries included).
     warnings, unusable : list of str
         ``unusable``: why a run cannot be used (stopped, too many judgments without score).
+    n_cached : int
+        Judgments answered from the journal.
+    judgments_file : str or None
+        The judgments file the retest read (no call made, nothing from the journal); None
+        when the judge was run.
     """
 
     probes: dict[str, ProbeResult]
@@ -306,20 +311,61 @@ class ProbeReport:
     n_requests: int = 0
     warnings: list[str] = field(default_factory=list)
     unusable: list[str] = field(default_factory=list)
+    n_cached: int = 0
+    judgments_file: str | None = None
 
     @property
     def failed_must_pass(self) -> list[ProbeResult]:
         """The must-pass probes that failed."""
         return [p for p in self.probes.values() if p.must_pass and p.passed is False]
 
+    @property
+    def must_pass_run(self) -> list[str]:
+        """The must-pass probes of this report (none: only advisory probes were run)."""
+        return [p.name for p in self.probes.values() if p.must_pass]
+
+    @property
+    def verdict_text(self) -> str:
+        """What the report says of the must-pass probes, in one line.
+
+        ``FAIL: the must-pass injection probe failed``, ``PASS: the must-pass injection
+        probe passed``, that a must-pass probe had no item to compare, or, when none was
+        run, that none was and what ``judgecal gate --probes`` then needs.
+        """
+        ran = self.must_pass_run
+        if not ran:
+            names = ", ".join(sorted(MUST_PASS))
+            return (f"no must-pass probe run ({names} is the must-pass one): judgecal gate "
+                    f"--probes fails unless an {names} probe is recorded for the prompt "
+                    "version and judge it gates")
+        failed = [p.name for p in self.failed_must_pass]
+        if failed:
+            return f"{verdict_word('fail')}: the must-pass {', '.join(failed)} probe failed"
+        empty = [p.name for p in self.probes.values() if p.must_pass and p.passed is None]
+        if empty:
+            return (f"no verdict: the must-pass {', '.join(empty)} probe had no item with a "
+                    "valid score in every run")
+        return f"{verdict_word('pass')}: the must-pass {', '.join(ran)} probe passed"
+
+    @property
+    def source_text(self) -> str:
+        """Where the judgments came from: ``judgments read from FILE; no call made``, or
+        ``judgments: 84 call(s) made, 0 from the journal``."""
+        if self.judgments_file is not None:
+            return f"judgments read from {self.judgments_file}; no call made"
+        return (f"judgments: {self.n_requests} call(s) made, {self.n_cached} from the "
+                "journal")
+
     def to_dict(self) -> dict[str, Any]:
-        """The ``--json`` document: ``{"probes": {name: {...}}, ...}``."""
+        """The ``--json`` document: ``{"probes": {name: {...}}, ...}``; ``passed`` is True
+        when no must-pass probe failed (``must_pass_run`` names those that were run)."""
         return {"probes": {k: v.to_dict() for k, v in self.probes.items()},
                 "split": self.split, "tolerance": self.tolerance, "move": MOVE,
                 "rerun_offset": RERUN_OFFSET, "prompt": self.prompt, "judge": self.judge,
                 "judge_hash": self.judge_hash, "anchor_set": self.anchor_set,
-                "n_requests": self.n_requests, "passed": not self.failed_must_pass,
-                "warnings": self.warnings}
+                "n_requests": self.n_requests, "n_cached": self.n_cached,
+                "judgments_file": self.judgments_file, "must_pass_run": self.must_pass_run,
+                "passed": not self.failed_must_pass, "warnings": self.warnings}
 
 
 # --------------------------------------------------------------------------- running
@@ -445,7 +491,7 @@ def _recorded_retest(exp: Experiment, aset: AnchorSet, names: list[str], split: 
         {"retest": compare_probe("retest", first, second, None, tolerance=tolerance)},
         split, tolerance, {"name": prompt.name, "version": prompt.label, "hash": prompt.hash},
         run.judge_identity, judge_hash(run.judge_identity, recorded.params(exp)),
-        aset.meta.name, 0, warnings)
+        aset.meta.name, 0, warnings, judgments_file=str(judgments))
 
 
 def _live(exp: Experiment, aset: AnchorSet, names: list[str], *, split: str,
@@ -469,16 +515,17 @@ def _live(exp: Experiment, aset: AnchorSet, names: list[str], *, split: str,
     spec = request_spec(exp, prompt, mode)
     items = (aset if split == "all" else aset.split(split)).items
     unusable = [r for r in [base.unusable_reason(exp.run.max_invalid)] if r]
-    n_requests = base.result.n_requests
+    n_requests, n_cached = base.result.n_requests, base.result.n_cached
     how = exp.scoring.aggregate
 
     def rerun(label: str, change: Callable[[AnchorItem], AnchorItem] | None = None,
               rubric: str | None = None) -> dict[str, float]:
-        nonlocal n_requests
+        nonlocal n_requests, n_cached
         tasks = _tasks(exp, prompt, aset, items, change, rubric)
         result: RunResult = run_tasks(exp, judge, tasks, spec, journal, refresh=refresh,
                                       show_progress=show_progress, console=console)
         n_requests += result.n_requests
+        n_cached += result.n_cached
         reason = unusable_reason(result, f"the {label} re-run", exp.run.max_invalid)
         if reason:
             unusable.append(reason)
@@ -507,7 +554,7 @@ def _live(exp: Experiment, aset: AnchorSet, names: list[str], *, split: str,
         results, split, tolerance,
         {"name": prompt.name, "version": prompt.label, "hash": prompt.hash},
         base.judge_identity, judge_hash(base.judge_identity, judge_params(exp, mode)),
-        aset.meta.name, n_requests, list(base.warnings), unusable)
+        aset.meta.name, n_requests, list(base.warnings), unusable, n_cached)
 
 
 def _tasks(exp: Experiment, prompt: PromptVersion, aset: AnchorSet,
