@@ -471,6 +471,20 @@ def cost_text(usd: float | None) -> str:
     return f"-{text}" if x < 0 else text
 
 
+def listed_text(names: Sequence[str], limit: int = 10) -> str:
+    """Names in a message: all of them, or the first ``limit`` and how many there are.
+
+    Examples
+    --------
+    >>> listed_text(["a", "b"]), listed_text([f"r{k}" for k in range(12)], limit=3)
+    ('a, b', 'r0, r1, r2, … (12 in all)')
+    """
+    names = list(names)
+    if len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit]) + f", … ({len(names)} in all)"
+
+
 def scale_text(lo: float, hi: float) -> str:
     """A rating scale, or a range of scores on one: ``1–5``, ``0.5–3.5`` (an en dash).
 

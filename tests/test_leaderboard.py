@@ -192,6 +192,10 @@ def test_bad_judge_options_exit_2_and_say_why(tmp_path, project_root):
         assert res.exit_code == 2, (args, res.output)
         assert message in res.stderr
         assert res.stdout == ""
+    # many raters: the first ten and how many there are, never a bare ellipsis
+    demo = project_root / "anchors" / "recipes" / "recipes-overall.jsonl"
+    res = runner.invoke(app, ["agree", str(demo), "--judge", "nobody"])
+    assert res.exit_code == 2 and "participant_9, … (88 in all))" in " ".join(res.stderr.split())
     card = project_root / "anchors" / "recipes"
     scorecards = sorted(card.glob("*scorecard*.jsonl"))
     if scorecards:

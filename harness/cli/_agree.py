@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from harness._say import listed_text
 from harness.agreement import DEFAULT_EPSILON, PAIRED_FIGURES
 from harness.anchors import (
     AnchorError,
@@ -113,7 +114,7 @@ def agree(
 
 def _judges(file: Path, raters: list[str], named: list[str], prefix: str | None) -> list[str]:
     """The judges: the ``--judge`` ids in order, then the raters ``--judges PREFIX`` names."""
-    known = ", ".join(raters[:10]) + (" …" if len(raters) > 10 else "")
+    known = listed_text(raters)
     for j in named:
         if j not in raters:
             fail(f"{file}: no rater {j!r} (raters: {known})")
