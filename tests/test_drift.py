@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from harness.anchors import RatingsTable
 from harness.cli._drift import drift_cmd
 from harness.drift import control_chart, detect_drift, loo_deviations, write_control_charts
+from harness.reports import signed_text
 
 WINDOW = 200
 DRIFT_AT = 600
@@ -162,6 +163,41 @@ def test_cli_json_and_charts(tmp_path):
     res = runner.invoke(_app, ["drift", str(f), "--window", "100", "--fail-on-alert"])
     assert res.exit_code == 1, res.output
     assert "ICC alert" in res.stdout and "r3" in res.stdout
+
+
+def _table_rows(text):
+    """The rows of the rolling-ICC table: the cells of each line that starts with a window
+    number."""
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("│").split("│")]
+        if len(cells) >= 4 and cells[0].isdigit():
+            rows.append(cells)
+    return rows
+
+
+def test_cli_change_column_is_signed_one_way(tmp_path):
+    """The window's ICC minus the baseline's, every cell by one rule (signed_text, three
+    decimals beside the alert bar): a rise is positive, a drop negative (was a 'drop'
+    column mixing '0', '-0.06' and '-0.063', a rise showing as a negative drop)."""
+    table = _stream(2, n=400, drift_at=250)
+    rep = detect_drift(table, window=100)
+    res = runner.invoke(_app, ["drift", str(_write_long(tmp_path / "r.csv", table)),
+                               "--window", "100"])
+    assert res.exit_code == 0, res.output
+    header = next(line for line in res.stdout.splitlines() if "window" in line
+                  and "ICC" in line)
+    assert "change from baseline" in header and "drop" not in header
+    rows = _table_rows(res.stdout)
+    assert [int(r[0]) for r in rows] == [w.index for w in rep.windows]
+    changes = [r[3] for r in rows]
+    assert changes == [signed_text(-w.drop, 3) for w in rep.windows]
+    assert all(re.fullmatch(r"[+-]\d\.\d{3}|0\.000", c) for c in changes), changes
+    assert changes[0] == "0.000"
+    rises = [c for c, w in zip(changes, rep.windows, strict=True) if w.drop < -0.0005]
+    drops = [c for c, w in zip(changes, rep.windows, strict=True) if w.drop > 0.0005]
+    assert rises and all(c.startswith("+") for c in rises)
+    assert drops and all(c.startswith("-") for c in drops)
 
 
 def test_cli_no_drift_table_output(tmp_path):

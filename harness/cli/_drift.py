@@ -12,8 +12,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from harness._say import EXACT_DIGITS
 from harness.anchors import AnchorError
-from harness.reports import MISSING, exact_text, figure_text, number_text
+from harness.reports import MISSING, exact_text, figure_text, number_text, signed_text
 
 from ._common import EXIT_BELOW_BAR, EXIT_INPUT, JsonOpt, fail, out, parse_scale, print_json
 from ._panel import (
@@ -261,6 +262,13 @@ def _window_span(report: DriftReport, i: int) -> str:
     return f"items {w.start + 1}–{w.stop} ({escape(w.first_item)} … {escape(w.last_item)})"
 
 
+def _change_text(drop: float | None) -> str:
+    """A window's ICC minus the baseline's, signed (a rise ``+0.012``, a drop ``-0.063``):
+    :func:`signed_text` with the three decimals of a number said beside a bar (the alert's
+    ``--drop``), so a drop just past the bar does not read as the bar."""
+    return signed_text(None if drop is None else -drop, EXACT_DIGITS)
+
+
 def _print(report: DriftReport, paths: list[Path], all_windows: bool = False) -> None:
     n = len(report.item_ids)
     out.print(f"[bold]Drift[/] {escape(report.source)}: {n} items, "
@@ -270,7 +278,8 @@ def _print(report: DriftReport, paths: list[Path], all_windows: bool = False) ->
     if report.windows:
         t = Table(title=f"Rolling ICC(1,1) (baseline {number_text(report.baseline_icc)}; "
                   f"alert when it drops by more than {exact_text(report.drop)})")
-        for col in ("window", "items", "ICC", "drop", "alert", "flagged raters"):
+        for col in ("window", "items", "ICC", "change from baseline", "alert",
+                    "flagged raters"):
             t.add_column(col)
         shown = report.windows
         if not all_windows and len(shown) > QUIET_LIMIT:
@@ -282,7 +291,7 @@ def _print(report: DriftReport, paths: list[Path], all_windows: bool = False) ->
         for w in shown:
             icc = figure_text(w.icc.value, reason=w.icc.reason)
             t.add_row(str(w.index), f"{w.start + 1}–{w.stop}  ({escape(w.first_item)} … "
-                      f"{escape(w.last_item)})", escape(icc), exact_text(w.drop),
+                      f"{escape(w.last_item)})", escape(icc), _change_text(w.drop),
                       "[bold red]ALERT[/]" if w.alert else "",
                       escape(", ".join(w.flagged)))
         out.print(t)
