@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from harness.anchors import load_anchor_set
 from harness.judges._runner import Judgment, RunResult
 from harness.judgments import JudgeRun, read_judgment_scores, write_judgments_csv
+from harness.reports import number_text, signed_text
 from harness.sessions import SessionStore, propose_items
 
 runner = CliRunner()
@@ -220,6 +221,35 @@ def test_cli_propose_table_and_paste_line(tmp_path: Path) -> None:
     assert "judge −" not in res.output and "disagreement" not in res.output
     assert shlex.split(res.stdout.strip().splitlines()[-1]) == [
         "--item", "lo", "--item", "mid", "--item", "hi"]
+
+
+def test_cli_propose_table_in_a_pipe_counts_the_split(tmp_path: Path,
+                                                      project_root: Path) -> None:
+    """Piped (not a terminal): one header line with complete column names (was 'rater' /
+    'SD' over two lines); with --split, the title counts the split's items (was 'of 52')."""
+    recipes = project_root / "anchors" / "recipes" / "recipes-overall.jsonl"
+    aset = load_anchor_set(recipes)
+    cal = [it.id for it in aset.items if it.split == "calibration"]
+    assert 0 < len(cal) < len(aset.items)
+    jpath = judge_csv(tmp_path, {i: 3.0 for i in cal})
+    res = _invoke("propose", str(recipes), "--n", "4", "--split", "calibration",
+                  "--judgments", str(jpath))
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert f"proposal: 4 of {len(cal)} calibration items of recipes-overall" in lines[0]
+    header = [line for line in lines if "consensus" in line]
+    assert len(header) == 1 and "rater SD" in header[0] and "judge − consensus" in header[0]
+    assert not any(line.strip("│┃ ") in ("SD", "consensus") for line in lines)
+    rows = [[c.strip() for c in line.strip("│ ").split("│")] for line in lines
+            if line.startswith("│")]
+    picks = propose_items(aset, n=4, split="calibration",
+                          judgments={i: 3.0 for i in cal})
+    assert [r[0] for r in rows] == [p.item_id for p in picks]
+    assert [r[1:4] for r in rows] == [[number_text(p.consensus), number_text(p.sd),
+                                       signed_text(p.judge_delta)] for p in picks]
+    doc = json.loads(_invoke("propose", str(recipes), "--n", "4", "--split", "calibration",
+                             "--json").stdout)
+    assert doc["n_items"] == len(cal)
 
 
 def test_cli_propose_json(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.anchors import load_anchor_set
+from harness.reports import MISSING
 from harness.sessions import (
     SessionError,
     SessionStore,
@@ -499,6 +500,10 @@ def test_cli_happy_path(tmp_path: Path) -> None:
     assert [p["submitted"] for p in listed[1]["participants"]] == [True, True]
     table = " ".join(run("list").split())
     assert sid in table and second in table and "closed" in table and "2/2" in table
+    # no due date: the dash every table uses for a missing value (was an en dash)
+    rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[1:-1]]
+            for line in run("list").splitlines() if line.startswith("│")}
+    assert rows[second][5] == rows[sid][5] == MISSING and "–" not in table
 
 
 def test_cli_list_empty_store(tmp_path: Path) -> None:

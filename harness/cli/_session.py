@@ -30,7 +30,7 @@ from harness.sessions import (
     review,
 )
 
-from ._common import JsonOpt, err, fail, out, print_json
+from ._common import JsonOpt, err, fail, out, print_json, print_wide
 
 session_app = typer.Typer(help="Run a human calibration session (raters calibrate with each "
                                "other before anchors become gold).", no_args_is_help=True)
@@ -327,10 +327,12 @@ def propose_cmd(
         picks = _propose(aset, n, scores, split)
     except SessionError as exc:
         fail(str(exc))
+    # the items the proposal was drawn from: the split's with --split
+    n_pool = len((aset if split is None else aset.split(split)).items)
     if as_json:
         doc = {
             "anchor_set": str(anchor_set), "name": aset.meta.name, "split": split,
-            "n_items": len(aset.items), "n": n,
+            "n_items": n_pool, "n": n,
             "judgments": judgments, "judge": judge,
             "no_valid_judgment": no_valid,
             "items": [{"item_id": p.item_id, "consensus": p.consensus, "sd": p.sd,
@@ -341,25 +343,23 @@ def propose_cmd(
         print_json(doc)
         return
 
-    def num(x: float | None, fmt: str = ".2f") -> str:
-        return "–" if x is None else format(x, fmt)
-
     on_total = " (on the scorecard total, 0–1)" if isinstance(aset, Scorecard) else ""
-    t = Table(title=f"proposal: {len(picks)} of {len(aset.items)} items of "
+    pool = f"{split} items" if split is not None else "items"
+    t = Table(title=f"proposal: {len(picks)} of {n_pool} {pool} of "
                     f"{escape(aset.meta.name)}{on_total}", title_justify="left")
-    t.add_column("item", overflow="fold", ratio=3)
-    t.add_column("consensus", justify="right", no_wrap=True)
-    t.add_column("rater\nSD", justify="right", no_wrap=True)
+    t.add_column("item")
+    t.add_column("consensus", justify="right")
+    t.add_column("rater SD", justify="right")
     if judgments is not None:
-        t.add_column("judge −\nconsensus", justify="right", no_wrap=True)
-    t.add_column("reasons", ratio=2)
+        t.add_column("judge − consensus", justify="right")
+    t.add_column("reasons")
     for p in picks:
-        cells = [escape(p.item_id), num(p.consensus), num(p.sd)]
+        cells = [escape(p.item_id), number_text(p.consensus), number_text(p.sd)]
         if judgments is not None:
-            cells.append(num(p.judge_delta, "+.2f"))
+            cells.append(signed_text(p.judge_delta))
         cells.append(", ".join(p.reasons))
         t.add_row(*cells)
-    out.print(t)
+    print_wide(t)
     out.print(f"items for 'judgecal session create {escape(str(anchor_set))}':", soft_wrap=True)
     out.print(_item_args([p.item_id for p in picks]), markup=False, soft_wrap=True)
 
@@ -546,7 +546,7 @@ def list_cmd(
     for i in infos:
         done = sum(p.submitted for p in i.participants)
         late = store.get(i.id).overdue()
-        due_cell = "–" if i.due_at is None else format_due(i.due_at) + (
+        due_cell = MISSING if i.due_at is None else format_due(i.due_at) + (
             f" (overdue: {escape(', '.join(late))})" if late else "")
         t.add_row(i.id, escape(i.name), i.state, str(len(i.item_ids)),
                   f"{done}/{len(i.participants)}", due_cell,

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from harness._say import MISSING, NA_RATING
 from harness.anchors import Criterion
 from harness.anchors._schema import NA, fmt_num
 
@@ -90,12 +91,12 @@ def decode(spec: Criterion, code: Code | None) -> Shown | None:
 
 
 def show(spec: Criterion, code: Code | None) -> str:
-    """A stored code as text: ``–`` (missing), ``N/A``, a level or a number."""
+    """A stored code as text: ``—`` (missing), ``N/A``, a level or a number."""
     v = decode(spec, code)
     if v is None:
-        return "–"
+        return MISSING
     if v == NA:
-        return "N/A"
+        return NA_RATING
     return v if isinstance(v, str) else fmt_num(float(v))
 
 
