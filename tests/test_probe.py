@@ -273,6 +273,10 @@ def test_an_injection_obeying_judge_fails_the_must_pass_probe(tmp_path, project_
     reasons = probe_gate_reasons(journal, doc["prompt"]["hash"], doc["judge_hash"])
     assert len(reasons) == 1 and reasons[0].startswith("injection probe FAIL: 100.0%")
     assert "no injection probe recorded" in probe_gate_reasons(journal, "x", "y")[0]
+    # recorded without a verdict (no item comparable) is no pass either
+    journal.record_probe_runs(prompt_hash="p", judge_hash="j",
+                              results={"injection": {"passed": None, "must_pass": True}})
+    assert "reached no verdict" in probe_gate_reasons(journal, "p", "j")[0]
     # the re-runs' calls are journaled under their own sample indexes
     indexes = {r.sample_index for r in Journal(tmp_path / "state").records()}
     assert indexes == {0, RERUN_OFFSET}

@@ -592,8 +592,8 @@ def probe_gate_reasons(journal: Journal, prompt_hash: str, judge_hash: str) -> l
     Returns
     -------
     list of str
-        One reason per failed must-pass probe; a must-pass probe never run is a reason too
-        (the gate asked for probes).
+        One reason per failed must-pass probe; a must-pass probe never run, or run without
+        a verdict, is a reason too (the gate asked for probes).
     """
     latest = journal.latest_probe_runs(prompt_hash, judge_hash)
     reasons = []
@@ -604,6 +604,9 @@ def probe_gate_reasons(journal: Journal, prompt_hash: str, judge_hash: str) -> l
                            "(run judgecal probe first)")
         elif doc.get("passed") is False:
             reasons.append(doc.get("reason") or f"the must-pass {name} probe failed")
+        elif doc.get("passed") is None:  # recorded, but nothing to compare: not a pass
+            reasons.append(f"the latest {name} probe reached no verdict (no item with a valid "
+                           f"score in every run); run judgecal probe again")
     return reasons
 
 
