@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from harness._say import exact_text, scale_text, share_text
+from harness._say import exact_text, listed_text, scale_text, share_text
 
 from ._load import AnchorSet, normalize_output
 from ._schema import NA, AnchorItem, fmt_num
@@ -79,9 +79,7 @@ def spectrum_bands(aset: AnchorSet) -> tuple[float, float, tuple[float, float]]:
 
 
 def _ids(items: list[AnchorItem]) -> str:
-    names = [it.id for it in items]
-    text = ", ".join(names[:_MAX_IDS])
-    return text + (f", … ({len(names)} in all)" if len(names) > _MAX_IDS else "")
+    return listed_text([it.id for it in items], _MAX_IDS)
 
 
 def lint_anchor_set(aset: AnchorSet | Scorecard) -> list[LintFinding]:
@@ -379,8 +377,7 @@ def _check_critical(card: Scorecard, total: AnchorSet, infos: list[LintFinding])
             "info", "critical-failures",
             f"{len(failed)} of {len(total.items)} item(s) have a total of 0 because the "
             f"consensus fails a critical criterion: "
-            + ", ".join(f"{it.id} ({'/'.join(n)})" for it, n in failed[:_MAX_IDS])
-            + (f", … ({len(failed)} in all)" if len(failed) > _MAX_IDS else "")))
+            + listed_text([f"{it.id} ({'/'.join(n)})" for it, n in failed], _MAX_IDS)))
 
 
 def _check_provenance(source: str | None, licence: str | None,

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from harness._say import scale_text
+from harness._say import listed_text, scale_text
 from harness.anchors import Scorecard
 from harness.anchors._schema import NA, SPLITS, fmt_num
 from harness.reports import MISSING, number_text, result_text, share_text, signed_text
@@ -208,8 +208,7 @@ def _judge_scores(path: str | Path, aset, judge: str | None = None
     except ValueError as exc:
         raise SessionError(str(exc)) from None
     if no_valid:
-        shown = ", ".join(no_valid[:10]) + (f", … ({len(no_valid)} in all)"
-                                            if len(no_valid) > 10 else "")
+        shown = listed_text(no_valid)
         err.print(f"[yellow]warning:[/] {len(no_valid)} item(s) in {escape(str(path))} have no "
                   f"valid judge score (every sample invalid, failed or skipped), so they "
                   f"cannot count for disagreement: {escape(shown)}", soft_wrap=True)
@@ -235,8 +234,7 @@ def _card_judge_scores(path: str | Path, card, judge: str | None = None
     except ValueError as exc:
         raise SessionError(str(exc)) from None
     if missing:
-        shown = ", ".join(missing[:10]) + (f", … ({len(missing)} in all)"
-                                           if len(missing) > 10 else "")
+        shown = listed_text(missing)
         err.print(f"[yellow]warning:[/] {len(missing)} (item, question) pair(s) in "
                   f"{escape(str(path))} have no valid judge score, so those items' judge "
                   f"totals are missing: {escape(shown)}", soft_wrap=True)

@@ -7,6 +7,7 @@ import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from harness._say import listed_text
 from harness.anchors import AnchorSet, Scorecard, spectrum_bands
 from harness.anchors._schema import SPLITS
 
@@ -64,8 +65,7 @@ def propose_items(
         known = {it.id for it in anchor_set.items}
         unknown = [i for i in judgments if i not in known]
         if unknown:
-            shown = ", ".join(unknown[:10]) + (f", … ({len(unknown)} in all)"
-                                               if len(unknown) > 10 else "")
+            shown = listed_text(unknown)
             raise ValueError(f"judgments name item(s) not in the anchor set "
                              f"{anchor_set.meta.name!r}: {shown}")
         judged = {i: float(v) for i, v in judgments.items()
