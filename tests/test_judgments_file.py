@@ -98,7 +98,8 @@ def test_gate_and_validate_on_judge_out_equal_the_live_run(tmp_path, project_roo
     assert b["judge"]["provider"] == "file" and b["judge"]["model"] == "judged.csv"
     assert len(b["judge"]["sha256"]) == 64
     assert b["prompt"]["name"] == "judged.csv" and b["prompt"]["hash"] == b["judge"]["sha256"]
-    assert b["checks"]["prompt"].startswith(f"not checked (judgments from {out} (sha256 ")
+    assert b["checks"]["prompt"] == (f"not checked (judgments from {out} "
+                                     f"(sha256:{b['judge']['sha256']}))")
     assert b["run"]["n_requests"] == 0
     assert any("prompt not checked" in w for w in b["warnings"])
 

@@ -283,11 +283,17 @@ def _print(report: SelectiveReport, doc: dict[str, Any]) -> None:
         out.print("the holdout's agreement on kept items is below the target: the guarantee "
                   "holds with probability 1 - delta over calibrations, and a small holdout "
                   "varies (see its CI)", soft_wrap=True)
-    for w in report.warnings:
-        err.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
+    _print_warnings(report.warnings)
     out.print(f"escalated: {doc['n_escalated']} item(s)"
               + (f", written to {escape(doc['escalations'])}" if "escalations" in doc else ""))
     _print_outputs(doc)
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    from harness.judgments import human_text
+
+    for w in warnings:
+        err.print(f"[yellow]warning:[/] {escape(human_text(w))}", soft_wrap=True)
 
 
 def _print_outputs(doc: dict[str, Any]) -> None:
@@ -345,8 +351,7 @@ def _print_cascade(report: CascadeReport, doc: dict[str, Any]) -> None:
                       f"{d['n_escalated']} ({share_text(d['escalated_share'], 1)})",
                       _cost(d["cost"]), _cost(d["cost_last_stage_alone"]))
     print_wide(table)
-    for w in report.warnings:
-        err.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
+    _print_warnings(report.warnings)
     out.print(f"escalated to humans: {doc['n_escalated']} item(s)"
               + (f", written to {escape(doc['escalations'])}" if "escalations" in doc else ""))
     _print_outputs(doc)

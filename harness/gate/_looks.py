@@ -312,7 +312,7 @@ def prepare_recorded_look(exp: Experiment, aset: AnchorSet, split: str,
     checks: dict[str, Any] = {
         "holdout_items_hash": aset.items_hash("holdout"), "recorded_holdout_items_hash": None,
         "registry_version": None, "anchors": not_checked, "holdout_examples": not_checked,
-        "prompt": f"not checked ({recorded.describe()})", "judgments": recorded.to_dict(),
+        "prompt": f"not checked ({recorded.describe(full=True)})", "judgments": recorded.to_dict(),
     }
     if base_recorded is not None:
         checks["baseline_judgments"] = base_recorded.to_dict()

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from harness.judgments import InvalidCheck
+from harness.judgments import FILE_PROVIDER, InvalidCheck, human_text, identity_text
 from harness.reports import (
     FIGURE_LABELS,
     MISSING,
@@ -176,6 +176,8 @@ def _judge_line(result: GateResult) -> str:
     scoring = result.run.scoring or {}
     rest = ", ".join(f"{k}={v}" for k, v in ident.items() if k not in ("provider", "model"))
     text = f"judge {ident.get('provider')}:{ident.get('model')}" + (f" ({rest})" if rest else "")
+    if ident.get("provider") == FILE_PROVIDER:
+        text = f"judge {identity_text(ident)}"
     text += f" · scoring {scoring.get('mode', '?')}"
     if scoring.get("structured"):
         text += f" via {scoring['structured']}"
@@ -269,7 +271,9 @@ def gate_table(result: GateResult | ScorecardGateResult) -> Table:
     if isinstance(result, ScorecardGateResult):
         from ._scorecard_outputs import scorecard_table
 
-        return scorecard_table(result)
+        t = scorecard_table(result)
+        t.caption = human_text(str(t.caption or ""))  # its questions' warnings, for a console
+        return t
     t = Table(title=f"Gate: {result.title}", title_justify="left")
     for col in ("bar", "figure", f"value [{percent(_conf(result))} CI]", "checked",
                 "threshold", "baseline", "human ceiling", "result"):
@@ -283,7 +287,7 @@ def gate_table(result: GateResult | ScorecardGateResult) -> Table:
     if result.holdout_looks is not None:
         lines.append(result.holdout_looks.describe())
     lines += _notes(result)
-    lines += [f"! {w}" for w in result.warnings]
+    lines += [f"! {human_text(w)}" for w in result.warnings]
     lines.append(_verdict(result))
     t.caption = "\n".join(lines)
     t.caption_justify = "left"
@@ -605,7 +609,7 @@ def markdown(outcome: GateResult | ScorecardGateResult | GateErrorOutcome) -> st
                  + (f", registry version {v.registry_version}" if v.registry_version else "")
                  + f"; anchors: {_md(result.checks.get('anchors', MISSING))}")
     for w in result.warnings:
-        lines.append(f"- ⚠️ {_md(w)}")
+        lines.append(f"- ⚠️ {_md(human_text(w))}")
     lines += [f"- {_md(line)}" for line in promoted_lines(result.promoted, md=True)]
     lines.append(f"- **{_md(_verdict(result))}**")
     return "\n".join(lines) + "\n\n"

@@ -372,9 +372,13 @@ def _key_envs(exp: Experiment) -> list[str]:
 
 
 from ._files import (  # noqa: E402 - needs JudgeRun above
+    FILE_PROVIDER,
     JudgmentsFile,
     JudgmentsFileError,
     RecordedJudge,
+    hash_text,
+    human_text,
+    identity_text,
     read_judgments_file,
     recorded_run,
 )
@@ -387,10 +391,9 @@ from ._scorecard import (  # noqa: E402 - needs JudgeRun and judge_anchors above
     totals_from_scores,
 )
 
-__all__ = ["CSV_COLUMNS", "InvalidCheck", "JudgeRun", "JudgmentsFile", "JudgmentsFileError",
-           "RecordedJudge", "ScorecardRun", "build_judge", "is_scorecard_experiment",
-           "judge_anchors", "judge_scorecard", "judge_totals", "one_call_refusal",
-           "read_judgment_scores", "read_judgments_file", "recorded_run", "request_spec",
-           "resolve_prompt",
-           "scoring_mode", "totals_from_scores", "unusable_reason",
-           "write_judgments_csv"]
+__all__ = ["CSV_COLUMNS", "FILE_PROVIDER", "InvalidCheck", "JudgeRun", "JudgmentsFile",
+           "JudgmentsFileError", "RecordedJudge", "ScorecardRun", "build_judge", "hash_text",
+           "human_text", "identity_text", "is_scorecard_experiment", "judge_anchors",
+           "judge_scorecard", "judge_totals", "one_call_refusal", "read_judgment_scores",
+           "read_judgments_file", "recorded_run", "request_spec", "resolve_prompt", "scoring_mode",
+           "totals_from_scores", "unusable_reason", "write_judgments_csv"]

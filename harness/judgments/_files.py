@@ -22,6 +22,7 @@ import csv
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
@@ -50,6 +51,64 @@ FRAME_COLUMNS = ["item_id", "judge", "criterion", "sample", "score", "status", "
 
 _ALIASES = {"sample_index": "sample", "reasoning": "rationale"}
 _STATUSES = set(get_args(JudgmentStatus))
+
+
+#: What a run on a judgments file did not do (the end of :meth:`RecordedJudge.warning`).
+NOT_CALLED = "prompt not checked, no judge called"
+
+#: Hex digits of a hash said in human text (JSON says the whole hash).
+SHORT_HASH = 12
+
+_FULL_HASH = re.compile(rf"\bsha256:([0-9a-f]{{{SHORT_HASH}}})[0-9a-f]{{{64 - SHORT_HASH}}}\b")
+
+
+def hash_text(sha256: str, *, full: bool = False) -> str:
+    """A file's hash said one way: ``sha256:`` and its first 12 hex digits, or all of them.
+
+    Parameters
+    ----------
+    sha256 : str
+        The hex digest.
+    full : bool
+        All 64 digits (JSON and other machine-read output: complete values).
+
+    Returns
+    -------
+    str
+        ``sha256:0123456789ab`` (never an ellipsis).
+    """
+    return f"sha256:{sha256 if full else sha256[:SHORT_HASH]}"
+
+
+def human_text(text: str) -> str:
+    """A message for a console: every whole hash said as :func:`hash_text` says it there.
+
+    Run warnings carry the whole hash (JSON shows them as they are); a printer passes each
+    through this function.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str
+        ``text`` with each ``sha256:`` and 64 hex digits cut to 12 digits.
+    """
+    return _FULL_HASH.sub(r"sha256:\1", text)
+
+
+def identity_text(identity: dict[str, Any]) -> str:
+    """A recorded judge's identity (:meth:`RecordedJudge.identity`) for a console.
+
+    Returns
+    -------
+    str
+        ``file:NAME (sha256:0123456789ab, judge ID, criterion ID)``.
+    """
+    picks = [f"{k} {identity[k]}" for k in ("judge", "criterion") if identity.get(k)]
+    return (f"{identity.get('provider')}:{identity.get('model')} "
+            f"({', '.join([hash_text(str(identity.get('sha256', ''))), *picks])})")
 
 
 class JudgmentsFileError(ValueError):
@@ -425,18 +484,46 @@ class RecordedJudge:
     @property
     def label(self) -> str:
         """``sha256:0123456789ab`` (``… judge ID``, ``… criterion ID`` when picked)."""
-        text = f"sha256:{self.sha256[:12]}"
-        if self.judge is not None:
-            text += f" judge {self.judge}"
-        if self.criterion is not None:
-            text += f" criterion {self.criterion}"
-        return text
+        return " ".join([hash_text(self.sha256), *(f"{k} {v}" for k, v in self._picks())])
 
-    def describe(self) -> str:
-        """``judgments from PATH (sha256 0123456789ab…, judge ID)``."""
-        pick = "".join(f", {k} {v}" for k, v in (("judge", self.judge),
-                                                  ("criterion", self.criterion)) if v)
-        return f"judgments from {self.file.path} (sha256 {self.sha256[:12]}…{pick})"
+    def _picks(self) -> list[tuple[str, str]]:
+        return [(k, v) for k, v in (("judge", self.judge), ("criterion", self.criterion))
+                if v is not None]
+
+    def describe(self, *, full: bool = False) -> str:
+        """Where the judgments come from, the judge's identity in words.
+
+        Parameters
+        ----------
+        full : bool
+            The whole hash (JSON, logs) rather than its first 12 digits (human text).
+
+        Returns
+        -------
+        str
+            ``judgments from PATH (sha256:0123456789ab, judge ID, criterion ID)``.
+        """
+        return f"judgments from {self.file.path} ({self._said(full)})"
+
+    def _said(self, full: bool) -> str:
+        return ", ".join([hash_text(self.sha256, full=full),
+                          *(f"{k} {v}" for k, v in self._picks())])
+
+    def warning(self, *, full: bool = False) -> str:
+        """The one warning of a run on a judgments file (gate, validate, estimate, selective).
+
+        Parameters
+        ----------
+        full : bool
+            The whole hash (JSON) rather than its first 12 digits (human text).
+
+        Returns
+        -------
+        str
+            ``judgments from PATH (sha256:0123456789ab); prompt not checked, no judge
+            called``.
+        """
+        return f"{self.describe(full=full)}; {NOT_CALLED}"
 
     def identity(self) -> dict[str, Any]:
         """The judge's identity: ``provider`` ``file``, ``model`` the file's name, the hash."""
@@ -577,7 +664,7 @@ def recorded_run(exp: Experiment, aset: AnchorSet, split: str,
     samples = result.samples()
     if any(len(v) > 1 for v in samples.values()):
         run.retest = retest_agreement(samples)
-    run.warnings.append(f"{recorded.describe()}; prompt not checked, no judge called")
+    run.warnings.append(recorded.warning(full=True))  # printers shorten it: human_text
     if missing:
         run.warnings.append(f"{missing} item(s) of the {split} split missing from "
                             f"{recorded.name}: counted as judgments without a score")
@@ -590,5 +677,6 @@ def recorded_run(exp: Experiment, aset: AnchorSet, split: str,
     return run
 
 
-__all__ = ["FILE_PROVIDER", "FRAME_COLUMNS", "JudgmentsFile", "JudgmentsFileError",
-           "RecordedJudge", "judgments_frame", "read_judgments_file", "recorded_run"]
+__all__ = ["FILE_PROVIDER", "FRAME_COLUMNS", "NOT_CALLED", "SHORT_HASH", "JudgmentsFile",
+           "JudgmentsFileError", "RecordedJudge", "hash_text", "human_text", "identity_text",
+           "judgments_frame", "read_judgments_file", "recorded_run"]
