@@ -55,7 +55,9 @@ def estimate_cmd(
         help="Corrected mean: ppi++ (power-tuned, never worse than the anchors alone) or "
              "ppi.")] = "ppi++",
     judge_id: Annotated[str | None, typer.Option(
-        "--judge", metavar="ID", help="The judgments files' judge, when they have several.")]
+        "--judge", metavar="ID",
+        help="The judge of the judgments files that name their judges (a judge column); a "
+             "file without one is one judge's and takes any --judge.")]
     = None,
     criterion: Annotated[str | None, typer.Option(
         "--criterion", metavar="ID",
@@ -127,8 +129,10 @@ def _print(report: EstimateReport, experiment: Path) -> None:
     out.print(f"[bold]Estimate[/] {escape(str(experiment))}: {est.n_production} production "
               f"items ({escape(str(report.production.source['path']))}), {est.n_anchors} "
               f"anchors ({report.split} split, judge scores from {escape(judged_by)})")
+    from harness.judgments import human_text
+
     for note in [*report.warnings, *est.notes]:
-        out.print(f"[yellow]note:[/] {escape(note)}")
+        out.print(f"[yellow]note:[/] {escape(human_text(note))}")
     lo, hi = report.scale
     t = Table(title=f"Mean score (scale {scale_text(lo, hi)}) and pass rate, 95% CIs")
     for col in ("figure", "estimate", "95% CI", "how"):

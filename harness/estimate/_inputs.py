@@ -110,13 +110,26 @@ class EstimateReport:
 
 def _recorded(source: str | Path, *, judge: str | None, criterion: str | None,
               experiment_criterion: str | None) -> Any:
+    """The judge picked in a judgments file; ``judge`` picks only in a file with a judge
+    column (one ``--judge`` serves the production and the anchors' files: a file without
+    that column is one judge's, whichever it is)."""
     from harness.judgments import JudgmentsFileError, read_judgments_file
 
     try:
-        return read_judgments_file(source).pick(judge, criterion,
-                                                experiment_criterion=experiment_criterion)
+        jfile = read_judgments_file(source)
+        return jfile.pick(judge if jfile.judges else None, criterion,
+                          experiment_criterion=experiment_criterion)
     except JudgmentsFileError as exc:
         raise EstimateInputError(str(exc)) from None
+
+
+def _judge_named(judge: str | None, sources: list[dict[str, Any]]) -> None:
+    """``--judge`` must pick in one of the judgments files (none has a judge column: it
+    names no judge, a mistake rather than a choice)."""
+    if judge is not None and all(s.get("judge") is None for s in sources):
+        files = " and ".join(str(s["path"]) for s in sources)
+        raise EstimateInputError(f"--judge {judge}: no judge column in {files}, so no "
+                                 "judge to pick: drop --judge")
 
 
 def production_scores(source: str | Path, *, scale: tuple[float, float] | None = None,
@@ -135,7 +148,8 @@ def production_scores(source: str | Path, *, scale: tuple[float, float] | None =
     scale : tuple of float, optional
         ``(min, max)``: a score outside it is an error naming its line.
     judge, criterion : str, optional
-        The file's judge and criterion, when it has several.
+        The file's judge and criterion, when it has several; ``judge`` is not looked for
+        in a file without a judge column (one judge's).
     experiment_criterion : str, optional
         The experiment's ``[anchors] criterion`` (the file's must match).
     how : {"mean", "median", "mode"}
@@ -309,7 +323,8 @@ def estimate_experiment(exp: Experiment, production: str | Path, *, split: str =
         The pass mark, within the anchor set's scale (above its minimum).
     method : {"ppi++", "ppi"}
     judge_id, criterion : str, optional
-        Picks in the judgments files.
+        Picks in the judgments files; ``judge_id`` in those with a judge column (a file
+        without one is one judge's), and at least one must have it.
     allow_calls : bool
         See :func:`anchor_scores`.
     judge : Judge, optional
@@ -332,9 +347,13 @@ def estimate_experiment(exp: Experiment, production: str | Path, *, split: str =
     prod = production_scores(production, scale=scale, judge=judge_id, criterion=criterion,
                              experiment_criterion=exp.anchors.criterion,
                              how=exp.scoring.aggregate)
+    if anchor_judgments is None:  # before the journal is read (or the judge called)
+        _judge_named(judge_id, [prod.source])
     anchors = anchor_scores(exp, split=split, anchor_judgments=anchor_judgments,
                             judge_id=judge_id, criterion=criterion, allow_calls=allow_calls,
                             judge=judge, show_progress=show_progress, console=console)
+    if anchor_judgments is not None:
+        _judge_named(judge_id, [prod.source, anchors.source])
     try:
         est = estimate_population(anchors.truth, anchors.judged, prod.scores, pass_at=pass_at,
                                   method=method)
