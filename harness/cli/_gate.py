@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from harness.experiments import Experiment, ExperimentError
 from harness.gate import (
@@ -28,7 +26,7 @@ from harness.gate import (
     write_junit,
     write_summary,
 )
-from harness.judgments import JudgeRun, human_text
+from harness.judgments import human_text
 from harness.reports import ScorecardReport, render_leaderboard, render_report, render_scorecard
 
 from ._common import (
@@ -128,17 +126,6 @@ JudgmentsCriterionOpt = Annotated[str | None, typer.Option(
          "\\[anchors] criterion names none.")]
 
 
-def _run_table(run: JudgeRun, *, warnings: bool = True) -> Table:
-    """A run's calls (:func:`render_run`) with its warnings said for a console, or without
-    them (``warnings=False``: the gate's table says them). A judgments file's run is titled
-    by its name and label, which is its hash already (not its hash twice)."""
-    table = render_run(replace(run, warnings=[human_text(w) for w in run.warnings]
-                               if warnings else []))
-    if run.scoring.get("mode") == "recorded":
-        table.title = str(table.title).replace(f" ({run.prompt.hash[:12]})", "", 1)
-    return table
-
-
 def _no_overrides(judgments: str | None, overrides: dict[str, str | None]) -> None:
     """``--judgments`` replaces the judge: the judge overrides make no sense with it."""
     given = [f"--{k.replace('_', '-')}" for k, v in overrides.items() if v is not None]
@@ -229,7 +216,7 @@ def validate_cmd(
                                 if result.holdout_looks is not None else None)
         print_json(doc)
     else:
-        out.print(_run_table(result.run))
+        out.print(render_run(result.run))
         out.print(render_report(result.report))
         if result.holdout_looks is not None:
             out.print(escape(result.holdout_looks.describe()))
@@ -247,7 +234,7 @@ def _print_judges(val: JudgesValidation, as_json: bool) -> None:
         print_json(val.to_dict())
     else:
         for res in val.results.values():
-            out.print(_run_table(res.run))
+            out.print(render_run(res.run))
         out.print(render_leaderboard(val.board))
         looks = {r.holdout_looks.describe() for r in val.results.values() if r.holdout_looks}
         for line in sorted(looks):
@@ -282,7 +269,7 @@ def _print_scorecard_validation(result: ScorecardGateResult, as_json: bool) -> N
         print_json(doc)
     else:
         for r in result.questions.values():
-            out.print(_run_table(r.run))
+            out.print(render_run(r.run))
         out.print(render_scorecard(report))
         for q, r in result.questions.items():
             if r.holdout_looks is not None:
@@ -353,9 +340,9 @@ def _gate(
         parts = (list(result.questions.values()) if isinstance(result, ScorecardGateResult)
                  else [result])
         for part in parts:  # the run's warnings are the gate's: its table says them
-            out.print(_run_table(part.run, warnings=False))
+            out.print(render_run(part.run, warnings=False))
             if part.baseline is not None:
-                out.print(_run_table(part.baseline.run))
+                out.print(render_run(part.baseline.run))
         print_wide(gate_table(result))
         for line in promoted_lines(result.promoted):
             out.print(line, markup=False, soft_wrap=True)

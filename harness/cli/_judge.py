@@ -12,7 +12,13 @@ from rich.table import Table
 from harness.anchors import AnchorError
 from harness.experiments import Experiment, ExperimentError
 from harness.judges import ProviderError, RunResult
-from harness.judgments import JudgeRun, is_scorecard_experiment, judge_anchors, judge_scorecard
+from harness.judgments import (
+    JudgeRun,
+    human_text,
+    is_scorecard_experiment,
+    judge_anchors,
+    judge_scorecard,
+)
 from harness.prompts import PromptError
 from harness.reports import (
     ReportSettings,
@@ -155,15 +161,21 @@ def _result_table(title: str, r: RunResult) -> Table:
     return t
 
 
-def render_run(run: JudgeRun) -> Table:
-    t = _result_table(f"Run: {run.experiment.name} — {run.prompt.name} {run.prompt.label} "
-                      f"({run.prompt.hash[:12]}) on the {run.split} split", run.result)
+def render_run(run: JudgeRun, *, warnings: bool = True) -> Table:
+    """A run's calls, titled by its prompt version (a judgments file's run: by the file's
+    name and hash, its label, not the hash twice), its warnings in the caption for a
+    console (whole hashes shortened), or without them (``warnings=False``: the gate's table
+    says them)."""
+    recorded = run.scoring.get("mode") == "recorded"
+    suffix = "" if recorded else f" ({run.prompt.hash[:12]})"
+    t = _result_table(f"Run: {run.experiment.name} — {run.prompt.name} {run.prompt.label}"
+                      f"{suffix} on the {run.split} split", run.result)
     if run.retest is not None:
         res = run.retest
         t.caption = ("judge test–retest ICC(1,1) across samples: "
                      + result_text(res))
-    for w in run.warnings:
-        t.caption = (t.caption + "\n" if t.caption else "") + f"! {w}"
+    for w in run.warnings if warnings else []:
+        t.caption = (t.caption + "\n" if t.caption else "") + f"! {human_text(w)}"
     return t
 
 

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from harness.judgments import human_text
 from harness.reports import share_text, signed_text
 
 from ._common import (
@@ -128,7 +129,7 @@ def _print(report: ProbeReport) -> None:
                       r.excess_text, r.ci_text, signed_text(r.mean_shift), result)
     print_wide(table)
     for w in report.warnings:
-        err.print(f"[yellow]warning:[/] {escape(w)}", soft_wrap=True)
+        err.print(f"[yellow]warning:[/] {escape(human_text(w))}", soft_wrap=True)
     for r in report.probes.values():
         if r.passed is False:
             out.print(escape(r.reason), soft_wrap=True)
