@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from harness._say import listed_text
 from harness.anchors import AnchorSet, RatingsTable, load_anchor_set
 from harness.experiments import Experiment
 from harness.journal import Journal
@@ -355,8 +356,7 @@ def read_judgment_scores(
         known = set(item_ids)
         unknown = [i for i in seen if i not in known]
         if unknown:
-            shown = ", ".join(unknown[:10]) + (f", … ({len(unknown)} in all)"
-                                               if len(unknown) > 10 else "")
+            shown = listed_text(unknown)
             raise JudgmentsFileError(f"{jfile.path}: item id(s) not in the anchor set: "
                                      f"{shown}; the judgments probably belong to another "
                                      "anchor set")
